@@ -1,0 +1,109 @@
+import type { Database, Transaction } from '../db/client.ts';
+import { auditLog } from '../db/schema/index.ts';
+import { newId } from './ids.ts';
+
+export type Role = 'admin' | 'publisher' | 'consumer';
+
+/** Who is acting. Every domain call carries one; the system actor is used for start-up tasks. */
+export interface Actor {
+  userId: string | null;
+  username: string;
+  role: Role;
+}
+
+export const systemActor: Actor = { userId: null, username: 'system', role: 'admin' };
+
+/** A committed change, published after its transaction commits so data planes rebuild from the new state. */
+export interface ChangeEvent {
+  entityType: string;
+  entityId: string;
+  action: string;
+}
+
+export type ChangeListener = (events: readonly ChangeEvent[]) => void;
+
+/** In-process fan-out of committed changes (xDS snapshots subscribe here). */
+export class ChangeFeed {
+  private readonly listeners = new Set<ChangeListener>();
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(events: readonly ChangeEvent[]): void {
+    if (events.length === 0) return;
+    for (const listener of this.listeners) listener(events);
+  }
+}
+
+export interface DomainContext {
+  db: Database;
+  actor: Actor;
+  changes: ChangeFeed;
+  /** Injectable for expiry and lifecycle tests. */
+  now: () => Date;
+  settings: DomainSettings;
+}
+
+export interface DomainSettings {
+  /** v0.9 keys one user may hold per API. @default 10 */
+  apiKeyQuotaPerUser: number;
+  /** How long a renewed key's predecessor keeps working. @default 0 (stops at once) */
+  apiKeyRenewGraceSeconds: number;
+}
+
+export const defaultSettings: DomainSettings = { apiKeyQuotaPerUser: 10, apiKeyRenewGraceSeconds: 0 };
+
+/** What a write step gets: the open transaction and a recorder for audit entries and change events. */
+export interface WriteScope {
+  tx: Transaction;
+  actor: Actor;
+  now: Date;
+  audit(entry: AuditEntry): Promise<void>;
+}
+
+export interface AuditEntry {
+  action: string;
+  entityType: string;
+  entityId: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+/**
+ * Runs one domain write: one transaction holding the change and its audit entries; the change
+ * events are published only after the commit, so no data plane sees a change that rolled back.
+ */
+export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => Promise<T>): Promise<T> {
+  const events: ChangeEvent[] = [];
+  const now = ctx.now();
+  const result = await ctx.db.transaction(async (tx) => {
+    const scope: WriteScope = {
+      tx,
+      actor: ctx.actor,
+      now,
+      audit: async (entry) => {
+        await tx.insert(auditLog).values({
+          id: newId('audit'),
+          actorId: ctx.actor.userId,
+          actorName: ctx.actor.username,
+          action: entry.action,
+          entityType: entry.entityType,
+          entityId: entry.entityId,
+          before: entry.before ?? null,
+          after: entry.after ?? null,
+          at: now,
+        });
+        events.push({ entityType: entry.entityType, entityId: entry.entityId, action: entry.action });
+      },
+    };
+    return work(scope);
+  });
+  ctx.changes.publish(events);
+  return result;
+}
+
+export function withActor(ctx: DomainContext, actor: Actor): DomainContext {
+  return { ...ctx, actor };
+}

@@ -1,0 +1,82 @@
+/**
+ * The domain's one error vocabulary. Both transports (GraphQL, REST) map these
+ * codes in a single module each; anything that is not a DomainError is a bug
+ * and is masked as "Unexpected error." at the edge.
+ */
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'VALIDATION'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'INVALID_TRANSITION';
+
+/** One problem with one input field; `path` is dotted with [i] for arrays, e.g. `spec.policies[0].params.key`. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly issues: readonly FieldIssue[];
+
+  constructor(message: string, options: { issues?: readonly FieldIssue[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.issues = options.issues ?? [];
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(
+    readonly entity: string,
+    readonly ref: string,
+    message = `${entity} '${ref}' not found`,
+  ) {
+    super(message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION';
+  constructor(issues: readonly FieldIssue[], message = 'Configuration validation failed') {
+    super(message, { issues });
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'Authentication required') {
+    super(message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'Not allowed') {
+    super(message);
+  }
+}
+
+/** A lifecycle rule forbids the change in the entity's current state (e.g. editing a published plan). */
+export class InvalidTransitionError extends DomainError {
+  readonly code = 'INVALID_TRANSITION';
+  constructor(
+    message: string,
+    readonly from?: string,
+    readonly to?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Throws a ValidationError when any issue was collected; validators gather all problems first. */
+export function assertNoIssues(issues: readonly FieldIssue[]): void {
+  if (issues.length > 0) throw new ValidationError(issues);
+}

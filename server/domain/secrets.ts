@@ -1,0 +1,47 @@
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
+
+/** Lowercase hex SHA-256: how keys and subscription tokens are stored and shipped to policies. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/** `apip_` + 64 hex chars from 32 random bytes (v0.9 key format). */
+export function generateApiKey(): string {
+  return `apip_${randomBytes(32).toString('hex')}`;
+}
+
+/** `***` + last 5 characters: enough to recognise a key, not to use it. */
+export function maskSecret(value: string): string {
+  return `***${value.slice(-5)}`;
+}
+
+const N = 16384;
+const r = 8;
+const p = 1;
+
+/** scrypt password hash: `scrypt$N$r$p$<salt b64>$<hash b64>`. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, 32, { N, r, p });
+  return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, rr, pp, saltB64, hashB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(hashB64, 'base64');
+  const actual = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, {
+    N: Number(n),
+    r: Number(rr),
+    p: Number(pp),
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export function randomPassword(): string {
+  return randomBytes(18).toString('base64url');
+}

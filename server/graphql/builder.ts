@@ -1,0 +1,96 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import WithInputPlugin from '@pothos/plugin-with-input';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import type { Actor, DomainContext } from '../domain/context.ts';
+import { ForbiddenError } from '../domain/errors.ts';
+
+/** Per request: the authenticated actor and a domain context acting as it. */
+export interface GraphQLContext {
+  actor: Actor;
+  domain: DomainContext;
+}
+
+export type Scalars = {
+  DateTime: { Input: Date; Output: Date };
+  JSON: { Input: unknown; Output: unknown };
+};
+
+// Plugin order matters: scope-auth must wrap resolvers before errors turns thrown errors into results.
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  Scalars: Scalars;
+  AuthScopes: { admin: boolean; publisher: boolean; consumer: boolean; manager: boolean };
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: true;
+}>({
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin, WithInputPlugin],
+  defaultFieldNullability: false,
+  defaultInputFieldRequiredness: true,
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      admin: ctx.actor.role === 'admin',
+      publisher: ctx.actor.role === 'publisher',
+      consumer: ctx.actor.role === 'consumer',
+      // Admins and publishers manage the API catalogue.
+      manager: ctx.actor.role === 'admin' || ctx.actor.role === 'publisher',
+    }),
+    // A DomainError, so the error masking in yoga.ts reports it with code FORBIDDEN like any domain refusal.
+    unauthorizedError: (_parent, _ctx, _info, result) => new ForbiddenError(result.message),
+  },
+  errors: {
+    // Never `Error`: a default catch-all would leak internals of unexpected failures.
+    defaultTypes: [],
+    directResult: true,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesOnConnection: true,
+  },
+  withInput: {
+    typeOptions: {},
+  },
+});
+
+builder.scalarType('DateTime', {
+  description: 'An ISO-8601 instant in UTC.',
+  serialize: (value) => value.toISOString(),
+  parseValue: (value) => {
+    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO-8601 string');
+    return date;
+  },
+});
+
+function parseLiteralJson(node: ValueNode): unknown {
+  switch (node.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return node.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(node.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return node.values.map(parseLiteralJson);
+    case Kind.OBJECT:
+      return Object.fromEntries(node.fields.map((f) => [f.name.value, parseLiteralJson(f.value)]));
+    default:
+      throw new GraphQLError('JSON literals may not contain variables');
+  }
+}
+
+builder.scalarType('JSON', {
+  description: 'Free-form JSON (policy params, plan security options), validated by the domain.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: parseLiteralJson,
+});
+
+builder.queryType({});
+builder.mutationType({});
