@@ -19,6 +19,12 @@ export type Scalars = {
   JSON: { Input: unknown; Output: unknown };
 };
 
+/** Root fields get `<FieldName><suffix>`; fields of other types keep their type as prefix. */
+function rootTypeName(parentTypeName: string, fieldName: string, suffix: string): string {
+  const field = fieldName.charAt(0).toUpperCase() + fieldName.slice(1);
+  return parentTypeName === 'Mutation' || parentTypeName === 'Query' ? `${field}${suffix}` : `${parentTypeName}${field}${suffix}`;
+}
+
 // Plugin order matters: scope-auth must wrap resolvers before errors turns thrown errors into results.
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -45,6 +51,9 @@ export const builder = new SchemaBuilder<{
     // Never `Error`: a default catch-all would leak internals of unexpected failures.
     defaultTypes: [],
     directResult: true,
+    // `createApi` -> union CreateApiResult = CreateApiPayload | ValidationError | ...
+    defaultUnionOptions: { name: ({ parentTypeName, fieldName }) => rootTypeName(parentTypeName, fieldName, 'Result') },
+    defaultResultOptions: { name: ({ parentTypeName, fieldName }) => rootTypeName(parentTypeName, fieldName, 'Success') },
   },
   relay: {
     clientMutationId: 'omit',
@@ -52,7 +61,8 @@ export const builder = new SchemaBuilder<{
     nodesOnConnection: true,
   },
   withInput: {
-    typeOptions: {},
+    // `createApi(input: CreateApiInput!)`, the `<Mutation>Input` convention.
+    typeOptions: { name: ({ parentTypeName, fieldName }) => rootTypeName(parentTypeName, fieldName, 'Input') },
   },
 });
 

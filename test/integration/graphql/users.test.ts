@@ -35,7 +35,7 @@ describe.each(drivers)('GraphQL users and authentication (%s)', (driver) => {
 
   it('lets an admin create a consumer who can then authenticate', async () => {
     const created = await t.graphql<{ createUser: { __typename: string; user?: { role: string } } }>(
-      `mutation($input: MutationCreateUserInput!) { createUser(input: $input) { __typename ... on CreateUserPayload { user { role } } } }`,
+      `mutation($input: CreateUserInput!) { createUser(input: $input) { __typename ... on CreateUserPayload { user { role } } } }`,
       { input: { username: 'carol', password: 'carol-password', role: 'consumer' } },
     );
     expect(created.data?.createUser).toEqual({ __typename: 'CreateUserPayload', user: { role: 'consumer' } });
@@ -45,7 +45,7 @@ describe.each(drivers)('GraphQL users and authentication (%s)', (driver) => {
 
   it('returns ConflictError when the username is taken', async () => {
     const res = await t.graphql<{ createUser: { __typename: string } }>(
-      `mutation($input: MutationCreateUserInput!) { createUser(input: $input) { __typename } }`,
+      `mutation($input: CreateUserInput!) { createUser(input: $input) { __typename } }`,
       { input: { username: 'admin', password: 'whatever-password', role: 'consumer' } },
     );
     expect(res.data?.createUser.__typename).toBe('ConflictError');
@@ -53,7 +53,7 @@ describe.each(drivers)('GraphQL users and authentication (%s)', (driver) => {
 
   it('returns ValidationError with field paths for a short password and a bad username', async () => {
     const res = await t.graphql<{ createUser: { __typename: string; issues: { path: string }[] } }>(
-      `mutation($input: MutationCreateUserInput!) { createUser(input: $input) { __typename ... on ValidationError { issues { path } } } }`,
+      `mutation($input: CreateUserInput!) { createUser(input: $input) { __typename ... on ValidationError { issues { path } } } }`,
       { input: { username: 'bad name', password: 'short', role: 'consumer' } },
     );
     expect(res.data?.createUser.__typename).toBe('ValidationError');
@@ -62,7 +62,7 @@ describe.each(drivers)('GraphQL users and authentication (%s)', (driver) => {
 
   it('forbids a consumer from listing users', async () => {
     await t.graphql(
-      `mutation($input: MutationCreateUserInput!) { createUser(input: $input) { __typename } }`,
+      `mutation($input: CreateUserInput!) { createUser(input: $input) { __typename } }`,
       { input: { username: 'dave', password: 'dave-password', role: 'consumer' } },
     );
     const res = await t.graphql('{ users(first: 5) { edges { node { username } } } }', {}, basicAuth('dave', 'dave-password'));
