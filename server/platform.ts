@@ -8,6 +8,8 @@ import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
 import { toSchema } from './graphql/schema/index.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createRestHandler } from './rest/handler.ts';
+import { restRoutes } from './rest/routes.ts';
 import { closeServer, createManagementServer, listen, type RouteHandler } from './management-server.ts';
 
 export interface Platform {
@@ -41,7 +43,10 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
   const graphql = createGraphQLServer({ schema: toSchema(), authenticate, domain, logger });
 
-  // Order: cheap exact paths first; GraphQL last among them as it owns only /graphql.
+  const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
+
+  // Order: cheap exact paths first; then GraphQL (owns /graphql only); REST last, because it also
+  // answers its unprefixed legacy paths and must not shadow anything above.
   const handlers: RouteHandler[] = [
     (req, res) => {
       if (req.url !== '/healthz') return false;
@@ -53,6 +58,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       await graphql.handle(req, res);
       return true;
     },
+    rest,
   ];
   const management: Server = createManagementServer(handlers, logger);
   const managementPort = await listen(management, config.managementPort, config.host);

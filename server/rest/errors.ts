@@ -1,0 +1,32 @@
+import { DomainError, type ErrorCode } from '../domain/errors.ts';
+
+/** The v0.9 ErrorResponse body. */
+export interface ErrorBody {
+  status: 'error';
+  message: string;
+  errors?: { field: string; message: string }[];
+}
+
+const statusByCode: Record<ErrorCode, number> = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  // v0.9 has no 412/422; a lifecycle refusal is the client's error, reported like a conflict of state.
+  INVALID_TRANSITION: 409,
+};
+
+/** The one place REST picks a status for a failure. Anything not a DomainError is a bug: 500, masked. */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  if (error instanceof DomainError) {
+    const body: ErrorBody = { status: 'error', message: error.message };
+    if (error.issues.length > 0) body.errors = error.issues.map((i) => ({ field: i.path, message: i.message }));
+    return { status: statusByCode[error.code], body, unexpected: false };
+  }
+  return { status: 500, body: { status: 'error', message: 'Unexpected error.' }, unexpected: true };
+}
+
+export function errorBody(message: string, errors?: { field: string; message: string }[]): ErrorBody {
+  return errors ? { status: 'error', message, errors } : { status: 'error', message };
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { DomainContext } from '../domain/context.ts';
+import type { Logger } from '../logger.ts';
+import type { RouteHandler } from '../management-server.ts';
+import { PayloadTooLargeError, readBody } from './body.ts';
+import { errorBody, errorResponse } from './errors.ts';
+import { createRouter, type Route } from './router.ts';
+
+export const restPrefix = '/api/management/v0.9';
+
+export interface RestHandlerOptions {
+  routes: readonly Route[];
+  authenticate: Authenticator;
+  domain: Omit<DomainContext, 'actor'>;
+  logger: Logger;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+/**
+ * The v0.9 REST layer as a management-server handler. Routes answer under `/api/management/v0.9`, and
+ * unprefixed for old clients with `Deprecation: true` and a `Link` to the successor path.
+ */
+export function createRestHandler(options: RestHandlerOptions): RouteHandler {
+  const router = createRouter(options.routes);
+  const log = options.logger.child({ component: 'rest' });
+
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const prefixed = url.pathname === restPrefix || url.pathname.startsWith(`${restPrefix}/`);
+    const path = prefixed ? url.pathname.slice(restPrefix.length) || '/' : url.pathname;
+    const match = router.match(req.method ?? 'GET', path);
+    if (match === null) {
+      if (!prefixed) return false; // not ours: let the next handler (or the 404) answer
+      send(res, 404, errorBody(`No route for ${req.method} ${url.pathname}`));
+      return true;
+    }
+    const headers: Record<string, string> = prefixed
+      ? {}
+      : { Deprecation: 'true', Link: `<${restPrefix}${path}${url.search}>; rel="successor-version"` };
+    if (match === 'method-not-allowed') {
+      send(res, 405, errorBody(`Method ${req.method} not allowed on ${url.pathname}`), headers);
+      return true;
+    }
+
+    const actor = await options.authenticate(req.headers.authorization);
+    if (!actor) {
+      send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
+      return true;
+    }
+    try {
+      const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
+      const result = await match.route.handle({
+        params: match.params,
+        query: url.searchParams,
+        body,
+        domain: { ...options.domain, actor },
+      });
+      send(res, result.status, result.body, { ...headers, ...result.headers });
+    } catch (error: unknown) {
+      if (error instanceof PayloadTooLargeError) {
+        send(res, 413, errorBody(error.message), headers);
+        return true;
+      }
+      const mapped = errorResponse(error);
+      if (mapped.unexpected) log.error({ err: error, method: req.method, path }, 'unexpected error in rest route');
+      send(res, mapped.status, mapped.body, headers);
+    }
+    return true;
+  };
+}
