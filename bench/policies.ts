@@ -1,0 +1,129 @@
+// Host-side time per request of each policy module (request headers + response headers + done, through the
+// embedded proxy-wasm host), median and p99 over 100k requests, and module sizes. Run: npx tsx bench/policies.ts
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SignJWT } from 'jose';
+import { createManualClock } from '../server/gateway/proxy-wasm/clock.ts';
+import { HeaderMap } from '../server/gateway/proxy-wasm/header-map.ts';
+import type { Plugin } from '../server/gateway/proxy-wasm/plugin.ts';
+import type { HeaderList, PolicyLogger } from '../server/gateway/proxy-wasm/types.ts';
+import { loadPolicy, policiesBuildDir } from '../test/helpers/policies.ts';
+
+const ITERATIONS = 100_000;
+const WARMUP = 10_000;
+const ROUTE = 'reading-list-api-v1.0/GET/books/{id}';
+const key = `apip_${createHash('sha256').update('bench').digest('hex')}`;
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+const silent: PolicyLogger = { level: 'warn', trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+interface Case {
+  name: string;
+  policy: string;
+  configuration: unknown;
+  headers: HeaderList;
+}
+
+// 1000 keys in the set, as a mid-sized API would have.
+const keys = Array.from({ length: 1000 }, (_, i) => ({ sha256: sha(`other-${i}`), status: 'active', applicationId: `app-${i}` }));
+keys.push({ sha256: sha(key), status: 'active', applicationId: 'app-bench' });
+
+const cases: Case[] = [
+  {
+    name: 'api-key',
+    policy: 'api-key',
+    configuration: { stripIdentityHeaders: true, keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } },
+    headers: [['x-api-key', key]],
+  },
+  {
+    name: 'set-headers',
+    policy: 'set-headers',
+    configuration: {
+      routes: { [ROUTE]: { request: { headers: [{ name: 'x-gateway', value: 'v1' }] }, response: { headers: [{ name: 'x-env', value: 'dev' }] } } },
+    },
+    headers: [],
+  },
+  {
+    name: 'throttle',
+    policy: 'throttle',
+    configuration: { routes: { [ROUTE]: { limits: [{ requests: 1_000_000_000, windowMs: 60_000 }] } } },
+    headers: [],
+  },
+  {
+    name: 'subscription-validation',
+    policy: 'subscription-validation',
+    configuration: {
+      plans: { gold: { name: 'Gold', throttleLimitCount: 1_000_000_000, throttleLimitUnit: 'Hour' } },
+      apis: { api: { subscriptions: [{ id: 'sub', applicationId: 'app', tokenSha256: sha('token'), status: 'ACTIVE', plan: 'gold' }] } },
+      routes: { [ROUTE]: { api: 'api' } },
+    },
+    headers: [['subscription-key', 'token']],
+  },
+];
+
+// jwt: RS256 with a 2048-bit key. "uncached" disables the token cache (cacheSize 0), so every request decodes the
+// token and verifies its signature; "cached" presents the same token again, as a client between refreshes does.
+const jwtKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwtToken = await new SignJWT({ sub: 'bench-user', azp: 'bench-client', scope: 'books:read', iss: 'https://idp.bench.test', aud: 'bench' })
+  .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
+  .setExpirationTime(Math.floor(Date.now() / 1000) + 24 * 3600)
+  .sign(jwtKey.privateKey);
+function jwtConfiguration(cacheSize: number): unknown {
+  return {
+    cacheSize,
+    keySets: { idp: { keys: [{ ...jwtKey.publicKey.export({ format: 'jwk' }), kid: 'bench' }] } },
+    clients: { bench: { 'bench-client': { applicationId: 'app-bench', subscriptionId: 'sub-bench', plan: 'Gold' } } },
+    routes: {
+      [ROUTE]: {
+        keySets: ['idp'], algorithms: ['RS256'], issuer: 'https://idp.bench.test', audience: 'bench', scopes: ['books:read'],
+        clients: 'bench',
+      },
+    },
+  };
+}
+cases.push(
+  { name: 'jwt RS256 uncached', policy: 'jwt', configuration: jwtConfiguration(0), headers: [['authorization', `Bearer ${jwtToken}`]] },
+  { name: 'jwt RS256 cached', policy: 'jwt', configuration: jwtConfiguration(1024), headers: [['authorization', `Bearer ${jwtToken}`]] },
+);
+
+function oneRequest(plugin: Plugin, extra: HeaderList): void {
+  const stream = plugin.createHttpContext({ routeName: ROUTE, sourceAddress: '127.0.0.1:50000' });
+  const headers = new HeaderMap([
+    [':method', 'GET'], [':path', '/books/7'], [':authority', 'api.example.test'], [':scheme', 'http'],
+    ['user-agent', 'bench'], ['accept', '*/*'], ...extra,
+  ]);
+  const outcome = stream.onRequestHeaders(headers, true);
+  if (outcome.action !== 'continue') throw new Error(`unexpected ${outcome.action}`);
+  stream.onResponseHeaders([[':status', '200'], ['content-type', 'application/json']], true);
+  stream.onDone();
+}
+
+function percentile(sorted: BigInt64Array, p: number): number {
+  const index = Math.min(sorted.length - 1, Math.floor(sorted.length * p));
+  return Number(sorted[index] ?? 0n) / 1000;
+}
+
+const manifest = JSON.parse(readFileSync(`${policiesBuildDir}/manifest.json`, 'utf8')) as Record<string, { size: number }>;
+const rows: string[] = [];
+// BENCH_ONLY=throttle limits the run to one policy (for profiling).
+const only = process.env['BENCH_ONLY'];
+for (const benchCase of cases.filter((c) => only === undefined || c.name === only)) {
+  const plugin = await loadPolicy(benchCase.policy, benchCase.configuration, { logger: silent, clock: createManualClock(Date.now()) });
+  if (!plugin.isConfigured) throw new Error(`${benchCase.name}: configuration refused`);
+  for (let i = 0; i < WARMUP; i++) oneRequest(plugin, benchCase.headers);
+  const samples = new BigInt64Array(ITERATIONS);
+  for (let i = 0; i < ITERATIONS; i++) {
+    const start = process.hrtime.bigint();
+    oneRequest(plugin, benchCase.headers);
+    samples[i] = process.hrtime.bigint() - start;
+  }
+  samples.sort();
+  const size = manifest[benchCase.policy]?.size ?? 0;
+  rows.push(`| ${benchCase.name.padEnd(24)} | ${percentile(samples, 0.5).toFixed(2).padStart(10)} | ${percentile(samples, 0.99).toFixed(2).padStart(8)} | ${(size / 1024).toFixed(1).padStart(8)} |`);
+  plugin.close();
+}
+
+console.log(`policies: host-side time per request over ${ITERATIONS} requests (Node ${process.version})`);
+console.log('| policy                   | median µs  | p99 µs   | size KB  |');
+console.log('| ------------------------ | ---------- | -------- | -------- |');
+console.log(rows.join('\n'));

@@ -1,0 +1,137 @@
+// Header map access (request, response, http-call response) and the proxy-wasm map serialisation.
+import {
+  proxy_add_header_map_value, proxy_get_header_map_pairs, proxy_get_header_map_value,
+  proxy_remove_header_map_value, proxy_replace_header_map_value, MapType, Status,
+} from "./abi";
+import { clearReturn, RETURN_PTR, RETURN_SIZE, takeReturned } from "./memory";
+
+/** One header; names are lowercase on the wire in both Envoy and our host. */
+export class Header {
+  constructor(public name: string, public value: string) {}
+}
+
+/** The value of header `name` in map `map`, or null when absent. */
+export function getHeader(map: i32, name: string): string | null {
+  const key = String.UTF8.encode(name);
+  clearReturn();
+  const status = proxy_get_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return String.UTF8.decode(takeReturned());
+}
+
+/** Sets (overwrites) header `name`. */
+export function setHeader(map: i32, name: string, value: string): void {
+  const key = String.UTF8.encode(name);
+  const bytes = String.UTF8.encode(value);
+  proxy_replace_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, changetype<usize>(bytes), <usize>bytes.byteLength);
+}
+
+/** Adds a value for header `name`, keeping existing ones. */
+export function addHeader(map: i32, name: string, value: string): void {
+  const key = String.UTF8.encode(name);
+  const bytes = String.UTF8.encode(value);
+  proxy_add_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, changetype<usize>(bytes), <usize>bytes.byteLength);
+}
+
+/** Removes every value of header `name`. */
+export function removeHeader(map: i32, name: string): void {
+  const key = String.UTF8.encode(name);
+  proxy_remove_header_map_value(map, changetype<usize>(key), <usize>key.byteLength);
+}
+
+export function getRequestHeader(name: string): string | null { return getHeader(MapType.RequestHeaders, name); }
+export function setRequestHeader(name: string, value: string): void { setHeader(MapType.RequestHeaders, name, value); }
+export function removeRequestHeader(name: string): void { removeHeader(MapType.RequestHeaders, name); }
+export function getResponseHeader(name: string): string | null { return getHeader(MapType.ResponseHeaders, name); }
+export function setResponseHeader(name: string, value: string): void { setHeader(MapType.ResponseHeaders, name, value); }
+export function removeResponseHeader(name: string): void { removeHeader(MapType.ResponseHeaders, name); }
+
+/** The serialized pairs of map `map` as returned by the host (see parsePairs), or an empty buffer. */
+export function getHeaderPairsRaw(map: i32): ArrayBuffer {
+  clearReturn();
+  if (proxy_get_header_map_pairs(map, RETURN_PTR, RETURN_SIZE) != Status.Ok) return new ArrayBuffer(0);
+  return takeReturned();
+}
+
+/** All headers of map `map`, in order. */
+export function getHeaders(map: i32): Array<Header> {
+  return parsePairs(getHeaderPairsRaw(map));
+}
+
+/**
+ * Parses the proxy-wasm map serialisation: u32 count, count × (u32 key length, u32 value length), then each key
+ * and value followed by a NUL. Malformed input yields the pairs read so far.
+ */
+export function parsePairs(raw: ArrayBuffer): Array<Header> {
+  const out = new Array<Header>(0);
+  const size = <usize>raw.byteLength;
+  if (size < 4) return out;
+  const base = changetype<usize>(raw);
+  const count = <usize>load<u32>(base);
+  if (count > (size - 4) / 8) return out;
+  let data = base + 4 + count * 8;
+  const end = base + size;
+  for (let i: usize = 0; i < count; i++) {
+    const keyLength = <usize>load<u32>(base + 4 + i * 8);
+    const valueLength = <usize>load<u32>(base + 8 + i * 8);
+    if (data + keyLength + valueLength + 2 > end) break;
+    const name = String.UTF8.decodeUnsafe(data, keyLength);
+    data += keyLength + 1;
+    const value = String.UTF8.decodeUnsafe(data, valueLength);
+    data += valueLength + 1;
+    out.push(new Header(name, value));
+  }
+  return out;
+}
+
+/** Serialises headers in the proxy-wasm map format (for send_local_response and http_call). */
+export function serializePairs(headers: Array<Header>): ArrayBuffer {
+  const count = headers.length;
+  const names = new Array<ArrayBuffer>(count);
+  const values = new Array<ArrayBuffer>(count);
+  let size: usize = 4 + <usize>count * 8;
+  for (let i = 0; i < count; i++) {
+    const name = String.UTF8.encode(unchecked(headers[i]).name);
+    const value = String.UTF8.encode(unchecked(headers[i]).value);
+    unchecked(names[i] = name);
+    unchecked(values[i] = value);
+    size += <usize>name.byteLength + <usize>value.byteLength + 2;
+  }
+  const out = new ArrayBuffer(<i32>size);
+  const base = changetype<usize>(out);
+  store<u32>(base, <u32>count);
+  let data = base + 4 + <usize>count * 8;
+  for (let i = 0; i < count; i++) {
+    const name = unchecked(names[i]);
+    const value = unchecked(values[i]);
+    store<u32>(base + 4 + <usize>i * 8, <u32>name.byteLength);
+    store<u32>(base + 8 + <usize>i * 8, <u32>value.byteLength);
+    memory.copy(data, changetype<usize>(name), <usize>name.byteLength);
+    data += <usize>name.byteLength + 1;
+    memory.copy(data, changetype<usize>(value), <usize>value.byteLength);
+    data += <usize>value.byteLength + 1;
+  }
+  return out;
+}
+
+/** True when `name` is a valid lowercase HTTP field name (RFC 9110 token, lowercase letters only). */
+export function isValidHeaderName(name: string): bool {
+  if (name.length == 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const isToken = (c >= 97 && c <= 122) || (c >= 48 && c <= 57)
+      || c == 33 || c == 35 || c == 36 || c == 37 || c == 38 || c == 39 || c == 42 || c == 43
+      || c == 45 || c == 46 || c == 94 || c == 95 || c == 96 || c == 124 || c == 126;
+    if (!isToken) return false;
+  }
+  return true;
+}
+
+/** True when `value` has no CR, LF or NUL (and no other control character but tab). */
+export function isValidHeaderValue(value: string): bool {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 32 && c != 9) || c == 127) return false;
+  }
+  return true;
+}

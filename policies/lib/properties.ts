@@ -1,0 +1,55 @@
+// Host properties by path. Envoy splits a property path on NUL bytes only, so "request.path" is NotFound there:
+// paths are given as segments and joined with "\0" here, once.
+// https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes
+import { proxy_get_current_time_nanoseconds, proxy_get_property, Status } from "./abi";
+import { clearReturn, RETURN_PTR, RETURN_SIZE, RETURN_U64, takeReturned } from "./memory";
+
+/** The NUL-joined UTF-8 encoding of a property path, e.g. ["xds", "route_name"] -> "xds\0route_name". */
+export function propertyPath(segments: Array<string>): ArrayBuffer {
+  return String.UTF8.encode(segments.join("\0"));
+}
+
+/** Raw bytes of a property, or null when the host has no such property. `path` from propertyPath(). */
+export function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
+  clearReturn();
+  const status = proxy_get_property(changetype<usize>(path), <usize>path.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturned();
+}
+
+/** A string property, or null when absent. */
+export function getPropertyString(path: ArrayBuffer): string | null {
+  const bytes = getPropertyBytes(path);
+  if (bytes === null) return null;
+  return String.UTF8.decode(bytes);
+}
+
+// @ts-ignore: decorator
+@lazy const ROUTE_NAME_PATH = propertyPath(["xds", "route_name"]);
+
+/**
+ * The name of the route this request matched (`<api-id>/<METHOD>/<path-template>`), or "" when there is none.
+ * Policies key their per-route settings on it, so one module instance serves every route.
+ */
+export function routeName(): string {
+  const name = getPropertyString(ROUTE_NAME_PATH);
+  return name === null ? "" : name;
+}
+
+/** The API id part of a route name (everything before the first "/"). */
+export function apiIdOfRoute(route: string): string {
+  const slash = route.indexOf("/");
+  return slash < 0 ? route : route.substring(0, slash);
+}
+
+/** The host's current time in nanoseconds since the Unix epoch. */
+export function nowNanos(): u64 {
+  store<u64>(RETURN_U64, 0);
+  proxy_get_current_time_nanoseconds(RETURN_U64);
+  return load<u64>(RETURN_U64);
+}
+
+/** The host's current time in milliseconds since the Unix epoch. */
+export function nowMillis(): u64 {
+  return nowNanos() / 1_000_000;
+}

@@ -1,0 +1,261 @@
+// subscription-validation: the request must belong to an ACTIVE subscription of the route's API, found by the
+// v0.9 `Subscription-Key` header (its SHA-256 digest is configured, never the token) or by the identity an
+// auth policy set earlier in the chain (x-apip-subscription-id, else x-apip-application-id); 403 otherwise.
+// Then the subscription plan's quota (throttleLimitCount per Min | Hour | Day | Month) is counted in shared
+// data; 429 when over, or let through marked x-apip-quota-exceeded when stopOnQuotaReach is false.
+// Plugin configuration: docs/policies.md#subscription-validation.
+import { Action, MapType } from "../lib/abi";
+import {
+  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
+  readObject, readOptionalString, readString,
+} from "../lib/config";
+import { sha256Hex } from "../lib/crypto/sha256";
+import { isLowerHex } from "../lib/encoding";
+import { getRequestHeader, Header, isValidHeaderName, removeRequestHeader, setHeader, setRequestHeader } from "../lib/headers";
+import {
+  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
+} from "../lib/identity";
+import { JsonValue } from "../lib/json";
+import { nowMillis, routeName } from "../lib/properties";
+import { checkAndConsume, LimitCheck, RateLimitOutcome } from "../lib/rate-limit";
+import { sendJsonError, sendMisconfigured } from "../lib/reply";
+import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
+
+const MINUTE_MS: u64 = 60_000;
+
+/** v0.9 throttleLimitUnit -> window length. Month is a 30-day sliding window. */
+function unitMs(unit: string): u64 {
+  if (unit == "Min") return MINUTE_MS;
+  if (unit == "Hour") return 60 * MINUTE_MS;
+  if (unit == "Day") return 1440 * MINUTE_MS;
+  if (unit == "Month") return 30 * 1440 * MINUTE_MS;
+  return 0;
+}
+
+class Plan {
+  name: string = "";
+  /** 0: no quota. */
+  requests: u32 = 0;
+  windowMs: u64 = 0;
+  stopOnQuotaReach: bool = true;
+}
+
+class Subscription {
+  id: string = "";
+  applicationId: string | null = null;
+  isActive: bool = false;
+  plan: Plan | null = null;
+}
+
+class ApiSubscriptions {
+  byToken: Map<string, Subscription> = new Map<string, Subscription>();
+  byId: Map<string, Subscription> = new Map<string, Subscription>();
+  byApplication: Map<string, Subscription> = new Map<string, Subscription>();
+}
+
+class RouteSettings {
+  subscriptions: ApiSubscriptions = new ApiSubscriptions();
+  header: string = "subscription-key";
+  propagateCredential: bool = false;
+}
+
+function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string, Plan> {
+  const plans = new Map<string, Plan>();
+  if (plansJson === null) return plans;
+  const ids = plansJson.keys!;
+  for (let i = 0; i < ids.length; i++) {
+    const id = unchecked(ids[i]);
+    const path = entryPath("$.plans", id);
+    const item = plansJson.get(id)!;
+    if (!item.isObject) {
+      problems.add(path, "must be an object");
+      continue;
+    }
+    const plan = new Plan();
+    plan.name = readString(item, "name", path, problems, false, id);
+    plan.requests = <u32>readInteger(item, "throttleLimitCount", path, problems, false, 0, 0, <f64>u32.MAX_VALUE);
+    if (plan.requests > 0) {
+      const unit = readString(item, "throttleLimitUnit", path, problems, true);
+      plan.windowMs = unitMs(unit);
+      if (plan.windowMs == 0) problems.add(memberPath(path, "throttleLimitUnit"), "must be one of Min, Hour, Day, Month");
+    }
+    plan.stopOnQuotaReach = readBool(item, "stopOnQuotaReach", path, problems, true);
+    plans.set(id, plan);
+  }
+  return plans;
+}
+
+function readApi(apiId: string, api: JsonValue, plans: Map<string, Plan>, problems: Problems): ApiSubscriptions {
+  const path = entryPath("$.apis", apiId);
+  const table = new ApiSubscriptions();
+  const items = readArray(api, "subscriptions", path, problems, true);
+  for (let i = 0; i < items.length; i++) {
+    const itemPath = indexPath(memberPath(path, "subscriptions"), i);
+    const item = unchecked(items[i]);
+    if (!item.isObject) {
+      problems.add(itemPath, "must be an object");
+      continue;
+    }
+    const subscription = new Subscription();
+    subscription.id = readString(item, "id", itemPath, problems, true);
+    if (table.byId.has(subscription.id)) problems.add(memberPath(itemPath, "id"), "duplicates another subscription");
+    subscription.applicationId = readOptionalString(item, "applicationId", itemPath, problems);
+    subscription.isActive = readString(item, "status", itemPath, problems, true) == "ACTIVE";
+    const planId = readOptionalString(item, "plan", itemPath, problems);
+    if (planId !== null) {
+      if (!plans.has(planId)) problems.add(memberPath(itemPath, "plan"), "must name a plan of $.plans");
+      else subscription.plan = plans.get(planId);
+    }
+    const token = readOptionalString(item, "tokenSha256", itemPath, problems);
+    if (token !== null) {
+      if (!isLowerHex(token, 64)) problems.add(memberPath(itemPath, "tokenSha256"), "must be 64 lowercase hex characters");
+      else if (table.byToken.has(token)) problems.add(memberPath(itemPath, "tokenSha256"), "duplicates another subscription");
+      table.byToken.set(token, subscription);
+    }
+    table.byId.set(subscription.id, subscription);
+    const applicationId = subscription.applicationId;
+    // An application has at most one subscription per API; prefer an active one if the table repeats it.
+    if (applicationId !== null && (!table.byApplication.has(applicationId) || subscription.isActive)) {
+      table.byApplication.set(applicationId, subscription);
+    }
+  }
+  return table;
+}
+
+class SubscriptionRoot extends RootContext {
+  isConfigured: bool = false;
+  stripIdentity: bool = false;
+  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+
+  onConfigure(configuration: ArrayBuffer): bool {
+    const problems = new Problems();
+    const config = parseConfigObject(configuration, problems);
+    const routes = new Map<string, RouteSettings>();
+    let stripIdentity = false;
+    if (config !== null) {
+      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+      const plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
+      const apis = new Map<string, ApiSubscriptions>();
+      const apisJson = readObject(config, "apis", "$", problems, true);
+      if (apisJson !== null) {
+        const ids = apisJson.keys!;
+        for (let i = 0; i < ids.length; i++) {
+          const id = unchecked(ids[i]);
+          const api = apisJson.get(id)!;
+          if (!api.isObject) {
+            problems.add(entryPath("$.apis", id), "must be an object");
+            continue;
+          }
+          apis.set(id, readApi(id, api, plans, problems));
+        }
+      }
+      const routesJson = readObject(config, "routes", "$", problems, true);
+      if (routesJson !== null) {
+        const names = routesJson.keys!;
+        for (let i = 0; i < names.length; i++) {
+          const name = unchecked(names[i]);
+          const path = entryPath("$.routes", name);
+          const route = routesJson.get(name)!;
+          if (!route.isObject) {
+            problems.add(path, "must be an object");
+            continue;
+          }
+          const settings = new RouteSettings();
+          const api = readString(route, "api", path, problems, true);
+          if (!apis.has(api)) problems.add(memberPath(path, "api"), "must name an API of $.apis");
+          else settings.subscriptions = apis.get(api);
+          settings.header = readString(route, "header", path, problems, false, "subscription-key").toLowerCase();
+          if (!isValidHeaderName(settings.header)) problems.add(memberPath(path, "header"), "must be a valid header name");
+          settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
+          routes.set(name, settings);
+        }
+      }
+    }
+    if (!problems.isEmpty) {
+      logRefused("subscription-validation", problems);
+      this.isConfigured = false;
+      return false;
+    }
+    this.routes = routes;
+    this.stripIdentity = stripIdentity;
+    this.isConfigured = true;
+    return true;
+  }
+
+  createHttpContext(contextId: u32): HttpContext {
+    return new SubscriptionStream(contextId, this);
+  }
+}
+
+function findSubscription(route: RouteSettings): Subscription | null {
+  const table = route.subscriptions;
+  const token = getRequestHeader(route.header);
+  if (token !== null && token.length > 0) {
+    const digest = sha256Hex(String.UTF8.encode(token));
+    return table.byToken.has(digest) ? table.byToken.get(digest) : null;
+  }
+  // Identity headers can be trusted here: the first policy of the chain strips client-supplied ones.
+  const subscriptionId = getRequestHeader(SUBSCRIPTION_ID_HEADER);
+  if (subscriptionId !== null) return table.byId.has(subscriptionId) ? table.byId.get(subscriptionId) : null;
+  const applicationId = getRequestHeader(APPLICATION_ID_HEADER);
+  if (applicationId !== null) return table.byApplication.has(applicationId) ? table.byApplication.get(applicationId) : null;
+  return null;
+}
+
+class SubscriptionStream extends HttpContext {
+  policy: SubscriptionRoot;
+  outcome: RateLimitOutcome | null = null;
+
+  constructor(contextId: u32, root: SubscriptionRoot) {
+    super(contextId, root);
+    this.policy = root;
+  }
+
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
+    const policy = this.policy;
+    if (!policy.isConfigured) return sendMisconfigured();
+    if (policy.stripIdentity) stripIdentityHeaders();
+    const name = routeName();
+    if (!policy.routes.has(name)) return Action.Continue;
+    const route = policy.routes.get(name);
+
+    const subscription = findSubscription(route);
+    if (subscription === null || !subscription.isActive) {
+      return sendJsonError(403, "apip_subscription_invalid", "No active subscription for this API.");
+    }
+    const plan = subscription.plan;
+    if (plan !== null && plan.requests > 0) {
+      const checks = new Array<LimitCheck>(1);
+      const key = "subscription-quota|" + subscription.id + "|" + plan.windowMs.toString();
+      unchecked(checks[0] = new LimitCheck(String.UTF8.encode(key), plan.requests, plan.windowMs, plan.stopOnQuotaReach));
+      const outcome = checkAndConsume(checks, nowMillis());
+      this.outcome = outcome;
+      if (!outcome.allowed) {
+        return sendJsonError(429, "apip_quota_exceeded", "Subscription quota exceeded.", outcome.headers(true));
+      }
+      if (outcome.exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
+    }
+
+    setRequestHeader(SUBSCRIPTION_ID_HEADER, subscription.id);
+    const applicationId = subscription.applicationId;
+    if (applicationId !== null) setRequestHeader(APPLICATION_ID_HEADER, applicationId);
+    if (plan !== null) setRequestHeader(PLAN_HEADER, plan.name);
+    if (!route.propagateCredential) removeRequestHeader(route.header);
+    return Action.Continue;
+  }
+
+  onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
+    const outcome = this.outcome;
+    if (outcome === null || !outcome.allowed) return Action.Continue;
+    const headers: Array<Header> = outcome.headers(false);
+    for (let i = 0; i < headers.length; i++) {
+      const header = unchecked(headers[i]);
+      setHeader(MapType.ResponseHeaders, header.name, header.value);
+    }
+    return Action.Continue;
+  }
+}
+
+registerRootContext((contextId: u32): RootContext => new SubscriptionRoot());
+
+export * from "../lib/exports";

@@ -1,0 +1,231 @@
+// throttle: request limits per route, per API, per application, per subscription, and plan quotas per
+// subscription, counted in sliding windows in proxy shared data (so every worker and every plugin of the same
+// VM id shares the counters, and they survive configuration updates). 429 with Retry-After when over; the
+// RateLimit-* headers go on every response; stopOnQuotaReach=false lets an over-limit request through marked
+// with x-apip-quota-exceeded. Plugin configuration: docs/policies.md#throttle.
+import { Action, MapType } from "../lib/abi";
+import {
+  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readObject,
+  readOptionalString, readString,
+} from "../lib/config";
+import { getRequestHeader, Header, setHeader, setRequestHeader } from "../lib/headers";
+import {
+  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
+} from "../lib/identity";
+import { JsonValue } from "../lib/json";
+import { apiIdOfRoute, nowMillis, routeName } from "../lib/properties";
+import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
+import { sendJsonError, sendMisconfigured } from "../lib/reply";
+import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
+
+namespace Scope {
+  export const Route: i32 = 0;
+  export const Api: i32 = 1;
+  export const Application: i32 = 2;
+  export const Subscription: i32 = 3;
+}
+
+class RouteLimit {
+  spec: LimitSpec = new LimitSpec();
+  scope: i32 = Scope.Route;
+  /** Counter key prefix, fixed at configure time: "throttle|<scope>|<scope key>|<windowMs>|". */
+  keyPrefix: string = "";
+}
+
+class PlanQuota {
+  limits: Array<LimitSpec> = new Array<LimitSpec>(0);
+  stopOnQuotaReach: bool = true;
+}
+
+class RouteSettings {
+  limits: Array<RouteLimit> = new Array<RouteLimit>(0);
+  applyPlanQuota: bool = false;
+  stopOnQuotaReach: bool = true;
+}
+
+function scopeOf(name: string): i32 {
+  if (name == "route") return Scope.Route;
+  if (name == "api") return Scope.Api;
+  if (name == "application") return Scope.Application;
+  if (name == "subscription") return Scope.Subscription;
+  return -1;
+}
+
+function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string, PlanQuota> {
+  const plans = new Map<string, PlanQuota>();
+  if (plansJson === null) return plans;
+  const names = plansJson.keys!;
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(names[i]);
+    const path = entryPath("$.plans", name);
+    const plan = plansJson.get(name)!;
+    if (!plan.isObject) {
+      problems.add(path, "must be an object");
+      continue;
+    }
+    const quota = new PlanQuota();
+    const limits = readArray(plan, "limits", path, problems, true);
+    for (let l = 0; l < limits.length; l++) {
+      const limitPath = indexPath(memberPath(path, "limits"), l);
+      const item = unchecked(limits[l]);
+      if (!item.isObject) {
+        problems.add(limitPath, "must be an object");
+        continue;
+      }
+      quota.limits.push(readLimitSpec(item, limitPath, problems));
+    }
+    quota.stopOnQuotaReach = readBool(plan, "stopOnQuotaReach", path, problems, true);
+    plans.set(name, quota);
+  }
+  return plans;
+}
+
+function readRoute(name: string, route: JsonValue, problems: Problems): RouteSettings {
+  const path = entryPath("$.routes", name);
+  const settings = new RouteSettings();
+  const limits = readArray(route, "limits", path, problems, false);
+  for (let l = 0; l < limits.length; l++) {
+    const limitPath = indexPath(memberPath(path, "limits"), l);
+    const item = unchecked(limits[l]);
+    if (!item.isObject) {
+      problems.add(limitPath, "must be an object");
+      continue;
+    }
+    const limit = new RouteLimit();
+    limit.spec = readLimitSpec(item, limitPath, problems);
+    const scopeName = readString(item, "scope", limitPath, problems, false, "route");
+    limit.scope = scopeOf(scopeName);
+    if (limit.scope < 0) {
+      problems.add(memberPath(limitPath, "scope"), "must be one of route, api, application, subscription");
+      continue;
+    }
+    const explicitKey = readOptionalString(item, "key", limitPath, problems);
+    const scopeKey = explicitKey !== null ? explicitKey : (limit.scope == Scope.Route ? name : apiIdOfRoute(name));
+    limit.keyPrefix = "throttle|" + scopeName + "|" + scopeKey + "|" + limit.spec.windowMs.toString() + "|";
+    settings.limits.push(limit);
+  }
+  settings.applyPlanQuota = readBool(route, "planQuota", path, problems, false);
+  settings.stopOnQuotaReach = readBool(route, "stopOnQuotaReach", path, problems, true);
+  if (settings.limits.length == 0 && !settings.applyPlanQuota) {
+    problems.add(path, "must have limits or planQuota");
+  }
+  return settings;
+}
+
+class ThrottleRoot extends RootContext {
+  isConfigured: bool = false;
+  stripIdentity: bool = false;
+  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+  plans: Map<string, PlanQuota> = new Map<string, PlanQuota>();
+
+  onConfigure(configuration: ArrayBuffer): bool {
+    const problems = new Problems();
+    const config = parseConfigObject(configuration, problems);
+    const routes = new Map<string, RouteSettings>();
+    let plans = new Map<string, PlanQuota>();
+    let stripIdentity = false;
+    if (config !== null) {
+      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+      plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
+      const routesJson = readObject(config, "routes", "$", problems, true);
+      if (routesJson !== null) {
+        const names = routesJson.keys!;
+        for (let i = 0; i < names.length; i++) {
+          const name = unchecked(names[i]);
+          const route = routesJson.get(name)!;
+          if (!route.isObject) {
+            problems.add(entryPath("$.routes", name), "must be an object");
+            continue;
+          }
+          routes.set(name, readRoute(name, route, problems));
+        }
+      }
+    }
+    if (!problems.isEmpty) {
+      logRefused("throttle", problems);
+      this.isConfigured = false;
+      return false;
+    }
+    this.routes = routes;
+    this.plans = plans;
+    this.stripIdentity = stripIdentity;
+    this.isConfigured = true;
+    return true;
+  }
+
+  createHttpContext(contextId: u32): HttpContext {
+    return new ThrottleStream(contextId, this);
+  }
+}
+
+/** The identity a per-application / per-subscription counter is keyed by; "-" when the request has none. */
+function identityOr(header: string): string {
+  const value = getRequestHeader(header);
+  return value === null || value.length == 0 ? "-" : value;
+}
+
+class ThrottleStream extends HttpContext {
+  policy: ThrottleRoot;
+  outcome: RateLimitOutcome | null = null;
+
+  constructor(contextId: u32, root: ThrottleRoot) {
+    super(contextId, root);
+    this.policy = root;
+  }
+
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
+    const policy = this.policy;
+    if (!policy.isConfigured) return sendMisconfigured();
+    if (policy.stripIdentity) stripIdentityHeaders();
+    const name = routeName();
+    if (!policy.routes.has(name)) return Action.Continue;
+    const route = policy.routes.get(name);
+
+    const checks = new Array<LimitCheck>(0);
+    const limits = route.limits;
+    for (let i = 0; i < limits.length; i++) {
+      const limit = unchecked(limits[i]);
+      let key = limit.keyPrefix;
+      if (limit.scope == Scope.Application) key += identityOr(APPLICATION_ID_HEADER);
+      else if (limit.scope == Scope.Subscription) key += identityOr(SUBSCRIPTION_ID_HEADER);
+      checks.push(new LimitCheck(String.UTF8.encode(key), limit.spec.requests, limit.spec.windowMs, route.stopOnQuotaReach));
+    }
+    if (route.applyPlanQuota) {
+      const plan = getRequestHeader(PLAN_HEADER);
+      if (plan !== null && policy.plans.has(plan)) {
+        const quota = policy.plans.get(plan);
+        const subscription = getRequestHeader(SUBSCRIPTION_ID_HEADER);
+        const holder = subscription !== null ? "subscription|" + subscription : "application|" + identityOr(APPLICATION_ID_HEADER);
+        for (let i = 0; i < quota.limits.length; i++) {
+          const spec = unchecked(quota.limits[i]);
+          const key = "throttle|plan|" + holder + "|" + spec.windowMs.toString();
+          checks.push(new LimitCheck(String.UTF8.encode(key), spec.requests, spec.windowMs, quota.stopOnQuotaReach));
+        }
+      }
+    }
+
+    const outcome = checkAndConsume(checks, nowMillis());
+    this.outcome = outcome;
+    if (!outcome.allowed) {
+      const message = outcome.contended ? "Rate limit state is contended; retry." : "Rate limit exceeded.";
+      return sendJsonError(429, "apip_throttled", message, outcome.headers(true));
+    }
+    if (outcome.exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
+    return Action.Continue;
+  }
+
+  onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
+    const outcome = this.outcome;
+    if (outcome === null || !outcome.allowed) return Action.Continue;
+    const headers: Array<Header> = outcome.headers(false);
+    for (let i = 0; i < headers.length; i++) {
+      const header = unchecked(headers[i]);
+      setHeader(MapType.ResponseHeaders, header.name, header.value);
+    }
+    return Action.Continue;
+  }
+}
+
+registerRootContext((contextId: u32): RootContext => new ThrottleRoot());
+
+export * from "../lib/exports";

@@ -1,0 +1,21 @@
+// The host's own local replies, used when a module cannot give an answer. JSON bodies match the policies'
+// `{"status":"error","message":...}`; details are Envoy-style response code details for access logs.
+import { encodeUtf8 } from './guest-memory.ts';
+import type { LocalReply } from './types.ts';
+
+function failure(status: number, details: string, message: string): LocalReply {
+  return {
+    action: 'localReply',
+    status,
+    headers: [['content-type', 'application/json']],
+    body: encodeUtf8(JSON.stringify({ status: 'error', message })),
+    details,
+  };
+}
+
+/** The module trapped (or exceeded its memory) during this request. */
+export const trapReply = (): LocalReply => failure(500, 'wasm_trap', 'Policy failed.');
+/** The plugin refused its configuration (or its VM failed to start): requests fail closed. */
+export const failClosedReply = (): LocalReply => failure(500, 'wasm_fail_closed', 'Policy is not configured.');
+/** The module paused the stream with nothing pending that could resume it. */
+export const stalledReply = (): LocalReply => failure(500, 'wasm_stalled', 'Policy did not complete.');

@@ -1,0 +1,174 @@
+// One request through one plugin: the HTTP context of the proxy-wasm ABI. Created by Plugin.createHttpContext.
+import { Action } from './abi.ts';
+import { failClosedReply, stalledReply, trapReply } from './failures.ts';
+import { HeaderMap } from './header-map.ts';
+import { type CallScope, emptyScope } from './host-binding.ts';
+import { StreamState } from './stream-state.ts';
+import type { BodyOutcome, HeaderList, HeadersOutcome, LocalReply, RequestInfo } from './types.ts';
+import type { PluginVm } from './vm.ts';
+
+type Final = { action: 'continue' } | LocalReply;
+
+/** What a stream needs from its plugin (implemented in plugin.ts). */
+export interface StreamHost {
+  /** Runs `call` on `vm` in the scope of `state`; a trap marks the VM crashed and returns undefined. */
+  runInStream(vm: PluginVm, scope: CallScope, call: () => number | undefined): number | undefined | 'trap';
+  readonly isConfigured: boolean;
+  /** The VM currently serving new streams (a crash replaces it). */
+  isCurrent(vm: PluginVm): boolean;
+  /** Tracks a live stream so http call responses reach it. */
+  attach(stream: HttpStream): void;
+  detach(stream: HttpStream): void;
+}
+
+const CONTINUE: Final = { action: 'continue' };
+
+function toHeaderMap(headers: HeaderMap | HeaderList): HeaderMap {
+  return headers instanceof HeaderMap ? headers : new HeaderMap(headers);
+}
+
+export class HttpStream {
+  readonly state: StreamState;
+  /** The scope of every guest call for this stream, built once. */
+  private readonly scope: CallScope;
+  private failure: LocalReply | null = null;
+  private waiter: ((outcome: Final) => void) | null = null;
+  private isDone = false;
+  /** The last body callback asked to buffer: the next chunk is appended, not a replacement. */
+  private isBufferingRequest = false;
+  private isBufferingResponse = false;
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly vm: PluginVm,
+    contextId: number,
+    info: RequestInfo,
+    timeNanos: bigint,
+  ) {
+    this.state = new StreamState(contextId, new HeaderMap(), info, timeNanos);
+    this.scope = emptyScope(contextId);
+    this.scope.stream = this.state;
+    if (!host.isConfigured) {
+      this.failure = failClosedReply();
+      return;
+    }
+    vm.binding.streams.set(contextId, this.state);
+    host.attach(this);
+    const result = host.runInStream(vm, this.scope, () => vm.exports.proxy_on_context_create(contextId, vm.binding.rootContextId));
+    if (result === 'trap') this.failure = trapReply();
+  }
+
+  get contextId(): number { return this.state.contextId; }
+  get requestHeaders(): HeaderMap { return this.state.requestHeaders; }
+  get responseHeaders(): HeaderMap { return this.state.responseHeaders; }
+  get requestBody(): Uint8Array { return this.state.requestBody; }
+  get responseBody(): Uint8Array { return this.state.responseBody; }
+
+  /** proxy_on_request_headers. `headers` is kept and mutated in place (share one HeaderMap along a chain). */
+  onRequestHeaders(headers: HeaderMap | HeaderList, endOfStream: boolean): HeadersOutcome {
+    this.state.requestHeaders = toHeaderMap(headers);
+    this.state.requestBodyEnded = endOfStream;
+    return this.headersCallback(this.vm.exports.proxy_on_request_headers, this.state.requestHeaders.size, endOfStream);
+  }
+
+  /** proxy_on_response_headers (`:status` among the headers). */
+  onResponseHeaders(headers: HeaderMap | HeaderList, endOfStream: boolean): HeadersOutcome {
+    this.state.responseHeaders = toHeaderMap(headers);
+    this.state.responseBodyEnded = endOfStream;
+    return this.headersCallback(this.vm.exports.proxy_on_response_headers, this.state.responseHeaders.size, endOfStream);
+  }
+
+  /** proxy_on_request_body with the next chunk; after `buffer`, chunks accumulate until endOfStream. */
+  onRequestBody(chunk: Uint8Array, endOfStream: boolean): BodyOutcome {
+    this.state.requestBody = this.isBufferingRequest ? concat(this.state.requestBody, chunk) : chunk;
+    this.state.requestBodyEnded = endOfStream;
+    const outcome = this.bodyCallback(this.vm.exports.proxy_on_request_body, this.state.requestBody.length, endOfStream);
+    this.isBufferingRequest = outcome.action === 'buffer';
+    return outcome;
+  }
+
+  onResponseBody(chunk: Uint8Array, endOfStream: boolean): BodyOutcome {
+    this.state.responseBody = this.isBufferingResponse ? concat(this.state.responseBody, chunk) : chunk;
+    this.state.responseBodyEnded = endOfStream;
+    const outcome = this.bodyCallback(this.vm.exports.proxy_on_response_body, this.state.responseBody.length, endOfStream);
+    this.isBufferingResponse = outcome.action === 'buffer';
+    return outcome;
+  }
+
+  /** proxy_on_done, proxy_on_log, proxy_on_delete: the stream is over (also after a local reply). */
+  onDone(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    const { vm, state } = this;
+    if (this.failure === null && this.host.isCurrent(vm)) {
+      const id = state.contextId;
+      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_done?.(id));
+      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_log?.(id));
+      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_delete?.(id));
+    }
+    vm.binding.streams.delete(state.contextId);
+    this.host.detach(this);
+    if (this.waiter !== null) this.settle(this.failure ?? stalledReply());
+  }
+
+  /** Called by the plugin after a proxy_on_http_call_response for this stream ran. */
+  afterHttpCallResponse(trapped: boolean): void {
+    if (trapped) {
+      this.failure = trapReply();
+      this.settle(this.failure);
+      return;
+    }
+    const { state } = this;
+    if (state.localReply !== null) this.settle(state.localReply);
+    else if (state.continueRequested) this.settle(CONTINUE);
+    else if (state.pendingCalls.size === 0) this.settle(stalledReply());
+  }
+
+  private settle(outcome: Final): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.(outcome);
+  }
+
+  private call(callback: ((...args: number[]) => number | undefined) | undefined, ...args: number[]): number | LocalReply {
+    if (this.failure !== null) return this.failure;
+    if (this.state.localReply !== null) return this.state.localReply;
+    if (callback === undefined) return Action.Continue;
+    if (!this.host.isCurrent(this.vm)) return (this.failure = trapReply());
+    this.state.continueRequested = false;
+    const result = this.host.runInStream(this.vm, this.scope, () => callback(this.state.contextId, ...args));
+    if (result === 'trap') return (this.failure = trapReply());
+    if (this.state.localReply !== null) return this.state.localReply;
+    return result ?? Action.Continue;
+  }
+
+  private headersCallback(
+    callback: ((...args: number[]) => number | undefined) | undefined, count: number, endOfStream: boolean,
+  ): HeadersOutcome {
+    const result = this.call(callback, count, endOfStream ? 1 : 0);
+    if (typeof result !== 'number') return result;
+    if (result === Action.Continue || this.state.continueRequested) return CONTINUE;
+    // Paused: only an outstanding http_call can resume it (Envoy would wait for its stream timeout instead).
+    if (this.state.pendingCalls.size === 0) return (this.failure = stalledReply());
+    return { action: 'pause', resume: new Promise<Final>((resolve) => { this.waiter = resolve; }) };
+  }
+
+  private bodyCallback(
+    callback: ((...args: number[]) => number | undefined) | undefined, size: number, endOfStream: boolean,
+  ): BodyOutcome {
+    const result = this.call(callback, size, endOfStream ? 1 : 0);
+    if (typeof result !== 'number') return result;
+    if (result === Action.Continue) return CONTINUE;
+    // Stopping at the end of the body would hang the stream (no more data can come): pass the buffered body on.
+    return endOfStream ? CONTINUE : { action: 'buffer' };
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,316 @@
+/**
+ * The proxy-wasm ABI v0.2.1 host (https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1) for the
+ * embedded gateway: it runs the same policy `.wasm` files Envoy runs, with Envoy's behaviour where the spec leaves
+ * room (property paths split on NUL only, local replies stop the chain, shared data per VM id survives reconfigure).
+ *
+ * API (nothing else in server/ is imported here):
+ *
+ *   const plugin = await loadPlugin({ name, wasm, configuration, vmId, logger, clock, httpCall });
+ *   plugin.reconfigure(json)                  // proxy_on_configure again; shared data and CAS tokens are kept
+ *   const stream = plugin.createHttpContext({ routeName, clusterName, sourceAddress, ... });
+ *   stream.onRequestHeaders(headers, endOfStream)
+ *     -> { action: 'continue' }                              // headers (a HeaderMap) mutated in place
+ *      | { action: 'localReply', status, headers, body, details }   // the chain stops; never call the upstream
+ *      | { action: 'pause', resume: Promise<continue | localReply> } // the module awaits an http_call
+ *   stream.onRequestBody(chunk, endOfStream) -> continue | buffer | localReply
+ *   stream.onResponseHeaders(headers, endOfStream), stream.onResponseBody(chunk, endOfStream)
+ *   stream.onDone()                           // always, also after a local reply
+ *   plugin.tick(); plugin.metrics.snapshot(); plugin.close();
+ *
+ * Several plugins in order: createPolicyChain() in chain.ts. Failures never escape: a module that traps, runs
+ * out of memory or stalls fails only that request, with a 500 local reply (details `wasm_trap`, `wasm_stalled`)
+ * and one error log line; the VM is then replaced by a fresh instance for the next request (the spec's "plugin
+ * crashes"). A plugin whose configuration was refused answers every request with a 500 (`wasm_fail_closed`).
+ * Known gaps: CPU time is not bounded (a module looping forever blocks the event loop); gRPC calls and foreign
+ * functions answer UNIMPLEMENTED; encoder filters do not see local replies.
+ */
+import { systemClock } from './clock.ts';
+import { encodeUtf8 } from './guest-memory.ts';
+import { type CallScope, emptyScope, type HostServices } from './host-binding.ts';
+import { HttpStream, type StreamHost } from './http-stream.ts';
+import { MetricsRegistry } from './metrics.ts';
+import { type SharedDataStore, sharedDataForVm } from './shared-data.ts';
+import { processSharedQueues } from './shared-queues.ts';
+import type { StreamState } from './stream-state.ts';
+import type { Clock, HttpCaller, HttpCallRequest, HttpCallResponse, PolicyLogger, RequestInfo } from './types.ts';
+import { ModuleRejectedError, PluginVm, validateModule } from './vm.ts';
+
+export interface LoadPluginOptions {
+  /** plugin_name; also used in logs. */
+  name: string;
+  /** The compiled module's bytes, or a WebAssembly.Module compiled once and shared. */
+  wasm: Uint8Array | WebAssembly.Module;
+  /** The plugin configuration (JSON for our policies). */
+  configuration: string | Uint8Array;
+  /** VM configuration passed to proxy_on_vm_start. @default "" */
+  vmConfiguration?: string | Uint8Array;
+  /** Plugins with the same VM id share shared data and queues. @default name */
+  vmId?: string;
+  /** plugin_root_id. @default "" */
+  rootId?: string;
+  logger: PolicyLogger;
+  /** @default the system clock */
+  clock?: Clock;
+  /** Performs proxy_http_call requests; without it every http_call is refused as an unknown upstream. */
+  httpCall?: HttpCaller;
+  /** @default the process-wide store of `vmId` */
+  sharedData?: SharedDataStore;
+  /** Linear memory beyond this fails the request and replaces the VM. @default 128 MiB */
+  maxMemoryBytes?: number;
+}
+
+export interface Plugin {
+  readonly name: string;
+  readonly vmId: string;
+  /** False after the module refused its configuration (or failed to start): requests fail closed. */
+  readonly isConfigured: boolean;
+  readonly metrics: MetricsRegistry;
+  /** Calls proxy_on_configure with a new configuration; false when the module refused it. */
+  reconfigure(configuration: string | Uint8Array): boolean;
+  /** A new HTTP context (proxy_on_context_create) for one request. */
+  createHttpContext(info?: RequestInfo): HttpStream;
+  /** Runs proxy_on_tick now (timers also run it every tick period). */
+  tick(): void;
+  /** Stops timers; streams still open fail. */
+  close(): void;
+}
+
+const ROOT_CONTEXT_ID = 1;
+const DEFAULT_MAX_MEMORY = 128 * 1024 * 1024;
+
+function bytesOf(value: string | Uint8Array | undefined): Uint8Array {
+  if (value === undefined) return new Uint8Array(0);
+  return typeof value === 'string' ? encodeUtf8(value) : value;
+}
+
+class LoadedPlugin implements Plugin, StreamHost {
+  readonly name: string;
+  readonly vmId: string;
+  readonly metrics = new MetricsRegistry();
+  isConfigured = false;
+  private vm: PluginVm;
+  private configuration: Uint8Array;
+  private readonly vmConfiguration: Uint8Array;
+  private readonly services: HostServices;
+  private readonly logger: PolicyLogger;
+  private readonly clock: Clock;
+  private readonly maxMemoryBytes: number;
+  private nextContextId = ROOT_CONTEXT_ID + 1;
+  /** True while a VM runs its start sequence: a trap then must not restart it again (crash loop). */
+  private isStarting = false;
+  private nextToken = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly liveStreams = new Map<number, HttpStream>();
+
+  constructor(private readonly module: WebAssembly.Module, options: LoadPluginOptions) {
+    this.name = options.name;
+    this.vmId = options.vmId ?? options.name;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+    this.configuration = bytesOf(options.configuration);
+    this.vmConfiguration = bytesOf(options.vmConfiguration);
+    const httpCall = options.httpCall;
+    this.services = {
+      plugin: { name: this.name, rootId: options.rootId ?? '', vmId: this.vmId },
+      logger: this.logger,
+      clock: this.clock,
+      sharedData: options.sharedData ?? sharedDataForVm(this.vmId),
+      queues: processSharedQueues,
+      metrics: this.metrics,
+      startHttpCall: (contextId, request) => (httpCall ? this.startHttpCall(httpCall, contextId, request) : undefined),
+      setTickPeriod: (ms) => this.setTickPeriod(ms),
+      notifyQueueReady: (queueId) => this.runInRoot((vm) => vm.exports.proxy_on_queue_ready?.(ROOT_CONTEXT_ID, queueId)),
+    };
+    this.vm = this.startVm();
+  }
+
+  /** Instantiates a VM and runs the start sequence: root context, proxy_on_vm_start, proxy_on_configure. */
+  private startVm(): PluginVm {
+    const vm = new PluginVm(this.module, this.services, ROOT_CONTEXT_ID);
+    this.vm = vm;
+    this.isConfigured = false;
+    this.isStarting = true;
+    try {
+      const started = this.runInRoot((current) => {
+        current.exports.proxy_on_context_create(ROOT_CONTEXT_ID, 0);
+        current.binding.scope.vmConfiguration = this.vmConfiguration;
+        return current.exports.proxy_on_vm_start?.(ROOT_CONTEXT_ID, this.vmConfiguration.length) ?? 1;
+      });
+      if (started !== 1) {
+        this.logger.error({ plugin: this.name }, 'proxy-wasm vm failed to start');
+        return vm;
+      }
+      this.configure(this.configuration);
+    } finally {
+      this.isStarting = false;
+    }
+    return vm;
+  }
+
+  private configure(configuration: Uint8Array): boolean {
+    const result = this.runInRoot((vm) => {
+      vm.binding.scope.pluginConfiguration = configuration;
+      return vm.exports.proxy_on_configure?.(ROOT_CONTEXT_ID, configuration.length) ?? 1;
+    });
+    this.isConfigured = result === 1;
+    if (!this.isConfigured) this.logger.error({ plugin: this.name }, 'proxy-wasm plugin refused its configuration');
+    return this.isConfigured;
+  }
+
+  reconfigure(configuration: string | Uint8Array): boolean {
+    this.configuration = bytesOf(configuration);
+    return this.configure(this.configuration);
+  }
+
+  createHttpContext(info: RequestInfo = {}): HttpStream {
+    const contextId = this.nextContextId;
+    this.nextContextId = this.nextContextId >= 0x7fffffff ? ROOT_CONTEXT_ID + 1 : this.nextContextId + 1;
+    return new HttpStream(this, this.vm, contextId, info, info.timeNanos ?? this.clock.nowNanos());
+  }
+
+  isCurrent(vm: PluginVm): boolean {
+    return vm === this.vm;
+  }
+
+  /** Runs a guest call in the root context; undefined on a trap (the VM is replaced). */
+  private runInRoot(call: (vm: PluginVm) => number | undefined): number | undefined {
+    const vm = this.vm;
+    vm.binding.scope = emptyScope(ROOT_CONTEXT_ID);
+    try {
+      const result = call(vm);
+      this.checkMemory(vm);
+      return result;
+    } catch (error: unknown) {
+      this.crash(vm, error, ROOT_CONTEXT_ID);
+      return undefined;
+    } finally {
+      vm.binding.scope = emptyScope(ROOT_CONTEXT_ID);
+    }
+  }
+
+  runInStream(vm: PluginVm, scope: CallScope, call: () => number | undefined): number | undefined | 'trap' {
+    if (vm !== this.vm) return 'trap';
+    vm.binding.scope = scope;
+    try {
+      const result = call();
+      this.checkMemory(vm);
+      return result;
+    } catch (error: unknown) {
+      this.crash(vm, error, scope.contextId);
+      return 'trap';
+    } finally {
+      vm.binding.scope = vm.binding.idleScope;
+    }
+  }
+
+  private checkMemory(vm: PluginVm): void {
+    if (vm.memory.size > this.maxMemoryBytes) {
+      throw new Error(`module memory ${vm.memory.size} bytes exceeds the limit of ${this.maxMemoryBytes}`);
+    }
+  }
+
+  /** Logs the failure once and replaces the VM (spec "Plugin crashes"); shared data lives outside it. */
+  private crash(vm: PluginVm, error: unknown, contextId: number): void {
+    if (vm !== this.vm) return;
+    this.logger.error({ plugin: this.name, contextId, err: error }, 'proxy-wasm module trapped');
+    if (this.isStarting) return;
+    try {
+      this.startVm();
+    } catch (restartError: unknown) {
+      this.isConfigured = false;
+      this.logger.error({ plugin: this.name, err: restartError }, 'proxy-wasm vm restart failed');
+    }
+  }
+
+  private startHttpCall(httpCall: HttpCaller, contextId: number, request: HttpCallRequest): number {
+    const token = this.nextToken;
+    this.nextToken = this.nextToken >= 0xffffffff ? 1 : this.nextToken + 1;
+    const vm = this.vm;
+    const state = vm.binding.streams.get(contextId) ?? null;
+    state?.pendingCalls.add(token);
+    const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`http call timed out after ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
+    Promise.race([httpCall(request), timeout]).then(
+      (response) => this.finishHttpCall(vm, contextId, token, response, null),
+      (error: unknown) => this.finishHttpCall(vm, contextId, token, null, error),
+    ).finally(() => clearTimeout(timer));
+    return token;
+  }
+
+  private finishHttpCall(vm: PluginVm, contextId: number, token: number, response: HttpCallResponse | null, error: unknown): void {
+    if (vm !== this.vm) return;
+    const state = vm.binding.streams.get(contextId) ?? null;
+    state?.pendingCalls.delete(token);
+    const stream = state === null ? undefined : this.findStream(state);
+    if (error !== null) this.logger.warn({ plugin: this.name, contextId, err: error }, 'proxy-wasm http call failed');
+    const scope = emptyScope(contextId);
+    scope.stream = state;
+    scope.httpCallResponse = response ?? { headers: [], body: new Uint8Array(0), trailers: [] };
+    scope.status = response
+      ? { code: Number(response.headers.find(([name]) => name === ':status')?.[1] ?? 0), message: '' }
+      : { code: 0, message: error instanceof Error ? error.message : 'failed' };
+    vm.binding.scope = scope;
+    let trapped = false;
+    try {
+      vm.exports.proxy_on_http_call_response?.(
+        contextId, token, response ? response.headers.length : 0, response ? response.body.length : 0,
+        response ? response.trailers.length : 0,
+      );
+      this.checkMemory(vm);
+    } catch (callbackError: unknown) {
+      trapped = true;
+      this.crash(vm, callbackError, contextId);
+    } finally {
+      vm.binding.scope = emptyScope(ROOT_CONTEXT_ID);
+    }
+    stream?.afterHttpCallResponse(trapped);
+  }
+
+  private findStream(state: StreamState): HttpStream | undefined {
+    return this.liveStreams.get(state.contextId);
+  }
+
+  attach(stream: HttpStream): void {
+    this.liveStreams.set(stream.contextId, stream);
+  }
+
+  detach(stream: HttpStream): void {
+    this.liveStreams.delete(stream.contextId);
+  }
+
+  private setTickPeriod(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (ms > 0) {
+      this.timer = setInterval(() => this.tick(), ms);
+      this.timer.unref();
+    }
+  }
+
+  tick(): void {
+    this.runInRoot((vm) => vm.exports.proxy_on_tick?.(ROOT_CONTEXT_ID));
+  }
+
+  close(): void {
+    this.setTickPeriod(0);
+  }
+}
+
+/** Compiles (if needed) and starts a plugin. Rejects when the module is not a proxy-wasm 0.2.1 module or imports a
+ *  function Envoy does not provide. */
+export async function loadPlugin(options: LoadPluginOptions): Promise<Plugin> {
+  const module = options.wasm instanceof WebAssembly.Module ? options.wasm : await WebAssembly.compile(new Uint8Array(options.wasm));
+  validateModule(module);
+  try {
+    return new LoadedPlugin(module, options);
+  } catch (error: unknown) {
+    if (error instanceof WebAssembly.LinkError) throw new ModuleRejectedError(`module imports what the host does not offer: ${error.message}`);
+    throw error;
+  }
+}
+

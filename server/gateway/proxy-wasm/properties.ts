@@ -1,0 +1,118 @@
+// Host properties (proxy_get_property) as Envoy names them. Paths are split on NUL only: Envoy does the same, so
+// a dotted path such as "request.path" is NOT_FOUND in both hosts and a module cannot silently depend on ours.
+// https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes
+// Values: strings as UTF-8 bytes, integers as 8-byte little-endian, timestamps as int64 nanoseconds, maps as
+// proxy-wasm serialised pairs.
+import { encodeUtf8 } from './guest-memory.ts';
+import { serializePairs } from './header-map.ts';
+import type { StreamState } from './stream-state.ts';
+
+export interface PluginIdentity {
+  name: string;
+  rootId: string;
+  vmId: string;
+}
+
+function int64(value: bigint | number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigInt64(0, BigInt(value), true);
+  return out;
+}
+
+function text(value: string | undefined): Uint8Array | undefined {
+  return value === undefined ? undefined : encodeUtf8(value);
+}
+
+/** Splits `ip:port` / `[v6]:port`; undefined port when absent. */
+function splitAddress(address: string | undefined): { host: string; port: number | undefined } | undefined {
+  if (address === undefined) return undefined;
+  const match = /^(.*):(\d+)$/.exec(address);
+  if (!match || match[1] === undefined || match[2] === undefined) return { host: address, port: undefined };
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
+}
+
+function requestProperty(name: string, rest: string[], stream: StreamState): Uint8Array | undefined {
+  const headers = stream.requestHeaders;
+  const path = headers.get(':path');
+  switch (name) {
+    case 'path': return text(path);
+    case 'url_path': return text(path?.split('?')[0]);
+    case 'query': return path === undefined ? undefined : encodeUtf8(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '');
+    case 'host': return text(headers.get(':authority'));
+    case 'scheme': return text(headers.get(':scheme'));
+    case 'method': return text(headers.get(':method'));
+    case 'id': return text(headers.get('x-request-id'));
+    case 'referer': return text(headers.get('referer'));
+    case 'useragent': return text(headers.get('user-agent'));
+    case 'protocol': return text(stream.info.protocol ?? 'HTTP/1.1');
+    case 'time': return int64(stream.timeNanos);
+    case 'size': return int64(stream.requestBody.length);
+    case 'headers': {
+      if (rest.length === 0) return serializePairs(headers.toList());
+      return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
+    }
+    default: return undefined;
+  }
+}
+
+function responseProperty(name: string, rest: string[], stream: StreamState): Uint8Array | undefined {
+  const headers = stream.responseHeaders;
+  switch (name) {
+    case 'code': {
+      const status = headers.get(':status');
+      return status === undefined ? undefined : int64(Number(status));
+    }
+    case 'size': return int64(stream.responseBody.length);
+    case 'headers': {
+      if (rest.length === 0) return serializePairs(headers.toList());
+      return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
+    }
+    default: return undefined;
+  }
+}
+
+/** Resolves a NUL-split property path; undefined is NOT_FOUND. */
+export function resolveProperty(
+  segments: string[],
+  plugin: PluginIdentity,
+  stream: StreamState | null,
+): Uint8Array | undefined {
+  const [head, name, ...rest] = segments;
+  if (stream !== null) {
+    const custom = stream.properties.get(segments.join('\0'));
+    if (custom !== undefined) return custom;
+  }
+  if (segments.length === 1) {
+    switch (head) {
+      case 'plugin_name': return encodeUtf8(plugin.name);
+      case 'plugin_root_id': return encodeUtf8(plugin.rootId);
+      case 'plugin_vm_id': return encodeUtf8(plugin.vmId);
+      default: break;
+    }
+  }
+  if (stream === null || name === undefined) return undefined;
+  const info = stream.info;
+  switch (head) {
+    case 'request': return requestProperty(name, rest, stream);
+    case 'response': return responseProperty(name, rest, stream);
+    case 'xds':
+      if (rest.length > 0) return undefined;
+      if (name === 'route_name') return text(info.routeName);
+      if (name === 'cluster_name') return text(info.clusterName);
+      return undefined;
+    case 'source':
+    case 'destination': {
+      if (rest.length > 0) return undefined;
+      const address = splitAddress(head === 'source' ? info.sourceAddress : info.destinationAddress);
+      if (address === undefined) return undefined;
+      if (name === 'address') return encodeUtf8(head === 'source' ? info.sourceAddress ?? '' : info.destinationAddress ?? '');
+      if (name === 'port') return address.port === undefined ? undefined : int64(address.port);
+      return undefined;
+    }
+    case 'connection':
+      if (name === 'id' && rest.length === 0 && info.connectionId !== undefined) return int64(info.connectionId);
+      return undefined;
+    default:
+      return undefined;
+  }
+}

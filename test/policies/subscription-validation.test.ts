@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
+import { createPolicyChain } from '../../server/gateway/proxy-wasm/chain.ts';
+import { apiKey, headerOf, jsonOf, loadPolicy, localReplyOf, requestHeaders, sendRequest, sha256Hex } from '../helpers/policies.ts';
+
+const API = 'reading-list-api-v1.0';
+const ROUTE = `${API}/GET/books`;
+const START = Date.parse('2026-04-01T10:00:00Z');
+const GOLD_TOKEN = 'sub-token-abc123xyz';
+const BRONZE_TOKEN = 'sub-token-bronze';
+const SOFT_TOKEN = 'sub-token-soft';
+
+function configuration() {
+  return {
+    plans: {
+      'plan-gold': { name: 'Gold', throttleLimitCount: 1000, throttleLimitUnit: 'Hour', stopOnQuotaReach: true },
+      'plan-bronze': { name: 'Bronze', throttleLimitCount: 2, throttleLimitUnit: 'Min', stopOnQuotaReach: true },
+      'plan-soft': { name: 'Soft', throttleLimitCount: 1, throttleLimitUnit: 'Day', stopOnQuotaReach: false },
+    },
+    apis: {
+      [API]: {
+        subscriptions: [
+          { id: 'sub-gold', applicationId: 'app-gold', tokenSha256: sha256Hex(GOLD_TOKEN), status: 'ACTIVE', plan: 'plan-gold' },
+          { id: 'sub-bronze', applicationId: 'app-bronze', tokenSha256: sha256Hex(BRONZE_TOKEN), status: 'ACTIVE', plan: 'plan-bronze' },
+          { id: 'sub-soft', applicationId: 'app-soft', tokenSha256: sha256Hex(SOFT_TOKEN), status: 'ACTIVE', plan: 'plan-soft' },
+          { id: 'sub-off', applicationId: 'app-off', tokenSha256: sha256Hex('sub-token-off'), status: 'INACTIVE', plan: 'plan-gold' },
+        ],
+      },
+    },
+    routes: { [ROUTE]: { api: API } },
+  };
+}
+
+async function load() {
+  return loadPolicy('subscription-validation', configuration(), { clock: createManualClock(START) });
+}
+
+describe('subscription-validation policy', () => {
+  it('continues with identity headers when the Subscription-Key belongs to an active subscription', async () => {
+    const plugin = await load();
+    const { outcome, headers } = sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', GOLD_TOKEN]] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-subscription-id')).toBe('sub-gold');
+    expect(headers.get('x-apip-application-id')).toBe('app-gold');
+    expect(headers.get('x-apip-plan')).toBe('Gold');
+    expect(headers.get('subscription-key')).toBeUndefined();
+  });
+
+  it('returns 403 when the subscription is inactive', async () => {
+    const plugin = await load();
+    const reply = localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'sub-token-off']] }).outcome);
+    expect(reply.status).toBe(403);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+  });
+
+  it('returns 403 when the token is unknown or missing', async () => {
+    const plugin = await load();
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'nope']] }).outcome).status).toBe(403);
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE }).outcome).status).toBe(403);
+  });
+
+  it('finds the subscription from the identity an auth policy set earlier in the chain', async () => {
+    const key = apiKey('chain');
+    const auth = await loadPolicy('api-key', {
+      stripIdentityHeaders: true,
+      keySets: { [API]: [{ sha256: sha256Hex(key), status: 'active', applicationId: 'app-bronze' }] },
+      routes: { [ROUTE]: { keySets: [API], key: 'x-api-key' } },
+    });
+    const plugin = await load();
+    const chain = createPolicyChain([auth, plugin]);
+    const stream = chain.start(requestHeaders({ headers: [['x-api-key', key]] }), { routeName: ROUTE });
+    const outcome = await stream.onRequestHeaders(true);
+    stream.onDone();
+    expect(outcome.action).toBe('continue');
+    expect(stream.requestHeaders.get('x-apip-subscription-id')).toBe('sub-bronze');
+    expect(stream.requestHeaders.get('x-apip-plan')).toBe('Bronze');
+  });
+
+  it('ignores identity a client forged when the first policy strips it', async () => {
+    const strip = await loadPolicy('set-headers', { stripIdentityHeaders: true, routes: {} });
+    const plugin = await load();
+    const chain = createPolicyChain([strip, plugin]);
+    const stream = chain.start(requestHeaders({ headers: [['x-apip-application-id', 'app-gold']] }), { routeName: ROUTE });
+    const outcome = await stream.onRequestHeaders(true);
+    stream.onDone();
+    expect(outcome.action === 'localReply' && outcome.status).toBe(403);
+  });
+
+  it('returns 429 with Retry-After when the plan quota is used up', async () => {
+    const plugin = await load();
+    const headers: [string, string][] = [['subscription-key', BRONZE_TOKEN]];
+    expect(sendRequest(plugin, { route: ROUTE, headers }).outcome.action).toBe('continue');
+    expect(sendRequest(plugin, { route: ROUTE, headers }).outcome.action).toBe('continue');
+    const reply = localReplyOf(sendRequest(plugin, { route: ROUTE, headers }).outcome);
+    expect(reply.status).toBe(429);
+    expect(headerOf(reply, 'ratelimit-limit')).toBe('2');
+    expect(headerOf(reply, 'retry-after')).toBeDefined();
+    // Other subscriptions have their own quota.
+    expect(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', GOLD_TOKEN]] }).outcome.action).toBe('continue');
+  });
+
+  it('lets requests over quota through marked when stopOnQuotaReach is false', async () => {
+    const plugin = await load();
+    const headers: [string, string][] = [['subscription-key', SOFT_TOKEN]];
+    sendRequest(plugin, { route: ROUTE, headers });
+    const over = sendRequest(plugin, { route: ROUTE, headers });
+    expect(over.outcome.action).toBe('continue');
+    expect(over.headers.get('x-apip-quota-exceeded')).toBe('true');
+  });
+
+  it('refuses a subscription naming an unknown plan and fails closed', async () => {
+    const config = configuration();
+    config.apis[API].subscriptions.push({ id: 'x', applicationId: 'y', tokenSha256: sha256Hex('x'), status: 'ACTIVE', plan: 'plan-none' });
+    const plugin = await loadPolicy('subscription-validation', config);
+    expect(plugin.isConfigured).toBe(false);
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', GOLD_TOKEN]] }).outcome).status).toBe(500);
+  });
+
+  it('refuses an unknown throttleLimitUnit', async () => {
+    const config = configuration();
+    config.plans['plan-gold'].throttleLimitUnit = 'Fortnight';
+    expect((await loadPolicy('subscription-validation', config)).isConfigured).toBe(false);
+  });
+});
