@@ -8,6 +8,7 @@ import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
 import { toSchema } from './graphql/schema/index.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createPolicyModuleHandler, loadPolicyModules, type PolicyModule } from './policy-modules.ts';
 import { createRestHandler } from './rest/handler.ts';
 import { restRoutes } from './rest/routes.ts';
 import { closeServer, createManagementServer, listen, type RouteHandler } from './management-server.ts';
@@ -18,6 +19,8 @@ export interface Platform {
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;
   changes: ChangeFeed;
+  /** The compiled policy modules served at /policies/<name>.wasm. */
+  policyModules: ReadonlyMap<string, PolicyModule>;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -43,6 +46,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
   const graphql = createGraphQLServer({ schema: toSchema(), authenticate, domain, logger });
 
+  const policyModules = loadPolicyModules();
   const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
 
   // Order: cheap exact paths first; then GraphQL (owns /graphql only); REST last, because it also
@@ -58,6 +62,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       await graphql.handle(req, res);
       return true;
     },
+    createPolicyModuleHandler(policyModules),
     rest,
   ];
   const management: Server = createManagementServer(handlers, logger);
@@ -69,6 +74,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     database,
     admin,
     changes,
+    policyModules,
     logger,
     close: async () => {
       await closeServer(management);
