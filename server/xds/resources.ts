@@ -1,0 +1,43 @@
+/**
+ * The contract between the translator, the ADS server and the embedded gateway: Envoy v3 resources as
+ * proto3 canonical JSON objects (camelCase fields, `@type` inside every google.protobuf.Any), exactly what
+ * protobufjs `fromObject` accepts for Envoy's own messages and what Envoy itself would be sent.
+ */
+
+/** The xDS type URLs we serve (state-of-the-world ADS). */
+export const typeUrls = {
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  routeConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  clusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+} as const;
+
+export type ResourceKind = keyof typeof typeUrls;
+
+/** A proto3-JSON Envoy message; always has `name` (or `clusterName` for ClusterLoadAssignment). */
+export type EnvoyResource = Record<string, unknown>;
+
+/** Every resource of one snapshot, per kind, each list sorted by name (deterministic output). */
+export type EnvoyResources = Record<ResourceKind, EnvoyResource[]>;
+
+/** One published configuration; `version` is monotonic per control plane and never reused. */
+export interface Snapshot {
+  version: string;
+  resources: EnvoyResources;
+}
+
+/** Where data planes get snapshots: the ADS server in-process, or an ADS client of a remote control plane. */
+export interface SnapshotSource {
+  current(): Snapshot | null;
+  /** Called with every new snapshot; returns an unsubscribe function. */
+  subscribe(listener: (snapshot: Snapshot) => void): () => void;
+}
+
+export function resourceName(kind: ResourceKind, resource: EnvoyResource): string {
+  const name = kind === 'clusterLoadAssignment' ? resource.clusterName : resource.name;
+  return typeof name === 'string' ? name : '';
+}
+
+export function emptyResources(): EnvoyResources {
+  return { listener: [], routeConfiguration: [], cluster: [], clusterLoadAssignment: [] };
+}
