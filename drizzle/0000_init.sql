@@ -152,6 +152,7 @@ CREATE TABLE "subscriptions" (
 	"billing_customer_id" text,
 	"billing_subscription_id" text,
 	"gateway_id" text,
+	"uses_shared_key" boolean DEFAULT false NOT NULL,
 	"request_message" text,
 	"reason" text,
 	"starting_at" timestamp with time zone,
@@ -238,8 +239,10 @@ CREATE INDEX "subscriptions_application_id_idx" ON "subscriptions" USING btree (
 CREATE INDEX "subscriptions_plan_id_idx" ON "subscriptions" USING btree ("plan_id");--> statement-breakpoint
 CREATE INDEX "subscriptions_subscription_plan_id_idx" ON "subscriptions" USING btree ("subscription_plan_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "subscriptions_api_token_key" ON "subscriptions" USING btree ("api_id","token_hash") WHERE "subscriptions"."token_hash" is not null;--> statement-breakpoint
+CREATE UNIQUE INDEX "subscriptions_application_plan_live_key" ON "subscriptions" USING btree ("application_id","plan_id") WHERE "subscriptions"."status" in ('PENDING', 'ACCEPTED', 'PAUSED');--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_digest_key" ON "api_keys" USING btree ("digest");--> statement-breakpoint
-CREATE UNIQUE INDEX "api_keys_api_name_key" ON "api_keys" USING btree ("api_id","name") WHERE "api_keys"."revoked_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "api_keys_api_name_key" ON "api_keys" USING btree ("api_id","name") WHERE "api_keys"."revoked_at" is null and "api_keys"."replaced_by_id" is null;--> statement-breakpoint
+CREATE INDEX "api_keys_api_id_idx" ON "api_keys" USING btree ("api_id","created_by_id");--> statement-breakpoint
 CREATE INDEX "api_keys_subscription_id_idx" ON "api_keys" USING btree ("subscription_id");--> statement-breakpoint
 CREATE INDEX "api_keys_application_id_idx" ON "api_keys" USING btree ("application_id");--> statement-breakpoint
 CREATE INDEX "audit_log_entity_idx" ON "audit_log" USING btree ("entity_type","entity_id","at");--> statement-breakpoint

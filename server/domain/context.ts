@@ -1,5 +1,6 @@
 import type { Database, Transaction } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
+import { translateDatabaseError } from './db-errors.ts';
 import { newId } from './ids.ts';
 
 export type Role = 'admin' | 'publisher' | 'consumer';
@@ -78,7 +79,7 @@ export interface AuditEntry {
 export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => Promise<T>): Promise<T> {
   const events: ChangeEvent[] = [];
   const now = ctx.now();
-  const result = await ctx.db.transaction(async (tx) => {
+  const result = await runTransaction(ctx, async (tx) => {
     const scope: WriteScope = {
       tx,
       actor: ctx.actor,
@@ -102,6 +103,15 @@ export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => 
   });
   ctx.changes.publish(events);
   return result;
+}
+
+/** The transaction, with database refusals of the caller's input turned into domain errors (see db-errors.ts). */
+async function runTransaction<T>(ctx: DomainContext, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  try {
+    return await ctx.db.transaction(work);
+  } catch (error: unknown) {
+    throw translateDatabaseError(error) ?? error;
+  }
 }
 
 export function withActor(ctx: DomainContext, actor: Actor): DomainContext {

@@ -45,8 +45,8 @@ export class ConflictError extends DomainError {
 
 export class ValidationError extends DomainError {
   readonly code = 'VALIDATION';
-  constructor(issues: readonly FieldIssue[], message = 'Configuration validation failed') {
-    super(message, { issues });
+  constructor(issues: readonly FieldIssue[], message = 'Configuration validation failed', options: { cause?: unknown } = {}) {
+    super(message, { issues, cause: options.cause });
   }
 }
 

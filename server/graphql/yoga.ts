@@ -4,6 +4,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DomainContext } from '../domain/context.ts';
+import { translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './builder.ts';
@@ -48,7 +49,9 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     },
     maskedErrors: {
       maskError: (error, message) => {
-        const original = rootCause(error);
+        const thrown = rootCause(error);
+        // Reads reach the database outside write(): give their input refusals the same treatment.
+        const original = thrown instanceof DomainError ? thrown : (translateDatabaseError(thrown) ?? thrown);
         const location = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
         if (original instanceof DomainError) {
           return new GraphQLError(original.message, { ...location, extensions: { code: original.code } });

@@ -1,3 +1,4 @@
+import { translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError, type ErrorCode } from '../domain/errors.ts';
 
 /** The v0.9 ErrorResponse body. */
@@ -18,7 +19,8 @@ const statusByCode: Record<ErrorCode, number> = {
 };
 
 /** The one place REST picks a status for a failure. Anything not a DomainError is a bug: 500, masked. */
-export function errorResponse(error: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+export function errorResponse(thrown: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  const error = thrown instanceof DomainError ? thrown : (translateDatabaseError(thrown) ?? thrown);
   if (error instanceof DomainError) {
     const body: ErrorBody = { status: 'error', message: error.message };
     if (error.issues.length > 0) body.errors = error.issues.map((i) => ({ field: i.path, message: i.message }));

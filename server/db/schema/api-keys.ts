@@ -39,8 +39,13 @@ export const apiKeys = pgTable(
   (t) => [
     // Gateway lookup and duplicate detection of custom values.
     uniqueIndex('api_keys_digest_key').on(t.digest),
-    // v0.9 key names are unique per API among keys not revoked.
-    uniqueIndex('api_keys_api_name_key').on(t.apiId, t.name).where(sql`${t.revokedAt} is null`),
+    // v0.9 key names are unique per API among current keys (a renewed key's predecessor, still in its
+    // grace period, keeps the name until it expires).
+    uniqueIndex('api_keys_api_name_key')
+      .on(t.apiId, t.name)
+      .where(sql`${t.revokedAt} is null and ${t.replacedById} is null`),
+    // An API's v0.9 keys (lists, quota per user).
+    index('api_keys_api_id_idx').on(t.apiId, t.createdById),
     // A subscription's keys.
     index('api_keys_subscription_id_idx').on(t.subscriptionId),
     // An application's shared key.

@@ -1,5 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
-import { index, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { apis } from './apis.ts';
 import { applications } from './applications.ts';
 import { id, lifecycleDates, timestamptz } from './columns.ts';
@@ -31,6 +31,8 @@ export const subscriptions = pgTable(
     billingCustomerId: text('billing_customer_id'),
     billingSubscriptionId: text('billing_subscription_id'),
     gatewayId: text('gateway_id'),
+    /** The subscription authenticates with its application's shared key (seed 000) instead of a key of its own. */
+    usesSharedKey: boolean('uses_shared_key').notNull().default(false),
     requestMessage: text('request_message'),
     reason: text('reason'),
     startingAt: timestamptz('starting_at'),
@@ -52,6 +54,10 @@ export const subscriptions = pgTable(
     index('subscriptions_subscription_plan_id_idx').on(t.subscriptionPlanId),
     // One subscription per API and token (409 on a second).
     uniqueIndex('subscriptions_api_token_key').on(t.apiId, t.tokenHash).where(sql`${t.tokenHash} is not null`),
+    // One live subscription per application and plan (the domain pre-checks; this backs it up under races).
+    uniqueIndex('subscriptions_application_plan_live_key')
+      .on(t.applicationId, t.planId)
+      .where(sql`${t.status} in ('PENDING', 'ACCEPTED', 'PAUSED')`),
   ],
 );
 

@@ -3,7 +3,14 @@ import { builder } from '../builder.ts';
 // Side-effect imports: each module registers its types and root fields on the builder.
 import '../errors.ts';
 import './users.ts';
+import './apis.ts';
+import './subscription-plans.ts';
+import './policies.ts';
+import './plans.ts';
+import './applications.ts';
 import './audit.ts';
+import './api-keys.ts';
+import './subscriptions.ts';
 
 export function toSchema(): GraphQLSchema {
   return builder.toSchema({ sortSchema: true });

@@ -1,0 +1,45 @@
+import { ConflictError, type DomainError, ValidationError } from './errors.ts';
+
+/** The SQLSTATE of a Postgres error, however deep drizzle and the driver nested it (PGlite and postgres.js alike). */
+export function databaseErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A unique violation that raced past a domain pre-check. */
+export function isUniqueViolation(error: unknown): boolean {
+  return databaseErrorCode(error) === '23505';
+}
+
+/**
+ * Database refusals caused by the caller's input, as domain errors, so they answer 400/409 and never 500.
+ * Domain validation catches these first; this is the net for what slips through (a NUL character in any
+ * text, a number beyond a column's range, a race past a uniqueness pre-check). Anything else stays a bug.
+ */
+export function translateDatabaseError(error: unknown): DomainError | null {
+  const code = databaseErrorCode(error);
+  switch (code) {
+    // character_not_in_repertoire / untranslatable_character: Postgres text cannot hold U+0000.
+    case '22021':
+    case '22P05':
+      return new ValidationError([{ path: 'input', message: 'Text must not contain NUL (\\u0000) characters' }], 'Invalid input', { cause: error });
+    case '22001':
+      return new ValidationError([{ path: 'input', message: 'A value is longer than allowed' }], 'Invalid input', { cause: error });
+    case '22003':
+      return new ValidationError([{ path: 'input', message: 'A number is out of range' }], 'Invalid input', { cause: error });
+    case '22007':
+    case '22008':
+      return new ValidationError([{ path: 'input', message: 'A date or time is out of range' }], 'Invalid input', { cause: error });
+    case '23505':
+      return new ConflictError('A concurrent change conflicts with this one; retry', { cause: error });
+    case '23503':
+      return new ConflictError('The change refers to, or is referred to by, something that does not allow it', { cause: error });
+    default:
+      return null;
+  }
+}

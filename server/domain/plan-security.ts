@@ -1,0 +1,290 @@
+import { importJWK, importSPKI, importX509, type JWK } from 'jose';
+import { z } from 'zod';
+import type { FieldIssue } from './errors.ts';
+
+/**
+ * Per-type security options of a plan (seed 000, "Types of plans"), validated with zod. The stored form
+ * (`plans.security_config`) is the parsed options object of the plan's type; the OAuth2 client secret is
+ * kept there for the gateway's introspection calls but is never part of a readable `PlanSecurity`.
+ */
+
+export const planSecurityTypes = ['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2'] as const;
+export type PlanSecurityType = (typeof planSecurityTypes)[number];
+
+/** Algorithms the jwt policy verifies (design brief, same list as its params in policy-registry.ts); `none` is never accepted. */
+export const jwtAlgorithms = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'ES256',
+  'ES384',
+  'HS256',
+  'HS384',
+  'HS512',
+  'EdDSA',
+] as const;
+export type JwtAlgorithm = (typeof jwtAlgorithms)[number];
+
+export const jwtKeyResolvers = ['GIVEN_KEY', 'GATEWAY_KEYS', 'JWKS_URL'] as const;
+export type JwtKeyResolver = (typeof jwtKeyResolvers)[number];
+
+export const apiKeyLocations = ['HEADER', 'QUERY'] as const;
+export type ApiKeyLocation = (typeof apiKeyLocations)[number];
+
+// RFC 9110 token: what a header name may be.
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'Must be a valid HTTP header name');
+// Identity headers are the platform's own; a plan may not make a client's claim look like one (design brief).
+const claimHeaderName = headerName.refine((v) => !v.toLowerCase().startsWith('x-apip-'), 'Headers starting with x-apip- are reserved');
+const queryParamName = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'Must be 1-128 URL-safe characters');
+const claimName = z.string().min(1, 'Must not be empty').max(256, 'Must be at most 256 characters');
+const scopes = z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/, 'Must be a scope token (RFC 6749 3.3)')).max(100).default([]);
+const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'Must be an http(s) URL');
+
+const apiKeyOptionsSchema = z.strictObject({
+  /** Where the gateway reads the key. @default 'HEADER' */
+  keyLocation: z.enum(apiKeyLocations).default('HEADER'),
+  /** Header or query parameter name holding the key. @default 'x-api-key' (or 'api-key' in the query) */
+  keyName: z.string().optional(),
+  /** Keep the key on the request sent upstream. @default false */
+  propagateKey: z.boolean().default(false),
+})
+  .transform((o, ctx) => {
+    const keyName = o.keyName ?? (o.keyLocation === 'HEADER' ? 'x-api-key' : 'api-key');
+    const check = (o.keyLocation === 'HEADER' ? headerName : queryParamName).safeParse(keyName);
+    if (!check.success) {
+      ctx.addIssue({ code: 'custom', path: ['keyName'], message: check.error.issues[0]?.message ?? 'Invalid name' });
+      return z.NEVER;
+    }
+    return { keyLocation: o.keyLocation, keyName, propagateKey: o.propagateKey };
+  });
+
+const claimToHeader = z.strictObject({ claim: claimName, header: claimHeaderName });
+
+const jwtOptionsSchema = z
+  .strictObject({
+    /** Allow-list of signature algorithms. @default ['RS256'] */
+    signatureAlgorithms: z.array(z.enum(jwtAlgorithms)).min(1, 'At least one algorithm').default(['RS256']),
+    keyResolver: z.enum(jwtKeyResolvers),
+    /** PEM (public key or certificate), JWK JSON, or an `ssh-rsa` key; only with GIVEN_KEY. */
+    givenKey: z.string().max(16_384).optional(),
+    /** Only with JWKS_URL. */
+    jwksUrl: httpUrl.optional(),
+    /** @default null: azp, then aud, then client_id */
+    clientIdClaim: claimName.nullable().default(null),
+    /** @default 'sub' */
+    userClaim: claimName.default('sub'),
+    requiredScopes: scopes,
+    /** All required scopes (true) or at least one (false). @default false */
+    strictScopes: z.boolean().default(false),
+    /** Claims copied into request headers. @default [] */
+    extractClaims: z.array(claimToHeader).max(50).default([]),
+    /** Keep the Authorization header on the upstream request. @default false */
+    propagateAuthHeader: z.boolean().default(false),
+    /** Clock skew tolerated on exp/nbf/iat. @default 0 */
+    leewaySeconds: z.number().int().min(0).max(600).default(0),
+  })
+  .superRefine((o, ctx) => {
+    if (o.keyResolver === 'GIVEN_KEY' && !o.givenKey) ctx.addIssue({ code: 'custom', path: ['givenKey'], message: 'Required when keyResolver is GIVEN_KEY' });
+    if (o.keyResolver !== 'GIVEN_KEY' && o.givenKey !== undefined) ctx.addIssue({ code: 'custom', path: ['givenKey'], message: 'Only allowed when keyResolver is GIVEN_KEY' });
+    if (o.keyResolver === 'JWKS_URL' && !o.jwksUrl) ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: 'Required when keyResolver is JWKS_URL' });
+    if (o.keyResolver !== 'JWKS_URL' && o.jwksUrl !== undefined) ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: 'Only allowed when keyResolver is JWKS_URL' });
+    if (new Set(o.signatureAlgorithms).size !== o.signatureAlgorithms.length) {
+      ctx.addIssue({ code: 'custom', path: ['signatureAlgorithms'], message: 'Algorithms must be distinct' });
+    }
+  });
+
+const oauth2OptionsSchema = z.strictObject({
+  /** RFC 7662 introspection endpoint of the authorization server. */
+  introspectionUrl: httpUrl,
+  clientId: z.string().min(1, 'Must not be empty').max(256),
+  /** Write-only: stored for introspection, never returned. Omit on update to keep the current one. */
+  clientSecret: z.string().min(1, 'Must not be empty').max(1024).optional(),
+  /** How long an introspection answer is reused; 0 = no cache. @default 0 */
+  cacheTtlSeconds: z.number().int().min(0).max(86_400).default(0),
+  requiredScopes: scopes,
+  /** @default false */
+  strictScopes: z.boolean().default(false),
+  /** Keep the Authorization header on the upstream request. @default false */
+  propagateAuthHeader: z.boolean().default(false),
+});
+
+export type ApiKeyOptions = z.output<typeof apiKeyOptionsSchema>;
+export type JwtOptions = z.output<typeof jwtOptionsSchema>;
+/** OAuth2 options as stored (with the secret). */
+export type StoredOAuth2Options = z.output<typeof oauth2OptionsSchema> & { clientSecret: string };
+/** OAuth2 options as read: the secret is replaced by whether one is set. */
+export type OAuth2Options = Omit<StoredOAuth2Options, 'clientSecret'> & { hasClientSecret: true };
+
+/** A plan's readable security: the type and that type's options (the others null). */
+export interface PlanSecurity {
+  type: PlanSecurityType;
+  apiKey: ApiKeyOptions | null;
+  jwt: (Omit<JwtOptions, 'givenKey'> & { givenKey: string | null }) | null;
+  oauth2: OAuth2Options | null;
+}
+
+/** What callers send: the type plus the options object of that type (defaults fill the rest). */
+export interface PlanSecurityInput {
+  type: PlanSecurityType;
+  apiKey?: Record<string, unknown> | null | undefined;
+  jwt?: Record<string, unknown> | null | undefined;
+  oauth2?: Record<string, unknown> | null | undefined;
+}
+
+export type StoredSecurityConfig = Record<string, unknown>;
+
+/** `['a', 0, 'b']` -> `a[0].b` under a prefix. */
+export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+const optionKeys = { API_KEY: 'apiKey', JWT: 'jwt', OAUTH2: 'oauth2' } as const;
+
+/**
+ * Validates `input` (at `prefix`, e.g. `security`) into the stored options of its type. `previous` is the
+ * stored config of the plan being updated: an OAuth2 client secret omitted on update is kept from it.
+ */
+export async function parsePlanSecurity(
+  input: PlanSecurityInput,
+  prefix: string,
+  previous: { type: PlanSecurityType; config: StoredSecurityConfig } | null,
+): Promise<{ config: StoredSecurityConfig; issues: FieldIssue[] }> {
+  const issues: FieldIssue[] = [];
+  if (!planSecurityTypes.includes(input.type)) {
+    return { config: {}, issues: [{ path: joinPath(prefix, ['type']), message: `Must be one of ${planSecurityTypes.join(', ')}` }] };
+  }
+  // Options of another type than the chosen one are a mistake worth reporting, not silently dropped.
+  for (const [type, key] of Object.entries(optionKeys)) {
+    if (type !== input.type && input[key] != null) {
+      issues.push({ path: joinPath(prefix, [key]), message: `Only allowed when type is ${type}` });
+    }
+  }
+  if (input.type === 'KEYLESS') return { config: {}, issues };
+  const key = optionKeys[input.type];
+  const schema = { apiKey: apiKeyOptionsSchema, jwt: jwtOptionsSchema, oauth2: oauth2OptionsSchema }[key];
+  // A missing OAuth2 secret is reported with the other problems: on update it is kept from `previous`.
+  const keptSecret = previous?.type === 'OAUTH2' ? previous.config.clientSecret : undefined;
+  if (input.type === 'OAUTH2' && input.oauth2?.clientSecret == null && typeof keptSecret !== 'string') {
+    issues.push({ path: joinPath(prefix, ['oauth2', 'clientSecret']), message: 'Required' });
+  }
+  const result = schema.safeParse(input[key] ?? {}, {
+    error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : undefined),
+  });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const at = joinPath(prefix, [key, ...issue.path]);
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) issues.push({ path: `${at}.${k}`, message: `Not an option of ${input.type}` });
+      } else {
+        issues.push({ path: at, message: issue.message });
+      }
+    }
+    return { config: {}, issues };
+  }
+  const config: Record<string, unknown> = { ...result.data };
+  if (input.type === 'OAUTH2' && config.clientSecret === undefined && typeof keptSecret === 'string') config.clientSecret = keptSecret;
+  if (input.type === 'JWT') {
+    const jwt = result.data as JwtOptions;
+    if (jwt.givenKey !== undefined) {
+      const problem = await checkGivenKey(jwt.givenKey, jwt.signatureAlgorithms);
+      if (problem) issues.push({ path: joinPath(prefix, ['jwt', 'givenKey']), message: problem });
+    }
+  }
+  return { config, issues };
+}
+
+/** The readable form of stored options: the OAuth2 secret and a symmetric (oct) JWT key never leave the domain. */
+export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityConfig): PlanSecurity {
+  const security: PlanSecurity = { type, apiKey: null, jwt: null, oauth2: null };
+  if (type === 'API_KEY') security.apiKey = config as ApiKeyOptions;
+  if (type === 'JWT') {
+    const jwt = config as JwtOptions;
+    const givenKey = jwt.givenKey === undefined || isSymmetricKey(jwt.givenKey) ? null : jwt.givenKey;
+    security.jwt = { ...jwt, givenKey };
+  }
+  if (type === 'OAUTH2') {
+    const { clientSecret: _secret, ...rest } = config as StoredOAuth2Options;
+    security.oauth2 = { ...rest, hasClientSecret: true };
+  }
+  return security;
+}
+
+function isSymmetricKey(key: string): boolean {
+  const jwk = parseJwk(key);
+  return jwk?.kty === 'oct';
+}
+
+function parseJwk(key: string): JWK | null {
+  if (!key.trimStart().startsWith('{')) return null;
+  try {
+    const value: unknown = JSON.parse(key);
+    return value !== null && typeof value === 'object' && typeof (value as JWK).kty === 'string' ? (value as JWK) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Algorithm families by key type, so a key is checked against an algorithm it can actually serve. */
+function algorithmFor(kind: 'RSA' | 'EC' | 'OKP' | 'oct' | 'any', algorithms: readonly JwtAlgorithm[]): JwtAlgorithm | undefined {
+  const fits = (a: JwtAlgorithm) =>
+    kind === 'any' ||
+    (kind === 'RSA' && /^(RS|PS)/.test(a)) ||
+    (kind === 'EC' && a.startsWith('ES')) ||
+    (kind === 'OKP' && a === 'EdDSA') ||
+    (kind === 'oct' && a.startsWith('HS'));
+  return algorithms.find(fits);
+}
+
+/** Checks a GIVEN_KEY value with jose (PEM, certificate, JWK) or by structure (ssh-rsa); null when usable. */
+async function checkGivenKey(key: string, algorithms: readonly JwtAlgorithm[]): Promise<string | null> {
+  const trimmed = key.trim();
+  try {
+    if (trimmed.startsWith('ssh-rsa ')) {
+      const blob = Buffer.from(trimmed.split(/\s+/)[1] ?? '', 'base64');
+      const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+      if (blob.subarray(4, 4 + len).toString('latin1') !== 'ssh-rsa') return 'Not a valid ssh-rsa public key';
+      return algorithmFor('RSA', algorithms) ? null : 'An ssh-rsa key needs an RS or PS algorithm in signatureAlgorithms';
+    }
+    const isCertificate = trimmed.startsWith('-----BEGIN CERTIFICATE-----');
+    if (isCertificate || trimmed.startsWith('-----BEGIN PUBLIC KEY-----')) {
+      // PEM does not say its key type up front: it is usable when some allowed asymmetric algorithm imports it.
+      for (const alg of algorithms.filter((a) => !a.startsWith('HS'))) {
+        try {
+          await (isCertificate ? importX509(trimmed, alg) : importSPKI(trimmed, alg));
+          return null;
+        } catch {
+          // try the next algorithm
+        }
+      }
+      return 'The key could not be read for the allowed asymmetric algorithms';
+    }
+    const jwk = parseJwk(trimmed);
+    if (jwk) {
+      if (jwk.d !== undefined) return 'Must be a public key, not a private one';
+      const kty = jwk.kty as 'RSA' | 'EC' | 'OKP' | 'oct';
+      const alg = algorithmFor(kty, algorithms);
+      if (!alg) return `A ${jwk.kty} key does not fit any algorithm in signatureAlgorithms`;
+      await importJWK(jwk, alg);
+      return null;
+    }
+  } catch {
+    return 'The key could not be read for the allowed algorithms';
+  }
+  return 'Must be a PEM public key or certificate, a JWK, or an ssh-rsa key';
+}

@@ -1,0 +1,382 @@
+import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { httpMethods } from '../../domain/api-validation.ts';
+import {
+  type Api,
+  type ApiSpecInput,
+  createApi,
+  deleteApi,
+  deployApi,
+  getApi,
+  getApiByHandle,
+  listApis,
+  loadApis,
+  type Operation,
+  type PolicyAttachment,
+  resolvedContext,
+  undeployApi,
+  updateApi,
+  type Upstream,
+  type UpstreamDefinition,
+  type UpstreamTarget,
+} from '../../domain/apis.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { canonicalPolicyName } from '../../domain/policy-registry.ts';
+import { builder } from '../builder.ts';
+
+export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
+export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
+export const HttpMethodEnum = builder.enumType('HttpMethod', { values: httpMethods });
+export const HostRewriteEnum = builder.enumType('HostRewrite', { values: ['auto', 'manual'] as const });
+
+interface Label {
+  key: string;
+  value: string;
+}
+
+const LabelRef = builder.objectRef<Label>('Label').implement({
+  fields: (t) => ({ key: t.exposeString('key'), value: t.exposeString('value') }),
+});
+
+const toLabels = (map: Record<string, string>): Label[] =>
+  Object.entries(map)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => ({ key, value }));
+
+export const PolicyAttachmentRef = builder.objectRef<PolicyAttachment>('PolicyAttachment').implement({
+  description: 'A policy attached to an API or an operation (v0.9 `{name, version, executionCondition, params}`).',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'As given; may be a v0.9 alias.' }),
+    canonicalName: t.string({ resolve: (p) => canonicalPolicyName(p.name) ?? p.name }),
+    version: t.exposeString('version'),
+    executionCondition: t.exposeString('executionCondition', { nullable: true }),
+    params: t.field({ type: 'JSON', nullable: true, resolve: (p) => p.params }),
+  }),
+});
+
+const UpstreamRef = builder.objectRef<Upstream>('Upstream').implement({
+  fields: (t) => ({
+    url: t.exposeString('url', { nullable: true }),
+    ref: t.exposeString('ref', { nullable: true, description: 'Name of one of the API’s upstreamDefinitions.' }),
+    hostRewrite: t.field({ type: HostRewriteEnum, nullable: true, resolve: (u) => u.hostRewrite }),
+  }),
+});
+
+const ApiUpstreamsRef = builder.objectRef<Api['upstream']>('ApiUpstreams').implement({
+  fields: (t) => ({
+    main: t.field({ type: UpstreamRef, resolve: (u) => u.main }),
+    sandbox: t.field({ type: UpstreamRef, nullable: true, resolve: (u) => u.sandbox }),
+  }),
+});
+
+const UpstreamTargetRef = builder.objectRef<UpstreamTarget>('UpstreamTarget').implement({
+  fields: (t) => ({
+    url: t.exposeString('url'),
+    weight: t.exposeInt('weight', { nullable: true, description: 'null = 100.' }),
+  }),
+});
+
+const UpstreamDefinitionRef = builder.objectRef<UpstreamDefinition>('UpstreamDefinition').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    basePath: t.exposeString('basePath', { nullable: true }),
+    connectTimeout: t.exposeString('connectTimeout', { nullable: true }),
+    upstreams: t.field({ type: [UpstreamTargetRef], resolve: (d) => d.upstreams }),
+  }),
+});
+
+const VhostsRef = builder.objectRef<NonNullable<Api['vhosts']>>('Vhosts').implement({
+  fields: (t) => ({ main: t.exposeString('main'), sandbox: t.exposeString('sandbox', { nullable: true }) }),
+});
+
+const OperationRef = builder.objectRef<Operation>('Operation').implement({
+  fields: (t) => ({
+    method: t.field({ type: HttpMethodEnum, resolve: (o) => o.method }),
+    path: t.exposeString('path'),
+    policies: t.field({ type: [PolicyAttachmentRef], resolve: (o) => o.policies }),
+  }),
+});
+
+/** The Api node; other schema files extend it (`builder.objectField(ApiRef, 'plans', …)`). */
+export const ApiRef = builder.loadableNode('Api', {
+  description: 'A v0.9 RestApi with visibility.',
+  id: { resolve: (api: Api) => api.id },
+  load: async (ids: string[], ctx) =>
+    (await loadApis(ctx.domain, ids)).map((api, i) => api ?? new NotFoundError('Api', ids[i] ?? '')),
+  fields: (t) => ({
+    handle: t.exposeString('handle', { description: 'v0.9 metadata.name; unique, never changes.' }),
+    labels: t.field({ type: [LabelRef], resolve: (api) => toLabels(api.labels) }),
+    annotations: t.field({ type: [LabelRef], resolve: (api) => toLabels(api.annotations) }),
+    displayName: t.exposeString('displayName'),
+    version: t.exposeString('version'),
+    context: t.exposeString('context', { description: 'As given, possibly holding `$version`.' }),
+    resolvedContext: t.string({ description: 'The context with `$version` substituted.', resolve: (api) => resolvedContext(api) }),
+    upstream: t.field({ type: ApiUpstreamsRef, resolve: (api) => api.upstream }),
+    upstreamDefinitions: t.field({ type: [UpstreamDefinitionRef], resolve: (api) => api.upstreamDefinitions }),
+    vhosts: t.field({ type: VhostsRef, nullable: true, resolve: (api) => api.vhosts }),
+    policies: t.field({ type: [PolicyAttachmentRef], resolve: (api) => api.policies }),
+    operations: t.field({ type: [OperationRef], resolve: (api) => api.operations }),
+    subscriptionPlans: t.stringList({ resolve: (api) => api.subscriptionPlans }),
+    deploymentState: t.field({ type: DeploymentStateEnum, resolve: (api) => api.deploymentState }),
+    deployedAt: t.expose('deployedAt', { type: 'DateTime', nullable: true }),
+    visibility: t.field({ type: ApiVisibilityEnum, resolve: (api) => api.visibility }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+// ---- inputs: the v0.9 RestApi shape, so ValidationError paths (`spec.operations[0].path`) name input fields.
+
+const LabelInput = builder.inputType('LabelInput', {
+  fields: (t) => ({ key: t.string(), value: t.string() }),
+});
+
+const LabelFilterInput = builder.inputType('LabelFilterInput', {
+  fields: (t) => ({ key: t.string(), value: t.string({ required: false, description: 'Absent: any value.' }) }),
+});
+
+const PolicyInput = builder.inputType('PolicyInput', {
+  fields: (t) => ({
+    name: t.string(),
+    version: t.string({ description: 'Major only, e.g. `v1`.' }),
+    executionCondition: t.string({ required: false }),
+    params: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const UpstreamInput = builder.inputType('UpstreamInput', {
+  fields: (t) => ({
+    url: t.string({ required: false }),
+    ref: t.string({ required: false }),
+    hostRewrite: t.field({ type: HostRewriteEnum, required: false }),
+  }),
+});
+
+const ApiUpstreamsInput = builder.inputType('ApiUpstreamsInput', {
+  fields: (t) => ({ main: t.field({ type: UpstreamInput }), sandbox: t.field({ type: UpstreamInput, required: false }) }),
+});
+
+const UpstreamTargetInput = builder.inputType('UpstreamTargetInput', {
+  fields: (t) => ({ url: t.string(), weight: t.int({ required: false }) }),
+});
+
+const UpstreamTimeoutInput = builder.inputType('UpstreamTimeoutInput', {
+  fields: (t) => ({ connect: t.string({ required: false, description: 'Duration, e.g. `5s`, `500ms`.' }) }),
+});
+
+const UpstreamDefinitionInput = builder.inputType('UpstreamDefinitionInput', {
+  fields: (t) => ({
+    name: t.string(),
+    basePath: t.string({ required: false }),
+    timeout: t.field({ type: UpstreamTimeoutInput, required: false }),
+    upstreams: t.field({ type: [UpstreamTargetInput] }),
+  }),
+});
+
+const VhostsInput = builder.inputType('VhostsInput', {
+  fields: (t) => ({ main: t.string(), sandbox: t.string({ required: false }) }),
+});
+
+const OperationInput = builder.inputType('OperationInput', {
+  fields: (t) => ({
+    method: t.field({ type: HttpMethodEnum }),
+    path: t.string(),
+    policies: t.field({ type: [PolicyInput], required: false }),
+  }),
+});
+
+const ApiSpecInputRef = builder.inputType('ApiSpecInput', {
+  fields: (t) => ({
+    displayName: t.string(),
+    version: t.string(),
+    context: t.string(),
+    upstream: t.field({ type: ApiUpstreamsInput }),
+    upstreamDefinitions: t.field({ type: [UpstreamDefinitionInput], required: false }),
+    vhosts: t.field({ type: VhostsInput, required: false }),
+    policies: t.field({ type: [PolicyInput], required: false }),
+    operations: t.field({ type: [OperationInput] }),
+    subscriptionPlans: t.stringList({ required: false }),
+    deploymentState: t.field({ type: DeploymentStateEnum, required: false, description: 'Default deployed.' }),
+  }),
+});
+
+const ApiMetadataInput = builder.inputType('ApiMetadataInput', {
+  fields: (t) => ({
+    name: t.string({ description: 'The handle: unique, no whitespace or `/`.' }),
+    labels: t.field({ type: [LabelInput], required: false }),
+    annotations: t.field({ type: [LabelInput], required: false }),
+  }),
+});
+
+const UpdateApiMetadataInput = builder.inputType('UpdateApiMetadataInput', {
+  fields: (t) => ({
+    name: t.string({ required: false, description: 'When given, must equal the handle.' }),
+    labels: t.field({ type: [LabelInput], required: false }),
+    annotations: t.field({ type: [LabelInput], required: false }),
+  }),
+});
+
+const fromLabels = (labels: readonly Label[] | null | undefined): Record<string, string> | null =>
+  labels ? Object.fromEntries(labels.map((l) => [l.key, l.value])) : null;
+
+type SpecArg = typeof ApiSpecInputRef.$inferInput;
+
+/** GraphQL input -> domain input; shapes are the same but JSON params arrive as `unknown`. */
+function toSpec(spec: SpecArg): ApiSpecInput {
+  const policies = (list: readonly (typeof PolicyInput.$inferInput)[] | null | undefined) =>
+    list?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
+  return {
+    ...spec,
+    policies: policies(spec.policies),
+    operations: spec.operations.map((op) => ({ ...op, policies: policies(op.policies) })),
+  };
+}
+
+/** Decodes an Api global id; a global id of another type names no API. */
+function apiId(globalId: { typename: string; id: string }): string {
+  if (globalId.typename !== 'Api') throw new NotFoundError('RestAPI', globalId.id, `RestAPI with handle '${globalId.id}' not found`);
+  return globalId.id;
+}
+
+builder.queryField('api', (t) =>
+  t.field({
+    type: ApiRef,
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: (_root, { id }, ctx) => (id.typename === 'Api' ? getApi(ctx.domain, id.id).catch(nullOnNotFound) : null),
+  }),
+);
+
+builder.queryField('apiByHandle', (t) =>
+  t.field({
+    type: ApiRef,
+    nullable: true,
+    args: { handle: t.arg.string({ required: true }) },
+    resolve: (_root, { handle }, ctx) => getApiByHandle(ctx.domain, handle).catch(nullOnNotFound),
+  }),
+);
+
+function nullOnNotFound(error: unknown): null {
+  if (error instanceof NotFoundError) return null;
+  throw error;
+}
+
+builder.queryField('apis', (t) =>
+  t.connection({
+    type: ApiRef,
+    description: 'APIs the caller may read, oldest first.',
+    args: {
+      displayName: t.arg.string({ required: false }),
+      version: t.arg.string({ required: false }),
+      context: t.arg.string({ required: false, description: 'As given or with `$version` substituted.' }),
+      deploymentState: t.arg({ type: DeploymentStateEnum, required: false }),
+      visibility: t.arg({ type: ApiVisibilityEnum, required: false }),
+      labels: t.arg({ type: [LabelFilterInput], required: false, description: 'All must match.' }),
+    },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (api: Api) => api.id }, (page: ResolveCursorConnectionArgs) =>
+        listApis(
+          ctx.domain,
+          {
+            displayName: args.displayName ?? undefined,
+            version: args.version ?? undefined,
+            context: args.context ?? undefined,
+            deploymentState: args.deploymentState ?? undefined,
+            visibility: args.visibility ?? undefined,
+            labels: args.labels ?? undefined,
+          },
+          page,
+        ),
+      ),
+  }),
+);
+
+const ApiPayload = (name: string) =>
+  builder.objectRef<{ api: Api }>(name).implement({
+    fields: (t) => ({ api: t.field({ type: ApiRef, resolve: (p) => p.api }) }),
+  });
+
+const CreateApiPayload = ApiPayload('CreateApiPayload');
+const UpdateApiPayload = ApiPayload('UpdateApiPayload');
+const DeployApiPayload = ApiPayload('DeployApiPayload');
+const UndeployApiPayload = ApiPayload('UndeployApiPayload');
+
+const DeleteApiPayload = builder.objectRef<{ api: Api }>('DeleteApiPayload').implement({
+  fields: (t) => ({
+    deletedId: t.id({ resolve: (p) => encodeGlobalID('Api', p.api.id) }),
+    handle: t.string({ resolve: (p) => p.api.handle }),
+  }),
+});
+
+builder.mutationField('createApi', (t) =>
+  t.fieldWithInput({
+    type: CreateApiPayload,
+    authScopes: { manager: true },
+    errors: { types: [ValidationError, ConflictError, ForbiddenError] },
+    input: {
+      metadata: t.input.field({ type: ApiMetadataInput }),
+      spec: t.input.field({ type: ApiSpecInputRef }),
+      visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Default public.' }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      api: await createApi(ctx.domain, {
+        metadata: { name: input.metadata.name, labels: fromLabels(input.metadata.labels), annotations: fromLabels(input.metadata.annotations) },
+        spec: toSpec(input.spec),
+        visibility: input.visibility,
+      }),
+    }),
+  }),
+);
+
+builder.mutationField('updateApi', (t) =>
+  t.fieldWithInput({
+    type: UpdateApiPayload,
+    authScopes: { manager: true },
+    errors: { types: [ValidationError, NotFoundError, ConflictError, ForbiddenError] },
+    input: {
+      id: t.input.globalID(),
+      metadata: t.input.field({ type: UpdateApiMetadataInput, required: false }),
+      spec: t.input.field({ type: ApiSpecInputRef }),
+      visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Absent: unchanged.' }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      api: await updateApi(ctx.domain, apiId(input.id), {
+        metadata: input.metadata
+          ? { name: input.metadata.name, labels: fromLabels(input.metadata.labels), annotations: fromLabels(input.metadata.annotations) }
+          : null,
+        spec: toSpec(input.spec),
+        visibility: input.visibility,
+      }),
+    }),
+  }),
+);
+
+builder.mutationField('deleteApi', (t) =>
+  t.fieldWithInput({
+    type: DeleteApiPayload,
+    authScopes: { manager: true },
+    description: 'Deletes the API with its plans, subscriptions and keys.',
+    errors: { types: [NotFoundError, ForbiddenError] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ api: await deleteApi(ctx.domain, apiId(input.id)) }),
+  }),
+);
+
+builder.mutationField('deployApi', (t) =>
+  t.fieldWithInput({
+    type: DeployApiPayload,
+    authScopes: { manager: true },
+    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ api: await deployApi(ctx.domain, apiId(input.id)) }),
+  }),
+);
+
+builder.mutationField('undeployApi', (t) =>
+  t.fieldWithInput({
+    type: UndeployApiPayload,
+    authScopes: { manager: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ api: await undeployApi(ctx.domain, apiId(input.id)) }),
+  }),
+);

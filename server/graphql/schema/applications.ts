@@ -1,0 +1,131 @@
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import {
+  type Application,
+  apiKeyModes,
+  createApplication,
+  deleteApplication,
+  listApplications,
+  loadApplicationOwners,
+  loadApplications,
+  updateApplication,
+} from '../../domain/applications.ts';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { builder } from '../builder.ts';
+import { rawId } from './plans.ts';
+import { UserRef } from './users.ts';
+
+export const ApiKeyModeEnum = builder.enumType('ApiKeyMode', {
+  description: 'Chosen at the second API-key subscription (SHARED: one key for all, EXCLUSIVE: one per subscription), then fixed.',
+  values: apiKeyModes,
+});
+
+export const ApplicationRef = builder.node(builder.objectRef<Application>('Application'), {
+  id: { resolve: (application) => application.id },
+  loadMany: (ids, ctx) => loadApplications(ctx.domain, ids),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    clientId: t.exposeString('clientId', { nullable: true, description: 'Matches the client id of JWT / OAuth2 tokens.' }),
+    apiKeyMode: t.field({ type: ApiKeyModeEnum, resolve: (a) => a.apiKeyMode }),
+    owner: t.loadable({
+      type: UserRef,
+      load: async (ids: string[], ctx) =>
+        (await loadApplicationOwners(ctx.domain, ids)).map((user, i) => user ?? new NotFoundError('User', ids[i] ?? '')),
+      resolve: (a) => a.ownerId,
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('application', (t) =>
+  t.field({
+    type: ApplicationRef,
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: async (_root, { id }, ctx) =>
+      id.typename === 'Application' ? ((await loadApplications(ctx.domain, [id.id]))[0] ?? null) : null,
+  }),
+);
+
+builder.queryField('applications', (t) =>
+  t.connection({
+    type: ApplicationRef,
+    description: 'Applications in creation order; consumers see their own only.',
+    args: {
+      name: t.arg.string({ required: false, description: 'Case-insensitive part of the name.' }),
+      ownerId: t.arg.globalID({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (application) => application.id }, (page: ResolveCursorConnectionArgs) =>
+        listApplications(ctx.domain, { name: args.name, ownerId: args.ownerId ? rawId(args.ownerId, 'User') : undefined }, page),
+      ),
+  }),
+);
+
+const ApplicationPayload = (name: string) =>
+  builder.objectRef<{ application: Application }>(name).implement({
+    fields: (t) => ({ application: t.field({ type: ApplicationRef, resolve: (payload) => payload.application }) }),
+  });
+
+const applicationErrors = [ValidationError, NotFoundError, ForbiddenError, ConflictError, InvalidTransitionError];
+
+builder.mutationField('createApplication', (t) =>
+  t.fieldWithInput({
+    type: ApplicationPayload('CreateApplicationPayload'),
+    errors: { types: applicationErrors },
+    input: {
+      name: t.input.string(),
+      description: t.input.string({ required: false }),
+      clientId: t.input.string({ required: false }),
+      ownerId: t.input.globalID({ required: false, description: 'Admins only; defaults to the caller.' }),
+      apiKeyMode: t.input.field({ type: ApiKeyModeEnum, required: false }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      application: await createApplication(ctx.domain, { ...input, ownerId: input.ownerId ? rawId(input.ownerId, 'User') : undefined }),
+    }),
+  }),
+);
+
+builder.mutationField('updateApplication', (t) =>
+  t.fieldWithInput({
+    type: ApplicationPayload('UpdateApplicationPayload'),
+    description: 'Absent fields are kept; null clears description and clientId. apiKeyMode is fixed once chosen.',
+    errors: { types: applicationErrors },
+    input: {
+      id: t.input.globalID(),
+      name: t.input.string({ required: false }),
+      description: t.input.string({ required: false }),
+      clientId: t.input.string({ required: false }),
+      ownerId: t.input.globalID({ required: false, description: 'Admins only.' }),
+      apiKeyMode: t.input.field({ type: ApiKeyModeEnum, required: false }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      application: await updateApplication(ctx.domain, rawId(input.id, 'Application'), {
+        ...input,
+        ownerId: input.ownerId ? rawId(input.ownerId, 'User') : undefined,
+      }),
+    }),
+  }),
+);
+
+const DeleteApplicationPayload = builder.objectRef<{ application: Application }>('DeleteApplicationPayload').implement({
+  fields: (t) => ({
+    deletedApplicationId: t.globalID({ resolve: (payload) => ({ type: 'Application', id: payload.application.id }) }),
+  }),
+});
+
+builder.mutationField('deleteApplication', (t) =>
+  t.fieldWithInput({
+    type: DeleteApplicationPayload,
+    description: 'Deletes the application with its subscriptions and keys; refused while a subscription is ACCEPTED unless force.',
+    errors: { types: applicationErrors },
+    input: {
+      id: t.input.globalID(),
+      force: t.input.boolean({ required: false }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      application: await deleteApplication(ctx.domain, rawId(input.id, 'Application'), { force: input.force ?? false }),
+    }),
+  }),
+);

@@ -1,0 +1,137 @@
+import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import {
+  createSubscriptionPlan,
+  deleteSubscriptionPlan,
+  getSubscriptionPlan,
+  listSubscriptionPlans,
+  loadSubscriptionPlans,
+  type SubscriptionPlan,
+  subscriptionPlanStatuses,
+  throttleLimitUnits,
+  updateSubscriptionPlan,
+} from '../../domain/subscription-plans.ts';
+import { builder } from '../builder.ts';
+
+export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
+export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
+
+/** v0.9 subscription plan node; subscriptions refer to it. */
+export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
+  description: 'A v0.9 subscription plan: a named throttle quota.',
+  id: { resolve: (plan: SubscriptionPlan) => plan.id },
+  load: async (ids: string[], ctx) =>
+    (await loadSubscriptionPlans(ctx.domain, ids)).map((plan, i) => plan ?? new NotFoundError('SubscriptionPlan', ids[i] ?? '')),
+  fields: (t) => ({
+    planName: t.exposeString('planName'),
+    billingPlan: t.exposeString('billingPlan', { nullable: true }),
+    stopOnQuotaReach: t.exposeBoolean('stopOnQuotaReach'),
+    throttleLimitCount: t.exposeInt('throttleLimitCount', { nullable: true }),
+    throttleLimitUnit: t.field({ type: ThrottleLimitUnitEnum, nullable: true, resolve: (p) => p.throttleLimitUnit }),
+    expiryTime: t.expose('expiryTime', { type: 'DateTime', nullable: true }),
+    gatewayId: t.exposeString('gatewayId', { nullable: true }),
+    status: t.field({ type: SubscriptionPlanStatusEnum, resolve: (p) => p.status }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+function planId(globalId: { typename: string; id: string }): string {
+  if (globalId.typename !== 'SubscriptionPlan') throw new NotFoundError('SubscriptionPlan', globalId.id, `subscription plan '${globalId.id}' not found`);
+  return globalId.id;
+}
+
+builder.queryField('subscriptionPlan', (t) =>
+  t.field({
+    type: SubscriptionPlanRef,
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      id.typename === 'SubscriptionPlan'
+        ? getSubscriptionPlan(ctx.domain, id.id).catch((error: unknown) => {
+            if (error instanceof NotFoundError) return null;
+            throw error;
+          })
+        : null,
+  }),
+);
+
+builder.queryField('subscriptionPlans', (t) =>
+  t.connection({
+    type: SubscriptionPlanRef,
+    description: 'v0.9 subscription plans, oldest first.',
+    args: {
+      status: t.arg({ type: SubscriptionPlanStatusEnum, required: false }),
+      planName: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (plan: SubscriptionPlan) => plan.id }, (page: ResolveCursorConnectionArgs) =>
+        listSubscriptionPlans(ctx.domain, { status: args.status ?? undefined, planName: args.planName ?? undefined }, page),
+      ),
+  }),
+);
+
+const PlanPayload = (name: string) =>
+  builder.objectRef<{ subscriptionPlan: SubscriptionPlan }>(name).implement({
+    fields: (t) => ({ subscriptionPlan: t.field({ type: SubscriptionPlanRef, resolve: (p) => p.subscriptionPlan }) }),
+  });
+
+builder.mutationField('createSubscriptionPlan', (t) =>
+  t.fieldWithInput({
+    type: PlanPayload('CreateSubscriptionPlanPayload'),
+    authScopes: { manager: true },
+    errors: { types: [ValidationError, ConflictError, ForbiddenError] },
+    input: {
+      planName: t.input.string(),
+      billingPlan: t.input.string({ required: false }),
+      stopOnQuotaReach: t.input.boolean({ required: false, description: 'Default true.' }),
+      throttleLimitCount: t.input.int({ required: false, description: 'With throttleLimitUnit; > 0.' }),
+      throttleLimitUnit: t.input.field({ type: ThrottleLimitUnitEnum, required: false }),
+      expiryTime: t.input.field({ type: 'DateTime', required: false }),
+      gatewayId: t.input.string({ required: false }),
+      status: t.input.field({ type: SubscriptionPlanStatusEnum, required: false, description: 'Default ACTIVE.' }),
+    },
+    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await createSubscriptionPlan(ctx.domain, input) }),
+  }),
+);
+
+builder.mutationField('updateSubscriptionPlan', (t) =>
+  t.fieldWithInput({
+    type: PlanPayload('UpdateSubscriptionPlanPayload'),
+    authScopes: { manager: true },
+    description: 'Merges: absent fields keep their value, null clears an optional one.',
+    errors: { types: [ValidationError, NotFoundError, ConflictError, ForbiddenError] },
+    input: {
+      id: t.input.globalID(),
+      planName: t.input.string({ required: false }),
+      billingPlan: t.input.string({ required: false }),
+      stopOnQuotaReach: t.input.boolean({ required: false }),
+      throttleLimitCount: t.input.int({ required: false }),
+      throttleLimitUnit: t.input.field({ type: ThrottleLimitUnitEnum, required: false }),
+      expiryTime: t.input.field({ type: 'DateTime', required: false }),
+      gatewayId: t.input.string({ required: false }),
+      status: t.input.field({ type: SubscriptionPlanStatusEnum, required: false }),
+    },
+    resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
+      subscriptionPlan: await updateSubscriptionPlan(ctx.domain, planId(id), changes),
+    }),
+  }),
+);
+
+const DeleteSubscriptionPlanPayload = builder.objectRef<{ subscriptionPlan: SubscriptionPlan }>('DeleteSubscriptionPlanPayload').implement({
+  fields: (t) => ({
+    deletedId: t.id({ resolve: (p) => encodeGlobalID('SubscriptionPlan', p.subscriptionPlan.id) }),
+    planName: t.string({ resolve: (p) => p.subscriptionPlan.planName }),
+  }),
+});
+
+builder.mutationField('deleteSubscriptionPlan', (t) =>
+  t.fieldWithInput({
+    type: DeleteSubscriptionPlanPayload,
+    authScopes: { manager: true },
+    description: 'Refused with ConflictError while subscriptions use the plan.',
+    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, planId(input.id)) }),
+  }),
+);

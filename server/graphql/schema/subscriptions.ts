@@ -1,0 +1,266 @@
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { listApiKeysForSubscriptions } from '../../domain/api-keys.ts';
+import { loadApplications } from '../../domain/applications.ts';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { loadPlans } from '../../domain/plans.ts';
+import {
+  approveSubscription,
+  closeSubscription,
+  listSubscriptions,
+  listSubscriptionsForApplications,
+  listSubscriptionsForPlans,
+  loadSubscriptions,
+  pauseSubscription,
+  rejectSubscription,
+  resumeSubscription,
+  type Subscription,
+  type SubscriptionResult,
+  subscribe,
+  subscriptionStatuses,
+  transferSubscription,
+} from '../../domain/subscriptions.ts';
+import { builder } from '../builder.ts';
+import { ApiKeyRef, IssuedApiKeyRef } from './api-keys.ts';
+import { ApiRef } from './apis.ts';
+import { ApplicationRef } from './applications.ts';
+import { PlanRef, rawId } from './plans.ts';
+
+export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
+
+const KeyModeChoiceEnum = builder.enumType('SubscriptionApiKeyMode', {
+  description: "The application's API-key mode, chosen at its second API-key subscription (default EXCLUSIVE).",
+  values: ['SHARED', 'EXCLUSIVE'] as const,
+});
+
+export const SubscriptionRef = builder.loadableNode('ApiSubscription', {
+  description: 'A contract between an application and an API through a plan, or a v0.9 subscription (API + token).',
+  id: { resolve: (s: Subscription) => s.id },
+  load: async (ids: string[], ctx) =>
+    (await loadSubscriptions(ctx.domain, ids)).map((s, i) => s ?? new NotFoundError('Subscription', ids[i] ?? '')),
+  fields: (t) => ({
+    status: t.field({ type: SubscriptionStatusEnum, resolve: (s) => s.status }),
+    api: t.field({ type: ApiRef, resolve: (s) => s.apiId }),
+    application: t.loadable({
+      type: ApplicationRef,
+      nullable: true,
+      load: (ids: string[], ctx) => loadApplications(ctx.domain, ids),
+      resolve: (s) => s.applicationId,
+    }),
+    plan: t.loadable({
+      type: PlanRef,
+      nullable: true,
+      load: (ids: string[], ctx) => loadPlans(ctx.domain, ids),
+      resolve: (s) => s.planId,
+    }),
+    keys: t.loadableList({
+      type: ApiKeyRef,
+      description: 'Keys this subscription authenticates with (its own, or its application’s shared key), masked.',
+      load: (ids: string[], ctx) => listApiKeysForSubscriptions(ctx.domain, ids),
+      resolve: (s) => s.id,
+    }),
+    usesSharedKey: t.exposeBoolean('usesSharedKey'),
+    applicationRef: t.exposeString('applicationRef', { nullable: true, description: 'v0.9 applicationId as sent.' }),
+    subscriptionPlanId: t.exposeString('subscriptionPlanId', { nullable: true, description: 'v0.9 subscription plan id.' }),
+    hasToken: t.exposeBoolean('hasToken', { description: 'Whether a v0.9 subscription token is set (never readable).' }),
+    billingCustomerId: t.exposeString('billingCustomerId', { nullable: true }),
+    billingSubscriptionId: t.exposeString('billingSubscriptionId', { nullable: true }),
+    requestMessage: t.exposeString('requestMessage', { nullable: true }),
+    reason: t.exposeString('reason', { nullable: true }),
+    startingAt: t.expose('startingAt', { type: 'DateTime', nullable: true }),
+    endingAt: t.expose('endingAt', { type: 'DateTime', nullable: true }),
+    processedAt: t.expose('processedAt', { type: 'DateTime', nullable: true }),
+    closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.objectField(ApiKeyRef, 'subscription', (t) =>
+  t.field({
+    type: SubscriptionRef,
+    nullable: true,
+    description: 'The subscription owning an exclusive key.',
+    resolve: (key) => key.subscriptionId,
+  }),
+);
+
+builder.objectField(PlanRef, 'subscriptions', (t) =>
+  t.loadableList({
+    type: SubscriptionRef,
+    description: "The plan's subscriptions, oldest first (consumers: their own).",
+    load: (ids: string[], ctx) => listSubscriptionsForPlans(ctx.domain, ids),
+    resolve: (plan) => plan.id,
+  }),
+);
+
+builder.objectField(ApplicationRef, 'subscriptions', (t) =>
+  t.loadableList({
+    type: SubscriptionRef,
+    description: "The application's subscriptions, oldest first.",
+    load: (ids: string[], ctx) => listSubscriptionsForApplications(ctx.domain, ids),
+    resolve: (application) => application.id,
+  }),
+);
+
+// ---- queries
+
+builder.queryField('subscription', (t) =>
+  t.field({
+    type: SubscriptionRef,
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: async (_root, { id }, ctx) =>
+      id.typename === 'ApiSubscription' ? ((await loadSubscriptions(ctx.domain, [id.id]))[0] ?? null) : null,
+  }),
+);
+
+builder.queryField('subscriptions', (t) =>
+  t.connection({
+    type: SubscriptionRef,
+    description: 'Subscriptions in creation order; consumers see their applications’ only.',
+    args: {
+      apiId: t.arg.globalID({ required: false }),
+      applicationId: t.arg.globalID({ required: false }),
+      planId: t.arg.globalID({ required: false }),
+      status: t.arg({ type: [SubscriptionStatusEnum], required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (s: Subscription) => s.id }, (page: ResolveCursorConnectionArgs) =>
+        listSubscriptions(
+          ctx.domain,
+          {
+            apiId: args.apiId ? rawId(args.apiId, 'Api') : undefined,
+            applicationId: args.applicationId ? rawId(args.applicationId, 'Application') : undefined,
+            planId: args.planId ? rawId(args.planId, 'Plan') : undefined,
+            status: args.status ?? undefined,
+          },
+          page,
+        ),
+      ),
+  }),
+);
+
+// ---- mutations
+
+const SubscriptionResultPayload = (name: string) =>
+  builder.objectRef<SubscriptionResult>(name).implement({
+    fields: (t) => ({
+      subscription: t.field({ type: SubscriptionRef, resolve: (p) => p.subscription }),
+      issuedKey: t.field({
+        type: IssuedApiKeyRef,
+        nullable: true,
+        description: 'Set when a new key value was made: shown here once. Null when none was (or the shared key is reused).',
+        resolve: (p) => p.issuedKey,
+      }),
+    }),
+  });
+
+const SubscriptionPayload = (name: string) =>
+  builder.objectRef<{ subscription: Subscription }>(name).implement({
+    fields: (t) => ({ subscription: t.field({ type: SubscriptionRef, resolve: (p) => p.subscription }) }),
+  });
+
+const lifecycleErrors = [NotFoundError, ForbiddenError, InvalidTransitionError, ValidationError] as const;
+
+builder.mutationField('subscribe', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionResultPayload('SubscribePayload'),
+    description: 'AUTO plans accept at once (issuing the key of an API-key plan); MANUAL plans wait for approval.',
+    errors: { types: [...lifecycleErrors, ConflictError] },
+    input: {
+      applicationId: t.input.globalID(),
+      planId: t.input.globalID(),
+      requestMessage: t.input.string({ required: false }),
+      startingAt: t.input.field({ type: 'DateTime', required: false }),
+      endingAt: t.input.field({ type: 'DateTime', required: false }),
+      customApiKey: t.input.string({ required: false, description: 'A custom key value (8-64 URL-safe characters).' }),
+      apiKeyMode: t.input.field({ type: KeyModeChoiceEnum, required: false }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      subscribe(ctx.domain, {
+        applicationId: rawId(input.applicationId, 'Application'),
+        planId: rawId(input.planId, 'Plan'),
+        requestMessage: input.requestMessage,
+        startingAt: input.startingAt,
+        endingAt: input.endingAt,
+        customApiKey: input.customApiKey,
+        apiKeyMode: input.apiKeyMode,
+      }),
+  }),
+);
+
+builder.mutationField('approveSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionResultPayload('ApproveSubscriptionPayload'),
+    errors: { types: [...lifecycleErrors, ConflictError] },
+    input: {
+      id: t.input.globalID(),
+      reason: t.input.string({ required: false }),
+      startingAt: t.input.field({ type: 'DateTime', required: false }),
+      endingAt: t.input.field({ type: 'DateTime', required: false }),
+      customApiKey: t.input.string({ required: false }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      approveSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), {
+        reason: input.reason,
+        startingAt: input.startingAt,
+        endingAt: input.endingAt,
+        customApiKey: input.customApiKey,
+      }),
+  }),
+);
+
+builder.mutationField('rejectSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionPayload('RejectSubscriptionPayload'),
+    errors: { types: [...lifecycleErrors] },
+    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
+    resolve: async (_root, { input }, ctx) => ({
+      subscription: await rejectSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+    }),
+  }),
+);
+
+builder.mutationField('pauseSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionPayload('PauseSubscriptionPayload'),
+    errors: { types: [...lifecycleErrors] },
+    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
+    resolve: async (_root, { input }, ctx) => ({
+      subscription: await pauseSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+    }),
+  }),
+);
+
+builder.mutationField('resumeSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionPayload('ResumeSubscriptionPayload'),
+    errors: { types: [...lifecycleErrors] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ subscription: await resumeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription')) }),
+  }),
+);
+
+builder.mutationField('closeSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionPayload('CloseSubscriptionPayload'),
+    description: 'Ends the contract and revokes the keys it owns (a shared key stays).',
+    errors: { types: [...lifecycleErrors] },
+    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
+    resolve: async (_root, { input }, ctx) => ({
+      subscription: await closeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+    }),
+  }),
+);
+
+builder.mutationField('transferSubscription', (t) =>
+  t.fieldWithInput({
+    type: SubscriptionPayload('TransferSubscriptionPayload'),
+    description: 'Moves the subscription to another PUBLISHED plan of the same API with the same security type.',
+    errors: { types: [...lifecycleErrors, ConflictError] },
+    input: { id: t.input.globalID(), planId: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({
+      subscription: await transferSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { planId: rawId(input.planId, 'Plan') }),
+    }),
+  }),
+);
