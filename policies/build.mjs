@@ -29,7 +29,7 @@ const ascFlags = [
   '--use', 'abort=abort_proc_exit',
   '-O3',
   // Fixed-width SIMD (a finished wasm feature, on in V8, Envoy's default runtime, and wasmtime): RSA
-  // verification in policies/lib/crypto/bigint.ts runs twice as fast with 32x32->64 multiplies four at a time.
+  // verification in policies/lib/crypto/montgomery.ts runs twice as fast with 32x32->64 multiplies four at a time.
   '--enable', 'simd',
 ];
 

@@ -1,0 +1,260 @@
+// The jwt policy's plugin configuration (docs/policies.md#jwt), parsed once per proxy_on_configure into
+// per-route settings with the keys, allow-list and claim rules ready for the request path.
+import {
+  entryPath, indexPath, memberPath, Problems, readArray, readBool, readInteger, readObject, readOptionalString,
+  readString,
+} from "../lib/config";
+import { isValidHeaderName } from "../lib/headers";
+import { JsonValue } from "../lib/json";
+import { ALL_ALGORITHMS, algId } from "./algorithms";
+import { parseJwk, VerificationKey } from "./keys";
+
+export class Client {
+  applicationId: string | null = null;
+  subscriptionId: string | null = null;
+  plan: string | null = null;
+}
+
+export class ClaimHeader {
+  constructor(public claim: string, public header: string) {}
+}
+
+export class RouteSettings {
+  keys: Array<VerificationKey> = new Array<VerificationKey>(0);
+  keysByKid: Map<string, VerificationKey> = new Map<string, VerificationKey>();
+  /** Bit (1 << Alg.X) set for each allowed algorithm. */
+  algorithms: u32 = ALL_ALGORITHMS;
+  /** Lowercase request header carrying the token. */
+  header: string = "authorization";
+  /** Lowercase scheme followed by a space ("bearer "), or "" when the header holds the bare token. */
+  schemePrefix: string = "bearer ";
+  issuers: Array<string> = new Array<string>(0);
+  audiences: Array<string> = new Array<string>(0);
+  leewaySeconds: f64 = 0;
+  requiredClaims: Array<string> = new Array<string>(0);
+  scopes: Array<string> = new Array<string>(0);
+  /** true: every configured scope is required; false: any one of them. */
+  scopesStrict: bool = false;
+  /** The claim holding the client id; null = azp, then aud, then client_id. */
+  clientIdClaim: string | null = null;
+  /** The claim copied to x-apip-user-id; null = none. */
+  userClaim: string | null = "sub";
+  /** clientId -> subscription; null when the route maps no clients (then any client is let through). */
+  clients: Map<string, Client> | null = null;
+  claimsToHeaders: Array<ClaimHeader> = new Array<ClaimHeader>(0);
+  propagateToken: bool = false;
+}
+
+export class JwtSettings {
+  stripIdentity: bool = false;
+  cacheSize: i32 = 1024;
+  /** The largest leeway of any route: a cached token is dropped once past exp by that much. */
+  maxLeewaySeconds: f64 = 0;
+  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+}
+
+/**
+ * ASCII lowercase. Header names and auth schemes are ASCII tokens; String#toLowerCase would pull Unicode case
+ * tables (several KB) into the module.
+ */
+export function asciiLower(text: string): string {
+  const codes = new Array<i32>(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    unchecked(codes[i] = c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return String.fromCharCodes(codes);
+}
+
+function readStrings(obj: JsonValue, key: string, path: string, problems: Problems): Array<string> {
+  const out = new Array<string>(0);
+  const items = readArray(obj, key, path, problems, false);
+  for (let i = 0; i < items.length; i++) {
+    const item = unchecked(items[i]);
+    if (!item.isString || item.stringValue.length == 0) {
+      problems.add(indexPath(memberPath(path, key), i), "must be a non-empty string");
+      continue;
+    }
+    out.push(item.stringValue);
+  }
+  return out;
+}
+
+/** A string or an array of strings (issuer, audience). */
+function readStringOrStrings(obj: JsonValue, key: string, path: string, problems: Problems): Array<string> {
+  const v = obj.get(key);
+  if (v !== null && v.isString) {
+    const one = new Array<string>(0);
+    one.push(v.stringValue);
+    return one;
+  }
+  return readStrings(obj, key, path, problems);
+}
+
+function readKeySets(config: JsonValue, problems: Problems): Map<string, Array<VerificationKey>> {
+  const sets = new Map<string, Array<VerificationKey>>();
+  const json = readObject(config, "keySets", "$", problems, true);
+  if (json === null) return sets;
+  const names = json.keys!;
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(names[i]);
+    const path = entryPath("$.keySets", name);
+    const set = json.get(name)!;
+    if (!set.isObject) {
+      problems.add(path, "must be a JWK Set ({\"keys\": [...]})");
+      continue;
+    }
+    const items = readArray(set, "keys", path, problems, true);
+    const keys = new Array<VerificationKey>(0);
+    // A Map of the same type as RouteSettings.keysByKid: one more Set instantiation would cost module size.
+    const kids = new Map<string, VerificationKey>();
+    for (let k = 0; k < items.length; k++) {
+      const keyPath = indexPath(memberPath(path, "keys"), k);
+      const key = parseJwk(unchecked(items[k]), keyPath, problems);
+      if (key === null) continue;
+      const kid = key.kid;
+      if (kid !== null) {
+        if (kids.has(kid)) problems.add(memberPath(keyPath, "kid"), "duplicates another key of this set");
+        kids.set(kid, key);
+      }
+      keys.push(key);
+    }
+    sets.set(name, keys);
+  }
+  return sets;
+}
+
+function readClients(config: JsonValue, problems: Problems): Map<string, Map<string, Client>> {
+  const tables = new Map<string, Map<string, Client>>();
+  const json = readObject(config, "clients", "$", problems, false);
+  if (json === null) return tables;
+  const names = json.keys!;
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(names[i]);
+    const path = entryPath("$.clients", name);
+    const table = json.get(name)!;
+    if (!table.isObject) {
+      problems.add(path, "must be an object of clientId -> subscription");
+      continue;
+    }
+    const clients = new Map<string, Client>();
+    const ids = table.keys!;
+    for (let c = 0; c < ids.length; c++) {
+      const id = unchecked(ids[c]);
+      const entryJson = table.get(id)!;
+      const clientPath = entryPath(path, id);
+      if (!entryJson.isObject) {
+        problems.add(clientPath, "must be an object");
+        continue;
+      }
+      const client = new Client();
+      client.applicationId = readOptionalString(entryJson, "applicationId", clientPath, problems);
+      client.subscriptionId = readOptionalString(entryJson, "subscriptionId", clientPath, problems);
+      client.plan = readOptionalString(entryJson, "plan", clientPath, problems);
+      clients.set(id, client);
+    }
+    tables.set(name, clients);
+  }
+  return tables;
+}
+
+function readRoute(
+  route: JsonValue, path: string, problems: Problems,
+  keySets: Map<string, Array<VerificationKey>>, clientTables: Map<string, Map<string, Client>>,
+): RouteSettings {
+  const settings = new RouteSettings();
+  const setNames = readArray(route, "keySets", path, problems, true);
+  for (let s = 0; s < setNames.length; s++) {
+    const setPath = indexPath(memberPath(path, "keySets"), s);
+    const ref = unchecked(setNames[s]);
+    if (!ref.isString || !keySets.has(ref.stringValue)) {
+      problems.add(setPath, "must name a key set of $.keySets");
+      continue;
+    }
+    const keys = keySets.get(ref.stringValue);
+    for (let k = 0; k < keys.length; k++) {
+      const key = unchecked(keys[k]);
+      settings.keys.push(key);
+      const kid = key.kid;
+      if (kid === null) continue;
+      if (settings.keysByKid.has(kid)) problems.add(setPath, "has kid \"" + kid + "\" that another key set of this route has");
+      settings.keysByKid.set(kid, key);
+    }
+  }
+  if (settings.keys.length == 0) problems.add(memberPath(path, "keySets"), "must name at least one key set with keys");
+  if (route.get("algorithms") !== null) {
+    let mask: u32 = 0;
+    const names = readStrings(route, "algorithms", path, problems);
+    for (let a = 0; a < names.length; a++) {
+      const id = algId(unchecked(names[a]));
+      if (id < 0) {
+        problems.add(indexPath(memberPath(path, "algorithms"), a), "must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, HS256, HS384, HS512, EdDSA");
+        continue;
+      }
+      mask |= 1 << id;
+    }
+    if (mask == 0) problems.add(memberPath(path, "algorithms"), "must allow at least one algorithm");
+    settings.algorithms = mask;
+  }
+  const header = asciiLower(readString(route, "header", path, problems, false, "authorization"));
+  if (!isValidHeaderName(header)) problems.add(memberPath(path, "header"), "must be a valid header name");
+  settings.header = header;
+  const scheme = readString(route, "scheme", path, problems, false, "Bearer");
+  settings.schemePrefix = scheme.length == 0 ? "" : asciiLower(scheme) + " ";
+  settings.issuers = readStringOrStrings(route, "issuer", path, problems);
+  settings.audiences = readStringOrStrings(route, "audience", path, problems);
+  settings.leewaySeconds = readInteger(route, "leewaySeconds", path, problems, false, 0, 0, 86400);
+  settings.requiredClaims = readStrings(route, "requiredClaims", path, problems);
+  settings.scopes = readStrings(route, "scopes", path, problems);
+  const mode = readString(route, "scopesMode", path, problems, false, "any");
+  if (mode != "any" && mode != "all") problems.add(memberPath(path, "scopesMode"), "must be \"any\" or \"all\"");
+  settings.scopesStrict = mode == "all";
+  settings.clientIdClaim = readOptionalString(route, "clientIdClaim", path, problems);
+  const userClaim = route.get("userClaim");
+  settings.userClaim = userClaim !== null && userClaim.isNull ? null : readString(route, "userClaim", path, problems, false, "sub");
+  const table = readOptionalString(route, "clients", path, problems);
+  if (table !== null) {
+    if (clientTables.has(table)) settings.clients = clientTables.get(table);
+    else problems.add(memberPath(path, "clients"), "must name a table of $.clients");
+  }
+  const mappings = readArray(route, "claimsToHeaders", path, problems, false);
+  for (let m = 0; m < mappings.length; m++) {
+    const mappingPath = indexPath(memberPath(path, "claimsToHeaders"), m);
+    const mapping = unchecked(mappings[m]);
+    if (!mapping.isObject) {
+      problems.add(mappingPath, "must be an object {claim, header}");
+      continue;
+    }
+    const claim = readString(mapping, "claim", mappingPath, problems, true);
+    const name = asciiLower(readString(mapping, "header", mappingPath, problems, true));
+    if (!isValidHeaderName(name)) problems.add(memberPath(mappingPath, "header"), "must be a valid header name");
+    settings.claimsToHeaders.push(new ClaimHeader(claim, name));
+  }
+  settings.propagateToken = readBool(route, "propagateToken", path, problems, false);
+  return settings;
+}
+
+/** Parses the whole configuration; problems are collected in `problems` (the caller refuses when any). */
+export function readSettings(config: JsonValue, problems: Problems): JwtSettings {
+  const settings = new JwtSettings();
+  settings.stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+  settings.cacheSize = <i32>readInteger(config, "cacheSize", "$", problems, false, 1024, 0, 100000);
+  const keySets = readKeySets(config, problems);
+  const clientTables = readClients(config, problems);
+  const routes = readObject(config, "routes", "$", problems, true);
+  if (routes === null) return settings;
+  const names = routes.keys!;
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(names[i]);
+    const path = entryPath("$.routes", name);
+    const route = routes.get(name)!;
+    if (!route.isObject) {
+      problems.add(path, "must be an object");
+      continue;
+    }
+    const parsed = readRoute(route, path, problems, keySets, clientTables);
+    if (parsed.leewaySeconds > settings.maxLeewaySeconds) settings.maxLeewaySeconds = parsed.leewaySeconds;
+    settings.routes.set(name, parsed);
+  }
+  return settings;
+}

@@ -1,0 +1,525 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { SignJWT, base64url } from 'jose';
+import type { JWTPayload } from 'jose';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
+import type { ManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
+import type { Plugin } from '../../server/gateway/proxy-wasm/plugin.ts';
+import { headerOf, jsonOf, loadPolicy, localReplyOf, sendRequest } from '../helpers/policies.ts';
+import type { TestResult } from '../helpers/policies.ts';
+
+const NOW_MS = Date.parse('2026-04-01T10:30:00Z');
+const NOW = NOW_MS / 1000;
+const ISSUER = 'https://idp.example.test';
+const AUDIENCE = 'reading-list';
+
+const ROUTE = 'reading-list/GET/books';
+const ANY_SCOPE = 'reading-list/GET/books/{id}';
+const ALL_SCOPES = 'reading-list/DELETE/books/{id}';
+const SUBSCRIBED = 'reading-list/POST/books';
+const CUSTOM_CLIENT_CLAIM = 'reading-list/PUT/books/{id}';
+const LEEWAY = 'reading-list/GET/authors';
+const PROPAGATE = 'reading-list/GET/shelves';
+const CUSTOM_HEADER = 'reading-list/GET/reviews';
+const RS256_ONLY = 'reading-list/GET/loans';
+const REQUIRED = 'reading-list/GET/fines';
+const OTHER_KEYS = 'archive/GET/records';
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+const ed = generateKeyPairSync('ed25519');
+const secret = new Uint8Array(randomBytes(64));
+
+function publicJwk(key: KeyObject, kid: string): Record<string, unknown> {
+  return { ...key.export({ format: 'jwk' }), kid, use: 'sig' };
+}
+
+type Signer = KeyObject | Uint8Array;
+
+const signers: Record<string, { key: Signer; kid: string }> = {
+  RS256: { key: rsa.privateKey, kid: 'rsa' },
+  RS384: { key: rsa.privateKey, kid: 'rsa' },
+  RS512: { key: rsa.privateKey, kid: 'rsa' },
+  PS256: { key: rsa.privateKey, kid: 'rsa' },
+  PS384: { key: rsa.privateKey, kid: 'rsa' },
+  PS512: { key: rsa.privateKey, kid: 'rsa' },
+  ES256: { key: ec256.privateKey, kid: 'ec256' },
+  ES384: { key: ec384.privateKey, kid: 'ec384' },
+  HS256: { key: secret, kid: 'hs' },
+  HS384: { key: secret, kid: 'hs' },
+  HS512: { key: secret, kid: 'hs' },
+  EdDSA: { key: ed.privateKey, kid: 'ed' },
+};
+
+function configuration() {
+  const base = { keySets: ['idp'], issuer: ISSUER, audience: AUDIENCE };
+  return {
+    stripIdentityHeaders: true,
+    keySets: {
+      idp: {
+        keys: [
+          publicJwk(rsa.publicKey, 'rsa'),
+          publicJwk(ec256.publicKey, 'ec256'),
+          publicJwk(ec384.publicKey, 'ec384'),
+          { kty: 'oct', kid: 'hs', k: base64url.encode(secret) },
+          publicJwk(ed.publicKey, 'ed'),
+        ],
+      },
+      archive: { keys: [publicJwk(otherRsa.publicKey, 'archive')] },
+    },
+    clients: {
+      'reading-list': {
+        'app-client': { applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'Gold' },
+        'mobile-client': { applicationId: 'app-2', subscriptionId: 'sub-2', plan: 'Silver' },
+      },
+    },
+    routes: {
+      [ROUTE]: { ...base, claimsToHeaders: [{ claim: 'email', header: 'X-User-Email' }, { claim: 'level', header: 'x-level' }] },
+      [ANY_SCOPE]: { ...base, scopes: ['books:read', 'books:admin'], scopesMode: 'any' },
+      [ALL_SCOPES]: { ...base, scopes: ['books:read', 'books:delete'], scopesMode: 'all' },
+      [SUBSCRIBED]: { ...base, clients: 'reading-list' },
+      [CUSTOM_CLIENT_CLAIM]: { ...base, clients: 'reading-list', clientIdClaim: 'cid' },
+      [LEEWAY]: { ...base, leewaySeconds: 30 },
+      [PROPAGATE]: { ...base, propagateToken: true },
+      [CUSTOM_HEADER]: { ...base, header: 'X-Access-Token', scheme: '' },
+      [RS256_ONLY]: { ...base, algorithms: ['RS256'] },
+      [REQUIRED]: { ...base, requiredClaims: ['tenant'] },
+      [OTHER_KEYS]: { keySets: ['archive'] },
+    },
+  };
+}
+
+function claims(extra: JWTPayload = {}): JWTPayload {
+  return { iss: ISSUER, aud: AUDIENCE, sub: 'user-42', iat: NOW, exp: NOW + 300, ...extra };
+}
+
+async function sign(alg: string, payload: JWTPayload = claims(), header: Record<string, unknown> = {}): Promise<string> {
+  const signer = signers[alg];
+  if (signer === undefined) throw new Error(`no signer for ${alg}`);
+  return new SignJWT(payload).setProtectedHeader({ alg, kid: signer.kid, ...header }).sign(signer.key);
+}
+
+async function load(clock: ManualClock = createManualClock(NOW_MS)): Promise<Plugin> {
+  return loadPolicy('jwt', configuration(), { clock });
+}
+
+function call(plugin: Plugin, route: string, token: string | null, headers: Array<[string, string]> = []): TestResult {
+  const all: Array<[string, string]> = token === null ? headers : [['authorization', `Bearer ${token}`], ...headers];
+  return sendRequest(plugin, { route, headers: all });
+}
+
+function statusOf(result: TestResult): number {
+  return result.outcome.action === 'continue' ? 200 : localReplyOf(result.outcome).status;
+}
+
+/** Replaces one character in the middle of the signature segment. */
+function tamper(token: string): string {
+  const at = token.lastIndexOf('.') + 10;
+  const replacement = token[at] === 'A' ? 'B' : 'A';
+  return token.slice(0, at) + replacement + token.slice(at + 1);
+}
+
+function unsigned(header: object, payload: object): string {
+  const encode = (value: object): string => base64url.encode(JSON.stringify(value));
+  return `${encode(header)}.${encode(payload)}.`;
+}
+
+describe('jwt policy', () => {
+  for (const alg of Object.keys(signers)) {
+    it(`continues with the user identity when a ${alg} token is valid`, async () => {
+      const plugin = await load();
+      const { outcome, headers } = call(plugin, ROUTE, await sign(alg));
+      expect(outcome).toEqual({ action: 'continue' });
+      expect(headers.get('x-apip-user-id')).toBe('user-42');
+    });
+
+    it(`returns 401 when a ${alg} token's signature is tampered with`, async () => {
+      const plugin = await load();
+      const reply = localReplyOf(call(plugin, ROUTE, tamper(await sign(alg))).outcome);
+      expect(reply.status).toBe(401);
+      expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Invalid token.' });
+      expect(headerOf(reply, 'www-authenticate')).toBe('Bearer error="invalid_token"');
+    });
+  }
+
+  it('returns 401 when the payload is changed after signing', async () => {
+    const plugin = await load();
+    const [header, , signature] = (await sign('RS256')).split('.');
+    const forged = `${header}.${base64url.encode(JSON.stringify(claims({ sub: 'admin' })))}.${signature}`;
+    expect(statusOf(call(plugin, ROUTE, forged))).toBe(401);
+  });
+
+  it('returns 401 when the kid names no configured key', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ROUTE, await sign('RS256', claims(), { kid: 'unknown' })))).toBe(401);
+  });
+
+  it('returns 401 when the token is signed by a key of another key set', async () => {
+    const plugin = await load();
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'rsa' }).sign(otherRsa.privateKey);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+  });
+
+  it('returns 401 when the algorithm is none, with or without a kid', async () => {
+    const plugin = await load();
+    for (const header of [{ alg: 'none' }, { alg: 'none', kid: 'rsa' }, { alg: 'none', kid: 'hs' }, { alg: 'NONE' }]) {
+      expect(statusOf(call(plugin, ROUTE, unsigned(header, claims()))), JSON.stringify(header)).toBe(401);
+    }
+  });
+
+  it('returns 401 when an HS256 token is signed with the RSA public key as the secret', async () => {
+    const plugin = await load();
+    const pem = new Uint8Array(Buffer.from(rsa.publicKey.export({ type: 'spki', format: 'pem' })));
+    const n = new Uint8Array(Buffer.from(String(rsa.publicKey.export({ format: 'jwk' }).n), 'base64url'));
+    for (const confusedSecret of [pem, n]) {
+      const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: 'rsa' }).sign(confusedSecret);
+      expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+    }
+  });
+
+  it('returns 401 when the algorithm is not in the route allow-list', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, RS256_ONLY, await sign('RS256')))).toBe(200);
+    for (const alg of ['PS256', 'ES256', 'HS256', 'EdDSA']) {
+      expect(statusOf(call(plugin, RS256_ONLY, await sign(alg))), alg).toBe(401);
+    }
+  });
+
+  it('returns 401 when the JWK pins another algorithm of the same key type', async () => {
+    const config = configuration();
+    const pinned = { ...config, keySets: { ...config.keySets, idp: { keys: [{ ...publicJwk(rsa.publicKey, 'rsa'), alg: 'RS256' }] } } };
+    const plugin = await loadPolicy('jwt', pinned, { clock: createManualClock(NOW_MS) });
+    expect(statusOf(call(plugin, ROUTE, await sign('RS256')))).toBe(200);
+    expect(statusOf(call(plugin, ROUTE, await sign('PS256')))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('RS512')))).toBe(401);
+  });
+
+  it('finds the key by trying each compatible key when the token has no kid', async () => {
+    const plugin = await load();
+    for (const alg of ['RS256', 'ES384', 'HS512', 'EdDSA']) {
+      const signer = signers[alg];
+      if (signer === undefined) throw new Error(alg);
+      const token = await new SignJWT(claims()).setProtectedHeader({ alg }).sign(signer.key);
+      expect(statusOf(call(plugin, ROUTE, token)), alg).toBe(200);
+    }
+    const stranger = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256' }).sign(otherRsa.privateKey);
+    expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
+  });
+
+  it('returns 401 when the token header declares a critical extension', async () => {
+    const plugin = await load();
+    const header = { alg: 'HS256', kid: 'hs', crit: ['exp'], exp: NOW + 60 };
+    const token = await new SignJWT(claims()).setProtectedHeader(header).sign(secret, { crit: { exp: true } });
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+  });
+
+  it('returns 401 with a Bearer challenge when no token is presented', async () => {
+    const plugin = await load();
+    for (const headers of [[], [['authorization', 'Basic dXNlcjpwYXNz']], [['authorization', 'Bearer ']]] as Array<Array<[string, string]>>) {
+      const reply = localReplyOf(call(plugin, ROUTE, null, headers).outcome);
+      expect(reply.status).toBe(401);
+      expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Missing bearer token.' });
+      expect(headerOf(reply, 'www-authenticate')).toBe('Bearer');
+      expect(headerOf(reply, 'content-type')).toBe('application/json');
+    }
+  });
+
+  it('accepts the scheme in any letter case', async () => {
+    const plugin = await load();
+    const token = await sign('ES256');
+    expect(statusOf(sendRequest(plugin, { route: ROUTE, headers: [['authorization', `bearer ${token}`]] }))).toBe(200);
+    expect(statusOf(sendRequest(plugin, { route: ROUTE, headers: [['authorization', `BEARER ${token}`]] }))).toBe(200);
+  });
+
+  it('returns 401 when the token is malformed', async () => {
+    const plugin = await load();
+    const good = await sign('HS256');
+    for (const token of ['abc', 'a.b', 'a.b.c', `${good}.extra`, good.replace('.', '..'), `!${good}`]) {
+      expect(statusOf(call(plugin, ROUTE, token)), token).toBe(401);
+    }
+  });
+
+  it('answers 401, never a failed request, when the token is arbitrary text or arbitrary JSON', async () => {
+    const plugin = await load();
+    const segment = (value: unknown): string => base64url.encode(JSON.stringify(value) ?? 'null');
+    const arbitraryToken = fc.oneof(
+      fc.string({ maxLength: 300 }).map((text) => text.replace(/[\r\n\0]/g, 'x')),
+      fc.tuple(fc.jsonValue(), fc.jsonValue(), fc.uint8Array({ maxLength: 300 })).map(
+        ([header, payload, signature]) => `${segment(header)}.${segment(payload)}.${base64url.encode(signature)}`,
+      ),
+      fc.tuple(fc.constantFrom('RS256', 'PS256', 'ES256', 'ES384', 'HS256', 'EdDSA'), fc.constantFrom('rsa', 'ec256', 'ec384', 'hs', 'ed'), fc.uint8Array({ maxLength: 600 })).map(
+        ([alg, kid, signature]) => `${segment({ alg, kid })}.${segment(claims())}.${base64url.encode(signature)}`,
+      ),
+    );
+    fc.assert(
+      fc.property(arbitraryToken, (token) => {
+        const result = sendRequest(plugin, { route: ROUTE, headers: [['authorization', `Bearer ${token}`]] });
+        expect(statusOf(result)).toBe(401);
+      }),
+      { numRuns: 300 },
+    );
+    // The module is still healthy afterwards.
+    expect(statusOf(call(plugin, ROUTE, await sign('ES256')))).toBe(200);
+  });
+
+  it('returns 401 when the token has expired', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ROUTE, await sign('RS256', claims({ exp: NOW - 1 }))))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('RS256', claims({ exp: NOW }))))).toBe(401);
+  });
+
+  it('returns 401 when the token is not yet valid', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ROUTE, await sign('ES384', claims({ nbf: NOW + 10 }))))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('ES384', claims({ nbf: NOW }))))).toBe(200);
+  });
+
+  it('accepts tokens within the leeway and rejects them beyond it', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, LEEWAY, await sign('RS256', claims({ exp: NOW - 29 }))))).toBe(200);
+    expect(statusOf(call(plugin, LEEWAY, await sign('RS256', claims({ exp: NOW - 30 }))))).toBe(401);
+    expect(statusOf(call(plugin, LEEWAY, await sign('RS256', claims({ nbf: NOW + 30 }))))).toBe(200);
+    expect(statusOf(call(plugin, LEEWAY, await sign('RS256', claims({ nbf: NOW + 31 }))))).toBe(401);
+    // Without leeway on the route the same token is refused.
+    expect(statusOf(call(plugin, ROUTE, await sign('RS256', claims({ exp: NOW - 29 }))))).toBe(401);
+  });
+
+  it('returns 401 when the issuer or the audience does not match', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ROUTE, await sign('HS256', claims({ iss: 'https://evil.example.test' }))))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('HS256', claims({ iss: undefined }))))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('HS256', claims({ aud: 'another-api' }))))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, await sign('HS256', claims({ aud: ['another-api'] }))))).toBe(401);
+  });
+
+  it('accepts an audience array when one of its members matches', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ROUTE, await sign('HS256', claims({ aud: ['another-api', AUDIENCE] }))))).toBe(200);
+  });
+
+  it('returns 401 when a required claim is missing', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims())))).toBe(401);
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ tenant: 'acme' }))))).toBe(200);
+  });
+
+  it('returns 403 when no required scope is granted in any-of mode', async () => {
+    const plugin = await load();
+    const reply = localReplyOf(call(plugin, ANY_SCOPE, await sign('HS256', claims({ scope: 'profile email' }))).outcome);
+    expect(reply.status).toBe(403);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Insufficient scope.' });
+    expect(statusOf(call(plugin, ANY_SCOPE, await sign('HS256', claims())))).toBe(403);
+  });
+
+  it('continues when one required scope is granted in any-of mode, as scope or scp', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ANY_SCOPE, await sign('HS256', claims({ scope: 'profile books:read' }))))).toBe(200);
+    expect(statusOf(call(plugin, ANY_SCOPE, await sign('HS256', claims({ scp: ['books:admin'] }))))).toBe(200);
+  });
+
+  it('returns 403 when only some required scopes are granted in all-of mode', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ALL_SCOPES, await sign('HS256', claims({ scope: 'books:read' }))))).toBe(403);
+    expect(statusOf(call(plugin, ALL_SCOPES, await sign('HS256', claims({ scp: ['books:delete'] }))))).toBe(403);
+  });
+
+  it('continues when every required scope is granted in all-of mode', async () => {
+    const plugin = await load();
+    expect(statusOf(call(plugin, ALL_SCOPES, await sign('HS256', claims({ scope: 'books:delete  books:read' }))))).toBe(200);
+    expect(statusOf(call(plugin, ALL_SCOPES, await sign('HS256', claims({ scp: ['books:read', 'books:delete'] }))))).toBe(200);
+  });
+
+  it('sets the subscription identity when the client id maps to a subscription', async () => {
+    const plugin = await load();
+    const { outcome, headers } = call(plugin, SUBSCRIBED, await sign('RS256', claims({ azp: 'app-client' })));
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-application-id')).toBe('app-1');
+    expect(headers.get('x-apip-subscription-id')).toBe('sub-1');
+    expect(headers.get('x-apip-plan')).toBe('Gold');
+  });
+
+  it('takes the client id from azp, then a single aud, then client_id', async () => {
+    const plugin = await load();
+    const route = { ...configuration().routes[SUBSCRIBED], audience: ['app-client', 'mobile-client', AUDIENCE] };
+    const config = configuration();
+    const reloaded = await loadPolicy('jwt', { ...config, routes: { [SUBSCRIBED]: route } }, { clock: createManualClock(NOW_MS) });
+    const viaAzp = call(reloaded, SUBSCRIBED, await sign('RS256', claims({ azp: 'mobile-client', aud: 'app-client', client_id: 'app-client' })));
+    expect(viaAzp.headers.get('x-apip-application-id')).toBe('app-2');
+    const viaAud = call(reloaded, SUBSCRIBED, await sign('RS256', claims({ aud: 'mobile-client', client_id: 'app-client' })));
+    expect(viaAud.headers.get('x-apip-application-id')).toBe('app-2');
+    const viaClientId = call(plugin, SUBSCRIBED, await sign('RS256', claims({ aud: [AUDIENCE, 'x'], client_id: 'app-client' })));
+    expect(viaClientId.headers.get('x-apip-application-id')).toBe('app-1');
+  });
+
+  it('returns 403 when the client id has no subscription', async () => {
+    const plugin = await load();
+    for (const extra of [{ azp: 'stranger' }, { client_id: 'stranger' }, {}]) {
+      const reply = localReplyOf(call(plugin, SUBSCRIBED, await sign('RS256', claims(extra))).outcome);
+      expect(reply.status, JSON.stringify(extra)).toBe(403);
+      expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No subscription for this client.' });
+    }
+  });
+
+  it('reads the client id from the configured claim when one is set', async () => {
+    const plugin = await load();
+    const mapped = call(plugin, CUSTOM_CLIENT_CLAIM, await sign('ES256', claims({ cid: 'mobile-client', azp: 'app-client' })));
+    expect(mapped.headers.get('x-apip-subscription-id')).toBe('sub-2');
+    expect(statusOf(call(plugin, CUSTOM_CLIENT_CLAIM, await sign('ES256', claims({ azp: 'app-client' }))))).toBe(403);
+  });
+
+  it('copies configured claims to request headers', async () => {
+    const plugin = await load();
+    const { headers } = call(plugin, ROUTE, await sign('EdDSA', claims({ email: 'ada@example.test', level: 3 })));
+    expect(headers.get('x-user-email')).toBe('ada@example.test');
+    expect(headers.get('x-level')).toBe('3');
+  });
+
+  it('replaces forged identity headers when the client sends them', async () => {
+    const plugin = await load();
+    const { headers } = call(plugin, SUBSCRIBED, await sign('RS256', claims({ azp: 'app-client' })), [
+      ['x-apip-plan', 'Platinum'],
+      ['x-apip-user-id', 'admin'],
+      ['x-apip-other', 'x'],
+    ]);
+    expect(headers.get('x-apip-plan')).toBe('Gold');
+    expect(headers.get('x-apip-user-id')).toBe('user-42');
+    expect(headers.get('x-apip-other')).toBeUndefined();
+  });
+
+  it('removes the token header before the upstream when propagation is off', async () => {
+    const plugin = await load();
+    const { headers } = call(plugin, ROUTE, await sign('RS256'));
+    expect(headers.get('authorization')).toBeUndefined();
+  });
+
+  it('keeps the token header when propagation is on', async () => {
+    const plugin = await load();
+    const token = await sign('RS256');
+    const { outcome, headers } = call(plugin, PROPAGATE, token);
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('authorization')).toBe(`Bearer ${token}`);
+  });
+
+  it('reads a bare token from the configured header when no scheme is configured', async () => {
+    const plugin = await load();
+    const token = await sign('PS256');
+    const result = sendRequest(plugin, { route: CUSTOM_HEADER, headers: [['x-access-token', token]] });
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-access-token')).toBeUndefined();
+    expect(statusOf(call(plugin, CUSTOM_HEADER, token))).toBe(401);
+  });
+
+  it('continues untouched when the route has no jwt settings', async () => {
+    const plugin = await load();
+    const { outcome, headers } = sendRequest(plugin, { route: 'other/GET/x', headers: [['authorization', 'Bearer nonsense']] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('authorization')).toBe('Bearer nonsense');
+  });
+
+  it('accepts a cached token again and rejects it once the clock passes its exp', async () => {
+    const clock = createManualClock(NOW_MS);
+    const plugin = await load(clock);
+    const token = await sign('RS256', claims({ exp: NOW + 60 }));
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(200);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(200);
+    clock.advance(59_000);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(200);
+    clock.advance(1_000);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+  });
+
+  it('applies each route rules to a cached token', async () => {
+    const plugin = await load();
+    const token = await sign('HS256', claims({ scope: 'books:read' }));
+    expect(statusOf(call(plugin, ANY_SCOPE, token))).toBe(200);
+    expect(statusOf(call(plugin, ALL_SCOPES, token))).toBe(403);
+    expect(statusOf(call(plugin, RS256_ONLY, token))).toBe(401);
+    expect(statusOf(call(plugin, OTHER_KEYS, token))).toBe(401);
+    expect(statusOf(call(plugin, ANY_SCOPE, token))).toBe(200);
+  });
+
+  it('keeps verifying correctly when the cache evicts entries', async () => {
+    const config = { ...configuration(), cacheSize: 2 };
+    const plugin = await loadPolicy('jwt', config, { clock: createManualClock(NOW_MS) });
+    const tokens = await Promise.all([1, 2, 3, 4].map((n) => sign('HS256', claims({ sub: `user-${n}` }))));
+    for (let round = 0; round < 2; round++) {
+      for (const [index, token] of tokens.entries()) {
+        const { outcome, headers } = call(plugin, ROUTE, token);
+        expect(outcome.action).toBe('continue');
+        expect(headers.get('x-apip-user-id')).toBe(`user-${index + 1}`);
+      }
+      expect(statusOf(call(plugin, ROUTE, tamper(tokens[0] ?? '')))).toBe(401);
+    }
+  });
+
+  it('forgets verified tokens when the configuration changes', async () => {
+    const plugin = await load();
+    const token = await sign('HS256');
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(200);
+    const config = configuration();
+    const rotated = { ...config, keySets: { ...config.keySets, idp: { keys: [{ kty: 'oct', kid: 'hs', k: base64url.encode(randomBytes(64)) }] } } };
+    expect(plugin.reconfigure(JSON.stringify(rotated))).toBe(true);
+    expect(statusOf(call(plugin, ROUTE, token))).toBe(401);
+  });
+});
+
+describe('jwt policy configuration', () => {
+  async function refused(mutate: (config: ReturnType<typeof configuration>) => unknown): Promise<Plugin> {
+    const plugin = await loadPolicy('jwt', mutate(configuration()), { clock: createManualClock(NOW_MS) });
+    expect(plugin.isConfigured).toBe(false);
+    return plugin;
+  }
+
+  it('fails closed with 500 when the configuration is refused', async () => {
+    const plugin = await refused((config) => ({ ...config, routes: { [ROUTE]: { keySets: ['missing'] } } }));
+    const reply = localReplyOf(call(plugin, ROUTE, await sign('RS256')).outcome);
+    expect(reply.status).toBe(500);
+  });
+
+  it('refuses a JWK that carries a private key', async () => {
+    await refused((config) => ({ ...config, keySets: { idp: { keys: [rsa.privateKey.export({ format: 'jwk' })] } } }));
+  });
+
+  it('refuses an RSA key shorter than 2048 bits', async () => {
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    await refused((config) => ({ ...config, keySets: { ...config.keySets, idp: { keys: [publicJwk(small.publicKey, 'small')] } } }));
+  });
+
+  it('refuses an EC key whose point is not on its curve', async () => {
+    const jwk = publicJwk(ec256.publicKey, 'bad');
+    const y = Buffer.from(String(jwk.y), 'base64url');
+    y[5] = (y[5] ?? 0) ^ 1;
+    await refused((config) => ({ ...config, keySets: { idp: { keys: [{ ...jwk, y: y.toString('base64url') }] } } }));
+  });
+
+  it('refuses an HMAC secret shorter than 32 bytes and a JWK whose alg contradicts its type', async () => {
+    await refused((config) => ({ ...config, keySets: { idp: { keys: [{ kty: 'oct', k: base64url.encode(randomBytes(16)) }] } } }));
+    await refused((config) => ({ ...config, keySets: { idp: { keys: [{ ...publicJwk(rsa.publicKey, 'rsa'), alg: 'HS256' }] } } }));
+  });
+
+  it('refuses "none" and unknown names in an allow-list', async () => {
+    await refused((config) => ({ ...config, routes: { [ROUTE]: { keySets: ['idp'], algorithms: ['none'] } } }));
+    await refused((config) => ({ ...config, routes: { [ROUTE]: { keySets: ['idp'], algorithms: ['RS256', 'ES512'] } } }));
+  });
+
+  it('refuses an unknown client table, scopes mode or duplicate kid', async () => {
+    await refused((config) => ({ ...config, routes: { [ROUTE]: { keySets: ['idp'], clients: 'missing' } } }));
+    await refused((config) => ({ ...config, routes: { [ROUTE]: { keySets: ['idp'], scopesMode: 'some' } } }));
+    await refused((config) => ({
+      ...config,
+      keySets: { idp: { keys: [publicJwk(rsa.publicKey, 'dup'), publicJwk(otherRsa.publicKey, 'dup')] } },
+    }));
+  });
+
+  it('refuses configurations that are not JSON objects', async () => {
+    for (const text of ['', 'null', '[]', '{"keySets":{}}']) {
+      const plugin = await loadPolicy('jwt', text);
+      expect(plugin.isConfigured, text).toBe(false);
+    }
+  });
+});
