@@ -1,0 +1,82 @@
+/**
+ * Translation time of the xDS translator (issue 5: <= 1 s for 10 000 APIs): a synthetic deployment model of
+ * `BENCH_APIS` APIs (default 10 000) x 5 operations, each API with an API-level set-headers policy, every fifth
+ * with api-key + throttle and an API_KEY plan with 10 keys; median of 5 runs after 2 warm-ups, then the strict
+ * proto check once (reported separately: publish-time cost, not translation).
+ * Run: `npx tsx bench/xds.ts`.
+ */
+import { translate } from '../server/xds/translate/translate.ts';
+import { validateResources } from '../server/xds/validate.ts';
+import type { DeployedApi, DeployedKey, DeployedPlan, DeploymentModel } from '../server/xds/model.ts';
+
+const apiCount = Number(process.env.BENCH_APIS ?? 10_000);
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+
+function syntheticModel(): DeploymentModel {
+  const apis: DeployedApi[] = [];
+  const plans: DeployedPlan[] = [];
+  const keys: DeployedKey[] = [];
+  for (let i = 0; i < apiCount; i++) {
+    const id = `api_${i}`;
+    const secured = i % 5 === 0;
+    apis.push({
+      id,
+      handle: `api-${i}-v1.0`,
+      version: 'v1.0',
+      context: `/svc-${i}/$version`,
+      upstream: { main: { url: `http://backend-${i % 100}.internal:8080/base`, ref: null, hostRewrite: null }, sandbox: null },
+      upstreamDefinitions: [],
+      vhosts: null,
+      policies: [
+        { name: 'set-headers', version: 'v1', executionCondition: null, params: { request: { headers: [{ name: 'x-api', value: String(i) }] } } },
+        ...(secured
+          ? [
+              { name: 'api-key', version: 'v1', executionCondition: null, params: { key: 'x-api-key' } },
+              { name: 'throttle', version: 'v1', executionCondition: null, params: { limits: [{ requests: 100, duration: '1m' }] } },
+            ]
+          : []),
+      ],
+      operations: [
+        { method: 'GET', path: '/items', policies: [] },
+        { method: 'POST', path: '/items', policies: [] },
+        { method: 'GET', path: '/items/{id}', policies: [] },
+        { method: 'PUT', path: '/items/{id}', policies: [] },
+        { method: 'DELETE', path: '/items/{id}', policies: [] },
+      ],
+      subscriptionPlans: [],
+    });
+    if (secured) {
+      plans.push({ id: `pln_${i}`, apiId: id, name: 'Gold', status: 'PUBLISHED', position: 0, policies: [], selectionRule: null, security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x-api-key', propagateKey: false }, jwt: null } });
+      for (let k = 0; k < 10; k++) {
+        keys.push({ id: `key_${i}_${k}`, sha256: `${i}-${k}`.padStart(64, '0'), expiresAt: null, owner: 'subscription', applicationId: `app_${k}`, grants: [{ apiId: id, subscriptionId: `sub_${i}_${k}`, planId: `pln_${i}` }] });
+      }
+    }
+  }
+  return { apis, plans, subscriptions: [], keys, subscriptionPlans: [], jwks: {} };
+}
+
+const model = syntheticModel();
+const options = { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules };
+const times: number[] = [];
+const cpuTimes: number[] = [];
+let result = translate(model, options);
+for (let run = 0; run < 7; run++) {
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  result = translate(model, options);
+  const used = process.cpuUsage(cpu);
+  if (run >= 2) {
+    times.push(performance.now() - start);
+    cpuTimes.push((used.user + used.system) / 1000);
+  }
+}
+times.sort((a, b) => a - b);
+cpuTimes.sort((a, b) => a - b);
+const routes = (result.resources.routeConfiguration[0]?.virtualHosts as { routes: unknown[] }[]).reduce((n, v) => n + v.routes.length, 0);
+console.log(`xds translate: ${apiCount} APIs x 5 operations (${routes} routes, ${result.resources.cluster.length} clusters, ${result.problems.length} problems)`);
+console.log(`  wall: median ${times[2]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms (target <= 1000 ms)`);
+// CPU time (user + system, all threads incl. GC helpers) is steadier than wall time on a shared machine.
+console.log(`  cpu:  median ${cpuTimes[2]!.toFixed(0)} ms, min ${cpuTimes[0]!.toFixed(0)} ms`);
+const validateStart = performance.now();
+const issues = validateResources(result.resources);
+console.log(`  strict proto check: ${(performance.now() - validateStart).toFixed(0)} ms incl. loading Envoy's protos, ${issues.length} issues`);

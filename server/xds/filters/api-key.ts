@@ -1,0 +1,49 @@
+import type { ApiKeyRouteSettings } from '../ir.ts';
+import { type PolicyFilter, fail, isString, ok, pick, sameSettings } from './filter.ts';
+
+/** Settings implied by an API_KEY plan (design: the plan's key location over its subscriptions' keys). */
+export function apiKeySettingsFromPlan(
+  options: { keyLocation: 'HEADER' | 'QUERY'; keyName: string; propagateKey: boolean },
+  keySets: readonly string[],
+): ApiKeyRouteSettings {
+  return {
+    keySets: [...keySets],
+    key: options.keyName,
+    in: options.keyLocation === 'QUERY' ? 'query' : 'header',
+    valuePrefix: '',
+    propagateCredential: options.propagateKey,
+  };
+}
+
+/** docs/policies.md#api-key */
+export const apiKeyFilter: PolicyFilter<'api-key'> = {
+  kind: 'api-key',
+  aliases: ['api-key-auth'],
+  fromParams(params, ctx) {
+    const { key, in: where = 'header', valuePrefix = '', propagateCredential = false } = params;
+    if (!isString(key) || key === '') return fail([{ path: 'params.key', message: 'must be a header or query parameter name' }]);
+    if (where !== 'header' && where !== 'query') return fail([{ path: 'params.in', message: 'must be header or query' }]);
+    if (!isString(valuePrefix)) return fail([{ path: 'params.valuePrefix', message: 'must be a string' }]);
+    if (typeof propagateCredential !== 'boolean') return fail([{ path: 'params.propagateCredential', message: 'must be a boolean' }]);
+    if (ctx.apiKeySets.length === 0) return fail([{ path: 'params', message: 'no key set for this API' }]);
+    return ok({
+      keySets: [...ctx.apiKeySets],
+      key: where === 'header' ? key.toLowerCase() : key,
+      in: where,
+      valuePrefix,
+      propagateCredential,
+    });
+  },
+  merge(earlier, later) {
+    // One key location per route: two different api-key checks on one route cannot both be expressed.
+    return sameSettings(earlier, later) ? earlier : 'two different api-key policies apply to this route';
+  },
+  pluginConfiguration(routes, tables) {
+    const used = [...routes.values()].flatMap((r) => r.keySets);
+    return {
+      keySets: pick(tables.apiKeySets, used),
+      // The settings are already the module's per-route shape (docs/policies.md#api-key).
+      routes: Object.fromEntries(routes),
+    };
+  },
+};

@@ -1,0 +1,151 @@
+import type { HostRewrite, HttpMethod } from '../domain/apis.ts';
+import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from '../domain/plan-security.ts';
+import type { PlanStatus } from '../domain/plans.ts';
+import type { ThrottleLimitUnit } from '../domain/subscription-plans.ts';
+import type { SubscriptionStatus } from '../domain/subscriptions.ts';
+
+/**
+ * What the translator reads: the deployed part of the model at one instant, as plain JSON-able data (no Dates:
+ * instants are epoch milliseconds) so that it can be written as YAML for golden tests, hashed, or shipped between
+ * replicas. Built by `loadDeploymentModel` (server/domain/deployment.ts), with JWT keys filled in by
+ * `resolveJwks` (server/xds/jwks-resolver.ts).
+ */
+export interface DeploymentModel {
+  /** Deployed APIs only. */
+  apis: DeployedApi[];
+  /** Plans of deployed APIs that can carry traffic (PUBLISHED, DEPRECATED). */
+  plans: DeployedPlan[];
+  /** Subscriptions of deployed APIs (every status: the policies need to refuse inactive ones by name). */
+  subscriptions: DeployedSubscription[];
+  /** Every key the data plane must accept now (`listActiveKeyDigests`). */
+  keys: DeployedKey[];
+  /** v0.9 subscription plans (quotas). */
+  subscriptionPlans: DeployedSubscriptionPlan[];
+  /**
+   * Public JWKs per key source (`plan/<planId>` for a JWT plan, `url/<jwksUrl>` for a `jwt` attachment), resolved
+   * with jose outside the translator. A source without an entry has no usable key.
+   */
+  jwks: Record<string, PublicJwk[]>;
+}
+
+export interface ModelPolicy {
+  /** As attached: canonical name or v0.9 alias. */
+  name: string;
+  version: string;
+  executionCondition: string | null;
+  params: Record<string, unknown> | null;
+}
+
+export interface ModelUpstream {
+  url: string | null;
+  ref: string | null;
+  hostRewrite: HostRewrite | null;
+}
+
+export interface ModelUpstreamDefinition {
+  name: string;
+  basePath: string | null;
+  /** Go-style duration as given ("5s", "500ms"). */
+  connectTimeout: string | null;
+  upstreams: { url: string; weight: number | null }[];
+}
+
+export interface ModelOperation {
+  method: HttpMethod;
+  /** As written, with `{param}` segments. */
+  path: string;
+  policies: ModelPolicy[];
+}
+
+export interface DeployedApi {
+  id: string;
+  /** v0.9 id (`metadata.name`): what route names and policy tables use. */
+  handle: string;
+  version: string;
+  /** As given, possibly holding `$version`. */
+  context: string;
+  upstream: { main: ModelUpstream; sandbox: ModelUpstream | null };
+  upstreamDefinitions: ModelUpstreamDefinition[];
+  vhosts: { main: string; sandbox: string | null } | null;
+  policies: ModelPolicy[];
+  operations: ModelOperation[];
+  /** v0.9 spec.subscriptionPlans (names offered). */
+  subscriptionPlans: string[];
+}
+
+export interface DeployedPlanSecurity {
+  type: PlanSecurityType;
+  apiKey: { keyLocation: 'HEADER' | 'QUERY'; keyName: string; propagateKey: boolean } | null;
+  jwt: {
+    signatureAlgorithms: JwtAlgorithm[];
+    keyResolver: JwtKeyResolver;
+    jwksUrl: string | null;
+    /** Only with GIVEN_KEY; may be a symmetric key, which never leaves the control plane except to the jwt module. */
+    givenKey: string | null;
+    clientIdClaim: string | null;
+    userClaim: string;
+    requiredScopes: string[];
+    strictScopes: boolean;
+    extractClaims: { claim: string; header: string }[];
+    propagateAuthHeader: boolean;
+    leewaySeconds: number;
+  } | null;
+}
+
+export interface DeployedPlan {
+  id: string;
+  apiId: string;
+  name: string;
+  status: PlanStatus;
+  /** Order among the API's plans (first wins where one setting must be chosen). */
+  position: number;
+  security: DeployedPlanSecurity;
+  policies: ModelPolicy[];
+  /** Kept for plan selection (a later issue); not yet interpreted. */
+  selectionRule: string | null;
+}
+
+export interface DeployedSubscription {
+  id: string;
+  apiId: string;
+  /** Our application id, else the v0.9 applicationRef as given. */
+  applicationId: string | null;
+  /** The application's token client id (JWT plans). */
+  clientId: string | null;
+  planId: string | null;
+  subscriptionPlanId: string | null;
+  status: SubscriptionStatus;
+  /** SHA-256 hex of the v0.9 subscription token. */
+  tokenSha256: string | null;
+  /** ACCEPTED and within its starting/ending dates at the model's instant (the translator has no clock). */
+  isLive: boolean;
+}
+
+export interface DeployedKey {
+  id: string;
+  /** Lowercase hex SHA-256 of the key as presented. */
+  sha256: string;
+  /** Epoch ms or null. */
+  expiresAt: number | null;
+  owner: 'subscription' | 'application' | 'api';
+  applicationId: string | null;
+  /** Per API: the subscription and plan the key authenticates as (both null for v0.9 keys). */
+  grants: { apiId: string; subscriptionId: string | null; planId: string | null }[];
+}
+
+export interface DeployedSubscriptionPlan {
+  id: string;
+  planName: string;
+  stopOnQuotaReach: boolean;
+  throttleLimitCount: number | null;
+  throttleLimitUnit: ThrottleLimitUnit | null;
+  status: 'ACTIVE' | 'INACTIVE';
+}
+
+/** A public JWK as jose exports it (`d` and other private members never appear). */
+export type PublicJwk = Record<string, string>;
+
+/** An empty model (nothing deployed). */
+export function emptyDeploymentModel(): DeploymentModel {
+  return { apis: [], plans: [], subscriptions: [], keys: [], subscriptionPlans: [], jwks: {} };
+}

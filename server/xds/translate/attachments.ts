@@ -1,0 +1,66 @@
+import type { AttachmentContext } from '../filters/filter.ts';
+import { policyFilters, policyKindOf } from '../filters/registry.ts';
+import type { IrPolicy, PolicyKind, PolicySource, Problem, RouteSettingsByKind } from '../ir.ts';
+import type { ModelPolicy } from '../model.ts';
+
+/** The one major version each module implements. */
+const supportedVersion = 'v1';
+
+function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, params: Record<string, unknown>, ctx: AttachmentContext, at: string, problems: Problem[]): IrPolicy | null {
+  const result = policyFilters[kind].fromParams(params, ctx);
+  if (!result.ok) {
+    for (const issue of result.issues) problems.push({ severity: 'error', api: ctx.api, path: `${at}.${issue.path}`, message: issue.message });
+    return null;
+  }
+  return { kind, source, settings: result.settings } as IrPolicy;
+}
+
+/**
+ * Attachments (`spec.policies`, an operation's, a plan's) as IR policies, in order. Anything the data plane
+ * could not enforce exactly is an error, so the API is left out rather than served with a policy missing:
+ * a policy with no module, a module the control plane does not serve, an execution condition, bad params.
+ */
+export function resolveAttachments(
+  policies: readonly ModelPolicy[],
+  source: PolicySource,
+  ctx: AttachmentContext,
+  modules: Readonly<Record<string, { sha256: string }>>,
+  pathPrefix: string,
+  problems: Problem[],
+): IrPolicy[] {
+  const out: IrPolicy[] = [];
+  policies.forEach((policy, i) => {
+    const at = `${pathPrefix}[${i}]`;
+    const error = (path: string, message: string) => problems.push({ severity: 'error', api: ctx.api, path, message });
+    const kind = policyKindOf(policy.name);
+    if (!kind) return error(`${at}.name`, `policy '${policy.name}' has no module in this build`);
+    if (!modules[kind]) return error(`${at}.name`, `module '${kind}' is not served by the control plane`);
+    if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
+    if (policy.executionCondition !== null && policy.executionCondition !== '') {
+      return error(`${at}.executionCondition`, 'execution conditions are not supported by the data plane yet');
+    }
+    const resolved = resolveOne(kind, source, policy.params ?? {}, ctx, at, problems);
+    if (resolved) out.push(resolved);
+  });
+  return out;
+}
+
+function mergeKind<K extends PolicyKind>(kind: K, earlier: RouteSettingsByKind[K], later: RouteSettingsByKind[K]): RouteSettingsByKind[K] | string {
+  return policyFilters[kind].merge(earlier, later);
+}
+
+/** A route's chain folded to one settings object per module (both API- and operation-level apply), or the conflict. */
+export function mergeChain(chain: readonly IrPolicy[]): Map<PolicyKind, IrPolicy['settings']> | string {
+  const merged = new Map<PolicyKind, IrPolicy['settings']>();
+  for (const policy of chain) {
+    const before = merged.get(policy.kind);
+    if (before === undefined) {
+      merged.set(policy.kind, policy.settings);
+      continue;
+    }
+    const combined = mergeKind(policy.kind, before as never, policy.settings as never);
+    if (typeof combined === 'string') return combined;
+    merged.set(policy.kind, combined);
+  }
+  return merged;
+}

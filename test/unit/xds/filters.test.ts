@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { apiKeyFilter } from '../../../server/xds/filters/api-key.ts';
+import type { AttachmentContext } from '../../../server/xds/filters/filter.ts';
+import { jwtFilter } from '../../../server/xds/filters/jwt.ts';
+import { httpFilterOrder, policyKindOf } from '../../../server/xds/filters/registry.ts';
+import { setHeadersFilter } from '../../../server/xds/filters/set-headers.ts';
+import { subscriptionValidationFilter } from '../../../server/xds/filters/subscription-validation.ts';
+import { throttleFilter } from '../../../server/xds/filters/throttle.ts';
+import { wasmHttpFilter } from '../../../server/xds/filters/wasm-filter.ts';
+import type { IrTables } from '../../../server/xds/ir.ts';
+import { emptyTables } from '../../../server/xds/translate/api-tables.ts';
+import { validateMessage } from '../../../server/xds/validate.ts';
+
+const ctx: AttachmentContext = {
+  api: 'shop',
+  apiKeySets: ['shop/api-keys'],
+  jwtPlanKeySets: [],
+  jwtUrlKeySet: (url) => (url === 'https://idp/jwks' ? 'url/https://idp/jwks' : null),
+  jwtClients: null,
+};
+const tables = (): IrTables => emptyTables();
+
+function settingsOf<S>(result: { ok: true; settings: S } | { ok: false }): S {
+  if (!result.ok) throw new Error('expected settings');
+  return result.settings;
+}
+
+describe('policy filter registry', () => {
+  it('orders authentication before subscription checks, throttling and header changes', () => {
+    expect(httpFilterOrder).toEqual(['api-key', 'jwt', 'subscription-validation', 'throttle', 'set-headers']);
+  });
+
+  it('maps v0.9 aliases to their module and knows no module for the rest', () => {
+    expect(policyKindOf('api-key-auth')).toBe('api-key');
+    expect(policyKindOf('basic-ratelimit')).toBe('throttle');
+    expect(policyKindOf('jwt-auth')).toBe('jwt');
+    expect(policyKindOf('cors')).toBeUndefined();
+  });
+});
+
+describe('api-key filter', () => {
+  it('reads the key over the API key sets, header names lowercased', () => {
+    expect(settingsOf(apiKeyFilter.fromParams({ key: 'X-API-Key' }, ctx))).toEqual({ keySets: ['shop/api-keys'], key: 'x-api-key', in: 'header', valuePrefix: '', propagateCredential: false });
+  });
+
+  it('refuses two different api-key policies on one route', () => {
+    const a = settingsOf(apiKeyFilter.fromParams({ key: 'a' }, ctx));
+    const b = settingsOf(apiKeyFilter.fromParams({ key: 'b' }, ctx));
+    expect(apiKeyFilter.merge(a, a)).toEqual(a);
+    expect(typeof apiKeyFilter.merge(a, b)).toBe('string');
+  });
+
+  it('ships only the key sets its routes use', () => {
+    const t = tables();
+    t.apiKeySets = { 'shop/api-keys': [], 'other/api-keys': [] };
+    const config = apiKeyFilter.pluginConfiguration(new Map([['shop/GET/x', settingsOf(apiKeyFilter.fromParams({ key: 'k' }, ctx))]]), t);
+    expect(Object.keys(config.keySets as object)).toEqual(['shop/api-keys']);
+  });
+});
+
+describe('set-headers filter', () => {
+  it('lets operation-level headers replace API-level ones of the same name', () => {
+    const api = settingsOf(setHeadersFilter.fromParams({ request: { headers: [{ name: 'X-A', value: '1' }, { name: 'x-b', value: '1' }] } }, ctx));
+    const op = settingsOf(setHeadersFilter.fromParams({ request: { headers: [{ name: 'x-b', value: '2' }] } }, ctx));
+    expect(setHeadersFilter.merge(api, op)).toEqual({ request: { headers: [{ name: 'x-a', value: '1' }, { name: 'x-b', value: '2' }] }, response: null });
+  });
+});
+
+describe('throttle filter', () => {
+  it('converts durations to windowMs and keeps every limit when both levels apply', () => {
+    const api = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 100, duration: '1h', scope: 'api' }] }, ctx));
+    const op = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 5, duration: '1m30s' }] }, ctx));
+    const merged = throttleFilter.merge(api, op);
+    expect(merged).toEqual({ limits: [{ requests: 100, windowMs: 3_600_000, scope: 'api', key: null }, { requests: 5, windowMs: 90_000, scope: 'route', key: null }], planQuota: false, stopOnQuotaReach: true });
+  });
+
+  it('refuses a window shorter than a second', () => {
+    const result = throttleFilter.fromParams({ limits: [{ requests: 1, duration: '500ms' }] }, ctx);
+    expect(result).toEqual({ ok: false, issues: [{ path: 'params.limits[0].duration', message: expect.any(String) }] });
+  });
+});
+
+describe('subscription-validation filter', () => {
+  it('names the API and lowercases the token header', () => {
+    expect(settingsOf(subscriptionValidationFilter.fromParams({ header: 'Subscription-Key' }, ctx))).toEqual({ api: 'shop', header: 'subscription-key', propagateCredential: false });
+  });
+});
+
+describe('jwt filter', () => {
+  it('uses the key set resolved from the JWKS URL', () => {
+    const s = settingsOf(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', issuer: 'https://idp', audiences: ['shop'], requiredScopes: ['read'] }, ctx));
+    expect(s).toMatchObject({ keySets: ['url/https://idp/jwks'], issuer: 'https://idp', audience: ['shop'], scopes: ['read'], scopesMode: 'all', header: 'authorization', scheme: 'Bearer' });
+  });
+
+  it('fails closed on a JWKS URL with no keys and on required claim values it cannot check', () => {
+    expect(jwtFilter.fromParams({ jwksUrl: 'https://other/jwks' }, ctx).ok).toBe(false);
+    expect(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', requiredClaims: { role: 'admin' } }, ctx).ok).toBe(false);
+    expect(settingsOf(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', requiredClaims: { sub: '*' } }, ctx)).requiredClaims).toEqual(['sub']);
+  });
+});
+
+describe('wasmHttpFilter', () => {
+  it('builds an envoy.filters.http.wasm filter that passes the strict proto check', () => {
+    const filter = wasmHttpFilter({ name: 'throttle', sha256: 'a'.repeat(64), controlPlaneUrl: 'http://cp:9090', controlPlaneCluster: 'apip/control-plane' }, { routes: {} });
+    expect(validateMessage('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', filter)).toEqual([]);
+    expect(filter).toMatchObject({ typedConfig: { config: { vmConfig: { vmId: 'apip/throttle', runtime: 'envoy.wasm.runtime.v8', code: { remote: { httpUri: { uri: 'http://cp:9090/policies/throttle.wasm' } } } } } } });
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { buildIr } from '../../../server/xds/translate/build-ir.ts';
+import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
+
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+const options = { controlPlaneUrl: 'http://cp:9090/', listenerPort: 8080, modules };
+
+function model(extra: Record<string, unknown> = {}) {
+  return modelFromYaml({
+    apis: [
+      {
+        id: 'api_1',
+        handle: 'shop',
+        version: 'v1',
+        context: '/shop/$version',
+        upstream: { main: { url: 'http://shop.internal/base' }, sandbox: { url: 'http://sandbox.internal/base' } },
+        policies: [{ name: 'set-headers', params: { request: { headers: [{ name: 'x-a', value: '1' }] } } }],
+        operations: [{ method: 'GET', path: '/items/{id}', policies: [{ name: 'throttle', params: { limits: [{ requests: 5, duration: '1s' }] } }] }],
+      },
+    ],
+    plans: [{ id: 'pln_1', apiId: 'api_1', security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'key', propagateKey: true } } }],
+    ...extra,
+  });
+}
+
+describe('buildIr', () => {
+  it('resolves each route chain: plan authentication, then API-level, then operation-level policies', () => {
+    const { ir, problems } = buildIr(model(), options);
+    expect(problems).toEqual([]);
+    const route = ir.routes.find((r) => r.domain === '*')!;
+    expect(route.name).toBe('shop/GET/items/{id}');
+    expect(route.policies.map((p) => `${p.source}:${p.kind}`)).toEqual(['plan:api-key', 'api:set-headers', 'operation:throttle']);
+    expect(route.policies[0]!.settings).toEqual({ keySets: ['shop/subscriptions'], key: 'key', in: 'query', valuePrefix: '', propagateCredential: true });
+    expect(route.match).toEqual({ kind: 'regex', regex: '^/shop/v1/items/[^/]+$' });
+    expect(route.rewrite).toEqual({ kind: 'regex', pattern: '^/shop/v1', substitution: '/base' });
+    expect(route.plans).toEqual(['pln_1']);
+  });
+
+  it('gives the sandbox route the same name and chain on the sandbox-* virtual host', () => {
+    const { ir } = buildIr(model(), options);
+    const [main, sandbox] = ['*', 'sandbox-*'].map((d) => ir.routes.find((r) => r.domain === d)!);
+    expect(sandbox!.name).toBe(main!.name);
+    expect(sandbox!.policies).toEqual(main!.policies);
+    expect(sandbox!.destination).toEqual({ kind: 'cluster', cluster: 'api/shop/sandbox' });
+  });
+
+  it('is YAML-serialisable and deterministic', () => {
+    const first = buildIr(model(), options).ir;
+    expect(parse(stringify(first))).toEqual(first);
+    expect(buildIr(model(), options).ir).toEqual(first);
+  });
+
+  it('leaves out an API whose policy has an execution condition, and says why', () => {
+    const m = model();
+    m.apis[0]!.policies[0]!.executionCondition = 'request.path == "/x"';
+    const { ir, problems } = buildIr(m, options);
+    expect(ir.routes).toEqual([]);
+    expect(problems).toEqual([expect.objectContaining({ severity: 'error', api: 'shop', path: 'spec.policies[0].executionCondition' })]);
+  });
+
+  it('leaves out an API whose policy module the control plane does not serve', () => {
+    const { ir, problems } = buildIr(model(), { ...options, modules: { 'api-key': modules['api-key']!, 'set-headers': modules['set-headers']! } });
+    expect(ir.routes).toEqual([]);
+    expect(problems.map((p) => p.path)).toContain('spec.operations[0].policies[0].name');
+  });
+
+  it('reports a JWT plan without usable keys instead of serving it open', () => {
+    const m = model({ plans: [{ id: 'pln_j', apiId: 'api_1', security: { type: 'JWT', jwt: { signatureAlgorithms: ['RS256'], keyResolver: 'JWKS_URL', jwksUrl: 'https://idp/jwks', givenKey: null, clientIdClaim: null, userClaim: 'sub', requiredScopes: [], strictScopes: false, extractClaims: [], propagateAuthHeader: false, leewaySeconds: 0 } } }] });
+    const { ir, problems } = buildIr(m, options);
+    expect(ir.routes).toEqual([]);
+    expect(problems[0]).toMatchObject({ severity: 'error', path: 'plans[pln_j].security.jwt' });
+  });
+
+  it('turns a plan throttle policy into a quota every route of the API checks', () => {
+    const m = model();
+    m.plans[0]!.policies = [{ name: 'throttle', version: 'v1', executionCondition: null, params: { limits: [{ requests: 100, duration: '1h' }] } }];
+    const { ir } = buildIr(m, options);
+    expect(ir.tables.quotaPlans).toEqual({ pln_1: { limits: [{ requests: 100, windowMs: 3_600_000 }], stopOnQuotaReach: true } });
+    expect(ir.routes[0]!.policies.at(-1)).toEqual({ kind: 'throttle', source: 'plan', settings: { limits: [], planQuota: true, stopOnQuotaReach: true } });
+  });
+});

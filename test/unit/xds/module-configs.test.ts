@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { translate } from '../../../server/xds/translate/translate.ts';
+import { loadPolicy, sendRequest } from '../../helpers/policies.ts';
+import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
+
+const inDir = fileURLToPath(new URL('../../golden/xds/in/', import.meta.url));
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+
+interface WasmFilter {
+  name: string;
+  typedConfig: { config?: { name: string; configuration: { value: string } } };
+}
+
+function wasmConfigurations(file: string): { module: string; configuration: string }[] {
+  const model = modelFromYaml(parse(readFileSync(join(inDir, file), 'utf8')));
+  const { resources } = translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules });
+  const hcm = (resources.listener[0] as { filterChains: { filters: { typedConfig: { httpFilters: WasmFilter[] } }[] }[] }).filterChains[0]!.filters[0]!.typedConfig;
+  return hcm.httpFilters.flatMap((f) => (f.typedConfig.config ? [{ module: f.typedConfig.config.name, configuration: f.typedConfig.config.configuration.value }] : []));
+}
+
+const cases = readdirSync(inDir).filter((f) => f.endsWith('.yaml')).flatMap((file) => wasmConfigurations(file).map((c) => ({ file, ...c })));
+
+describe('generated plugin configurations', () => {
+  it.each(cases)('are accepted by the $module module ($file)', async ({ module, configuration }) => {
+    const plugin = await loadPolicy(module, configuration);
+    expect(plugin.isConfigured).toBe(true);
+  });
+
+  it('lets a request with a key of the route key set through and refuses one without', async () => {
+    const config = wasmConfigurations('policy-chains.yaml').find((c) => c.module === 'api-key')!;
+    const plugin = await loadPolicy('api-key', config.configuration);
+    // 2c26b4… is the digest of "foo", a v0.9 key of the API (golden input policy-chains).
+    const allowed = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'foo']] });
+    expect(allowed.outcome.action).toBe('continue');
+    const refused = sendRequest(plugin, { route: 'keyed/GET/items' });
+    expect(refused.outcome.action).toBe('localReply');
+  });
+});
