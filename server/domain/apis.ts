@@ -1,17 +1,6 @@
-import { and, asc, desc, eq, exists, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.ts';
-import {
-  apiKeys,
-  apiPolicies,
-  apis,
-  apiUpstreams,
-  applications,
-  operations,
-  plans,
-  subscriptions,
-  upstreamDefinitions,
-  upstreamTargets,
-} from '../db/schema/index.ts';
+import { apiKeys, apiPolicies, apis, apiUpstreams, operations, plans, subscriptions, upstreamDefinitions, upstreamTargets } from '../db/schema/index.ts';
 import { canManageApis } from './access.ts';
 import { assertRoutesFree, lockRouteClaims, resolveContext } from './api-routes.ts';
 import { type HttpMethod, validateApiInput } from './api-validation.ts';
@@ -19,6 +8,7 @@ import { type Actor, type DomainContext, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
+import { apiVisibleTo } from './api-visibility.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
 export type { HttpMethod } from './api-validation.ts';
@@ -158,20 +148,6 @@ function notFound(ref: string): NotFoundError {
 
 type ApiRow = typeof apis.$inferSelect;
 
-/**
- * What a consumer may read: deployed public APIs and the APIs its applications hold a (not closed)
- * subscription to. Same rule as plans.ts, so an API and its plans are visible together.
- */
-function visibleTo(db: Executor, actor: Actor): SQL | undefined {
-  if (actor.role !== 'consumer') return undefined;
-  const subscribed = db
-    .select({ one: sql`1` })
-    .from(subscriptions)
-    .innerJoin(applications, eq(applications.id, subscriptions.applicationId))
-    .where(and(eq(subscriptions.apiId, apis.id), eq(applications.ownerId, actor.userId ?? ''), ne(subscriptions.status, 'CLOSED')));
-  return or(and(eq(apis.visibility, 'public'), eq(apis.deploymentState, 'deployed')), exists(subscribed));
-}
-
 /** Rows -> domain Apis with every part loaded in five queries, whatever the number of rows. */
 async function hydrate(db: Executor, rows: readonly ApiRow[]): Promise<Api[]> {
   if (rows.length === 0) return [];
@@ -233,7 +209,7 @@ async function findRow(db: Executor, actor: Actor, ref: string): Promise<ApiRow 
   const rows = await db
     .select()
     .from(apis)
-    .where(and(or(eq(apis.id, ref), eq(apis.handle, ref)), visibleTo(db, actor)))
+    .where(and(or(eq(apis.id, ref), eq(apis.handle, ref)), apiVisibleTo(db, actor)))
     .limit(2);
   return rows.find((r) => r.id === ref) ?? rows[0];
 }
@@ -246,14 +222,14 @@ export async function getApi(ctx: DomainContext, idOrHandle: string): Promise<Ap
 }
 
 export async function getApiByHandle(ctx: DomainContext, handle: string): Promise<Api> {
-  const [row] = await ctx.db.select().from(apis).where(and(eq(apis.handle, handle), visibleTo(ctx.db, ctx.actor))).limit(1);
+  const [row] = await ctx.db.select().from(apis).where(and(eq(apis.handle, handle), apiVisibleTo(ctx.db, ctx.actor))).limit(1);
   if (!row) throw notFound(handle);
   return (await hydrate(ctx.db, [row]))[0]!;
 }
 
 /** Keyset page of the APIs the actor may read, ordered by id (creation order). */
 export async function listApis(ctx: DomainContext, filters: ApiFilters, page: PageArgs): Promise<Api[]> {
-  const where: (SQL | undefined)[] = [visibleTo(ctx.db, ctx.actor)];
+  const where: (SQL | undefined)[] = [apiVisibleTo(ctx.db, ctx.actor)];
   if (filters.displayName !== undefined) where.push(eq(apis.displayName, filters.displayName));
   if (filters.version !== undefined) where.push(eq(apis.version, filters.version));
   if (filters.context !== undefined) {
@@ -285,7 +261,7 @@ export async function loadApis(ctx: DomainContext, ids: readonly string[]): Prom
   const rows = await ctx.db
     .select()
     .from(apis)
-    .where(and(inArray(apis.id, [...new Set(ids)]), visibleTo(ctx.db, ctx.actor)));
+    .where(and(inArray(apis.id, [...new Set(ids)]), apiVisibleTo(ctx.db, ctx.actor)));
   const byId = new Map((await hydrate(ctx.db, rows)).map((api) => [api.id, api]));
   return ids.map((id) => byId.get(id) ?? null);
 }
@@ -296,7 +272,7 @@ export async function loadApisByHandle(ctx: DomainContext, handles: readonly str
   const rows = await ctx.db
     .select()
     .from(apis)
-    .where(and(inArray(apis.handle, [...new Set(handles)]), visibleTo(ctx.db, ctx.actor)));
+    .where(and(inArray(apis.handle, [...new Set(handles)]), apiVisibleTo(ctx.db, ctx.actor)));
   const byHandle = new Map((await hydrate(ctx.db, rows)).map((api) => [api.handle, api]));
   return handles.map((h) => byHandle.get(h) ?? null);
 }

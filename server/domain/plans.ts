@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, exists, gt, inArray, lt, max, ne, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, max, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
-import { apiKeys, apis, applications, planPolicies, plans, subscriptions } from '../db/schema/index.ts';
+import { apiKeys, apis, planPolicies, plans, subscriptions } from '../db/schema/index.ts';
 import { requireRole } from './access.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
@@ -8,6 +8,7 @@ import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
 import { parsePlanSecurity, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
 import { validatePolicyAttachment } from './policy-registry.ts';
+import { apiVisibleTo } from './api-visibility.ts';
 
 export const planStatuses = ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED'] as const;
 export type PlanStatus = (typeof planStatuses)[number];
@@ -133,16 +134,8 @@ async function hydrate(db: Executor, rows: readonly PlanRow[]): Promise<Plan[]> 
  */
 async function visibleApiIds(ctx: DomainContext, apiIds: readonly string[]): Promise<Set<string>> {
   if (apiIds.length === 0) return new Set();
-  const where: SQL[] = [inArray(apis.id, [...new Set(apiIds)])];
-  if (ctx.actor.role === 'consumer') {
-    const subscribed = ctx.db
-      .select({ id: subscriptions.id })
-      .from(subscriptions)
-      .innerJoin(applications, eq(applications.id, subscriptions.applicationId))
-      .where(and(eq(subscriptions.apiId, apis.id), eq(applications.ownerId, ctx.actor.userId ?? ''), ne(subscriptions.status, 'CLOSED')));
-    where.push(or(and(eq(apis.visibility, 'public'), eq(apis.deploymentState, 'deployed')), exists(subscribed))!);
-  }
-  const rows = await ctx.db.select({ id: apis.id }).from(apis).where(and(...where));
+  const where = and(inArray(apis.id, [...new Set(apiIds)]), apiVisibleTo(ctx.db, ctx.actor));
+  const rows = await ctx.db.select({ id: apis.id }).from(apis).where(where);
   return new Set(rows.map((r) => r.id));
 }
 

@@ -1,4 +1,4 @@
-import type { HeaderList, SetHeadersRouteSettings } from '../ir.ts';
+import type { HeaderList } from '../ir.ts';
 import { type ParamIssue, type PolicyFilter, fail, isString, ok, routesObject } from './filter.ts';
 
 function headerList(value: unknown, path: string, issues: ParamIssue[]): HeaderList | null {
