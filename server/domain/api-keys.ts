@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
-import { apiKeys, apis, applications, plans, subscriptions } from '../db/schema/index.ts';
+import { apiKeys, apis, plans, subscriptions } from '../db/schema/index.ts';
 import {
   apiKeyNameIssues,
   customApiKeyIssues,
@@ -14,6 +14,7 @@ import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError,
 import { newId } from './ids.ts';
 import { allRows, type PageArgs } from './pagination.ts';
 import { generateApiKey, maskSecret, sha256Hex } from './secrets.ts';
+import { isApiVisible } from './api-visibility.ts';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
 /** Who owns a key: a subscription (exclusive key), an application (shared key, seed 000) or an API (v0.9 key). */
@@ -173,19 +174,6 @@ export async function findVisibleApi(ctx: DomainContext, db: Executor, ref: stri
     .limit(1);
   if (!row || !(await isApiVisible(ctx.actor, db, row))) throw new NotFoundError('RestAPI', ref, `RestAPI with handle '${ref}' not found`);
   return row;
-}
-
-/** Consumers see deployed public APIs and those their applications hold a (not closed) subscription to (as apis.ts). */
-export async function isApiVisible(actor: Actor, db: Executor, api: Pick<ApiRefRow, 'id' | 'visibility' | 'deploymentState'>): Promise<boolean> {
-  if (actor.role !== 'consumer') return true;
-  if (api.visibility === 'public' && api.deploymentState === 'deployed') return true;
-  const [hit] = await db
-    .select({ id: subscriptions.id })
-    .from(subscriptions)
-    .innerJoin(applications, eq(applications.id, subscriptions.applicationId))
-    .where(and(eq(subscriptions.apiId, api.id), eq(applications.ownerId, actor.userId ?? ''), ne(subscriptions.status, 'CLOSED')))
-    .limit(1);
-  return hit !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

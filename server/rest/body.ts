@@ -30,7 +30,8 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const isYaml = type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml';
   try {
-    return isYaml ? parseYaml(text, { maxAliasCount: 50 }) : JSON.parse(text);
+    // logLevel 'error': warnings about a client's YAML (unknown tags) must not reach the process log.
+    return isYaml ? parseYaml(text, { maxAliasCount: 50, logLevel: 'error' }) : JSON.parse(text);
   } catch {
     throw new ValidationError([{ path: 'body', message: `Request body is not valid ${isYaml ? 'YAML' : 'JSON'}` }], 'Invalid request body');
   }

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { DomainContext } from '../domain/context.ts';
+import { canManageApis } from '../domain/access.ts';
+import type { Actor, DomainContext } from '../domain/context.ts';
+import { ForbiddenError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RouteHandler } from '../management-server.ts';
 import { PayloadTooLargeError, readBody } from './body.ts';
@@ -16,13 +18,20 @@ export interface RestHandlerOptions {
   logger: Logger;
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
   if (body === undefined) {
     res.writeHead(status, headers).end();
     return;
   }
+  if (contentType !== undefined) {
+    res.writeHead(status, { 'content-type': contentType, ...headers }).end(String(body));
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
+
+/** The anonymous caller of `public` routes: reads nothing of the domain (those routes never call it). */
+const anonymous: Actor = { userId: null, username: 'anonymous', role: 'consumer' };
 
 /**
  * The v0.9 REST layer as a management-server handler. Routes answer under `/api/management/v0.9`, and
@@ -50,12 +59,17 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
       return true;
     }
 
-    const actor = await options.authenticate(req.headers.authorization);
+    const access = match.route.access ?? 'authenticated';
+    const actor = access === 'public' ? anonymous : await options.authenticate(req.headers.authorization);
     if (!actor) {
       send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
       return true;
     }
     try {
+      // Checked before the body is read, as GraphQL's `manager` scope is: a consumer learns nothing from validation.
+      if (access === 'manager' && !canManageApis(actor)) {
+        throw new ForbiddenError('This operation requires the admin or developer role');
+      }
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
       const result = await match.route.handle({
         params: match.params,
@@ -63,7 +77,7 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
         body,
         domain: { ...options.domain, actor },
       });
-      send(res, result.status, result.body, { ...headers, ...result.headers });
+      send(res, result.status, result.body, { ...headers, ...result.headers }, result.contentType);
     } catch (error: unknown) {
       if (error instanceof PayloadTooLargeError) {
         send(res, 413, errorBody(error.message), headers);

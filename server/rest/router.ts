@@ -2,6 +2,13 @@ import type { DomainContext } from '../domain/context.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
+/**
+ * Who may call a route. `public`: no credentials (the OpenAPI document). `authenticated`: any stored user.
+ * `manager`: admin or publisher (v0.9 admin/developer), the REST twin of GraphQL's `manager` auth scope; the
+ * domain still applies its own ownership rules behind it.
+ */
+export type Access = 'public' | 'authenticated' | 'manager';
+
 /** What a route handler gets: parsed path params, query, body, and a domain context acting as the caller. */
 export interface RestRequest {
   params: Record<string, string>;
@@ -13,7 +20,9 @@ export interface RestRequest {
 
 export interface RestResponse {
   status: number;
+  /** JSON-serialised unless `contentType` is set, in which case it must be the text to send. */
   body?: unknown;
+  contentType?: string;
   headers?: Record<string, string>;
 }
 
@@ -21,6 +30,8 @@ export interface Route {
   method: Method;
   /** `/rest-apis/:id/api-keys/:apiKeyName`, relative to the v0.9 prefix. */
   path: string;
+  /** @default 'authenticated' */
+  access?: Access;
   handle(req: RestRequest): Promise<RestResponse>;
 }
 
@@ -33,6 +44,15 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
+/** A malformed escape (`%zz`) is kept as sent: it then names nothing, which is a 404, never a 500. */
+function decodeSegment(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 /** Matches method + path against a fixed route table; `pathAllowed` tells 405 apart from 404. */
 export function createRouter(routes: readonly Route[]) {
   const compiled: CompiledRoute[] = routes.map((r) => ({ ...r, segments: r.path.split('/').filter(Boolean) }));
@@ -42,7 +62,7 @@ export function createRouter(routes: readonly Route[]) {
     for (let i = 0; i < parts.length; i++) {
       const segment = route.segments[i] ?? '';
       const part = parts[i] ?? '';
-      if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(part);
+      if (segment.startsWith(':')) params[segment.slice(1)] = decodeSegment(part);
       else if (segment !== part) return null;
     }
     return params;

@@ -1,0 +1,65 @@
+import { type ApiFilters, createApi, deleteApi, getApi, listApis, updateApi } from '../../domain/apis.ts';
+import { ValidationError } from '../../domain/errors.ts';
+import { allRows } from '../../domain/pagination.ts';
+import type { Route } from '../router.ts';
+import { fromRestApiBody, toRestApi } from '../shapes/rest-api.ts';
+
+const deploymentStates = ['deployed', 'undeployed'] as const;
+
+function listFilters(query: URLSearchParams): ApiFilters {
+  const status = query.get('status');
+  if (status !== null && !(deploymentStates as readonly string[]).includes(status)) {
+    throw new ValidationError([{ path: 'status', message: `status must be one of ${deploymentStates.join(', ')}` }]);
+  }
+  return {
+    displayName: query.get('displayName') ?? undefined,
+    version: query.get('version') ?? undefined,
+    context: query.get('context') ?? undefined,
+    deploymentState: (status as ApiFilters['deploymentState']) ?? undefined,
+  };
+}
+
+/** `/rest-apis`: the v0.9 RestAPI resource over the apis domain module. */
+export const restApiRoutes: readonly Route[] = [
+  {
+    method: 'POST',
+    path: '/rest-apis',
+    access: 'manager',
+    handle: async ({ body, domain }) => ({ status: 201, body: toRestApi(await createApi(domain, fromRestApiBody(body))) }),
+  },
+  {
+    method: 'GET',
+    path: '/rest-apis',
+    handle: async ({ query, domain }) => {
+      const apis = await listApis(domain, listFilters(query), allRows);
+      return {
+        status: 200,
+        body: { status: 'success', count: apis.length, apis: apis.map((api) => toRestApi(api, { substituteVersion: true })) },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/rest-apis/:id',
+    handle: async ({ params, domain }) => ({ status: 200, body: toRestApi(await getApi(domain, params.id ?? '')) }),
+  },
+  {
+    method: 'PUT',
+    path: '/rest-apis/:id',
+    access: 'manager',
+    // Never creates: an unknown id is the domain's 404; a body metadata.name other than the id is its 400.
+    handle: async ({ params, body, domain }) => ({
+      status: 200,
+      body: toRestApi(await updateApi(domain, params.id ?? '', fromRestApiBody(body))),
+    }),
+  },
+  {
+    method: 'DELETE',
+    path: '/rest-apis/:id',
+    access: 'manager',
+    handle: async ({ params, domain }) => {
+      const deleted = await deleteApi(domain, params.id ?? '');
+      return { status: 200, body: { status: 'success', message: 'RestAPI deleted successfully', id: deleted.handle } };
+    },
+  },
+];

@@ -1,0 +1,340 @@
+import { stringify as toYaml } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivers } from '../../helpers/database.ts';
+import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
+import { type RestClient, restClient } from '../../helpers/rest.ts';
+import { seedRestApi } from '../../helpers/rest-seed.ts';
+
+type Json = Record<string, unknown>;
+interface ErrorJson {
+  status: string;
+  message: string;
+  errors?: { field: string; message: string }[];
+}
+/** The seed's RestApi, mutable and loosely typed: tests break it on purpose. */
+interface Body {
+  apiVersion: string;
+  kind: string;
+  metadata: Json;
+  spec: Json;
+}
+
+let seq = 0;
+/** The seed's RestApi with a fresh handle, displayName and context, edited by `edit`. */
+function restApi(edit: (body: Body) => void = () => {}): Body {
+  seq++;
+  const body = structuredClone(seedRestApi) as unknown as Body;
+  body.metadata.name = `books-${seq}`;
+  body.spec.displayName = `Books-${seq}`;
+  body.spec.context = `/books-${seq}/$version`;
+  edit(body);
+  return body;
+}
+
+describe.each(drivers)('REST /rest-apis (%s)', (driver) => {
+  let t: TestPlatform;
+  let rest: RestClient;
+  beforeAll(async () => {
+    t = await startTestPlatform(driver);
+    rest = restClient(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** Posts the body and expects a 400 listing `field` (with a message matching `message`, when given). */
+  async function rejects(body: unknown, field: string, message?: RegExp | string): Promise<ErrorJson> {
+    const res = await rest.post<ErrorJson>('/rest-apis', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.message).toBe('Configuration validation failed');
+    const issue = res.body.errors?.find((e) => e.field === field);
+    expect(issue, `no error on ${field}: ${JSON.stringify(res.body.errors)}`).toBeDefined();
+    if (message !== undefined) expect(issue?.message).toMatch(message);
+    return res.body;
+  }
+
+  describe('validation (400 Configuration validation failed)', () => {
+    it('rejects an apiVersion other than gateway.api-platform.wso2.com/v1alpha1', async () => {
+      await rejects(restApi((b) => Object.assign(b, { apiVersion: 'gateway.api-platform.wso2.com/v1' })), 'apiVersion', /v1alpha1/);
+    });
+    it('rejects a kind other than RestApi', async () => {
+      await rejects(restApi((b) => Object.assign(b, { kind: 'GraphQLApi' })), 'kind', /RestApi/);
+    });
+    it('rejects a body that is not an object', async () => {
+      await rejects([1, 2], 'body');
+    });
+    it('rejects a missing metadata.name, and one with whitespace or /', async () => {
+      await rejects(restApi((b) => { b.metadata = {}; }), 'metadata.name', /required/);
+      await rejects(restApi((b) => { b.metadata.name = 'has space'; }), 'metadata.name', /whitespace/);
+      await rejects(restApi((b) => { b.metadata.name = 'a/b'; }), 'metadata.name', /'\/'/);
+    });
+    it('rejects label keys with whitespace', async () => {
+      await rejects(restApi((b) => { b.metadata.labels = { 'bad key': 'x' }; }), 'metadata.labels', /whitespace/);
+    });
+    it('rejects displayNames outside 1-100 letters, digits, space, -, _, .', async () => {
+      await rejects(restApi((b) => { b.spec.displayName = ''; }), 'spec.displayName');
+      await rejects(restApi((b) => { b.spec.displayName = 'a'.repeat(101); }), 'spec.displayName');
+      await rejects(restApi((b) => { b.spec.displayName = 'Books!'; }), 'spec.displayName', /letters, digits/);
+    });
+    it('accepts the displayName character set at its longest', async () => {
+      const res = await rest.post('/rest-apis', restApi((b) => { b.spec.displayName = `A b-c_d.1${'x'.repeat(91)}`; }));
+      expect(res.status).toBe(201);
+    });
+    it('rejects versions not matching ^v?\\d+(\\.\\d+)?(\\.\\d+)?$', async () => {
+      for (const version of ['version1', 'v1.0.0.0', 'v1.', '']) await rejects(restApi((b) => { b.spec.version = version; }), 'spec.version');
+    });
+    it('rejects a context without a leading / or with a trailing /', async () => {
+      await rejects(restApi((b) => { b.spec.context = 'books'; }), 'spec.context', 'Context must start with / and cannot end with /');
+      await rejects(restApi((b) => { b.spec.context = '/books/'; }), 'spec.context', 'Context must start with / and cannot end with /');
+    });
+    it('rejects a context longer than 200 characters', async () => {
+      await rejects(restApi((b) => { b.spec.context = `/${'a'.repeat(200)}`; }), 'spec.context', /200/);
+    });
+    it('accepts the root context and a context holding $version', async () => {
+      const root = await rest.post<Json>('/rest-apis', restApi((b) => { b.spec.context = '/'; b.spec.operations = [{ method: 'GET', path: '/root-only' }]; }));
+      expect(root.status).toBe(201);
+      const versioned = await rest.post('/rest-apis', restApi((b) => { b.spec.context = '/v/$version/x'; }));
+      expect(versioned.status).toBe(201);
+    });
+    it('rejects an upstream with both url and ref, or neither', async () => {
+      await rejects(
+        restApi((b) => { b.spec.upstream = { main: { url: 'https://a.example', ref: 'x' } }; }),
+        'spec.upstream.main',
+        'Exactly one of url or ref must be set',
+      );
+      await rejects(restApi((b) => { b.spec.upstream = { main: {} }; }), 'spec.upstream.main', 'Exactly one of url or ref must be set');
+    });
+    it('rejects an upstream url that is not http(s) with a host', async () => {
+      await rejects(restApi((b) => { b.spec.upstream = { main: { url: 'ftp://files.example' } }; }), 'spec.upstream.main.url', /http or https/);
+      await rejects(restApi((b) => { b.spec.upstream = { main: { url: 'not a url' } }; }), 'spec.upstream.main.url');
+    });
+    it('rejects a ref that names no upstreamDefinition, and accepts one that does', async () => {
+      await rejects(restApi((b) => { b.spec.upstream = { main: { ref: 'missing' } }; }), 'spec.upstream.main.ref', /missing/);
+      const ok = await rest.post<Json>(
+        '/rest-apis',
+        restApi((b) => {
+          b.spec.upstreamDefinitions = [
+            { name: 'books-backend', basePath: '/api/v2', timeout: { connect: '5s' }, upstreams: [{ url: 'http://books.internal:8080', weight: 80 }, { url: 'http://books-2.internal:8080' }] },
+          ];
+          b.spec.upstream = { main: { ref: 'books-backend', hostRewrite: 'auto' } };
+        }),
+      );
+      expect(ok.status).toBe(201);
+      expect(ok.body).toMatchObject({
+        spec: {
+          upstream: { main: { ref: 'books-backend', hostRewrite: 'auto' } },
+          upstreamDefinitions: [{ name: 'books-backend', basePath: '/api/v2', timeout: { connect: '5s' }, upstreams: [{ url: 'http://books.internal:8080', weight: 80 }, { url: 'http://books-2.internal:8080' }] }],
+        },
+      });
+    });
+    it('rejects upstreamDefinition names outside ^[a-zA-Z0-9\\-_]+$ and duplicate names', async () => {
+      const def = (name: string) => ({ name, upstreams: [{ url: 'http://a.example' }] });
+      await rejects(restApi((b) => { b.spec.upstreamDefinitions = [def('bad name')]; }), 'spec.upstreamDefinitions[0].name');
+      await rejects(restApi((b) => { b.spec.upstreamDefinitions = [def('a'), def('a')]; }), 'spec.upstreamDefinitions[1].name', /Duplicate/);
+    });
+    it('rejects weights outside 0-100 and a connect timeout that is not a duration', async () => {
+      await rejects(
+        restApi((b) => { b.spec.upstreamDefinitions = [{ name: 'a', upstreams: [{ url: 'http://a.example', weight: 101 }] }]; }),
+        'spec.upstreamDefinitions[0].upstreams[0].weight',
+        /0 to 100/,
+      );
+      await rejects(
+        restApi((b) => { b.spec.upstreamDefinitions = [{ name: 'a', timeout: { connect: 'soon' }, upstreams: [{ url: 'http://a.example' }] }]; }),
+        'spec.upstreamDefinitions[0].timeout.connect',
+        /duration/,
+      );
+    });
+    it('rejects an API without operations', async () => {
+      await rejects(restApi((b) => { b.spec.operations = []; }), 'spec.operations', /At least one operation/);
+    });
+    it('rejects methods outside GET POST PUT DELETE PATCH HEAD OPTIONS', async () => {
+      await rejects(restApi((b) => { b.spec.operations = [{ method: 'TRACE', path: '/books' }]; }), 'spec.operations[0].method', /GET, POST/);
+    });
+    it('rejects operation paths not starting with / or with unbalanced braces', async () => {
+      await rejects(restApi((b) => { b.spec.operations = [{ method: 'GET', path: 'books' }]; }), 'spec.operations[0].path');
+      await rejects(restApi((b) => { b.spec.operations = [{ method: 'GET', path: '/books/{id' }]; }), 'spec.operations[0].path', /balanced/);
+      await rejects(restApi((b) => { b.spec.operations = [{ method: 'GET', path: '/books/id}' }]; }), 'spec.operations[0].path');
+    });
+    it('rejects an unknown policy name', async () => {
+      await rejects(restApi((b) => { b.spec.policies = [{ name: 'no-such-policy', version: 'v1' }]; }), 'spec.policies[0].name', /Unknown policy/);
+    });
+    it('rejects a full semantic policy version with a message saying only major versions are accepted', async () => {
+      await rejects(restApi((b) => { b.spec.policies = [{ ...seedRestApi.spec.policies[0], version: 'v1.0.0' }]; }), 'spec.policies[0].version', /major-only.*v1\.0\.0/);
+    });
+    it('rejects policy params that break the policy schema, at spec.policies[i].params.<field>', async () => {
+      await rejects(restApi((b) => { b.spec.policies = [{ name: 'api-key', version: 'v1', params: { key: 'X-API-Key', in: 'cookie' } }]; }), 'spec.policies[0].params.in');
+      await rejects(
+        restApi((b) => { b.spec.operations = [{ method: 'GET', path: '/books', policies: [{ name: 'api-key-auth', version: 'v1', params: { key: '' } }] }]; }),
+        'spec.operations[0].policies[0].params.key',
+      );
+    });
+    it('lists every problem of the body in one answer', async () => {
+      const body = await rejects(
+        restApi((b) => {
+          b.kind = 'Nope' as typeof b.kind;
+          b.spec.version = 'x';
+          b.spec.context = 'nope';
+          b.spec.operations = [];
+        }),
+        'kind',
+      );
+      expect(body.errors?.map((e) => e.field)).toEqual(expect.arrayContaining(['kind', 'spec.version', 'spec.context', 'spec.operations']));
+    });
+    it('rejects malformed JSON and malformed YAML as 400 on field body', async () => {
+      const json = await rest.request<ErrorJson>('POST', '/rest-apis', { raw: '{"apiVersion":', contentType: 'application/json' });
+      expect(json.status).toBe(400);
+      expect(json.body.errors).toEqual([{ field: 'body', message: 'Request body is not valid JSON' }]);
+      const yaml = await rest.request<ErrorJson>('POST', '/rest-apis', { raw: 'a: [1, 2', contentType: 'application/yaml' });
+      expect(yaml.status).toBe(400);
+      expect(yaml.body.errors).toEqual([{ field: 'body', message: 'Request body is not valid YAML' }]);
+    });
+    it('rejects a missing body', async () => {
+      const res = await rest.request<ErrorJson>('POST', '/rest-apis');
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe('YAML bodies', () => {
+    it('creates from application/yaml and text/yaml bodies, answering JSON', async () => {
+      for (const contentType of ['application/yaml', 'text/yaml']) {
+        const body = restApi();
+        const res = await rest.request<Json>('POST', '/rest-apis', { raw: toYaml(body), contentType });
+        expect(res.status).toBe(201);
+        expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(res.body).toMatchObject({ metadata: { name: body.metadata.name }, spec: { context: body.spec.context } });
+      }
+    });
+    it('updates from a YAML body', async () => {
+      const body = restApi();
+      expect((await rest.post('/rest-apis', body)).status).toBe(201);
+      body.spec.operations = [{ method: 'GET', path: '/yaml-only' }];
+      const res = await rest.request<Json>('PUT', `/rest-apis/${body.metadata.name}`, { raw: toYaml(body), contentType: 'application/yaml' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ spec: { operations: [{ method: 'GET', path: '/yaml-only' }] } });
+    });
+  });
+
+  describe('conflicts and not found', () => {
+    it('answers 409 configuration already exists for the same handle', async () => {
+      const body = restApi();
+      expect((await rest.post('/rest-apis', body)).status).toBe(201);
+      const again = await rest.post<ErrorJson>('/rest-apis', restApi((b) => { b.metadata.name = body.metadata.name as string; }));
+      expect(again.status).toBe(409);
+      expect(again.body.message).toMatch(/^configuration already exists: /);
+    });
+    it('answers 409 configuration already exists for the same displayName and version', async () => {
+      const body = restApi();
+      expect((await rest.post('/rest-apis', body)).status).toBe(201);
+      const again = await rest.post<ErrorJson>('/rest-apis', restApi((b) => { b.spec.displayName = body.spec.displayName as string; }));
+      expect(again.status).toBe(409);
+      expect(again.body.message).toMatch(/^configuration already exists: .*displayName/);
+    });
+    it('answers 409 when a deployed API claims a route another deployed API serves', async () => {
+      const first = restApi((b) => { b.spec.context = '/shared-route'; });
+      expect((await rest.post('/rest-apis', first)).status).toBe(201);
+      const second = await rest.post<ErrorJson>('/rest-apis', restApi((b) => { b.spec.context = '/shared-route'; b.spec.operations = [{ method: 'GET', path: '/books' }]; }));
+      expect(second.status).toBe(409);
+      expect(second.body.message).toMatch(/GET \/shared-route\/books .*already served/);
+      const undeployed = await rest.post<Json>('/rest-apis', restApi((b) => { b.spec.context = '/shared-route'; b.spec.deploymentState = 'undeployed'; }));
+      expect(undeployed.status).toBe(201);
+      expect(undeployed.body).toMatchObject({ status: { state: 'undeployed' } });
+      expect(undeployed.body.status).not.toHaveProperty('deployedAt');
+    });
+    it('answers 404 RestAPI with handle ... not found for GET, PUT and DELETE of an unknown id', async () => {
+      const message = "RestAPI with handle 'nope' not found";
+      expect(await rest.get('/rest-apis/nope')).toMatchObject({ status: 404, body: { status: 'error', message } });
+      expect(await rest.put('/rest-apis/nope', restApi((b) => { b.metadata.name = 'nope'; }))).toMatchObject({ status: 404, body: { message } });
+      expect(await rest.delete('/rest-apis/nope')).toMatchObject({ status: 404, body: { message } });
+    });
+    it('finds an API by its platform id as well as its handle', async () => {
+      const body = restApi();
+      await rest.post('/rest-apis', body);
+      const res = await t.graphql<{ apiByHandle: { id: string } }>(`query($h: String!) { apiByHandle(handle: $h) { id } }`, { h: body.metadata.name });
+      const rawId = Buffer.from(res.data?.apiByHandle.id ?? '', 'base64').toString().split(':')[1] ?? '';
+      expect(await rest.get(`/rest-apis/${rawId}`)).toMatchObject({ status: 200, body: { status: { id: body.metadata.name } } });
+    });
+  });
+
+  describe('PUT', () => {
+    it('never creates: an unknown id is 404 and nothing is made', async () => {
+      const body = restApi();
+      expect((await rest.put(`/rest-apis/${body.metadata.name}`, body)).status).toBe(404);
+      expect((await rest.get(`/rest-apis/${body.metadata.name}`)).status).toBe(404);
+    });
+    it('answers 400 handle mismatch when the body metadata.name differs from the path', async () => {
+      const body = restApi();
+      await rest.post('/rest-apis', body);
+      const res = await rest.put<ErrorJson>(`/rest-apis/${body.metadata.name}`, restApi());
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/^handle mismatch: /);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: 'metadata.name' })]);
+    });
+    it('replaces the spec and reports 400 for an invalid one', async () => {
+      const body = restApi();
+      await rest.post('/rest-apis', body);
+      body.spec.version = 'v2';
+      body.spec.policies = [];
+      const res = await rest.put<Json>(`/rest-apis/${body.metadata.name}`, body);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ spec: { version: 'v2' } });
+      expect(res.body.spec).not.toHaveProperty('policies');
+      body.spec.context = 'bad';
+      expect((await rest.put(`/rest-apis/${body.metadata.name}`, body)).status).toBe(400);
+    });
+    it('deploymentState undeployed takes the API off traffic but keeps its configuration and keys; deployed again redeploys', async () => {
+      const body = restApi();
+      await rest.post('/rest-apis', body);
+      const key = await rest.post<{ apiKey: { name: string } }>(`/rest-apis/${body.metadata.name}/api-keys`, { name: 'kept-key' });
+      expect(key.status).toBe(201);
+      body.spec.deploymentState = 'undeployed';
+      const off = await rest.put<Json>(`/rest-apis/${body.metadata.name}`, body);
+      expect(off.status).toBe(200);
+      expect(off.body).toMatchObject({ status: { state: 'undeployed' }, spec: { deploymentState: 'undeployed', operations: body.spec.operations } });
+      expect(off.body.status).not.toHaveProperty('deployedAt');
+      const keys = await rest.get<{ totalCount: number; apiKeys: { name: string }[] }>(`/rest-apis/${body.metadata.name}/api-keys`);
+      expect(keys.body.apiKeys.map((k) => k.name)).toEqual(['kept-key']);
+      delete body.spec.deploymentState;
+      const on = await rest.put<Json>(`/rest-apis/${body.metadata.name}`, body);
+      expect(on.body).toMatchObject({ status: { state: 'deployed', deployedAt: expect.any(String) } });
+    });
+  });
+
+  describe('GET list', () => {
+    it('filters by displayName, version, context (as given or substituted) and status', async () => {
+      const a = restApi((b) => { b.spec.displayName = 'Filter-A'; b.spec.version = 'v7'; b.spec.context = '/filter-a/$version'; });
+      const bApi = restApi((b) => { b.spec.displayName = 'Filter-B'; b.spec.version = 'v8'; b.spec.context = '/filter-b'; b.spec.deploymentState = 'undeployed'; });
+      await rest.post('/rest-apis', a);
+      await rest.post('/rest-apis', bApi);
+      const names = async (query: string) =>
+        (await rest.get<{ count: number; apis: { metadata: { name: string } }[] }>(`/rest-apis?${query}`)).body.apis.map((x) => x.metadata.name);
+      expect(await names('displayName=Filter-A')).toEqual([a.metadata.name]);
+      expect(await names('version=v8')).toEqual([bApi.metadata.name]);
+      expect(await names(`context=${encodeURIComponent('/filter-a/v7')}`)).toEqual([a.metadata.name]);
+      expect(await names(`context=${encodeURIComponent('/filter-a/$version')}`)).toEqual([a.metadata.name]);
+      expect(await names('status=undeployed&displayName=Filter-B')).toEqual([bApi.metadata.name]);
+      expect(await names('status=deployed&displayName=Filter-B')).toEqual([]);
+      const list = await rest.get<{ count: number; apis: { spec: { context: string } }[] }>('/rest-apis?displayName=Filter-A');
+      expect(list.body.count).toBe(1);
+      expect(list.body.apis[0]?.spec.context).toBe('/filter-a/v7');
+    });
+    it('answers 400 for a status filter other than deployed or undeployed', async () => {
+      const res = await rest.get<ErrorJson>('/rest-apis?status=running');
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'status', message: 'status must be one of deployed, undeployed' }]);
+    });
+  });
+
+  describe('DELETE', () => {
+    it('answers 200 with the v0.9 body and deletes the API with its keys', async () => {
+      const body = restApi();
+      await rest.post('/rest-apis', body);
+      await rest.post(`/rest-apis/${body.metadata.name}/api-keys`, { name: 'doomed-key' });
+      const res = await rest.delete(`/rest-apis/${body.metadata.name}`);
+      expect(res).toMatchObject({ status: 200, body: { status: 'success', message: 'RestAPI deleted successfully', id: body.metadata.name } });
+      expect((await rest.get(`/rest-apis/${body.metadata.name}/api-keys`)).status).toBe(404);
+      // Re-created under the same handle, it starts with no keys.
+      await rest.post('/rest-apis', body);
+      expect((await rest.get(`/rest-apis/${body.metadata.name}/api-keys`)).body).toMatchObject({ totalCount: 0 });
+    });
+  });
+});
