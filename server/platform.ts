@@ -12,6 +12,12 @@ import { createPolicyModuleHandler, loadPolicyModules, type PolicyModule } from 
 import { createRestHandler } from './rest/handler.ts';
 import { restRoutes } from './rest/routes.ts';
 import { closeServer, createManagementServer, listen, type RouteHandler } from './management-server.ts';
+import { type ChangeNotify, startChangeNotify } from './db/change-notify.ts';
+import { type AdsServer, startAdsServer } from './xds/ads-server.ts';
+import { createSnapshotPipeline } from './xds/pipeline.ts';
+import type { SnapshotSource } from './xds/resources.ts';
+import { SnapshotRunner, type SnapshotPipeline } from './xds/runner.ts';
+import { SnapshotCache } from './xds/snapshot-cache.ts';
 
 export interface Platform {
   ports: { management: number; gateway: number | null; xds: number | null };
@@ -21,6 +27,10 @@ export interface Platform {
   changes: ChangeFeed;
   /** The compiled policy modules served at /policies/<name>.wasm. */
   policyModules: ReadonlyMap<string, PolicyModule>;
+  /** Envoy configuration snapshots, as served over ADS; the embedded gateway consumes them in-process. */
+  snapshots: SnapshotSource;
+  /** Rebuilds the snapshot from the database now (after any build in flight). */
+  rebuildSnapshot(): Promise<void>;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -28,6 +38,16 @@ export interface Platform {
 export interface PlatformOptions {
   logger?: Logger;
   now?: () => Date;
+  /** Replaces the model → snapshot steps (tests). @default the real loader, translator and validator */
+  snapshotPipeline?: SnapshotPipeline<unknown>;
+  /** Snapshot rebuild timings. @default SnapshotRunner's defaults */
+  snapshotTiming?: { debounceMs?: number; refreshIntervalMs?: number };
+}
+
+/** A host data planes on this machine can reach when we listen on every interface. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Composition root: opens storage, bootstraps the admin, starts the servers. Returns them started. */
@@ -35,12 +55,8 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   const changes = new ChangeFeed();
-  const domain: Omit<DomainContext, 'actor'> = {
-    db: database.db,
-    changes,
-    now: options.now ?? (() => new Date()),
-    settings: config.settings,
-  };
+  const now = options.now ?? (() => new Date());
+  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings };
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
@@ -69,14 +85,51 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const managementPort = await listen(management, config.managementPort, config.host);
   logger.info({ port: managementPort, driver: database.driver }, 'management api listening');
 
+  // Data planes get configuration from their first request: the first snapshot is built before xDS listens.
+  // It is built after the management server listens, since the wasm filters name its URL.
+  const snapshots = new SnapshotCache();
+  const runner = new SnapshotRunner<unknown>({
+    db: database.db,
+    changes,
+    cache: snapshots,
+    pipeline:
+      options.snapshotPipeline ??
+      createSnapshotPipeline({
+        policyModules,
+        controlPlaneUrl: `http://${reachableHost(config.host)}:${managementPort}`,
+        listenerPort: config.gatewayPort,
+      }),
+    logger,
+    now,
+    ...options.snapshotTiming,
+  });
+  await runner.start();
+  const ads: AdsServer = await startAdsServer({ snapshots, logger, port: config.xdsPort, host: config.host });
+  // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
+  let changeNotify: ChangeNotify | null = null;
+  if (database.driver === 'postgres' && config.databaseUrl) {
+    changeNotify = await startChangeNotify({
+      url: config.databaseUrl,
+      onRemoteChange: () => runner.requestRebuild('remote'),
+      logger,
+    });
+    const notify = changeNotify.notify;
+    changes.subscribe(() => notify());
+  }
+
   return {
-    ports: { management: managementPort, gateway: null, xds: null },
+    ports: { management: managementPort, gateway: null, xds: ads.port },
     database,
     admin,
     changes,
     policyModules,
+    snapshots,
+    rebuildSnapshot: () => runner.rebuild('change'),
     logger,
     close: async () => {
+      await changeNotify?.close();
+      await runner.close();
+      await ads.close();
       await closeServer(management);
       await database.close();
     },

@@ -1,0 +1,175 @@
+import type { ChangeFeed, DomainContext } from '../domain/context.ts';
+import type { Logger } from '../logger.ts';
+import type { EnvoyResources, Snapshot } from './resources.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
+
+/** What the translator reports beside its resources: one broken API is left out, never the whole snapshot. */
+export interface TranslationResult {
+  resources: EnvoyResources;
+  problems: readonly unknown[];
+}
+
+/**
+ * The I/O-free steps between the database and a snapshot, injected so the runner is tested with fakes and
+ * the platform wires the real ones (`loadDeploymentModel`, `resolveJwks`, `translate`, `validateResources`).
+ */
+/** The database handle as the domain receives it (xds never imports db itself). */
+type Database = DomainContext['db'];
+
+export interface SnapshotPipeline<Model> {
+  loadModel(db: Database, now: Date): Promise<Model>;
+  /** Fetches JWKS URLs etc. the translator must not fetch itself (it is pure); its problems join the translator's. */
+  resolveJwks?(model: Model): Promise<{ model: Model; problems: readonly unknown[] }>;
+  translate(model: Model): TranslationResult;
+  /** Problems found checking every resource against Envoy's protos; empty = publishable. */
+  validate(resources: EnvoyResources): readonly unknown[];
+}
+
+export interface SnapshotRunnerOptions<Model> {
+  db: Database;
+  changes: ChangeFeed;
+  cache: SnapshotCache;
+  pipeline: SnapshotPipeline<Model>;
+  logger: Logger;
+  now: () => Date;
+  /** A burst of changes within this window becomes one snapshot. @default 10 */
+  debounceMs?: number;
+  /** Rebuild this often even without changes, so expiries (keys, subscriptions) take effect. @default 30000 */
+  refreshIntervalMs?: number;
+  /** First retry after a failed build (doubling up to refreshIntervalMs). @default 1000 */
+  retryMs?: number;
+}
+
+export type RebuildReason = 'start' | 'change' | 'remote' | 'refresh' | 'retry';
+
+/**
+ * Turns committed changes into snapshots: debounce → load model → resolve JWKS → translate → validate →
+ * publish. One build runs at a time; a change arriving during a build triggers one more afterwards, so the
+ * last snapshot always reflects the last commit. A failed build keeps the last good snapshot.
+ */
+export class SnapshotRunner<Model> {
+  private readonly debounceMs: number;
+  private readonly refreshIntervalMs: number;
+  private readonly retryMs: number;
+  private readonly logger: Logger;
+  private debounceTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private building: Promise<void> | null = null;
+  private pendingReason: RebuildReason | null = null;
+  private failures = 0;
+  private lastProblems: readonly unknown[] = [];
+  private lastReport = '';
+  private closed = false;
+
+  constructor(private readonly options: SnapshotRunnerOptions<Model>) {
+    this.debounceMs = options.debounceMs ?? 10;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
+    this.retryMs = options.retryMs ?? 1000;
+    this.logger = options.logger.child({ component: 'xds' });
+  }
+
+  /** Builds the first snapshot (so data planes get configuration at once), then follows the change feed. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.options.changes.subscribe(() => this.requestRebuild('change'));
+    this.refreshTimer = setInterval(() => this.requestRebuild('refresh'), this.refreshIntervalMs);
+    this.refreshTimer.unref();
+    await this.rebuild('start');
+  }
+
+  /** Schedules a rebuild after the debounce window; calls within the window share it. */
+  requestRebuild(reason: RebuildReason): void {
+    if (this.closed) return;
+    this.pendingReason ??= reason;
+    if (this.debounceTimer) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = null;
+      void this.rebuild(this.pendingReason ?? reason);
+    }, this.debounceMs);
+  }
+
+  /** Builds now (after any build in flight); resolves when the resulting snapshot is published or refused. */
+  async rebuild(reason: RebuildReason): Promise<void> {
+    while (this.building) await this.building;
+    if (this.closed) return;
+    this.pendingReason = null;
+    this.building = this.build(reason).finally(() => {
+      this.building = null;
+    });
+    await this.building;
+  }
+
+  /** Resolves once no rebuild is scheduled or running (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.building || this.debounceTimer) {
+      if (this.building) await this.building;
+      else await new Promise((resolve) => setTimeout(resolve, this.debounceMs));
+    }
+  }
+
+  /** Problems of the latest build: translation problems (APIs left out) or validation problems (refused). */
+  problems(): readonly unknown[] {
+    return this.lastProblems;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const timer of [this.debounceTimer, this.retryTimer]) if (timer) clearTimeout(timer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.debounceTimer = this.retryTimer = this.refreshTimer = null;
+    if (this.building) await this.building;
+  }
+
+  private async build(reason: RebuildReason): Promise<void> {
+    const started = performance.now();
+    const { pipeline, cache } = this.options;
+    try {
+      let model: Model = await pipeline.loadModel(this.options.db, this.options.now());
+      let keyProblems: readonly unknown[] = [];
+      if (pipeline.resolveJwks) {
+        const resolved = await pipeline.resolveJwks(model);
+        model = resolved.model;
+        keyProblems = resolved.problems;
+      }
+      const translated = pipeline.translate(model);
+      const { resources } = translated;
+      const problems = [...keyProblems, ...translated.problems];
+      const invalid = pipeline.validate(resources);
+      this.failures = 0;
+      if (invalid.length > 0) {
+        this.lastProblems = invalid;
+        this.report('error', { problems: invalid, version: cache.current()?.version ?? null }, 'generated configuration is invalid, keeping the last good snapshot');
+        return;
+      }
+      this.lastProblems = problems;
+      if (problems.length > 0) this.report('warn', { problems }, 'snapshot built with translation problems');
+      else this.lastReport = '';
+      const before = cache.current();
+      const snapshot: Snapshot = cache.publish(resources);
+      if (snapshot !== before) {
+        this.logger.info({ version: snapshot.version, reason, ms: Math.round(performance.now() - started) }, 'snapshot published');
+      }
+    } catch (error: unknown) {
+      this.failures += 1;
+      const delay = Math.min(this.retryMs * 2 ** (this.failures - 1), this.refreshIntervalMs);
+      this.logger.warn({ err: error, reason, retryInMs: delay }, 'snapshot build failed, keeping the last good snapshot');
+      if (!this.closed && !this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.requestRebuild('retry');
+        }, delay);
+        this.retryTimer.unref();
+      }
+    }
+  }
+
+  /** Logs problems once per distinct set, not on every periodic rebuild. */
+  private report(level: 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
+    const text = JSON.stringify(fields.problems);
+    if (text === this.lastReport) return;
+    this.lastReport = text;
+    this.logger[level](fields, message);
+  }
+}
