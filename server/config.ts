@@ -11,6 +11,10 @@ export interface PlatformConfig {
   gatewayPort: number;
   /** @default 18000 */
   xdsPort: number;
+  /** Run the embedded gateway in this process (off when only Envoys or remote gateways serve traffic). @default true */
+  embeddedGateway: boolean;
+  /** The embedded gateway's admin port (/metrics, /ready); Envoy's admin keeps 9901. null = none. @default 9902 */
+  gatewayAdminPort: number | null;
   /** PGlite directory (or `memory://`) when databaseUrl is unset. @default './data' */
   dataDir: string;
   /** postgres://… selects Postgres. */
@@ -56,6 +60,8 @@ export function configFromEnv(env: Env): PlatformConfig {
     managementPort: port(env, 'MANAGEMENT_PORT', 9090),
     gatewayPort: port(env, 'GATEWAY_PORT', 8080),
     xdsPort: port(env, 'XDS_PORT', 18000),
+    embeddedGateway: !['false', '0', 'no'].includes((env.EMBEDDED_GATEWAY ?? '').toLowerCase()),
+    gatewayAdminPort: port(env, 'GATEWAY_ADMIN_PORT', 9902),
     dataDir: env.DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,
     admin: username && password ? { username, password } : undefined,

@@ -7,6 +7,7 @@ import { randomPassword } from './domain/secrets.ts';
 import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
 import { toSchema } from './graphql/schema/index.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
+import { createGateway, type Gateway } from './gateway/gateway.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createPolicyModuleHandler, loadPolicyModules, type PolicyModule } from './policy-modules.ts';
 import { createRestHandler } from './rest/handler.ts';
@@ -20,7 +21,7 @@ import { SnapshotRunner, type SnapshotPipeline } from './xds/runner.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 
 export interface Platform {
-  ports: { management: number; gateway: number | null; xds: number | null };
+  ports: { management: number; gateway: number | null; xds: number | null; gatewayAdmin: number | null };
   database: DatabaseHandle;
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;
@@ -117,8 +118,14 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     changes.subscribe(() => notify());
   }
 
+  // The embedded data plane reads the same snapshots Envoy gets over ADS, in-process.
+  const gateway: Gateway | null = config.embeddedGateway
+    ? await createGateway({ source: snapshots, port: config.gatewayPort, host: config.host, logger, adminPort: config.gatewayAdminPort })
+    : null;
+  if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');
+
   return {
-    ports: { management: managementPort, gateway: null, xds: ads.port },
+    ports: { management: managementPort, gateway: gateway?.port ?? null, xds: ads.port, gatewayAdmin: gateway?.adminPort ?? null },
     database,
     admin,
     changes,
@@ -127,6 +134,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     rebuildSnapshot: () => runner.rebuild('change'),
     logger,
     close: async () => {
+      await gateway?.close();
       await changeNotify?.close();
       await runner.close();
       await ads.close();

@@ -44,6 +44,8 @@ export async function startTestPlatform(
       managementPort: 0,
       gatewayPort: 0,
       xdsPort: 0,
+      embeddedGateway: true,
+      gatewayAdminPort: 0,
       dataDir: database.dataDir,
       databaseUrl: database.url,
       admin: adminCredentials,

@@ -5,7 +5,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface StartedProcess {
   child: ChildProcess;
-  ports: { management: number; gateway: number | null; xds: number | null };
+  ports: { management: number; gateway: number | null; xds: number | null; gatewayAdmin: number | null };
   stdout(): string;
   stderr(): string;
   stop(): Promise<number | null>;

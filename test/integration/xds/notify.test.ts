@@ -15,6 +15,8 @@ function config(database: TestDatabase): PlatformConfig {
     managementPort: 0,
     gatewayPort: 0,
     xdsPort: 0,
+    embeddedGateway: false,
+    gatewayAdminPort: null,
     dataDir: database.dataDir,
     databaseUrl: database.url,
     logLevel: 'silent',

@@ -1,0 +1,132 @@
+// Clusters and their endpoints: STATIC / STRICT_DNS / LOGICAL_DNS with an inline load_assignment, or EDS from
+// the snapshot's ClusterLoadAssignment; TLS from the `envoy.transport_sockets.tls` transport socket.
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
+import { durationMs } from './duration.ts';
+import { arrayAt, ConfigError, isObject, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
+import { RoundRobin } from './weighted-choice.ts';
+
+/** Envoy's default connect_timeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+const upstreamTlsContext = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  /** What `auto_host_rewrite` puts in Host: the endpoint's `hostname`, else the DNS name of a DNS cluster. */
+  readonly hostname: string | undefined;
+  readonly weight: number;
+}
+
+export interface UpstreamTls {
+  readonly sni: string | undefined;
+  /** Envoy verifies the upstream certificate only when a validation context with trusted CAs is configured. */
+  readonly verify: boolean;
+  /** PEM from `trusted_ca.inline_string`; the system CAs otherwise. */
+  readonly ca: string | undefined;
+}
+
+export interface RuntimeCluster {
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly tls: UpstreamTls | null;
+  readonly endpoints: readonly Endpoint[];
+  /** Identifies the connection settings: a pool is reused across snapshots while this stays the same. */
+  readonly poolKey: string;
+  /** The next endpoint (weighted round robin), or undefined when there is none (503 no healthy upstream). */
+  pick(): Endpoint | undefined;
+}
+
+// Envoy routes no traffic to endpoints in these states.
+const excludedHealth = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
+
+function readEndpoints(assignment: JsonObject | undefined, where: string, isDns: boolean): Endpoint[] {
+  if (assignment === undefined) return [];
+  // Lowest priority that has endpoints (priority 0 is used while it has any).
+  const byPriority = new Map<number, Endpoint[]>();
+  arrayAt(assignment, 'endpoints', where).forEach((locality, l) => {
+    const at = `${where}.endpoints[${l}]`;
+    const priority = numberAt(locality, 'priority', at) ?? 0;
+    for (const [e, lbEndpoint] of arrayAt(locality, 'lbEndpoints', at).entries()) {
+      const eat = `${at}.lbEndpoints[${e}]`;
+      const health = stringAt(lbEndpoint, 'healthStatus', eat);
+      if (health !== undefined && excludedHealth.has(health)) continue;
+      const endpoint = objectAt(lbEndpoint, 'endpoint', eat);
+      const socket = endpoint === undefined ? undefined : objectAt(objectAt(endpoint, 'address', eat) ?? {}, 'socketAddress', `${eat}.endpoint.address`);
+      const address = socket === undefined ? undefined : stringAt(socket, 'address', `${eat}.socketAddress`);
+      const port = socket === undefined ? undefined : numberAt(socket, 'portValue', `${eat}.socketAddress`);
+      if (address === undefined || port === undefined) throw new ConfigError(`${eat}.endpoint.address.socketAddress needs address and portValue`);
+      const weight = numberAt(lbEndpoint, 'loadBalancingWeight', eat) ?? 1;
+      const hostname = (endpoint === undefined ? undefined : stringAt(endpoint, 'hostname', eat)) ?? (isDns ? address : undefined);
+      const list = byPriority.get(priority) ?? [];
+      list.push({ address, port, hostname, weight: Math.max(weight, 1) });
+      byPriority.set(priority, list);
+    }
+  });
+  const priorities = [...byPriority.keys()].sort((a, b) => a - b);
+  return priorities.length === 0 ? [] : byPriority.get(priorities[0] ?? 0) ?? [];
+}
+
+function readTls(cluster: JsonObject, where: string): UpstreamTls | null {
+  const socket = objectAt(cluster, 'transportSocket', where);
+  if (socket === undefined) return null;
+  const typed = objectAt(socket, 'typedConfig', `${where}.transportSocket`);
+  const type = typed?.['@type'];
+  if (typed === undefined || type === 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer') return null;
+  if (type !== upstreamTlsContext) throw new ConfigError(`${where}.transportSocket: unsupported ${String(type)}`);
+  const common = objectAt(typed, 'commonTlsContext', `${where}.transportSocket`) ?? {};
+  const validation = objectAt(common, 'validationContext', `${where}.commonTlsContext`);
+  const trustedCa = validation === undefined ? undefined : objectAt(validation, 'trustedCa', `${where}.validationContext`);
+  return {
+    sni: stringAt(typed, 'sni', `${where}.transportSocket`),
+    // Without a validation context Envoy does not verify the upstream certificate:
+    // https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto#extensions-transport-sockets-tls-v3-certificatevalidationcontext
+    verify: trustedCa !== undefined,
+    ca: trustedCa === undefined ? undefined : stringAt(trustedCa, 'inlineString', `${where}.trustedCa`),
+  };
+}
+
+/** Compiles one Cluster; `assignments` are the snapshot's ClusterLoadAssignments by cluster name. */
+export function compileCluster(cluster: JsonObject, assignments: ReadonlyMap<string, JsonObject>): RuntimeCluster {
+  const name = stringAt(cluster, 'name', 'cluster');
+  if (name === undefined || name === '') throw new ConfigError('cluster.name is required');
+  const where = `cluster ${JSON.stringify(name)}`;
+  // proto3 JSON omits the default enum value, STATIC.
+  const type = stringAt(cluster, 'type', where) ?? 'STATIC';
+  let endpoints: Endpoint[];
+  if (type === 'EDS') {
+    const eds = objectAt(cluster, 'edsClusterConfig', where);
+    const serviceName = (eds === undefined ? undefined : stringAt(eds, 'serviceName', `${where}.edsClusterConfig`)) ?? name;
+    endpoints = readEndpoints(assignments.get(serviceName), `clusterLoadAssignment ${JSON.stringify(serviceName)}`, false);
+  } else if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
+    endpoints = readEndpoints(objectAt(cluster, 'loadAssignment', where), `${where}.loadAssignment`, type !== 'STATIC');
+  } else {
+    throw new ConfigError(`${where}: cluster type ${type} is not supported`);
+  }
+  const policy = stringAt(cluster, 'lbPolicy', where) ?? 'ROUND_ROBIN';
+  if (policy !== 'ROUND_ROBIN' && policy !== 'LEAST_REQUEST' && policy !== 'RANDOM') {
+    throw new ConfigError(`${where}: lbPolicy ${policy} is not supported`);
+  }
+  const tls = readTls(cluster, where);
+  const connectTimeoutMs = durationMs(cluster.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
+  const roundRobin = new RoundRobin(endpoints);
+  return {
+    name,
+    connectTimeoutMs,
+    tls,
+    endpoints,
+    poolKey: JSON.stringify([name, tls]),
+    pick: () => roundRobin.next(),
+  };
+}
+
+/** The snapshot's ClusterLoadAssignments by cluster name. */
+export function indexAssignments(resources: readonly unknown[]): Map<string, JsonObject> {
+  const out = new Map<string, JsonObject>();
+  for (const resource of resources) {
+    if (!isObject(resource)) continue;
+    const name = resource.clusterName;
+    if (typeof name === 'string') out.set(name, resource);
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+// Gateway metrics in the Prometheus text format (version 0.0.4), served on the admin port's /metrics:
+// requests by API, route, status and decision; a latency histogram per API and route; the snapshot in use.
+// https://prometheus.io/docs/instrumenting/exposition_formats/
+
+/** How a request was answered: forwarded upstream, by a policy's local reply, or by the gateway itself
+ *  (no route, no upstream, timeout). */
+export type Decision = 'forwarded' | 'local_reply' | 'gateway';
+
+// Seconds; the low buckets resolve the gateway's own overhead, the high ones slow upstreams.
+const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface RequestSeries {
+  api: string;
+  route: string;
+  status: number;
+  decision: Decision;
+  count: number;
+}
+
+interface LatencySeries {
+  api: string;
+  route: string;
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** The API id of a route name `<api-id>/<METHOD>/<path-template>`. */
+export function apiOfRoute(routeName: string): string {
+  const slash = routeName.indexOf('/');
+  return slash < 0 ? routeName : routeName.slice(0, slash);
+}
+
+export class GatewayMetrics {
+  private readonly requests = new Map<string, RequestSeries>();
+  private readonly latency = new Map<string, LatencySeries>();
+  private snapshotVersion = '';
+  private swaps = 0;
+  private rejected = 0;
+
+  observe(route: string, status: number, decision: Decision, seconds: number): void {
+    const api = apiOfRoute(route);
+    const key = `${route}\0${status}\0${decision}`;
+    const series = this.requests.get(key);
+    if (series === undefined) this.requests.set(key, { api, route, status, decision, count: 1 });
+    else series.count += 1;
+    let histogram = this.latency.get(route);
+    if (histogram === undefined) {
+      histogram = { api, route, counts: buckets.map(() => 0), sum: 0, count: 0 };
+      this.latency.set(route, histogram);
+    }
+    histogram.sum += seconds;
+    histogram.count += 1;
+    for (let i = 0; i < buckets.length; i++) {
+      if (seconds <= (buckets[i] ?? Infinity)) {
+        histogram.counts[i] = (histogram.counts[i] ?? 0) + 1;
+        break;
+      }
+    }
+  }
+
+  configApplied(version: string): void {
+    this.snapshotVersion = version;
+    this.swaps += 1;
+  }
+
+  configRejected(): void {
+    this.rejected += 1;
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    lines.push('# HELP apip_gateway_requests_total Requests answered by the embedded gateway.');
+    lines.push('# TYPE apip_gateway_requests_total counter');
+    for (const s of this.requests.values()) {
+      lines.push(`apip_gateway_requests_total{api="${escapeLabel(s.api)}",route="${escapeLabel(s.route)}",status="${s.status}",decision="${s.decision}"} ${s.count}`);
+    }
+    lines.push('# HELP apip_gateway_request_duration_seconds Time from request start to response end.');
+    lines.push('# TYPE apip_gateway_request_duration_seconds histogram');
+    for (const h of this.latency.values()) {
+      const labels = `api="${escapeLabel(h.api)}",route="${escapeLabel(h.route)}"`;
+      let cumulative = 0;
+      buckets.forEach((bound, i) => {
+        cumulative += h.counts[i] ?? 0;
+        lines.push(`apip_gateway_request_duration_seconds_bucket{${labels},le="${bound}"} ${cumulative}`);
+      });
+      lines.push(`apip_gateway_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
+      lines.push(`apip_gateway_request_duration_seconds_sum{${labels}} ${h.sum}`);
+      lines.push(`apip_gateway_request_duration_seconds_count{${labels}} ${h.count}`);
+    }
+    lines.push('# HELP apip_gateway_snapshot_info The xDS snapshot version being served.');
+    lines.push('# TYPE apip_gateway_snapshot_info gauge');
+    if (this.snapshotVersion !== '') lines.push(`apip_gateway_snapshot_info{version="${escapeLabel(this.snapshotVersion)}"} 1`);
+    lines.push('# HELP apip_gateway_config_applied_total Snapshots built and swapped in.');
+    lines.push('# TYPE apip_gateway_config_applied_total counter');
+    lines.push(`apip_gateway_config_applied_total ${this.swaps}`);
+    lines.push('# HELP apip_gateway_config_rejected_total Snapshots that could not be built (the last good one stays).');
+    lines.push('# TYPE apip_gateway_config_rejected_total counter');
+    lines.push(`apip_gateway_config_rejected_total ${this.rejected}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,64 @@
+// The HCM's path normalisation, applied to `:path` before filters and routing, and forwarded upstream:
+// `normalize_path` (RFC 3986 dot segments removed, percent-encoded unreserved characters decoded and other escapes
+// upper-cased, `\` read as `/`, as Envoy's Chromium-based canonicaliser does) and `merge_slashes`.
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-normalize-path
+// Without it, `/public/../admin` would be matched as written and reach a route the client should not reach.
+
+export interface PathNormalization {
+  normalizePath: boolean;
+  mergeSlashes: boolean;
+}
+
+const unreserved = /^[A-Za-z0-9\-._~]$/;
+
+function decodeUnreserved(path: string): string | null {
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const char = path[i] as string;
+    if (char !== '%') {
+      out += char === '\\' ? '/' : char;
+      continue;
+    }
+    const hex = path.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+    const decoded = String.fromCharCode(parseInt(hex, 16));
+    out += unreserved.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
+    i += 2;
+  }
+  return out;
+}
+
+/** RFC 3986 section 5.2.4 on an absolute path. */
+function removeDotSegments(path: string): string {
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    const isLast = i === segments.length - 1;
+    if (segment === '.') {
+      if (isLast) out.push('');
+    } else if (segment === '..') {
+      out.pop();
+      if (isLast) out.push('');
+    } else {
+      out.push(segment);
+    }
+  }
+  return `/${out.join('/')}`;
+}
+
+/** The normalised `:path` (query kept as sent), or null when the path is malformed (Envoy answers 400). */
+export function normalizeRequestPath(path: string, options: PathNormalization): string | null {
+  if (!options.normalizePath && !options.mergeSlashes) return path;
+  const queryAt = path.indexOf('?');
+  let pathOnly = queryAt < 0 ? path : path.slice(0, queryAt);
+  const query = queryAt < 0 ? '' : path.slice(queryAt);
+  if (!pathOnly.startsWith('/')) return options.normalizePath ? null : path;
+  if (options.normalizePath) {
+    const decoded = decodeUnreserved(pathOnly);
+    if (decoded === null) return null;
+    pathOnly = removeDotSegments(decoded);
+  }
+  if (options.mergeSlashes) pathOnly = pathOnly.replace(/\/{2,}/g, '/');
+  return pathOnly + query;
+}

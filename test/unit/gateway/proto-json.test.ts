@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { envoyProtos } from '../../../server/gateway/envoy-protos.ts';
+import { messageToJson } from '../../../server/gateway/proto-json.ts';
+import { typeUrls } from '../../../server/xds/resources.ts';
+import {
+  edsCluster, listener, loadAssignment, methodIs, route, routeConfiguration, staticCluster, wasmFilter,
+} from '../../fixtures/gateway/envoy-resources.ts';
+import { encodeResource } from '../../fixtures/gateway/proto-encode.ts';
+
+const fixtures: [string, Record<string, unknown>][] = [
+  [typeUrls.listener, listener([wasmFilter({ module: 'api-key', baseUrl: 'http://127.0.0.1:9090', sha256: 'a'.repeat(64), configuration: { routes: {} } })])],
+  [typeUrls.routeConfiguration, routeConfiguration([{
+    name: 'default', domains: ['*'],
+    routes: [
+      route({ name: 'books/GET/books/{id}', match: { safeRegex: { regex: '^/books/[^/]+$' }, headers: [methodIs('GET')] }, cluster: 'books', timeout: '1.500s', regexRewrite: { regex: '^/books', substitution: '/v1/books' } }),
+      route({ name: 'books/GET/books', match: { prefix: '/books', caseSensitive: false }, weightedClusters: [{ name: 'a', weight: 80 }, { name: 'b', weight: 20 }], prefixRewrite: '/', autoHostRewrite: true }),
+    ],
+  }])],
+  [typeUrls.cluster, staticCluster('books', [{ address: 'example.com', port: 443, weight: 3 }], { type: 'STRICT_DNS', tls: { sni: 'example.com' } })],
+  [typeUrls.cluster, edsCluster('eds')],
+  [typeUrls.clusterLoadAssignment, loadAssignment('eds', [{ address: '127.0.0.1', port: 8081, hostname: 'local' }])],
+];
+
+describe('proto-json', () => {
+  it.each(fixtures)('decodes %s to the same proto3 JSON the fixture was encoded from', (typeUrl, json) => {
+    const root = envoyProtos();
+    const bytes = encodeResource(root, typeUrl, json);
+    const any = { type_url: typeUrl, value: bytes };
+    const decoded = messageToJson(root.lookupType('google.protobuf.Any'), any, root) as Record<string, unknown>;
+    expect(decoded).toEqual({ '@type': typeUrl, ...json });
+  });
+
+  it('rejects a fixture field Envoy does not know when encoding', () => {
+    expect(() => encodeResource(envoyProtos(), typeUrls.cluster, { name: 'x', connectTimeoutMs: 5 })).toThrow(/unknown field connectTimeoutMs/);
+  });
+});

@@ -1,0 +1,61 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ModuleCache } from '../../../server/gateway/module-cache.ts';
+import { buildRuntimeConfig } from '../../../server/gateway/runtime-config.ts';
+import type { EnvoyResource, Snapshot } from '../../../server/xds/resources.ts';
+import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
+
+const routes = [routeConfiguration([{ name: 'v', domains: ['*'], routes: [route({ name: 'r', match: { prefix: '/' }, cluster: 'c' })] }])];
+const clusters = [staticCluster('c', [{ address: '127.0.0.1', port: 1 }])];
+const deps = () => ({
+  modules: new ModuleCache(async () => { throw new Error('no module server in unit tests'); }),
+  previous: null,
+  logger: pino({ level: 'silent' }),
+});
+
+function withFilters(httpFilters: EnvoyResource[]): Snapshot {
+  const base = listener();
+  const chain = (base.filterChains as { filters: { typedConfig: { httpFilters: EnvoyResource[] } }[] }[])[0]?.filters[0]?.typedConfig;
+  if (chain === undefined) throw new Error('fixture shape');
+  chain.httpFilters = httpFilters;
+  return snapshot('1', { listeners: [base], routes, clusters });
+}
+
+const router = { name: 'envoy.filters.http.router', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+
+describe('buildRuntimeConfig', () => {
+  it('builds routes and clusters from the listener RDS name', async () => {
+    const config = await buildRuntimeConfig(snapshot('9', { routes, clusters }), deps());
+    expect(config.version).toBe('9');
+    expect(config.listenerName).toBe('apip-gateway');
+    expect(config.routes.match({ authority: 'x', path: '/a', header: () => undefined })?.route.name).toBe('r');
+    expect(config.clusters.get('c')?.endpoints).toEqual([{ address: '127.0.0.1', port: 1, hostname: undefined, weight: 1 }]);
+  });
+
+  it('refuses a snapshot whose route configuration is missing', async () => {
+    await expect(buildRuntimeConfig(snapshot('1', { routes: [], clusters }), deps())).rejects.toThrow(/route configuration "gateway-routes" is not in the snapshot/);
+  });
+
+  it('refuses a chain whose router is not last, or an unknown filter that is not optional', async () => {
+    await expect(buildRuntimeConfig(withFilters([router, router]), deps())).rejects.toThrow(/router must be the last/);
+    const unknown = { name: 'envoy.filters.http.cors', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } };
+    await expect(buildRuntimeConfig(withFilters([unknown, router]), deps())).rejects.toThrow(/not supported/);
+    const config = await buildRuntimeConfig(withFilters([{ ...unknown, isOptional: true }, router]), deps());
+    expect(config.filters).toEqual([]);
+  });
+
+  it('keeps a wasm filter whose module cannot be fetched as a fail-closed entry', async () => {
+    const filter = wasmFilter({ module: 'set-headers', baseUrl: 'http://127.0.0.1:1', sha256: 'a'.repeat(64), configuration: {} });
+    const config = await buildRuntimeConfig(snapshot('1', { listeners: [listener([filter])], routes, clusters }), deps());
+    expect(config.filters).toEqual([expect.objectContaining({ kind: 'failed', name: 'envoy.filters.http.wasm/set-headers' })]);
+  });
+
+  it('refuses a remote module without a sha256', async () => {
+    const filter = wasmFilter({ module: 'set-headers', baseUrl: 'http://127.0.0.1:1', sha256: '', configuration: {} });
+    await expect(buildRuntimeConfig(snapshot('1', { listeners: [listener([filter])], routes, clusters }), deps())).rejects.toThrow(/sha256/);
+  });
+
+  it('refuses a cluster defined twice', async () => {
+    await expect(buildRuntimeConfig(snapshot('1', { routes, clusters: [...clusters, ...clusters] }), deps())).rejects.toThrow(/defined twice/);
+  });
+});
