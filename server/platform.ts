@@ -3,6 +3,7 @@ import { createAuthenticator } from './auth/authenticator.ts';
 import type { PlatformConfig } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
+import type { DeploymentStatusReader } from './domain/deployment-status.ts';
 import { randomPassword } from './domain/secrets.ts';
 import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
 import { toSchema } from './graphql/schema/index.ts';
@@ -16,6 +17,7 @@ import { closeServer, createManagementServer, listen, type RouteHandler } from '
 import { type ChangeNotify, startChangeNotify } from './db/change-notify.ts';
 import { type AdsServer, startAdsServer } from './xds/ads-server.ts';
 import { createSnapshotPipeline } from './xds/pipeline.ts';
+import { deploymentStatusOf } from './xds/deployment-status.ts';
 import type { SnapshotSource } from './xds/resources.ts';
 import { SnapshotRunner, type SnapshotPipeline } from './xds/runner.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
@@ -61,7 +63,9 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
-  const graphql = createGraphQLServer({ schema: toSchema(), authenticate, domain, logger });
+  // Bound once the xDS runner and ADS server exist (below); GraphQL is built before them.
+  let readDeployment: DeploymentStatusReader = () => ({ version: null, problems: [], dataPlanes: [] });
+  const graphql = createGraphQLServer({ schema: toSchema(), authenticate, domain, logger, deploymentStatus: () => readDeployment() });
 
   const policyModules = loadPolicyModules();
   const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
@@ -106,6 +110,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   });
   await runner.start();
   const ads: AdsServer = await startAdsServer({ snapshots, logger, port: config.xdsPort, host: config.host });
+  readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status());
   // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
   let changeNotify: ChangeNotify | null = null;
   if (database.driver === 'postgres' && config.databaseUrl) {

@@ -6,12 +6,14 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import WithInputPlugin from '@pothos/plugin-with-input';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { Actor, DomainContext } from '../domain/context.ts';
+import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 
 /** Per request: the authenticated actor and a domain context acting as it. */
 export interface GraphQLContext {
   actor: Actor;
   domain: DomainContext;
+  deploymentStatus: DeploymentStatusReader;
 }
 
 export type Scalars = {

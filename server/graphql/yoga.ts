@@ -4,6 +4,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DomainContext } from '../domain/context.ts';
+import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
 import { translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -15,6 +16,8 @@ export interface GraphQLServerOptions {
   /** The domain context without an actor; each request gets its own actor. */
   domain: Omit<DomainContext, 'actor'>;
   logger: Logger;
+  /** What the data planes are being served (owned by the xDS runner). */
+  deploymentStatus: DeploymentStatusReader;
   /** @default 12 */
   maxDepth?: number;
   /** @default 20_000 */
@@ -45,7 +48,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
           },
         });
       }
-      return { actor, domain: { ...options.domain, actor } };
+      return { actor, domain: { ...options.domain, actor }, deploymentStatus: options.deploymentStatus };
     },
     maskedErrors: {
       maskError: (error, message) => {

@@ -9,6 +9,7 @@ import './policies.ts';
 import './plans.ts';
 import './applications.ts';
 import './audit.ts';
+import './deployment.ts';
 import './api-keys.ts';
 import './subscriptions.ts';
 

@@ -275,6 +275,7 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
       authenticate: async () => admin,
       domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings } },
       logger: pino({ level: 'silent' }),
+      deploymentStatus: () => ({ version: null, problems: [], dataPlanes: [] }),
     });
     const label = `bench-${driver}`;
     const seed = async (count: number) => {

@@ -1,0 +1,33 @@
+import { requireRole } from './access.ts';
+import type { DomainContext } from './context.ts';
+
+/** Something the control plane could not turn into data-plane configuration; that API is left out. */
+export interface DeploymentProblem {
+  severity: 'error' | 'warning';
+  /** The API's handle, or null for a finding about the whole configuration. */
+  api: string | null;
+  path: string;
+  message: string;
+}
+
+/** One connected data plane (an Envoy or a remote gateway) and what it accepted, per resource type. */
+export interface DataPlaneStatus {
+  nodeId: string;
+  resources: { typeUrl: string; sentVersion: string | null; ackedVersion: string | null; rejection: string | null }[];
+}
+
+export interface DeploymentStatus {
+  /** The configuration version being served, null before the first one. */
+  version: string | null;
+  problems: DeploymentProblem[];
+  dataPlanes: DataPlaneStatus[];
+}
+
+/** Supplied by the composition root, which owns the xDS runner; the domain only guards who may read it. */
+export type DeploymentStatusReader = () => DeploymentStatus;
+
+/** What operators need to see when an API does not serve traffic: publishers and admins only. */
+export function getDeploymentStatus(ctx: DomainContext, read: DeploymentStatusReader): DeploymentStatus {
+  requireRole(ctx.actor, 'admin', 'publisher');
+  return read();
+}

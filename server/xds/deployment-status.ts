@@ -1,0 +1,35 @@
+import type { DeploymentProblem, DeploymentStatus } from '../domain/deployment-status.ts';
+import type { AdsStreamStatus } from './ads-stream.ts';
+
+/** A translation problem ({severity, api, path, message}) or a strict-check finding ({resource, path, message}). */
+function toProblem(raw: unknown): DeploymentProblem {
+  const value = (raw ?? {}) as Record<string, unknown>;
+  const text = (key: string) => (typeof value[key] === 'string' ? (value[key] as string) : null);
+  if ('resource' in value) {
+    // A resource Envoy would refuse: the whole snapshot was held back, so this is an error of the configuration.
+    return { severity: 'error', api: null, path: `${text('resource') ?? ''}${text('path') ? ` ${text('path')}` : ''}`, message: text('message') ?? '' };
+  }
+  return {
+    severity: value.severity === 'warning' ? 'warning' : 'error',
+    api: text('api'),
+    path: text('path') ?? '',
+    message: text('message') ?? '',
+  };
+}
+
+/** The operator's view of what is served: pure, from the runner's and the ADS server's own state. */
+export function deploymentStatusOf(version: string | null, problems: readonly unknown[], streams: readonly AdsStreamStatus[]): DeploymentStatus {
+  return {
+    version,
+    problems: problems.map(toProblem),
+    dataPlanes: streams.map((s) => ({
+      nodeId: s.nodeId,
+      resources: s.types.map((t) => ({
+        typeUrl: t.typeUrl,
+        sentVersion: t.sentVersion,
+        ackedVersion: t.ackedVersion,
+        rejection: t.lastNack?.message ?? null,
+      })),
+    })),
+  };
+}
