@@ -3,19 +3,21 @@
 // digest up among the key sets allowed on the route. Unknown, revoked and expired keys get the same 401.
 // On success it sets the identity headers and removes the credential unless propagation is configured.
 // Plugin configuration: docs/policies.md#api-key.
-import { Action } from "../lib/abi";
 import {
   entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
 import { isLowerHex } from "../lib/encoding";
-import { getRequestHeader, isValidHeaderName, removeRequestHeader, setRequestHeader } from "../lib/headers";
+import { Action, MapType } from "../lib/abi";
 import {
-  APPLICATION_ID_HEADER, PLAN_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
+  getHeaderRaw, getRequestHeader, isValidHeaderName, removeHeaderOf, setHeaderRaw, setRequestHeader,
+} from "../lib/headers";
+import {
+  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER_BYTES,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { nowMillis, routeName } from "../lib/properties";
+import { nowMillis, RouteCache } from "../lib/properties";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 import { findQueryParam } from "../lib/url";
@@ -30,11 +32,23 @@ class KeyEntry {
   subscriptionId: string | null = null;
   plan: string | null = null;
   propagateCredential: bool = false;
+  // The identity values UTF-8 encoded, on first use (only keys that are used pay for them).
+  applicationIdBytes: ArrayBuffer | null = null;
+  subscriptionIdBytes: ArrayBuffer | null = null;
+  planBytes: ArrayBuffer | null = null;
+}
+
+/** `cached`, or `value` encoded when nothing is cached yet. */
+@inline
+function encodedOnce(cached: ArrayBuffer | null, value: string): ArrayBuffer {
+  return cached !== null ? cached : String.UTF8.encode(value);
 }
 
 class RouteSettings {
   keySets: Array<Map<string, KeyEntry>> = new Array<Map<string, KeyEntry>>(0);
   name: string = "";
+  /** `name` UTF-8 encoded once (header lookups and removal on every request). */
+  nameBytes: ArrayBuffer = new ArrayBuffer(0);
   inQuery: bool = false;
   valuePrefix: string = "";
   propagateCredential: bool = false;
@@ -108,6 +122,7 @@ class ApiKeyRoot extends RootContext {
           settings.inQuery = where == "query";
           const key = readString(route, "key", path, problems, true);
           settings.name = settings.inQuery ? key : key.toLowerCase();
+          settings.nameBytes = String.UTF8.encode(settings.name);
           if (settings.name.length == 0 || (!settings.inQuery && !isValidHeaderName(settings.name))) {
             problems.add(memberPath(path, "key"), "must be a valid header or parameter name");
           }
@@ -143,9 +158,23 @@ class ApiKeyRoot extends RootContext {
   }
 }
 
+/** True when every byte of `data` is ASCII. */
+function isAscii(data: ArrayBuffer): bool {
+  const base = changetype<usize>(data);
+  const end = base + <usize>data.byteLength;
+  for (let p = base; p < end; p++) {
+    if (load<u8>(p) >= 0x80) return false;
+  }
+  return true;
+}
+
 function reject(message: string, details: string): u32 {
   return sendJsonError(401, details, message);
 }
+
+// The route lookup of the last request (see RouteCache).
+// @ts-ignore: decorator
+@lazy const routeCache = new RouteCache<RouteSettings>();
 
 class ApiKeyStream extends HttpContext {
   policy: ApiKeyRoot;
@@ -159,14 +188,20 @@ class ApiKeyStream extends HttpContext {
     const policy = this.policy;
     if (!policy.isConfigured) return sendMisconfigured();
     if (policy.stripIdentity) stripIdentityHeaders();
-    const name = routeName();
-    if (!policy.routes.has(name)) return Action.Continue;
-    const route = policy.routes.get(name);
+    const route = routeCache.lookup(policy.routes);
+    if (route === null) return Action.Continue;
 
-    // Read the credential.
+    // Read the credential. A plain ASCII header value without a prefix to strip is hashed as received: for ASCII
+    // the UTF-8 decode + encode round trip of the general path gives the same bytes.
     let presented: string | null = null;
     let pathWithout: string | null = null;
-    if (route.inQuery) {
+    let presentedBytes: ArrayBuffer | null = null;
+    if (!route.inQuery && route.valuePrefix.length == 0) {
+      const raw = getHeaderRaw(MapType.RequestHeaders, route.nameBytes);
+      if (raw === null || raw.byteLength == 0) return reject("Missing API key.", "apip_api_key_missing");
+      if (isAscii(raw)) presentedBytes = raw;
+      else presented = String.UTF8.decode(raw);
+    } else if (route.inQuery) {
       const path = getRequestHeader(":path");
       if (path !== null) {
         const param = findQueryParam(path, route.name);
@@ -178,16 +213,19 @@ class ApiKeyStream extends HttpContext {
     } else {
       presented = getRequestHeader(route.name);
     }
-    if (presented === null || presented.length == 0) return reject("Missing API key.", "apip_api_key_missing");
-    let value = presented;
-    if (route.valuePrefix.length > 0) {
-      if (!value.startsWith(route.valuePrefix)) return reject("Missing API key.", "apip_api_key_missing");
-      value = value.substring(route.valuePrefix.length).trim();
-      if (value.length == 0) return reject("Missing API key.", "apip_api_key_missing");
+    if (presentedBytes === null) {
+      if (presented === null || presented.length == 0) return reject("Missing API key.", "apip_api_key_missing");
+      let value = presented;
+      if (route.valuePrefix.length > 0) {
+        if (!value.startsWith(route.valuePrefix)) return reject("Missing API key.", "apip_api_key_missing");
+        value = value.substring(route.valuePrefix.length).trim();
+        if (value.length == 0) return reject("Missing API key.", "apip_api_key_missing");
+      }
+      presentedBytes = String.UTF8.encode(value);
     }
 
     // Look the digest up among the route's key sets; check status and expiry against the host clock.
-    const digest = sha256Hex(String.UTF8.encode(value));
+    const digest = sha256Hex(presentedBytes!);
     let entry: KeyEntry | null = null;
     const sets = route.keySets;
     for (let i = 0; i < sets.length; i++) {
@@ -202,17 +240,29 @@ class ApiKeyStream extends HttpContext {
 
     // Identity for later policies and the upstream.
     const applicationId = entry.applicationId;
-    if (applicationId !== null) setRequestHeader(APPLICATION_ID_HEADER, applicationId);
+    if (applicationId !== null) {
+      const bytes = encodedOnce(entry.applicationIdBytes, applicationId);
+      entry.applicationIdBytes = bytes;
+      setHeaderRaw(MapType.RequestHeaders, APPLICATION_ID_HEADER_BYTES, bytes);
+    }
     const subscriptionId = entry.subscriptionId;
-    if (subscriptionId !== null) setRequestHeader(SUBSCRIPTION_ID_HEADER, subscriptionId);
+    if (subscriptionId !== null) {
+      const bytes = encodedOnce(entry.subscriptionIdBytes, subscriptionId);
+      entry.subscriptionIdBytes = bytes;
+      setHeaderRaw(MapType.RequestHeaders, SUBSCRIPTION_ID_HEADER_BYTES, bytes);
+    }
     const plan = entry.plan;
-    if (plan !== null) setRequestHeader(PLAN_HEADER, plan);
+    if (plan !== null) {
+      const bytes = encodedOnce(entry.planBytes, plan);
+      entry.planBytes = bytes;
+      setHeaderRaw(MapType.RequestHeaders, PLAN_HEADER_BYTES, bytes);
+    }
 
     if (!route.propagateCredential && !entry.propagateCredential) {
       if (route.inQuery) {
         if (pathWithout !== null) setRequestHeader(":path", pathWithout);
       } else {
-        removeRequestHeader(route.name);
+        removeHeaderOf(MapType.RequestHeaders, route.nameBytes);
       }
     }
     return Action.Continue;

@@ -9,7 +9,7 @@ import { logRefused, parseConfigObject, Problems } from "../lib/config";
 import { getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader } from "../lib/headers";
 import { APPLICATION_ID_HEADER, PLAN_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { nowMillis, routeName } from "../lib/properties";
+import { nowMillis, RouteCache } from "../lib/properties";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 import { TokenCache } from "./cache";
@@ -162,6 +162,10 @@ function forbidden(details: string, message: string, bearerError: string): u32 {
   return sendJsonError(403, details, message, headers);
 }
 
+// The route lookup of the last request (see RouteCache).
+// @ts-ignore: decorator
+@lazy const routeCache = new RouteCache<RouteSettings>();
+
 class JwtStream extends HttpContext {
   policy: JwtRoot;
 
@@ -175,9 +179,8 @@ class JwtStream extends HttpContext {
     if (!policy.isConfigured) return sendMisconfigured();
     const settings = policy.settings;
     if (settings.stripIdentity) stripIdentityHeaders();
-    const name = routeName();
-    if (!settings.routes.has(name)) return Action.Continue;
-    const route = settings.routes.get(name);
+    const route = routeCache.lookup(settings.routes);
+    if (route === null) return Action.Continue;
 
     // The token: "<scheme> <token>" (scheme compared case-insensitively, RFC 9110 section 11.1) or bare.
     const raw = getRequestHeader(route.header);

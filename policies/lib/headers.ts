@@ -39,6 +39,54 @@ export function removeHeader(map: i32, name: string): void {
   proxy_remove_header_map_value(map, changetype<usize>(key), <usize>key.byteLength);
 }
 
+// Variants taking the header name already UTF-8 encoded (encode names used on every request once, at configure
+// time or as lazy globals): no allocation per call for the name.
+
+/** The raw value bytes of header `key` in map `map`, or null when absent. */
+export function getHeaderRaw(map: i32, key: ArrayBuffer): ArrayBuffer | null {
+  clearReturn();
+  const status = proxy_get_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, RETURN_PTR, RETURN_SIZE);
+  if (status != Status.Ok) return null;
+  return takeReturned();
+}
+
+/** The value of header `key` (UTF-8 encoded name) in map `map`, or null when absent. */
+export function getHeaderOf(map: i32, key: ArrayBuffer): string | null {
+  const raw = getHeaderRaw(map, key);
+  return raw === null ? null : String.UTF8.decode(raw);
+}
+
+/** Sets (overwrites) header `key` (UTF-8 encoded name) to the UTF-8 bytes `value`. */
+export function setHeaderRaw(map: i32, key: ArrayBuffer, value: ArrayBuffer): void {
+  proxy_replace_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, changetype<usize>(value), <usize>value.byteLength);
+}
+
+/** Sets (overwrites) header `key` (UTF-8 encoded name) to `value`. */
+export function setHeaderOf(map: i32, key: ArrayBuffer, value: string): void {
+  setHeaderRaw(map, key, String.UTF8.encode(value));
+}
+
+// Scratch for the decimal digits of a u32 (at most 10).
+const DIGITS: usize = memory.data(16);
+
+/** Sets (overwrites) header `key` (UTF-8 encoded name) to the decimal `value`, exactly as value.toString(). */
+export function setHeaderU32(map: i32, key: ArrayBuffer, value: u32): void {
+  const end = DIGITS + 16;
+  let start = end;
+  let rest = value;
+  do {
+    start--;
+    store<u8>(start, <u8>(48 + rest % 10));
+    rest /= 10;
+  } while (rest != 0);
+  proxy_replace_header_map_value(map, changetype<usize>(key), <usize>key.byteLength, start, end - start);
+}
+
+/** Removes every value of header `key` (UTF-8 encoded name). */
+export function removeHeaderOf(map: i32, key: ArrayBuffer): void {
+  proxy_remove_header_map_value(map, changetype<usize>(key), <usize>key.byteLength);
+}
+
 export function getRequestHeader(name: string): string | null { return getHeader(MapType.RequestHeaders, name); }
 export function setRequestHeader(name: string, value: string): void { setHeader(MapType.RequestHeaders, name, value); }
 export function removeRequestHeader(name: string): void { removeHeader(MapType.RequestHeaders, name); }

@@ -11,6 +11,14 @@ export const PLAN_HEADER = "x-apip-plan";
 /** Marks a request let through over its quota because stopOnQuotaReach is false. */
 export const QUOTA_EXCEEDED_HEADER = "x-apip-quota-exceeded";
 
+// The same names UTF-8 encoded once, for the *Of / *Raw header functions.
+// @ts-ignore: decorator
+@lazy export const APPLICATION_ID_HEADER_BYTES = String.UTF8.encode(APPLICATION_ID_HEADER);
+// @ts-ignore: decorator
+@lazy export const SUBSCRIPTION_ID_HEADER_BYTES = String.UTF8.encode(SUBSCRIPTION_ID_HEADER);
+// @ts-ignore: decorator
+@lazy export const PLAN_HEADER_BYTES = String.UTF8.encode(PLAN_HEADER);
+
 /** Removes every request header whose name starts with `x-apip-`. Scans the serialized map without decoding. */
 export function stripIdentityHeaders(): void {
   const raw = getHeaderPairsRaw(MapType.RequestHeaders);

@@ -36,6 +36,38 @@ export function routeName(): string {
   return name === null ? "" : name;
 }
 
+// @ts-ignore: decorator
+@lazy const NO_BYTES = new ArrayBuffer(0);
+
+/**
+ * routes.get(routeName()) with a one-entry cache: consecutive requests of the same route (the usual case) skip
+ * decoding the name and hashing it twice. The cache holds the route table it was filled from, so a table replaced
+ * by a new configuration is never answered from it; tables must not be mutated after configure.
+ */
+export class RouteCache<T> {
+  private routes: Map<string, T> | null = null;
+  private bytes: ArrayBuffer | null = null;
+  private value: T | null = null;
+
+  /** The settings of this request's route in `routes`, or null when the route is not there. */
+  lookup(routes: Map<string, T>): T | null {
+    let bytes = getPropertyBytes(ROUTE_NAME_PATH);
+    if (bytes === null) bytes = NO_BYTES;
+    const last = this.bytes;
+    const length = <usize>bytes.byteLength;
+    if (this.routes === routes && last !== null && <usize>last.byteLength == length
+      && memory.compare(changetype<usize>(last), changetype<usize>(bytes), length) == 0) {
+      return this.value;
+    }
+    const name = String.UTF8.decode(bytes);
+    const value: T | null = routes.has(name) ? routes.get(name) : null;
+    this.routes = routes;
+    this.bytes = bytes;
+    this.value = value;
+    return value;
+  }
+}
+
 /** The API id part of a route name (everything before the first "/"). */
 export function apiIdOfRoute(route: string): string {
   const slash = route.indexOf("/");

@@ -11,8 +11,8 @@
 import { Status } from "./abi";
 import { Problems, readInteger } from "./config";
 import { JsonValue } from "./json";
-import { Header } from "./headers";
-import { getSharedData, setSharedData } from "./shared-data";
+import { Header, setHeaderU32 } from "./headers";
+import { lastSharedCas, readSharedValue, setSharedData } from "./shared-data";
 
 /** CAS attempts per limit before the request is denied as contended. */
 export const MAX_CAS_ATTEMPTS: i32 = 8;
@@ -50,7 +50,22 @@ export class RateLimitOutcome {
     if (withRetryAfter) out.push(new Header("retry-after", this.retryAfterSeconds.toString()));
     return out;
   }
+
+  /** Sets headers(false) on header map `map`, in the same order, without building strings. */
+  setHeaders(map: i32): void {
+    if (!this.hasFigures) return;
+    setHeaderU32(map, RATELIMIT_LIMIT, this.limit);
+    setHeaderU32(map, RATELIMIT_REMAINING, this.remaining);
+    setHeaderU32(map, RATELIMIT_RESET, this.resetSeconds);
+  }
 }
+
+// @ts-ignore: decorator
+@lazy const RATELIMIT_LIMIT = String.UTF8.encode("ratelimit-limit");
+// @ts-ignore: decorator
+@lazy const RATELIMIT_REMAINING = String.UTF8.encode("ratelimit-remaining");
+// @ts-ignore: decorator
+@lazy const RATELIMIT_RESET = String.UTF8.encode("ratelimit-reset");
 
 class WindowState {
   index: u64 = 0;
@@ -62,12 +77,26 @@ class WindowState {
 // @ts-ignore: decorator
 @lazy const STATE_BUFFER = new ArrayBuffer(16);
 
-function readState(key: ArrayBuffer, index: u64): WindowState {
-  const shared = getSharedData(key);
-  const state = new WindowState();
+// WindowState objects reused across requests (callbacks never overlap within a module): one per limit of the
+// request being checked, and one for rollbacks.
+// @ts-ignore: decorator
+@lazy const statePool = new Array<WindowState>(0);
+// @ts-ignore: decorator
+@lazy const rollbackState = new WindowState();
+
+/** The pooled state for the `i`th limit of a request. */
+function pooledState(i: i32): WindowState {
+  while (statePool.length <= i) statePool.push(new WindowState());
+  return unchecked(statePool[i]);
+}
+
+/** Reads the counter `key` for window `index` into `state` (fully overwritten) and returns it. */
+function readState(key: ArrayBuffer, index: u64, state: WindowState): WindowState {
+  const value = readSharedValue(key);
   state.index = index;
-  state.cas = shared.cas;
-  const value = shared.value;
+  state.cas = lastSharedCas();
+  state.current = 0;
+  state.previous = 0;
   if (value === null || value.byteLength < 16) return state;
   const base = changetype<usize>(value);
   const storedIndex = load<u64>(base);
@@ -123,7 +152,7 @@ function rollback(checks: Array<LimitCheck>, count: i32, nowMs: u64): void {
     const check = unchecked(checks[i]);
     const index = nowMs / check.windowMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const state = readState(check.key, index);
+      const state = readState(check.key, index, rollbackState);
       if (state.current == 0) break;
       if (writeState(check.key, state, state.current - 1) == Status.Ok) break;
     }
@@ -138,7 +167,6 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
   const outcome = new RateLimitOutcome();
   const count = checks.length;
   if (count == 0) return outcome;
-  const states = new Array<WindowState>(count);
   let minRemaining: f64 = f64.MAX_VALUE;
   let maxRetryMs: f64 = 0;
 
@@ -147,8 +175,7 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
     const check = unchecked(checks[i]);
     const index = nowMs / check.windowMs;
     const elapsed = nowMs - index * check.windowMs;
-    const state = readState(check.key, index);
-    unchecked(states[i] = state);
+    const state = readState(check.key, index, pooledState(i));
     const used = estimate(state, elapsed, check.windowMs);
     const isOver = used + 1 > <f64>check.requests;
     if (isOver) {
@@ -172,11 +199,11 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
   // Phase 2: commit each limit with CAS; re-check on conflict.
   for (let i = 0; i < count; i++) {
     const check = unchecked(checks[i]);
-    let state = unchecked(states[i]);
+    let state = pooledState(i);
     let committed = false;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       if (attempt > 0) {
-        state = readState(check.key, state.index);
+        state = readState(check.key, state.index, state);
         const elapsed = nowMs - state.index * check.windowMs;
         if (estimate(state, elapsed, check.windowMs) + 1 > <f64>check.requests) {
           outcome.exceeded = true;

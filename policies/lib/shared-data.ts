@@ -22,3 +22,25 @@ export function getSharedData(key: ArrayBuffer): SharedValue {
 export function setSharedData(key: ArrayBuffer, value: ArrayBuffer, cas: u32): u32 {
   return proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, changetype<usize>(value), <usize>value.byteLength, cas);
 }
+
+// The CAS token of the last readSharedValue (a module runs one callback at a time).
+let lastCas: u32 = 0;
+
+/** Reads `key` (UTF-8 encoded) without allocating a SharedValue: the value or null when absent; its CAS token
+ *  (0 when absent) is then lastSharedCas(). */
+export function readSharedValue(key: ArrayBuffer): ArrayBuffer | null {
+  clearReturn();
+  store<u32>(RETURN_U32, 0);
+  const status = proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, RETURN_PTR, RETURN_SIZE, RETURN_U32);
+  if (status != Status.Ok) {
+    lastCas = 0;
+    return null;
+  }
+  lastCas = load<u32>(RETURN_U32);
+  return takeReturned();
+}
+
+/** The CAS token read by the last readSharedValue. */
+export function lastSharedCas(): u32 {
+  return lastCas;
+}

@@ -4,20 +4,25 @@ import { Action, MapType } from "../lib/abi";
 import {
   entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readObject, readString,
 } from "../lib/config";
-import { Header, isValidHeaderName, isValidHeaderValue, setHeader } from "../lib/headers";
+import { isValidHeaderName, isValidHeaderValue, setHeaderRaw } from "../lib/headers";
 import { stripIdentityHeaders } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { routeName } from "../lib/properties";
+import { RouteCache } from "../lib/properties";
 import { sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
-class RouteHeaders {
-  request: Array<Header> = new Array<Header>(0);
-  response: Array<Header> = new Array<Header>(0);
+/** A header to set, name and value UTF-8 encoded once at configure time. */
+class EncodedHeader {
+  constructor(public name: ArrayBuffer, public value: ArrayBuffer) {}
 }
 
-function readHeaderList(section: JsonValue | null, path: string, problems: Problems): Array<Header> {
-  const out = new Array<Header>(0);
+class RouteHeaders {
+  request: Array<EncodedHeader> = new Array<EncodedHeader>(0);
+  response: Array<EncodedHeader> = new Array<EncodedHeader>(0);
+}
+
+function readHeaderList(section: JsonValue | null, path: string, problems: Problems): Array<EncodedHeader> {
+  const out = new Array<EncodedHeader>(0);
   if (section === null) return out;
   const items = readArray(section, "headers", path, problems, true);
   for (let i = 0; i < items.length; i++) {
@@ -31,7 +36,7 @@ function readHeaderList(section: JsonValue | null, path: string, problems: Probl
     const value = readString(item, "value", itemPath, problems, true);
     if (!isValidHeaderName(name)) problems.add(memberPath(itemPath, "name"), "is not a valid header name");
     if (!isValidHeaderValue(value)) problems.add(memberPath(itemPath, "value"), "contains a control character");
-    out.push(new Header(name, value));
+    out.push(new EncodedHeader(String.UTF8.encode(name), String.UTF8.encode(value)));
   }
   return out;
 }
@@ -82,6 +87,10 @@ class SetHeadersRoot extends RootContext {
   }
 }
 
+// The route lookup of the last request (see RouteCache).
+// @ts-ignore: decorator
+@lazy const routeCache = new RouteCache<RouteHeaders>();
+
 class SetHeadersStream extends HttpContext {
   policy: SetHeadersRoot;
   route: RouteHeaders | null = null;
@@ -95,14 +104,13 @@ class SetHeadersStream extends HttpContext {
     const policy = this.policy;
     if (!policy.isConfigured) return sendMisconfigured();
     if (policy.stripIdentity) stripIdentityHeaders();
-    const name = routeName();
-    if (!policy.routes.has(name)) return Action.Continue;
-    const route = policy.routes.get(name);
+    const route = routeCache.lookup(policy.routes);
+    if (route === null) return Action.Continue;
     this.route = route;
     const headers = route.request;
     for (let i = 0; i < headers.length; i++) {
       const header = unchecked(headers[i]);
-      setHeader(MapType.RequestHeaders, header.name, header.value);
+      setHeaderRaw(MapType.RequestHeaders, header.name, header.value);
     }
     return Action.Continue;
   }
@@ -113,7 +121,7 @@ class SetHeadersStream extends HttpContext {
     const headers = route.response;
     for (let i = 0; i < headers.length; i++) {
       const header = unchecked(headers[i]);
-      setHeader(MapType.ResponseHeaders, header.name, header.value);
+      setHeaderRaw(MapType.ResponseHeaders, header.name, header.value);
     }
     return Action.Continue;
   }

@@ -11,12 +11,15 @@ import {
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
 import { isLowerHex } from "../lib/encoding";
-import { getRequestHeader, Header, isValidHeaderName, removeRequestHeader, setHeader, setRequestHeader } from "../lib/headers";
 import {
-  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
+  getHeaderOf, isValidHeaderName, removeHeaderOf, setHeaderOf, setRequestHeader,
+} from "../lib/headers";
+import {
+  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders,
+  SUBSCRIPTION_ID_HEADER_BYTES,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { nowMillis, routeName } from "../lib/properties";
+import { nowMillis, RouteCache } from "../lib/properties";
 import { checkAndConsume, LimitCheck, RateLimitOutcome } from "../lib/rate-limit";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
@@ -45,6 +48,8 @@ class Subscription {
   applicationId: string | null = null;
   isActive: bool = false;
   plan: Plan | null = null;
+  /** The plan quota's check (its counter key is fixed per subscription), built once at configure time. */
+  quotaCheck: LimitCheck | null = null;
 }
 
 class ApiSubscriptions {
@@ -56,6 +61,8 @@ class ApiSubscriptions {
 class RouteSettings {
   subscriptions: ApiSubscriptions = new ApiSubscriptions();
   header: string = "subscription-key";
+  /** `header` UTF-8 encoded once. */
+  headerBytes: ArrayBuffer = new ArrayBuffer(0);
   propagateCredential: bool = false;
 }
 
@@ -105,6 +112,11 @@ function readApi(apiId: string, api: JsonValue, plans: Map<string, Plan>, proble
     if (planId !== null) {
       if (!plans.has(planId)) problems.add(memberPath(itemPath, "plan"), "must name a plan of $.plans");
       else subscription.plan = plans.get(planId);
+    }
+    const plan = subscription.plan;
+    if (plan !== null && plan.requests > 0) {
+      const key = "subscription-quota|" + subscription.id + "|" + plan.windowMs.toString();
+      subscription.quotaCheck = new LimitCheck(String.UTF8.encode(key), plan.requests, plan.windowMs, plan.stopOnQuotaReach);
     }
     const token = readOptionalString(item, "tokenSha256", itemPath, problems);
     if (token !== null) {
@@ -166,6 +178,7 @@ class SubscriptionRoot extends RootContext {
           else settings.subscriptions = apis.get(api);
           settings.header = readString(route, "header", path, problems, false, "subscription-key").toLowerCase();
           if (!isValidHeaderName(settings.header)) problems.add(memberPath(path, "header"), "must be a valid header name");
+          settings.headerBytes = String.UTF8.encode(settings.header);
           settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
           routes.set(name, settings);
         }
@@ -189,18 +202,26 @@ class SubscriptionRoot extends RootContext {
 
 function findSubscription(route: RouteSettings): Subscription | null {
   const table = route.subscriptions;
-  const token = getRequestHeader(route.header);
+  const token = getHeaderOf(MapType.RequestHeaders, route.headerBytes);
   if (token !== null && token.length > 0) {
     const digest = sha256Hex(String.UTF8.encode(token));
     return table.byToken.has(digest) ? table.byToken.get(digest) : null;
   }
   // Identity headers can be trusted here: the first policy of the chain strips client-supplied ones.
-  const subscriptionId = getRequestHeader(SUBSCRIPTION_ID_HEADER);
+  const subscriptionId = getHeaderOf(MapType.RequestHeaders, SUBSCRIPTION_ID_HEADER_BYTES);
   if (subscriptionId !== null) return table.byId.has(subscriptionId) ? table.byId.get(subscriptionId) : null;
-  const applicationId = getRequestHeader(APPLICATION_ID_HEADER);
+  const applicationId = getHeaderOf(MapType.RequestHeaders, APPLICATION_ID_HEADER_BYTES);
   if (applicationId !== null) return table.byApplication.has(applicationId) ? table.byApplication.get(applicationId) : null;
   return null;
 }
+
+// The one-element check list of the request being handled, reused (callbacks never overlap within a module).
+// @ts-ignore: decorator
+@lazy const quotaChecks = new Array<LimitCheck>(1);
+
+// The route lookup of the last request (see RouteCache).
+// @ts-ignore: decorator
+@lazy const routeCache = new RouteCache<RouteSettings>();
 
 class SubscriptionStream extends HttpContext {
   policy: SubscriptionRoot;
@@ -215,19 +236,18 @@ class SubscriptionStream extends HttpContext {
     const policy = this.policy;
     if (!policy.isConfigured) return sendMisconfigured();
     if (policy.stripIdentity) stripIdentityHeaders();
-    const name = routeName();
-    if (!policy.routes.has(name)) return Action.Continue;
-    const route = policy.routes.get(name);
+    const route = routeCache.lookup(policy.routes);
+    if (route === null) return Action.Continue;
 
     const subscription = findSubscription(route);
     if (subscription === null || !subscription.isActive) {
       return sendJsonError(403, "apip_subscription_invalid", "No active subscription for this API.");
     }
     const plan = subscription.plan;
-    if (plan !== null && plan.requests > 0) {
-      const checks = new Array<LimitCheck>(1);
-      const key = "subscription-quota|" + subscription.id + "|" + plan.windowMs.toString();
-      unchecked(checks[0] = new LimitCheck(String.UTF8.encode(key), plan.requests, plan.windowMs, plan.stopOnQuotaReach));
+    const quotaCheck = subscription.quotaCheck;
+    if (quotaCheck !== null) {
+      const checks = quotaChecks;
+      unchecked(checks[0] = quotaCheck);
       const outcome = checkAndConsume(checks, nowMillis());
       this.outcome = outcome;
       if (!outcome.allowed) {
@@ -236,22 +256,18 @@ class SubscriptionStream extends HttpContext {
       if (outcome.exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
     }
 
-    setRequestHeader(SUBSCRIPTION_ID_HEADER, subscription.id);
+    setHeaderOf(MapType.RequestHeaders, SUBSCRIPTION_ID_HEADER_BYTES, subscription.id);
     const applicationId = subscription.applicationId;
-    if (applicationId !== null) setRequestHeader(APPLICATION_ID_HEADER, applicationId);
-    if (plan !== null) setRequestHeader(PLAN_HEADER, plan.name);
-    if (!route.propagateCredential) removeRequestHeader(route.header);
+    if (applicationId !== null) setHeaderOf(MapType.RequestHeaders, APPLICATION_ID_HEADER_BYTES, applicationId);
+    if (plan !== null) setHeaderOf(MapType.RequestHeaders, PLAN_HEADER_BYTES, plan.name);
+    if (!route.propagateCredential) removeHeaderOf(MapType.RequestHeaders, route.headerBytes);
     return Action.Continue;
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const outcome = this.outcome;
     if (outcome === null || !outcome.allowed) return Action.Continue;
-    const headers: Array<Header> = outcome.headers(false);
-    for (let i = 0; i < headers.length; i++) {
-      const header = unchecked(headers[i]);
-      setHeader(MapType.ResponseHeaders, header.name, header.value);
-    }
+    outcome.setHeaders(MapType.ResponseHeaders);
     return Action.Continue;
   }
 }

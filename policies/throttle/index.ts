@@ -8,12 +8,12 @@ import {
   entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readObject,
   readOptionalString, readString,
 } from "../lib/config";
-import { getRequestHeader, Header, setHeader, setRequestHeader } from "../lib/headers";
+import { getRequestHeader, setRequestHeader } from "../lib/headers";
 import {
   APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { apiIdOfRoute, nowMillis, routeName } from "../lib/properties";
+import { apiIdOfRoute, nowMillis, RouteCache } from "../lib/properties";
 import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
@@ -30,6 +30,8 @@ class RouteLimit {
   scope: i32 = Scope.Route;
   /** Counter key prefix, fixed at configure time: "throttle|<scope>|<scope key>|<windowMs>|". */
   keyPrefix: string = "";
+  /** Route and API scopes: the whole check, built once at configure time (the key has no per-request part). */
+  fixedCheck: LimitCheck | null = null;
 }
 
 class PlanQuota {
@@ -106,6 +108,12 @@ function readRoute(name: string, route: JsonValue, problems: Problems): RouteSet
   }
   settings.applyPlanQuota = readBool(route, "planQuota", path, problems, false);
   settings.stopOnQuotaReach = readBool(route, "stopOnQuotaReach", path, problems, true);
+  for (let l = 0; l < settings.limits.length; l++) {
+    const limit = unchecked(settings.limits[l]);
+    if (limit.scope == Scope.Route || limit.scope == Scope.Api) {
+      limit.fixedCheck = new LimitCheck(String.UTF8.encode(limit.keyPrefix), limit.spec.requests, limit.spec.windowMs, settings.stopOnQuotaReach);
+    }
+  }
   if (settings.limits.length == 0 && !settings.applyPlanQuota) {
     problems.add(path, "must have limits or planQuota");
   }
@@ -164,6 +172,14 @@ function identityOr(header: string): string {
   return value === null || value.length == 0 ? "-" : value;
 }
 
+// The checks of the request being handled, reused (callbacks never overlap within a module).
+// @ts-ignore: decorator
+@lazy const checks = new Array<LimitCheck>(0);
+
+// The route lookup of the last request (see RouteCache).
+// @ts-ignore: decorator
+@lazy const routeCache = new RouteCache<RouteSettings>();
+
 class ThrottleStream extends HttpContext {
   policy: ThrottleRoot;
   outcome: RateLimitOutcome | null = null;
@@ -177,14 +193,18 @@ class ThrottleStream extends HttpContext {
     const policy = this.policy;
     if (!policy.isConfigured) return sendMisconfigured();
     if (policy.stripIdentity) stripIdentityHeaders();
-    const name = routeName();
-    if (!policy.routes.has(name)) return Action.Continue;
-    const route = policy.routes.get(name);
+    const route = routeCache.lookup(policy.routes);
+    if (route === null) return Action.Continue;
 
-    const checks = new Array<LimitCheck>(0);
+    checks.length = 0;
     const limits = route.limits;
     for (let i = 0; i < limits.length; i++) {
       const limit = unchecked(limits[i]);
+      const fixed = limit.fixedCheck;
+      if (fixed !== null) {
+        checks.push(fixed);
+        continue;
+      }
       let key = limit.keyPrefix;
       if (limit.scope == Scope.Application) key += identityOr(APPLICATION_ID_HEADER);
       else if (limit.scope == Scope.Subscription) key += identityOr(SUBSCRIPTION_ID_HEADER);
@@ -205,6 +225,7 @@ class ThrottleStream extends HttpContext {
     }
 
     const outcome = checkAndConsume(checks, nowMillis());
+    checks.length = 0;
     this.outcome = outcome;
     if (!outcome.allowed) {
       const message = outcome.contended ? "Rate limit state is contended; retry." : "Rate limit exceeded.";
@@ -217,11 +238,7 @@ class ThrottleStream extends HttpContext {
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const outcome = this.outcome;
     if (outcome === null || !outcome.allowed) return Action.Continue;
-    const headers: Array<Header> = outcome.headers(false);
-    for (let i = 0; i < headers.length; i++) {
-      const header = unchecked(headers[i]);
-      setHeader(MapType.ResponseHeaders, header.name, header.value);
-    }
+    outcome.setHeaders(MapType.ResponseHeaders);
     return Action.Continue;
   }
 }

@@ -23,6 +23,10 @@ import { hexEncode } from "../encoding";
 @lazy const TAIL = new StaticArray<u8>(128);
 
 @inline function rotr(x: u32, n: u32): u32 { return (x >>> n) | (x << (32 - n)); }
+@inline function bigSigma0(x: u32): u32 { return rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22); }
+@inline function bigSigma1(x: u32): u32 { return rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25); }
+@inline function choose(x: u32, y: u32, z: u32): u32 { return z ^ (x & (y ^ z)); }
+@inline function majority(x: u32, y: u32, z: u32): u32 { return (x & y) ^ (x & z) ^ (y & z); }
 
 function compress(block: usize): void {
   for (let i = 0; i < 16; i++) {
@@ -37,14 +41,34 @@ function compress(block: usize): void {
   }
   let a = unchecked(H[0]), b = unchecked(H[1]), c = unchecked(H[2]), d = unchecked(H[3]);
   let e = unchecked(H[4]), f = unchecked(H[5]), g = unchecked(H[6]), h = unchecked(H[7]);
-  for (let i = 0; i < 64; i++) {
-    const S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-    const ch = (e & f) ^ (~e & g);
-    const t1 = h + S1 + ch + unchecked(K[i]) + unchecked(W[i]);
-    const S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-    const maj = (a & b) ^ (a & c) ^ (b & c);
-    const t2 = S0 + maj;
-    h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+  let t1: u32 = 0;
+  // Eight rounds per iteration with the working variables renamed instead of shifted (a round's new `a` is the
+  // next round's `b`, ...): after eight rounds the names line up again.
+  for (let i = 0; i < 64; i += 8) {
+    t1 = h + bigSigma1(e) + choose(e, f, g) + unchecked(K[i + 0]) + unchecked(W[i + 0]);
+    d += t1;
+    h = t1 + bigSigma0(a) + majority(a, b, c);
+    t1 = g + bigSigma1(d) + choose(d, e, f) + unchecked(K[i + 1]) + unchecked(W[i + 1]);
+    c += t1;
+    g = t1 + bigSigma0(h) + majority(h, a, b);
+    t1 = f + bigSigma1(c) + choose(c, d, e) + unchecked(K[i + 2]) + unchecked(W[i + 2]);
+    b += t1;
+    f = t1 + bigSigma0(g) + majority(g, h, a);
+    t1 = e + bigSigma1(b) + choose(b, c, d) + unchecked(K[i + 3]) + unchecked(W[i + 3]);
+    a += t1;
+    e = t1 + bigSigma0(f) + majority(f, g, h);
+    t1 = d + bigSigma1(a) + choose(a, b, c) + unchecked(K[i + 4]) + unchecked(W[i + 4]);
+    h += t1;
+    d = t1 + bigSigma0(e) + majority(e, f, g);
+    t1 = c + bigSigma1(h) + choose(h, a, b) + unchecked(K[i + 5]) + unchecked(W[i + 5]);
+    g += t1;
+    c = t1 + bigSigma0(d) + majority(d, e, f);
+    t1 = b + bigSigma1(g) + choose(g, h, a) + unchecked(K[i + 6]) + unchecked(W[i + 6]);
+    f += t1;
+    b = t1 + bigSigma0(c) + majority(c, d, e);
+    t1 = a + bigSigma1(f) + choose(f, g, h) + unchecked(K[i + 7]) + unchecked(W[i + 7]);
+    e += t1;
+    a = t1 + bigSigma0(b) + majority(b, c, d);
   }
   unchecked(H[0] += a); unchecked(H[1] += b); unchecked(H[2] += c); unchecked(H[3] += d);
   unchecked(H[4] += e); unchecked(H[5] += f); unchecked(H[6] += g); unchecked(H[7] += h);
@@ -82,9 +106,13 @@ export function sha256(data: ArrayBuffer): ArrayBuffer {
   return out;
 }
 
-/** SHA-256 digest of `data` as 64 lowercase hex characters. */
+// @ts-ignore: decorator
+@lazy const DIGEST = new ArrayBuffer(32);
+
+/** SHA-256 digest of `data` as 64 lowercase hex characters (the binary digest goes through a static scratch). */
 export function sha256Hex(data: ArrayBuffer): string {
-  return hexEncode(sha256(data));
+  sha256Into(changetype<usize>(data), <usize>data.byteLength, changetype<usize>(DIGEST));
+  return hexEncode(DIGEST);
 }
 
 /** SHA-256 digest of the UTF-8 bytes of `text` as 64 lowercase hex characters. */

@@ -1,7 +1,12 @@
 // Runs several plugins in order for one request, as Envoy's HTTP connection manager runs its filter chain:
 // request callbacks in chain order, response callbacks in reverse order (encoder filters run last-to-first,
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters#filter-ordering).
-// The first local reply stops the chain; the upstream must then not be called.
+// The first local reply stops the chain; the upstream must then not be called. The reply then goes back through
+// the response callbacks of the plugins before the one that replied, last to first, as Envoy runs encoder filters
+// on a local reply (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters): an earlier
+// plugin's response phase sees, and may change, the reply's status, headers and body (encodeLocalReply). The
+// plugin that replied is not called again (its module produced the response); a local reply from an earlier plugin
+// while the first is encoded is ignored (the first reply wins, as for two replies on one stream).
 import { HeaderMap } from './header-map.ts';
 import type { HttpStream } from './http-stream.ts';
 import type { Plugin } from './plugin.ts';
@@ -21,11 +26,14 @@ export class ChainStream {
     this.requestHeaders = requestHeaders instanceof HeaderMap ? requestHeaders : new HeaderMap(requestHeaders);
   }
 
-  /** Request headers through every plugin in order; stops at the first local reply. */
+  /** Request headers through every plugin in order; stops at the first local reply, which then goes through the
+   *  response callbacks of the plugins before it (see encodeLocalReply). */
   async onRequestHeaders(endOfStream: boolean): Promise<ChainOutcome> {
-    for (const stream of this.streams) {
+    for (let i = 0; i < this.streams.length; i++) {
+      const stream = this.streams[i];
+      if (stream === undefined) continue;
       const outcome = await settle(stream.onRequestHeaders(this.requestHeaders, endOfStream));
-      if (outcome.action === 'localReply') return outcome;
+      if (outcome.action === 'localReply') return encodeLocalReply(this.streams.slice(0, i), outcome);
     }
     return { action: 'continue' };
   }
@@ -47,6 +55,40 @@ export class ChainStream {
   onDone(): void {
     for (const stream of this.streams) stream.onDone();
   }
+}
+
+/**
+ * Runs a local reply through the response callbacks of `earlier` (the streams of the plugins before the one that
+ * replied, in chain order), last to first: response headers with `:status` first (end of stream when the body is
+ * empty), then the body as one final chunk. Returns the reply as they left it (status from `:status`, headers,
+ * body). Envoy runs encoder filters on local replies:
+ * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters
+ */
+export async function encodeLocalReply(earlier: readonly HttpStream[], reply: LocalReply): Promise<LocalReply> {
+  if (earlier.length === 0) return reply;
+  const headers = new HeaderMap([[':status', String(reply.status)], ...reply.headers]);
+  const hasBody = reply.body.length > 0;
+  for (let i = earlier.length - 1; i >= 0; i--) {
+    const stream = earlier[i];
+    if (stream !== undefined) await settle(stream.onResponseHeaders(headers, !hasBody));
+  }
+  let body = reply.body;
+  if (hasBody) {
+    for (let i = earlier.length - 1; i >= 0; i--) {
+      const stream = earlier[i];
+      if (stream === undefined) continue;
+      const outcome = stream.onResponseBody(body, true);
+      if (outcome.action !== 'localReply') body = stream.responseBody;
+    }
+  }
+  const status = Number(headers.get(':status'));
+  headers.remove(':status');
+  return {
+    ...reply,
+    status: Number.isInteger(status) && status >= 200 && status <= 599 ? status : reply.status,
+    headers: headers.toList(),
+    body,
+  };
 }
 
 /** Plugins in chain order (index 0 runs first on the request; its configuration should strip identity headers). */

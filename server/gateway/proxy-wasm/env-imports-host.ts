@@ -4,7 +4,7 @@
 import { LogLevel, Status } from './abi.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
 import { parsePairs } from './header-map.ts';
-import { resolveProperty } from './properties.ts';
+import { lookupProperty } from './properties.ts';
 
 /** Maps a pino level name to proxy_log_level_t. */
 function proxyLogLevel(level: string | undefined): number {
@@ -50,10 +50,10 @@ export function createHostImports(binding: HostBinding) {
     },
     proxy_get_property(pathPtr: number, pathSize: number, valuePtr: number, valueSizePtr: number): number {
       const memory = memoryOf(binding);
-      const segments = memory.readString(pathPtr, pathSize).split('\0');
-      const value = resolveProperty(segments, plugin, binding.scope.stream);
+      const value = lookupProperty(memory.readString(pathPtr, pathSize), plugin, binding.scope.stream);
       if (value === undefined) return Status.NotFound;
-      memory.returnBytes(value, valuePtr, valueSizePtr);
+      if (typeof value === 'string') memory.returnString(value, valuePtr, valueSizePtr);
+      else memory.returnBytes(value, valuePtr, valueSizePtr);
       return Status.Ok;
     },
     proxy_set_property(pathPtr: number, pathSize: number, valuePtr: number, valueSize: number): number {

@@ -1,22 +1,29 @@
 // proxy_* functions on HTTP streams: header maps, buffers, local replies, continue/close.
 import { BufferType, MapType, Status, StreamType } from './abi.ts';
-import { HeaderMap, parsePairs, serializePairs } from './header-map.ts';
+import { HeaderMap, parsePairs } from './header-map.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
 import type { HeaderList } from './types.ts';
 
 /** The header map `mapType` in the current scope; null = not available now, undefined = unknown map type. */
 function headerMap(binding: HostBinding, mapType: number, forWrite: boolean): HeaderMap | null | undefined {
-  const { stream, httpCallResponse } = binding.scope;
+  const scope = binding.scope;
+  const stream = scope.stream;
   switch (mapType) {
-    case MapType.RequestHeaders: return stream?.requestHeaders ?? null;
-    case MapType.RequestTrailers: return stream?.requestTrailers ?? null;
-    case MapType.ResponseHeaders: return stream?.responseHeaders ?? null;
-    case MapType.ResponseTrailers: return stream?.responseTrailers ?? null;
-    case MapType.HttpCallResponseHeaders:
+    case MapType.RequestHeaders: return stream === null ? null : stream.requestHeaders;
+    case MapType.RequestTrailers: return stream === null ? null : stream.requestTrailers;
+    case MapType.ResponseHeaders: return stream === null ? null : stream.responseHeaders;
+    case MapType.ResponseTrailers: return stream === null ? null : stream.responseTrailers;
+    case MapType.HttpCallResponseHeaders: {
       // Immutable per the spec.
-      return httpCallResponse === null || forWrite ? null : new HeaderMap(httpCallResponse.headers);
-    case MapType.HttpCallResponseTrailers:
-      return httpCallResponse === null || forWrite ? null : new HeaderMap(httpCallResponse.trailers);
+      const response = scope.httpCallResponse;
+      if (response === null || forWrite) return null;
+      return (scope.httpCallHeaders ??= new HeaderMap(response.headers));
+    }
+    case MapType.HttpCallResponseTrailers: {
+      const response = scope.httpCallResponse;
+      if (response === null || forWrite) return null;
+      return (scope.httpCallTrailers ??= new HeaderMap(response.trailers));
+    }
     case MapType.GrpcInitialMetadata:
     case MapType.GrpcTrailingMetadata:
       return null;
@@ -55,13 +62,13 @@ export function createHttpStreamImports(binding: HostBinding) {
     proxy_get_header_map_size(mapType: number, sizePtr: number): number {
       const map = headerMap(binding, mapType, false);
       if (!map) return mapStatus(map);
-      memoryOf(binding).writeU32(sizePtr, serializePairs(map.toList()).length);
+      memoryOf(binding).writeU32(sizePtr, map.serializedSize());
       return Status.Ok;
     },
     proxy_get_header_map_pairs(mapType: number, dataPtr: number, sizePtr: number): number {
       const map = headerMap(binding, mapType, false);
       if (!map) return mapStatus(map);
-      memoryOf(binding).returnBytes(serializePairs(map.toList()), dataPtr, sizePtr);
+      memoryOf(binding).returnPairs(map, dataPtr, sizePtr);
       return Status.Ok;
     },
     proxy_set_header_map_pairs(mapType: number, dataPtr: number, size: number): number {

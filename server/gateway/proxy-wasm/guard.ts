@@ -17,17 +17,31 @@ type AnyArgs = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown,
 
 function wrap<F extends HostFunction>(name: string, fn: F, logger: PolicyLogger, memoryFault: number, internal: number): F {
   const call = fn as unknown as AnyArgs;
-  // Fixed parameters rather than rest arguments: no array per host call (the ABI's widest function takes 10).
-  const wrapped: AnyArgs = (a, b, c, d, e, f, g, h, i, j) => {
-    try {
-      return call(a, b, c, d, e, f, g, h, i, j);
-    } catch (error: unknown) {
-      if (error instanceof GuestMemoryError) return memoryFault;
-      if (error instanceof GuestExit) throw error;
-      logger.error({ err: error, hostFunction: name }, 'proxy-wasm host function failed');
-      return internal;
-    }
+  const fail = (error: unknown): number => {
+    if (error instanceof GuestMemoryError) return memoryFault;
+    if (error instanceof GuestExit) throw error;
+    logger.error({ err: error, hostFunction: name }, 'proxy-wasm host function failed');
+    return internal;
   };
+  // Fixed parameters rather than rest arguments (no array per host call), and exactly as many as the function
+  // declares: V8's wasm-to-JS call is fastest when the JS function's arity matches the import's signature.
+  let wrapped: AnyArgs;
+  switch (fn.length) {
+    case 0: wrapped = () => { try { return call(); } catch (error: unknown) { return fail(error); } }; break;
+    case 1: wrapped = (a) => { try { return call(a); } catch (error: unknown) { return fail(error); } }; break;
+    case 2: wrapped = (a, b) => { try { return call(a, b); } catch (error: unknown) { return fail(error); } }; break;
+    case 3: wrapped = (a, b, c) => { try { return call(a, b, c); } catch (error: unknown) { return fail(error); } }; break;
+    case 4: wrapped = (a, b, c, d) => { try { return call(a, b, c, d); } catch (error: unknown) { return fail(error); } }; break;
+    case 5: wrapped = (a, b, c, d, e) => { try { return call(a, b, c, d, e); } catch (error: unknown) { return fail(error); } }; break;
+    default:
+      wrapped = (a, b, c, d, e, f, g, h, i, j) => {
+        try {
+          return call(a, b, c, d, e, f, g, h, i, j);
+        } catch (error: unknown) {
+          return fail(error);
+        }
+      };
+  }
   return wrapped as unknown as F;
 }
 

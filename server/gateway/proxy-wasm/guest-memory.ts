@@ -1,5 +1,10 @@
 // Bounds-checked access to a module's linear memory. Every guest pointer and length goes through here; a bad one
 // throws GuestMemoryError, which the import wrappers turn into INVALID_MEMORY_ACCESS (or WASI FAULT).
+//
+// Hot paths avoid intermediate buffers: ASCII strings are written into guest memory char by char, short strings
+// read from the guest are interned (the same header names, property paths and shared-data keys arrive on every
+// request), and header maps are serialised straight into the guest's allocation.
+import { type HeaderMap, measuredPairsSize, utf8Length, writeUtf8 } from './header-map.ts';
 
 export class GuestMemoryError extends Error {
   constructor(ptr: number, length: number) {
@@ -13,7 +18,13 @@ const decoder = new TextDecoder('utf-8');
 
 export class GuestMemory {
   private bytes: Uint8Array;
+  /** The same memory as a Buffer, for its native latin1 decoding only (Buffer#slice does not copy: never hand
+   *  out Buffer views). */
+  private text: Buffer;
   private view: DataView;
+  /** Per-entry UTF-8 lengths of the header map being returned (reused; see HeaderMap#measure). */
+  private lengths: Int32Array = new Int32Array(64);
+  private isReturningPairs = false;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -21,19 +32,22 @@ export class GuestMemory {
     private readonly allocate: (size: number) => number,
   ) {
     this.bytes = new Uint8Array(memory.buffer);
+    this.text = Buffer.from(memory.buffer);
     this.view = new DataView(memory.buffer);
   }
 
   get size(): number {
     this.sync();
-    return this.bytes.byteLength;
+    return this.bytes.length;
   }
 
   /** Refreshes the views when the guest grew its memory: growth detaches the old ArrayBuffer, whose views then
-   *  have length 0 (cheaper to test than reading memory.buffer on every access). */
+   *  have length 0. (A typed array's `length` is a plain field read; `byteLength` and memory.buffer cost ten times
+   *  more, and this runs for every guest pointer.) */
   private sync(): void {
-    if (this.bytes.byteLength === 0) {
+    if (this.bytes.length === 0) {
       this.bytes = new Uint8Array(this.memory.buffer);
+      this.text = Buffer.from(this.memory.buffer);
       this.view = new DataView(this.memory.buffer);
     }
   }
@@ -43,7 +57,7 @@ export class GuestMemory {
     const start = ptr >>> 0;
     const size = length >>> 0;
     this.sync();
-    if (start + size > this.bytes.byteLength) throw new GuestMemoryError(start, size);
+    if (start + size > this.bytes.length) throw new GuestMemoryError(start, size);
     return start;
   }
 
@@ -55,11 +69,13 @@ export class GuestMemory {
 
   /** A copy the host may keep. */
   copy(ptr: number, length: number): Uint8Array {
-    return this.bytesAt(ptr, length).slice();
+    const start = this.check(ptr, length);
+    return this.bytes.slice(start, start + (length >>> 0));
   }
 
   readString(ptr: number, length: number): string {
-    return decodeUtf8(this.bytesAt(ptr, length));
+    const start = this.check(ptr, length);
+    return decodeAt(this.text, start, length >>> 0);
   }
 
   readU32(ptr: number): number {
@@ -74,7 +90,8 @@ export class GuestMemory {
 
   writeU64(ptr: number, value: bigint): void {
     const start = this.check(ptr, 8);
-    this.view.setBigUint64(start, BigInt.asUintN(64, value), true);
+    // setBigUint64 converts with ToBigUint64 (modulo 2^64): negative values wrap like BigInt.asUintN(64, ...).
+    this.view.setBigUint64(start, value, true);
   }
 
   writeBytes(ptr: number, data: Uint8Array): void {
@@ -83,49 +100,72 @@ export class GuestMemory {
   }
 
   /**
+   * Allocates `size` bytes with the module's allocator for a returned value; both return slots are checked before
+   * the guest allocates anything. Returns the checked address (0 when size is 0). The allocator runs guest code,
+   * which may grow memory: callers write through this object's methods afterwards, never through old views.
+   */
+  private allocateReturn(size: number, ptrSlot: number, sizeSlot: number): number {
+    this.check(ptrSlot, 4);
+    this.check(sizeSlot, 4);
+    if (size === 0) return 0;
+    const address = this.allocate(size) >>> 0;
+    if (address === 0) throw new GuestMemoryError(0, size);
+    return this.check(address, size);
+  }
+
+  private finishReturn(address: number, size: number, ptrSlot: number, sizeSlot: number): void {
+    const view = this.view;
+    view.setUint32(ptrSlot >>> 0, address, true);
+    view.setUint32(sizeSlot >>> 0, size, true);
+  }
+
+  /**
    * Returns `data` to the guest the proxy-wasm way: allocate with the module's allocator, copy, and write the
    * address and size to the two return slots. Both slots are checked before the guest allocates anything.
    */
   returnBytes(data: Uint8Array, ptrSlot: number, sizeSlot: number): void {
-    this.check(ptrSlot, 4);
-    this.check(sizeSlot, 4);
-    let address = 0;
-    if (data.length > 0) {
-      address = this.allocate(data.length) >>> 0;
-      if (address === 0) throw new GuestMemoryError(0, data.length);
-      this.writeBytes(address, data);
-    }
-    this.writeU32(ptrSlot, address);
-    this.writeU32(sizeSlot, data.length);
+    const length = data.length;
+    const address = this.allocateReturn(length, ptrSlot, sizeSlot);
+    if (length > 0) this.bytes.set(data, address);
+    this.finishReturn(address, length, ptrSlot, sizeSlot);
   }
 
   returnString(text: string, ptrSlot: number, sizeSlot: number): void {
-    if (!isShortAscii(text)) {
-      this.returnBytes(encoder.encode(text), ptrSlot, sizeSlot);
+    // Hot path (header values, property strings): UTF-8 straight into guest memory, no intermediate buffer.
+    const length = utf8Length(text);
+    const address = this.allocateReturn(length, ptrSlot, sizeSlot);
+    writeUtf8(this.text, text, address, length);
+    this.finishReturn(address, length, ptrSlot, sizeSlot);
+  }
+
+  /** Returns the serialised pairs of `map` (proxy-wasm map format), written straight into the allocation. */
+  returnPairs(map: HeaderMap, ptrSlot: number, sizeSlot: number): void {
+    if (this.isReturningPairs) {
+      // The allocator called back into the host (only a hostile module would): no shared scratch then.
+      this.returnBytes(map.serialize(), ptrSlot, sizeSlot);
       return;
     }
-    // Hot path (header values, property strings): write ASCII straight into guest memory, no intermediate buffer.
-    this.check(ptrSlot, 4);
-    this.check(sizeSlot, 4);
-    const length = text.length;
-    let address = 0;
-    if (length > 0) {
-      address = this.allocate(length) >>> 0;
-      if (address === 0) throw new GuestMemoryError(0, length);
-      const start = this.check(address, length);
-      const bytes = this.bytes;
-      for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
+    this.isReturningPairs = true;
+    try {
+      const lengths = (this.lengths = map.measure(this.lengths));
+      const size = measuredPairsSize();
+      const version = map.version;
+      const address = this.allocateReturn(size, ptrSlot, sizeSlot);
+      if (map.version !== version) throw new Error('header map changed while the module allocated its copy');
+      map.writePairs(this.text, this.view, address, lengths);
+      this.finishReturn(address, size, ptrSlot, sizeSlot);
+    } finally {
+      this.isReturningPairs = false;
     }
-    this.writeU32(ptrSlot, address);
-    this.writeU32(sizeSlot, length);
   }
 }
 
 const SHORT = 256;
 
 function isShortAscii(text: string): boolean {
-  if (text.length > SHORT) return false;
-  for (let i = 0; i < text.length; i++) {
+  const length = text.length;
+  if (length > SHORT) return false;
+  for (let i = 0; i < length; i++) {
     if (text.charCodeAt(i) > 0x7f) return false;
   }
   return true;
@@ -140,10 +180,49 @@ export function encodeUtf8(text: string): Uint8Array {
 
 /** UTF-8 decoding with a fast path for short ASCII (TextDecoder's call overhead dominates for header-sized input). */
 export function decodeUtf8(bytes: Uint8Array): string {
-  const length = bytes.length;
-  if (length > SHORT) return decoder.decode(bytes);
-  for (let i = 0; i < length; i++) {
-    if ((bytes[i] ?? 0) > 0x7f) return decoder.decode(bytes);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return decodeAt(buffer, 0, bytes.length);
+}
+
+// Interning of short strings read from guest memory: a direct-mapped table (FNV-1a of the bytes -> the string
+// last decoded from them). A hit returns the same string object, so no string is allocated and Map lookups keyed
+// by it reuse its cached hash. A collision simply replaces the slot. Strings only, never guest memory, are kept.
+const INTERN_MAX = 64;
+const INTERN_SLOTS = 1024;
+const internTable: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/** Decodes `length` UTF-8 bytes of `bytes` at `start`. */
+function decodeAt(bytes: Buffer, start: number, length: number): string {
+  if (length === 0) return '';
+  if (length > INTERN_MAX) return decodeLong(bytes, start, length);
+  const end = start + length;
+  // The hash samples the first and last bytes only (keys of one kind share long prefixes and differ near the
+  // end); the comparison below checks every byte, so a sample collision only costs a decode.
+  let hash = 0x811c9dc5 ^ length;
+  const head = Math.min(end, start + 8);
+  for (let i = start; i < head; i++) hash = Math.imul(hash ^ (bytes[i] ?? 0), 0x01000193);
+  for (let i = Math.max(head, end - 16); i < end; i++) hash = Math.imul(hash ^ (bytes[i] ?? 0), 0x01000193);
+  const slot = (hash >>> 0) & (INTERN_SLOTS - 1);
+  const cached = internTable[slot] ?? '';
+  if (cached.length === length) {
+    // Interned strings are ASCII, so equal char codes mean equal bytes (and the bytes are ASCII).
+    let i = 0;
+    while (i < length && cached.charCodeAt(i) === bytes[start + i]) i++;
+    if (i === length) return cached;
   }
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  for (let i = start; i < end; i++) {
+    if ((bytes[i] ?? 0) > 0x7f) return decoder.decode(bytes.subarray(start, end));
+  }
+  const text = bytes.toString('latin1', start, end);
+  internTable[slot] = text;
+  return text;
+}
+
+function decodeLong(bytes: Buffer, start: number, length: number): string {
+  const end = start + length;
+  if (length > SHORT) return decoder.decode(bytes.subarray(start, end));
+  for (let i = start; i < end; i++) {
+    if ((bytes[i] ?? 0) > 0x7f) return decoder.decode(bytes.subarray(start, end));
+  }
+  return bytes.toString('latin1', start, end);
 }

@@ -1,56 +1,209 @@
 // A mutable, ordered header map with Envoy's semantics for proxy-wasm: lowercase names, get joins repeated
 // values with ",", replace drops every value then adds one, remove drops every value.
+// Stored as two parallel arrays (no tuple per header); names are lowercased once on the way in.
 import { decodeUtf8, encodeUtf8 } from './guest-memory.ts';
 import type { HeaderList } from './types.ts';
 
+/** `name` lowercased; the same string when it has no ASCII uppercase letter (no allocation, no runtime call). */
+export function lowerName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return name.toLowerCase();
+  }
+  return name;
+}
+
 export class HeaderMap {
-  private entries: HeaderList;
+  private names: string[] = [];
+  private values: string[] = [];
+  /** Incremented by every change (lets a writer detect a change between measuring and writing). */
+  version = 0;
 
   constructor(entries: HeaderList = []) {
-    this.entries = entries.map(([name, value]) => [name.toLowerCase(), value]);
+    this.setAll(entries);
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.names.length;
   }
 
   get(name: string): string | undefined {
-    const key = name.toLowerCase();
+    const key = lowerName(name);
+    const names = this.names;
     let found: string | undefined;
-    for (const [entryName, value] of this.entries) {
-      if (entryName === key) found = found === undefined ? value : `${found},${value}`;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === key) {
+        const value = this.values[i] ?? '';
+        found = found === undefined ? value : `${found},${value}`;
+      }
     }
     return found;
   }
 
   add(name: string, value: string): void {
-    this.entries.push([name.toLowerCase(), value]);
+    this.version++;
+    this.names.push(lowerName(name));
+    this.values.push(value);
   }
 
   replace(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const index = this.entries.findIndex(([entryName]) => entryName === key);
+    this.version++;
+    const key = lowerName(name);
+    const names = this.names;
+    const index = names.indexOf(key);
     if (index < 0) {
-      this.entries.push([key, value]);
+      names.push(key);
+      this.values.push(value);
       return;
     }
-    this.entries[index] = [key, value];
-    this.entries = this.entries.filter(([entryName], i) => i <= index || entryName !== key);
+    this.values[index] = value;
+    if (names.indexOf(key, index + 1) >= 0) this.removeFrom(key, index + 1);
   }
 
   remove(name: string): void {
-    const key = name.toLowerCase();
-    if (this.entries.some(([entryName]) => entryName === key)) {
-      this.entries = this.entries.filter(([entryName]) => entryName !== key);
+    this.version++;
+    const key = lowerName(name);
+    const index = this.names.indexOf(key);
+    if (index >= 0) this.removeFrom(key, index);
+  }
+
+  /** Drops every entry named `key` at or after `from`, in place (pop() to shrink: assigning `length` is slow). */
+  private removeFrom(key: string, from: number): void {
+    const { names, values } = this;
+    const count = names.length;
+    let out = from;
+    for (let i = from; i < count; i++) {
+      const entryName = names[i] ?? '';
+      if (entryName === key) continue;
+      if (out !== i) {
+        names[out] = entryName;
+        values[out] = values[i] ?? '';
+      }
+      out++;
+    }
+    for (let i = out; i < count; i++) {
+      names.pop();
+      values.pop();
     }
   }
 
   setAll(entries: HeaderList): void {
-    this.entries = entries.map(([name, value]) => [name.toLowerCase(), value]);
+    this.version++;
+    const count = entries.length;
+    const names = new Array<string>(count);
+    const values = new Array<string>(count);
+    for (let i = 0; i < count; i++) {
+      const entry = entries[i];
+      names[i] = entry === undefined ? '' : lowerName(entry[0]);
+      values[i] = entry === undefined ? '' : entry[1];
+    }
+    this.names = names;
+    this.values = values;
   }
 
   toList(): HeaderList {
-    return this.entries.map(([name, value]) => [name, value]);
+    const { names, values } = this;
+    const out: HeaderList = new Array<[string, string]>(names.length);
+    for (let i = 0; i < names.length; i++) out[i] = [names[i] ?? '', values[i] ?? ''];
+    return out;
+  }
+
+  /**
+   * The size of the serialised map (proxy-wasm map format, UTF-8), recording each name's and value's UTF-8 length
+   * in `lengths` (2 per entry; grown as needed and returned) for writePairs.
+   */
+  measure(lengths: Int32Array): Int32Array {
+    const { names, values } = this;
+    const count = names.length;
+    const out = lengths.length >= count * 2 ? lengths : new Int32Array(Math.max(count * 2, lengths.length * 2));
+    let size = 4 + count * 8;
+    for (let i = 0; i < count; i++) {
+      const nameLength = utf8Length(names[i] ?? '');
+      const valueLength = utf8Length(values[i] ?? '');
+      out[2 * i] = nameLength;
+      out[2 * i + 1] = valueLength;
+      size += nameLength + valueLength + 2;
+    }
+    measuredSize = size;
+    return out;
+  }
+
+  /** Writes the serialised map at `offset` of `out` (whose DataView is `view`), with the lengths measure() just
+   *  recorded; `out` must have room for measuredSize() bytes. */
+  writePairs(out: Buffer, view: DataView, offset: number, lengths: Int32Array): void {
+    const { names, values } = this;
+    const count = names.length;
+    view.setUint32(offset, count, true);
+    let data = offset + 4 + count * 8;
+    for (let i = 0; i < count; i++) {
+      const nameLength = lengths[2 * i] ?? 0;
+      const valueLength = lengths[2 * i + 1] ?? 0;
+      view.setUint32(offset + 4 + i * 8, nameLength, true);
+      view.setUint32(offset + 8 + i * 8, valueLength, true);
+      writeUtf8(out, names[i] ?? '', data, nameLength);
+      data += nameLength;
+      out[data++] = 0;
+      writeUtf8(out, values[i] ?? '', data, valueLength);
+      data += valueLength;
+      out[data++] = 0;
+    }
+  }
+
+  /** The serialised map (proxy-wasm map format). */
+  serialize(): Uint8Array {
+    scratchLengths = this.measure(scratchLengths);
+    const bytes = new Uint8Array(measuredSize);
+    this.writePairs(Buffer.from(bytes.buffer), new DataView(bytes.buffer), 0, scratchLengths);
+    return bytes;
+  }
+
+  /** The size of serialize()'s result. */
+  serializedSize(): number {
+    scratchLengths = this.measure(scratchLengths);
+    return measuredSize;
+  }
+}
+
+/** The size the last HeaderMap#measure computed (a module-level result: no object per call). */
+let measuredSize = 0;
+/** Lengths scratch for serialize()/serializedSize(), reused across calls. */
+let scratchLengths: Int32Array = new Int32Array(64);
+
+export function measuredPairsSize(): number {
+  return measuredSize;
+}
+
+/** Strings longer than these are measured / written by Buffer's native code, shorter ones by a JS loop: a native
+ *  call costs about as much as a dozen characters measured or two dozen written in JS. */
+const NATIVE_MEASURE_FROM = 12;
+const NATIVE_WRITE_FROM = 28;
+
+/** Buffer's native latin1 writer (what Buffer#write(..., 'latin1') ends in, without its argument handling); for
+ *  ASCII text latin1 bytes are the UTF-8 bytes. Not in @types/node, hence the narrow type. */
+type Latin1Writer = (this: Buffer, text: string, offset: number, length: number) => number;
+const latin1Write: Latin1Writer | undefined = (Buffer.prototype as unknown as { latin1Write?: Latin1Writer }).latin1Write;
+
+/** UTF-8 length of `text`. */
+export function utf8Length(text: string): number {
+  const length = text.length;
+  if (length > NATIVE_MEASURE_FROM) return Buffer.byteLength(text, 'utf8');
+  for (let i = 0; i < length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  }
+  return length;
+}
+
+/** Writes `text` as UTF-8 at `offset` of `out`; `byteLength` is utf8Length(text). */
+export function writeUtf8(out: Buffer, text: string, offset: number, byteLength: number): void {
+  const length = text.length;
+  if (byteLength !== length) {
+    out.write(text, offset, byteLength, 'utf8');
+  } else if (length <= NATIVE_WRITE_FROM) {
+    for (let i = 0; i < length; i++) out[offset + i] = text.charCodeAt(i);
+  } else if (latin1Write !== undefined) {
+    latin1Write.call(out, text, offset, length);
+  } else {
+    out.write(text, offset, length, 'latin1');
   }
 }
 
@@ -58,22 +211,18 @@ export class HeaderMap {
  *  u32 value length), then each key and value NUL-terminated; integers little-endian. */
 export function serializePairs(entries: HeaderList): Uint8Array {
   // Fast path: header names and values are ASCII almost always, so sizes are string lengths and bytes are char
-  // codes; no intermediate buffers (this runs for every proxy_get_header_map_pairs).
+  // codes; no intermediate buffers.
   let size = 4 + entries.length * 8;
-  let isAscii = true;
   for (const [name, value] of entries) {
+    if (!isAsciiText(name) || !isAsciiText(value)) return serializeEncoded(entries);
     size += name.length + value.length + 2;
-    if (isAscii && (!isAsciiText(name) || !isAsciiText(value))) isAscii = false;
   }
-  if (!isAscii) return serializeEncoded(entries);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   view.setUint32(0, entries.length, true);
   let data = 4 + entries.length * 8;
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i];
-    if (entry === undefined) continue;
-    const [name, value] = entry;
+    const [name, value] = entries[i] ?? ['', ''];
     view.setUint32(4 + i * 8, name.length, true);
     view.setUint32(8 + i * 8, value.length, true);
     for (let c = 0; c < name.length; c++) out[data + c] = name.charCodeAt(c);

@@ -1,6 +1,7 @@
 // What the import functions of one VM instance see: its memory, the context the current callback runs in,
 // and the host services. One binding per VM instance; the plugin swaps `scope` around every guest call.
 import type { GuestMemory } from './guest-memory.ts';
+import type { HeaderMap } from './header-map.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import type { PluginIdentity } from './properties.ts';
 import type { SharedDataStore } from './shared-data.ts';
@@ -18,9 +19,15 @@ export interface CallScope {
   vmConfiguration: Uint8Array | null;
   /** Readable during proxy_on_http_call_response. */
   httpCallResponse: HttpCallResponse | null;
-  /** What proxy_get_status reports (the HTTP call's status during proxy_on_http_call_response). */
-  status: { code: number; message: string };
+  /** The HTTP call response's header maps, built on first read. */
+  httpCallHeaders?: HeaderMap;
+  httpCallTrailers?: HeaderMap;
+  /** What proxy_get_status reports (the HTTP call's status during proxy_on_http_call_response); replaced, never
+   *  mutated (scopes share the default). */
+  status: { readonly code: number; readonly message: string };
 }
+
+const NO_STATUS = Object.freeze({ code: 0, message: '' });
 
 export function emptyScope(contextId: number): CallScope {
   return {
@@ -29,7 +36,7 @@ export function emptyScope(contextId: number): CallScope {
     pluginConfiguration: null,
     vmConfiguration: null,
     httpCallResponse: null,
-    status: { code: 0, message: '' },
+    status: NO_STATUS,
   };
 }
 

@@ -5,20 +5,18 @@ import { HeaderMap } from './header-map.ts';
 import { type CallScope, emptyScope } from './host-binding.ts';
 import { StreamState } from './stream-state.ts';
 import type { BodyOutcome, HeaderList, HeadersOutcome, LocalReply, RequestInfo } from './types.ts';
-import type { PluginVm } from './vm.ts';
+import type { GuestCallback, PluginVm } from './vm.ts';
 
 type Final = { action: 'continue' } | LocalReply;
 
 /** What a stream needs from its plugin (implemented in plugin.ts). */
 export interface StreamHost {
-  /** Runs `call` on `vm` in the scope of `state`; a trap marks the VM crashed and returns undefined. */
-  runInStream(vm: PluginVm, scope: CallScope, call: () => number | undefined): number | undefined | 'trap';
+  /** Calls `callback(a, b, c)` on `vm` in `scope` (fixed arity: no closure or argument array per call); 'trap'
+   *  when it trapped (the VM is then replaced). */
+  runInStream(vm: PluginVm, scope: CallScope, callback: GuestCallback, a: number, b: number, c: number): number | undefined | 'trap';
   readonly isConfigured: boolean;
   /** The VM currently serving new streams (a crash replaces it). */
   isCurrent(vm: PluginVm): boolean;
-  /** Tracks a live stream so http call responses reach it. */
-  attach(stream: HttpStream): void;
-  detach(stream: HttpStream): void;
 }
 
 const CONTINUE: Final = { action: 'continue' };
@@ -45,16 +43,16 @@ export class HttpStream {
     info: RequestInfo,
     timeNanos: bigint,
   ) {
-    this.state = new StreamState(contextId, new HeaderMap(), info, timeNanos);
+    this.state = new StreamState(contextId, null, info, timeNanos);
     this.scope = emptyScope(contextId);
     this.scope.stream = this.state;
     if (!host.isConfigured) {
       this.failure = failClosedReply();
       return;
     }
+    this.state.owner = this;
     vm.binding.streams.set(contextId, this.state);
-    host.attach(this);
-    const result = host.runInStream(vm, this.scope, () => vm.exports.proxy_on_context_create(contextId, vm.binding.rootContextId));
+    const result = host.runInStream(vm, this.scope, vm.exports.proxy_on_context_create, contextId, vm.binding.rootContextId, 0);
     if (result === 'trap') this.failure = trapReply();
   }
 
@@ -99,15 +97,16 @@ export class HttpStream {
   onDone(): void {
     if (this.isDone) return;
     this.isDone = true;
-    const { vm, state } = this;
-    if (this.failure === null && this.host.isCurrent(vm)) {
+    const { vm, state, host, scope } = this;
+    if (this.failure === null && host.isCurrent(vm)) {
       const id = state.contextId;
-      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_done?.(id));
-      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_log?.(id));
-      this.host.runInStream(vm, this.scope, () => vm.exports.proxy_on_delete?.(id));
+      const { proxy_on_done: done, proxy_on_log: log, proxy_on_delete: remove } = vm.exports;
+      if (done !== undefined) host.runInStream(vm, scope, done, id, 0, 0);
+      if (log !== undefined) host.runInStream(vm, scope, log, id, 0, 0);
+      if (remove !== undefined) host.runInStream(vm, scope, remove, id, 0, 0);
     }
     vm.binding.streams.delete(state.contextId);
-    this.host.detach(this);
+    state.owner = null;
     if (this.waiter !== null) this.settle(this.failure ?? stalledReply());
   }
 
@@ -121,7 +120,7 @@ export class HttpStream {
     const { state } = this;
     if (state.localReply !== null) this.settle(state.localReply);
     else if (state.continueRequested) this.settle(CONTINUE);
-    else if (state.pendingCalls.size === 0) this.settle(stalledReply());
+    else if (state.pendingCallCount === 0) this.settle(stalledReply());
   }
 
   private settle(outcome: Final): void {
@@ -130,33 +129,30 @@ export class HttpStream {
     waiter?.(outcome);
   }
 
-  private call(callback: ((...args: number[]) => number | undefined) | undefined, ...args: number[]): number | LocalReply {
+  private call(callback: GuestCallback | undefined, size: number, endOfStream: boolean): number | LocalReply {
     if (this.failure !== null) return this.failure;
-    if (this.state.localReply !== null) return this.state.localReply;
+    const state = this.state;
+    if (state.localReply !== null) return state.localReply;
     if (callback === undefined) return Action.Continue;
     if (!this.host.isCurrent(this.vm)) return (this.failure = trapReply());
-    this.state.continueRequested = false;
-    const result = this.host.runInStream(this.vm, this.scope, () => callback(this.state.contextId, ...args));
+    state.continueRequested = false;
+    const result = this.host.runInStream(this.vm, this.scope, callback, state.contextId, size, endOfStream ? 1 : 0);
     if (result === 'trap') return (this.failure = trapReply());
-    if (this.state.localReply !== null) return this.state.localReply;
+    if (state.localReply !== null) return state.localReply;
     return result ?? Action.Continue;
   }
 
-  private headersCallback(
-    callback: ((...args: number[]) => number | undefined) | undefined, count: number, endOfStream: boolean,
-  ): HeadersOutcome {
-    const result = this.call(callback, count, endOfStream ? 1 : 0);
+  private headersCallback(callback: GuestCallback | undefined, count: number, endOfStream: boolean): HeadersOutcome {
+    const result = this.call(callback, count, endOfStream);
     if (typeof result !== 'number') return result;
     if (result === Action.Continue || this.state.continueRequested) return CONTINUE;
     // Paused: only an outstanding http_call can resume it (Envoy would wait for its stream timeout instead).
-    if (this.state.pendingCalls.size === 0) return (this.failure = stalledReply());
+    if (this.state.pendingCallCount === 0) return (this.failure = stalledReply());
     return { action: 'pause', resume: new Promise<Final>((resolve) => { this.waiter = resolve; }) };
   }
 
-  private bodyCallback(
-    callback: ((...args: number[]) => number | undefined) | undefined, size: number, endOfStream: boolean,
-  ): BodyOutcome {
-    const result = this.call(callback, size, endOfStream ? 1 : 0);
+  private bodyCallback(callback: GuestCallback | undefined, size: number, endOfStream: boolean): BodyOutcome {
+    const result = this.call(callback, size, endOfStream);
     if (typeof result !== 'number') return result;
     if (result === Action.Continue) return CONTINUE;
     // Stopping at the end of the body would hang the stream (no more data can come): pass the buffered body on.

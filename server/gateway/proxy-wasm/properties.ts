@@ -4,7 +4,6 @@
 // Values: strings as UTF-8 bytes, integers as 8-byte little-endian, timestamps as int64 nanoseconds, maps as
 // proxy-wasm serialised pairs.
 import { encodeUtf8 } from './guest-memory.ts';
-import { serializePairs } from './header-map.ts';
 import type { StreamState } from './stream-state.ts';
 
 export interface PluginIdentity {
@@ -48,7 +47,7 @@ function requestProperty(name: string, rest: string[], stream: StreamState): Uin
     case 'time': return int64(stream.timeNanos);
     case 'size': return int64(stream.requestBody.length);
     case 'headers': {
-      if (rest.length === 0) return serializePairs(headers.toList());
+      if (rest.length === 0) return headers.serialize();
       return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
     }
     default: return undefined;
@@ -64,7 +63,7 @@ function responseProperty(name: string, rest: string[], stream: StreamState): Ui
     }
     case 'size': return int64(stream.responseBody.length);
     case 'headers': {
-      if (rest.length === 0) return serializePairs(headers.toList());
+      if (rest.length === 0) return headers.serialize();
       return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
     }
     default: return undefined;
@@ -77,11 +76,40 @@ export function resolveProperty(
   plugin: PluginIdentity,
   stream: StreamState | null,
 ): Uint8Array | undefined {
-  const [head, name, ...rest] = segments;
+  const value = lookupProperty(segments.join('\0'), plugin, stream);
+  return typeof value === 'string' ? encodeUtf8(value) : value;
+}
+
+// The paths policies read on every request, resolved without splitting the path: NUL-joined path -> resolver.
+type FastResolver = (plugin: PluginIdentity, stream: StreamState | null) => string | Uint8Array | undefined;
+const fastPaths = new Map<string, FastResolver>([
+  ['xds\0route_name', (_plugin, stream) => stream?.info.routeName],
+  ['xds\0cluster_name', (_plugin, stream) => stream?.info.clusterName],
+  ['request\0path', (_plugin, stream) => stream?.requestHeaders.get(':path')],
+  ['request\0method', (_plugin, stream) => stream?.requestHeaders.get(':method')],
+  ['request\0host', (_plugin, stream) => stream?.requestHeaders.get(':authority')],
+  ['source\0address', (_plugin, stream) => stream?.info.sourceAddress],
+  ['plugin_name', (plugin) => plugin.name],
+  ['plugin_root_id', (plugin) => plugin.rootId],
+  ['plugin_vm_id', (plugin) => plugin.vmId],
+]);
+
+/**
+ * Resolves a property by its NUL-joined path as the module sent it: a string (returned to the guest as UTF-8),
+ * bytes, or undefined for NOT_FOUND. Values set with proxy_set_property come first.
+ */
+export function lookupProperty(path: string, plugin: PluginIdentity, stream: StreamState | null): string | Uint8Array | undefined {
   if (stream !== null) {
-    const custom = stream.properties.get(segments.join('\0'));
+    const custom = stream.customProperty(path);
     if (custom !== undefined) return custom;
   }
+  const fast = fastPaths.get(path);
+  if (fast !== undefined) return fast(plugin, stream);
+  return resolveSegments(path.split('\0'), plugin, stream);
+}
+
+function resolveSegments(segments: string[], plugin: PluginIdentity, stream: StreamState | null): Uint8Array | undefined {
+  const [head, name, ...rest] = segments;
   if (segments.length === 1) {
     switch (head) {
       case 'plugin_name': return encodeUtf8(plugin.name);

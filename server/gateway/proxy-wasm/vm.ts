@@ -8,7 +8,9 @@ import { GuestMemory } from './guest-memory.ts';
 import { emptyScope, type HostBinding, type HostServices } from './host-binding.ts';
 import { createWasiImports } from './wasi-imports.ts';
 
-type Callback = (...args: number[]) => number | undefined;
+/** A module callback as the host calls it (i32 arguments; extra arguments are ignored by WebAssembly). */
+export type GuestCallback = (...args: number[]) => number | undefined;
+type Callback = GuestCallback;
 
 /** The module callbacks the host drives; optional ones are called only when exported (spec: all optional). */
 export interface GuestExports {
