@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from './logger.ts';
+import type { ManagementMetrics } from './management-metrics.ts';
 
 /** A handler answers the request and returns true, or returns false to let the next one try. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -8,9 +9,10 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolea
  * The management HTTP server on MANAGEMENT_PORT. Handlers are tried in array order
  * (see platform.ts for the order and why); the first that claims a request answers it.
  */
-export function createManagementServer(handlers: readonly RouteHandler[], logger: Logger): Server {
+export function createManagementServer(handlers: readonly RouteHandler[], logger: Logger, metrics?: ManagementMetrics): Server {
   const log = logger.child({ component: 'management-http' });
   return createServer(async (req, res) => {
+    metrics?.observe(req, res);
     try {
       for (const handler of handlers) {
         if (await handler(req, res)) return;

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createPolicyModuleHandler, loadPolicyModules, type PolicyModule } from './policy-modules.ts';
 import { createRestHandler } from './rest/handler.ts';
 import { restRoutes } from './rest/routes.ts';
+import { ManagementMetrics } from './management-metrics.ts';
 import { closeServer, createManagementServer, listen, type RouteHandler } from './management-server.ts';
 import { type ChangeNotify, startChangeNotify } from './db/change-notify.ts';
 import { type AdsServer, startAdsServer } from './xds/ads-server.ts';
@@ -70,12 +71,26 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const policyModules = loadPolicyModules();
   const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
 
+  const metrics = new ManagementMetrics();
+
   // Order: cheap exact paths first; then GraphQL (owns /graphql only); REST last, because it also
   // answers its unprefixed legacy paths and must not shadow anything above.
   const handlers: RouteHandler[] = [
     (req, res) => {
       if (req.url !== '/healthz') return false;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return true;
+    },
+    // Prometheus scrapes with basic_auth like any client; the figures are operational, but not public.
+    async (req, res) => {
+      if (req.url !== '/metrics') return false;
+      const actor = await authenticate(req.headers.authorization);
+      if (!actor || actor.role === 'consumer') {
+        res.writeHead(actor ? 403 : 401, { 'content-type': 'application/json', ...(actor ? {} : { 'WWW-Authenticate': 'Basic realm="apip"' }) });
+        res.end(JSON.stringify({ status: 'error', message: actor ? 'Not allowed' : 'Authentication required' }));
+        return true;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render(readDeployment()));
       return true;
     },
     async (req, res) => {
@@ -86,7 +101,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     createPolicyModuleHandler(policyModules),
     rest,
   ];
-  const management: Server = createManagementServer(handlers, logger);
+  const management: Server = createManagementServer(handlers, logger, metrics);
   const managementPort = await listen(management, config.managementPort, config.host);
   logger.info({ port: managementPort, driver: database.driver }, 'management api listening');
 
