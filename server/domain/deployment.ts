@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray, isNull, lte, gt, or } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lte, min, or } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import {
+  apiKeys,
   apiPolicies,
   apis,
   apiUpstreams,
@@ -190,4 +191,21 @@ function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string,
     };
   }
   return security;
+}
+
+/**
+ * The next instant at which the deployed model changes without any write: a subscription starts or ends, a
+ * key expires, a subscription plan expires. The snapshot runner rebuilds then, instead of polling.
+ */
+export async function nextDeploymentChangeAt(db: Executor, now: Date): Promise<Date | null> {
+  const first = async (query: Promise<{ at: Date | null }[]>) => (await query)[0]?.at ?? null;
+  const accepted = eq(subscriptions.status, 'ACCEPTED');
+  const instants = await Promise.all([
+    first(db.select({ at: min(subscriptions.startingAt) }).from(subscriptions).where(and(accepted, gt(subscriptions.startingAt, now)))),
+    first(db.select({ at: min(subscriptions.endingAt) }).from(subscriptions).where(and(accepted, gt(subscriptions.endingAt, now)))),
+    first(db.select({ at: min(apiKeys.expiresAt) }).from(apiKeys).where(and(eq(apiKeys.status, 'active'), gt(apiKeys.expiresAt, now)))),
+    first(db.select({ at: min(subscriptionPlans.expiryTime) }).from(subscriptionPlans).where(gt(subscriptionPlans.expiryTime, now))),
+  ]);
+  const times = instants.filter((d): d is Date => d !== null).map((d) => new Date(d).getTime());
+  return times.length === 0 ? null : new Date(Math.min(...times));
 }

@@ -1,5 +1,5 @@
 import type { PolicyModule } from '../policy-modules.ts';
-import { loadDeploymentModel } from '../domain/deployment.ts';
+import { loadDeploymentModel, nextDeploymentChangeAt } from '../domain/deployment.ts';
 import { JwksResolver } from './jwks-resolver.ts';
 import type { DeploymentModel } from './model.ts';
 import type { SnapshotPipeline } from './runner.ts';
@@ -27,5 +27,6 @@ export function createSnapshotPipeline(options: SnapshotPipelineOptions): Snapsh
     resolveJwks: (model) => jwks.resolve(model),
     translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules }),
     validate: (resources) => validateResources(resources),
+    nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
   };
 }

@@ -23,6 +23,8 @@ export interface SnapshotPipeline<Model> {
   translate(model: Model): TranslationResult;
   /** Problems found checking every resource against Envoy's protos; empty = publishable. */
   validate(resources: EnvoyResources): readonly unknown[];
+  /** When the model next changes without a write (a subscription starts or ends, a key expires): rebuild then. */
+  nextChangeAt?(db: Database, now: Date): Promise<Date | null>;
 }
 
 export interface SnapshotRunnerOptions<Model> {
@@ -40,7 +42,7 @@ export interface SnapshotRunnerOptions<Model> {
   retryMs?: number;
 }
 
-export type RebuildReason = 'start' | 'change' | 'remote' | 'refresh' | 'retry';
+export type RebuildReason = 'start' | 'change' | 'remote' | 'refresh' | 'retry' | 'scheduled';
 
 /**
  * Turns committed changes into snapshots: debounce → load model → resolve JWKS → translate → validate →
@@ -55,6 +57,7 @@ export class SnapshotRunner<Model> {
   private debounceTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private scheduledTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private building: Promise<void> | null = null;
   private pendingReason: RebuildReason | null = null;
@@ -65,7 +68,9 @@ export class SnapshotRunner<Model> {
 
   constructor(private readonly options: SnapshotRunnerOptions<Model>) {
     this.debounceMs = options.debounceMs ?? 10;
-    this.refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
+    // A safety net only: writes rebuild through the change feed (and NOTIFY across replicas), and time-based
+    // changes through nextChangeAt. A full rebuild of a large catalogue is seconds of CPU, so it must be rare.
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 300_000;
     this.retryMs = options.retryMs ?? 1000;
     this.logger = options.logger.child({ component: 'xds' });
   }
@@ -113,12 +118,29 @@ export class SnapshotRunner<Model> {
     return this.lastProblems;
   }
 
+  /** One timer at the model's next time-based change, replacing any earlier one. */
+  private async scheduleNextChange(): Promise<void> {
+    const { pipeline, db, now } = this.options;
+    if (!pipeline.nextChangeAt || this.closed) return;
+    const at = await pipeline.nextChangeAt(db, now());
+    if (this.scheduledTimer) clearTimeout(this.scheduledTimer);
+    this.scheduledTimer = null;
+    if (!at || this.closed) return;
+    // +1 ms: the instant itself must be in the past when the model is loaded (ending at T means not live at T).
+    const delay = Math.min(Math.max(at.getTime() - now().getTime() + 1, 0), this.refreshIntervalMs);
+    this.scheduledTimer = setTimeout(() => {
+      this.scheduledTimer = null;
+      this.requestRebuild('scheduled');
+    }, delay);
+    this.scheduledTimer.unref();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
-    for (const timer of [this.debounceTimer, this.retryTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.debounceTimer, this.retryTimer, this.scheduledTimer]) if (timer) clearTimeout(timer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
-    this.debounceTimer = this.retryTimer = this.refreshTimer = null;
+    this.debounceTimer = this.retryTimer = this.refreshTimer = this.scheduledTimer = null;
     if (this.building) await this.building;
   }
 
@@ -148,6 +170,7 @@ export class SnapshotRunner<Model> {
       else this.lastReport = '';
       const before = cache.current();
       const snapshot: Snapshot = cache.publish(resources);
+      await this.scheduleNextChange();
       if (snapshot !== before) {
         this.logger.info({ version: snapshot.version, reason, ms: Math.round(performance.now() - started) }, 'snapshot published');
       }

@@ -90,4 +90,17 @@ describe.each(drivers)('SnapshotRunner on %s', (driver) => {
     now += 1000;
     expect(clusterNames(await published)).not.toContain('temporary');
   });
+
+  it('rebuilds at the instant the pipeline says the model changes, with no write and no periodic refresh', async () => {
+    const start = Date.now();
+    const expiresAt = start + 150;
+    const pipeline: SnapshotPipeline<FakeModel> = {
+      ...fakePipeline({ expiresAt }),
+      nextChangeAt: async (_db, now) => (now.getTime() < expiresAt ? new Date(expiresAt) : null),
+    };
+    // An hour between safety refreshes: only the scheduled rebuild can drop the expired entry within the test.
+    const { cache } = await startRunner(pipeline, { now: () => new Date(), refreshIntervalMs: 3_600_000 });
+    expect(clusterNames(cache.current())).toContain('temporary');
+    expect(clusterNames(await nextSnapshot(cache))).not.toContain('temporary');
+  });
 });
