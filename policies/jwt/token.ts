@@ -140,10 +140,11 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
   const inputPtr = changetype<usize>(input);
   const inputLen = input.byteLength;
 
+  // Key choice as Envoy's jwt_verify_lib makes it: a token naming a kid is checked against the key with that kid;
+  // keys without a kid (a PEM given to a plan, say) are candidates for every token, kid or not.
   let key: VerificationKey | null = null;
-  if (kidValue !== null) {
-    const kid = kidValue.stringValue;
-    if (!route.keysByKid.has(kid)) return null;
+  const kid = kidValue !== null ? kidValue.stringValue : null;
+  if (kid !== null && route.keysByKid.has(kid)) {
     const candidate = route.keysByKid.get(kid);
     if (!candidate.accepts(alg) || !verifySignature(candidate, alg, inputPtr, inputLen, sig)) return null;
     key = candidate;
@@ -151,6 +152,8 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
     const keys = route.keys;
     for (let i = 0; i < keys.length; i++) {
       const candidate = unchecked(keys[i]);
+      // A token naming an unknown kid may still match a key that has none, never another kid's key.
+      if (kid !== null && candidate.kid !== null) continue;
       if (candidate.accepts(alg) && verifySignature(candidate, alg, inputPtr, inputLen, sig)) {
         key = candidate;
         break;

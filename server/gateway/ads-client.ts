@@ -88,7 +88,9 @@ export function createAdsClient(options: AdsClientOptions): AdsClient {
       typeUrl: typeUrls[kind],
       versionInfo: acceptedVersion.get(kind) ?? '',
       responseNonce: nonce,
-      resourceNames: [],
+      // Listeners and clusters: empty = all (wildcard). Routes and endpoints are named subscriptions in xDS, so
+      // ask for all of them explicitly with `*` (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#how-the-client-specifies-what-resources-to-return).
+      resourceNames: kind === 'listener' || kind === 'cluster' ? [] : ['*'],
       ...(error === undefined ? {} : { errorDetail: { code: INVALID_ARGUMENT, message: error } }),
     });
   }

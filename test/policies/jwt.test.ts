@@ -210,6 +210,16 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
   });
 
+  it('accepts a token naming a kid when the configured key has no kid, as Envoy does (a PEM given to a plan)', async () => {
+    const config = configuration();
+    const { kid: _kid, ...withoutKid } = publicJwk(rsa.publicKey, 'rsa');
+    const plugin = await loadPolicy('jwt', { ...config, keySets: { ...config.keySets, idp: { keys: [withoutKid] } } }, { clock: createManualClock(NOW_MS) });
+    const named = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'whatever-the-idp-says' }).sign(rsa.privateKey);
+    expect(statusOf(call(plugin, ROUTE, named))).toBe(200);
+    const stranger = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'whatever-the-idp-says' }).sign(otherRsa.privateKey);
+    expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
+  });
+
   it('returns 401 when the token header declares a critical extension', async () => {
     const plugin = await load();
     const header = { alg: 'HS256', kid: 'hs', crit: ['exp'], exp: NOW + 60 };
