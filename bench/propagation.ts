@@ -18,7 +18,7 @@ import { createPlatform } from '../server/platform.ts';
 import { loadPolicyModules } from '../server/policy-modules.ts';
 import { createSnapshotPipeline } from '../server/xds/pipeline.ts';
 import type { SnapshotPipeline } from '../server/xds/runner.ts';
-import type { DeploymentModel } from '../server/xds/model.ts';
+import type { DeploymentModel } from '../server/domain/deployment-model.ts';
 import { createTestDatabase } from '../test/helpers/database.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);

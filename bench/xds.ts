@@ -7,7 +7,7 @@
  */
 import { translate } from '../server/xds/translate/translate.ts';
 import { validateResources } from '../server/xds/validate.ts';
-import type { DeployedApi, DeployedKey, DeployedPlan, DeploymentModel } from '../server/xds/model.ts';
+import type { DeployedApi, DeployedKey, DeployedPlan, DeploymentModel } from '../server/domain/deployment-model.ts';
 
 const apiCount = Number(process.env.BENCH_APIS ?? 10_000);
 const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));

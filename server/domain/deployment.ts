@@ -14,7 +14,7 @@ import {
   upstreamDefinitions,
   upstreamTargets,
 } from '../db/schema/index.ts';
-import type { DeployedApi, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from '../xds/model.ts';
+import type { DeployedApi, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
 import { listActiveKeyDigests } from './api-keys.ts';
 import type { ApiKeyOptions, JwtOptions } from './plan-security.ts';
 

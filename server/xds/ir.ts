@@ -1,4 +1,4 @@
-import type { PublicJwk } from './model.ts';
+import type { PublicJwk } from '../domain/deployment-model.ts';
 
 /**
  * The intermediate representation between the deployment model and Envoy resources: what every route does

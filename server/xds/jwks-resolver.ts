@@ -1,5 +1,5 @@
 import { exportJWK, importSPKI, importX509, type JWK } from 'jose';
-import type { DeploymentModel, PublicJwk } from './model.ts';
+import type { DeploymentModel, PublicJwk } from '../domain/deployment-model.ts';
 import { planJwtKeySetName, urlJwtKeySetName } from './names.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { PolicyModule } from '../policy-modules.ts';
 import { loadDeploymentModel, nextDeploymentChangeAt } from '../domain/deployment.ts';
 import { JwksResolver } from './jwks-resolver.ts';
-import type { DeploymentModel } from './model.ts';
+import type { DeploymentModel } from '../domain/deployment-model.ts';
 import type { SnapshotPipeline } from './runner.ts';
 import { translate } from './translate/translate.ts';
 import { validateResources } from './validate.ts';

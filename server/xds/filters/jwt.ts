@@ -1,5 +1,5 @@
 import type { JwtRouteSettings } from '../ir.ts';
-import type { DeployedPlanSecurity } from '../model.ts';
+import type { DeployedPlanSecurity } from '../../domain/deployment-model.ts';
 import { type ParamIssue, type PolicyFilter, fail, isString, isStringArray, ok, pick, routesObject, sameSettings } from './filter.ts';
 
 /** The module keeps this many verified tokens (docs/policies.md#jwt, `cacheSize`). */

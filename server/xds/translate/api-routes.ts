@@ -1,6 +1,6 @@
 import { httpFilterOrder } from '../filters/registry.ts';
 import type { IrCluster, IrPolicy, IrRoute, Problem, RouteSettingsByKind } from '../ir.ts';
-import type { DeployedApi } from '../model.ts';
+import type { DeployedApi } from '../../domain/deployment-model.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
 import type { ApiTables } from './api-tables.ts';
 import { mergeChain, resolveAttachments } from './attachments.ts';

@@ -3,7 +3,7 @@ import type { AttachmentContext } from '../filters/filter.ts';
 import { jwtSettingsFromPlan } from '../filters/jwt.ts';
 import { quotaFromSettings } from '../filters/throttle.ts';
 import type { IrApiKey, IrClientIdentity, IrPlan, IrPolicy, IrSubscription, IrTables, Problem } from '../ir.ts';
-import type { DeployedApi, DeployedPlan, DeployedSubscription, ModelPolicy } from '../model.ts';
+import type { DeployedApi, DeployedPlan, DeployedSubscription, ModelPolicy } from '../../domain/deployment-model.ts';
 import { apiKeySetName, jwtClientTableName, planJwtKeySetName, subscriptionKeySetName, urlJwtKeySetName } from '../names.ts';
 import { resolveAttachments } from './attachments.ts';
 import type { ModelIndex } from './model-index.ts';

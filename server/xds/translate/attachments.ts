@@ -1,7 +1,7 @@
 import type { AttachmentContext } from '../filters/filter.ts';
 import { policyFilters, policyKindOf } from '../filters/registry.ts';
 import type { IrPolicy, PolicyKind, PolicySource, Problem, RouteSettingsByKind } from '../ir.ts';
-import type { ModelPolicy } from '../model.ts';
+import type { ModelPolicy } from '../../domain/deployment-model.ts';
 
 /** The one major version each module implements. */
 const supportedVersion = 'v1';

@@ -1,5 +1,5 @@
 import type { IrCluster, IrRoute, IrSnapshot, IrTables, Problem } from '../ir.ts';
-import type { DeploymentModel } from '../model.ts';
+import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';

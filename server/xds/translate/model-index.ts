@@ -1,4 +1,4 @@
-import type { DeployedKey, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../model.ts';
+import type { DeployedKey, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../../domain/deployment-model.ts';
 
 /** The model grouped by API once, so per-API translation is linear in the model's size. */
 export interface ModelIndex {

@@ -1,5 +1,5 @@
 import type { Problem } from '../ir.ts';
-import type { DeploymentModel } from '../model.ts';
+import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import type { EnvoyResources } from '../resources.ts';
 import { buildIr, type TranslateOptions } from './build-ir.ts';
 import { buildClusters, defaultTrustedCa } from './envoy-clusters.ts';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { IrCluster, IrDestination, IrEndpoint } from '../ir.ts';
-import type { DeployedApi, ModelUpstream } from '../model.ts';
+import type { DeployedApi, ModelUpstream } from '../../domain/deployment-model.ts';
 import { definitionClusterName, upstreamClusterName, type UpstreamEnvironment } from '../names.ts';
 import { parseDurationMs } from './durations.ts';
 import { normaliseBasePath } from './paths.ts';

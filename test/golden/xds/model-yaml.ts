@@ -1,4 +1,4 @@
-import type { DeployedApi, DeployedPlan, DeployedSubscription, DeploymentModel, ModelOperation, ModelPolicy } from '../../../server/xds/model.ts';
+import type { DeployedApi, DeployedPlan, DeployedSubscription, DeploymentModel, ModelOperation, ModelPolicy } from '../../../server/domain/deployment-model.ts';
 
 /**
  * Golden inputs are DeploymentModels written as YAML with the noise left out: absent lists are empty, absent

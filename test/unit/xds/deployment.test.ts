@@ -9,7 +9,7 @@ import { sha256Hex } from '../../../server/domain/secrets.ts';
 import { createSubscriptionPlan } from '../../../server/domain/subscription-plans.ts';
 import { createSubscription, subscribe } from '../../../server/domain/subscriptions.ts';
 import { createUser } from '../../../server/domain/users.ts';
-import type { DeploymentModel } from '../../../server/xds/model.ts';
+import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';
 import { validateResources } from '../../../server/xds/validate.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';

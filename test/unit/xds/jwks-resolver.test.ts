@@ -1,7 +1,7 @@
 import { exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JwksResolver, givenKeyToJwk } from '../../../server/xds/jwks-resolver.ts';
-import { emptyDeploymentModel, type DeploymentModel } from '../../../server/xds/model.ts';
+import { emptyDeploymentModel, type DeploymentModel } from '../../../server/domain/deployment-model.ts';
 
 function jwtPlan(id: string, jwt: Partial<NonNullable<DeploymentModel['plans'][number]['security']['jwt']>>): DeploymentModel['plans'][number] {
   return {

@@ -1,13 +1,13 @@
-import type { HostRewrite, HttpMethod } from '../domain/apis.ts';
-import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from '../domain/plan-security.ts';
-import type { PlanStatus } from '../domain/plans.ts';
-import type { ThrottleLimitUnit } from '../domain/subscription-plans.ts';
-import type { SubscriptionStatus } from '../domain/subscriptions.ts';
+import type { HostRewrite, HttpMethod } from './apis.ts';
+import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from './plan-security.ts';
+import type { PlanStatus } from './plans.ts';
+import type { ThrottleLimitUnit } from './subscription-plans.ts';
+import type { SubscriptionStatus } from './subscriptions.ts';
 
 /**
  * What the translator reads: the deployed part of the model at one instant, as plain JSON-able data (no Dates:
  * instants are epoch milliseconds) so that it can be written as YAML for golden tests, hashed, or shipped between
- * replicas. Built by `loadDeploymentModel` (server/domain/deployment.ts), with JWT keys filled in by
+ * replicas. Built by `loadDeploymentModel` (deployment.ts), with JWT keys filled in by
  * `resolveJwks` (server/xds/jwks-resolver.ts).
  */
 export interface DeploymentModel {
