@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
 import { restPrefix } from '../../server/rest/handler.ts';
 import { adminAuth, basicAuth, type TestPlatform } from './platform.ts';
 import { responseProblems } from './rest-openapi.ts';
+import { rowCounts as countRows } from './row-counts.ts';
 
 export { restPrefix };
 
@@ -75,20 +75,7 @@ export async function createUser(t: TestPlatform, username: string, role: 'admin
   return basicAuth(username, password);
 }
 
-/** Row counts of every table the application owns: a rejected call must leave all of them unchanged. */
-export async function rowCounts(t: TestPlatform): Promise<Record<string, number>> {
-  const db = t.platform.database.db;
-  const tables = (await db.execute(
-    sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
-  )) as unknown as { rows?: { table_name: string }[] } | { table_name: string }[];
-  const names = (Array.isArray(tables) ? tables : (tables.rows ?? [])).map((r) => r.table_name);
-  const counts: Record<string, number> = {};
-  for (const name of names) {
-    const result = (await db.execute(sql.raw(`select count(*)::int as n from "${name}"`))) as unknown as
-      | { rows?: { n: number }[] }
-      | { n: number }[];
-    const rows = Array.isArray(result) ? result : (result.rows ?? []);
-    counts[name] = Number(rows[0]?.n ?? 0);
-  }
-  return counts;
+/** Row counts of every table of the platform's database (see row-counts.ts). */
+export function rowCounts(t: TestPlatform): Promise<Record<string, number>> {
+  return countRows(t.platform.database.db);
 }

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../server/db/client.ts';
-import { apiKeys, apis, applications, plans, subscriptionPlans, subscriptions, users } from '../../../server/db/schema/index.ts';
+import { apiKeys, apis, applications, subscriptionPlans, subscriptions } from '../../../server/db/schema/index.ts';
 import { getApiKey, listActiveKeyDigests, revokeApiKey } from '../../../server/domain/api-keys.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
@@ -26,93 +26,10 @@ import {
 } from '../../../server/domain/subscriptions.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
+import { admin, alice, bob, findEverywhere, makeApi, makeApp, makePlan, nextCounter, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
 
 type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
 
-const admin: Actor = { userId: 'usr_admin', username: 'admin', role: 'admin' };
-const publisher: Actor = { userId: 'usr_pub', username: 'pub', role: 'publisher' };
-const alice: Actor = { userId: 'usr_alice', username: 'alice', role: 'consumer' };
-const bob: Actor = { userId: 'usr_bob', username: 'bob', role: 'consumer' };
-
-/** Rows of a raw query on either driver (postgres.js gives an array, PGlite `{ rows }`). */
-function rowsOf(result: unknown): Record<string, unknown>[] {
-  return (Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows) as Record<string, unknown>[];
-}
-
-/** Every table's row count: a rejected call must leave all of them unchanged. */
-async function rowCounts(db: Database): Promise<Record<string, number>> {
-  const tables = rowsOf(await db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`));
-  const counts: Record<string, number> = {};
-  for (const t of tables) {
-    const name = String(t.table_name);
-    const [row] = rowsOf(await db.execute(sql.raw(`select count(*)::int as n from "${name}"`)));
-    counts[name] = Number(row?.n);
-  }
-  return counts;
-}
-
-/** Every text, varchar, array and jsonb column of every table that contains `needle`. */
-async function findEverywhere(db: Database, needle: string): Promise<string[]> {
-  const columns = rowsOf(
-    await db.execute(sql`select table_name, column_name from information_schema.columns where table_schema = 'public'
-      and data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'USER-DEFINED')`),
-  );
-  const hits: string[] = [];
-  for (const c of columns) {
-    const [row] = rowsOf(
-      await db.execute(sql`select count(*)::int as n from ${sql.identifier(String(c.table_name))} where ${sql.identifier(String(c.column_name))}::text like ${`%${needle}%`}`),
-    );
-    if (Number(row?.n) > 0) hits.push(`${String(c.table_name)}.${String(c.column_name)}`);
-  }
-  return hits;
-}
-
-let counter = 0;
-
-async function seedUsers(db: Database): Promise<void> {
-  for (const a of [admin, publisher, alice, bob]) {
-    await db.insert(users).values({ id: a.userId!, username: a.username, passwordHash: 'x', role: a.role });
-  }
-}
-
-async function makeApi(db: Database, options: { visibility?: 'public' | 'private'; subscriptionPlanNames?: string[] } = {}): Promise<string> {
-  const n = ++counter;
-  const id = newId('api');
-  await db.insert(apis).values({
-    id,
-    handle: `api-${n}`,
-    displayName: `Api ${n}`,
-    version: 'v1',
-    context: `/api-${n}`,
-    visibility: options.visibility ?? 'public',
-    subscriptionPlanNames: options.subscriptionPlanNames ?? [],
-  });
-  return id;
-}
-
-async function makePlan(
-  db: Database,
-  apiId: string,
-  options: { security?: 'KEYLESS' | 'API_KEY' | 'JWT' | 'OAUTH2'; validation?: 'AUTO' | 'MANUAL'; status?: 'STAGING' | 'PUBLISHED' | 'DEPRECATED' | 'CLOSED' } = {},
-): Promise<string> {
-  const id = newId('plan');
-  await db.insert(plans).values({
-    id,
-    apiId,
-    lineageId: id,
-    name: `plan-${++counter}`,
-    security: options.security ?? 'API_KEY',
-    validation: options.validation ?? 'AUTO',
-    status: options.status ?? 'PUBLISHED',
-  });
-  return id;
-}
-
-async function makeApp(db: Database, owner: Actor): Promise<string> {
-  const id = newId('application');
-  await db.insert(applications).values({ id, name: `app-${++counter}`, ownerId: owner.userId! });
-  return id;
-}
 
 describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
   let database: Handle;
@@ -486,7 +403,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
     });
 
     it('requires the subscription plan to exist, be ACTIVE and be offered by the API', async () => {
-      const tag = ++counter;
+      const tag = nextCounter();
       const gold = newId('subscriptionPlan');
       const silver = newId('subscriptionPlan');
       const bronze = newId('subscriptionPlan');

@@ -1,0 +1,86 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../server/db/client.ts';
+import { apis, applications, plans, users } from '../../server/db/schema/index.ts';
+import type { Actor } from '../../server/domain/context.ts';
+import { newId } from '../../server/domain/ids.ts';
+import { rowCounts, rowsOf } from './row-counts.ts';
+
+export { rowCounts, rowsOf };
+
+// Actors and rows for the contract suites (subscriptions, API keys): inserted straight into the tables, so a
+// suite about one aggregate does not depend on the rules of another.
+
+export const admin: Actor = { userId: 'usr_admin', username: 'admin', role: 'admin' };
+export const publisher: Actor = { userId: 'usr_pub', username: 'pub', role: 'publisher' };
+export const alice: Actor = { userId: 'usr_alice', username: 'alice', role: 'consumer' };
+export const bob: Actor = { userId: 'usr_bob', username: 'bob', role: 'consumer' };
+
+
+
+/** Every text, varchar, array and jsonb column of every table that contains `needle`. */
+export async function findEverywhere(db: Database, needle: string): Promise<string[]> {
+  const columns = rowsOf(
+    await db.execute(sql`select table_name, column_name from information_schema.columns where table_schema = 'public'
+      and data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'USER-DEFINED')`),
+  );
+  const hits: string[] = [];
+  for (const c of columns) {
+    const [row] = rowsOf(
+      await db.execute(sql`select count(*)::int as n from ${sql.identifier(String(c.table_name))} where ${sql.identifier(String(c.column_name))}::text like ${`%${needle}%`}`),
+    );
+    if (Number(row?.n) > 0) hits.push(`${String(c.table_name)}.${String(c.column_name)}`);
+  }
+  return hits;
+}
+
+let counter = 0;
+
+/** A number no other fixture of this process has used: unique names without coordination. */
+export function nextCounter(): number {
+  return ++counter;
+}
+
+export async function seedUsers(db: Database): Promise<void> {
+  for (const a of [admin, publisher, alice, bob]) {
+    await db.insert(users).values({ id: a.userId!, username: a.username, passwordHash: 'x', role: a.role });
+  }
+}
+
+export async function makeApi(db: Database, options: { visibility?: 'public' | 'private'; subscriptionPlanNames?: string[] } = {}): Promise<string> {
+  const n = ++counter;
+  const id = newId('api');
+  await db.insert(apis).values({
+    id,
+    handle: `api-${n}`,
+    displayName: `Api ${n}`,
+    version: 'v1',
+    context: `/api-${n}`,
+    visibility: options.visibility ?? 'public',
+    subscriptionPlanNames: options.subscriptionPlanNames ?? [],
+  });
+  return id;
+}
+
+export async function makePlan(
+  db: Database,
+  apiId: string,
+  options: { security?: 'KEYLESS' | 'API_KEY' | 'JWT' | 'OAUTH2'; validation?: 'AUTO' | 'MANUAL'; status?: 'STAGING' | 'PUBLISHED' | 'DEPRECATED' | 'CLOSED' } = {},
+): Promise<string> {
+  const id = newId('plan');
+  await db.insert(plans).values({
+    id,
+    apiId,
+    lineageId: id,
+    name: `plan-${++counter}`,
+    security: options.security ?? 'API_KEY',
+    validation: options.validation ?? 'AUTO',
+    status: options.status ?? 'PUBLISHED',
+  });
+  return id;
+}
+
+export async function makeApp(db: Database, owner: Actor): Promise<string> {
+  const id = newId('application');
+  await db.insert(applications).values({ id, name: `app-${++counter}`, ownerId: owner.userId! });
+  return id;
+}
