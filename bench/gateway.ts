@@ -1,11 +1,13 @@
 // Embedded gateway throughput: autocannon, 50 connections, BENCH_SECONDS per target (default 10) in 5 round-robin
 // slices after a 2 s warm-up each, against: the upstream directly; nginx proxy_pass to it (1 worker, keep-alive
 // upstream; skipped with a note when nginx is not installed); a bare node:http proxy (the floor of any proxy on
-// node:http, for reference); the gateway with no policy; the gateway with api-key + throttle (high limit) +
-// set-headers. Prints req/s, p50, p99 and the measured server's CPU time per request.
-// Every server is a child process on 127.0.0.1, stopped at the end; traffic goes to 127.0.0.1 only.
-// Run: npx tsx bench/gateway.ts   (roles `upstream`, `bare-proxy <port>`, `gateway <port> <none|policies>` are
-// this file re-invoked as children)
+// node:http's client, for reference); a bare node:http server + undici client proxy (the floor of what the
+// gateway is built on); the gateway with no policy; the gateway with api-key + throttle (high limit) +
+// set-headers. Every server is one process (nginx one worker); autocannon, the upstream and the server measured
+// share the machine's CPUs (printed at the end). Prints req/s, p50, p99 and the measured server's CPU time per
+// request. Every server is a child process on 127.0.0.1, stopped at the end; traffic goes to 127.0.0.1 only.
+// Run: npx tsx bench/gateway.ts   (roles `upstream`, `bare-proxy <port>`, `bare-undici-proxy <port>`,
+// `gateway <port> <none|policies>` are this file re-invoked as children)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { Pool } from 'undici';
 import { createGateway } from '../server/gateway/gateway.ts';
 import type { EnvoyResource } from '../server/xds/resources.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../test/fixtures/gateway/envoy-resources.ts';
@@ -43,6 +46,30 @@ async function runUpstream(): Promise<void> {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+}
+
+/** The floor of a proxy on node:http's server and undici's client (what the gateway is built on): request →
+ *  undici Client dispatch → response written back, nothing else (a reference row). */
+async function runBareUndiciProxy(upstreamPort: number): Promise<void> {
+  const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 256, pipelining: 1 });
+  const server = createServer((req, res) => {
+    req.resume();
+    pool.dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers: req.rawHeaders, body: null }, {
+      onConnect: () => undefined,
+      onHeaders: (status: number, raw: Buffer[]) => {
+        res.writeHead(status, raw.map((value) => value.toString('latin1')));
+        return true;
+      },
+      onData: (chunk: Buffer) => res.write(chunk),
+      onComplete: () => res.end(),
+      onError: () => {
+        if (!res.headersSent) res.writeHead(503);
+        res.end();
+      },
+    });
   });
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
@@ -281,6 +308,7 @@ function format(results: Result[]): string {
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg().map((value) => value.toFixed(1)).join(' ');
   const children: ChildProcess[] = [];
   const results: Result[] = [];
   let nginx: ReturnType<typeof startNginx> | null = null;
@@ -293,6 +321,8 @@ async function main(): Promise<void> {
     children.push(policies.child);
     const bare = await start(['bare-proxy', String(upstream.port)]);
     children.push(bare.child);
+    const bareUndici = await start(['bare-undici-proxy', String(upstream.port)]);
+    children.push(bareUndici.child);
     nginx = startNginx(upstream.port);
     const targets: Target[] = [{ name: 'upstream directly', url: `http://127.0.0.1:${upstream.port}/books/42`, headers: [], cpu: upstream.cpuUs }];
     if (typeof nginx !== 'string') {
@@ -300,9 +330,10 @@ async function main(): Promise<void> {
       targets.push({ name: 'nginx proxy_pass (1 worker)', url: `http://127.0.0.1:${nginx.port}/books/42`, headers: [], cpu: () => nginxCpuUs(pid) });
     }
     targets.push(
-      { name: 'bare node:http proxy (reference)', url: `http://127.0.0.1:${bare.port}/books/42`, headers: [], cpu: bare.cpuUs },
-      { name: 'gateway, no policy', url: `http://127.0.0.1:${plain.port}/books/42`, headers: [], cpu: plain.cpuUs },
-      { name: 'gateway, api-key + throttle + set-headers', url: `http://127.0.0.1:${policies.port}/books/42`, headers: [`x-api-key=${KEY}`], cpu: policies.cpuUs },
+      { name: 'bare node:http proxy, 1 process (reference)', url: `http://127.0.0.1:${bare.port}/books/42`, headers: [], cpu: bare.cpuUs },
+      { name: 'bare node:http + undici proxy, 1 process (reference)', url: `http://127.0.0.1:${bareUndici.port}/books/42`, headers: [], cpu: bareUndici.cpuUs },
+      { name: 'gateway, no policy (1 process)', url: `http://127.0.0.1:${plain.port}/books/42`, headers: [], cpu: plain.cpuUs },
+      { name: 'gateway, api-key + throttle + set-headers (1 process)', url: `http://127.0.0.1:${policies.port}/books/42`, headers: [`x-api-key=${KEY}`], cpu: policies.cpuUs },
     );
     results.push(...await measureAll(targets));
     if (typeof nginx === 'string') results.splice(1, 0, { name: 'nginx proxy_pass', requestsPerSecond: 0, p50: 0, p99: 0, errors: 0, note: `skipped: ${nginx}` });
@@ -325,16 +356,19 @@ async function main(): Promise<void> {
     process.stdout.write(`gateway / nginx: ${(plain.requestsPerSecond / nginxResult.requestsPerSecond).toFixed(2)}x throughput (target >= 0.5x); `
       + `by CPU per request: ${cpuRatio(plain, nginxResult).toFixed(2)}x\n`);
   }
-  const bare = find('bare node:http');
+  const bare = find('bare node:http + undici');
   if (plain !== undefined && bare !== undefined) {
-    process.stdout.write(`gateway / bare node:http proxy: ${(plain.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}x throughput; `
+    process.stdout.write(`gateway / bare node:http + undici proxy: ${(plain.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}x throughput; `
       + `by CPU per request: ${cpuRatio(plain, bare).toFixed(2)}x\n`);
   }
-  process.stdout.write(`load average at the end: ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs\n`);
+  process.stdout.write(`load average at the start: ${startLoad}; at the end: ${loadavg().map((value) => value.toFixed(1)).join(' ')}; `
+    + `${availableParallelism()} CPUs shared by autocannon, the upstream and the server measured (every server 1 process, `
+    + 'nginx 1 worker)\n');
 }
 
 const [role, ...args] = process.argv.slice(2);
 if (role === 'upstream') await runUpstream();
 else if (role === 'gateway') await runGateway(Number(args[0]), args[1] === 'policies');
 else if (role === 'bare-proxy') await runBareProxy(Number(args[0]));
+else if (role === 'bare-undici-proxy') await runBareUndiciProxy(Number(args[0]));
 else await main();

@@ -1,5 +1,7 @@
-// Request and response bodies through the filter chain's body phases, with backpressure both ways.
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+// The request body through the filter chain's body phase, with backpressure (the response body's phase is in
+// proxy.ts, fed by the upstream attempt).
+import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { FilterChainRun } from './filter-chain.ts';
 import type { LocalReply } from './proxy-wasm/types.ts';
 
@@ -7,7 +9,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Request body through the chain's body phase to the upstream, with backpressure. */
 export function streamRequestBody(
-  req: IncomingMessage, chain: FilterChainRun, upstream: ClientRequest, onLocalReply: (reply: LocalReply) => void,
+  req: IncomingMessage, chain: FilterChainRun, upstream: Writable, onLocalReply: (reply: LocalReply) => void,
 ): void {
   const pass = (chunk: Uint8Array, end: boolean): boolean => {
     const outcome = chain.requestBody(chunk, end);
@@ -29,31 +31,5 @@ export function streamRequestBody(
   });
   req.once('end', () => {
     if (!upstream.destroyed) pass(EMPTY, true);
-  });
-}
-
-/** Upstream response body through the chain's (reverse-order) body phase to the client. */
-export function streamResponseBody(response: IncomingMessage, res: ServerResponse, chain: FilterChainRun, finish: () => void): void {
-  response.on('data', (chunk: Buffer) => {
-    const outcome = chain.responseBody(chunk, false);
-    // Headers are already out: a local reply this late can only reset the stream, as in Envoy.
-    if (outcome.action === 'localReply') {
-      response.destroy();
-      res.destroy();
-      return;
-    }
-    if (outcome.data !== null && outcome.data.length > 0 && !res.write(outcome.data)) {
-      response.pause();
-      res.once('drain', () => response.resume());
-    }
-  });
-  response.once('end', () => {
-    finish();
-    const outcome = chain.responseBody(EMPTY, true);
-    if (outcome.action === 'localReply') {
-      res.destroy();
-      return;
-    }
-    res.end(outcome.data !== null && outcome.data.length > 0 ? outcome.data : undefined);
   });
 }

@@ -8,7 +8,7 @@ import { failClosedReply } from './proxy-wasm/failures.ts';
 import type { HeaderMap } from './proxy-wasm/header-map.ts';
 import type { HttpStream } from './proxy-wasm/http-stream.ts';
 import type { Plugin } from './proxy-wasm/plugin.ts';
-import type { HeadersOutcome, LocalReply, RequestInfo } from './proxy-wasm/types.ts';
+import type { LocalReply, RequestInfo } from './proxy-wasm/types.ts';
 
 /** One wasm filter of the runtime configuration: a running plugin, or one whose module could not be loaded. */
 export type ChainFilter =
@@ -20,10 +20,6 @@ export type PhaseOutcome = { action: 'continue' } | LocalReply;
 export type BodyPhaseOutcome = { action: 'data'; data: Uint8Array | null } | LocalReply;
 
 const CONTINUE: PhaseOutcome = { action: 'continue' };
-
-async function settle(outcome: HeadersOutcome): Promise<PhaseOutcome> {
-  return outcome.action === 'pause' ? outcome.resume : outcome;
-}
 
 export class FilterChainRun {
   private readonly streams: HttpStream[] = [];
@@ -40,10 +36,19 @@ export class FilterChainRun {
     }
   }
 
-  async requestHeaders(headers: HeaderMap, endOfStream: boolean): Promise<PhaseOutcome> {
-    for (const stream of this.streams) {
-      const outcome = await settle(stream.onRequestHeaders(headers, endOfStream));
+  /** Decoder headers callbacks in chain order. Synchronous unless a filter pauses (it awaits an http_call): then
+   *  a promise of the outcome, the remaining filters running after it resumes. */
+  requestHeaders(headers: HeaderMap, endOfStream: boolean): PhaseOutcome | Promise<PhaseOutcome> {
+    return this.requestHeadersFrom(0, headers, endOfStream);
+  }
+
+  private requestHeadersFrom(first: number, headers: HeaderMap, endOfStream: boolean): PhaseOutcome | Promise<PhaseOutcome> {
+    const streams = this.streams;
+    for (let i = first; i < streams.length; i++) {
+      const outcome = (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream);
+      if (outcome.action === 'continue') continue;
       if (outcome.action === 'localReply') return outcome;
+      return outcome.resume.then((settled) => (settled.action === 'localReply' ? settled : this.requestHeadersFrom(i + 1, headers, endOfStream)));
     }
     return this.failure ?? CONTINUE;
   }
@@ -59,12 +64,18 @@ export class FilterChainRun {
     return { action: 'data', data };
   }
 
-  async responseHeaders(headers: HeaderMap, endOfStream: boolean): Promise<PhaseOutcome> {
-    for (let i = this.streams.length - 1; i >= 0; i--) {
-      const stream = this.streams[i];
-      if (stream === undefined) continue;
-      const outcome = await settle(stream.onResponseHeaders(headers, endOfStream));
+  /** Encoder headers callbacks in reverse order; synchronous unless a filter pauses, as requestHeaders. */
+  responseHeaders(headers: HeaderMap, endOfStream: boolean): PhaseOutcome | Promise<PhaseOutcome> {
+    return this.responseHeadersFrom(this.streams.length - 1, headers, endOfStream);
+  }
+
+  private responseHeadersFrom(first: number, headers: HeaderMap, endOfStream: boolean): PhaseOutcome | Promise<PhaseOutcome> {
+    const streams = this.streams;
+    for (let i = first; i >= 0; i--) {
+      const outcome = (streams[i] as HttpStream).onResponseHeaders(headers, endOfStream);
+      if (outcome.action === 'continue') continue;
       if (outcome.action === 'localReply') return outcome;
+      return outcome.resume.then((settled) => (settled.action === 'localReply' ? settled : this.responseHeadersFrom(i - 1, headers, endOfStream)));
     }
     return CONTINUE;
   }

@@ -10,19 +10,34 @@ export type Decision = 'forwarded' | 'local_reply' | 'gateway';
 const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface RequestSeries {
-  api: string;
-  route: string;
-  status: number;
-  decision: Decision;
+  readonly api: string;
+  readonly route: string;
+  readonly status: number;
+  readonly decision: Decision;
   count: number;
 }
 
 interface LatencySeries {
-  api: string;
-  route: string;
-  counts: number[];
+  readonly api: string;
+  readonly route: string;
+  readonly counts: number[];
   sum: number;
   count: number;
+}
+
+const decisionIndex: Record<Decision, number> = { forwarded: 0, local_reply: 1, gateway: 2 };
+
+/** The series of one route, looked up once per request (by route name, a string the configuration holds, so its
+ *  hash is cached): the API label is computed once, and a request's series is found by a number key. */
+export class RouteSeries {
+  readonly api: string;
+  /** Requests by `status * 4 + decision`. */
+  readonly byOutcome = new Map<number, RequestSeries>();
+  latency: LatencySeries | null = null;
+
+  constructor(readonly route: string) {
+    this.api = apiOfRoute(route);
+  }
 }
 
 function escapeLabel(value: string): string {
@@ -36,28 +51,46 @@ export function apiOfRoute(routeName: string): string {
 }
 
 export class GatewayMetrics {
-  private readonly requests = new Map<string, RequestSeries>();
-  private readonly latency = new Map<string, LatencySeries>();
+  private readonly routes = new Map<string, RouteSeries>();
+  /** Every series in the order it first appeared (the exposition order). */
+  private readonly requests: RequestSeries[] = [];
+  private readonly latency: LatencySeries[] = [];
   private snapshotVersion = '';
   private swaps = 0;
   private rejected = 0;
 
-  observe(route: string, status: number, decision: Decision, seconds: number): void {
-    const api = apiOfRoute(route);
-    const key = `${route}\0${status}\0${decision}`;
-    const series = this.requests.get(key);
-    if (series === undefined) this.requests.set(key, { api, route, status, decision, count: 1 });
-    else series.count += 1;
-    let histogram = this.latency.get(route);
-    if (histogram === undefined) {
-      histogram = { api, route, counts: buckets.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(route, histogram);
+  /** The series of `route` ('' for requests without a route). */
+  forRoute(route: string): RouteSeries {
+    let series = this.routes.get(route);
+    if (series === undefined) {
+      series = new RouteSeries(route);
+      this.routes.set(route, series);
+    }
+    return series;
+  }
+
+  observe(routeSeries: RouteSeries, status: number, decision: Decision, seconds: number): void {
+    const key = status * 4 + decisionIndex[decision];
+    const series = routeSeries.byOutcome.get(key);
+    if (series === undefined) {
+      const created: RequestSeries = { api: routeSeries.api, route: routeSeries.route, status, decision, count: 1 };
+      routeSeries.byOutcome.set(key, created);
+      this.requests.push(created);
+    } else {
+      series.count += 1;
+    }
+    let histogram = routeSeries.latency;
+    if (histogram === null) {
+      histogram = { api: routeSeries.api, route: routeSeries.route, counts: buckets.map(() => 0), sum: 0, count: 0 };
+      routeSeries.latency = histogram;
+      this.latency.push(histogram);
     }
     histogram.sum += seconds;
     histogram.count += 1;
+    const counts = histogram.counts;
     for (let i = 0; i < buckets.length; i++) {
       if (seconds <= (buckets[i] ?? Infinity)) {
-        histogram.counts[i] = (histogram.counts[i] ?? 0) + 1;
+        counts[i] = (counts[i] ?? 0) + 1;
         break;
       }
     }
@@ -76,12 +109,12 @@ export class GatewayMetrics {
     const lines: string[] = [];
     lines.push('# HELP apip_gateway_requests_total Requests answered by the embedded gateway.');
     lines.push('# TYPE apip_gateway_requests_total counter');
-    for (const s of this.requests.values()) {
+    for (const s of this.requests) {
       lines.push(`apip_gateway_requests_total{api="${escapeLabel(s.api)}",route="${escapeLabel(s.route)}",status="${s.status}",decision="${s.decision}"} ${s.count}`);
     }
     lines.push('# HELP apip_gateway_request_duration_seconds Time from request start to response end.');
     lines.push('# TYPE apip_gateway_request_duration_seconds histogram');
-    for (const h of this.latency.values()) {
+    for (const h of this.latency) {
       const labels = `api="${escapeLabel(h.api)}",route="${escapeLabel(h.route)}"`;
       let cumulative = 0;
       buckets.forEach((bound, i) => {

@@ -1,5 +1,5 @@
 // Header handling at the proxy's edges: hop-by-hop headers (RFC 9110 section 7.6.1) never cross the proxy, and
-// Node's raw header arrays become proxy-wasm style pairs (lowercase names) and back.
+// Node's raw header arrays are read once into flat `[name, value, …]` arrays with lowercase names.
 import type { HeaderList } from './proxy-wasm/types.ts';
 
 const hopByHop = new Set([
@@ -9,23 +9,6 @@ const hopByHop = new Set([
   'expect',
 ]);
 
-/** Pairs from `rawHeaders` minus hop-by-hop headers (and those the Connection header names) and `skip`. */
-export function endToEndHeaders(rawHeaders: readonly string[], skip?: string): HeaderList {
-  const out: HeaderList = [];
-  let connectionListed: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] ?? '').toLowerCase();
-    const value = rawHeaders[i + 1] ?? '';
-    if (name === 'connection') {
-      connectionListed ??= new Set();
-      for (const token of value.split(',')) connectionListed.add(token.trim().toLowerCase());
-    }
-    if (hopByHop.has(name) || name === skip) continue;
-    out.push([name, value]);
-  }
-  return connectionListed === undefined ? out : out.filter(([name]) => !connectionListed.has(name));
-}
-
 /** Flat `[name, value, name, value…]` for Node, without pseudo-headers. */
 export function toRawHeaders(pairs: HeaderList): string[] {
   const out: string[] = [];
@@ -34,4 +17,101 @@ export function toRawHeaders(pairs: HeaderList): string[] {
     out.push(name, value);
   }
   return out;
+}
+
+/** `name` lowercased; the same string when it has no uppercase letter (no allocation). */
+export function lowerName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return name.toLowerCase();
+  }
+  return name;
+}
+
+/** endToEndHeaders as a flat `[name, value, …]` array (names lowercased), for node:http's writeHead and the
+ *  upstream request: no pair objects in between. */
+export function endToEndRaw(rawHeaders: readonly string[]): string[] {
+  const out: string[] = [];
+  let connectionListed: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = lowerName(rawHeaders[i] ?? '');
+    const value = rawHeaders[i + 1] ?? '';
+    if (name === 'connection') {
+      connectionListed ??= new Set();
+      for (const token of value.split(',')) connectionListed.add(token.trim().toLowerCase());
+    }
+    if (hopByHop.has(name)) continue;
+    out.push(name, value);
+  }
+  return connectionListed === undefined ? out : withoutNamed(out, connectionListed);
+}
+
+/** `flat` minus the entries whose name is in `names`. */
+export function withoutNamed(flat: readonly string[], names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] ?? '';
+    if (!names.has(name)) out.push(name, flat[i + 1] ?? '');
+  }
+  return out;
+}
+
+/** The request head as the proxy needs it, read from `rawHeaders` in one pass (node's lazily built
+ *  `req.headers` object is never needed on the common path): the end-to-end headers without Host, flat, and the
+ *  few values the proxy acts on, with node's rules for repeated headers (first Host and Content-Length kept,
+ *  X-Forwarded-For and Transfer-Encoding joined with ", "). */
+export interface RequestHead {
+  /** End-to-end headers minus Host, `[name, value, …]`, names lowercased. */
+  headers: string[];
+  host: string | undefined;
+  forwardedFor: string | undefined;
+  hasRequestId: boolean;
+  /** No Transfer-Encoding and no (or a zero) Content-Length. */
+  hasNoBody: boolean;
+}
+
+export function readRequestHead(rawHeaders: readonly string[]): RequestHead {
+  const headers: string[] = [];
+  let connectionListed: Set<string> | undefined;
+  let host: string | undefined;
+  let forwardedFor: string | undefined;
+  let hasRequestId = false;
+  let contentLength: string | undefined;
+  let hasTransferEncoding = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = lowerName(rawHeaders[i] ?? '');
+    const value = rawHeaders[i + 1] ?? '';
+    switch (name) {
+      case 'host': host ??= value; continue;
+      case 'connection':
+        connectionListed ??= new Set();
+        for (const token of value.split(',')) connectionListed.add(token.trim().toLowerCase());
+        continue;
+      case 'transfer-encoding': hasTransferEncoding = true; continue;
+      case 'content-length': contentLength ??= value; break;
+      case 'x-forwarded-for': forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
+      case 'x-request-id': hasRequestId = true; break;
+      default: if (hopByHop.has(name)) continue;
+    }
+    headers.push(name, value);
+  }
+  return {
+    headers: connectionListed === undefined ? headers : withoutNamed(headers, connectionListed),
+    host,
+    forwardedFor,
+    hasRequestId,
+    hasNoBody: !hasTransferEncoding && (contentLength === undefined || contentLength === '0'),
+  };
+}
+
+/** Sets the first `name` entry of a flat list to `value`, or appends it (what setting a header on the pair list
+ *  did: later repeats are left as they are). */
+export function setFlat(flat: string[], name: string, value: string): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === name) {
+      flat[i + 1] = value;
+      return;
+    }
+  }
+  flat.push(name, value);
 }

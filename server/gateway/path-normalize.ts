@@ -47,9 +47,26 @@ function removeDotSegments(path: string): string {
   return `/${out.join('/')}`;
 }
 
+/** True when normalisation cannot change `path`: it starts with `/` and, before any `?`, has no `%`, no `\`, no
+ *  `//` and no `/.` (so no escape to decode, no dot segment, no slashes to merge). One scan, no allocation: the
+ *  common case of every request. */
+function isAlreadyNormal(path: string): boolean {
+  if (path.charCodeAt(0) !== 0x2f /* / */) return false;
+  let previous = 0x2f;
+  for (let i = 1; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x3f /* ? */) return true;
+    if (c === 0x25 /* % */ || c === 0x5c /* \ */) return false;
+    if (previous === 0x2f && (c === 0x2f || c === 0x2e /* . */)) return false;
+    previous = c;
+  }
+  return true;
+}
+
 /** The normalised `:path` (query kept as sent), or null when the path is malformed (Envoy answers 400). */
 export function normalizeRequestPath(path: string, options: PathNormalization): string | null {
   if (!options.normalizePath && !options.mergeSlashes) return path;
+  if (isAlreadyNormal(path)) return path;
   const queryAt = path.indexOf('?');
   let pathOnly = queryAt < 0 ? path : path.slice(0, queryAt);
   const query = queryAt < 0 ? '' : path.slice(queryAt);

@@ -1,94 +1,155 @@
-// One request to an upstream endpoint, with Envoy's connect timeout and the route timeout, and Envoy's answers
-// when it fails: 503 when the connection fails or is reset before response headers, 504 on the route timeout.
-// https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts
-import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
-import type { Endpoint, RuntimeCluster } from './clusters.ts';
-import type { UpstreamPools } from './upstream-pools.ts';
+// One request to an upstream endpoint, with Envoy's connect timeout (the pool's connector) and the route timeout,
+// and Envoy's answers when it fails: 503 when the connection fails or is reset before response headers, 504 on
+// the route timeout. https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts
+// An attempt is undici's dispatch handler itself (one object per attempt, no closures): response headers arrive as
+// raw buffers and become the flat string array node:http's writeHead takes.
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { EndpointPool, PooledConnection } from './upstream-pools.ts';
 
 export type UpstreamFailure =
   | { kind: 'connect'; message: string }
   | { kind: 'reset'; message: string }
-  | { kind: 'timeout' };
+  | { kind: 'timeout' }
+  /** The request could not be sent as built (an invalid header or path): the gateway's own 500. */
+  | { kind: 'invalid'; error: Error };
 
 export interface UpstreamCall {
-  cluster: RuntimeCluster;
-  endpoint: Endpoint;
+  pool: EndpointPool;
   method: string;
   path: string;
   /** Flat raw headers, Host included. */
   headers: string[];
+  /** null: no body. */
+  body: Readable | null;
   /** 0 = none. Covers the whole exchange until the response ends. */
   timeoutMs: number;
 }
 
 export interface UpstreamHandlers {
-  onResponse(response: IncomingMessage): void;
+  /** Final response headers (`headers` flat, names as the upstream sent them); false pauses the body until
+   *  `resume()`. */
+  onUpstreamResponse(status: number, headers: string[]): boolean;
+  /** A body chunk; false asks for a pause until `resume()`. */
+  onUpstreamData(chunk: Buffer): boolean;
+  onUpstreamEnd(): void;
   /** Called at most once, before or after the response started. `isReusedSocket`: the request went out on a
    *  pooled keep-alive connection (which the upstream may have closed just then). */
-  onFailure(failure: UpstreamFailure, state: { isResponseStarted: boolean; isReusedSocket: boolean }): void;
+  onUpstreamFailure(failure: UpstreamFailure, state: { isResponseStarted: boolean; isReusedSocket: boolean }): void;
 }
 
-/** Starts the request; the caller writes the body and ends it. `finish()` must be called when the response ended. */
-export function startUpstreamRequest(call: UpstreamCall, pools: UpstreamPools, handlers: UpstreamHandlers): { request: ClientRequest; finish(): void } {
-  const { cluster, endpoint } = call;
-  const options = {
-    agent: pools.agentFor(cluster),
-    host: endpoint.address,
-    port: endpoint.port,
-    method: call.method,
-    path: call.path,
-    headers: call.headers,
-    setHost: false,
-    ...(cluster.tls?.sni === undefined ? {} : { servername: cluster.tls.sni }),
-  };
-  const request = cluster.tls === null ? httpRequest(options) : httpsRequest(options);
-  let isResponseStarted = false;
-  let isDone = false;
-  let connectTimer: NodeJS.Timeout | undefined;
-  let routeTimer: NodeJS.Timeout | undefined;
-  const fail = (failure: UpstreamFailure): void => {
-    if (isDone) return;
-    isDone = true;
-    clearTimeout(connectTimer);
-    clearTimeout(routeTimer);
-    request.destroy();
-    handlers.onFailure(failure, { isResponseStarted, isReusedSocket: request.reusedSocket });
-  };
-  request.on('socket', (socket: Socket) => {
-    // A pooled socket is connected already; a new one gets connect_timeout to connect.
-    if (!socket.connecting) return;
-    connectTimer = setTimeout(() => fail({ kind: 'connect', message: 'connection timeout' }), cluster.connectTimeoutMs);
-    socket.once('connect', () => clearTimeout(connectTimer));
-  });
-  if (call.timeoutMs > 0) routeTimer = setTimeout(() => fail({ kind: 'timeout' }), call.timeoutMs);
-  request.on('error', (error: NodeJS.ErrnoException) => {
-    const connectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
-    const code = error.code ?? '';
-    fail(connectCodes.has(code) || error.message.includes('certificate')
-      ? { kind: 'connect', message: code || error.message }
-      : { kind: 'reset', message: code || error.message });
-  });
-  request.on('response', (response) => {
-    isResponseStarted = true;
-    clearTimeout(connectTimer);
-    response.on('error', () => fail({ kind: 'reset', message: 'response aborted' }));
-    response.on('aborted', () => fail({ kind: 'reset', message: 'response aborted' }));
-    handlers.onResponse(response);
-  });
-  return {
-    request,
-    finish: () => {
-      isDone = true;
-      clearTimeout(connectTimer);
-      clearTimeout(routeTimer);
-    },
-  };
+const connectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
+
+function classify(error: Error & { code?: unknown }): UpstreamFailure {
+  const code = typeof error.code === 'string' ? error.code : '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'connect', message: 'connection timeout' };
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return { kind: 'invalid', error };
+  return connectCodes.has(code) || error.message.includes('certificate')
+    ? { kind: 'connect', message: code || error.message }
+    : { kind: 'reset', message: code || error.message };
+}
+
+function onRouteTimeout(attempt: UpstreamAttempt): void {
+  attempt.fail({ kind: 'timeout' });
+}
+
+/** One attempt; start() dispatches it. `abort()` when the client went away. */
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  private connection: PooledConnection | null = null;
+  private isReusedSocket = false;
+  private isResponseStarted = false;
+  private isDone = false;
+  private abortRequest: ((error?: Error) => void) | null = null;
+  private resumeResponse: (() => void) | null = null;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly call: UpstreamCall, private readonly handlers: UpstreamHandlers) {}
+
+  start(fresh: boolean): void {
+    const { call } = this;
+    const { connection, isReused } = call.pool.acquire(fresh);
+    this.connection = connection;
+    this.isReusedSocket = isReused;
+    if (call.timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, call.timeoutMs, this);
+    // `servername` is read by undici's Request but not in its DispatchOptions type: a constant one keeps undici
+    // from deriving one from each request's Host (and, over TLS, from reconnecting when it changes).
+    const options: Dispatcher.DispatchOptions & { servername: string } = {
+      path: call.path, method: call.method, headers: call.headers, body: call.body, servername: call.pool.servername,
+    };
+    connection.client.dispatch(options, this);
+  }
+
+  /** Resumes a response paused by onUpstreamData returning false. */
+  resume(): void {
+    this.resumeResponse?.();
+  }
+
+  /** The client went away: stop the exchange without answering. */
+  abort(): void {
+    if (this.isDone) return;
+    this.finish();
+    this.abortRequest?.();
+  }
+
+  /** Ends the attempt with a failure (once). */
+  fail(failure: UpstreamFailure): void {
+    if (this.isDone) return;
+    this.finish();
+    this.abortRequest?.();
+    this.handlers.onUpstreamFailure(failure, { isResponseStarted: this.isResponseStarted, isReusedSocket: this.isReusedSocket });
+  }
+
+  private finish(): void {
+    this.isDone = true;
+    clearTimeout(this.timer);
+  }
+
+  /** undici is done with the request (its last callback): the connection goes back to the pool. */
+  private release(completed: boolean): void {
+    const connection = this.connection;
+    this.connection = null;
+    if (connection !== null) this.call.pool.release(connection, completed);
+  }
+
+  // undici's dispatch handler (its core interface: no adapter in between).
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.abortRequest = abort;
+    // Timed out or abandoned while waiting for a connection.
+    if (this.isDone) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx informational responses are not forwarded (as node:http's client did).
+    if (statusCode < 200 || this.isDone) return true;
+    this.isResponseStarted = true;
+    this.resumeResponse = resume;
+    const headers = new Array<string>(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) headers[i] = (rawHeaders[i] as Buffer).toString('latin1');
+    return this.handlers.onUpstreamResponse(statusCode, headers);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.isDone) return true;
+    return this.handlers.onUpstreamData(chunk);
+  }
+
+  onComplete(): void {
+    this.release(true);
+    if (this.isDone) return;
+    this.finish();
+    this.handlers.onUpstreamEnd();
+  }
+
+  onError(error: Error): void {
+    this.release(false);
+    if (this.isDone) return;
+    this.fail(this.isResponseStarted ? { kind: 'reset', message: 'response aborted' } : classify(error));
+  }
 }
 
 /** Envoy's local reply bodies for upstream failures (response code details in the access log). */
-export function failureReply(failure: UpstreamFailure): { status: number; body: string; details: string } {
+export function failureReply(failure: Exclude<UpstreamFailure, { kind: 'invalid' }>): { status: number; body: string; details: string } {
   switch (failure.kind) {
     case 'timeout': return { status: 504, body: 'upstream request timeout', details: 'upstream_response_timeout' };
     case 'connect': return {
