@@ -4,7 +4,7 @@
 // On success it sets the identity headers and removes the credential unless propagation is configured.
 // Plugin configuration: docs/policies.md#api-key.
 import {
-  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
+  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
@@ -14,11 +14,12 @@ import {
   getHeaderRaw, getRequestHeader, isValidHeaderName, removeHeaderOf, setHeaderRaw, setRequestHeader,
 } from "../lib/headers";
 import {
-  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER_BYTES,
+  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, SUBSCRIPTION_ID_HEADER_BYTES,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { nowMillis, RouteCache } from "../lib/properties";
-import { sendJsonError, sendMisconfigured } from "../lib/reply";
+import { nowMillis } from "../lib/properties";
+import { sendJsonError } from "../lib/reply";
+import { PolicyRoot } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 import { findQueryParam } from "../lib/url";
 
@@ -78,10 +79,7 @@ function readKeySet(items: Array<JsonValue>, path: string, problems: Problems): 
   return set;
 }
 
-class ApiKeyRoot extends RootContext {
-  isConfigured: bool = false;
-  stripIdentity: bool = false;
-  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+class ApiKeyRoot extends PolicyRoot<RouteSettings> {
 
   onConfigure(configuration: ArrayBuffer): bool {
     const problems = new Problems();
@@ -142,15 +140,7 @@ class ApiKeyRoot extends RootContext {
         }
       }
     }
-    if (!problems.isEmpty) {
-      logRefused("api-key", problems);
-      this.isConfigured = false;
-      return false;
-    }
-    this.routes = routes;
-    this.stripIdentity = stripIdentity;
-    this.isConfigured = true;
-    return true;
+    return this.commit("api-key", problems, routes, stripIdentity);
   }
 
   createHttpContext(contextId: u32): HttpContext {
@@ -172,10 +162,6 @@ function reject(message: string, details: string): u32 {
   return sendJsonError(401, details, message);
 }
 
-// The route lookup of the last request (see RouteCache).
-// @ts-ignore: decorator
-@lazy const routeCache = new RouteCache<RouteSettings>();
-
 class ApiKeyStream extends HttpContext {
   policy: ApiKeyRoot;
 
@@ -186,10 +172,8 @@ class ApiKeyStream extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
-    if (!policy.isConfigured) return sendMisconfigured();
-    if (policy.stripIdentity) stripIdentityHeaders();
-    const route = routeCache.lookup(policy.routes);
-    if (route === null) return Action.Continue;
+    const route = policy.enterRequest();
+    if (route === null) return policy.skipAction;
 
     // Read the credential. A plain ASCII header value without a prefix to strip is hashed as received: for ASCII
     // the UTF-8 decode + encode round trip of the general path gives the same bytes.

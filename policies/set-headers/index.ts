@@ -2,13 +2,11 @@
 // per route. Plugin configuration: docs/policies.md#set-headers.
 import { Action, MapType } from "../lib/abi";
 import {
-  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readObject, readString,
+  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readObject, readString,
 } from "../lib/config";
 import { isValidHeaderName, isValidHeaderValue, setHeaderRaw } from "../lib/headers";
-import { stripIdentityHeaders } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { RouteCache } from "../lib/properties";
-import { sendMisconfigured } from "../lib/reply";
+import { PolicyRoot } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 /** A header to set, name and value UTF-8 encoded once at configure time. */
@@ -41,10 +39,7 @@ function readHeaderList(section: JsonValue | null, path: string, problems: Probl
   return out;
 }
 
-class SetHeadersRoot extends RootContext {
-  isConfigured: bool = false;
-  stripIdentity: bool = false;
-  routes: Map<string, RouteHeaders> = new Map<string, RouteHeaders>();
+class SetHeadersRoot extends PolicyRoot<RouteHeaders> {
 
   onConfigure(configuration: ArrayBuffer): bool {
     const problems = new Problems();
@@ -71,25 +66,13 @@ class SetHeadersRoot extends RootContext {
         }
       }
     }
-    if (!problems.isEmpty) {
-      logRefused("set-headers", problems);
-      this.isConfigured = false;
-      return false;
-    }
-    this.routes = routes;
-    this.stripIdentity = stripIdentity;
-    this.isConfigured = true;
-    return true;
+    return this.commit("set-headers", problems, routes, stripIdentity);
   }
 
   createHttpContext(contextId: u32): HttpContext {
     return new SetHeadersStream(contextId, this);
   }
 }
-
-// The route lookup of the last request (see RouteCache).
-// @ts-ignore: decorator
-@lazy const routeCache = new RouteCache<RouteHeaders>();
 
 class SetHeadersStream extends HttpContext {
   policy: SetHeadersRoot;
@@ -102,10 +85,8 @@ class SetHeadersStream extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
-    if (!policy.isConfigured) return sendMisconfigured();
-    if (policy.stripIdentity) stripIdentityHeaders();
-    const route = routeCache.lookup(policy.routes);
-    if (route === null) return Action.Continue;
+    const route = policy.enterRequest();
+    if (route === null) return policy.skipAction;
     this.route = route;
     const headers = route.request;
     for (let i = 0; i < headers.length; i++) {

@@ -6,7 +6,7 @@
 // Plugin configuration: docs/policies.md#subscription-validation.
 import { Action, MapType } from "../lib/abi";
 import {
-  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
+  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
@@ -15,13 +15,14 @@ import {
   getHeaderOf, isValidHeaderName, removeHeaderOf, setHeaderOf, setRequestHeader,
 } from "../lib/headers";
 import {
-  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders,
+  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, QUOTA_EXCEEDED_HEADER,
   SUBSCRIPTION_ID_HEADER_BYTES,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { nowMillis, RouteCache } from "../lib/properties";
+import { nowMillis } from "../lib/properties";
 import { checkAndConsume, LimitCheck, RateLimitOutcome } from "../lib/rate-limit";
-import { sendJsonError, sendMisconfigured } from "../lib/reply";
+import { sendJsonError } from "../lib/reply";
+import { PolicyRoot } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 const MINUTE_MS: u64 = 60_000;
@@ -134,10 +135,7 @@ function readApi(apiId: string, api: JsonValue, plans: Map<string, Plan>, proble
   return table;
 }
 
-class SubscriptionRoot extends RootContext {
-  isConfigured: bool = false;
-  stripIdentity: bool = false;
-  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+class SubscriptionRoot extends PolicyRoot<RouteSettings> {
 
   onConfigure(configuration: ArrayBuffer): bool {
     const problems = new Problems();
@@ -184,15 +182,7 @@ class SubscriptionRoot extends RootContext {
         }
       }
     }
-    if (!problems.isEmpty) {
-      logRefused("subscription-validation", problems);
-      this.isConfigured = false;
-      return false;
-    }
-    this.routes = routes;
-    this.stripIdentity = stripIdentity;
-    this.isConfigured = true;
-    return true;
+    return this.commit("subscription-validation", problems, routes, stripIdentity);
   }
 
   createHttpContext(contextId: u32): HttpContext {
@@ -219,10 +209,6 @@ function findSubscription(route: RouteSettings): Subscription | null {
 // @ts-ignore: decorator
 @lazy const quotaChecks = new Array<LimitCheck>(1);
 
-// The route lookup of the last request (see RouteCache).
-// @ts-ignore: decorator
-@lazy const routeCache = new RouteCache<RouteSettings>();
-
 class SubscriptionStream extends HttpContext {
   policy: SubscriptionRoot;
   outcome: RateLimitOutcome | null = null;
@@ -234,10 +220,8 @@ class SubscriptionStream extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
-    if (!policy.isConfigured) return sendMisconfigured();
-    if (policy.stripIdentity) stripIdentityHeaders();
-    const route = routeCache.lookup(policy.routes);
-    if (route === null) return Action.Continue;
+    const route = policy.enterRequest();
+    if (route === null) return policy.skipAction;
 
     const subscription = findSubscription(route);
     if (subscription === null || !subscription.isActive) {

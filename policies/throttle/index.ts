@@ -5,17 +5,18 @@
 // with x-apip-quota-exceeded. Plugin configuration: docs/policies.md#throttle.
 import { Action, MapType } from "../lib/abi";
 import {
-  entryPath, indexPath, logRefused, memberPath, parseConfigObject, Problems, readArray, readBool, readObject,
+  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readObject,
   readOptionalString, readString,
 } from "../lib/config";
 import { getRequestHeader, setRequestHeader } from "../lib/headers";
 import {
-  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER,
+  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, SUBSCRIPTION_ID_HEADER,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { apiIdOfRoute, nowMillis, RouteCache } from "../lib/properties";
+import { apiIdOfRoute, nowMillis } from "../lib/properties";
 import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
-import { sendJsonError, sendMisconfigured } from "../lib/reply";
+import { sendJsonError } from "../lib/reply";
+import { PolicyRoot } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 namespace Scope {
@@ -120,10 +121,7 @@ function readRoute(name: string, route: JsonValue, problems: Problems): RouteSet
   return settings;
 }
 
-class ThrottleRoot extends RootContext {
-  isConfigured: bool = false;
-  stripIdentity: bool = false;
-  routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
+class ThrottleRoot extends PolicyRoot<RouteSettings> {
   plans: Map<string, PlanQuota> = new Map<string, PlanQuota>();
 
   onConfigure(configuration: ArrayBuffer): bool {
@@ -149,15 +147,8 @@ class ThrottleRoot extends RootContext {
         }
       }
     }
-    if (!problems.isEmpty) {
-      logRefused("throttle", problems);
-      this.isConfigured = false;
-      return false;
-    }
-    this.routes = routes;
+    if (!this.commit("throttle", problems, routes, stripIdentity)) return false;
     this.plans = plans;
-    this.stripIdentity = stripIdentity;
-    this.isConfigured = true;
     return true;
   }
 
@@ -176,10 +167,6 @@ function identityOr(header: string): string {
 // @ts-ignore: decorator
 @lazy const checks = new Array<LimitCheck>(0);
 
-// The route lookup of the last request (see RouteCache).
-// @ts-ignore: decorator
-@lazy const routeCache = new RouteCache<RouteSettings>();
-
 class ThrottleStream extends HttpContext {
   policy: ThrottleRoot;
   outcome: RateLimitOutcome | null = null;
@@ -191,10 +178,8 @@ class ThrottleStream extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
-    if (!policy.isConfigured) return sendMisconfigured();
-    if (policy.stripIdentity) stripIdentityHeaders();
-    const route = routeCache.lookup(policy.routes);
-    if (route === null) return Action.Continue;
+    const route = policy.enterRequest();
+    if (route === null) return policy.skipAction;
 
     checks.length = 0;
     const limits = route.limits;
