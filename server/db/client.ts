@@ -27,6 +27,11 @@ export interface DatabaseOptions {
   url?: string | undefined;
   /** PGlite data directory; `memory://` for a throw-away database. @default './data' */
   dataDir?: string;
+  /**
+   * How long a new Postgres connection may take before requests fail with 503. postgres.js waits 30 s by
+   * default, which holds a write for half a minute when the server is unreachable. @default 5
+   */
+  connectTimeoutSeconds?: number;
 }
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -35,7 +40,7 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     // `onnotice` silenced: migrations print NOTICEs for IF NOT EXISTS that are noise in logs.
-    const sql = postgres(options.url, { max: 10, onnotice: () => {} });
+    const sql = postgres(options.url, { max: 10, connect_timeout: options.connectTimeoutSeconds ?? 5, onnotice: () => {} });
     const db = drizzlePostgres(sql, { schema });
     await migratePostgres(db, { migrationsFolder });
     return { db: db as unknown as Database, driver: 'postgres', close: () => sql.end({ timeout: 5 }) };

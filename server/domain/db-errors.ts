@@ -43,3 +43,24 @@ export function translateDatabaseError(error: unknown): DomainError | null {
       return null;
   }
 }
+
+/** Driver error codes meaning "no usable connection" (postgres.js names them; Node's socket errors besides). */
+const unavailableCodes = new Set([
+  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+]);
+
+/**
+ * True when the database could not be reached or went away mid-request (connection refused or timed out,
+ * SQLSTATE class 08, or an administrator shutdown, 57P01-57P03). Not the caller's fault and not a bug:
+ * the edges answer 503 so clients retry, instead of a masked 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

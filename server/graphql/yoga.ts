@@ -5,7 +5,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DomainContext } from '../domain/context.ts';
 import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
-import { translateDatabaseError } from '../domain/db-errors.ts';
+import { isDatabaseUnavailable, translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './builder.ts';
@@ -61,6 +61,13 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
         }
         // GraphQL's own errors (syntax, validation, the 401 above) are already safe to show.
         if (original instanceof GraphQLError) return original;
+        if (isDatabaseUnavailable(original)) {
+          log.warn({ err: original }, 'database unavailable');
+          return new GraphQLError('Service unavailable: the database cannot be reached. Retry later.', {
+            ...location,
+            extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'Retry-After': '5' } } },
+          });
+        }
         log.error({ err: original }, 'unexpected error in resolver');
         return new GraphQLError(message, { ...location, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },

@@ -1,4 +1,4 @@
-import { translateDatabaseError } from '../domain/db-errors.ts';
+import { isDatabaseUnavailable, translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError, type ErrorCode } from '../domain/errors.ts';
 
 /** The v0.9 ErrorResponse body. */
@@ -18,14 +18,23 @@ const statusByCode: Record<ErrorCode, number> = {
   INVALID_TRANSITION: 409,
 };
 
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  unexpected: boolean;
+  /** Set with 503: when a retry is worth it. */
+  retryAfterSeconds?: number;
+}
+
 /** The one place REST picks a status for a failure. Anything not a DomainError is a bug: 500, masked. */
-export function errorResponse(thrown: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+export function errorResponse(thrown: unknown): ErrorResponse {
   const error = thrown instanceof DomainError ? thrown : (translateDatabaseError(thrown) ?? thrown);
   if (error instanceof DomainError) {
     const body: ErrorBody = { status: 'error', message: error.message };
     if (error.issues.length > 0) body.errors = error.issues.map((i) => ({ field: i.path, message: i.message }));
     return { status: statusByCode[error.code], body, unexpected: false };
   }
+  if (isDatabaseUnavailable(error)) return { status: 503, body: { status: 'error', message: 'Service unavailable: the database cannot be reached. Retry later.' }, unexpected: false, retryAfterSeconds: 5 };
   return { status: 500, body: { status: 'error', message: 'Unexpected error.' }, unexpected: true };
 }
 

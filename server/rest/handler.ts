@@ -60,12 +60,13 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
     }
 
     const access = match.route.access ?? 'authenticated';
-    const actor = access === 'public' ? anonymous : await options.authenticate(req.headers.authorization);
-    if (!actor) {
-      send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
-      return true;
-    }
     try {
+      // Inside the try: authentication reads users from the database, which may be unreachable (503).
+      const actor = access === 'public' ? anonymous : await options.authenticate(req.headers.authorization);
+      if (!actor) {
+        send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
+        return true;
+      }
       // Checked before the body is read, as GraphQL's `manager` scope is: a consumer learns nothing from validation.
       if (access === 'manager' && !canManageApis(actor)) {
         throw new ForbiddenError('This operation requires the admin or developer role');
@@ -85,7 +86,8 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
       }
       const mapped = errorResponse(error);
       if (mapped.unexpected) log.error({ err: error, method: req.method, path }, 'unexpected error in rest route');
-      send(res, mapped.status, mapped.body, headers);
+      const retry: Record<string, string> = mapped.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(mapped.retryAfterSeconds) };
+      send(res, mapped.status, mapped.body, { ...headers, ...retry });
     }
     return true;
   };
