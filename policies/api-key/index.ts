@@ -2,9 +2,12 @@
 // configuration only as lowercase-hex SHA-256 digests; the policy hashes what the client presents and looks the
 // digest up among the key sets allowed on the route. Unknown, revoked and expired keys get the same 401.
 // On success it sets the identity headers and removes the credential unless propagation is configured.
+// Plans (docs/plan-selection.md): a request another module already admitted (x-apip-plan set) passes untouched;
+// a route may restrict the key's plan (`plans`), the plan's selection rule must hold, a suspended subscription
+// gets 403, and an `optional` route lets a request without a key through without identity.
 // Plugin configuration: docs/policies.md#api-key.
 import {
-  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
+  arrayEntries, indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
@@ -19,14 +22,19 @@ import {
 import { JsonValue } from "../lib/json";
 import { nowMillis } from "../lib/properties";
 import { sendJsonError } from "../lib/reply";
-import { PolicyRoot } from "../lib/policy-root";
+import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
+import { parseRule, Rule, RuleInput } from "../lib/selection-rule";
 import { findQueryParam } from "../lib/url";
 
 const MAX_EPOCH_MS: f64 = 253402300799999; // 9999-12-31T23:59:59.999Z
 
 class KeyEntry {
   isActive: bool = false;
+  /** status "suspended": the subscription does not admit traffic now (403, not 401). */
+  isSuspended: bool = false;
+  /** The selection rule of the key's plan, when it has one. */
+  rule: Rule | null = null;
   /** Milliseconds since the Unix epoch; 0 = never expires. */
   expiresAt: u64 = 0;
   applicationId: string | null = null;
@@ -53,9 +61,27 @@ class RouteSettings {
   inQuery: bool = false;
   valuePrefix: string = "";
   propagateCredential: bool = false;
+  /** No key: continue without identity (the API has plans of other security types). */
+  optional: bool = false;
+  /** The plans a key must belong to on this route; null = any. */
+  plans: Array<string> | null = null;
 }
 
-function readKeySet(items: Array<JsonValue>, path: string, problems: Problems): Map<string, KeyEntry> {
+/** `plans`: plan id -> selection rule (plans without a rule are left out). */
+function readPlans(config: JsonValue, problems: Problems): Map<string, Rule> {
+  const rules = new Map<string, Rule>();
+  const entries = objectEntries(readObject(config, "plans", "$", problems, false), "$.plans", problems);
+  while (entries.next()) {
+    const path = entries.path;
+    const text = readOptionalString(entries.value, "rule", path, problems);
+    if (text === null) continue;
+    const rule = parseRule(text, problems, memberPath(path, "rule"));
+    if (rule !== null) rules.set(entries.name, rule);
+  }
+  return rules;
+}
+
+function readKeySet(items: Array<JsonValue>, path: string, problems: Problems, rules: Map<string, Rule>): Map<string, KeyEntry> {
   const set = new Map<string, KeyEntry>();
   for (let i = 0; i < items.length; i++) {
     const itemPath = indexPath(path, i);
@@ -68,79 +94,76 @@ function readKeySet(items: Array<JsonValue>, path: string, problems: Problems): 
     if (!isLowerHex(digest, 64)) problems.add(memberPath(itemPath, "sha256"), "must be 64 lowercase hex characters");
     if (set.has(digest)) problems.add(memberPath(itemPath, "sha256"), "duplicates another key of this set");
     const entry = new KeyEntry();
-    entry.isActive = readString(item, "status", itemPath, problems, true) == "active";
+    const status = readString(item, "status", itemPath, problems, true);
+    entry.isActive = status == "active";
+    entry.isSuspended = status == "suspended";
     entry.expiresAt = <u64>readInteger(item, "expiresAt", itemPath, problems, false, 0, 0, MAX_EPOCH_MS);
     entry.applicationId = readOptionalString(item, "applicationId", itemPath, problems);
     entry.subscriptionId = readOptionalString(item, "subscriptionId", itemPath, problems);
-    entry.plan = readOptionalString(item, "plan", itemPath, problems);
+    const plan = readOptionalString(item, "plan", itemPath, problems);
+    entry.plan = plan;
+    if (plan !== null && rules.has(plan)) entry.rule = rules.get(plan);
     entry.propagateCredential = readBool(item, "propagateCredential", itemPath, problems, false);
     set.set(digest, entry);
   }
   return set;
 }
 
+function readRoute(
+  route: JsonValue, path: string, keySets: Map<string, Map<string, KeyEntry>>, problems: Problems,
+): RouteSettings {
+  const settings = new RouteSettings();
+  const where = readString(route, "in", path, problems, false, "header");
+  if (where != "header" && where != "query") problems.add(memberPath(path, "in"), "must be \"header\" or \"query\"");
+  settings.inQuery = where == "query";
+  const key = readString(route, "key", path, problems, true);
+  settings.name = settings.inQuery ? key : key.toLowerCase();
+  settings.nameBytes = String.UTF8.encode(settings.name);
+  if (settings.name.length == 0 || (!settings.inQuery && !isValidHeaderName(settings.name))) {
+    problems.add(memberPath(path, "key"), "must be a valid header or parameter name");
+  }
+  settings.valuePrefix = readString(route, "valuePrefix", path, problems, false, "");
+  settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
+  settings.optional = readBool(route, "optional", path, problems, false);
+  const routePlans = route.get("plans");
+  if (routePlans !== null && !routePlans.isNull) {
+    const plans = new Array<string>(0);
+    const items = readArray(route, "plans", path, problems, false);
+    for (let p = 0; p < items.length; p++) {
+      const item = unchecked(items[p]);
+      if (item.isString) plans.push(item.stringValue);
+      else problems.add(indexPath(memberPath(path, "plans"), p), "must be a plan id");
+    }
+    settings.plans = plans;
+  }
+  const sets = readArray(route, "keySets", path, problems, true);
+  for (let s = 0; s < sets.length; s++) {
+    const setPath = indexPath(memberPath(path, "keySets"), s);
+    const ref = unchecked(sets[s]);
+    if (!ref.isString || !keySets.has(ref.stringValue)) {
+      problems.add(setPath, "must name a key set of $.keySets");
+      continue;
+    }
+    settings.keySets.push(keySets.get(ref.stringValue));
+  }
+  return settings;
+}
+
 class ApiKeyRoot extends PolicyRoot<RouteSettings> {
 
   onConfigure(configuration: ArrayBuffer): bool {
-    const problems = new Problems();
-    const config = parseConfigObject(configuration, problems);
+    return this.configure("api-key", configuration);
+  }
+
+  readRoutes(config: JsonValue, problems: Problems): Map<string, RouteSettings> {
     const routes = new Map<string, RouteSettings>();
-    let stripIdentity = false;
-    if (config !== null) {
-      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
-      const keySets = new Map<string, Map<string, KeyEntry>>();
-      const keySetsJson = readObject(config, "keySets", "$", problems, true);
-      if (keySetsJson !== null) {
-        const names = keySetsJson.keys!;
-        for (let i = 0; i < names.length; i++) {
-          const name = unchecked(names[i]);
-          const path = entryPath("$.keySets", name);
-          const items = keySetsJson.get(name)!;
-          if (!items.isArray) {
-            problems.add(path, "must be an array");
-            continue;
-          }
-          keySets.set(name, readKeySet(items.items!, path, problems));
-        }
-      }
-      const routesJson = readObject(config, "routes", "$", problems, true);
-      if (routesJson !== null) {
-        const names = routesJson.keys!;
-        for (let i = 0; i < names.length; i++) {
-          const name = unchecked(names[i]);
-          const path = entryPath("$.routes", name);
-          const route = routesJson.get(name)!;
-          if (!route.isObject) {
-            problems.add(path, "must be an object");
-            continue;
-          }
-          const settings = new RouteSettings();
-          const where = readString(route, "in", path, problems, false, "header");
-          if (where != "header" && where != "query") problems.add(memberPath(path, "in"), "must be \"header\" or \"query\"");
-          settings.inQuery = where == "query";
-          const key = readString(route, "key", path, problems, true);
-          settings.name = settings.inQuery ? key : key.toLowerCase();
-          settings.nameBytes = String.UTF8.encode(settings.name);
-          if (settings.name.length == 0 || (!settings.inQuery && !isValidHeaderName(settings.name))) {
-            problems.add(memberPath(path, "key"), "must be a valid header or parameter name");
-          }
-          settings.valuePrefix = readString(route, "valuePrefix", path, problems, false, "");
-          settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
-          const sets = readArray(route, "keySets", path, problems, true);
-          for (let s = 0; s < sets.length; s++) {
-            const setPath = indexPath(memberPath(path, "keySets"), s);
-            const ref = unchecked(sets[s]);
-            if (!ref.isString || !keySets.has(ref.stringValue)) {
-              problems.add(setPath, "must name a key set of $.keySets");
-              continue;
-            }
-            settings.keySets.push(keySets.get(ref.stringValue));
-          }
-          routes.set(name, settings);
-        }
-      }
-    }
-    return this.commit("api-key", problems, routes, stripIdentity);
+    const rules = readPlans(config, problems);
+    const keySets = new Map<string, Map<string, KeyEntry>>();
+    const sets = arrayEntries(readObject(config, "keySets", "$", problems, true), "$.keySets", problems);
+    while (sets.next()) keySets.set(sets.name, readKeySet(sets.value.items!, sets.path, problems, rules));
+    const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
+    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, keySets, problems));
+    return routes;
   }
 
   createHttpContext(contextId: u32): HttpContext {
@@ -162,18 +185,23 @@ function reject(message: string, details: string): u32 {
   return sendJsonError(401, details, message);
 }
 
-class ApiKeyStream extends HttpContext {
-  policy: ApiKeyRoot;
+/** No credential: an optional route continues without identity, any other gets 401. */
+function missing(route: RouteSettings): u32 {
+  return route.optional ? Action.Continue : reject("Missing API key.", "apip_api_key_missing");
+}
 
-  constructor(contextId: u32, root: ApiKeyRoot) {
-    super(contextId, root);
-    this.policy = root;
-  }
+function includes(list: Array<string>, value: string): bool {
+  for (let i = 0; i < list.length; i++) if (unchecked(list[i]) == value) return true;
+  return false;
+}
 
+class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
     const route = policy.enterRequest();
     if (route === null) return policy.skipAction;
+    // Admitted by an earlier module (the first module strips client-supplied x-apip-*, so only then can it be set).
+    if (!policy.stripIdentity && getHeaderRaw(MapType.RequestHeaders, PLAN_HEADER_BYTES) !== null) return Action.Continue;
 
     // Read the credential. A plain ASCII header value without a prefix to strip is hashed as received: for ASCII
     // the UTF-8 decode + encode round trip of the general path gives the same bytes.
@@ -182,7 +210,7 @@ class ApiKeyStream extends HttpContext {
     let presentedBytes: ArrayBuffer | null = null;
     if (!route.inQuery && route.valuePrefix.length == 0) {
       const raw = getHeaderRaw(MapType.RequestHeaders, route.nameBytes);
-      if (raw === null || raw.byteLength == 0) return reject("Missing API key.", "apip_api_key_missing");
+      if (raw === null || raw.byteLength == 0) return missing(route);
       if (isAscii(raw)) presentedBytes = raw;
       else presented = String.UTF8.decode(raw);
     } else if (route.inQuery) {
@@ -198,12 +226,12 @@ class ApiKeyStream extends HttpContext {
       presented = getRequestHeader(route.name);
     }
     if (presentedBytes === null) {
-      if (presented === null || presented.length == 0) return reject("Missing API key.", "apip_api_key_missing");
+      if (presented === null || presented.length == 0) return missing(route);
       let value = presented;
       if (route.valuePrefix.length > 0) {
-        if (!value.startsWith(route.valuePrefix)) return reject("Missing API key.", "apip_api_key_missing");
+        if (!value.startsWith(route.valuePrefix)) return missing(route);
         value = value.substring(route.valuePrefix.length).trim();
-        if (value.length == 0) return reject("Missing API key.", "apip_api_key_missing");
+        if (value.length == 0) return missing(route);
       }
       presentedBytes = String.UTF8.encode(value);
     }
@@ -219,8 +247,17 @@ class ApiKeyStream extends HttpContext {
         break;
       }
     }
-    if (entry === null || !entry.isActive) return reject("Invalid API key.", "apip_api_key_invalid");
+    if (entry === null || !(entry.isActive || entry.isSuspended)) return reject("Invalid API key.", "apip_api_key_invalid");
     if (entry.expiresAt != 0 && nowMillis() >= entry.expiresAt) return reject("Invalid API key.", "apip_api_key_invalid");
+    // Plan selection: the key's plan must be offered on the route, and its rule must hold for this request.
+    const allowed = route.plans;
+    if (allowed !== null) {
+      const keyPlan = entry.plan;
+      if (keyPlan === null || !includes(allowed, keyPlan)) return reject("Invalid API key.", "apip_api_key_invalid");
+    }
+    const rule = entry.rule;
+    if (rule !== null && !rule.evaluate(new RuleInput())) return reject("No plan matches this request.", "apip_plan_no_match");
+    if (entry.isSuspended) return sendJsonError(403, "apip_subscription_inactive", "Subscription is not active.");
 
     // Identity for later policies and the upstream.
     const applicationId = entry.applicationId;

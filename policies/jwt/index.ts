@@ -3,7 +3,11 @@
 // signatures itself (lib/crypto), enforces the route's algorithm allow-list (never "none", and an algorithm only
 // with its own key type), exp/nbf with leeway, issuer, audience, required claims and scopes, maps the client id
 // to a subscription, and passes identity forward as x-apip-* headers.
-// 401: missing or invalid token; 403: scope or subscription. Plugin configuration: docs/policies.md#jwt.
+// Plans (docs/plan-selection.md): a request another module already admitted (x-apip-plan set) passes untouched;
+// an `optional` route lets a request without a token through without identity; a client's subscriptions are
+// filtered to the route's plans and to the plans that trust the key set that verified the token, the first whose
+// plan's selection rule holds for the token's claims wins.
+// 401: missing or invalid token, or no plan matches; 403: scope or subscription. Config: docs/policies.md#jwt.
 import { Action } from "../lib/abi";
 import { logRefused, parseConfigObject, Problems } from "../lib/config";
 import { getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader } from "../lib/headers";
@@ -12,8 +16,9 @@ import { JsonValue } from "../lib/json";
 import { nowMillis, RouteCache } from "../lib/properties";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
+import { RuleInput, scalarText } from "../lib/selection-rule";
 import { TokenCache } from "./cache";
-import { Client, JwtSettings, readSettings, RouteSettings } from "./settings";
+import { Client, JwtSettings, readSettings, RouteSettings, Scopes } from "./settings";
 import { verifyToken, VerifiedToken } from "./token";
 
 /** The identity header carrying the user claim (`sub` unless configured otherwise). */
@@ -86,15 +91,17 @@ function routeHasKey(route: RouteSettings, token: VerifiedToken): bool {
   return false;
 }
 
-function scopesSatisfied(route: RouteSettings, token: VerifiedToken): bool {
-  const wanted = route.scopes;
+/** The scopes a route or plan wants against the token's: all of them when strict, else any one (none: satisfied). */
+function scopesSatisfied(rule: Scopes, token: VerifiedToken): bool {
+  const wanted = rule.scopes;
+  const strict = rule.scopesStrict;
   if (wanted.length == 0) return true;
   for (let i = 0; i < wanted.length; i++) {
     const has = hasString(token.scopes, unchecked(wanted[i]));
-    if (route.scopesStrict && !has) return false;
-    if (!route.scopesStrict && has) return true;
+    if (strict && !has) return false;
+    if (!strict && has) return true;
   }
-  return route.scopesStrict;
+  return strict;
 }
 
 function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32 {
@@ -124,23 +131,17 @@ function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32
 
 /** A claim as a header value: strings as they are, numbers and booleans printed, string arrays comma-joined. */
 function claimText(value: JsonValue): string | null {
-  if (value.isString) return value.stringValue;
-  if (value.isBool) return value.boolValue ? "true" : "false";
-  if (value.isNumber) {
-    const n = value.numberValue;
-    return Math.floor(n) == n && Math.abs(n) < 9007199254740992 ? (<i64>n).toString() : n.toString();
-  }
   if (value.isArray) {
-    const items = value.items!;
+    const items = value.items;
     const parts = new Array<string>(0);
-    for (let i = 0; i < items.length; i++) {
+    for (let i = 0; items !== null && i < items.length; i++) {
       const item = unchecked(items[i]);
       if (!item.isString) return null;
       parts.push(item.stringValue);
     }
     return parts.join(",");
   }
-  return null;
+  return scalarText(value);
 }
 
 function claimString(token: VerifiedToken, name: string): string | null {
@@ -149,17 +150,29 @@ function claimString(token: VerifiedToken, name: string): string | null {
   return value.stringValue;
 }
 
-function unauthorized(details: string, error: string): u32 {
+/** A JSON error reply with a `WWW-Authenticate` challenge when `challenge` is not empty. */
+function reply(status: u32, details: string, message: string, challenge: string): u32 {
   const headers = new Array<Header>(0);
-  // RFC 6750 section 3: a 401 for a bearer token names the scheme, and the error when a token was presented.
-  headers.push(new Header("www-authenticate", error.length == 0 ? "Bearer" : "Bearer error=\"" + error + "\""));
-  return sendJsonError(401, details, error.length == 0 ? "Missing bearer token." : "Invalid token.", headers);
+  if (challenge.length > 0) headers.push(new Header("www-authenticate", challenge));
+  return sendJsonError(status, details, message, headers);
 }
 
-function forbidden(details: string, message: string, bearerError: string): u32 {
-  const headers = new Array<Header>(0);
-  if (bearerError.length > 0) headers.push(new Header("www-authenticate", "Bearer error=\"" + bearerError + "\""));
-  return sendJsonError(403, details, message, headers);
+/** 401 for a presented token (RFC 6750 section 3: the challenge names the error when a token was presented). */
+function invalid(details: string): u32 {
+  return reply(401, details, "Invalid token.", "Bearer error=\"invalid_token\"");
+}
+
+function insufficientScope(): u32 {
+  return reply(403, "apip_jwt_insufficient_scope", "Insufficient scope.", "Bearer error=\"insufficient_scope\"");
+}
+
+/** No token: an optional route continues without identity, any other gets 401 naming the scheme. */
+function missing(route: RouteSettings): u32 {
+  return route.optional ? Action.Continue : reply(401, "apip_jwt_missing", "Missing bearer token.", "Bearer");
+}
+
+function noSubscription(): u32 {
+  return reply(403, "apip_jwt_no_subscription", "No subscription for this client.", "");
 }
 
 // The route lookup of the last request (see RouteCache).
@@ -181,22 +194,23 @@ class JwtStream extends HttpContext {
     if (settings.stripIdentity) stripIdentityHeaders();
     const route = routeCache.lookup(settings.routes);
     if (route === null) return Action.Continue;
+    // Admitted by an earlier module (the first module strips client-supplied x-apip-*, so only then can it be set).
+    if (!settings.stripIdentity && getRequestHeader(PLAN_HEADER) !== null) return Action.Continue;
 
     // The token: "<scheme> <token>" (scheme compared case-insensitively, RFC 9110 section 11.1) or bare.
+    // No token (in this scheme): an optional route continues without identity.
     const raw = getRequestHeader(route.header);
-    if (raw === null) return unauthorized("apip_jwt_missing", "");
+    if (raw === null) return missing(route);
     let token = raw;
     const prefix = route.schemePrefix;
     if (prefix.length > 0) {
-      if (raw.length <= prefix.length || !startsWithIgnoringCase(raw, prefix)) {
-        return unauthorized("apip_jwt_missing", "");
-      }
+      if (raw.length <= prefix.length || !startsWithIgnoringCase(raw, prefix)) return missing(route);
       token = raw.substring(prefix.length);
     }
     // Trimming copies the token: only when there is whitespace around it.
     if (token.length > 0 && (isSpace(token.charCodeAt(0)) || isSpace(token.charCodeAt(token.length - 1)))) token = token.trim();
-    if (token.length == 0) return unauthorized("apip_jwt_missing", "");
-    if (token.length > MAX_TOKEN_LENGTH) return unauthorized("apip_jwt_invalid", "invalid_token");
+    if (token.length == 0) return missing(route);
+    if (token.length > MAX_TOKEN_LENGTH) return invalid("apip_jwt_invalid");
 
     const nowSeconds = <f64>nowMillis() / 1000;
     const cache = policy.cache;
@@ -205,7 +219,7 @@ class JwtStream extends HttpContext {
       if (isPastEveryLeeway(verified, settings, nowSeconds)) {
         // Expired on every route: answer now, and drop it rather than verify it again.
         cache.delete(token);
-        return unauthorized("apip_jwt_expired", "invalid_token");
+        return invalid("apip_jwt_expired");
       }
       if ((route.algorithms & (1 << verified.alg)) == 0 || !routeHasKey(route, verified)) {
         // Verified for another route's keys or algorithms: check it again against this route's.
@@ -214,26 +228,56 @@ class JwtStream extends HttpContext {
     }
     if (verified === null) {
       verified = verifyToken(token, route);
-      if (verified === null) return unauthorized("apip_jwt_invalid", "invalid_token");
+      if (verified === null) return invalid("apip_jwt_invalid");
       if (!isPastEveryLeeway(verified, settings, nowSeconds)) cache.put(token, verified);
     }
 
     const outcome = check(route, verified, nowSeconds);
-    if (outcome == EXPIRED) return unauthorized("apip_jwt_expired", "invalid_token");
-    if (outcome == NOT_YET_VALID) return unauthorized("apip_jwt_not_yet_valid", "invalid_token");
-    if (outcome == INVALID) return unauthorized("apip_jwt_claims_invalid", "invalid_token");
-    if (outcome == INSUFFICIENT_SCOPE) return forbidden("apip_jwt_insufficient_scope", "Insufficient scope.", "insufficient_scope");
+    if (outcome == EXPIRED) return invalid("apip_jwt_expired");
+    if (outcome == NOT_YET_VALID) return invalid("apip_jwt_not_yet_valid");
+    if (outcome == INVALID) return invalid("apip_jwt_claims_invalid");
+    if (outcome == INSUFFICIENT_SCOPE) return insufficientScope();
 
-    // The client -> subscription mapping, when the route has one: an unknown client has no access.
+    // The client -> subscription mapping, when the route has one: an unknown client has no access. Its
+    // subscriptions to the route's plans whose plan trusts the verifying key's set are tried in order; the first
+    // whose plan's rule holds wins.
     let client: Client | null = null;
     const clients = route.clients;
     if (clients !== null) {
       const claim = route.clientIdClaim;
       const clientId = claim === null ? verified.clientId : claimString(verified, claim);
-      if (clientId === null || !clients.has(clientId)) {
-        return forbidden("apip_jwt_no_subscription", "No subscription for this client.", "");
+      if (clientId === null || !clients.has(clientId)) return noSubscription();
+      const entries = clients.get(clientId);
+      const allowed = route.plans;
+      let candidates = 0;
+      let input: RuleInput | null = null;
+      for (let i = 0; i < entries.length && client === null; i++) {
+        const entry = unchecked(entries[i]);
+        const plan = entry.plan;
+        if (allowed !== null && (plan === null || !hasString(allowed, plan))) continue;
+        // A plan is selected only by a token its own key sets verified (plans may trust different issuers).
+        const planSettings = entry.settings;
+        const trusted = planSettings !== null ? planSettings.keySets : null;
+        if (trusted !== null && !hasString(trusted, verified.key.set)) continue;
+        candidates++;
+        const rule = planSettings !== null ? planSettings.rule : null;
+        if (rule !== null) {
+          if (input === null) {
+            input = new RuleInput();
+            input.claims = verified.payload;
+          }
+          if (!rule.evaluate(input)) continue;
+        }
+        client = entry;
       }
-      client = clients.get(clientId);
+      if (client === null) {
+        return candidates == 0 ? noSubscription() : reply(401, "apip_plan_no_match", "No plan matches this request.", "Bearer");
+      }
+      if (!client.active) return reply(403, "apip_subscription_inactive", "Subscription is not active.", "");
+      const planSettings = client.settings;
+      if (planSettings !== null && !scopesSatisfied(planSettings, verified)) {
+        return insufficientScope();
+      }
     }
 
     // Identity for later policies and the upstream; claims first, so a mapping can never overwrite identity.

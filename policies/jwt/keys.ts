@@ -15,6 +15,8 @@ const MIN_HMAC_KEY_BYTES = 32;
 
 export class VerificationKey {
   kid: string | null = null;
+  /** The name of the key set (`$.keySets.<name>`) this key was read from: plans trust key sets by name. */
+  set: string = "";
   keyType: i32 = -1;
   /** The algorithm the JWK pins with its `alg` member, or -1. */
   alg: i32 = -1;
@@ -73,7 +75,7 @@ export function parseJwk(jwk: JsonValue, path: string, problems: Problems): Veri
     if (n === null || e === null) return null;
     key.rsa = RsaPublicKey.create(n, e);
     if (key.rsa === null) {
-      problems.add(path, "must be an RSA public key of 2048 to 4096 bits with an odd exponent");
+      problems.add(path, "must be an RSA public key of 2048 to 4096 bits");
       return null;
     }
   } else if (kty == "EC") {
@@ -117,7 +119,7 @@ export function parseJwk(jwk: JsonValue, path: string, problems: Problems): Veri
     if (x === null) return null;
     key.ed25519 = ed25519PublicKey(x);
     if (key.ed25519 === null) {
-      problems.add(memberPath(path, "x"), "must be an Ed25519 public key (32 bytes encoding a point)");
+      problems.add(memberPath(path, "x"), "must be an Ed25519 public key");
       return null;
     }
   } else {

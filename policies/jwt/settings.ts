@@ -6,20 +6,40 @@ import {
 } from "../lib/config";
 import { isValidHeaderName } from "../lib/headers";
 import { JsonValue } from "../lib/json";
+import { lowerAscii as asciiLower, parseRule, Rule } from "../lib/selection-rule";
 import { ALL_ALGORITHMS, algId } from "./algorithms";
 import { parseJwk, VerificationKey } from "./keys";
 
+/** Scopes a token must grant (a route's, a plan's). */
+export class Scopes {
+  scopes: Array<string> = new Array<string>(0);
+  /** true: every configured scope is required; false: any one of them. */
+  scopesStrict: bool = false;
+}
+
+/** `plans.<id>`: what a plan asks of a token beyond the route's own checks. */
+export class PlanSettings extends Scopes {
+  rule: Rule | null = null;
+  /** `keySets`: the key sets whose keys may select this plan; null = any of the route's. */
+  keySets: Array<string> | null = null;
+}
+
+/** One subscription of a client id. */
 export class Client {
   applicationId: string | null = null;
   subscriptionId: string | null = null;
   plan: string | null = null;
+  /** false: the subscription does not admit traffic now (403). */
+  active: bool = true;
+  /** `plans[plan]`, when configured. */
+  settings: PlanSettings | null = null;
 }
 
 export class ClaimHeader {
   constructor(public claim: string, public header: string) {}
 }
 
-export class RouteSettings {
+export class RouteSettings extends Scopes {
   keys: Array<VerificationKey> = new Array<VerificationKey>(0);
   keysByKid: Map<string, VerificationKey> = new Map<string, VerificationKey>();
   /** Bit (1 << Alg.X) set for each allowed algorithm. */
@@ -32,15 +52,16 @@ export class RouteSettings {
   audiences: Array<string> = new Array<string>(0);
   leewaySeconds: f64 = 0;
   requiredClaims: Array<string> = new Array<string>(0);
-  scopes: Array<string> = new Array<string>(0);
-  /** true: every configured scope is required; false: any one of them. */
-  scopesStrict: bool = false;
   /** The claim holding the client id; null = azp, then aud, then client_id. */
   clientIdClaim: string | null = null;
   /** The claim copied to x-apip-user-id; null = none. */
   userClaim: string | null = "sub";
-  /** clientId -> subscription; null when the route maps no clients (then any client is let through). */
-  clients: Map<string, Client> | null = null;
+  /** clientId -> its subscriptions in plan order; null when the route maps no clients (any client is let through). */
+  clients: Map<string, Array<Client>> | null = null;
+  /** No token: continue without identity (the API has plans of other security types). */
+  optional: bool = false;
+  /** The plans a client's subscription must be to on this route; null = any. */
+  plans: Array<string> | null = null;
   claimsToHeaders: Array<ClaimHeader> = new Array<ClaimHeader>(0);
   propagateToken: bool = false;
 }
@@ -51,19 +72,6 @@ export class JwtSettings {
   /** The largest leeway of any route: a cached token is dropped once past exp by that much. */
   maxLeewaySeconds: f64 = 0;
   routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
-}
-
-/**
- * ASCII lowercase. Header names and auth schemes are ASCII tokens; String#toLowerCase would pull Unicode case
- * tables (several KB) into the module.
- */
-export function asciiLower(text: string): string {
-  const codes = new Array<i32>(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    unchecked(codes[i] = c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return String.fromCharCodes(codes);
 }
 
 function readStrings(obj: JsonValue, key: string, path: string, problems: Problems): Array<string> {
@@ -95,13 +103,13 @@ function readKeySets(config: JsonValue, problems: Problems): Map<string, Array<V
   const sets = new Map<string, Array<VerificationKey>>();
   const json = readObject(config, "keySets", "$", problems, true);
   if (json === null) return sets;
-  const names = json.keys!;
-  for (let i = 0; i < names.length; i++) {
+  const names = json.keys;
+  for (let i = 0; names !== null && i < names.length; i++) {
     const name = unchecked(names[i]);
     const path = entryPath("$.keySets", name);
-    const set = json.get(name)!;
-    if (!set.isObject) {
-      problems.add(path, "must be a JWK Set ({\"keys\": [...]})");
+    const set = json.get(name);
+    if (set === null || !set.isObject) {
+      problems.add(path, "must be a JWK Set");
       continue;
     }
     const items = readArray(set, "keys", path, problems, true);
@@ -112,6 +120,7 @@ function readKeySets(config: JsonValue, problems: Problems): Map<string, Array<V
       const keyPath = indexPath(memberPath(path, "keys"), k);
       const key = parseJwk(unchecked(items[k]), keyPath, problems);
       if (key === null) continue;
+      key.set = name;
       const kid = key.kid;
       if (kid !== null) {
         if (kids.has(kid)) problems.add(memberPath(keyPath, "kid"), "duplicates another key of this set");
@@ -124,34 +133,87 @@ function readKeySets(config: JsonValue, problems: Problems): Map<string, Array<V
   return sets;
 }
 
-function readClients(config: JsonValue, problems: Problems): Map<string, Map<string, Client>> {
-  const tables = new Map<string, Map<string, Client>>();
-  const json = readObject(config, "clients", "$", problems, false);
-  if (json === null) return tables;
-  const names = json.keys!;
-  for (let i = 0; i < names.length; i++) {
-    const name = unchecked(names[i]);
-    const path = entryPath("$.clients", name);
-    const table = json.get(name)!;
-    if (!table.isObject) {
-      problems.add(path, "must be an object of clientId -> subscription");
+function readPlans(config: JsonValue, problems: Problems, keySets: Map<string, Array<VerificationKey>>): Map<string, PlanSettings> {
+  const plans = new Map<string, PlanSettings>();
+  const json = readObject(config, "plans", "$", problems, false);
+  if (json === null) return plans;
+  // (Null checks rather than `!`: an object always has its keys and their values; each `!` costs an abort call.)
+  const ids = json.keys;
+  for (let i = 0; ids !== null && i < ids.length; i++) {
+    const id = unchecked(ids[i]);
+    const path = entryPath("$.plans", id);
+    const plan = json.get(id);
+    if (plan === null || !plan.isObject) {
+      problems.add(path, "must be an object");
       continue;
     }
-    const clients = new Map<string, Client>();
-    const ids = table.keys!;
-    for (let c = 0; c < ids.length; c++) {
-      const id = unchecked(ids[c]);
-      const entryJson = table.get(id)!;
-      const clientPath = entryPath(path, id);
-      if (!entryJson.isObject) {
-        problems.add(clientPath, "must be an object");
-        continue;
+    const settings = new PlanSettings();
+    const text = readOptionalString(plan, "rule", path, problems);
+    if (text !== null) settings.rule = parseRule(text, problems, memberPath(path, "rule"));
+    readScopes(plan, path, problems, settings);
+    if (plan.get("keySets") !== null) {
+      const names = readStrings(plan, "keySets", path, problems);
+      for (let s = 0; s < names.length; s++) {
+        if (!keySets.has(unchecked(names[s]))) problems.add(memberPath(path, "keySets"), "must name a key set of $.keySets");
       }
-      const client = new Client();
-      client.applicationId = readOptionalString(entryJson, "applicationId", clientPath, problems);
-      client.subscriptionId = readOptionalString(entryJson, "subscriptionId", clientPath, problems);
-      client.plan = readOptionalString(entryJson, "plan", clientPath, problems);
-      clients.set(id, client);
+      settings.keySets = names;
+    }
+    plans.set(id, settings);
+  }
+  return plans;
+}
+
+function readScopes(obj: JsonValue, path: string, problems: Problems, into: Scopes): void {
+  into.scopes = readStrings(obj, "scopes", path, problems);
+  const mode = readString(obj, "scopesMode", path, problems, false, "any");
+  if (mode != "any" && mode != "all") problems.add(memberPath(path, "scopesMode"), "must be \"any\" or \"all\"");
+  into.scopesStrict = mode == "all";
+}
+
+function readClient(json: JsonValue, path: string, problems: Problems, plans: Map<string, PlanSettings>, out: Array<Client>): void {
+  if (!json.isObject) {
+    problems.add(path, "must be an object");
+    return;
+  }
+  const client = new Client();
+  client.applicationId = readOptionalString(json, "applicationId", path, problems);
+  client.subscriptionId = readOptionalString(json, "subscriptionId", path, problems);
+  const plan = readOptionalString(json, "plan", path, problems);
+  client.plan = plan;
+  if (plan !== null && plans.has(plan)) client.settings = plans.get(plan);
+  client.active = readBool(json, "active", path, problems, true);
+  out.push(client);
+}
+
+function readClients(config: JsonValue, problems: Problems, plans: Map<string, PlanSettings>): Map<string, Map<string, Array<Client>>> {
+  const tables = new Map<string, Map<string, Array<Client>>>();
+  const json = readObject(config, "clients", "$", problems, false);
+  if (json === null) return tables;
+  const names = json.keys;
+  for (let i = 0; names !== null && i < names.length; i++) {
+    const name = unchecked(names[i]);
+    const path = entryPath("$.clients", name);
+    const table = json.get(name);
+    if (table === null || !table.isObject) {
+      problems.add(path, "must be an object");
+      continue;
+    }
+    const clients = new Map<string, Array<Client>>();
+    const ids = table.keys;
+    for (let c = 0; ids !== null && c < ids.length; c++) {
+      const id = unchecked(ids[c]);
+      const entryJson = table.get(id);
+      if (entryJson === null) continue;
+      const clientPath = entryPath(path, id);
+      // One subscription as an object, or several (in plan order) as an array of them.
+      const entries = new Array<Client>(0);
+      const list = entryJson.items;
+      const count = list !== null ? list.length : 1;
+      for (let e = 0; e < count; e++) {
+        const item = list !== null ? unchecked(list[e]) : entryJson;
+        readClient(item, list !== null ? indexPath(clientPath, e) : clientPath, problems, plans, entries);
+      }
+      clients.set(id, entries);
     }
     tables.set(name, clients);
   }
@@ -160,7 +222,7 @@ function readClients(config: JsonValue, problems: Problems): Map<string, Map<str
 
 function readRoute(
   route: JsonValue, path: string, problems: Problems,
-  keySets: Map<string, Array<VerificationKey>>, clientTables: Map<string, Map<string, Client>>,
+  keySets: Map<string, Array<VerificationKey>>, clientTables: Map<string, Map<string, Array<Client>>>,
 ): RouteSettings {
   const settings = new RouteSettings();
   const setNames = readArray(route, "keySets", path, problems, true);
@@ -181,14 +243,14 @@ function readRoute(
       settings.keysByKid.set(kid, key);
     }
   }
-  if (settings.keys.length == 0) problems.add(memberPath(path, "keySets"), "must name at least one key set with keys");
+  if (settings.keys.length == 0) problems.add(memberPath(path, "keySets"), "must name a key set with keys");
   if (route.get("algorithms") !== null) {
     let mask: u32 = 0;
     const names = readStrings(route, "algorithms", path, problems);
     for (let a = 0; a < names.length; a++) {
       const id = algId(unchecked(names[a]));
       if (id < 0) {
-        problems.add(indexPath(memberPath(path, "algorithms"), a), "must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, HS256, HS384, HS512, EdDSA");
+        problems.add(indexPath(memberPath(path, "algorithms"), a), "is not a supported signature algorithm");
         continue;
       }
       mask |= 1 << id;
@@ -205,10 +267,7 @@ function readRoute(
   settings.audiences = readStringOrStrings(route, "audience", path, problems);
   settings.leewaySeconds = readInteger(route, "leewaySeconds", path, problems, false, 0, 0, 86400);
   settings.requiredClaims = readStrings(route, "requiredClaims", path, problems);
-  settings.scopes = readStrings(route, "scopes", path, problems);
-  const mode = readString(route, "scopesMode", path, problems, false, "any");
-  if (mode != "any" && mode != "all") problems.add(memberPath(path, "scopesMode"), "must be \"any\" or \"all\"");
-  settings.scopesStrict = mode == "all";
+  readScopes(route, path, problems, settings);
   settings.clientIdClaim = readOptionalString(route, "clientIdClaim", path, problems);
   const userClaim = route.get("userClaim");
   settings.userClaim = userClaim !== null && userClaim.isNull ? null : readString(route, "userClaim", path, problems, false, "sub");
@@ -222,7 +281,7 @@ function readRoute(
     const mappingPath = indexPath(memberPath(path, "claimsToHeaders"), m);
     const mapping = unchecked(mappings[m]);
     if (!mapping.isObject) {
-      problems.add(mappingPath, "must be an object {claim, header}");
+      problems.add(mappingPath, "must be an object");
       continue;
     }
     const claim = readString(mapping, "claim", mappingPath, problems, true);
@@ -231,6 +290,9 @@ function readRoute(
     settings.claimsToHeaders.push(new ClaimHeader(claim, name));
   }
   settings.propagateToken = readBool(route, "propagateToken", path, problems, false);
+  settings.optional = readBool(route, "optional", path, problems, false);
+  const plans = route.get("plans");
+  if (plans !== null && !plans.isNull) settings.plans = readStrings(route, "plans", path, problems);
   return settings;
 }
 
@@ -240,15 +302,15 @@ export function readSettings(config: JsonValue, problems: Problems): JwtSettings
   settings.stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
   settings.cacheSize = <i32>readInteger(config, "cacheSize", "$", problems, false, 1024, 0, 100000);
   const keySets = readKeySets(config, problems);
-  const clientTables = readClients(config, problems);
+  const clientTables = readClients(config, problems, readPlans(config, problems, keySets));
   const routes = readObject(config, "routes", "$", problems, true);
   if (routes === null) return settings;
-  const names = routes.keys!;
-  for (let i = 0; i < names.length; i++) {
+  const names = routes.keys;
+  for (let i = 0; names !== null && i < names.length; i++) {
     const name = unchecked(names[i]);
     const path = entryPath("$.routes", name);
-    const route = routes.get(name)!;
-    if (!route.isObject) {
+    const route = routes.get(name);
+    if (route === null || !route.isObject) {
       problems.add(path, "must be an object");
       continue;
     }

@@ -73,8 +73,8 @@ function readClaims(token: VerifiedToken): bool {
     if (aud.isString) {
       token.audiences.push(aud.stringValue);
     } else if (aud.isArray) {
-      const items = aud.items!;
-      for (let i = 0; i < items.length; i++) {
+      const items = aud.items;
+      for (let i = 0; items !== null && i < items.length; i++) {
         const item = unchecked(items[i]);
         if (!item.isString) return false;
         token.audiences.push(item.stringValue);
@@ -91,8 +91,8 @@ function readClaims(token: VerifiedToken): bool {
     if (scp.isString) {
       splitScopes(scp.stringValue, token.scopes);
     } else if (scp.isArray) {
-      const items = scp.items!;
-      for (let i = 0; i < items.length; i++) {
+      const items = scp.items;
+      for (let i = 0; items !== null && i < items.length; i++) {
         const item = unchecked(items[i]);
         if (item.isString) token.scopes.push(item.stringValue);
       }

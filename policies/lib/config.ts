@@ -124,6 +124,63 @@ export function readInteger(
   return v.numberValue;
 }
 
+/**
+ * The members of a table object (`$.routes`, `$.plans`, `$.keySets`, ...) in document order, each with its problem
+ * path `<path>["<name>"]`. A member of the wrong kind is reported there (`message`) and skipped; a null table (absent,
+ * or not an object: `readObject` reported it) has no members. Use:
+ *   const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
+ *   while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, problems));
+ */
+export class TableEntries {
+  /** The current member's name, problem path and value (valid after `next()` returned true). */
+  name: string = "";
+  path: string = "";
+  private current: JsonValue | null = null;
+  private index: i32 = -1;
+
+  constructor(
+    private readonly table: JsonValue | null, private readonly tablePath: string, private readonly problems: Problems,
+    private readonly wantArray: bool, private readonly message: string,
+  ) {}
+
+  get value(): JsonValue { return this.current!; }
+
+  /** Moves to the next member of the wanted kind; false when there is none left. */
+  next(): bool {
+    const table = this.table;
+    if (table === null) return false;
+    const names = table.keys!;
+    while (++this.index < names.length) {
+      const name = unchecked(names[this.index]);
+      const path = entryPath(this.tablePath, name);
+      const value = table.get(name)!;
+      if (this.wantArray ? !value.isArray : !value.isObject) {
+        this.problems.add(path, this.message);
+        continue;
+      }
+      this.name = name;
+      this.path = path;
+      this.current = value;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** The members of `table` that are objects (see TableEntries); any other member is the problem `message`. */
+export function objectEntries(
+  table: JsonValue | null, path: string, problems: Problems, message: string = "must be an object",
+): TableEntries {
+  return new TableEntries(table, path, problems, false, message);
+}
+
+/** The members of `table` that are arrays (see TableEntries); any other member is the problem `message`. */
+export function arrayEntries(
+  table: JsonValue | null, path: string, problems: Problems, message: string = "must be an array",
+): TableEntries {
+  return new TableEntries(table, path, problems, true, message);
+}
+
 /** Logs a refused configuration once, with every problem. */
 export function logRefused(policy: string, problems: Problems): void {
   if (isLogEnabled(LogLevel.Error)) log(LogLevel.Error, policy + ": configuration refused: " + problems.toString());

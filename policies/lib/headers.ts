@@ -183,3 +183,17 @@ export function isValidHeaderValue(value: string): bool {
   }
   return true;
 }
+
+/**
+ * True when `text` starts with `lowerPrefix` compared ASCII case-insensitively, without allocating: an
+ * Authorization scheme such as "bearer " (schemes are case-insensitive, RFC 9110 section 11.1).
+ */
+export function startsWithIgnoringCase(text: string, lowerPrefix: string): bool {
+  if (text.length < lowerPrefix.length) return false;
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c != lowerPrefix.charCodeAt(i)) return false;
+  }
+  return true;
+}

@@ -1,11 +1,12 @@
 // The state and request prologue every policy module shares: per-route settings keyed by route name, parsed once
 // per configuration (style: one lookup on the hot path), and fail-closed handling of a refused configuration.
 import { Action } from "./abi";
-import { logRefused, Problems } from "./config";
+import { logRefused, parseConfigObject, Problems, readBool } from "./config";
 import { stripIdentityHeaders } from "./identity";
+import { JsonValue } from "./json";
 import { RouteCache } from "./properties";
 import { sendMisconfigured } from "./reply";
-import { RootContext } from "./runtime";
+import { HttpContext, RootContext } from "./runtime";
 
 export class PolicyRoot<T> extends RootContext {
   isConfigured: bool = false;
@@ -15,6 +16,27 @@ export class PolicyRoot<T> extends RootContext {
   /** What onRequestHeaders returns when `enterRequest` gives no route: continue, or the misconfigured reply. */
   skipAction: u32 = Action.Continue;
   private readonly routeCache: RouteCache<T> = new RouteCache<T>();
+
+  /**
+   * The usual onConfigure: parses the configuration object, reads `stripIdentityHeaders`, then the module's tables
+   * (`readRoutes`), and commits. A policy with other top-level handling reads and commits itself.
+   */
+  configure(policy: string, configuration: ArrayBuffer): bool {
+    const problems = new Problems();
+    const config = parseConfigObject(configuration, problems);
+    let routes = new Map<string, T>();
+    let stripIdentity = false;
+    if (config !== null) {
+      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+      routes = this.readRoutes(config, problems);
+    }
+    return this.commit(policy, problems, routes, stripIdentity);
+  }
+
+  /** For `configure`: the module's tables from the parsed configuration (other tables into its own fields). */
+  readRoutes(config: JsonValue, problems: Problems): Map<string, T> {
+    return new Map<string, T>();
+  }
 
   /**
    * Ends onConfigure: with no problem, the new tables replace the old ones at once; with any, the whole
@@ -44,5 +66,15 @@ export class PolicyRoot<T> extends RootContext {
     this.skipAction = Action.Continue;
     if (this.stripIdentity) stripIdentityHeaders();
     return this.routeCache.lookup(this.routes);
+  }
+}
+
+/** The request context of a PolicyRoot module, with its root as `policy` (typed). */
+export class PolicyStream<R> extends HttpContext {
+  readonly policy: R;
+
+  constructor(contextId: u32, policy: R) {
+    super(contextId, policy);
+    this.policy = policy;
   }
 }

@@ -6,7 +6,7 @@
 // Plugin configuration: docs/policies.md#subscription-validation.
 import { Action, MapType } from "../lib/abi";
 import {
-  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readInteger,
+  indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
 import { sha256Hex } from "../lib/crypto/sha256";
@@ -22,7 +22,7 @@ import { JsonValue } from "../lib/json";
 import { nowMillis } from "../lib/properties";
 import { checkAndConsume, LimitCheck, RateLimitOutcome } from "../lib/rate-limit";
 import { sendJsonError } from "../lib/reply";
-import { PolicyRoot } from "../lib/policy-root";
+import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 const MINUTE_MS: u64 = 60_000;
@@ -69,16 +69,11 @@ class RouteSettings {
 
 function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string, Plan> {
   const plans = new Map<string, Plan>();
-  if (plansJson === null) return plans;
-  const ids = plansJson.keys!;
-  for (let i = 0; i < ids.length; i++) {
-    const id = unchecked(ids[i]);
-    const path = entryPath("$.plans", id);
-    const item = plansJson.get(id)!;
-    if (!item.isObject) {
-      problems.add(path, "must be an object");
-      continue;
-    }
+  const entries = objectEntries(plansJson, "$.plans", problems);
+  while (entries.next()) {
+    const id = entries.name;
+    const path = entries.path;
+    const item = entries.value;
     const plan = new Plan();
     plan.name = readString(item, "name", path, problems, false, id);
     plan.requests = <u32>readInteger(item, "throttleLimitCount", path, problems, false, 0, 0, <f64>u32.MAX_VALUE);
@@ -93,8 +88,7 @@ function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string,
   return plans;
 }
 
-function readApi(apiId: string, api: JsonValue, plans: Map<string, Plan>, problems: Problems): ApiSubscriptions {
-  const path = entryPath("$.apis", apiId);
+function readApi(api: JsonValue, path: string, plans: Map<string, Plan>, problems: Problems): ApiSubscriptions {
   const table = new ApiSubscriptions();
   const items = readArray(api, "subscriptions", path, problems, true);
   for (let i = 0; i < items.length; i++) {
@@ -135,54 +129,33 @@ function readApi(apiId: string, api: JsonValue, plans: Map<string, Plan>, proble
   return table;
 }
 
+function readRoute(route: JsonValue, path: string, apis: Map<string, ApiSubscriptions>, problems: Problems): RouteSettings {
+  const settings = new RouteSettings();
+  const api = readString(route, "api", path, problems, true);
+  if (!apis.has(api)) problems.add(memberPath(path, "api"), "must name an API of $.apis");
+  else settings.subscriptions = apis.get(api);
+  settings.header = readString(route, "header", path, problems, false, "subscription-key").toLowerCase();
+  if (!isValidHeaderName(settings.header)) problems.add(memberPath(path, "header"), "must be a valid header name");
+  settings.headerBytes = String.UTF8.encode(settings.header);
+  settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
+  return settings;
+}
+
 class SubscriptionRoot extends PolicyRoot<RouteSettings> {
 
   onConfigure(configuration: ArrayBuffer): bool {
-    const problems = new Problems();
-    const config = parseConfigObject(configuration, problems);
+    return this.configure("subscription-validation", configuration);
+  }
+
+  readRoutes(config: JsonValue, problems: Problems): Map<string, RouteSettings> {
     const routes = new Map<string, RouteSettings>();
-    let stripIdentity = false;
-    if (config !== null) {
-      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
-      const plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
-      const apis = new Map<string, ApiSubscriptions>();
-      const apisJson = readObject(config, "apis", "$", problems, true);
-      if (apisJson !== null) {
-        const ids = apisJson.keys!;
-        for (let i = 0; i < ids.length; i++) {
-          const id = unchecked(ids[i]);
-          const api = apisJson.get(id)!;
-          if (!api.isObject) {
-            problems.add(entryPath("$.apis", id), "must be an object");
-            continue;
-          }
-          apis.set(id, readApi(id, api, plans, problems));
-        }
-      }
-      const routesJson = readObject(config, "routes", "$", problems, true);
-      if (routesJson !== null) {
-        const names = routesJson.keys!;
-        for (let i = 0; i < names.length; i++) {
-          const name = unchecked(names[i]);
-          const path = entryPath("$.routes", name);
-          const route = routesJson.get(name)!;
-          if (!route.isObject) {
-            problems.add(path, "must be an object");
-            continue;
-          }
-          const settings = new RouteSettings();
-          const api = readString(route, "api", path, problems, true);
-          if (!apis.has(api)) problems.add(memberPath(path, "api"), "must name an API of $.apis");
-          else settings.subscriptions = apis.get(api);
-          settings.header = readString(route, "header", path, problems, false, "subscription-key").toLowerCase();
-          if (!isValidHeaderName(settings.header)) problems.add(memberPath(path, "header"), "must be a valid header name");
-          settings.headerBytes = String.UTF8.encode(settings.header);
-          settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
-          routes.set(name, settings);
-        }
-      }
-    }
-    return this.commit("subscription-validation", problems, routes, stripIdentity);
+    const plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
+    const apis = new Map<string, ApiSubscriptions>();
+    const apiEntries = objectEntries(readObject(config, "apis", "$", problems, true), "$.apis", problems);
+    while (apiEntries.next()) apis.set(apiEntries.name, readApi(apiEntries.value, apiEntries.path, plans, problems));
+    const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
+    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, apis, problems));
+    return routes;
   }
 
   createHttpContext(contextId: u32): HttpContext {
@@ -209,14 +182,8 @@ function findSubscription(route: RouteSettings): Subscription | null {
 // @ts-ignore: decorator
 @lazy const quotaChecks = new Array<LimitCheck>(1);
 
-class SubscriptionStream extends HttpContext {
-  policy: SubscriptionRoot;
+class SubscriptionStream extends PolicyStream<SubscriptionRoot> {
   outcome: RateLimitOutcome | null = null;
-
-  constructor(contextId: u32, root: SubscriptionRoot) {
-    super(contextId, root);
-    this.policy = root;
-  }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;

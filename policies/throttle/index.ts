@@ -5,7 +5,7 @@
 // with x-apip-quota-exceeded. Plugin configuration: docs/policies.md#throttle.
 import { Action, MapType } from "../lib/abi";
 import {
-  entryPath, indexPath, memberPath, parseConfigObject, Problems, readArray, readBool, readObject,
+  indexPath, memberPath, objectEntries, Problems, readArray, readBool, readObject,
   readOptionalString, readString,
 } from "../lib/config";
 import { getRequestHeader, setRequestHeader } from "../lib/headers";
@@ -16,7 +16,7 @@ import { JsonValue } from "../lib/json";
 import { apiIdOfRoute, nowMillis } from "../lib/properties";
 import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
 import { sendJsonError } from "../lib/reply";
-import { PolicyRoot } from "../lib/policy-root";
+import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 namespace Scope {
@@ -56,16 +56,10 @@ function scopeOf(name: string): i32 {
 
 function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string, PlanQuota> {
   const plans = new Map<string, PlanQuota>();
-  if (plansJson === null) return plans;
-  const names = plansJson.keys!;
-  for (let i = 0; i < names.length; i++) {
-    const name = unchecked(names[i]);
-    const path = entryPath("$.plans", name);
-    const plan = plansJson.get(name)!;
-    if (!plan.isObject) {
-      problems.add(path, "must be an object");
-      continue;
-    }
+  const entries = objectEntries(plansJson, "$.plans", problems);
+  while (entries.next()) {
+    const path = entries.path;
+    const plan = entries.value;
     const quota = new PlanQuota();
     const limits = readArray(plan, "limits", path, problems, true);
     for (let l = 0; l < limits.length; l++) {
@@ -78,13 +72,12 @@ function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string,
       quota.limits.push(readLimitSpec(item, limitPath, problems));
     }
     quota.stopOnQuotaReach = readBool(plan, "stopOnQuotaReach", path, problems, true);
-    plans.set(name, quota);
+    plans.set(entries.name, quota);
   }
   return plans;
 }
 
-function readRoute(name: string, route: JsonValue, problems: Problems): RouteSettings {
-  const path = entryPath("$.routes", name);
+function readRoute(name: string, route: JsonValue, path: string, problems: Problems): RouteSettings {
   const settings = new RouteSettings();
   const limits = readArray(route, "limits", path, problems, false);
   for (let l = 0; l < limits.length; l++) {
@@ -125,31 +118,15 @@ class ThrottleRoot extends PolicyRoot<RouteSettings> {
   plans: Map<string, PlanQuota> = new Map<string, PlanQuota>();
 
   onConfigure(configuration: ArrayBuffer): bool {
-    const problems = new Problems();
-    const config = parseConfigObject(configuration, problems);
+    return this.configure("throttle", configuration);
+  }
+
+  readRoutes(config: JsonValue, problems: Problems): Map<string, RouteSettings> {
     const routes = new Map<string, RouteSettings>();
-    let plans = new Map<string, PlanQuota>();
-    let stripIdentity = false;
-    if (config !== null) {
-      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
-      plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
-      const routesJson = readObject(config, "routes", "$", problems, true);
-      if (routesJson !== null) {
-        const names = routesJson.keys!;
-        for (let i = 0; i < names.length; i++) {
-          const name = unchecked(names[i]);
-          const route = routesJson.get(name)!;
-          if (!route.isObject) {
-            problems.add(entryPath("$.routes", name), "must be an object");
-            continue;
-          }
-          routes.set(name, readRoute(name, route, problems));
-        }
-      }
-    }
-    if (!this.commit("throttle", problems, routes, stripIdentity)) return false;
-    this.plans = plans;
-    return true;
+    this.plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
+    const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
+    while (entries.next()) routes.set(entries.name, readRoute(entries.name, entries.value, entries.path, problems));
+    return routes;
   }
 
   createHttpContext(contextId: u32): HttpContext {
@@ -167,14 +144,8 @@ function identityOr(header: string): string {
 // @ts-ignore: decorator
 @lazy const checks = new Array<LimitCheck>(0);
 
-class ThrottleStream extends HttpContext {
-  policy: ThrottleRoot;
+class ThrottleStream extends PolicyStream<ThrottleRoot> {
   outcome: RateLimitOutcome | null = null;
-
-  constructor(contextId: u32, root: ThrottleRoot) {
-    super(contextId, root);
-    this.policy = root;
-  }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;

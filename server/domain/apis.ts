@@ -8,6 +8,7 @@ import { type Actor, type DomainContext, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
+import { normalizePolicyParams } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
@@ -327,7 +328,7 @@ function policyRows(apiId: string, operationId: string | null, policies: readonl
     name: p.name,
     version: p.version,
     executionCondition: p.executionCondition ?? null,
-    params: p.params ?? null,
+    params: normalizePolicyParams(p.name, p.params),
   }));
 }
 

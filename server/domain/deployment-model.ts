@@ -17,7 +17,10 @@ export interface DeploymentModel {
   plans: DeployedPlan[];
   /** Subscriptions of deployed APIs (every status: the policies need to refuse inactive ones by name). */
   subscriptions: DeployedSubscription[];
-  /** Every key the data plane must accept now (`listActiveKeyDigests`). */
+  /**
+   * Every key neither revoked nor expired at the model's instant, with a grant per API it opens; a grant of a
+   * subscription that does not admit traffic now is kept with `live: false` (the data plane answers 403 there).
+   */
   keys: DeployedKey[];
   /** v0.9 subscription plans (quotas). */
   subscriptionPlans: DeployedSubscriptionPlan[];
@@ -26,6 +29,12 @@ export interface DeploymentModel {
    * with jose outside the translator. A source without an entry has no usable key.
    */
   jwks: Record<string, PublicJwk[]>;
+  /**
+   * OAuth2 authorization servers the oauth2 module introspects with: those referenced by serving OAUTH2 plans of
+   * deployed APIs, plus one implicit server per plan still using the inline options (id `plan:<planId>`). Sorted
+   * by id. Holds client secrets: never leaves the control plane except in the oauth2 module's configuration.
+   */
+  authorizationServers: DeployedAuthorizationServer[];
 }
 
 export interface ModelPolicy {
@@ -71,6 +80,8 @@ export interface DeployedApi {
   operations: ModelOperation[];
   /** v0.9 spec.subscriptionPlans (names offered). */
   subscriptionPlans: string[];
+  /** `private`: only applications with a contract pass (KEYLESS plans admit nothing there). */
+  visibility: 'public' | 'private';
 }
 
 export interface DeployedPlanSecurity {
@@ -90,6 +101,30 @@ export interface DeployedPlanSecurity {
     propagateAuthHeader: boolean;
     leewaySeconds: number;
   } | null;
+  oauth2: DeployedOAuth2Security | null;
+}
+
+/** The OAuth2 options of a plan as the translator reads them (docs/authorization-servers.md). */
+export interface DeployedOAuth2Security {
+  /** An entry of `DeploymentModel.authorizationServers` (`plan:<planId>` for an inline plan); absent there = unusable. */
+  authorizationServerId: string;
+  requiredScopes: string[];
+  strictScopes: boolean;
+  /** Introspection member holding the client id; null = `client_id`. */
+  clientIdClaim: string | null;
+  extractClaims: { claim: string; header: string }[];
+  propagateAuthHeader: boolean;
+}
+
+export interface DeployedAuthorizationServer {
+  id: string;
+  name: string;
+  introspectionUrl: string;
+  clientId: string;
+  clientSecret: string;
+  tokenTypeHint: string | null;
+  timeoutMs: number;
+  maxCacheSeconds: number;
 }
 
 export interface DeployedPlan {
@@ -129,8 +164,11 @@ export interface DeployedKey {
   expiresAt: number | null;
   owner: 'subscription' | 'application' | 'api';
   applicationId: string | null;
-  /** Per API: the subscription and plan the key authenticates as (both null for v0.9 keys). */
-  grants: { apiId: string; subscriptionId: string | null; planId: string | null }[];
+  /**
+   * Per API: the subscription and plan the key authenticates as (both null for v0.9 keys), and whether that
+   * subscription admits traffic now (ACCEPTED within its dates; always true for v0.9 keys).
+   */
+  grants: { apiId: string; subscriptionId: string | null; planId: string | null; live: boolean }[];
 }
 
 export interface DeployedSubscriptionPlan {
@@ -147,5 +185,5 @@ export type PublicJwk = Record<string, string>;
 
 /** An empty model (nothing deployed). */
 export function emptyDeploymentModel(): DeploymentModel {
-  return { apis: [], plans: [], subscriptions: [], keys: [], subscriptionPlans: [], jwks: {} };
+  return { apis: [], plans: [], subscriptions: [], keys: [], subscriptionPlans: [], jwks: {}, authorizationServers: [] };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, lte, min, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, min, or } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import {
   apiKeys,
@@ -14,9 +14,15 @@ import {
   upstreamDefinitions,
   upstreamTargets,
 } from '../db/schema/index.ts';
-import type { DeployedApi, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
-import { listActiveKeyDigests } from './api-keys.ts';
-import type { ApiKeyOptions, JwtOptions } from './plan-security.ts';
+import type { DeployedApi, DeployedKey, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
+import type { ApiKeyOptions, JwtOptions, StoredOAuth2Options } from './plan-security.ts';
+import { loadStoredAuthorizationServers } from './authorization-servers.ts';
+import type { DeployedAuthorizationServer } from './deployment-model.ts';
+
+/** The ids of deployed APIs, as a subquery. */
+function deployedIdsQuery(db: Executor) {
+  return db.select({ id: apis.id }).from(apis).where(eq(apis.deploymentState, 'deployed'));
+}
 
 /**
  * The deployed part of the model at `now`, read-only, as the xDS translator takes it: deployed APIs with their
@@ -25,7 +31,7 @@ import type { ApiKeyOptions, JwtOptions } from './plan-security.ts';
  * queries whatever the number of APIs, each ordered so that the model is deterministic.
  */
 export async function loadDeploymentModel(db: Executor, now: Date): Promise<DeploymentModel> {
-  const deployedIds = db.select({ id: apis.id }).from(apis).where(eq(apis.deploymentState, 'deployed'));
+  const deployedIds = deployedIdsQuery(db);
   const [apiRows, ups, defs, targets, ops, pols, planRows, planPolicyRows, subRows, subPlanRows, keys] = await Promise.all([
     db.select().from(apis).where(eq(apis.deploymentState, 'deployed')).orderBy(asc(apis.handle)),
     db.select().from(apiUpstreams).where(inArray(apiUpstreams.apiId, deployedIds)),
@@ -56,7 +62,7 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
       .where(inArray(subscriptions.apiId, deployedIds))
       .orderBy(asc(subscriptions.id)),
     db.select().from(subscriptionPlans).orderBy(asc(subscriptionPlans.id)),
-    listActiveKeyDigests(db, now),
+    listKeyRows(db, now, deployedIds),
   ]);
   const live = new Set(
     (
@@ -116,6 +122,7 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
       policies: (polsByOwner.get(`api:${row.id}`) ?? []).map(toPolicy),
       operations: (opsByApi.get(row.id) ?? []).map((o) => ({ method: o.method, path: o.path, policies: (polsByOwner.get(o.id) ?? []).map(toPolicy) })),
       subscriptionPlans: row.subscriptionPlanNames,
+      visibility: row.visibility,
     };
   });
 
@@ -125,11 +132,12 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
     name: row.name,
     status: row.status,
     position: row.position,
-    security: planSecurity(row.security, row.securityConfig),
+    security: planSecurity(row.security, row.securityConfig, row.id),
     policies: (planPolsByPlan.get(row.id) ?? []).map((r) => toPolicy(r.plan_policies)),
     selectionRule: row.selectionRule,
   }));
 
+  const authorizationServers = await deployedAuthorizationServers(db, planRows, [...pols, ...planPolicyRows.map((r) => r.plan_policies)]);
   const deployedApiIds = new Set(apiRows.map((r) => r.id));
   return {
     apis: deployed,
@@ -145,16 +153,7 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
       tokenSha256: sub.tokenHash,
       isLive: live.has(sub.id),
     })),
-    keys: keys
-      .map((k) => ({
-        id: k.keyId,
-        sha256: k.digest,
-        expiresAt: k.expiresAt === null ? null : k.expiresAt.getTime(),
-        owner: k.owner,
-        applicationId: k.applicationId,
-        grants: k.grants.filter((g) => deployedApiIds.has(g.apiId)),
-      }))
-      .filter((k) => k.grants.length > 0),
+    keys: deployedKeys(keys, live, deployedApiIds),
     subscriptionPlans: subPlanRows.map((p) => ({
       id: p.id,
       planName: p.planName,
@@ -164,12 +163,109 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
       status: p.status,
     })),
     jwks: {},
+    authorizationServers,
   };
 }
 
+/** Neither revoked nor expired at `now`: a key the data plane knows (it answers 403 where its subscription is not live). */
+const keyUsable = (now: Date) => and(eq(apiKeys.status, 'active'), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)));
+
+/**
+ * Every usable key of a deployed API, with the subscriptions it may stand for, whatever their status: v0.9 keys
+ * (the API's own), exclusive keys (their subscription), shared keys (every subscription of their application to a
+ * serving API_KEY plan). Three queries.
+ */
+function listKeyRows(db: Executor, now: Date, deployedIds: ReturnType<typeof deployedIdsQuery>) {
+  const usable = keyUsable(now);
+  return Promise.all([
+    db
+      .select({ id: apiKeys.id, digest: apiKeys.digest, expiresAt: apiKeys.expiresAt, apiId: apiKeys.apiId })
+      .from(apiKeys)
+      .where(and(usable, isNotNull(apiKeys.apiId), isNull(apiKeys.subscriptionId), isNull(apiKeys.applicationId), inArray(apiKeys.apiId, deployedIds)))
+      .orderBy(asc(apiKeys.id)),
+    db
+      .select({
+        id: apiKeys.id,
+        digest: apiKeys.digest,
+        expiresAt: apiKeys.expiresAt,
+        apiId: subscriptions.apiId,
+        subscriptionId: subscriptions.id,
+        applicationId: subscriptions.applicationId,
+        planId: subscriptions.planId,
+      })
+      .from(apiKeys)
+      .innerJoin(subscriptions, eq(subscriptions.id, apiKeys.subscriptionId))
+      .where(and(usable, inArray(subscriptions.apiId, deployedIds)))
+      .orderBy(asc(apiKeys.id)),
+    db
+      .select({
+        id: apiKeys.id,
+        digest: apiKeys.digest,
+        expiresAt: apiKeys.expiresAt,
+        applicationId: apiKeys.applicationId,
+        apiId: subscriptions.apiId,
+        subscriptionId: subscriptions.id,
+        planId: subscriptions.planId,
+        usesSharedKey: subscriptions.usesSharedKey,
+      })
+      .from(apiKeys)
+      .innerJoin(subscriptions, eq(subscriptions.applicationId, apiKeys.applicationId))
+      .innerJoin(plans, eq(plans.id, subscriptions.planId))
+      .where(
+        and(
+          usable,
+          isNull(apiKeys.subscriptionId),
+          inArray(subscriptions.apiId, deployedIds),
+          eq(plans.security, 'API_KEY'),
+          inArray(plans.status, ['PUBLISHED', 'DEPRECATED']),
+        ),
+      )
+      .orderBy(asc(apiKeys.id), desc(subscriptions.usesSharedKey), asc(subscriptions.id)),
+  ]);
+}
+
+/**
+ * The key rows as model keys, sorted by id. A shared key gets one grant per API: a live subscription before a
+ * suspended one, then the subscription that uses the shared key, then the oldest (rows come in that order but
+ * for liveness).
+ */
+function deployedKeys([own, exclusive, shared]: Awaited<ReturnType<typeof listKeyRows>>, live: ReadonlySet<string>, deployedApiIds: ReadonlySet<string>): DeployedKey[] {
+  const ms = (d: Date | null) => (d === null ? null : new Date(d).getTime());
+  const out: DeployedKey[] = [];
+  for (const k of own) {
+    if (k.apiId === null || !deployedApiIds.has(k.apiId)) continue;
+    out.push({ id: k.id, sha256: k.digest, expiresAt: ms(k.expiresAt), owner: 'api', applicationId: null, grants: [{ apiId: k.apiId, subscriptionId: null, planId: null, live: true }] });
+  }
+  for (const k of exclusive) {
+    out.push({
+      id: k.id,
+      sha256: k.digest,
+      expiresAt: ms(k.expiresAt),
+      owner: 'subscription',
+      applicationId: k.applicationId,
+      grants: [{ apiId: k.apiId, subscriptionId: k.subscriptionId, planId: k.planId, live: live.has(k.subscriptionId) }],
+    });
+  }
+  const sharedById = new Map<string, DeployedKey>();
+  for (const k of shared) {
+    let key = sharedById.get(k.id);
+    if (!key) {
+      key = { id: k.id, sha256: k.digest, expiresAt: ms(k.expiresAt), owner: 'application', applicationId: k.applicationId, grants: [] };
+      sharedById.set(k.id, key);
+      out.push(key);
+    }
+    const grant = { apiId: k.apiId, subscriptionId: k.subscriptionId, planId: k.planId, live: live.has(k.subscriptionId) };
+    const at = key.grants.findIndex((g) => g.apiId === k.apiId);
+    if (at === -1) key.grants.push(grant);
+    else if (grant.live && !key.grants[at]!.live) key.grants[at] = grant;
+  }
+  for (const key of out) key.grants.sort((a, b) => (a.apiId < b.apiId ? -1 : a.apiId > b.apiId ? 1 : 0));
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /** The stored (validated) security options as the translator reads them; the JWT given key is kept as stored for the resolver. */
-function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string, unknown>): DeployedPlanSecurity {
-  const security: DeployedPlanSecurity = { type, apiKey: null, jwt: null };
+function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string, unknown>, planId: string): DeployedPlanSecurity {
+  const security: DeployedPlanSecurity = { type, apiKey: null, jwt: null, oauth2: null };
   if (type === 'API_KEY') {
     const o = config as ApiKeyOptions;
     security.apiKey = { keyLocation: o.keyLocation, keyName: o.keyName, propagateKey: o.propagateKey };
@@ -190,7 +286,64 @@ function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string,
       leewaySeconds: o.leewaySeconds,
     };
   }
+  if (type === 'OAUTH2') {
+    const o = config as unknown as StoredOAuth2Options;
+    security.oauth2 = {
+      authorizationServerId: o.authorizationServerId ?? inlineServerId(planId),
+      requiredScopes: o.requiredScopes,
+      strictScopes: o.strictScopes,
+      clientIdClaim: o.clientIdClaim ?? null,
+      extractClaims: o.extractClaims ?? [],
+      propagateAuthHeader: o.propagateAuthHeader,
+    };
+  }
   return security;
+}
+
+/** The implicit authorization server of a plan using the inline OAuth2 options. */
+export function inlineServerId(planId: string): string {
+  return `plan:${planId}`;
+}
+
+/**
+ * The authorization servers serving OAUTH2 plans and `oauth2` attachments of deployed APIs use: referenced servers
+ * (read with their secrets) and one implicit server per inline plan (its cacheTtlSeconds as the cache bound; the
+ * introspection timeout default).
+ * A reference to a server that no longer exists yields no entry: the translator then fails that plan closed.
+ */
+async function deployedAuthorizationServers(
+  db: Executor,
+  planRows: readonly { id: string; name: string; security: DeployedPlanSecurity['type']; securityConfig: Record<string, unknown> }[],
+  attachments: readonly { name: string; params: Record<string, unknown> | null }[],
+): Promise<DeployedAuthorizationServer[]> {
+  const referenced: string[] = [];
+  // `oauth2` policy attachments (API, operation or plan level) name a server too.
+  for (const policy of attachments) {
+    const id = policy.name === 'oauth2' ? policy.params?.authorizationServerId : undefined;
+    if (typeof id === 'string') referenced.push(id);
+  }
+  const inline: DeployedAuthorizationServer[] = [];
+  for (const row of planRows) {
+    if (row.security !== 'OAUTH2') continue;
+    const o = row.securityConfig as unknown as StoredOAuth2Options;
+    if (o.authorizationServerId !== undefined) {
+      referenced.push(o.authorizationServerId);
+    } else if (o.introspectionUrl !== undefined && o.clientId !== undefined && o.clientSecret !== undefined) {
+      inline.push({
+        id: inlineServerId(row.id),
+        name: `plan ${row.name}`,
+        introspectionUrl: o.introspectionUrl,
+        clientId: o.clientId,
+        clientSecret: o.clientSecret,
+        tokenTypeHint: null,
+        timeoutMs: 2000,
+        // The inline option allowed up to a day; the module bounds the cache at an hour like a server's.
+        maxCacheSeconds: Math.min(o.cacheTtlSeconds ?? 0, 3600),
+      });
+    }
+  }
+  const stored = await loadStoredAuthorizationServers(db, referenced);
+  return [...stored, ...inline].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**

@@ -13,6 +13,7 @@ const prefixes = {
   subscriptionPlan: 'spl',
   user: 'usr',
   audit: 'aud',
+  authorizationServer: 'asv',
 } as const;
 
 export type IdKind = keyof typeof prefixes;

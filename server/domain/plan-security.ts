@@ -1,5 +1,7 @@
 import { importJWK, importSPKI, importX509, type JWK } from 'jose';
 import { z } from 'zod';
+import type { Executor } from '../db/client.ts';
+import { missingAuthorizationServers } from './authorization-servers.ts';
 import type { FieldIssue } from './errors.ts';
 
 /**
@@ -104,27 +106,96 @@ const jwtOptionsSchema = z
     }
   });
 
-const oauth2OptionsSchema = z.strictObject({
-  /** RFC 7662 introspection endpoint of the authorization server. */
-  introspectionUrl: httpUrl,
-  clientId: z.string().min(1, 'Must not be empty').max(256),
-  /** Write-only: stored for introspection, never returned. Omit on update to keep the current one. */
-  clientSecret: z.string().min(1, 'Must not be empty').max(1024).optional(),
-  /** How long an introspection answer is reused; 0 = no cache. @default 0 */
-  cacheTtlSeconds: z.number().int().min(0).max(86_400).default(0),
-  requiredScopes: scopes,
-  /** @default false */
-  strictScopes: z.boolean().default(false),
-  /** Keep the Authorization header on the upstream request. @default false */
-  propagateAuthHeader: z.boolean().default(false),
-});
+/** `asv_` + 26 base32 characters (server/domain/ids.ts). */
+const authorizationServerId = z.string().regex(/^asv_[0-9a-z]{26}$/, 'Must be the id of an authorization server');
+
+/**
+ * OAuth2 (RFC 7662 introspection). Either `authorizationServerId` (an authorization server defined once,
+ * server/domain/authorization-servers.ts: URL, client credentials, timeout and cache bound live there), or the
+ * original inline form `introspectionUrl` + `clientId` + `clientSecret` (+ `cacheTtlSeconds`), kept for
+ * compatibility: the deployment model turns an inline plan into an implicit server of its own
+ * (`plan:<planId>`). docs/authorization-servers.md.
+ */
+const oauth2OptionsSchema = z
+  .strictObject({
+    /** An authorization server; excludes the inline options. */
+    authorizationServerId: authorizationServerId.optional(),
+    /** Inline form: RFC 7662 introspection endpoint of the authorization server. */
+    introspectionUrl: httpUrl.optional(),
+    /** Inline form. */
+    clientId: z.string().min(1, 'Must not be empty').max(256).optional(),
+    /** Inline form. Write-only: stored for introspection, never returned. Omit on update to keep the current one. */
+    clientSecret: z.string().min(1, 'Must not be empty').max(1024).optional(),
+    /** Inline form: how long an introspection answer is reused; 0 = no cache. @default 0 */
+    cacheTtlSeconds: z.number().int().min(0).max(86_400).optional(),
+    requiredScopes: scopes,
+    /** @default false */
+    strictScopes: z.boolean().default(false),
+    /** Introspection member holding the client id. @default null: `client_id` */
+    clientIdClaim: claimName.nullable().default(null),
+    /** Introspection members copied into request headers. @default [] */
+    extractClaims: z.array(claimToHeader).max(50).default([]),
+    /** Keep the Authorization header on the upstream request. @default false */
+    propagateAuthHeader: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    if (o.authorizationServerId !== undefined) {
+      for (const key of ['introspectionUrl', 'clientId', 'clientSecret', 'cacheTtlSeconds'] as const) {
+        if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'Not allowed with authorizationServerId: set it on the authorization server' });
+      }
+    }
+    // The inline form's required fields are checked in parsePlanSecurity (reported even when other fields fail).
+  })
+  .transform((o) => {
+    const common = {
+      requiredScopes: o.requiredScopes,
+      strictScopes: o.strictScopes,
+      clientIdClaim: o.clientIdClaim,
+      extractClaims: o.extractClaims,
+      propagateAuthHeader: o.propagateAuthHeader,
+    };
+    if (o.authorizationServerId !== undefined) return { authorizationServerId: o.authorizationServerId, ...common };
+    return {
+      introspectionUrl: o.introspectionUrl!,
+      clientId: o.clientId!,
+      ...(o.clientSecret === undefined ? {} : { clientSecret: o.clientSecret }),
+      cacheTtlSeconds: o.cacheTtlSeconds ?? 0,
+      ...common,
+    };
+  });
 
 export type ApiKeyOptions = z.output<typeof apiKeyOptionsSchema>;
 export type JwtOptions = z.output<typeof jwtOptionsSchema>;
-/** OAuth2 options as stored (with the secret). */
-export type StoredOAuth2Options = z.output<typeof oauth2OptionsSchema> & { clientSecret: string };
-/** OAuth2 options as read: the secret is replaced by whether one is set. */
-export type OAuth2Options = Omit<StoredOAuth2Options, 'clientSecret'> & { hasClientSecret: true };
+/**
+ * OAuth2 options as stored: with `authorizationServerId`, or inline (`introspectionUrl`, `clientId`, the secret,
+ * `cacheTtlSeconds`). Plans stored before authorization servers existed lack `clientIdClaim` / `extractClaims`.
+ */
+export interface StoredOAuth2Options {
+  authorizationServerId?: string;
+  introspectionUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  cacheTtlSeconds?: number;
+  requiredScopes: string[];
+  strictScopes: boolean;
+  clientIdClaim?: string | null;
+  extractClaims?: { claim: string; header: string }[];
+  propagateAuthHeader: boolean;
+}
+/** OAuth2 options as read: the secret is replaced by whether one is set; inline-only fields are null with a server. */
+export interface OAuth2Options {
+  authorizationServerId: string | null;
+  introspectionUrl: string | null;
+  clientId: string | null;
+  /** Inline form only: a plan with an authorization server has no secret of its own (false). */
+  hasClientSecret: boolean;
+  cacheTtlSeconds: number | null;
+  requiredScopes: string[];
+  strictScopes: boolean;
+  clientIdClaim: string | null;
+  extractClaims: { claim: string; header: string }[];
+  propagateAuthHeader: boolean;
+}
 
 /** A plan's readable security: the type and that type's options (the others null). */
 export interface PlanSecurity {
@@ -178,10 +249,13 @@ export async function parsePlanSecurity(
   if (input.type === 'KEYLESS') return { config: {}, issues };
   const key = optionKeys[input.type];
   const schema = { apiKey: apiKeyOptionsSchema, jwt: jwtOptionsSchema, oauth2: oauth2OptionsSchema }[key];
-  // A missing OAuth2 secret is reported with the other problems: on update it is kept from `previous`.
+  // A missing OAuth2 secret (inline form only) is reported with the other problems: on update it is kept from `previous`.
   const keptSecret = previous?.type === 'OAUTH2' ? previous.config.clientSecret : undefined;
-  if (input.type === 'OAUTH2' && input.oauth2?.clientSecret == null && typeof keptSecret !== 'string') {
-    issues.push({ path: joinPath(prefix, ['oauth2', 'clientSecret']), message: 'Required' });
+  if (input.type === 'OAUTH2' && input.oauth2?.authorizationServerId == null) {
+    for (const field of ['introspectionUrl', 'clientId'] as const) {
+      if (input.oauth2?.[field] === undefined) issues.push({ path: joinPath(prefix, ['oauth2', field]), message: 'Required' });
+    }
+    if (input.oauth2?.clientSecret == null && typeof keptSecret !== 'string') issues.push({ path: joinPath(prefix, ['oauth2', 'clientSecret']), message: 'Required' });
   }
   const result = schema.safeParse(input[key] ?? {}, {
     error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : undefined),
@@ -198,7 +272,7 @@ export async function parsePlanSecurity(
     return { config: {}, issues };
   }
   const config: Record<string, unknown> = { ...result.data };
-  if (input.type === 'OAUTH2' && config.clientSecret === undefined && typeof keptSecret === 'string') config.clientSecret = keptSecret;
+  if (input.type === 'OAUTH2' && config.authorizationServerId === undefined && config.clientSecret === undefined && typeof keptSecret === 'string') config.clientSecret = keptSecret;
   if (input.type === 'JWT') {
     const jwt = result.data as JwtOptions;
     if (jwt.givenKey !== undefined) {
@@ -207,6 +281,22 @@ export async function parsePlanSecurity(
     }
   }
   return { config, issues };
+}
+
+/**
+ * The OAuth2 half of plan validation that needs the database: the plan's `authorizationServerId` must name an
+ * existing authorization server. Call with the parsed config, in the transaction that stores it.
+ */
+export async function checkOAuth2References(
+  db: Executor,
+  type: PlanSecurityType,
+  config: StoredSecurityConfig,
+  prefix: string,
+): Promise<FieldIssue[]> {
+  const serverId = type === 'OAUTH2' ? config.authorizationServerId : undefined;
+  if (typeof serverId !== 'string') return [];
+  const missing = await missingAuthorizationServers(db, [serverId]);
+  return missing.length === 0 ? [] : [{ path: joinPath(prefix, ['oauth2', 'authorizationServerId']), message: `No authorization server '${serverId}'` }];
 }
 
 /** The readable form of stored options: the OAuth2 secret and a symmetric (oct) JWT key never leave the domain. */
@@ -219,8 +309,19 @@ export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityCon
     security.jwt = { ...jwt, givenKey };
   }
   if (type === 'OAUTH2') {
-    const { clientSecret: _secret, ...rest } = config as StoredOAuth2Options;
-    security.oauth2 = { ...rest, hasClientSecret: true };
+    const o = config as unknown as StoredOAuth2Options;
+    security.oauth2 = {
+      authorizationServerId: o.authorizationServerId ?? null,
+      introspectionUrl: o.introspectionUrl ?? null,
+      clientId: o.clientId ?? null,
+      hasClientSecret: typeof o.clientSecret === 'string',
+      cacheTtlSeconds: o.authorizationServerId === undefined ? (o.cacheTtlSeconds ?? 0) : null,
+      requiredScopes: o.requiredScopes,
+      strictScopes: o.strictScopes,
+      clientIdClaim: o.clientIdClaim ?? null,
+      extractClaims: o.extractClaims ?? [],
+      propagateAuthHeader: o.propagateAuthHeader,
+    };
   }
   return security;
 }

@@ -4,10 +4,11 @@ import { apiKeys, apis, planPolicies, plans, subscriptions } from '../db/schema/
 import { requireRole } from './access.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
+import { parseSelectionRule } from './selection-rule.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import { parsePlanSecurity, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
-import { validatePolicyAttachment } from './policy-registry.ts';
+import { checkOAuth2References, parsePlanSecurity, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
+import { normalizePolicyParams, validatePolicyAttachment } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 
 export const planStatuses = ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED'] as const;
@@ -190,8 +191,10 @@ export async function listPlans(ctx: DomainContext, apiId: string, filters: Plan
 function validateCommon(input: UpdatePlanInput, issues: FieldIssue[]): void {
   if (input.name != null && (input.name.trim() === '' || input.name.length > 128)) issues.push({ path: 'name', message: 'Name must be 1-128 characters, not blank' });
   if (input.description != null && input.description.length > 2000) issues.push({ path: 'description', message: 'Description must be at most 2000 characters' });
-  if (input.selectionRule != null && (input.selectionRule.trim() === '' || input.selectionRule.length > 2000)) {
-    issues.push({ path: 'selectionRule', message: 'Selection rule must be 1-2000 characters, not blank' });
+  if (input.selectionRule != null) {
+    // Same grammar and limits as the gateway modules (docs/selection-rules.md).
+    const rule = input.selectionRule.trim() === '' ? ({ ok: false, message: 'must not be blank', offset: 0 } as const) : parseSelectionRule(input.selectionRule);
+    if (!rule.ok) issues.push({ path: 'selectionRule', message: `Invalid selection rule: ${rule.message} at offset ${rule.offset}` });
   }
   if (input.validation != null && !planValidations.includes(input.validation)) issues.push({ path: 'validation', message: 'Must be AUTO or MANUAL' });
   if (input.position != null && (!Number.isInteger(input.position) || input.position < 0 || input.position > 10_000)) {
@@ -222,7 +225,7 @@ async function insertPolicies(scope: WriteScope, planId: string, policies: reado
       name: p.name,
       version: p.version,
       executionCondition: p.executionCondition ?? null,
-      params: p.params ?? null,
+      params: normalizePolicyParams(p.name, p.params),
     })),
   );
 }
@@ -250,6 +253,9 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
   return write(ctx, async (scope) => {
     const [api] = await scope.tx.select({ id: apis.id }).from(apis).where(eq(apis.id, input.apiId));
     if (!api) throw new NotFoundError('Api', input.apiId);
+    // In the transaction: the authorization server cannot be deleted between this check and the insert.
+    const references = await checkOAuth2References(scope.tx, input.security.type, security.config, 'security');
+    if (references.length > 0) throw new ValidationError(references);
     const id = newId('plan');
     const [last] = await scope.tx.select({ position: max(plans.position) }).from(plans).where(eq(plans.apiId, input.apiId));
     await scope.tx.insert(plans).values({
@@ -290,6 +296,8 @@ export async function updatePlan(ctx: DomainContext, id: string, input: UpdatePl
       const [row] = await scope.tx.select({ security: plans.security, config: plans.securityConfig }).from(plans).where(eq(plans.id, id));
       const parsed = await parsePlanSecurity(input.security, 'security', row ? { type: row.security, config: row.config } : null);
       if (parsed.issues.length > 0) throw new ValidationError(parsed.issues);
+      const references = await checkOAuth2References(scope.tx, input.security.type, parsed.config, 'security');
+      if (references.length > 0) throw new ValidationError(references);
       securityConfig = parsed.config;
     }
     await scope.tx

@@ -1,3 +1,4 @@
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldIssue } from './errors.ts';
 
@@ -114,7 +115,83 @@ const subscriptionValidationParams = z.strictObject({
   propagateCredential: z.boolean().optional(),
 });
 
-const basicAuthParams = z.strictObject({ realm: z.string().min(1).optional() });
+// basic-auth: users with salted PBKDF2-HMAC-SHA256 hashes, never clear passwords (docs/policies.md#basic-auth).
+// A client gives `password`; what is stored (and read back) is `passwordHash`; a client may send a `passwordHash`
+// back unchanged (the round trip of a read). The gateway module verifies the hash on the first request of each
+// credential (then caches it), so the iteration count is bounded by what one verification may cost on a request
+// path: 1,000 iterations take about 1 ms in the wasm module on the 2-vCPU development container (node:crypto,
+// with native SHA-256, about 0.3 ms). Each hash carries its own count, so raising it later keeps old hashes valid.
+/** PBKDF2 iterations of newly stored basic-auth password hashes. */
+export const BASIC_AUTH_PBKDF2_ITERATIONS = 1000;
+/** The bounds the basic-auth module accepts (policies/basic-auth/index.ts). */
+const maxPbkdf2Iterations = 1_000_000;
+const basicAuthSaltBytes = 16;
+const basicAuthKeyBytes = 32;
+const passwordHashPattern = /^pbkdf2-sha256\$([1-9][0-9]{0,6})\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
+
+/** True when `text` is canonical unpadded base64url of `min`..`max` bytes. */
+function isBase64Url(text: string, min: number, max: number): boolean {
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text && bytes.length >= min && bytes.length <= max;
+}
+
+/** True when `value` is `pbkdf2-sha256$<iterations>$<salt>$<derived key>` within the module's bounds. */
+export function isBasicAuthPasswordHash(value: string): boolean {
+  const m = passwordHashPattern.exec(value);
+  return m !== null && Number(m[1]) <= maxPbkdf2Iterations && isBase64Url(m[2]!, 8, 64) && isBase64Url(m[3]!, 16, 64);
+}
+
+/** `pbkdf2-sha256$<iterations>$<salt>$<derived key>` of `password` with a fresh random 16-byte salt. */
+export function hashBasicAuthPassword(password: string, iterations: number = BASIC_AUTH_PBKDF2_ITERATIONS): string {
+  const salt = randomBytes(basicAuthSaltBytes);
+  const key = pbkdf2Sync(password, salt, iterations, basicAuthKeyBytes, 'sha256');
+  return `pbkdf2-sha256$${iterations}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+// eslint-disable-next-line no-control-regex
+const noControl = /^[^\x00-\x1f\x7f]*$/;
+const basicAuthUser = z
+  .strictObject({
+    // RFC 7617: the user-id cannot contain a colon.
+    username: z.string().min(1, 'must not be empty').max(256).regex(/^[^:]*$/, 'must not contain ":"').regex(noControl, 'must not contain control characters'),
+    password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters').optional(),
+    passwordHash: z.string().refine(isBasicAuthPasswordHash, 'must be pbkdf2-sha256$<iterations 1..1000000>$<salt base64url>$<derived key base64url>').optional(),
+  })
+  .superRefine((user, ctx) => {
+    if ((user.password === undefined) === (user.passwordHash === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password or passwordHash' });
+    }
+  });
+
+const basicAuthParams = z
+  .strictObject({
+    realm: z.string().min(1).max(256).regex(/^[^"\\]*$/, 'must not contain " or \\').regex(noControl, 'must not contain control characters').optional(),
+    users: z.array(basicAuthUser).min(1, 'must list at least one user').max(1000, 'must list at most 1000 users'),
+  })
+  .superRefine((params, ctx) => {
+    const seen = new Set<string>();
+    params.users.forEach((user, i) => {
+      if (seen.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], message: `duplicate username '${user.username}'` });
+      seen.add(user.username);
+    });
+  });
+
+/**
+ * Params as they are stored, from validated params: secrets a policy must not keep are replaced (basic-auth: each
+ * `password` by its salted `passwordHash`). Every writer of policy attachments (APIs, operations, plans) calls it.
+ */
+export function normalizePolicyParams(name: string, params: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  if (params === null || params === undefined) return null;
+  if (canonicalPolicyName(name) !== 'basic-auth' || !Array.isArray(params.users)) return params;
+  return {
+    ...params,
+    users: params.users.map((user: unknown) => {
+      if (typeof user !== 'object' || user === null) return user;
+      const { password, ...rest } = user as Record<string, unknown>;
+      return typeof password === 'string' ? { ...rest, passwordHash: hashBasicAuthPassword(password) } : rest;
+    }),
+  };
+}
 
 const corsParams = z.strictObject({
   allowedOrigins: z.array(z.string().min(1)).min(1, 'must list at least one origin'),
@@ -135,12 +212,16 @@ const hostRewriteParams = z.strictObject({
   host: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name with an optional port'),
 });
 
+/**
+ * An `oauth2` attachment introspects with an authorization server defined once (server/domain/authorization-servers.ts,
+ * which holds the URL, client credentials, timeout and cache bound); docs/authorization-servers.md.
+ */
 const oauth2Params = z.strictObject({
-  introspectionUrl: httpUrl,
-  clientId: z.string().min(1).optional(),
+  authorizationServerId: z.string().regex(/^asv_[0-9a-z]{26}$/, 'must be the id of an authorization server'),
   requiredScopes: scopes.optional(),
   strictScopes: z.boolean().optional(),
-  cacheTtlSeconds: z.number().int().min(0).optional(),
+  claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: headerName })).optional(),
+  propagateCredential: z.boolean().optional(),
 });
 
 function definition(
@@ -159,7 +240,7 @@ export const policyDefinitions: readonly PolicyDefinition[] = [
   definition('set-headers', [], 'Sets (overwrites) request and response headers.', setHeadersParams),
   definition('throttle', ['basic-ratelimit'], 'Request limits per route or API, plan and subscription quotas.', throttleParams),
   definition('subscription-validation', [], 'Subscription-Key header to an active subscription and its plan quota.', subscriptionValidationParams),
-  definition('basic-auth', [], 'HTTP Basic credentials checked against the API’s consumers.', basicAuthParams),
+  definition('basic-auth', [], 'HTTP Basic credentials checked against users stored as salted PBKDF2 hashes.', basicAuthParams),
   definition('cors', [], 'CORS preflight answers and response headers.', corsParams),
   definition('respond', [], 'Answers directly with a fixed status, headers and body; the upstream is not called.', respondParams),
   definition('host-rewrite', [], 'Rewrites the Host header sent upstream.', hostRewriteParams),

@@ -1,4 +1,7 @@
 import type { PublicJwk } from '../domain/deployment-model.ts';
+import type { BasicAuthRouteSettings } from './filters/basic-auth.ts';
+import type { OAuth2ClientEntry, OAuth2PlanConfig, OAuth2RouteSettings, OAuth2ServerConfig } from './filters/oauth2.ts';
+import type { PlanRouteSettings } from './filters/plan.ts';
 
 /**
  * The intermediate representation between the deployment model and Envoy resources: what every route does
@@ -18,10 +21,18 @@ export interface Problem {
 }
 
 /** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
-export const policyKinds = ['api-key', 'jwt', 'subscription-validation', 'throttle', 'set-headers'] as const;
+export const policyKinds = ['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers'] as const;
 export type PolicyKind = (typeof policyKinds)[number];
 
-export interface ApiKeyRouteSettings {
+/** The plan-selection fields of an authentication module's route entry (docs/plan-selection.md). */
+export interface PlanSelectionFields {
+  /** Absent credential: pass on without identity (the API offers plans of more than one security type). */
+  optional: boolean;
+  /** This module's plans on the route, in the API's plan order; null: no plan of this type (attached policy only). */
+  plans: string[] | null;
+}
+
+export interface ApiKeyRouteSettings extends PlanSelectionFields {
   keySets: string[];
   key: string;
   in: 'header' | 'query';
@@ -29,7 +40,7 @@ export interface ApiKeyRouteSettings {
   propagateCredential: boolean;
 }
 
-export interface JwtRouteSettings {
+export interface JwtRouteSettings extends PlanSelectionFields {
   keySets: string[];
   algorithms: string[] | null;
   header: string;
@@ -78,6 +89,9 @@ export interface SubscriptionValidationRouteSettings {
 export interface RouteSettingsByKind {
   'api-key': ApiKeyRouteSettings;
   jwt: JwtRouteSettings;
+  oauth2: OAuth2RouteSettings;
+  plan: PlanRouteSettings;
+  'basic-auth': BasicAuthRouteSettings;
   'subscription-validation': SubscriptionValidationRouteSettings;
   throttle: ThrottleRouteSettings;
   'set-headers': SetHeadersRouteSettings;
@@ -112,11 +126,14 @@ export interface IrRoute {
   destination: IrDestination;
   /** hostRewrite `auto` (the default): Host becomes the upstream's; `manual`: the client's Host is kept. */
   autoHostRewrite: boolean;
-  /** The resolved chain: plan-implied authentication, then API-level, then operation-level policies. */
+  /**
+   * The resolved chain: plan-implied authentication, then API-level, then operation-level policies, then the
+   * plan entry (and the plan quota). Plan policies are per plan, in `IrPlan.policies` and `tables.planPolicies`.
+   */
   policies: IrPolicy[];
   /** The chain folded per module (what each module's `routes.<name>` entry says), in httpFilterOrder. */
   settings: Partial<RouteSettingsByKind>;
-  /** Plans that may carry traffic on this route (for plan selection, a later issue). */
+  /** Serving plans that admit traffic on this route, in the API's plan order (the plan module's `plans`). */
   plans: string[];
 }
 
@@ -138,7 +155,8 @@ export interface IrCluster {
 
 export interface IrApiKey {
   sha256: string;
-  status: 'active';
+  /** `suspended`: the key's subscription does not admit traffic now (403, not 401). */
+  status: 'active' | 'suspended';
   expiresAt: number | null;
   applicationId: string | null;
   subscriptionId: string | null;
@@ -146,10 +164,31 @@ export interface IrApiKey {
   propagateCredential: boolean;
 }
 
+/** One subscription of a token client (jwt / oauth2 `clients` tables); `active: false` -> 403. */
 export interface IrClientIdentity {
   applicationId: string | null;
   subscriptionId: string | null;
   plan: string | null;
+  active: boolean;
+}
+
+/** A plan as the authentication modules see it (their top-level `plans`). */
+export interface IrAuthPlan {
+  /** Selection rule (docs/plan-selection.md), null: always. */
+  rule: string | null;
+}
+
+/** A JWT plan: its rule and its own required scopes. */
+export interface IrJwtPlan extends IrAuthPlan {
+  scopes: string[] | null;
+  scopesMode: 'any' | 'all';
+}
+
+/** A plan as the `plan` module sees it. */
+export interface IrSelectionPlan {
+  name: string;
+  security: IrPlan['security'];
+  rule: string | null;
 }
 
 export interface IrQuotaPlan {
@@ -177,15 +216,34 @@ export interface IrPlan {
   api: string;
   name: string;
   security: 'KEYLESS' | 'API_KEY' | 'JWT' | 'OAUTH2';
-  /** The plan's own policies, resolved (applied once plan selection lands). */
+  rule: string | null;
+  /** The plan's own policies, resolved (`planPolicies.<id>` of their modules; a throttle is the plan's quota). */
   policies: IrPolicy[];
 }
 
-/** Tables shared by the routes of every API, each policy module's top-level configuration. */
+/**
+ * Tables shared by the routes of every API, each policy module's top-level configuration. Every table is a record
+ * keyed by something a single API owns (its handle, its plans' ids, a key source), so APIs' tables merge by key.
+ */
 export interface IrTables {
   apiKeySets: Record<string, IrApiKey[]>;
+  /** api-key `plans`: the API_KEY plans' selection rules. */
+  apiKeyPlans: Record<string, IrAuthPlan>;
   jwtKeySets: Record<string, PublicJwk[]>;
-  jwtClients: Record<string, Record<string, IrClientIdentity>>;
+  /** client id -> its subscriptions to the API's JWT plans, in plan order. */
+  jwtClients: Record<string, Record<string, IrClientIdentity[]>>;
+  /** jwt `plans`: the JWT plans' rules and scopes. */
+  jwtPlans: Record<string, IrJwtPlan>;
+  /** oauth2 `servers`: the authorization servers' introspection settings (with their client secrets). */
+  oauth2Servers: Record<string, OAuth2ServerConfig>;
+  /** oauth2 `clients`, as jwtClients for the API's OAUTH2 plans. */
+  oauth2Clients: Record<string, Record<string, OAuth2ClientEntry[]>>;
+  /** oauth2 `plans`: the OAUTH2 plans' rules and scopes. */
+  oauth2Plans: Record<string, OAuth2PlanConfig>;
+  /** plan `plans`: every serving plan of the translated APIs. */
+  selectionPlans: Record<string, IrSelectionPlan>;
+  /** Plan policies by plan id, folded per module: each module's `planPolicies.<plan id>`. */
+  planPolicies: Record<string, Partial<RouteSettingsByKind>>;
   /** throttle `plans`, keyed by what `x-apip-plan` carries (the plan id). */
   quotaPlans: Record<string, IrQuotaPlan>;
   /** subscription-validation `plans` (v0.9 subscription plans by id) and `apis`. */

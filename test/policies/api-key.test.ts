@@ -153,3 +153,170 @@ describe('api-key policy', () => {
     }
   });
 });
+
+describe('api-key policy: plans', () => {
+  const GOLD_ROUTE = 'plans/GET/books';
+  const OPTIONAL_ROUTE = 'plans/GET/optional';
+  const PREFIX_OPTIONAL_ROUTE = 'plans/GET/prefixed';
+  const gold = apiKey('gold');
+  const silver = apiKey('silver');
+  const suspended = apiKey('suspended');
+  const suspendedExpired = apiKey('suspended-expired');
+  const planless = apiKey('planless');
+  const partner = apiKey('partner');
+
+  function plansConfiguration(stripIdentityHeaders = true) {
+    return {
+      stripIdentityHeaders,
+      plans: {
+        gold: { rule: null },
+        silver: { rule: "method != 'DELETE'" },
+        partner: { rule: "header.x-partner == 'acme'" },
+      },
+      keySets: {
+        plans: [
+          { sha256: sha256Hex(gold), status: 'active', applicationId: 'app-g', subscriptionId: 'sub-g', plan: 'gold' },
+          { sha256: sha256Hex(silver), status: 'active', applicationId: 'app-s', subscriptionId: 'sub-s', plan: 'silver' },
+          { sha256: sha256Hex(suspended), status: 'suspended', applicationId: 'app-x', subscriptionId: 'sub-x', plan: 'gold' },
+          { sha256: sha256Hex(suspendedExpired), status: 'suspended', expiresAt: NOW - 1, plan: 'gold' },
+          { sha256: sha256Hex(planless), status: 'active', applicationId: 'app-n' },
+          { sha256: sha256Hex(partner), status: 'active', applicationId: 'app-p', subscriptionId: 'sub-p', plan: 'partner' },
+        ],
+      },
+      routes: {
+        [GOLD_ROUTE]: { keySets: ['plans'], key: 'x-api-key', plans: ['gold', 'silver'] },
+        [OPTIONAL_ROUTE]: { keySets: ['plans'], key: 'x-api-key', optional: true, plans: ['gold', 'silver', 'partner'] },
+        [PREFIX_OPTIONAL_ROUTE]: { keySets: ['plans'], key: 'authorization', valuePrefix: 'ApiKey ', optional: true },
+      },
+    };
+  }
+
+  async function loadPlans(stripIdentityHeaders = true) {
+    const plugin = await loadPolicy('api-key', plansConfiguration(stripIdentityHeaders), { clock: createManualClock(NOW) });
+    expect(plugin.isConfigured).toBe(true);
+    return plugin;
+  }
+
+  it('continues with the identity of the key when its plan is one of the route plans', async () => {
+    const plugin = await loadPlans();
+    const { outcome, headers } = sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-api-key', gold]] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-plan')).toBe('gold');
+    expect(headers.get('x-apip-subscription-id')).toBe('sub-g');
+  });
+
+  it('returns 401 Invalid API key when the key belongs to a plan the route does not offer', async () => {
+    const plugin = await loadPlans();
+    for (const key of [partner, planless]) {
+      const reply = localReplyOf(sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-api-key', key]] }).outcome);
+      expect(reply.status).toBe(401);
+      expect(reply.details).toBe('apip_api_key_invalid');
+      expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Invalid API key.' });
+    }
+  });
+
+  it('continues when the plan selection rule holds and returns 401 No plan matches when it does not', async () => {
+    const plugin = await loadPlans();
+    const ok = sendRequest(plugin, { route: GOLD_ROUTE, method: 'GET', headers: [['x-api-key', silver]] });
+    expect(ok.outcome.action).toBe('continue');
+    expect(ok.headers.get('x-apip-plan')).toBe('silver');
+    const refused = sendRequest(plugin, { route: GOLD_ROUTE, method: 'DELETE', headers: [['x-api-key', silver]] });
+    const reply = localReplyOf(refused.outcome);
+    expect(reply.status).toBe(401);
+    expect(reply.details).toBe('apip_plan_no_match');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No plan matches this request.' });
+    expect(refused.headers.get('x-apip-plan')).toBeUndefined();
+  });
+
+  it('evaluates a rule on request headers', async () => {
+    const plugin = await loadPlans();
+    const ok = sendRequest(plugin, { route: OPTIONAL_ROUTE, headers: [['x-api-key', partner], ['x-partner', 'acme']] });
+    expect(ok.outcome.action).toBe('continue');
+    expect(ok.headers.get('x-apip-plan')).toBe('partner');
+    const refused = sendRequest(plugin, { route: OPTIONAL_ROUTE, headers: [['x-api-key', partner], ['x-partner', 'other']] });
+    expect(localReplyOf(refused.outcome).details).toBe('apip_plan_no_match');
+  });
+
+  it('returns 403 Subscription is not active when the key is suspended', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-api-key', suspended]] }).outcome);
+    expect(reply.status).toBe(403);
+    expect(reply.details).toBe('apip_subscription_inactive');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Subscription is not active.' });
+  });
+
+  it('returns 401 Invalid API key when a suspended key has expired', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-api-key', suspendedExpired]] }).outcome);
+    expect(reply.status).toBe(401);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Invalid API key.' });
+  });
+
+  it('continues without identity when the route is optional and no key is presented', async () => {
+    const plugin = await loadPlans();
+    const { outcome, headers } = sendRequest(plugin, { route: OPTIONAL_ROUTE, headers: [['authorization', 'Bearer abc']] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-plan')).toBeUndefined();
+    expect(headers.get('x-apip-application-id')).toBeUndefined();
+    expect(headers.get('authorization')).toBe('Bearer abc');
+  });
+
+  it('continues without identity when the route is optional and the header holds another scheme', async () => {
+    const plugin = await loadPlans();
+    const { outcome, headers } = sendRequest(plugin, { route: PREFIX_OPTIONAL_ROUTE, headers: [['authorization', 'Bearer abc']] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('authorization')).toBe('Bearer abc');
+    expect(headers.get('x-apip-plan')).toBeUndefined();
+  });
+
+  it('still returns 401 when the route is optional and the key is invalid', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(sendRequest(plugin, { route: OPTIONAL_ROUTE, headers: [['x-api-key', apiKey('unknown')]] }).outcome);
+    expect(reply.status).toBe(401);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Invalid API key.' });
+  });
+
+  it('passes a request untouched when an earlier module already set x-apip-plan', async () => {
+    const plugin = await loadPlans(false);
+    const { outcome, headers } = sendRequest(plugin, {
+      route: GOLD_ROUTE,
+      headers: [['x-apip-plan', 'jwt-gold'], ['x-apip-application-id', 'app-j'], ['x-api-key', apiKey('unknown')]],
+    });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-plan')).toBe('jwt-gold');
+    expect(headers.get('x-apip-application-id')).toBe('app-j');
+    expect(headers.get('x-api-key')).toBe(apiKey('unknown'));
+  });
+
+  it('ignores a client-supplied x-apip-plan when it is the first module', async () => {
+    const plugin = await loadPlans(true);
+    const reply = localReplyOf(sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-apip-plan', 'gold']] }).outcome);
+    expect(reply.status).toBe(401);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Missing API key.' });
+  });
+
+  it('lets a key of any plan through when the route plans are null', async () => {
+    const config = plansConfiguration();
+    const plugin = await loadPolicy('api-key', { ...config, routes: { [GOLD_ROUTE]: { keySets: ['plans'], key: 'x-api-key', plans: null } } });
+    expect(plugin.isConfigured).toBe(true);
+    const { outcome, headers } = sendRequest(plugin, { route: GOLD_ROUTE, headers: [['x-api-key', planless]] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-application-id')).toBe('app-n');
+  });
+
+  it('refuses the configuration when plans or route plans are malformed', async () => {
+    const cases = [
+      { plans: { gold: 'x' } },
+      { plans: { gold: { rule: 7 } } },
+      { plans: { gold: { rule: "method ==" } } },
+      { plans: [] },
+      { routes: { [GOLD_ROUTE]: { keySets: ['plans'], key: 'x-api-key', plans: [1] } } },
+      { routes: { [GOLD_ROUTE]: { keySets: ['plans'], key: 'x-api-key', plans: 'gold' } } },
+      { routes: { [GOLD_ROUTE]: { keySets: ['plans'], key: 'x-api-key', optional: 'yes' } } },
+    ];
+    for (const change of cases) {
+      const plugin = await loadPolicy('api-key', { ...plansConfiguration(), ...change });
+      expect(plugin.isConfigured, JSON.stringify(change)).toBe(false);
+    }
+  });
+});

@@ -533,3 +533,261 @@ describe('jwt policy configuration', () => {
     }
   });
 });
+
+describe('jwt policy: plans', () => {
+  const PLANS = 'shop/GET/orders';
+  const GOLD_ONLY = 'shop/POST/orders';
+  const OPTIONAL = 'shop/GET/catalog';
+
+  function plansConfiguration(stripIdentityHeaders = true) {
+    const base = { keySets: ['idp'], issuer: ISSUER, audience: AUDIENCE, clients: 'shop' };
+    return {
+      stripIdentityHeaders,
+      keySets: { idp: { keys: [publicJwk(rsa.publicKey, 'rsa')] } },
+      plans: {
+        gold: { rule: "claims.tier == 'gold'", scopes: ['orders:write', 'orders:read'], scopesMode: 'all' },
+        silver: { rule: null },
+        partner: { rule: "header.x-partner == 'acme' && claims.realm.roles contains 'partner'" },
+      },
+      clients: {
+        shop: {
+          'multi-client': [
+            { applicationId: 'app-m', subscriptionId: 'sub-m-gold', plan: 'gold', active: true },
+            { applicationId: 'app-m', subscriptionId: 'sub-m-silver', plan: 'silver' },
+          ],
+          'paused-client': [{ applicationId: 'app-p', subscriptionId: 'sub-p', plan: 'silver', active: false }],
+          'partner-client': [{ applicationId: 'app-x', subscriptionId: 'sub-x', plan: 'partner' }],
+          'single-client': { applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'gold' },
+        },
+      },
+      routes: {
+        [PLANS]: { ...base, plans: ['gold', 'silver', 'partner'] },
+        [GOLD_ONLY]: { ...base, plans: ['gold'] },
+        [OPTIONAL]: { ...base, optional: true },
+      },
+    };
+  }
+
+  async function loadPlans(stripIdentityHeaders = true): Promise<Plugin> {
+    const plugin = await loadPolicy('jwt', plansConfiguration(stripIdentityHeaders), { clock: createManualClock(NOW_MS) });
+    expect(plugin.isConfigured).toBe(true);
+    return plugin;
+  }
+
+  const token = (extra: JWTPayload): Promise<string> => sign('RS256', claims(extra));
+
+  it('selects the first subscription whose plan rule holds and checks that plan scopes', async () => {
+    const plugin = await loadPlans();
+    const result = call(plugin, PLANS, await token({ azp: 'multi-client', tier: 'gold', scope: 'orders:read orders:write' }));
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-apip-plan')).toBe('gold');
+    expect(result.headers.get('x-apip-subscription-id')).toBe('sub-m-gold');
+  });
+
+  it('skips a subscription whose plan rule does not hold and takes the next one', async () => {
+    const plugin = await loadPlans();
+    const result = call(plugin, PLANS, await token({ azp: 'multi-client', tier: 'silver' }));
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-apip-plan')).toBe('silver');
+    expect(result.headers.get('x-apip-subscription-id')).toBe('sub-m-silver');
+  });
+
+  it('returns 403 Insufficient scope when the selected plan scopes are not all granted', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(call(plugin, PLANS, await token({ azp: 'multi-client', tier: 'gold', scope: 'orders:read' })).outcome);
+    expect(reply.status).toBe(403);
+    expect(reply.details).toBe('apip_jwt_insufficient_scope');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Insufficient scope.' });
+  });
+
+  it('returns 401 No plan matches when no subscription to the route plans has a rule that holds', async () => {
+    const plugin = await loadPlans();
+    const result = call(plugin, GOLD_ONLY, await token({ azp: 'multi-client', tier: 'silver' }));
+    const reply = localReplyOf(result.outcome);
+    expect(reply.status).toBe(401);
+    expect(reply.details).toBe('apip_plan_no_match');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No plan matches this request.' });
+    expect(headerOf(reply, 'www-authenticate')).toBe('Bearer');
+    expect(result.headers.get('x-apip-plan')).toBeUndefined();
+  });
+
+  it('returns 403 No subscription when the client holds no subscription to the route plans', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(call(plugin, GOLD_ONLY, await token({ azp: 'paused-client' })).outcome);
+    expect(reply.status).toBe(403);
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No subscription for this client.' });
+  });
+
+  it('returns 403 Subscription is not active when the selected subscription is inactive', async () => {
+    const plugin = await loadPlans();
+    const reply = localReplyOf(call(plugin, PLANS, await token({ azp: 'paused-client' })).outcome);
+    expect(reply.status).toBe(403);
+    expect(reply.details).toBe('apip_subscription_inactive');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Subscription is not active.' });
+  });
+
+  it('evaluates a plan rule over request headers and nested claims', async () => {
+    const plugin = await loadPlans();
+    const partnerToken = await token({ azp: 'partner-client', realm: { roles: ['reader', 'partner'] } });
+    const ok = call(plugin, PLANS, partnerToken, [['x-partner', 'acme']]);
+    expect(ok.outcome.action).toBe('continue');
+    expect(ok.headers.get('x-apip-plan')).toBe('partner');
+    expect(localReplyOf(call(plugin, PLANS, partnerToken, [['x-partner', 'other']]).outcome).details).toBe('apip_plan_no_match');
+  });
+
+  it('still accepts the single-object form of a client entry', async () => {
+    const plugin = await loadPlans();
+    const result = call(plugin, PLANS, await token({ azp: 'single-client', tier: 'gold', scope: 'orders:read orders:write' }));
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-apip-subscription-id')).toBe('sub-1');
+    const refused = localReplyOf(call(plugin, PLANS, await token({ azp: 'single-client', tier: 'silver' })).outcome);
+    expect(refused.details).toBe('apip_plan_no_match');
+  });
+
+  it('continues without identity when the route is optional and no bearer token is presented', async () => {
+    const plugin = await loadPlans();
+    for (const headers of [[], [['authorization', 'ApiKey apip_123']]] as Array<Array<[string, string]>>) {
+      const result = call(plugin, OPTIONAL, null, headers);
+      expect(result.outcome.action).toBe('continue');
+      expect(result.headers.get('x-apip-plan')).toBeUndefined();
+    }
+    expect(localReplyOf(call(plugin, OPTIONAL, 'not-a-token').outcome).status).toBe(401);
+  });
+
+  it('passes a request untouched when an earlier module already set x-apip-plan', async () => {
+    const plugin = await loadPlans(false);
+    const result = call(plugin, PLANS, null, [['x-apip-plan', 'key-gold'], ['x-apip-application-id', 'app-k']]);
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-apip-plan')).toBe('key-gold');
+    expect(result.headers.get('x-apip-application-id')).toBe('app-k');
+  });
+
+  it('ignores a client-supplied x-apip-plan when it is the first module', async () => {
+    const plugin = await loadPlans(true);
+    expect(localReplyOf(call(plugin, PLANS, null, [['x-apip-plan', 'gold']]).outcome).status).toBe(401);
+  });
+
+  it('takes the first subscription of the client when the route plans are null', async () => {
+    const config = plansConfiguration();
+    const plugin = await loadPolicy('jwt', { ...config, routes: { [PLANS]: { keySets: ['idp'], clients: 'shop', plans: null } } }, { clock: createManualClock(NOW_MS) });
+    expect(plugin.isConfigured).toBe(true);
+    const result = call(plugin, PLANS, await token({ azp: 'partner-client', realm: { roles: ['partner'] } }), [['x-partner', 'acme']]);
+    expect(result.outcome.action).toBe('continue');
+    expect(result.headers.get('x-apip-plan')).toBe('partner');
+  });
+
+  it('refuses malformed plans, client lists and route plans', async () => {
+    const config = plansConfiguration();
+    const cases: unknown[] = [
+      { ...config, plans: { gold: { rule: "claims.tier == 'gold" } } },
+      { ...config, plans: { gold: { scopesMode: 'some' } } },
+      { ...config, plans: { gold: { scopes: 'orders:read' } } },
+      { ...config, plans: { gold: 'x' } },
+      { ...config, clients: { shop: { c: [{ plan: 'gold', active: 'no' }] } } },
+      { ...config, clients: { shop: { c: ['gold'] } } },
+      { ...config, routes: { [PLANS]: { keySets: ['idp'], plans: [''] } } },
+      { ...config, routes: { [PLANS]: { keySets: ['idp'], optional: 1 } } },
+    ];
+    for (const candidate of cases) {
+      const plugin = await loadPolicy('jwt', candidate);
+      expect(plugin.isConfigured, JSON.stringify(candidate).slice(0, 200)).toBe(false);
+    }
+  });
+});
+
+describe('jwt policy: plans trusting different key sets', () => {
+  // Two JWT plans of one API, each trusting its own identity provider: `corp` (an HMAC secret) and `partner` (an
+  // RSA key). The route trusts both sets; a client may hold subscriptions to both plans.
+  const ROUTE_BOTH = 'idp/GET/orders';
+  const corpSecret = new Uint8Array(randomBytes(32));
+  const partnerRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+  function twoIdpConfiguration() {
+    return {
+      stripIdentityHeaders: true,
+      keySets: {
+        corp: { keys: [{ kty: 'oct', kid: 'corp-hs', k: base64url.encode(corpSecret) }] },
+        partner: { keys: [publicJwk(partnerRsa.publicKey, 'partner-rsa')] },
+      },
+      plans: {
+        // partner comes first in plan order and its rule holds for the tokens below.
+        partner: { rule: "claims.tier == 'gold'", keySets: ['partner'] },
+        corp: { rule: null, keySets: ['corp'] },
+        strict: { rule: "claims.tier == 'platinum'", keySets: ['corp'] },
+      },
+      clients: {
+        idp: {
+          'both-client': [
+            { applicationId: 'app-b', subscriptionId: 'sub-b-partner', plan: 'partner' },
+            { applicationId: 'app-b', subscriptionId: 'sub-b-corp', plan: 'corp' },
+          ],
+          'partner-client': [{ applicationId: 'app-p', subscriptionId: 'sub-p-partner', plan: 'partner' }],
+          'strict-client': [
+            { applicationId: 'app-s', subscriptionId: 'sub-s-partner', plan: 'partner' },
+            { applicationId: 'app-s', subscriptionId: 'sub-s-strict', plan: 'strict' },
+          ],
+        },
+      },
+      routes: {
+        [ROUTE_BOTH]: { keySets: ['corp', 'partner'], algorithms: ['HS256', 'RS256'], clients: 'idp', plans: ['partner', 'corp', 'strict'] },
+      },
+    };
+  }
+
+  async function loadTwoIdps(config: unknown = twoIdpConfiguration()): Promise<Plugin> {
+    const plugin = await loadPolicy('jwt', config, { clock: createManualClock(NOW_MS) });
+    expect(plugin.isConfigured).toBe(true);
+    return plugin;
+  }
+
+  const corpToken = (azp: string) => new SignJWT(claims({ azp, tier: 'gold' })).setProtectedHeader({ alg: 'HS256', kid: 'corp-hs' }).sign(corpSecret);
+  const partnerToken = (azp: string) => new SignJWT(claims({ azp, tier: 'gold' })).setProtectedHeader({ alg: 'RS256', kid: 'partner-rsa' }).sign(partnerRsa.privateKey);
+
+  it('selects only a plan that trusts the key set that verified the token, even when an earlier plan rule holds', async () => {
+    const plugin = await loadTwoIdps();
+    const corp = call(plugin, ROUTE_BOTH, await corpToken('both-client'));
+    expect(corp.outcome).toEqual({ action: 'continue' });
+    expect([corp.headers.get('x-apip-plan'), corp.headers.get('x-apip-subscription-id')]).toEqual(['corp', 'sub-b-corp']);
+    // The same client with the partner's key: the partner plan (first, rule true) is its plan.
+    const partner = call(plugin, ROUTE_BOTH, await partnerToken('both-client'));
+    expect(partner.outcome).toEqual({ action: 'continue' });
+    expect([partner.headers.get('x-apip-plan'), partner.headers.get('x-apip-subscription-id')]).toEqual(['partner', 'sub-b-partner']);
+  });
+
+  it('applies the key set of a cached token: the same token again selects the same plan', async () => {
+    const plugin = await loadTwoIdps();
+    const token = await corpToken('both-client');
+    for (let i = 0; i < 2; i++) expect(call(plugin, ROUTE_BOTH, token).headers.get('x-apip-plan')).toBe('corp');
+  });
+
+  it('returns 403 No subscription when every subscription of the client is to plans that do not trust the key set', async () => {
+    const plugin = await loadTwoIdps();
+    const reply = localReplyOf(call(plugin, ROUTE_BOTH, await corpToken('partner-client')).outcome);
+    expect(reply.status).toBe(403);
+    expect(reply.details).toBe('apip_jwt_no_subscription');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No subscription for this client.' });
+    // The partner's own token for that client is admitted.
+    expect(call(plugin, ROUTE_BOTH, await partnerToken('partner-client')).headers.get('x-apip-plan')).toBe('partner');
+  });
+
+  it('returns 401 No plan matches when a plan trusting the key set remains but its rule does not hold', async () => {
+    const plugin = await loadTwoIdps();
+    const reply = localReplyOf(call(plugin, ROUTE_BOTH, await corpToken('strict-client')).outcome);
+    expect(reply.status).toBe(401);
+    expect(reply.details).toBe('apip_plan_no_match');
+  });
+
+  it('lets any of the route key sets select a plan without keySets, as before', async () => {
+    const config = twoIdpConfiguration();
+    const plugin = await loadTwoIdps({ ...config, plans: { ...config.plans, partner: { rule: "claims.tier == 'gold'" } } });
+    expect(call(plugin, ROUTE_BOTH, await corpToken('both-client')).headers.get('x-apip-plan')).toBe('partner');
+  });
+
+  it('refuses plan keySets that are not a list of configured key set names', async () => {
+    const config = twoIdpConfiguration();
+    for (const keySets of [['missing'], 'corp', [''], null]) {
+      const plugin = await loadPolicy('jwt', { ...config, plans: { ...config.plans, corp: { rule: null, keySets } } });
+      expect(plugin.isConfigured, JSON.stringify(keySets)).toBe(false);
+    }
+  });
+});

@@ -1,5 +1,7 @@
 // SHA-256 (FIPS 180-4). API keys travel to policies only as lowercase-hex SHA-256 digests, so the api-key
-// policy hashes what it receives; jwt and hmac code build on `sha256` too.
+// policy hashes what it receives; jwt and hmac code build on `sha256` too. Code that keeps intermediate states
+// (PBKDF2's precomputed HMAC pad states, pbkdf2.ts) compresses through `sha256StateAfterBlock` and
+// `sha256CompressWords`, which run the same rounds as the hot path.
 import { hexEncode } from "../encoding";
 
 // @ts-ignore: decorator
@@ -28,10 +30,9 @@ import { hexEncode } from "../encoding";
 @inline function choose(x: u32, y: u32, z: u32): u32 { return z ^ (x & (y ^ z)); }
 @inline function majority(x: u32, y: u32, z: u32): u32 { return (x & y) ^ (x & z) ^ (y & z); }
 
-function compress(block: usize): void {
-  for (let i = 0; i < 16; i++) {
-    unchecked(W[i] = bswap<u32>(load<u32>(block + (<usize>i << 2))));
-  }
+/** One compression of the block in W[0..16] into H. Inlined in each caller: the hot path stays one function. */
+// @ts-ignore: decorator
+@inline function compressSchedule(): void {
   for (let i = 16; i < 64; i++) {
     const w15 = unchecked(W[i - 15]);
     const w2 = unchecked(W[i - 2]);
@@ -74,11 +75,43 @@ function compress(block: usize): void {
   unchecked(H[4] += e); unchecked(H[5] += f); unchecked(H[6] += g); unchecked(H[7] += h);
 }
 
-/** SHA-256 of `length` bytes at `ptr`, written as 32 bytes to `out`. */
-export function sha256Into(ptr: usize, length: usize, out: usize): void {
+/** One compression of the 64-byte block at `block` into H. */
+function compress(block: usize): void {
+  for (let i = 0; i < 16; i++) {
+    unchecked(W[i] = bswap<u32>(load<u32>(block + (<usize>i << 2))));
+  }
+  compressSchedule();
+}
+
+/** H = the initial hash value. */
+// @ts-ignore: decorator
+@inline function initState(): void {
   unchecked(H[0] = 0x6a09e667); unchecked(H[1] = 0xbb67ae85); unchecked(H[2] = 0x3c6ef372);
   unchecked(H[3] = 0xa54ff53a); unchecked(H[4] = 0x510e527f); unchecked(H[5] = 0x9b05688c);
   unchecked(H[6] = 0x1f83d9ab); unchecked(H[7] = 0x5be0cd19);
+}
+
+/** `out` (8 words) = the SHA-256 state after compressing the one 64-byte block at `block` from the initial value. */
+export function sha256StateAfterBlock(block: usize, out: StaticArray<u32>): void {
+  initState();
+  compress(block);
+  for (let i = 0; i < 8; i++) unchecked(out[i] = unchecked(H[i]));
+}
+
+/**
+ * One SHA-256 compression of the block given as 16 big-endian words `words[0..16]` into the state `from`; the new
+ * state goes to `to` (8 words). `to` may be `from`, or `words` (the block is read before the state is written).
+ */
+export function sha256CompressWords(from: StaticArray<u32>, words: StaticArray<u32>, to: StaticArray<u32>): void {
+  for (let i = 0; i < 8; i++) unchecked(H[i] = unchecked(from[i]));
+  for (let i = 0; i < 16; i++) unchecked(W[i] = unchecked(words[i]));
+  compressSchedule();
+  for (let i = 0; i < 8; i++) unchecked(to[i] = unchecked(H[i]));
+}
+
+/** SHA-256 of `length` bytes at `ptr`, written as 32 bytes to `out`. */
+export function sha256Into(ptr: usize, length: usize, out: usize): void {
+  initState();
   let offset: usize = 0;
   while (length - offset >= 64) {
     compress(ptr + offset);

@@ -27,6 +27,7 @@ import {
 } from '../../domain/plans.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
+import { AuthorizationServerRef } from './authorization-servers.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
   description: 'One-way lifecycle: STAGING -> PUBLISHED -> DEPRECATED -> CLOSED (STAGING may also close directly).',
@@ -79,12 +80,20 @@ const JwtSecurityRef = builder.objectRef<JwtSecurity>('JwtPlanSecurity').impleme
 
 const OAuth2SecurityRef = builder.objectRef<OAuth2Security>('OAuth2PlanSecurity').implement({
   fields: (t) => ({
-    introspectionUrl: t.exposeString('introspectionUrl'),
-    clientId: t.exposeString('clientId'),
-    hasClientSecret: t.exposeBoolean('hasClientSecret', { description: 'The secret itself is write-only.' }),
-    cacheTtlSeconds: t.exposeInt('cacheTtlSeconds'),
+    authorizationServer: t.field({
+      type: AuthorizationServerRef,
+      nullable: true,
+      description: 'The authorization server introspecting tokens; null for a plan with inline introspection settings.',
+      resolve: (o) => o.authorizationServerId,
+    }),
+    introspectionUrl: t.string({ nullable: true, description: 'Inline form only.', resolve: (o) => o.introspectionUrl }),
+    clientId: t.string({ nullable: true, description: 'Inline form only.', resolve: (o) => o.clientId }),
+    hasClientSecret: t.exposeBoolean('hasClientSecret', { description: 'Inline form only; the secret itself is write-only.' }),
+    cacheTtlSeconds: t.int({ nullable: true, description: 'Inline form only.', resolve: (o) => o.cacheTtlSeconds }),
     requiredScopes: t.exposeStringList('requiredScopes'),
     strictScopes: t.exposeBoolean('strictScopes'),
+    clientIdClaim: t.string({ nullable: true, description: 'Introspection member holding the client id; null: client_id.', resolve: (o) => o.clientIdClaim }),
+    extractClaims: t.field({ type: [ClaimHeaderRef], resolve: (o) => o.extractClaims }),
     propagateAuthHeader: t.exposeBoolean('propagateAuthHeader'),
   }),
 });
@@ -171,13 +180,17 @@ const JwtSecurityInput = builder.inputType('JwtPlanSecurityInput', {
 });
 
 const OAuth2SecurityInput = builder.inputType('OAuth2PlanSecurityInput', {
+  description: 'Either `authorizationServerId`, or the inline `introspectionUrl` + `clientId` + `clientSecret`.',
   fields: (t) => ({
-    introspectionUrl: t.string(),
-    clientId: t.string(),
+    authorizationServerId: t.globalID({ required: false }),
+    introspectionUrl: t.string({ required: false }),
+    clientId: t.string({ required: false }),
     clientSecret: t.string({ required: false, description: 'Write-only; omit on update to keep the current secret.' }),
     cacheTtlSeconds: t.int({ required: false }),
     requiredScopes: t.stringList({ required: false }),
     strictScopes: t.boolean({ required: false }),
+    clientIdClaim: t.string({ required: false }),
+    extractClaims: t.field({ type: [ClaimHeaderInput], required: false }),
     propagateAuthHeader: t.boolean({ required: false }),
   }),
 });
@@ -206,8 +219,16 @@ function compact(value: object | null | undefined): Record<string, unknown> | nu
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v != null));
 }
 
-function toSecurityInput(input: { type: PlanSecurityInput['type']; apiKey?: object | null; jwt?: object | null; oauth2?: object | null }): PlanSecurityInput {
-  return { type: input.type, apiKey: compact(input.apiKey), jwt: compact(input.jwt), oauth2: compact(input.oauth2) };
+function toSecurityInput(input: {
+  type: PlanSecurityInput['type'];
+  apiKey?: object | null;
+  jwt?: object | null;
+  oauth2?: { authorizationServerId?: { typename: string; id: string } | null } | null;
+}): PlanSecurityInput {
+  const oauth2 = compact(input.oauth2);
+  const server = input.oauth2?.authorizationServerId;
+  if (oauth2 && server) oauth2.authorizationServerId = rawId(server, 'AuthorizationServer');
+  return { type: input.type, apiKey: compact(input.apiKey), jwt: compact(input.jwt), oauth2 };
 }
 
 function toPolicies(policies: readonly { name: string; version: string; executionCondition?: string | null; params?: unknown }[] | null | undefined): PlanPolicyInput[] | undefined {

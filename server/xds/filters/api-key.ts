@@ -1,7 +1,10 @@
 import type { ApiKeyRouteSettings } from '../ir.ts';
-import { type PolicyFilter, fail, isString, ok, pick, sameSettings } from './filter.ts';
+import { type PolicyFilter, authPlansTable, fail, isString, ok, pick, routesObject, sameSettings, selectionFields } from './filter.ts';
 
-/** Settings implied by an API_KEY plan (design: the plan's key location over its subscriptions' keys). */
+/**
+ * Settings implied by an API's API_KEY plans (design: the first plan's key location over the subscriptions' keys);
+ * `plans` and `optional` are the plan-selection fields (set by the translator, docs/plan-selection.md).
+ */
 export function apiKeySettingsFromPlan(
   options: { keyLocation: 'HEADER' | 'QUERY'; keyName: string; propagateKey: boolean },
   keySets: readonly string[],
@@ -12,6 +15,8 @@ export function apiKeySettingsFromPlan(
     in: options.keyLocation === 'QUERY' ? 'query' : 'header',
     valuePrefix: '',
     propagateCredential: options.propagateKey,
+    optional: false,
+    plans: null,
   };
 }
 
@@ -32,6 +37,8 @@ export const apiKeyFilter: PolicyFilter<'api-key'> = {
       in: where,
       valuePrefix,
       propagateCredential,
+      optional: false,
+      plans: null,
     });
   },
   merge(earlier, later) {
@@ -42,8 +49,15 @@ export const apiKeyFilter: PolicyFilter<'api-key'> = {
     const used = [...routes.values()].flatMap((r) => r.keySets);
     return {
       keySets: pick(tables.apiKeySets, used),
-      // The settings are already the module's per-route shape (docs/policies.md#api-key).
-      routes: Object.fromEntries(routes),
+      plans: authPlansTable(tables.apiKeyPlans, routes.values()),
+      routes: routesObject(routes, (r) => ({
+        keySets: r.keySets,
+        key: r.key,
+        in: r.in,
+        valuePrefix: r.valuePrefix,
+        propagateCredential: r.propagateCredential,
+        ...selectionFields(r),
+      })),
     };
   },
 };

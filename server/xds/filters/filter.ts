@@ -1,4 +1,4 @@
-import type { IrTables, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { IrTables, PlanSelectionFields, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 
 /** One problem with an attachment's params, `path` relative to the attachment (`params.key`). */
 export interface ParamIssue {
@@ -18,8 +18,14 @@ export interface AttachmentContext {
   jwtPlanKeySets: readonly string[];
   /** jwt key set names resolved from JWKS URLs (only those with keys). */
   jwtUrlKeySet(jwksUrl: string): string | null;
-  /** The API's JWT client table, when it has JWT subscriptions. */
+  /** The API's JWT client table, when it has JWT plans. */
   jwtClients: string | null;
+  /** True when the deployment model has this authorization server (oauth2 attachments). */
+  hasAuthorizationServer(id: string): boolean;
+  /** The API's OAuth2 client table, when it has OAuth2 subscriptions. */
+  oauth2Clients: string | null;
+  /** The API's serving OAuth2 plans, in plan order. */
+  oauth2Plans: readonly string[];
 }
 
 /**
@@ -76,4 +82,27 @@ export function isString(value: unknown): value is string {
 
 export function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every(isString);
+}
+
+/** The plan-selection fields of an authentication route entry: `optional` always, `plans` when the API has plans of that type. */
+export function selectionFields(r: PlanSelectionFields): Record<string, unknown> {
+  return { optional: r.optional, ...(r.plans === null ? {} : { plans: r.plans }) };
+}
+
+/** A module's top-level `plans`: the entries of `table` that its routes name, sorted by plan id. */
+export function authPlansTable<T>(table: Readonly<Record<string, T>>, routes: Iterable<PlanSelectionFields>): Record<string, T> {
+  return pick(table, [...routes].flatMap((r) => r.plans ?? []));
+}
+
+/**
+ * A module's `planPolicies` (docs/plan-selection.md): each plan's folded settings of `kind`, sorted by plan id. The
+ * table holds only the plans of translated APIs, and a plan id belongs to one API.
+ */
+export function planPoliciesOf<K extends PolicyKind>(kind: K, tables: IrTables): Record<string, RouteSettingsByKind[K]> {
+  const out: Record<string, RouteSettingsByKind[K]> = {};
+  for (const id of Object.keys(tables.planPolicies).sort()) {
+    const settings = tables.planPolicies[id]![kind];
+    if (settings !== undefined) out[id] = settings as RouteSettingsByKind[K];
+  }
+  return out;
 }

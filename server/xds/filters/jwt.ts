@@ -1,32 +1,63 @@
-import type { JwtRouteSettings } from '../ir.ts';
+import type { IrJwtPlan, JwtRouteSettings } from '../ir.ts';
 import type { DeployedPlanSecurity } from '../../domain/deployment-model.ts';
-import { type ParamIssue, type PolicyFilter, fail, isString, isStringArray, ok, pick, routesObject, sameSettings } from './filter.ts';
+import { type ParamIssue, type PolicyFilter, authPlansTable, fail, isString, isStringArray, ok, pick, routesObject, sameSettings, selectionFields } from './filter.ts';
 
 /** The module keeps this many verified tokens (docs/policies.md#jwt, `cacheSize`). */
 const tokenCacheSize = 1024;
 
-/** Settings implied by an API's JWT plans: the first plan's options over every JWT plan's keys and clients. */
-export function jwtSettingsFromPlan(
-  options: NonNullable<DeployedPlanSecurity['jwt']>,
-  keySets: readonly string[],
-  clients: string | null,
-): JwtRouteSettings {
+type JwtPlanOptions = NonNullable<DeployedPlanSecurity['jwt']>;
+
+/**
+ * Settings implied by an API's JWT plans (in plan order, at least one): every plan's keys and algorithms, the
+ * largest leeway, the first plan's claim options. Scopes are per plan (`jwtPlanOf`), checked for the plan the
+ * token selects; `plans` and `optional` are set by the translator (docs/plan-selection.md).
+ */
+export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: readonly string[], clients: string | null): JwtRouteSettings {
+  const options = plans[0]!;
   return {
     keySets: [...keySets],
-    algorithms: [...options.signatureAlgorithms],
+    algorithms: [...new Set(plans.flatMap((p) => p.signatureAlgorithms))],
     header: 'authorization',
     scheme: 'Bearer',
     issuer: null,
     audience: null,
-    leewaySeconds: options.leewaySeconds,
+    leewaySeconds: Math.max(...plans.map((p) => p.leewaySeconds)),
     requiredClaims: null,
-    scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null,
-    scopesMode: options.strictScopes ? 'all' : 'any',
+    scopes: null,
+    scopesMode: 'any',
+    optional: false,
+    plans: null,
     clients,
     clientIdClaim: options.clientIdClaim,
     userClaim: options.userClaim,
     claimsToHeaders: options.extractClaims.length > 0 ? options.extractClaims.map((c) => ({ claim: c.claim, header: c.header.toLowerCase() })) : null,
     propagateToken: options.propagateAuthHeader,
+  };
+}
+
+/**
+ * A JWT plan in `IrTables.jwtPlans`, with the key sets holding its own keys (IrJwtPlan does not list them yet, so
+ * they ride along here; absent: any of the route's sets).
+ */
+export type JwtPlanEntry = IrJwtPlan & { keySets?: string[] };
+
+/** A JWT plan as the module's top-level `plans` holds it: its selection rule, its required scopes, its key sets. */
+export function jwtPlanOf(options: JwtPlanOptions, rule: string | null, keySets: readonly string[]): JwtPlanEntry {
+  return { rule, scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null, scopesMode: options.strictScopes ? 'all' : 'any', keySets: [...keySets] };
+}
+
+/**
+ * `plans.<id>` of the module's configuration. `keySets` only when a route of the plan trusts a set the plan does
+ * not (the module's default is any of the route's sets): a token verified by another plan's keys is then never
+ * matched to this plan's subscription.
+ */
+function jwtPlanJson(id: string, plan: JwtPlanEntry, routes: readonly JwtRouteSettings[]): Record<string, unknown> {
+  const keySets = plan.keySets;
+  const narrower = keySets !== undefined && routes.some((r) => r.plans?.includes(id) === true && r.keySets.some((set) => !keySets.includes(set)));
+  return {
+    rule: plan.rule,
+    ...(plan.scopes === null ? {} : { scopes: plan.scopes, scopesMode: plan.scopesMode }),
+    ...(narrower ? { keySets } : {}),
   };
 }
 
@@ -83,6 +114,8 @@ export const jwtFilter: PolicyFilter<'jwt'> = {
       requiredClaims: claims.length > 0 ? claims : null,
       scopes: isStringArray(requiredScopes) && requiredScopes.length > 0 ? requiredScopes : null,
       scopesMode: 'all',
+      optional: false,
+      plans: null,
       clients: ctx.jwtClients,
       clientIdClaim: null,
       userClaim: 'sub',
@@ -100,6 +133,9 @@ export const jwtFilter: PolicyFilter<'jwt'> = {
       cacheSize: tokenCacheSize,
       keySets: Object.fromEntries(Object.entries(keySets).map(([name, keys]) => [name, { keys }])),
       clients: pick(tables.jwtClients, settings.flatMap((r) => (r.clients === null ? [] : [r.clients]))),
+      plans: Object.fromEntries(
+        Object.entries(authPlansTable<JwtPlanEntry>(tables.jwtPlans, settings)).map(([id, p]) => [id, jwtPlanJson(id, p, settings)]),
+      ),
       routes: routesObject(routes, (r) => ({
         keySets: r.keySets,
         ...(r.algorithms === null ? {} : { algorithms: r.algorithms }),
@@ -115,6 +151,7 @@ export const jwtFilter: PolicyFilter<'jwt'> = {
         userClaim: r.userClaim,
         ...(r.claimsToHeaders === null ? {} : { claimsToHeaders: r.claimsToHeaders }),
         propagateToken: r.propagateToken,
+        ...selectionFields(r),
       })),
     };
   },

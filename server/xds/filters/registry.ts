@@ -1,7 +1,10 @@
 import type { PolicyKind } from '../ir.ts';
 import { apiKeyFilter } from './api-key.ts';
+import { basicAuthFilter } from './basic-auth.ts';
 import type { PolicyFilter } from './filter.ts';
 import { jwtFilter } from './jwt.ts';
+import { oauth2Filter } from './oauth2.ts';
+import { planFilter } from './plan.ts';
 import { setHeadersFilter } from './set-headers.ts';
 import { subscriptionValidationFilter } from './subscription-validation.ts';
 import { throttleFilter } from './throttle.ts';
@@ -9,6 +12,10 @@ import { throttleFilter } from './throttle.ts';
 export const policyFilters: { readonly [K in PolicyKind]: PolicyFilter<K> } = {
   'api-key': apiKeyFilter,
   jwt: jwtFilter,
+  oauth2: oauth2Filter,
+  // A plain Map: planPluginConfiguration also takes records and tells them apart with `instanceof Map`.
+  plan: { ...planFilter, pluginConfiguration: (routes, tables) => planFilter.pluginConfiguration(new Map(routes), tables) },
+  'basic-auth': basicAuthFilter,
   'subscription-validation': subscriptionValidationFilter,
   throttle: throttleFilter,
   'set-headers': setHeadersFilter,
@@ -18,13 +25,24 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyFilter<K> } = {
  * The order of the wasm filters on the listener, i.e. the order every route's policies run in. Envoy's HTTP
  * filter chain is per listener, so one module instance serves every route in this one order, whatever order
  * the attachments were listed in (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters).
- * The first filter present also strips client-supplied `x-apip-*` headers.
+ * The first filter present also strips client-supplied `x-apip-*` headers. How the modules choose a plan
+ * together: docs/plan-selection.md.
  */
 export const httpFilterOrder: readonly PolicyKind[] = [
-  // Authentication first: sets x-apip-application-id / -subscription-id / -plan for everything after it.
+  // Authentication first, one module per credential type: each looks for its own credential and, when valid, sets
+  // x-apip-application-id / -subscription-id / -plan for everything after it (the plan its subscription holds,
+  // among the route's plans of that type whose selection rule holds). A request an earlier module admitted
+  // passes the later ones untouched; without its credential a module lets the request on only where the route
+  // is `optional` (the API offers plans of several security types).
   'api-key',
-  // Also authentication; an API uses one of the two per route.
   'jwt',
+  'oauth2',
+  // Closes authentication on routes of APIs with plans: the identity's plan must be one of the route's, else the
+  // first KEYLESS plan whose rule holds is chosen, else 401 with one challenge per security type offered.
+  'plan',
+  // From here on x-apip-plan is set: plan policies (`planPolicies.<plan id>`) run before API and operation ones.
+  // Basic credentials of a KEYLESS plan (or an API/operation policy).
+  'basic-auth',
   // Reads the identity set above (or its own subscription token) and enforces the v0.9 plan quota.
   'subscription-validation',
   // Counts only authenticated, subscribed requests, per route/API/application/subscription and plan.

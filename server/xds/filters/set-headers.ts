@@ -1,5 +1,5 @@
-import type { HeaderList } from '../ir.ts';
-import { type ParamIssue, type PolicyFilter, fail, isString, ok, routesObject } from './filter.ts';
+import type { HeaderList, SetHeadersRouteSettings } from '../ir.ts';
+import { type ParamIssue, type PolicyFilter, fail, isString, ok, planPoliciesOf, routesObject } from './filter.ts';
 
 function headerList(value: unknown, path: string, issues: ParamIssue[]): HeaderList | null {
   if (value === undefined || value === null) return null;
@@ -40,12 +40,16 @@ export const setHeadersFilter: PolicyFilter<'set-headers'> = {
   merge(earlier, later) {
     return { request: combine(earlier.request, later.request), response: combine(earlier.response, later.response) };
   },
-  pluginConfiguration(routes) {
+  pluginConfiguration(routes, tables) {
+    const entry = (r: SetHeadersRouteSettings) => ({
+      ...(r.request ? { request: r.request } : {}),
+      ...(r.response ? { response: r.response } : {}),
+    });
+    const planPolicies = planPoliciesOf('set-headers', tables);
     return {
-      routes: routesObject(routes, (r) => ({
-        ...(r.request ? { request: r.request } : {}),
-        ...(r.response ? { response: r.response } : {}),
-      })),
+      // Applied first for requests their plan admitted (docs/plan-selection.md); the route's entry then wins.
+      ...(Object.keys(planPolicies).length > 0 ? { planPolicies: Object.fromEntries(Object.entries(planPolicies).map(([id, r]) => [id, entry(r)])) } : {}),
+      routes: routesObject(routes, entry),
     };
   },
 };

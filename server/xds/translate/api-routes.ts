@@ -1,8 +1,10 @@
+import { basicAuthPassThrough } from '../filters/basic-auth.ts';
+import { planChallenges } from '../filters/plan.ts';
 import { httpFilterOrder } from '../filters/registry.ts';
-import type { IrCluster, IrPolicy, IrRoute, Problem, RouteSettingsByKind } from '../ir.ts';
+import type { IrCluster, IrPolicy, IrRoute, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
-import type { ApiTables } from './api-tables.ts';
+import type { ApiTables, AuthKind } from './api-tables.ts';
 import { mergeChain, resolveAttachments } from './attachments.ts';
 import { fullPath, pathMatch, pathRewrite, resolveContext } from './paths.ts';
 import { resolveUpstream } from './upstreams.ts';
@@ -32,7 +34,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     error('spec.vhosts.sandbox', `the sandbox upstream needs a virtual host other than '${environments[0]!.domain}'`);
   }
 
-  const clusters = new Map<string, IrCluster>();
+  const clusters = new Map<string, IrCluster>(apiTables.clusters.map((c) => [c.name, c]));
   const targets = environments.map((env) => {
     const target = resolveUpstream(api, env.environment, env.upstream, `spec.upstream.${env.environment}`);
     if ('error' in target) {
@@ -44,20 +46,37 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     return { ...env, target, autoHostRewrite: env.upstream.hostRewrite !== 'manual' };
   });
 
-  const routes: IrRoute[] = [];
-  api.operations.forEach((op, i) => {
-    const opPolicies = resolveAttachments(op.policies, 'operation', apiTables.ctx, modules, `spec.operations[${i}].policies`, problems);
+  /** A route's chain and its folded settings, or the conflict that stops folding it. */
+  const chainOf = (opPolicies: readonly IrPolicy[]): { chain: IrPolicy[]; settings: Partial<RouteSettingsByKind>; conflict: string | null } => {
     const attachedKinds = new Set([...apiPolicies, ...opPolicies].map((p) => p.kind));
     const chain: IrPolicy[] = [];
     // Plan-implied authentication runs first, unless the API attaches that policy itself (its params then win
     // and the plan's keys are still accepted, see AttachmentContext).
-    if (apiTables.impliedAuth && !attachedKinds.has(apiTables.impliedAuth.kind)) chain.push(apiTables.impliedAuth);
+    for (const auth of apiTables.impliedAuth) if (!attachedKinds.has(auth.kind)) chain.push(auth);
     chain.push(...apiPolicies, ...opPolicies);
     if (apiTables.hasPlanQuota) chain.push({ kind: 'throttle', source: 'plan', settings: { limits: [], planQuota: true, stopOnQuotaReach: true } });
     const merged = mergeChain(chain);
-    if (typeof merged === 'string') error(`spec.operations[${i}].policies`, merged);
     const settings: Partial<RouteSettingsByKind> = {};
-    if (typeof merged !== 'string') for (const kind of httpFilterOrder) if (merged.has(kind)) Object.assign(settings, { [kind]: merged.get(kind) });
+    if (typeof merged === 'string') return { chain, settings, conflict: merged };
+    selectPlans(merged, apiTables);
+    if (apiTables.planIds.length > 0) {
+      const plan = { kind: 'plan', source: 'plan', settings: { plans: apiTables.planIds, challenges: challenges(merged, apiTables) } } as const;
+      // After the authentication the plans imply, before the API's and the operation's own policies.
+      const at = chain.findIndex((p) => !apiTables.impliedAuth.includes(p));
+      chain.splice(at === -1 ? chain.length : at, 0, plan);
+      merged.set('plan', plan.settings);
+    }
+    for (const kind of httpFilterOrder) if (merged.has(kind)) Object.assign(settings, { [kind]: merged.get(kind) });
+    return { chain, settings, conflict: null };
+  };
+  // Operations without policies of their own share one chain (most of a catalogue: translation time and memory).
+  let shared: ReturnType<typeof chainOf> | null = null;
+
+  const routes: IrRoute[] = [];
+  api.operations.forEach((op, i) => {
+    const own = op.policies.length === 0 ? null : resolveAttachments(op.policies, 'operation', apiTables.ctx, modules, `spec.operations[${i}].policies`, problems);
+    const { chain, settings, conflict } = own === null ? (shared ??= chainOf([])) : chainOf(own);
+    if (conflict !== null) error(`spec.operations[${i}].policies`, conflict);
     const name = routeName(api.handle, op.method, op.path);
     const path = fullPath(resolved, op.path);
     const match = pathMatch(path);
@@ -80,4 +99,36 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     }
   });
   return { routes, clusters: [...clusters.values()] };
+}
+
+type Folded = Map<PolicyKind, IrPolicy['settings']>;
+
+/**
+ * Plan selection on a route's folded chain (docs/plan-selection.md): each authentication module the plans use
+ * gets that type's plans and `optional`, whether its entry comes from the plans or from an attachment; a module
+ * with plan policies gets an entry (empty when nothing else applies) so that its `planPolicies` run on the route.
+ */
+function selectPlans(merged: Folded, apiTables: ApiTables): void {
+  for (const [kind, fields] of Object.entries(apiTables.selection) as [AuthKind, { plans: string[]; optional: boolean }][]) {
+    const settings = merged.get(kind);
+    if (settings !== undefined) merged.set(kind, { ...settings, plans: fields.plans, optional: fields.optional } as IrPolicy['settings']);
+  }
+  for (const kind of apiTables.planPolicyKinds) if (!merged.has(kind)) merged.set(kind, emptyEntry(kind));
+}
+
+/** A route entry that adds nothing of its own: only the plan's `planPolicies` apply. */
+function emptyEntry(kind: PolicyKind): IrPolicy['settings'] {
+  if (kind === 'set-headers') return { request: null, response: null };
+  if (kind === 'basic-auth') return basicAuthPassThrough();
+  throw new Error(`no empty route entry for ${kind}`);
+}
+
+/**
+ * `WWW-Authenticate` challenges of the plan module's 401, one per security type offered, in the order of the
+ * API's plans: `Bearer` for JWT and OAuth2 (once), `ApiKey header="<name>"` / `ApiKey query="<name>"` where the
+ * route's api-key entry reads the key.
+ */
+function challenges(merged: Folded, apiTables: ApiTables): string[] {
+  const apiKey = merged.get('api-key') as RouteSettingsByKind['api-key'] | undefined;
+  return planChallenges(apiTables.securityTypes, apiKey ?? null);
 }

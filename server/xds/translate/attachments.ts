@@ -3,6 +3,9 @@ import { policyFilters, policyKindOf } from '../filters/registry.ts';
 import type { IrPolicy, PolicyKind, PolicySource, Problem, RouteSettingsByKind } from '../ir.ts';
 import type { ModelPolicy } from '../../domain/deployment-model.ts';
 
+/** Modules configured only from the API's plans (docs/plan-selection.md), never by an attachment. */
+const translatorOnly: ReadonlySet<PolicyKind> = new Set(['plan']);
+
 /** The one major version each module implements. */
 const supportedVersion = 'v1';
 
@@ -27,6 +30,8 @@ export function resolveAttachments(
   modules: Readonly<Record<string, { sha256: string }>>,
   pathPrefix: string,
   problems: Problem[],
+  /** Kinds this source may attach (plan policies: throttle, set-headers, basic-auth); default: any attachable kind. */
+  allowed?: ReadonlySet<PolicyKind>,
 ): IrPolicy[] {
   const out: IrPolicy[] = [];
   policies.forEach((policy, i) => {
@@ -34,6 +39,8 @@ export function resolveAttachments(
     const error = (path: string, message: string) => problems.push({ severity: 'error', api: ctx.api, path, message });
     const kind = policyKindOf(policy.name);
     if (!kind) return error(`${at}.name`, `policy '${policy.name}' has no module in this build`);
+    if (translatorOnly.has(kind)) return error(`${at}.name`, `policy '${policy.name}' is set from the API's plans and cannot be attached`);
+    if (allowed && !allowed.has(kind)) return error(at, `a ${kind} policy cannot be a ${source} policy (allowed: ${[...allowed].join(', ')})`);
     if (!modules[kind]) return error(`${at}.name`, `module '${kind}' is not served by the control plane`);
     if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
     if (policy.executionCondition !== null && policy.executionCondition !== '') {

@@ -4,7 +4,7 @@ import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
 import { indexModel } from './model-index.ts';
-import { matchOrderKey } from './paths.ts';
+import { regexParams } from './paths.ts';
 import { defaultConnectTimeoutMs, parseUpstreamUrl } from './upstreams.ts';
 
 export interface TranslateOptions {
@@ -18,15 +18,35 @@ export interface TranslateOptions {
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Routes by domain, then match order (paths.ts), then name; keys computed once per route. */
+/**
+ * Routes by domain, then match order (paths.ts `matchOrderKey`: exact first, then fewer parameters, then longer
+ * regexes), then name. The keys are computed once per route into typed arrays and an index is sorted: no
+ * tuple or wrapper object per route (tens of thousands of them for a large catalogue).
+ */
 function sortRoutes(routes: IrRoute[]): IrRoute[] {
-  const keyed = routes.map((route) => ({ route, key: matchOrderKey(route.match) }));
-  keyed.sort((a, b) => {
-    if (a.route.domain !== b.route.domain) return compare(a.route.domain, b.route.domain);
-    for (let i = 0; i < 3; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!;
-    return compare(a.route.name, b.route.name) || compare(a.route.method, b.route.method);
+  const n = routes.length;
+  const params = new Float64Array(n);
+  const length = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const match = routes[i]!.match;
+    // Exact paths have no parameters and sort before every regex (-1 parameters).
+    if (match.kind === 'exact') params[i] = -1;
+    else {
+      params[i] = regexParams(match.regex);
+      length[i] = match.regex.length;
+    }
+  }
+  const order: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((x, y) => {
+    const a = routes[x]!;
+    const b = routes[y]!;
+    if (a.domain !== b.domain) return compare(a.domain, b.domain);
+    return params[x]! - params[y]! || length[y]! - length[x]! || compare(a.name, b.name) || compare(a.method, b.method);
   });
-  return keyed.map((k) => k.route);
+  const sorted: IrRoute[] = new Array<IrRoute>(n);
+  for (let i = 0; i < n; i++) sorted[i] = routes[order[i]!]!;
+  return sorted;
 }
 
 /** What two routes must not share: the same request on the same host would reach only the first. */
@@ -35,13 +55,9 @@ function claimKey(route: IrRoute): string {
   return `${route.domain} ${route.method} ${path}`;
 }
 
+/** Every table is a record keyed by something one API owns (its handle, its plans' ids, a key source). */
 function mergeTables(into: IrTables, from: IrTables): void {
-  Object.assign(into.apiKeySets, from.apiKeySets);
-  Object.assign(into.jwtKeySets, from.jwtKeySets);
-  Object.assign(into.jwtClients, from.jwtClients);
-  Object.assign(into.quotaPlans, from.quotaPlans);
-  Object.assign(into.subscriptionPlans, from.subscriptionPlans);
-  Object.assign(into.subscriptionApis, from.subscriptionApis);
+  for (const name of Object.keys(from) as (keyof IrTables)[]) Object.assign(into[name], from[name]);
 }
 
 function sortRecord<T>(record: Record<string, T>): Record<string, T> {
@@ -61,6 +77,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
   const claimed = new Map<string, string>();
   const routes: IrRoute[] = [];
   const clusters: IrCluster[] = [];
+  const sharedClusters = new Set<string>();
   const tables = emptyTables();
   const plans: IrSnapshot['plans'] = [];
   const apis = [...model.apis].sort((a, b) => compare(a.handle, b.handle));
@@ -81,7 +98,9 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     if (apiProblems.some((p) => p.severity === 'error')) continue;
     for (const key of seen) claimed.set(key, api.handle);
     routes.push(...apiRoutes.routes);
-    clusters.push(...apiRoutes.clusters);
+    // API clusters are named after their API; an authorization server's cluster is shared by the APIs using it.
+    for (const c of apiRoutes.clusters) if (!sharedClusters.has(c.name)) clusters.push(c);
+    for (const c of apiTables.clusters) sharedClusters.add(c.name);
     mergeTables(tables, apiTables.tables);
     plans.push(...apiTables.plans);
   }
@@ -93,14 +112,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     routes: sortRoutes(routes),
     clusters: clusters.sort((a, b) => compare(a.name, b.name)),
     plans,
-    tables: {
-      apiKeySets: sortRecord(tables.apiKeySets),
-      jwtKeySets: sortRecord(tables.jwtKeySets),
-      jwtClients: sortRecord(tables.jwtClients),
-      quotaPlans: sortRecord(tables.quotaPlans),
-      subscriptionPlans: sortRecord(tables.subscriptionPlans),
-      subscriptionApis: sortRecord(tables.subscriptionApis),
-    },
+    tables: Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, sortRecord(table)])) as unknown as IrTables,
   };
   problems.sort((a, b) => compare(a.api ?? '', b.api ?? '') || compare(a.path, b.path) || compare(a.message, b.message));
   return { ir, problems };

@@ -1,11 +1,12 @@
-import type { DeployedKey, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../../domain/deployment-model.ts';
+import type { DeployedAuthorizationServer, DeployedKey, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../../domain/deployment-model.ts';
 
 /** The model grouped by API once, so per-API translation is linear in the model's size. */
 export interface ModelIndex {
   plansByApi: Map<string, DeployedPlan[]>;
   subscriptionsByApi: Map<string, DeployedSubscription[]>;
-  /** Per API id: each key with the grant it holds there. */
-  keysByApi: Map<string, { key: DeployedKey; subscriptionId: string | null; planId: string | null }[]>;
+  /** Per API id: each key with the grant it holds there (`live`: the subscription admits traffic now). */
+  keysByApi: Map<string, { key: DeployedKey; subscriptionId: string | null; planId: string | null; live: boolean }[]>;
+  authorizationServers: Map<string, DeployedAuthorizationServer>;
   subscriptionPlans: Map<string, DeployedSubscriptionPlan>;
   jwks: DeploymentModel['jwks'];
 }
@@ -27,7 +28,7 @@ export function indexModel(model: DeploymentModel): ModelIndex {
   for (const list of subscriptionsByApi.values()) list.sort(byId);
   const keysByApi: ModelIndex['keysByApi'] = new Map();
   for (const key of model.keys) {
-    for (const grant of key.grants) push(keysByApi, grant.apiId, { key, subscriptionId: grant.subscriptionId, planId: grant.planId });
+    for (const grant of key.grants) push(keysByApi, grant.apiId, { key, subscriptionId: grant.subscriptionId, planId: grant.planId, live: grant.live });
   }
   return {
     plansByApi,
@@ -35,5 +36,6 @@ export function indexModel(model: DeploymentModel): ModelIndex {
     keysByApi,
     subscriptionPlans: new Map(model.subscriptionPlans.map((p) => [p.id, p])),
     jwks: model.jwks,
+    authorizationServers: new Map((model.authorizationServers ?? []).map((s) => [s.id, s])),
   };
 }

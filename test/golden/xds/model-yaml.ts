@@ -29,6 +29,7 @@ function api(a: Loose<DeployedApi>, i: number): DeployedApi {
     policies: (a.policies ?? []).map(policy),
     operations: (a.operations ?? []).map((o): ModelOperation => ({ method: o.method ?? 'GET', path: o.path ?? '/', policies: (o.policies ?? []).map(policy) })),
     subscriptionPlans: (a.subscriptionPlans ?? []) as string[],
+    visibility: a.visibility ?? 'public',
   };
 }
 
@@ -40,7 +41,21 @@ function plan(p: Loose<DeployedPlan>): DeployedPlan {
     name: p.name ?? p.id ?? '',
     status: p.status ?? 'PUBLISHED',
     position: p.position ?? 0,
-    security: { type: s.type ?? 'KEYLESS', apiKey: (s.apiKey as DeployedPlan['security']['apiKey']) ?? null, jwt: (s.jwt as DeployedPlan['security']['jwt']) ?? null },
+    security: {
+      type: s.type ?? 'KEYLESS',
+      apiKey: (s.apiKey as DeployedPlan['security']['apiKey']) ?? null,
+      jwt: (s.jwt as DeployedPlan['security']['jwt']) ?? null,
+      oauth2: s.oauth2
+        ? {
+            authorizationServerId: s.oauth2.authorizationServerId ?? '',
+            requiredScopes: (s.oauth2.requiredScopes ?? []) as string[],
+            strictScopes: s.oauth2.strictScopes ?? false,
+            clientIdClaim: s.oauth2.clientIdClaim ?? null,
+            extractClaims: (s.oauth2.extractClaims ?? []) as { claim: string; header: string }[],
+            propagateAuthHeader: s.oauth2.propagateAuthHeader ?? false,
+          }
+        : null,
+    },
     policies: (p.policies ?? []).map(policy),
     selectionRule: p.selectionRule ?? null,
   };
@@ -72,7 +87,7 @@ export function modelFromYaml(value: unknown): DeploymentModel {
       expiresAt: k.expiresAt ?? null,
       owner: k.owner ?? 'subscription',
       applicationId: k.applicationId ?? null,
-      grants: (k.grants ?? []).map((g) => ({ apiId: g.apiId ?? '', subscriptionId: g.subscriptionId ?? null, planId: g.planId ?? null })),
+      grants: (k.grants ?? []).map((g) => ({ apiId: g.apiId ?? '', subscriptionId: g.subscriptionId ?? null, planId: g.planId ?? null, live: g.live ?? true })),
     })),
     subscriptionPlans: (m.subscriptionPlans ?? []).map((p) => ({
       id: p.id ?? '',
@@ -83,5 +98,15 @@ export function modelFromYaml(value: unknown): DeploymentModel {
       status: p.status ?? 'ACTIVE',
     })),
     jwks: (m.jwks ?? {}) as DeploymentModel['jwks'],
+    authorizationServers: (m.authorizationServers ?? []).map((s) => ({
+      id: s.id ?? '',
+      name: s.name ?? s.id ?? '',
+      introspectionUrl: s.introspectionUrl ?? '',
+      clientId: s.clientId ?? '',
+      clientSecret: s.clientSecret ?? '',
+      tokenTypeHint: s.tokenTypeHint ?? null,
+      timeoutMs: s.timeoutMs ?? 2000,
+      maxCacheSeconds: s.maxCacheSeconds ?? 300,
+    })),
   };
 }

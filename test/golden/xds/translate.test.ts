@@ -19,7 +19,7 @@ const options = {
   controlPlaneUrl: 'http://control-plane:9090',
   listenerPort: 8080,
   modules: Object.fromEntries(
-    ['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }]),
+    ['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }]),
   ),
 };
 
@@ -38,6 +38,10 @@ const expectedProblems: Record<string, Pick<Problem, 'severity' | 'api' | 'path'
     { severity: 'error', api: 'bad-ref', path: 'spec.upstream.main.ref' },
     { severity: 'error', api: 'later-clash', path: 'spec.operations' },
   ],
+  // keyed attaches api-key-auth beside its API_KEY plan: its own v0.9 keys belong to no plan.
+  'policy-chains': [{ severity: 'warning', api: 'keyed', path: 'plans' }],
+  // partners is private: its KEYLESS plan admits no one.
+  'plan-selection': [{ severity: 'warning', api: 'partners', path: 'plans[pln_p_free]' }],
   'upstream-definitions': [{ severity: 'warning', api: 'weighted', path: 'spec.upstreamDefinitions[1].upstreams[0].url' }],
 };
 

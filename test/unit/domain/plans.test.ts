@@ -272,7 +272,7 @@ describe.each(drivers)('plans (%s)', (driver) => {
         security: { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS' } },
         policies: [{ name: 'throttle', version: 'v1', params: { limits: [{ requests: 1000, duration: '24h' }] } }],
         validation: 'MANUAL',
-        selectionRule: "request.headers['x-tier'] == 'silver'",
+        selectionRule: "header.x-tier == 'silver'",
       });
       expect(updated).toMatchObject({ name: 'Silver', validation: 'MANUAL', security: { type: 'JWT', apiKey: null } });
       expect(updated.policies).toEqual([{ name: 'throttle', version: 'v1', executionCondition: null, params: { limits: [{ requests: 1000, duration: '24h' }] } }]);
@@ -377,9 +377,9 @@ describe.each(drivers)('plans (%s)', (driver) => {
 
   describe('createPlanVersion', () => {
     it('copies a locked plan into a STAGING plan of the same lineage with the next version', async () => {
-      const v1 = await publishPlan(publisher, (await create({ security: oauth2, selectionRule: 'rule', validation: 'MANUAL', description: 'd' })).id);
+      const v1 = await publishPlan(publisher, (await create({ security: oauth2, selectionRule: "claims.tier == 'gold'", validation: 'MANUAL', description: 'd' })).id);
       const v2 = await createPlanVersion(publisher, v1.id);
-      expect(v2).toMatchObject({ status: 'STAGING', version: 2, lineageId: v1.lineageId, name: v1.name, description: 'd', selectionRule: 'rule', validation: 'MANUAL', publishedAt: null });
+      expect(v2).toMatchObject({ status: 'STAGING', version: 2, lineageId: v1.lineageId, name: v1.name, description: 'd', selectionRule: "claims.tier == 'gold'", validation: 'MANUAL', publishedAt: null });
       expect(v2.id).not.toBe(v1.id);
       expect(v2.policies).toEqual(v1.policies);
       expect(v2.security).toEqual(v1.security);

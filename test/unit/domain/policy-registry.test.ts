@@ -115,8 +115,9 @@ describe('policy registry', () => {
     expect(issuesOf('cors', { allowedOrigins: [] }).map((i) => i.path)).toEqual([`${at}.params.allowedOrigins`]);
     expect(issuesOf('respond', { statusCode: 700 }).map((i) => i.path)).toEqual([`${at}.params.statusCode`]);
     expect(issuesOf('host-rewrite', {}).map((i) => i.path)).toEqual([`${at}.params.host`]);
-    expect(issuesOf('oauth2', {}).map((i) => i.path)).toEqual([`${at}.params.introspectionUrl`]);
-    expect(issuesOf('basic-auth', { realm: 'apis' })).toEqual([]);
+    expect(issuesOf('oauth2', {}).map((i) => i.path)).toEqual([`${at}.params.authorizationServerId`]);
+    expect(issuesOf('basic-auth', { realm: 'apis' }).map((i) => i.path)).toEqual([`${at}.params.users`]);
+    expect(issuesOf('basic-auth', { realm: 'apis', users: [{ username: 'alice', password: 'wonderland' }] })).toEqual([]);
     expect(issuesOf('subscription-validation', {})).toEqual([]);
   });
 

@@ -7,7 +7,7 @@ import { loadDeploymentModel } from '../../../server/domain/deployment.ts';
 import { createPlan, publishPlan } from '../../../server/domain/plans.ts';
 import { sha256Hex } from '../../../server/domain/secrets.ts';
 import { createSubscriptionPlan } from '../../../server/domain/subscription-plans.ts';
-import { createSubscription, subscribe } from '../../../server/domain/subscriptions.ts';
+import { createSubscription, pauseSubscription, subscribe } from '../../../server/domain/subscriptions.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';
@@ -15,7 +15,7 @@ import { validateResources } from '../../../server/xds/validate.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
 
-const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
 
 function readingList(name: string, context: string) {
   return {
@@ -45,15 +45,22 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
     const admin = domainContext(database, systemActor, () => now);
     const user = await createUser(admin, { username: 'alice', password: 'correct horse battery', role: 'consumer' });
     const alice = domainContext(database, { userId: user.id, username: 'alice', role: 'consumer' }, () => now);
-    const api = await createApi(admin, readingList('reading-list-api-v1.0', '/reading-list/$version'));
+    const api = await createApi(admin, { ...readingList('reading-list-api-v1.0', '/reading-list/$version'), visibility: 'private' });
     const other = await createApi(admin, readingList('undeployed-api', '/other/$version'));
     await undeployApi(admin, other.id);
     const plan = await createPlan(admin, { apiId: api.id, name: 'Gold', security: { type: 'API_KEY' } });
     await publishPlan(admin, plan.id);
     const app = await createApplication(alice, { name: 'reader', clientId: 'reader-app' });
-    const subscribed = await subscribe(alice, { applicationId: app.id, planId: plan.id });
+    const subscribed = await subscribe(admin, { applicationId: app.id, planId: plan.id });
     values.subscriptionKey = subscribed.issuedKey!.value;
     values.subscriptionId = subscribed.subscription.id;
+    // A second plan of the same API whose subscription is paused: its key stays known, suspended.
+    const silver = await createPlan(admin, { apiId: api.id, name: 'Silver', security: { type: 'API_KEY' } });
+    await publishPlan(admin, silver.id);
+    const paused = await subscribe(admin, { applicationId: app.id, planId: silver.id });
+    values.pausedKey = paused.issuedKey!.value;
+    values.pausedSubscription = paused.subscription.id;
+    await pauseSubscription(admin, paused.subscription.id);
     values.apiKey = (await createApiKey(admin, { apiId: api.handle, name: 'v09-key' })).value;
     const quota = await createSubscriptionPlan(admin, { planName: 'Silver', throttleLimitCount: 100, throttleLimitUnit: 'Min' });
     values.v09Subscription = (await createSubscription(admin, { apiId: api.handle, subscriptionToken: 'token-1', subscriptionPlanId: quota.id })).id;
@@ -70,7 +77,11 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
   });
 
   it('holds the published plan, the live subscriptions and the key digests with their identity', () => {
-    expect(model.plans.map((p) => [p.name, p.security.type, p.security.apiKey?.keyName])).toEqual([['Gold', 'API_KEY', 'x-api-key']]);
+    expect(model.apis[0]!.visibility).toBe('private');
+    expect(model.plans.map((p) => [p.name, p.security.type, p.security.apiKey?.keyName])).toEqual([
+      ['Gold', 'API_KEY', 'x-api-key'],
+      ['Silver', 'API_KEY', 'x-api-key'],
+    ]);
     const sub = model.subscriptions.find((s) => s.id === values.subscriptionId);
     expect(sub).toMatchObject({ clientId: 'reader-app', status: 'ACCEPTED', isLive: true });
     const v09 = model.subscriptions.find((s) => s.id === values.v09Subscription);
@@ -79,16 +90,33 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
     expect(digests).toContain(sha256Hex(values.subscriptionKey!));
     expect(digests).toContain(sha256Hex(values.apiKey!));
     expect(model.keys.find((k) => k.sha256 === sha256Hex(values.subscriptionKey!))!.grants).toEqual([
-      { apiId: model.apis[0]!.id, subscriptionId: values.subscriptionId, planId: model.plans[0]!.id },
+      { apiId: model.apis[0]!.id, subscriptionId: values.subscriptionId, planId: model.plans[0]!.id, live: true },
+    ]);
+    expect(model.keys.find((k) => k.sha256 === sha256Hex(values.pausedKey!))!.grants).toEqual([
+      { apiId: model.apis[0]!.id, subscriptionId: values.pausedSubscription, planId: model.plans[1]!.id, live: false },
     ]);
     expect(model.subscriptionPlans.map((p) => [p.planName, p.throttleLimitCount, p.throttleLimitUnit])).toEqual([['Silver', 100, 'Min']]);
   });
 
-  it('is plain JSON data that translates without problems into resources Envoy accepts', () => {
+  it('is plain JSON data that translates into resources Envoy accepts, with the paused subscription’s key suspended', () => {
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
     const { resources, problems } = translate(model, { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules });
-    expect(problems).toEqual([]);
+    // The API attaches api-key-auth beside its plans: its own v0.9 key belongs to no plan.
+    expect(problems.map((p) => [p.severity, p.path])).toEqual([['warning', 'plans']]);
     expect(validateResources(resources)).toEqual([]);
+    const apiKey = JSON.parse(JSON.stringify(resources.listener)) as unknown;
+    const config = JSON.parse(findWasmConfiguration(apiKey, 'api-key')) as { keySets: Record<string, { sha256: string; status: string }[]> };
+    const statuses = Object.fromEntries(config.keySets['reading-list-api-v1.0/subscriptions']!.map((k) => [k.sha256, k.status]));
+    expect(statuses).toEqual({ [sha256Hex(values.subscriptionKey!)]: 'active', [sha256Hex(values.pausedKey!)]: 'suspended' });
     expect(resources.routeConfiguration[0]).toMatchObject({ virtualHosts: [{ routes: [{ name: 'reading-list-api-v1.0/GET/books' }, { name: 'reading-list-api-v1.0/GET/books/{id}' }] }] });
   });
 });
+
+/** The plugin configuration JSON of a module's wasm filter in a listener list. */
+function findWasmConfiguration(listeners: unknown, module: string): string {
+  const hcm = (listeners as { filterChains: { filters: { typedConfig: { httpFilters: { typedConfig: { config?: { name: string; configuration: { value: string } } } }[] } }[] }[] }[])[0]!
+    .filterChains[0]!.filters[0]!.typedConfig;
+  const filter = hcm.httpFilters.find((f) => f.typedConfig.config?.name === module);
+  if (!filter) throw new Error(`no ${module} filter`);
+  return filter.typedConfig.config!.configuration.value;
+}

@@ -17,6 +17,9 @@ const ctx: AttachmentContext = {
   jwtPlanKeySets: [],
   jwtUrlKeySet: (url) => (url === 'https://idp/jwks' ? 'url/https://idp/jwks' : null),
   jwtClients: null,
+  hasAuthorizationServer: () => false,
+  oauth2Clients: null,
+  oauth2Plans: [],
 };
 const tables = (): IrTables => emptyTables();
 
@@ -26,8 +29,8 @@ function settingsOf<S>(result: { ok: true; settings: S } | { ok: false }): S {
 }
 
 describe('policy filter registry', () => {
-  it('orders authentication before subscription checks, throttling and header changes', () => {
-    expect(httpFilterOrder).toEqual(['api-key', 'jwt', 'subscription-validation', 'throttle', 'set-headers']);
+  it('orders authentication, then the plan decision, then plan and API policies', () => {
+    expect(httpFilterOrder).toEqual(['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers']);
   });
 
   it('maps v0.9 aliases to their module and knows no module for the rest', () => {
@@ -40,7 +43,7 @@ describe('policy filter registry', () => {
 
 describe('api-key filter', () => {
   it('reads the key over the API key sets, header names lowercased', () => {
-    expect(settingsOf(apiKeyFilter.fromParams({ key: 'X-API-Key' }, ctx))).toEqual({ keySets: ['shop/api-keys'], key: 'x-api-key', in: 'header', valuePrefix: '', propagateCredential: false });
+    expect(settingsOf(apiKeyFilter.fromParams({ key: 'X-API-Key' }, ctx))).toEqual({ keySets: ['shop/api-keys'], key: 'x-api-key', in: 'header', valuePrefix: '', propagateCredential: false, optional: false, plans: null });
   });
 
   it('refuses two different api-key policies on one route', () => {

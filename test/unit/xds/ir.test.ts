@@ -3,7 +3,7 @@ import { parse, stringify } from 'yaml';
 import { buildIr } from '../../../server/xds/translate/build-ir.ts';
 import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
-const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
 const options = { controlPlaneUrl: 'http://cp:9090/', listenerPort: 8080, modules };
 
 function model(extra: Record<string, unknown> = {}) {
@@ -30,8 +30,9 @@ describe('buildIr', () => {
     expect(problems).toEqual([]);
     const route = ir.routes.find((r) => r.domain === '*')!;
     expect(route.name).toBe('shop/GET/items/{id}');
-    expect(route.policies.map((p) => `${p.source}:${p.kind}`)).toEqual(['plan:api-key', 'api:set-headers', 'operation:throttle']);
-    expect(route.policies[0]!.settings).toEqual({ keySets: ['shop/subscriptions'], key: 'key', in: 'query', valuePrefix: '', propagateCredential: true });
+    expect(route.policies.map((p) => `${p.source}:${p.kind}`)).toEqual(['plan:api-key', 'plan:plan', 'api:set-headers', 'operation:throttle']);
+    expect(route.policies[0]!.settings).toEqual({ keySets: ['shop/subscriptions'], key: 'key', in: 'query', valuePrefix: '', propagateCredential: true, optional: false, plans: ['pln_1'] });
+    expect(route.settings.plan).toEqual({ plans: ['pln_1'], challenges: ['ApiKey query="key"'] });
     expect(route.match).toEqual({ kind: 'regex', regex: '^/shop/v1/items/[^/]+$' });
     expect(route.rewrite).toEqual({ kind: 'regex', pattern: '^/shop/v1', substitution: '/base' });
     expect(route.plans).toEqual(['pln_1']);

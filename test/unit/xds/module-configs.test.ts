@@ -8,7 +8,7 @@ import { loadPolicy, sendRequest } from '../../helpers/policies.ts';
 import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
 const inDir = fileURLToPath(new URL('../../golden/xds/in/', import.meta.url));
-const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
+const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
 
 interface WasmFilter {
   name: string;
@@ -30,13 +30,15 @@ describe('generated plugin configurations', () => {
     expect(plugin.isConfigured).toBe(true);
   });
 
-  it('lets a request with a key of the route key set through and refuses one without', async () => {
+  it('lets a subscription key of the route plans through, and refuses a v0.9 key (no plan) and a missing key', async () => {
     const config = wasmConfigurations('policy-chains.yaml').find((c) => c.module === 'api-key')!;
     const plugin = await loadPolicy('api-key', config.configuration);
-    // 2c26b4… is the digest of "foo", a v0.9 key of the API (golden input policy-chains).
-    const allowed = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'foo']] });
+    // 9f86d0… is the digest of "test", the key of sub_1 (plan Gold); 2c26b4… of "foo", a v0.9 key (golden input policy-chains).
+    const allowed = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'test']] });
     expect(allowed.outcome.action).toBe('continue');
+    const v09 = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'foo']] });
+    expect(v09.outcome).toMatchObject({ action: 'localReply', status: 401 });
     const refused = sendRequest(plugin, { route: 'keyed/GET/items' });
-    expect(refused.outcome.action).toBe('localReply');
+    expect(refused.outcome).toMatchObject({ action: 'localReply', status: 401 });
   });
 });

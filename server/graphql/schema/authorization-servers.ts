@@ -1,0 +1,130 @@
+import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import {
+  type AuthorizationServer,
+  createAuthorizationServer,
+  deleteAuthorizationServer,
+  getAuthorizationServer,
+  listAuthorizationServers,
+  loadAuthorizationServers,
+  updateAuthorizationServer,
+} from '../../domain/authorization-servers.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { builder } from '../builder.ts';
+
+/** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
+export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
+  description: 'An OAuth2 authorization server whose RFC 7662 introspection endpoint checks the tokens of OAUTH2 plans.',
+  id: { resolve: (server: AuthorizationServer) => server.id },
+  load: async (ids: string[], ctx) =>
+    (await loadAuthorizationServers(ctx.domain, ids)).map((server, i) => server ?? new NotFoundError('AuthorizationServer', ids[i] ?? '')),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    introspectionUrl: t.exposeString('introspectionUrl'),
+    clientId: t.exposeString('clientId', { description: 'The client the gateway authenticates as (HTTP Basic) when introspecting.' }),
+    hasClientSecret: t.exposeBoolean('hasClientSecret', { description: 'The secret itself is write-only.' }),
+    tokenTypeHint: t.exposeString('tokenTypeHint', { nullable: true, description: '`token_type_hint` sent with each introspection; null = none.' }),
+    timeoutMs: t.exposeInt('timeoutMs', { description: 'Introspection call timeout (the gateway answers 503 past it).' }),
+    maxCacheSeconds: t.exposeInt('maxCacheSeconds', { description: 'How long an active answer may be reused, at most; also bounded by the token `exp`. 0 = no cache.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+function serverId(globalId: { typename: string; id: string }): string {
+  if (globalId.typename !== 'AuthorizationServer') throw new NotFoundError('AuthorizationServer', globalId.id, `authorization server '${globalId.id}' not found`);
+  return globalId.id;
+}
+
+builder.queryField('authorizationServer', (t) =>
+  t.field({
+    type: AuthorizationServerRef,
+    nullable: true,
+    authScopes: { manager: true },
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      id.typename === 'AuthorizationServer'
+        ? getAuthorizationServer(ctx.domain, id.id).catch((error: unknown) => {
+            if (error instanceof NotFoundError) return null;
+            throw error;
+          })
+        : null,
+  }),
+);
+
+builder.queryField('authorizationServers', (t) =>
+  t.connection({
+    type: AuthorizationServerRef,
+    authScopes: { manager: true },
+    description: 'OAuth2 authorization servers, oldest first.',
+    args: { name: t.arg.string({ required: false }) },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (server: AuthorizationServer) => server.id }, (page: ResolveCursorConnectionArgs) =>
+        listAuthorizationServers(ctx.domain, { name: args.name ?? undefined }, page),
+      ),
+  }),
+);
+
+const ServerPayload = (name: string) =>
+  builder.objectRef<{ authorizationServer: AuthorizationServer }>(name).implement({
+    fields: (t) => ({ authorizationServer: t.field({ type: AuthorizationServerRef, resolve: (p) => p.authorizationServer }) }),
+  });
+
+builder.mutationField('createAuthorizationServer', (t) =>
+  t.fieldWithInput({
+    type: ServerPayload('CreateAuthorizationServerPayload'),
+    authScopes: { manager: true },
+    errors: { types: [ValidationError, ConflictError, ForbiddenError] },
+    input: {
+      name: t.input.string({ description: 'Unique.' }),
+      introspectionUrl: t.input.string({ description: 'http(s) URL of the RFC 7662 introspection endpoint.' }),
+      clientId: t.input.string(),
+      clientSecret: t.input.string({ description: 'Write-only.' }),
+      tokenTypeHint: t.input.string({ required: false, description: 'e.g. access_token; default none.' }),
+      timeoutMs: t.input.int({ required: false, description: '100..30000, default 2000.' }),
+      maxCacheSeconds: t.input.int({ required: false, description: '0..3600, default 300.' }),
+    },
+    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await createAuthorizationServer(ctx.domain, input) }),
+  }),
+);
+
+builder.mutationField('updateAuthorizationServer', (t) =>
+  t.fieldWithInput({
+    type: ServerPayload('UpdateAuthorizationServerPayload'),
+    authScopes: { manager: true },
+    description: 'Merges: absent fields keep their value (an omitted clientSecret is kept); tokenTypeHint null clears it.',
+    errors: { types: [ValidationError, NotFoundError, ConflictError, ForbiddenError] },
+    input: {
+      id: t.input.globalID(),
+      name: t.input.string({ required: false }),
+      introspectionUrl: t.input.string({ required: false }),
+      clientId: t.input.string({ required: false }),
+      clientSecret: t.input.string({ required: false, description: 'Write-only; omit to keep the current secret.' }),
+      tokenTypeHint: t.input.string({ required: false }),
+      timeoutMs: t.input.int({ required: false }),
+      maxCacheSeconds: t.input.int({ required: false }),
+    },
+    resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
+      authorizationServer: await updateAuthorizationServer(ctx.domain, serverId(id), changes),
+    }),
+  }),
+);
+
+const DeleteAuthorizationServerPayload = builder
+  .objectRef<{ authorizationServer: AuthorizationServer }>('DeleteAuthorizationServerPayload')
+  .implement({
+    fields: (t) => ({
+      deletedId: t.id({ resolve: (p) => encodeGlobalID('AuthorizationServer', p.authorizationServer.id) }),
+      name: t.string({ resolve: (p) => p.authorizationServer.name }),
+    }),
+  });
+
+builder.mutationField('deleteAuthorizationServer', (t) =>
+  t.fieldWithInput({
+    type: DeleteAuthorizationServerPayload,
+    authScopes: { manager: true },
+    description: 'Refused with ConflictError while an OAUTH2 plan refers to the server.',
+    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
+    input: { id: t.input.globalID() },
+    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, serverId(input.id)) }),
+  }),
+);
