@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import type { JwtAuthConfig } from './auth/authenticator.ts';
 import type { DomainSettings } from './domain/context.ts';
 
@@ -26,6 +28,12 @@ export interface PlatformConfig {
   /** @default 'info' */
   logLevel: string;
   settings: DomainSettings;
+  /** How often JWKS URLs of JWT plans are re-fetched (rotated keys then reach the data planes). @default 300 */
+  jwksRefreshSeconds?: number | undefined;
+  /** GATEWAY_KEYS plans' trusted public JWKs per issuer (`GATEWAY_JWT_KEYS`). */
+  gatewayJwtKeys?: Record<string, Record<string, unknown>[]> | undefined;
+  /** How often closed minutes of request analytics are written to the database; 0 = only at shutdown. @default 10000 */
+  analyticsFlushIntervalMs?: number | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -46,6 +54,39 @@ function nonNegativeInt(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return value;
+}
+
+/**
+ * `GATEWAY_JWT_KEYS`: inline JSON, or the path of a JSON or YAML file, holding `{ "<issuer>": [JWK, …] }`. Every key
+ * must be a public key with a `kid` (unique across issuers: tokens pick their key by kid); a private key is refused
+ * here rather than published to data planes.
+ */
+export function parseGatewayJwtKeys(value: string, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): Record<string, Record<string, unknown>[]> {
+  const text = value.trim();
+  let parsed: unknown;
+  try {
+    parsed = text.startsWith('{') ? JSON.parse(text) : parseYaml(readFile(text));
+  } catch (error: unknown) {
+    throw new Error(`GATEWAY_JWT_KEYS: cannot read ${text.startsWith('{') ? 'the inline JSON' : `'${text}'`}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('GATEWAY_JWT_KEYS must map issuers to lists of JWKs');
+  const kids = new Set<string>();
+  const keys: Record<string, Record<string, unknown>[]> = {};
+  for (const [issuer, list] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!Array.isArray(list)) throw new Error(`GATEWAY_JWT_KEYS: '${issuer}' must be a list of JWKs`);
+    keys[issuer] = list.map((jwk: unknown, i) => {
+      const at = `GATEWAY_JWT_KEYS: ${issuer}[${i}]`;
+      if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new Error(`${at} must be a JWK object`);
+      const { kty, kid, d, k } = jwk as Record<string, unknown>;
+      if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') throw new Error(`${at}: kty must be RSA, EC or OKP (public keys only)`);
+      if (d !== undefined || k !== undefined) throw new Error(`${at} is a private key; give its public part`);
+      if (typeof kid !== 'string' || kid === '') throw new Error(`${at} needs a kid`);
+      if (kids.has(kid)) throw new Error(`${at}: kid '${kid}' is used twice`);
+      kids.add(kid);
+      return jwk as Record<string, unknown>;
+    });
+  }
+  return keys;
 }
 
 /** The environment contract of the design brief; nothing else in the server reads process.env. */
@@ -69,6 +110,9 @@ export function configFromEnv(env: Env): PlatformConfig {
       ? { issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE, jwksUrl: env.AUTH_JWT_JWKS_URL }
       : undefined,
     logLevel: env.LOG_LEVEL || 'info',
+    jwksRefreshSeconds: nonNegativeInt(env, 'JWKS_REFRESH_SECONDS', 300) || 300,
+    gatewayJwtKeys: env.GATEWAY_JWT_KEYS ? parseGatewayJwtKeys(env.GATEWAY_JWT_KEYS) : undefined,
+    analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
     settings: {
       apiKeyQuotaPerUser: nonNegativeInt(env, 'API_KEY_QUOTA_PER_USER', 10),
       apiKeyRenewGraceSeconds: nonNegativeInt(env, 'API_KEY_RENEW_GRACE_SECONDS', 0),

@@ -1,7 +1,10 @@
 import type { Server } from 'node:http';
+import { addAccessLogService } from './analytics/als-service.ts';
+import { AnalyticsRecorder } from './analytics/recorder.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import type { PlatformConfig } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
+import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';
 import { randomPassword } from './domain/secrets.ts';
@@ -35,6 +38,8 @@ export interface Platform {
   snapshots: SnapshotSource;
   /** Rebuilds the snapshot from the database now (after any build in flight). */
   rebuildSnapshot(): Promise<void>;
+  /** Request analytics fed by the embedded gateway and Envoy's access-log service; `flush()` writes every pending minute now. */
+  analytics: { flush(): Promise<void> };
   logger: Logger;
   close(): Promise<void>;
 }
@@ -118,13 +123,31 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         policyModules,
         controlPlaneUrl: `http://${reachableHost(config.host)}:${managementPort}`,
         listenerPort: config.gatewayPort,
+        jwksRefreshSeconds: config.jwksRefreshSeconds,
+        gatewayJwtKeys: config.gatewayJwtKeys,
       }),
     logger,
     now,
     ...options.snapshotTiming,
   });
   await runner.start();
-  const ads: AdsServer = await startAdsServer({ snapshots, logger, port: config.xdsPort, host: config.host });
+  // Per-minute request counters from every data plane: Envoy streams access logs to the xDS port, the embedded
+  // gateway reports in-process; closed minutes are added to the database (see docs/analytics.md).
+  const analytics = new AnalyticsRecorder({
+    sink: async (increments) => {
+      const { droppedHandles } = await addRequestStats(database.db, increments);
+      if (droppedHandles.length > 0) logger.debug({ handles: droppedHandles }, 'analytics of unknown apis dropped');
+    },
+    logger,
+    flushIntervalMs: config.analyticsFlushIntervalMs ?? 10_000,
+  });
+  const ads: AdsServer = await startAdsServer({
+    snapshots,
+    logger,
+    port: config.xdsPort,
+    host: config.host,
+    addServices: (server) => addAccessLogService(server, { record: (r) => analytics.record(r), logger }),
+  });
   readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status());
   // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
   let changeNotify: ChangeNotify | null = null;
@@ -140,7 +163,14 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
 
   // The embedded data plane reads the same snapshots Envoy gets over ADS, in-process.
   const gateway: Gateway | null = config.embeddedGateway
-    ? await createGateway({ source: snapshots, port: config.gatewayPort, host: config.host, logger, adminPort: config.gatewayAdminPort })
+    ? await createGateway({
+        source: snapshots,
+        port: config.gatewayPort,
+        host: config.host,
+        logger,
+        adminPort: config.gatewayAdminPort,
+        onRequestComplete: (record) => analytics.record(record),
+      })
     : null;
   if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');
 
@@ -152,12 +182,15 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     policyModules,
     snapshots,
     rebuildSnapshot: () => runner.rebuild('change'),
+    analytics: { flush: () => analytics.flush({ all: true }) },
     logger,
     close: async () => {
       await gateway?.close();
       await changeNotify?.close();
       await runner.close();
       await ads.close();
+      // After every data plane stopped reporting, before the database closes.
+      await analytics.close();
       await closeServer(management);
       await database.close();
     },

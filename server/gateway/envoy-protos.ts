@@ -14,6 +14,8 @@ const files = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/wasm/v3/wasm.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  // The listener's access log (analytics); the gateway reports in-process and ignores it, but must decode it.
+  'envoy/extensions/access_loggers/grpc/v3/als.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
   'google/protobuf/wrappers.proto',

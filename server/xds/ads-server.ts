@@ -17,6 +17,8 @@ export interface AdsServerOptions {
   controlPlaneId?: string;
   /** @default the process-wide codec over Envoy's protos */
   codec?: ResourceCodec;
+  /** Adds more gRPC services on the same port (Envoy's access-log service, server/analytics/als-service.ts). */
+  addServices?: (server: grpc.Server) => void;
 }
 
 export interface AdsServer {
@@ -113,6 +115,8 @@ export async function startAdsServer(options: AdsServerOptions): Promise<AdsServ
       call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not served; use state-of-the-world ADS' });
     },
   });
+
+  options.addServices?.(server);
 
   const host = options.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) => {

@@ -16,6 +16,18 @@ export const routeConfigurationName = 'apip/routes';
 /** The cluster that serves `/policies/<name>.wasm` to Envoy's remote wasm fetcher. */
 export const controlPlaneClusterName = 'apip/control-plane';
 
+/**
+ * The static cluster of envoy/bootstrap.yaml that reaches the control plane's gRPC port (ADS, and the access-log
+ * service analytics read). Not in any snapshot: Envoy has it before the first one.
+ */
+export const xdsClusterName = 'apip-xds';
+
+/** Envoy's gRPC access-log `log_name` (the control plane's analytics accept any). */
+export const accessLogName = 'apip';
+
+/** Request headers every access-log entry carries: the identity the policies established (docs/analytics.md). */
+export const accessLogRequestHeaders = ['x-apip-application-id', 'x-apip-plan'] as const;
+
 /** HttpConnectionManager stat prefix. */
 export const statPrefix = 'apip';
 

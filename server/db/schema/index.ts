@@ -6,3 +6,5 @@ export * from './subscription-plans.ts';
 export * from './subscriptions.ts';
 export * from './api-keys.ts';
 export * from './audit-log.ts';
+export * from './authorization-servers.ts';
+export * from './analytics.ts';

@@ -12,6 +12,8 @@ import './audit.ts';
 import './deployment.ts';
 import './api-keys.ts';
 import './subscriptions.ts';
+import './analytics.ts';
+import './authorization-servers.ts';
 
 export function toSchema(): GraphQLSchema {
   return builder.toSchema({ sortSchema: true });

@@ -1,7 +1,7 @@
 import { policyFilters, httpFilterOrder } from '../filters/registry.ts';
 import { wasmHttpFilter } from '../filters/wasm-filter.ts';
 import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
-import { routeConfigurationName, statPrefix } from '../names.ts';
+import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
 import type { EnvoyResource } from '../resources.ts';
 
 /** Every data plane gets its configuration over the one ADS stream. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/config_source.proto#envoy-v3-api-msg-config-core-v3-aggregatedconfigsource */
@@ -13,33 +13,94 @@ function pluginConfiguration<K extends PolicyKind>(kind: K, routes: ReadonlyMap<
   return policyFilters[kind].pluginConfiguration(routes, ir.tables);
 }
 
+type IrRoute = IrSnapshot['routes'][number];
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * One route per name, sorted by name: a name recurs on the sandbox vhost with the same chain, and the first
+ * (in IR order, which the stable sort keeps) serves both.
+ */
+export function routesByName(routes: readonly IrRoute[]): IrRoute[] {
+  const sorted = [...routes].sort((a, b) => compare(a.name, b.name));
+  const out: IrRoute[] = [];
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i - 1]!.name !== sorted[i]!.name) out.push(sorted[i]!);
+  return out;
+}
+
+/**
+ * A ReadonlyMap over entries appended in key order (the route names, already sorted and unique): the plugin
+ * configurations only iterate it, so tens of thousands of names are not hashed into a Map; `get`/`has` build
+ * one on first use.
+ */
+class SortedEntries<V> implements ReadonlyMap<string, V> {
+  private readonly names: string[] = [];
+  private readonly items: V[] = [];
+  private index: Map<string, V> | null = null;
+
+  push(name: string, value: V): void {
+    this.names.push(name);
+    this.items.push(value);
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  get(name: string): V | undefined {
+    return this.lookup().get(name);
+  }
+
+  has(name: string): boolean {
+    return this.lookup().has(name);
+  }
+
+  forEach(callback: (value: V, key: string, map: ReadonlyMap<string, V>) => void, thisArg?: unknown): void {
+    for (let i = 0; i < this.names.length; i++) callback.call(thisArg, this.items[i]!, this.names[i]!, this);
+  }
+
+  *entries(): MapIterator<[string, V]> {
+    for (let i = 0; i < this.names.length; i++) yield [this.names[i]!, this.items[i]!];
+  }
+
+  keys(): MapIterator<string> {
+    return this.names.values();
+  }
+
+  values(): MapIterator<V> {
+    return this.items.values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries();
+  }
+
+  private lookup(): Map<string, V> {
+    this.index ??= new Map(this.entries());
+    return this.index;
+  }
+}
+
 /** The wasm filters (in httpFilterOrder, only modules some route uses) then the router, which must be last. */
 export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
-  const perKind = new Map<PolicyKind, Map<string, RouteSettingsByKind[PolicyKind]>>();
-  // Routes are sorted by domain then match order; settings maps must be sorted by route name.
-  const byName = ir.routes.map((r) => r.name).sort();
-  const first = new Map<string, (typeof ir.routes)[number]>();
-  // A route name recurs on the sandbox vhost with the same chain: one entry serves both.
-  for (const route of ir.routes) if (!first.has(route.name)) first.set(route.name, route);
-  for (const name of byName) {
-    const route = first.get(name);
-    if (!route) continue;
-    first.delete(name);
-    for (const kind of httpFilterOrder) {
-      const settings = route.settings[kind];
-      if (settings === undefined) continue;
-      let routes = perKind.get(kind);
-      if (!routes) perKind.set(kind, (routes = new Map()));
-      routes.set(name, settings);
+  // Settings maps must be sorted by route name; routes are sorted by domain then match order.
+  const perKind = new Map<PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>>();
+  for (const kind of httpFilterOrder) perKind.set(kind, new SortedEntries());
+  for (const route of routesByName(ir.routes)) {
+    // Only the kinds a route has (mostly one or two of the five).
+    const settings = route.settings as Record<string, RouteSettingsByKind[PolicyKind] | undefined>;
+    for (const kind in settings) {
+      const value = settings[kind];
+      if (value !== undefined) perKind.get(kind as PolicyKind)?.push(route.name, value);
     }
   }
   const filters: EnvoyResource[] = [];
   for (const kind of httpFilterOrder) {
     const routes = perKind.get(kind);
     const module = ir.modules[kind];
-    if (!routes || !module) continue;
+    if (!routes || routes.size === 0 || !module) continue;
     // The first module of the chain removes client-supplied identity headers before anything reads them.
-    const configuration = { stripIdentityHeaders: filters.length === 0, ...pluginConfiguration(kind, routes as Map<string, never>, ir) };
+    const configuration = { stripIdentityHeaders: filters.length === 0, ...pluginConfiguration(kind, routes, ir) };
     filters.push(
       wasmHttpFilter({ name: kind, sha256: module.sha256, controlPlaneUrl: ir.controlPlane.url, controlPlaneCluster: ir.controlPlane.cluster.name }, configuration),
     );
@@ -70,6 +131,17 @@ export function buildListener(ir: IrSnapshot): EnvoyResource {
               httpFilters: buildHttpFilters(ir),
               normalizePath: true,
               mergeSlashes: true,
+              // Every request's route, status, timing and identity streamed to the control plane's analytics.
+              accessLog: [
+                {
+                  name: 'envoy.access_loggers.http_grpc',
+                  typedConfig: {
+                    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+                    commonConfig: { logName: accessLogName, grpcService: { envoyGrpc: { clusterName: xdsClusterName } }, transportApiVersion: 'V3' },
+                    additionalRequestHeadersToLog: [...accessLogRequestHeaders],
+                  },
+                },
+              ],
             },
           },
         ],
