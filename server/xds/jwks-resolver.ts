@@ -1,22 +1,28 @@
-import { exportJWK, importSPKI, importX509, type JWK } from 'jose';
+import { createRemoteJWKSet, customFetch, exportJWK, importSPKI, importX509, type JWK, type RemoteJWKSet } from 'jose';
 import type { DeploymentModel, PublicJwk } from '../domain/deployment-model.ts';
 import { planJwtKeySetName, urlJwtKeySetName } from './names.ts';
 
 /**
- * Resolves the JWT keys a deployment model refers to (JWT plans' GIVEN_KEY or JWKS_URL, `jwt` attachments'
- * jwksUrl) into public JWKs with jose, outside the pure translator. JWKS documents are cached: a fresh copy is
- * reused for `ttlMs`, and a failed refresh keeps serving the last good keys (reported, so an IdP outage does
- * not take the API off the data plane).
+ * Resolves the JWT keys a deployment model refers to (JWT plans' GIVEN_KEY, GATEWAY_KEYS or JWKS_URL, `jwt`
+ * attachments' jwksUrl) into public JWKs with jose, outside the pure translator. JWKS documents are fetched with
+ * jose's remote JWK set and cached: a fresh copy is reused for `ttlMs`, and a failed refresh keeps serving the
+ * last good keys (reported, so an IdP outage does not take the API off the data plane). `watch` re-fetches them
+ * every `ttlMs` and says when a key set changed, so rotated keys reach the data planes without a write.
  */
 export interface JwksResolverOptions {
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** How long a fetched JWKS is reused. @default 300000 (5 min) */
+  /** How long a fetched JWKS is reused, and how often `watch` re-fetches it. @default 300000 (5 min) */
   ttlMs?: number;
   /** Per-request timeout. @default 5000 */
   timeoutMs?: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * GATEWAY_KEYS: the control plane's own trusted public keys per issuer (`GATEWAY_JWT_KEYS`, config.ts), each
+   * with its `kid`. A GATEWAY_KEYS plan accepts tokens signed by any of them.
+   */
+  gatewayKeys?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
 }
 
 export interface JwksProblem {
@@ -94,13 +100,25 @@ export class JwksResolver {
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
+  private readonly gatewayKeys: PublicJwk[];
   private readonly documents = new Map<string, { keys: PublicJwk[]; fetchedAt: number }>();
+  private readonly remotes = new Map<string, RemoteJWKSet>();
+  /** JWKS URLs the latest model refers to: what `refresh` keeps up to date. */
+  private inUse = new Set<string>();
 
   constructor(options: JwksResolverOptions = {}) {
     this.fetchFn = options.fetch ?? globalThis.fetch;
     this.ttlMs = options.ttlMs ?? 300_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.now = options.now ?? Date.now;
+    // Issuers in name order, keys as configured; only public members travel.
+    this.gatewayKeys = [];
+    for (const issuer of Object.keys(options.gatewayKeys ?? {}).sort()) {
+      for (const jwk of options.gatewayKeys?.[issuer] ?? []) {
+        const key = publicJwk(jwk, false);
+        if (key) this.gatewayKeys.push(key);
+      }
+    }
   }
 
   /** A copy of `model` with `jwks` filled in, and what could not be resolved. */
@@ -108,6 +126,7 @@ export class JwksResolver {
     const jwks: Record<string, PublicJwk[]> = {};
     const problems: JwksProblem[] = [];
     const urls = new Set<string>();
+    const used = new Set<string>();
     for (const plan of model.plans) {
       const jwt = plan.security.type === 'JWT' ? plan.security.jwt : null;
       if (!jwt) continue;
@@ -117,9 +136,12 @@ export class JwksResolver {
         if (key) jwks[source] = [key];
         else problems.push({ source, message: 'the given key could not be read' });
       } else if (jwt.keyResolver === 'JWKS_URL' && jwt.jwksUrl) {
+        used.add(jwt.jwksUrl);
         jwks[source] = await this.fetchKeys(jwt.jwksUrl, problems, source);
+      } else if (jwt.keyResolver === 'GATEWAY_KEYS' && this.gatewayKeys.length > 0) {
+        jwks[source] = this.gatewayKeys;
       } else {
-        problems.push({ source, message: `key resolver ${jwt.keyResolver} has no keys configured` });
+        problems.push({ source, message: `key resolver ${jwt.keyResolver} has no keys configured${jwt.keyResolver === 'GATEWAY_KEYS' ? ' (GATEWAY_JWT_KEYS)' : ''}` });
       }
     }
     for (const api of model.apis) {
@@ -128,22 +150,59 @@ export class JwksResolver {
         if ((p.name === 'jwt' || p.name === 'jwt-auth') && typeof url === 'string') urls.add(url);
       }
     }
-    for (const url of [...urls].sort()) jwks[urlJwtKeySetName(url)] = await this.fetchKeys(url, problems, urlJwtKeySetName(url));
+    for (const url of [...urls].sort()) {
+      used.add(url);
+      jwks[urlJwtKeySetName(url)] = await this.fetchKeys(url, problems, urlJwtKeySetName(url));
+    }
+    // Documents of URLs no model refers to any more are dropped (and no longer refreshed).
+    this.inUse = used;
+    for (const url of [...this.documents.keys()]) if (!used.has(url)) this.documents.delete(url);
+    for (const url of [...this.remotes.keys()]) if (!used.has(url)) this.remotes.delete(url);
     return { model: { ...model, jwks }, problems };
+  }
+
+  /**
+   * Re-fetches every JWKS URL the latest model uses; true when some URL's keys changed. A failed fetch keeps the
+   * last keys (the next build reports it).
+   */
+  async refresh(): Promise<boolean> {
+    let changed = false;
+    for (const url of [...this.inUse].sort()) {
+      const before = this.documents.get(url);
+      try {
+        const keys = await this.download(url);
+        this.documents.set(url, { keys, fetchedAt: this.now() });
+        if (JSON.stringify(keys) !== JSON.stringify(before?.keys)) changed = true;
+      } catch {
+        // Kept as it was: resolve() retries once the copy is older than ttlMs and reports the failure.
+      }
+    }
+    return changed;
+  }
+
+  /** Refreshes the JWKS URLs every `ttlMs` and calls `onChange` when keys changed; returns a stop function. */
+  watch(onChange: () => void, intervalMs = this.ttlMs): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.refresh()
+        .then((changed) => {
+          if (changed) onChange();
+        })
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async fetchKeys(url: string, problems: JwksProblem[], source: string): Promise<PublicJwk[]> {
     const cached = this.documents.get(url);
     if (cached && this.now() - cached.fetchedAt < this.ttlMs) return cached.keys;
     try {
-      const response = await this.fetchFn(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const body = (await response.json()) as { keys?: unknown };
-      if (!Array.isArray(body.keys)) throw new Error('not a JWK Set');
-      const keys = body.keys.flatMap((k: unknown) => {
-        const jwk = typeof k === 'object' && k !== null ? publicJwk(k as Record<string, unknown>, false) : null;
-        return jwk ? [jwk] : [];
-      });
+      const keys = await this.download(url);
       this.documents.set(url, { keys, fetchedAt: this.now() });
       return keys;
     } catch (error: unknown) {
@@ -151,5 +210,27 @@ export class JwksResolver {
       problems.push({ source, message: cached ? `refresh failed (${reason}); serving the last keys fetched` : `JWKS could not be fetched (${reason})` });
       return cached?.keys ?? [];
     }
+  }
+
+  /** One fetch through jose's remote JWK set (status, JSON and JWK Set shape checked by jose); public keys only. */
+  private async download(url: string): Promise<PublicJwk[]> {
+    let remote = this.remotes.get(url);
+    if (!remote) {
+      remote = createRemoteJWKSet(new URL(url), {
+        timeoutDuration: this.timeoutMs,
+        // Our own schedule decides when to fetch; jose only fetches when asked to reload.
+        cooldownDuration: 0,
+        cacheMaxAge: Number.POSITIVE_INFINITY,
+        headers: { accept: 'application/json' },
+        [customFetch]: this.fetchFn as never,
+      });
+      this.remotes.set(url, remote);
+    }
+    await remote.reload();
+    const keys = remote.jwks()?.keys ?? [];
+    return keys.flatMap((k: unknown) => {
+      const jwk = typeof k === 'object' && k !== null ? publicJwk(k as Record<string, unknown>, false) : null;
+      return jwk ? [jwk] : [];
+    });
   }
 }

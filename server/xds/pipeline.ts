@@ -4,7 +4,7 @@ import { JwksResolver } from './jwks-resolver.ts';
 import type { DeploymentModel } from '../domain/deployment-model.ts';
 import type { SnapshotPipeline } from './runner.ts';
 import { translate } from './translate/translate.ts';
-import { validateResources } from './validate.ts';
+import { ValidationCache, validateResourcesAsync } from './validate.ts';
 
 export interface SnapshotPipelineOptions {
   /** The compiled modules, whose sha256 the wasm filter configs carry. */
@@ -13,20 +13,30 @@ export interface SnapshotPipelineOptions {
   controlPlaneUrl: string;
   /** Port of the generated HTTP listener (what Envoy binds; the embedded gateway binds its own). */
   listenerPort: number;
+  /** How often JWKS URLs are re-fetched; changed keys trigger a rebuild. @default 300 */
+  jwksRefreshSeconds?: number | undefined;
+  /** GATEWAY_KEYS plans' trusted public keys per issuer (config.ts `GATEWAY_JWT_KEYS`). */
+  gatewayJwtKeys?: Readonly<Record<string, readonly Record<string, unknown>[]>> | undefined;
 }
 
 /**
  * The real steps between the database and a snapshot: the domain's deployment model, JWT keys resolved with
- * jose (JWKS documents cached by the resolver), the pure translator, then the strict check against Envoy's protos.
+ * jose (JWKS documents cached by the resolver), the pure translator, then the strict check against Envoy's protos
+ * (incremental and sliced, validate.ts).
  */
 export function createSnapshotPipeline(options: SnapshotPipelineOptions): SnapshotPipeline<DeploymentModel> {
   const modules = Object.fromEntries([...options.policyModules].map(([name, module]) => [name, { sha256: module.sha256 }]));
-  const jwks = new JwksResolver();
+  const jwks = new JwksResolver({ ttlMs: (options.jwksRefreshSeconds ?? 300) * 1000, gatewayKeys: options.gatewayJwtKeys });
+  // Units (clusters, routes) unchanged since the last check keep their result: a rebuild after one API changed
+  // checks that API, and the check yields to the event loop while it runs.
+  const validation = new ValidationCache();
   return {
     loadModel: (db, now) => loadDeploymentModel(db, now),
     resolveJwks: (model) => jwks.resolve(model),
     translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules }),
-    validate: (resources) => validateResources(resources),
+    validate: (resources) => validateResourcesAsync(resources, validation),
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
+    // Rotated IdP keys are pushed without waiting for a write.
+    watch: (onChange) => jwks.watch(onChange),
   };
 }

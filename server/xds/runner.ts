@@ -11,7 +11,7 @@ export interface TranslationResult {
 
 /**
  * The I/O-free steps between the database and a snapshot, injected so the runner is tested with fakes and
- * the platform wires the real ones (`loadDeploymentModel`, `resolveJwks`, `translate`, `validateResources`).
+ * the platform wires the real ones (`loadDeploymentModel`, `resolveJwks`, `translate`, `validateResourcesAsync`).
  */
 /** The database handle as the domain receives it (xds never imports db itself). */
 type Database = DomainContext['db'];
@@ -21,10 +21,18 @@ export interface SnapshotPipeline<Model> {
   /** Fetches JWKS URLs etc. the translator must not fetch itself (it is pure); its problems join the translator's. */
   resolveJwks?(model: Model): Promise<{ model: Model; problems: readonly unknown[] }>;
   translate(model: Model): TranslationResult;
-  /** Problems found checking every resource against Envoy's protos; empty = publishable. */
-  validate(resources: EnvoyResources): readonly unknown[];
+  /**
+   * Problems found checking every resource against Envoy's protos; empty = publishable. May be asynchronous
+   * (the real check yields to the event loop between slices); the build waits for it before publishing.
+   */
+  validate(resources: EnvoyResources): readonly unknown[] | Promise<readonly unknown[]>;
   /** When the model next changes without a write (a subscription starts or ends, a key expires): rebuild then. */
   nextChangeAt?(db: Database, now: Date): Promise<Date | null>;
+  /**
+   * Outside changes the model depends on (a JWKS URL's keys rotated): calls `onChange` when one happened, from
+   * `start` until the returned function is called.
+   */
+  watch?(onChange: () => void): () => void;
 }
 
 export interface SnapshotRunnerOptions<Model> {
@@ -42,7 +50,7 @@ export interface SnapshotRunnerOptions<Model> {
   retryMs?: number;
 }
 
-export type RebuildReason = 'start' | 'change' | 'remote' | 'refresh' | 'retry' | 'scheduled';
+export type RebuildReason = 'start' | 'change' | 'remote' | 'refresh' | 'retry' | 'scheduled' | 'keys';
 
 /**
  * Turns committed changes into snapshots: debounce → load model → resolve JWKS → translate → validate →
@@ -59,6 +67,7 @@ export class SnapshotRunner<Model> {
   private refreshTimer: NodeJS.Timeout | null = null;
   private scheduledTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
+  private stopWatching: (() => void) | null = null;
   private building: Promise<void> | null = null;
   private pendingReason: RebuildReason | null = null;
   private failures = 0;
@@ -78,6 +87,7 @@ export class SnapshotRunner<Model> {
   /** Builds the first snapshot (so data planes get configuration at once), then follows the change feed. */
   async start(): Promise<void> {
     this.unsubscribe = this.options.changes.subscribe(() => this.requestRebuild('change'));
+    this.stopWatching = this.options.pipeline.watch?.(() => this.requestRebuild('keys')) ?? null;
     this.refreshTimer = setInterval(() => this.requestRebuild('refresh'), this.refreshIntervalMs);
     this.refreshTimer.unref();
     await this.rebuild('start');
@@ -138,6 +148,7 @@ export class SnapshotRunner<Model> {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    this.stopWatching?.();
     for (const timer of [this.debounceTimer, this.retryTimer, this.scheduledTimer]) if (timer) clearTimeout(timer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.debounceTimer = this.retryTimer = this.refreshTimer = this.scheduledTimer = null;
@@ -158,7 +169,7 @@ export class SnapshotRunner<Model> {
       const translated = pipeline.translate(model);
       const { resources } = translated;
       const problems = [...keyProblems, ...translated.problems];
-      const invalid = pipeline.validate(resources);
+      const invalid = await pipeline.validate(resources);
       this.failures = 0;
       if (invalid.length > 0) {
         this.lastProblems = invalid;

@@ -54,17 +54,25 @@ export function buildClusters(ir: IrSnapshot, trustedCa: string): { clusters: En
   const all = [...ir.clusters, ir.controlPlane.cluster].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const clusters: EnvoyResource[] = [];
   const loadAssignments: EnvoyResource[] = [];
+  // Most clusters share their connect timeout (the default): one string per distinct value.
+  const timeouts = new Map<number, string>();
   for (const cluster of all) {
-    const discovery = cluster.endpoint.isIp
-      ? { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource() } }
-      : { type: 'STRICT_DNS', dnsLookupFamily: 'V4_PREFERRED', loadAssignment: loadAssignment(cluster) };
-    if (cluster.endpoint.isIp) loadAssignments.push(loadAssignment(cluster));
-    clusters.push({
-      name: cluster.name,
-      ...discovery,
-      connectTimeout: protoDuration(cluster.connectTimeoutMs),
-      ...(cluster.tls ? { transportSocket: tlsTransportSocket(cluster, trustedCa) } : {}),
-    });
+    // Keys in the order of the proto3 JSON the golden files fix: name, discovery, connectTimeout, transportSocket.
+    const resource: EnvoyResource = { name: cluster.name };
+    if (cluster.endpoint.isIp) {
+      resource.type = 'EDS';
+      resource.edsClusterConfig = { edsConfig: adsConfigSource() };
+      loadAssignments.push(loadAssignment(cluster));
+    } else {
+      resource.type = 'STRICT_DNS';
+      resource.dnsLookupFamily = 'V4_PREFERRED';
+      resource.loadAssignment = loadAssignment(cluster);
+    }
+    let timeout = timeouts.get(cluster.connectTimeoutMs);
+    if (timeout === undefined) timeouts.set(cluster.connectTimeoutMs, (timeout = protoDuration(cluster.connectTimeoutMs)));
+    resource.connectTimeout = timeout;
+    if (cluster.tls) resource.transportSocket = tlsTransportSocket(cluster, trustedCa);
+    clusters.push(resource);
   }
   return { clusters, loadAssignments };
 }

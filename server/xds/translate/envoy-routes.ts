@@ -1,11 +1,39 @@
-import type { IrRoute, IrSnapshot } from '../ir.ts';
+import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
 import { routeConfigurationName, virtualHostName } from '../names.ts';
 import type { EnvoyResource } from '../resources.ts';
 
-function routeMatch(route: IrRoute): Record<string, unknown> {
-  const path = route.match.kind === 'exact' ? { path: route.match.path } : { safeRegex: { regex: route.match.regex } };
-  // The method is the `:method` pseudo-header. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-headermatcher
-  return { ...path, headers: [{ name: ':method', stringMatch: { exact: route.method } }] };
+/**
+ * Sub-objects many routes have in common are built once per translation and shared: the `:method` header match
+ * per method, and the whole route action of regex routes (one per API environment, whose rewrite is the
+ * context's). Resources are never mutated after translation (serialised, encoded, compiled by the gateway).
+ */
+class RouteParts {
+  private readonly methodHeaders = new Map<string, Record<string, unknown>[]>();
+  private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean }>();
+
+  match(route: IrRoute): Record<string, unknown> {
+    let headers = this.methodHeaders.get(route.method);
+    // The method is the `:method` pseudo-header. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-headermatcher
+    if (headers === undefined) this.methodHeaders.set(route.method, (headers = [{ name: ':method', stringMatch: { exact: route.method } }]));
+    return route.match.kind === 'exact' ? { path: route.match.path, headers } : { safeRegex: { regex: route.match.regex }, headers };
+  }
+
+  action(route: IrRoute): Record<string, unknown> {
+    const rewrite = route.rewrite;
+    // prefix rewrites are per operation; the others depend on the API environment only.
+    if (rewrite?.kind === 'prefix') return routeAction(route);
+    const shared = this.sharedActions.get(route.destination);
+    if (shared && shared.autoHostRewrite === route.autoHostRewrite && sameRewrite(shared.rewrite, rewrite)) return shared.action;
+    const action = routeAction(route);
+    if (!shared) this.sharedActions.set(route.destination, { action, rewrite, autoHostRewrite: route.autoHostRewrite });
+    return action;
+  }
+}
+
+function sameRewrite(a: IrRewrite, b: IrRewrite): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.kind === 'regex' && b.kind === 'regex') return a.pattern === b.pattern && a.substitution === b.substitution;
+  return a.kind === 'prefix' && b.kind === 'prefix' && a.prefix === b.prefix;
 }
 
 function routeAction(route: IrRoute): Record<string, unknown> {
@@ -26,18 +54,16 @@ function routeAction(route: IrRoute): Record<string, unknown> {
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
-  const byDomain = new Map<string, IrRoute[]>();
+  const parts = new RouteParts();
+  const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
+    const envoyRoute = { name: route.name, match: parts.match(route), route: parts.action(route) };
     const list = byDomain.get(route.domain);
-    if (list) list.push(route);
-    else byDomain.set(route.domain, [route]);
+    if (list) list.push(envoyRoute);
+    else byDomain.set(route.domain, [envoyRoute]);
   }
   const virtualHosts = [...byDomain.entries()]
-    .map(([domain, routes]) => ({
-      name: virtualHostName(domain),
-      domains: [domain],
-      routes: routes.map((route) => ({ name: route.name, match: routeMatch(route), route: routeAction(route) })),
-    }))
+    .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { name: routeConfigurationName, virtualHosts };
 }

@@ -10,9 +10,25 @@ export function fullPath(resolvedContext: string, operationPath: string): string
   return resolvedContext === '/' ? operationPath : `${resolvedContext}${operationPath}`;
 }
 
-/** RE2 metacharacters, escaped so that literal path text matches only itself. */
+/** RE2 metacharacters (`\\^$.|?*+()[]{}`) by char code. */
+const metachar = new Uint8Array(128);
+for (const c of '\\^$.|?*+()[]{}') metachar[c.charCodeAt(0)] = 1;
+
+/**
+ * RE2 metacharacters, escaped so that literal path text matches only itself. A scan instead of a global
+ * `replace`: it runs for every route of a catalogue and most text has at most a `.` or two.
+ */
 export function escapeRegex(text: string): string {
-  return text.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 128 && metachar[code] === 1) {
+      out += `${text.slice(from, i)}\\`;
+      from = i;
+    }
+  }
+  return out === '' ? text : out + text.slice(from);
 }
 
 /** One path segment value: what a `{param}` stands for. */
@@ -25,9 +41,19 @@ const segment = '[^/]+';
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routematch-safe-regex
  */
 export function pathMatch(path: string): IrPathMatch {
-  if (!path.includes('{')) return { kind: 'exact', path };
-  const literals = path.split(/\{[^}]*\}/);
-  return { kind: 'regex', regex: `^${literals.map(escapeRegex).join(segment)}$` };
+  let open = path.indexOf('{');
+  if (open === -1) return { kind: 'exact', path };
+  // Same as splitting on /\{[^}]*\}/: a `{` without a closing `}` stays literal text.
+  let regex = '^';
+  let from = 0;
+  while (open !== -1) {
+    const close = path.indexOf('}', open + 1);
+    if (close === -1) break;
+    regex += escapeRegex(path.slice(from, open)) + segment;
+    from = close + 1;
+    open = path.indexOf('{', from);
+  }
+  return { kind: 'regex', regex: `${regex}${escapeRegex(path.slice(from))}$` };
 }
 
 /** `/a/b/` -> `/a/b`, `/` and `` -> `` (no prefix). */
@@ -49,12 +75,30 @@ export function pathRewrite(match: IrPathMatch, resolvedContext: string, operati
   const contextPrefix = resolvedContext === '/' ? '' : resolvedContext;
   if (basePath === contextPrefix) return null;
   if (match.kind === 'exact') return { kind: 'prefix', prefix: `${basePath}${operationPath}` };
-  return { kind: 'regex', pattern: `^${escapeRegex(contextPrefix)}`, substitution: basePath };
+  return { kind: 'regex', pattern: contextPattern(contextPrefix), substitution: basePath };
+}
+
+// The operations of one API share their context: one entry is enough to escape it once per API.
+let lastContext = '';
+let lastContextPattern = '^';
+
+function contextPattern(contextPrefix: string): string {
+  if (contextPrefix !== lastContext) {
+    lastContextPattern = `^${escapeRegex(contextPrefix)}`;
+    lastContext = contextPrefix;
+  }
+  return lastContextPattern;
 }
 
 /** Match order inside a virtual host: exact paths first, then regexes with fewer parameters and more literal text. */
 export function matchOrderKey(match: IrPathMatch): [number, number, number] {
   if (match.kind === 'exact') return [0, 0, 0];
-  const params = match.regex.split(segment).length - 1;
-  return [1, params, -match.regex.length];
+  return [1, regexParams(match.regex), -match.regex.length];
+}
+
+/** How many `{param}` segments a route regex has (occurrences of `[^/]+`). */
+export function regexParams(regex: string): number {
+  let params = 0;
+  for (let at = regex.indexOf(segment); at !== -1; at = regex.indexOf(segment, at + segment.length)) params++;
+  return params;
 }

@@ -6,7 +6,7 @@ import { emptyDeploymentModel, type DeploymentModel } from '../../../server/doma
 function jwtPlan(id: string, jwt: Partial<NonNullable<DeploymentModel['plans'][number]['security']['jwt']>>): DeploymentModel['plans'][number] {
   return {
     id, apiId: 'api_1', name: id, status: 'PUBLISHED', position: 0, policies: [], selectionRule: null,
-    security: { type: 'JWT', apiKey: null, jwt: { signatureAlgorithms: ['RS256'], keyResolver: 'GIVEN_KEY', jwksUrl: null, givenKey: null, clientIdClaim: null, userClaim: 'sub', requiredScopes: [], strictScopes: false, extractClaims: [], propagateAuthHeader: false, leewaySeconds: 0, ...jwt } },
+    security: { type: 'JWT', apiKey: null, oauth2: null, jwt: { signatureAlgorithms: ['RS256'], keyResolver: 'GIVEN_KEY', jwksUrl: null, givenKey: null, clientIdClaim: null, userClaim: 'sub', requiredScopes: [], strictScopes: false, extractClaims: [], propagateAuthHeader: false, leewaySeconds: 0, ...jwt } },
   };
 }
 
