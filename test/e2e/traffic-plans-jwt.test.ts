@@ -1,0 +1,265 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivers } from '../helpers/database.ts';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
+import {
+  createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, newSubscriber, replyOf,
+  sendThrough, sshRsaPublicKey, subscribe, waitServed,
+} from '../helpers/plans-traffic.ts';
+import { gatewayAnswers, type Recorder, rsaSigningKey, send, type SigningKey, startJsonServer, startRecorder } from '../helpers/traffic.ts';
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const insufficientScope = { status: 'error', message: 'Insufficient scope.' };
+
+// Seed 000 "JWT": GIVEN_KEY (PEM, JWK, ssh-rsa), JWKS_URL, the client id claim linking a token to the
+// application's subscription, scopes (strict or not), claims extracted, and selection rules among JWT plans of
+// one API (docs/plan-selection.md).
+describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
+  let t: TestPlatform;
+  let upstream: Recorder;
+  let gw: number;
+  let issuer: SigningKey;
+  let idp: SigningKey;
+  let jwks: Awaited<ReturnType<typeof startJsonServer>>;
+
+  beforeAll(async () => {
+    upstream = await startRecorder('jwt-plans-upstream');
+    [issuer, idp] = await Promise.all([rsaSigningKey('issuer-1'), rsaSigningKey('idp-key-1')]);
+    jwks = await startJsonServer({ keys: [idp.publicJwk] });
+    t = await startTestPlatform(driver);
+    gw = t.platform.ports.gateway ?? 0;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+    await jwks?.close();
+  });
+
+  describe('GIVEN_KEY as a PEM: client id -> subscription, scopes (any), claims to headers', () => {
+    const path = '/pem/v1/items';
+    let planId: string;
+    let first: Awaited<ReturnType<typeof newSubscriber>>;
+    let second: Awaited<ReturnType<typeof newSubscriber>>;
+    const sign = (claims: Record<string, unknown>) => issuer.sign({ sub: 'user-1', scope: 'books:read', email: 'u1@example.com', ...claims }, { kid: false });
+
+    beforeAll(async () => {
+      const apiId = await createApi(t, 'pem-api', { context: '/pem/$version', upstreamUrl: upstream.url });
+      planId = await createPlan(t, apiId, 'Signed', {
+        type: 'JWT',
+        jwt: {
+          keyResolver: 'GIVEN_KEY',
+          givenKey: issuer.publicPem,
+          signatureAlgorithms: ['RS256'],
+          requiredScopes: ['books:read', 'books:write'],
+          strictScopes: false,
+          extractClaims: [{ claim: 'email', header: 'X-User-Email' }, { claim: 'tenant', header: 'X-Tenant' }],
+        },
+      });
+      await waitServed(t, gw, path, 401);
+      first = await newSubscriber(t, 'pem-app-1', planId, { clientId: 'pem-client-1' });
+      second = await newSubscriber(t, 'pem-app-2', planId, { clientId: 'pem-client-2' });
+      // Both subscriptions are served before the tests tell them apart.
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await sign({ azp: 'pem-client-1' })) });
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await sign({ azp: 'pem-client-2' })) });
+    });
+
+    it('admits a token and finds the subscription of the application whose clientId the token names', async () => {
+      const one = await sign({ azp: 'pem-client-1' });
+      await gatewayAnswers(gw, path, 200, { headers: bearer(one) });
+      let r = await sendThrough(gw, upstream, path, { headers: { ...bearer(one), ...forgedIdentity } });
+      expect(r.answer.status).toBe(200);
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(first.applicationId, first.id, planId));
+      expect(r.seen[0]!.headers.authorization).toBeUndefined();
+      r = await sendThrough(gw, upstream, path, { headers: bearer(await sign({ azp: 'pem-client-2' })) });
+      expect(r.answer.status).toBe(200);
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(second.applicationId, second.id, planId));
+    });
+
+    it('reads the client id from aud, then client_id, when there is no azp', async () => {
+      let r = await sendThrough(gw, upstream, path, { headers: bearer(await sign({ aud: 'pem-client-2' })) });
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(second.applicationId, second.id, planId));
+      r = await sendThrough(gw, upstream, path, { headers: bearer(await sign({ client_id: 'pem-client-1' })) });
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(first.applicationId, first.id, planId));
+    });
+
+    it('copies the configured claims into request headers at the upstream', async () => {
+      const r = await sendThrough(gw, upstream, path, { headers: { ...bearer(await sign({ azp: 'pem-client-1', tenant: 'acme' })), 'x-tenant': 'forged' } });
+      expect(r.answer.status).toBe(200);
+      expect(r.seen[0]!.headers['x-user-email']).toBe('u1@example.com');
+      expect(r.seen[0]!.headers['x-tenant']).toBe('acme');
+    });
+
+    it('admits a token holding any one required scope (not strict) and answers 403 Insufficient scope for none', async () => {
+      expect((await send(gw, path, { headers: bearer(await sign({ azp: 'pem-client-1', scope: 'books:write' })) })).status).toBe(200);
+      const none = await sendThrough(gw, upstream, path, { headers: bearer(await sign({ azp: 'pem-client-1', scope: 'profile' })) });
+      expect(replyOf(none.answer)).toEqual({ status: 403, body: insufficientScope });
+      expect(none.seen).toEqual([]);
+    });
+
+    it('answers 403 for a valid token whose client holds no subscription, and 401 for a token signed by another key', async () => {
+      const stranger = await sendThrough(gw, upstream, path, { headers: bearer(await sign({ azp: 'nobody' })) });
+      expect(stranger.answer.status).toBe(403);
+      expect(stranger.seen).toEqual([]);
+      const forged = await sendThrough(gw, upstream, path, { headers: bearer(await idp.sign({ azp: 'pem-client-1', scope: 'books:read' }, { kid: false })) });
+      expect(forged.answer.status).toBe(401);
+      expect(forged.seen).toEqual([]);
+    });
+  });
+
+  describe('GIVEN_KEY as a JWK, with strict scopes and a custom client id claim', () => {
+    const path = '/jwk/v1/items';
+    let planId: string;
+    let sub: Awaited<ReturnType<typeof newSubscriber>>;
+
+    beforeAll(async () => {
+      const apiId = await createApi(t, 'jwk-api', { context: '/jwk/$version', upstreamUrl: upstream.url });
+      planId = await createPlan(t, apiId, 'Strict', {
+        type: 'JWT',
+        jwt: {
+          keyResolver: 'GIVEN_KEY',
+          givenKey: JSON.stringify(issuer.publicJwk),
+          signatureAlgorithms: ['RS256'],
+          requiredScopes: ['orders:read', 'orders:write'],
+          strictScopes: true,
+          clientIdClaim: 'cid',
+        },
+      });
+      await waitServed(t, gw, path, 401);
+      sub = await newSubscriber(t, 'jwk-app', planId, { clientId: 'jwk-client' });
+    });
+
+    it('admits a token with every required scope, the client read from the configured claim', async () => {
+      const token = await issuer.sign({ sub: 'u', cid: 'jwk-client', azp: 'someone-else', scope: 'orders:read orders:write' });
+      await gatewayAnswers(gw, path, 200, { headers: bearer(token) });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+    });
+
+    it('answers 403 Insufficient scope when one required scope is missing (strict)', async () => {
+      const r = await sendThrough(gw, upstream, path, { headers: bearer(await issuer.sign({ sub: 'u', cid: 'jwk-client', scope: 'orders:read' })) });
+      expect(replyOf(r.answer)).toEqual({ status: 403, body: insufficientScope });
+      expect(r.answer.headers['www-authenticate']).toBe('Bearer error="insufficient_scope"');
+      expect(r.seen).toEqual([]);
+    });
+  });
+
+  describe('GIVEN_KEY as an ssh-rsa public key', () => {
+    it('admits a token signed by the matching private key and refuses another signer', async () => {
+      const apiId = await createApi(t, 'ssh-api', { context: '/ssh/$version', upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Ssh', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: sshRsaPublicKey(issuer.publicJwk), signatureAlgorithms: ['RS256'] } });
+      await waitServed(t, gw, '/ssh/v1/items', 401);
+      const sub = await newSubscriber(t, 'ssh-app', planId, { clientId: 'ssh-client' });
+      await gatewayAnswers(gw, '/ssh/v1/items', 200, { headers: bearer(await issuer.sign({ sub: 'u', azp: 'ssh-client' }, { kid: false })) });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+      expect((await send(gw, '/ssh/v1/items', { headers: bearer(await idp.sign({ sub: 'u', azp: 'ssh-client' }, { kid: false })) })).status).toBe(401);
+    });
+  });
+
+  describe('JWKS_URL served on loopback', () => {
+    it('admits a token signed by a key of the JWKS with the subscription identity', async () => {
+      const apiId = await createApi(t, 'jwks-api', { context: '/federated/$version', upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Federated', { type: 'JWT', jwt: { keyResolver: 'JWKS_URL', jwksUrl: jwks.url, signatureAlgorithms: ['RS256'] } });
+      await waitServed(t, gw, '/federated/v1/items', 401);
+      const sub = await newSubscriber(t, 'jwks-app', planId, { clientId: 'jwks-client' });
+      await gatewayAnswers(gw, '/federated/v1/items', 200, { headers: bearer(await idp.sign({ sub: 'svc', azp: 'jwks-client' })) });
+      expect(jwks.fetches()).toBeGreaterThan(0);
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+      expect(upstream.last().headers.authorization).toBeUndefined();
+      expect((await send(gw, '/federated/v1/items', { headers: bearer(await issuer.sign({ sub: 'svc', azp: 'jwks-client' })) })).status).toBe(401);
+    });
+  });
+
+  describe('two JWT plans of one API chosen by a selection rule on a claim', () => {
+    const path = '/tiered/v1/items';
+    let gold: string;
+    let silver: string;
+    let appId: string;
+    let goldSub: string;
+    let silverSub: string;
+    let silverOnly: Awaited<ReturnType<typeof newSubscriber>>;
+    const token = (azp: string, tier: string) => issuer.sign({ sub: 'u', azp, tier }, { kid: false });
+
+    beforeAll(async () => {
+      const apiId = await createApi(t, 'tiered-jwt-api', { context: '/tiered/$version', upstreamUrl: upstream.url });
+      const jwt = { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'] };
+      gold = await createPlan(t, apiId, 'Gold', { type: 'JWT', jwt }, { selectionRule: 'claims.tier == "gold"' });
+      silver = await createPlan(t, apiId, 'Silver', { type: 'JWT', jwt }, { selectionRule: "claims.tier == 'silver'" });
+      await waitServed(t, gw, path, 401);
+      appId = await createApplication(t, 'tiered-app', { clientId: 'tiered-client' });
+      goldSub = (await subscribe(t, appId, gold)).id;
+      silverSub = (await subscribe(t, appId, silver)).id;
+      silverOnly = await newSubscriber(t, 'silver-only-app', silver, { clientId: 'silver-only-client' });
+      // Every subscription is served before the tests tell the plans apart.
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await token('silver-only-client', 'silver')) });
+    });
+
+    it('sends x-apip-plan = Gold for a gold token and Silver for a silver token of the same client', async () => {
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await token('tiered-client', 'gold')) });
+      let r = await sendThrough(gw, upstream, path, { headers: { ...bearer(await token('tiered-client', 'gold')), ...forgedIdentity } });
+      expect(r.answer.status).toBe(200);
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(appId, goldSub, gold));
+      r = await sendThrough(gw, upstream, path, { headers: bearer(await token('tiered-client', 'silver')) });
+      expect(r.answer.status).toBe(200);
+      expect(identityOf(r.seen[0]!.headers)).toEqual(expectedIdentity(appId, silverSub, silver));
+    });
+
+    it('admits a silver-only client with a silver token, and admits no plan for its gold token', async () => {
+      const ok = await sendThrough(gw, upstream, path, { headers: bearer(await token('silver-only-client', 'silver')) });
+      expect(ok.answer.status).toBe(200);
+      expect(identityOf(ok.seen[0]!.headers)).toEqual(expectedIdentity(silverOnly.applicationId, silverOnly.id, silver));
+      // Gold's rule holds but the client has no Gold subscription; Silver's rule is false: no plan admits it.
+      const refused = await sendThrough(gw, upstream, path, { headers: bearer(await token('silver-only-client', 'gold')) });
+      expect([401, 403]).toContain(refused.answer.status);
+      expect(refused.seen).toEqual([]);
+    });
+
+    it('admits no plan for a token whose tier matches no rule', async () => {
+      const r = await sendThrough(gw, upstream, path, { headers: bearer(await token('tiered-client', 'bronze')) });
+      expect([401, 403]).toContain(r.answer.status);
+      expect(r.seen).toEqual([]);
+    });
+  });
+
+  describe('an API with an API_KEY plan and a JWT plan (no keyless plan)', () => {
+    const path = '/hybrid/v1/items';
+    let keyPlan: string;
+    let jwtPlan: string;
+    let keySub: Awaited<ReturnType<typeof newSubscriber>>;
+    let jwtSub: Awaited<ReturnType<typeof newSubscriber>>;
+
+    beforeAll(async () => {
+      const apiId = await createApi(t, 'hybrid-api', { context: '/hybrid/$version', upstreamUrl: upstream.url });
+      keyPlan = await createPlan(t, apiId, 'Keys', { type: 'API_KEY' });
+      jwtPlan = await createPlan(t, apiId, 'Tokens', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'] } });
+      await waitServed(t, gw, path, 401);
+      keySub = await newSubscriber(t, 'hybrid-key-app', keyPlan);
+      jwtSub = await newSubscriber(t, 'hybrid-jwt-app', jwtPlan, { clientId: 'hybrid-client' });
+    });
+
+    it('admits a key through the key plan and a token through the JWT plan', async () => {
+      await gatewayAnswers(gw, path, 200, { headers: { 'x-api-key': keySub.key! } });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(keySub.applicationId, keySub.id, keyPlan));
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await issuer.sign({ sub: 'u', azp: 'hybrid-client' }, { kid: false })) });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(jwtSub.applicationId, jwtSub.id, jwtPlan));
+    });
+
+    it('answers 401 Missing credentials with a challenge per security type offered when nothing is sent', async () => {
+      const r = await sendThrough(gw, upstream, path);
+      expect(replyOf(r.answer)).toEqual({ status: 401, body: { status: 'error', message: 'Missing credentials.' } });
+      const challenges = [r.answer.headers['www-authenticate'] ?? []].flat().join(', ');
+      expect(challenges).toMatch(/Bearer/);
+      expect(r.seen).toEqual([]);
+    });
+
+    it('answers 401 for a bad token even with a valid key plan beside it, and for a bad key beside a JWT plan', async () => {
+      const badToken = await sendThrough(gw, upstream, path, { headers: bearer(await idp.sign({ sub: 'u', azp: 'hybrid-client' }, { kid: false })) });
+      expect(badToken.answer.status).toBe(401);
+      expect(badToken.seen).toEqual([]);
+      const badKey = await sendThrough(gw, upstream, path, { headers: { 'x-api-key': 'definitely-not-a-key' } });
+      expect(replyOf(badKey.answer)).toEqual({ status: 401, body: { status: 'error', message: 'Invalid API key.' } });
+      expect(badKey.seen).toEqual([]);
+    });
+  });
+
+  it('passes the strict Envoy proto check with every JWT plan of this suite served', async () => {
+    await expectServedConfigValid(t, ['pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'tiered-jwt-api', 'hybrid-api'], ['idp-key-1']);
+  });
+});
