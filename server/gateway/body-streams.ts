@@ -9,11 +9,11 @@ const EMPTY = new Uint8Array(0);
 
 /** Request body through the chain's body phase to the upstream, with backpressure. */
 export function streamRequestBody(
-  req: IncomingMessage, chain: FilterChainRun, upstream: Writable, onLocalReply: (reply: LocalReply) => void,
+  req: IncomingMessage, chain: FilterChainRun, upstream: Writable, onLocalReply: (reply: LocalReply | Promise<LocalReply>) => void,
 ): void {
   const pass = (chunk: Uint8Array, end: boolean): boolean => {
     const outcome = chain.requestBody(chunk, end);
-    if (outcome.action === 'localReply') {
+    if (outcome instanceof Promise || outcome.action === 'localReply') {
       upstream.destroy();
       req.resume();
       onLocalReply(outcome);

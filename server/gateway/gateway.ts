@@ -9,8 +9,10 @@ import { createAdminServer } from './admin-server.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';
 import { type ModuleFetcher, ModuleCache } from './module-cache.ts';
-import { createProxyHandler } from './proxy.ts';
+import { createProxyHandler, type GatewayRequestRecord } from './proxy.ts';
 import { createFetchHttpCaller } from './proxy-wasm/fetch-http-call.ts';
+import { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
+import { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller } from './proxy-wasm/types.ts';
 import { buildRuntimeConfig, type RuntimeConfig } from './runtime-config.ts';
 import { UpstreamPools } from './upstream-pools.ts';
@@ -33,7 +35,12 @@ export interface GatewayOptions {
   random?: RandomSource;
   /** The listener to serve. @default the first listener with an HttpConnectionManager */
   listenerName?: string;
+  /** Called once per finished request (forwarded, local reply, 404, upstream failure, client gone), after the
+   *  response ended, for analytics. Must not throw (a throw is logged); costs nothing when unset. */
+  onRequestComplete?: (record: GatewayRequestRecord) => void;
 }
+
+export type { GatewayRequestRecord } from './proxy.ts';
 
 export interface Gateway {
   readonly port: number;
@@ -70,6 +77,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = new GatewayMetrics();
   const pools = new UpstreamPools();
   const modules = new ModuleCache(options.fetchModule);
+  // Shared data (throttle and quota counters) and queues belong to this data plane, as to one Envoy: two
+  // gateways in one process never share counters.
+  const shared = { data: new SharedDataRegistry(), queues: new SharedQueues() };
   const holder = new ConfigHolder({
     onDisposed: (_, live) => {
       pools.retain(live.flatMap((config) => [...config.clusters.values()]));
@@ -93,7 +103,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       let config: RuntimeConfig;
       try {
         config = await buildRuntimeConfig(snapshot, {
-          modules, previous: holder.current, logger, httpCall,
+          modules, previous: holder.current, logger, httpCall, shared,
           ...(options.listenerName === undefined ? {} : { listenerName: options.listenerName }),
         });
       } catch (error: unknown) {
@@ -109,7 +119,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return run;
   };
 
-  const server = createServer({ keepAlive: true }, createProxyHandler({ holder, pools, metrics, logger, random: options.random ?? Math.random }));
+  const server = createServer({ keepAlive: true }, createProxyHandler({
+    holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete,
+  }));
   // Node's default keep-alive timeout (5 s) is shorter than most clients' pools; Envoy's idle timeout is 1 h.
   server.keepAliveTimeout = 60_000;
   const port = await listen(server, options.port, host);

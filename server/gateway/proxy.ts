@@ -2,8 +2,10 @@
 // (response), back to the client. One configuration per request, taken at its start (ConfigHolder).
 // Per-request work is kept to what the request needs: one Exchange object carries the request's state and is the
 // upstream attempt's handler (no closures per phase); headers are read once from node's raw array and go to the
-// upstream as a flat array (a HeaderMap only when filters run); the filter chain runs synchronously unless a
-// filter pauses; metrics series are found per route; the access log record is built only when debug is on.
+// upstream as a flat array (a HeaderMap only when filters run); requests go upstream and responses go out in
+// batches at the end of the event-loop turn, through the filter chain filter by filter when there is one
+// (filter-chain.ts; a response's body and end are held meanwhile), with no promise unless a filter pauses; metrics series are found per route; the
+// access log record and the onRequestComplete record are built only when wanted.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -11,19 +13,37 @@ import type { Logger } from 'pino';
 import type { Endpoint, RuntimeCluster } from './clusters.ts';
 import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { streamRequestBody } from './body-streams.ts';
-import { type BodyPhaseOutcome, FilterChainRun, type PhaseOutcome } from './filter-chain.ts';
+import { FilterChainRun, type PhaseOutcome, type RequestHeadersListener, type ResponseHeadersListener } from './filter-chain.ts';
 import type { Decision, GatewayMetrics, RouteSeries } from './gateway-metrics.ts';
 import { endToEndRaw, readRequestHead, setFlat, toRawHeaders } from './http-headers.ts';
 import type { HeaderLookup } from './matchers.ts';
 import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
 import { HeaderMap } from './proxy-wasm/header-map.ts';
-import type { HeaderList, LocalReply, RequestInfo } from './proxy-wasm/types.ts';
+import type { LocalReply, RequestInfo } from './proxy-wasm/types.ts';
 import type { RouteAction, RouteMatch, RouteRequest } from './route-table.ts';
 import type { RuntimeConfig } from './runtime-config.ts';
 import { failureReply, UpstreamAttempt, type UpstreamCall, type UpstreamFailure, type UpstreamHandlers } from './upstream-request.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
 import { pickWeighted, type RandomSource } from './weighted-choice.ts';
+
+/** One finished request, for analytics (GatewayOptions.onRequestComplete). */
+export interface GatewayRequestRecord {
+  /** When the request arrived, epoch milliseconds. */
+  startedAt: number;
+  /** The API handle: the route name before its first '/'; null without a route. */
+  api: string | null;
+  route: string | null;
+  method: string;
+  /** The status sent to the client (0 when the connection closed before any response). */
+  status: number;
+  durationMs: number;
+  /** From the x-apip-* request headers as they are after the request filter chain (null when absent, or when
+   *  the request never reached the chain: no route, a direct response, a malformed path). */
+  applicationId: string | null;
+  subscriptionId: string | null;
+  plan: string | null;
+}
 
 export interface ProxyDependencies {
   holder: ConfigHolder;
@@ -31,6 +51,7 @@ export interface ProxyDependencies {
   metrics: GatewayMetrics;
   logger: Logger;
   random: RandomSource;
+  onRequestComplete?: ((record: GatewayRequestRecord) => void) | undefined;
 }
 
 const notFoundBody = JSON.stringify({ error: 'Not Found' });
@@ -61,6 +82,15 @@ function sendLocalReply(res: ServerResponse, reply: LocalReply): void {
 function firstValue(flat: readonly string[], name: string): string | undefined {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
   return undefined;
+}
+
+/** Every value of `name` in a flat array, joined with "," as HeaderMap#get does; null when absent. */
+function joinedValue(flat: readonly string[], name: string): string | null {
+  let found: string | null = null;
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === name) found = found === null ? flat[i + 1] ?? '' : `${found},${flat[i + 1] ?? ''}`;
+  }
+  return found;
 }
 
 function responseHasNoBody(method: string, status: number, headers: readonly string[]): boolean {
@@ -122,11 +152,16 @@ interface ProxyContext extends ProxyDependencies {
   readonly noRoute: RouteSeries;
 }
 
+/** Response bytes held while the response headers phase is pending before undici is asked to pause. */
+const HOLD_LIMIT = 64 * 1024;
+
 /** One request from start to `close`: its facts for metrics and the access log, and the upstream handler. */
-class Exchange implements UpstreamHandlers {
+class Exchange implements UpstreamHandlers, RequestHeadersListener, ResponseHeadersListener {
   private readonly started = performance.now();
   private routeSeries: RouteSeries;
   private routeName = '';
+  /** A route matched (a route may be unnamed). */
+  private isRouted = false;
   private decision: Decision = 'gateway';
   private cluster: RuntimeCluster | null = null;
   private endpoint: Endpoint | null = null;
@@ -147,6 +182,30 @@ class Exchange implements UpstreamHandlers {
   private isWaitingForDrain = false;
   /** A local reply or reset replaced the upstream response. */
   private isResponseReplaced = false;
+  /** Identity after the request filter chain, kept only for onRequestComplete. */
+  private applicationId: string | null = null;
+  private subscriptionId: string | null = null;
+  private plan: string | null = null;
+  // What forwarding needs once the request filters are through (requestHeadersBatched answers later).
+  private requestMap: HeaderMap | null = null;
+  private forwardAction: ForwardAction | null = null;
+  private routeMatch: RouteMatch | null = null;
+  private routeCluster: RuntimeCluster | undefined = undefined;
+  // A request without filters waiting for forwardLater's end of turn.
+  private forwardMethod = '';
+  private forwardPath = '';
+  private forwardAuthority = '';
+  private forwardHeaders: string[] | null = null;
+  /** A response without filters waiting for releaseLater's end of turn: its head. */
+  private plainHeaders: string[] | null = null;
+  // The response while its headers phase is pending (responseHeadersBatched): body chunks and the end that undici
+  // delivered meanwhile are held, then replayed in order.
+  private responseMap: HeaderMap | null = null;
+  private responseStatus = 0;
+  private heldChunks: Buffer[] | null = null;
+  private heldBytes = 0;
+  private isEndHeld = false;
+  private isHeldPaused = false;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -177,6 +236,7 @@ class Exchange implements UpstreamHandlers {
     }
     const { route } = match;
     this.routeName = route.name;
+    this.isRouted = true;
     this.routeSeries = this.ctx.metrics.forRoute(route.name);
     if (route.action.kind === 'direct') {
       sendText(res, route.action.status, route.action.body, 'text/plain');
@@ -196,7 +256,20 @@ class Exchange implements UpstreamHandlers {
     this.requestEnded = head.hasNoBody;
 
     if (config.filters.length === 0) {
-      this.forwardChecked(action, match, cluster, method, path, authority, headers);
+      if (this.ctx.onRequestComplete !== undefined) {
+        this.applicationId = joinedValue(headers, 'x-apip-application-id');
+        this.subscriptionId = joinedValue(headers, 'x-apip-subscription-id');
+        this.plan = joinedValue(headers, 'x-apip-plan');
+      }
+      // Forwarded at the end of the event-loop turn with the other requests of the turn (see forwardLater).
+      this.forwardAction = action;
+      this.routeMatch = match;
+      this.routeCluster = cluster;
+      this.forwardMethod = method;
+      this.forwardPath = path;
+      this.forwardAuthority = authority;
+      this.forwardHeaders = headers;
+      forwardLater(this);
       return;
     }
     const chain = new FilterChainRun(config.filters, new LazyRequestInfo(req, route.name, clusterName));
@@ -206,29 +279,81 @@ class Exchange implements UpstreamHandlers {
     map.add(':path', path);
     map.add(':authority', authority);
     map.add(':scheme', 'http');
-    for (let i = 0; i < headers.length; i += 2) map.add(headers[i] ?? '', headers[i + 1] ?? '');
-    const outcome = chain.requestHeaders(map, this.requestEnded);
+    // readRequestHead lowercased the names.
+    map.appendLowercaseFlat(headers);
+    this.requestMap = map;
+    this.forwardAction = action;
+    this.routeMatch = match;
+    this.routeCluster = cluster;
+    chain.requestHeadersBatched(map, this.requestEnded, this);
+  }
+
+  /** forwardLater's end of turn: the request without filters goes upstream. */
+  forwardNow(): void {
+    const headers = this.forwardHeaders;
+    this.forwardHeaders = null;
+    if (headers === null || this.res.destroyed) return;
+    try {
+      this.forwardChecked(this.forwardAction as ForwardAction, this.routeMatch as RouteMatch, this.routeCluster, this.forwardMethod, this.forwardPath, this.forwardAuthority, headers);
+    } catch (error: unknown) {
+      this.internalError(error, 'gateway request failed');
+    }
+  }
+
+  /** releaseLater's end of turn: the response without filters goes out, head and what was held. */
+  releasePlain(): void {
+    const held = this.heldChunks ?? [];
+    this.heldChunks = null;
+    if (this.isResponseReplaced || this.res.destroyed) return;
+    this.res.writeHead(this.responseStatus, this.plainHeaders ?? []);
+    this.plainHeaders = null;
+    for (const chunk of held) this.takeChunk(chunk);
+    if (this.isEndHeld) this.onUpstreamEnd();
+    else if (this.isHeldPaused && !this.isWaitingForDrain) this.attempt?.resume();
+  }
+
+  /** The request filters' outcome (RequestHeadersListener). */
+  afterRequestHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>): void {
+    const map = this.requestMap as HeaderMap;
+    const action = this.forwardAction as ForwardAction;
+    const match = this.routeMatch as RouteMatch;
+    const cluster = this.routeCluster;
+    this.requestMap = null;
     if (outcome instanceof Promise) {
       outcome.then((settled) => this.afterRequestFilters(settled, map, action, match, cluster))
         .catch((error: unknown) => this.internalError(error, 'gateway request failed'));
-    } else {
+      return;
+    }
+    try {
       this.afterRequestFilters(outcome, map, action, match, cluster);
+    } catch (error: unknown) {
+      this.internalError(error, 'gateway request failed');
     }
   }
 
   private afterRequestFilters(outcome: PhaseOutcome, map: HeaderMap, action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined): void {
+    if (this.ctx.onRequestComplete !== undefined) {
+      const applicationId = map.get('x-apip-application-id');
+      const subscriptionId = map.get('x-apip-subscription-id');
+      const plan = map.get('x-apip-plan');
+      this.applicationId = applicationId ?? null;
+      this.subscriptionId = subscriptionId ?? null;
+      this.plan = plan ?? null;
+    }
     if (outcome.action === 'localReply') {
       this.decision = 'local_reply';
       this.req.resume();
       sendLocalReply(this.res, outcome);
       return;
     }
-    const list: HeaderList = map.toList();
     let method = this.method;
     let path = '/';
     let authority = '';
     const headers: string[] = [];
-    for (const [name, value] of list) {
+    const size = map.size;
+    for (let i = 0; i < size; i++) {
+      const name = map.nameAt(i);
+      const value = map.valueAt(i);
       if (name.charCodeAt(0) === 58 /* ':' */) {
         if (name === ':path') path = value;
         else if (name === ':method') method = value;
@@ -277,7 +402,11 @@ class Exchange implements UpstreamHandlers {
         streamRequestBody(req, chain, body, (reply) => {
           this.decision = 'local_reply';
           this.attempt?.abort();
-          sendLocalReply(res, reply);
+          if (reply instanceof Promise) {
+            reply.then((encoded) => sendLocalReply(res, encoded)).catch((error: unknown) => this.internalError(error, 'request filters failed'));
+          } else {
+            sendLocalReply(res, reply);
+          }
         });
       }
     }
@@ -305,28 +434,79 @@ class Exchange implements UpstreamHandlers {
     const headers = endToEndRaw(rawHeaders);
     const contentLength = firstValue(headers, 'content-length');
     this.bodyRemaining = contentLength === undefined ? -1 : Number(contentLength);
-    const { chain, res } = this;
+    const { chain } = this;
     if (chain === null) {
+      // Written at the end of the event-loop turn with the other responses of the turn (see releaseLater).
       this.decision = 'forwarded';
-      res.writeHead(status, headers);
+      this.plainHeaders = headers;
+      this.responseStatus = status;
+      this.heldChunks = [];
+      releaseLater(this);
       return true;
     }
     const map = new HeaderMap();
     map.add(':status', String(status));
-    for (let i = 0; i < headers.length; i += 2) map.add(headers[i] ?? '', headers[i + 1] ?? '');
+    // endToEndRaw lowercased the names.
+    map.appendLowercaseFlat(headers);
     const endOfStream = responseHasNoBody(this.method, status, headers);
     this.hasResponseBodyPhase = !endOfStream;
-    const outcome = chain.responseHeaders(map, endOfStream);
-    if (outcome instanceof Promise) {
-      // The body waits (undici pauses this response) until the filters have answered.
-      outcome.then((settled) => {
-        this.afterResponseFilters(settled, map, status);
-        this.attempt?.resume();
-      }).catch((error: unknown) => this.internalError(error, 'response filters failed'));
-      return false;
-    }
-    this.afterResponseFilters(outcome, map, status);
+    this.responseMap = map;
+    this.responseStatus = status;
+    this.heldChunks = [];
+    chain.responseHeadersBatched(map, endOfStream, this);
     return true;
+  }
+
+  /** ResponseHeadersListener: the body when one chunk and the end arrived with the headers (a body phase then
+   *  runs in the batch, once, with end_of_stream, as when it is passed on below). */
+  completeBody(): Uint8Array | null {
+    const held = this.heldChunks;
+    if (held === null || !this.isEndHeld || held.length !== 1 || !this.hasResponseBodyPhase || this.isResponseReplaced) return null;
+    return held[0] ?? null;
+  }
+
+  /** The response filters' outcome (ResponseHeadersListener): the head goes out, then the body the batch ran
+   *  through the filters, or what was held. */
+  afterResponseHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>, body: Uint8Array | false | null): void {
+    const map = this.responseMap as HeaderMap;
+    const status = this.responseStatus;
+    this.responseMap = null;
+    if (outcome instanceof Promise) {
+      outcome.then((settled) => this.releaseHeld(settled, map, status))
+        .catch((error: unknown) => this.internalError(error, 'response filters failed'));
+      return;
+    }
+    try {
+      if (body === null) this.releaseHeld(outcome, map, status);
+      else this.sendFiltered(outcome, map, status, body);
+    } catch (error: unknown) {
+      this.internalError(error, 'response filters failed');
+    }
+  }
+
+  /** The head, then the whole body as the batch's body callbacks left it (a local reply there resets). */
+  private sendFiltered(outcome: PhaseOutcome, map: HeaderMap, status: number, body: Uint8Array | false): void {
+    this.heldChunks = null;
+    if (this.isResponseReplaced || this.res.destroyed) return;
+    this.afterResponseFilters(outcome, map, status);
+    if (this.isResponseReplaced) return;
+    if (body === false) {
+      this.replaceResponse();
+      this.res.destroy();
+      return;
+    }
+    this.res.end(body.length > 0 ? body : undefined);
+  }
+
+  private releaseHeld(outcome: PhaseOutcome, map: HeaderMap, status: number): void {
+    const held = this.heldChunks ?? [];
+    this.heldChunks = null;
+    if (this.isResponseReplaced || this.res.destroyed) return;
+    this.afterResponseFilters(outcome, map, status);
+    if (this.isResponseReplaced) return;
+    for (const chunk of held) this.takeChunk(chunk);
+    if (this.isEndHeld) this.onUpstreamEnd();
+    else if (this.isHeldPaused && !this.isWaitingForDrain) this.attempt?.resume();
   }
 
   private afterResponseFilters(outcome: PhaseOutcome, map: HeaderMap, status: number): void {
@@ -337,7 +517,7 @@ class Exchange implements UpstreamHandlers {
       return;
     }
     this.decision = 'forwarded';
-    this.res.writeHead(Number(map.get(':status') ?? status), toRawHeaders(map.toList()));
+    this.res.writeHead(Number(map.get(':status') ?? status), map.toFlatWithoutPseudo());
   }
 
   /** Stops the upstream response: what the client gets instead is decided by the caller. */
@@ -358,6 +538,15 @@ class Exchange implements UpstreamHandlers {
 
   private takeChunk(chunk: Buffer): boolean {
     if (this.isResponseReplaced) return true;
+    const held = this.heldChunks;
+    if (held !== null) {
+      held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes < HOLD_LIMIT) return true;
+      // Enough held: undici pauses this response until releaseHeld resumes it.
+      this.isHeldPaused = true;
+      return false;
+    }
     const previous = this.pendingChunk;
     if (previous !== null) {
       this.pendingChunk = null;
@@ -407,7 +596,7 @@ class Exchange implements UpstreamHandlers {
       else res.write(chunk);
       return;
     }
-    const outcome: BodyPhaseOutcome = chain.responseBody(chunk, end);
+    const outcome = chain.responseBody(chunk, end);
     if (outcome.action === 'localReply') {
       // Headers are already out: a local reply this late can only reset the stream, as in Envoy.
       this.replaceResponse();
@@ -421,6 +610,10 @@ class Exchange implements UpstreamHandlers {
 
   onUpstreamEnd(): void {
     if (this.isResponseReplaced) return;
+    if (this.heldChunks !== null) {
+      this.isEndHeld = true;
+      return;
+    }
     const pending = this.pendingChunk;
     this.pendingChunk = null;
     try {
@@ -484,7 +677,71 @@ class Exchange implements UpstreamHandlers {
         decision: this.decision,
       }, 'request');
     }
+    const onRequestComplete = ctx.onRequestComplete;
+    if (onRequestComplete !== undefined) this.report(onRequestComplete, status, seconds * 1000);
   }
+
+  private report(onRequestComplete: (record: GatewayRequestRecord) => void, status: number, durationMs: number): void {
+    const series = this.routeSeries;
+    const record: GatewayRequestRecord = {
+      startedAt: performance.timeOrigin + this.started,
+      api: this.isRouted ? series.api : null,
+      route: this.isRouted ? this.routeName : null,
+      method: this.req.method ?? 'GET',
+      status,
+      durationMs,
+      applicationId: this.applicationId,
+      subscriptionId: this.subscriptionId,
+      plan: this.plan,
+    };
+    try {
+      onRequestComplete(record);
+    } catch (error: unknown) {
+      // An analytics consumer must never break traffic.
+      this.ctx.logger.error({ err: error, route: this.routeName }, 'onRequestComplete failed');
+    }
+  }
+}
+
+// Requests and responses without filters are also handled per event-loop turn: all requests that arrived in a
+// turn go upstream together at its end, and all responses that arrived are written together at its end, as the
+// filter chain's batches do. Measured at the benchmark's load (fixed-rate and saturated A/B runs): about a quarter
+// less CPU per request than handling each as it arrives (the peers are woken once per batch rather than per
+// request, and the gateway's own code runs hot); either half alone measured no gain.
+let forwardBatch: Exchange[] = [];
+let isForwardScheduled = false;
+
+function forwardLater(exchange: Exchange): void {
+  forwardBatch.push(exchange);
+  if (!isForwardScheduled) {
+    isForwardScheduled = true;
+    setImmediate(forwardBatchNow);
+  }
+}
+
+function forwardBatchNow(): void {
+  isForwardScheduled = false;
+  const batch = forwardBatch;
+  forwardBatch = [];
+  for (const exchange of batch) exchange.forwardNow();
+}
+
+let releaseBatch: Exchange[] = [];
+let isReleaseScheduled = false;
+
+function releaseLater(exchange: Exchange): void {
+  releaseBatch.push(exchange);
+  if (!isReleaseScheduled) {
+    isReleaseScheduled = true;
+    setImmediate(releaseBatchNow);
+  }
+}
+
+function releaseBatchNow(): void {
+  isReleaseScheduled = false;
+  const batch = releaseBatch;
+  releaseBatch = [];
+  for (const exchange of batch) exchange.releasePlain();
 }
 
 export function createProxyHandler(deps: ProxyDependencies): (req: IncomingMessage, res: ServerResponse) => void {

@@ -3,7 +3,7 @@
 // snapshot builds a new one. Plugins whose module digest, VM id and configurations are unchanged are taken over
 // from the previous configuration as they are; anything else gets a new plugin (a new VM instance of the cached
 // module) so requests in flight on the old configuration keep the plugin they started with. Shared data is per VM
-// id in the host, so counters carry over either way.
+// id in the data plane's registry (BuildDependencies.shared), so counters carry over either way.
 import type { Snapshot } from '../xds/resources.ts';
 import { compileCluster, indexAssignments, type RuntimeCluster } from './clusters.ts';
 import type { ChainFilter } from './filter-chain.ts';
@@ -12,6 +12,8 @@ import { ConfigError, isObject } from './json-fields.ts';
 import { ModuleCache } from './module-cache.ts';
 import type { PathNormalization } from './path-normalize.ts';
 import { loadPlugin, type Plugin } from './proxy-wasm/plugin.ts';
+import type { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
+import type { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller, PolicyLogger } from './proxy-wasm/types.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
 
@@ -37,6 +39,8 @@ export interface BuildDependencies {
   httpCall?: HttpCaller;
   /** The listener to serve. @default the first listener with an HttpConnectionManager */
   listenerName?: string;
+  /** This data plane's shared data (one store per VM id) and queues. @default the process-wide ones */
+  shared?: { data: SharedDataRegistry; queues: SharedQueues };
 }
 
 function pluginIdentity(spec: WasmFilterSpec): string {
@@ -65,6 +69,7 @@ async function buildFilter(spec: WasmFilterSpec, deps: BuildDependencies, create
         rootId: spec.rootId,
         logger: deps.logger,
         ...(deps.httpCall === undefined ? {} : { httpCall: deps.httpCall }),
+        ...(deps.shared === undefined ? {} : { sharedData: deps.shared.data.forVm(spec.vmId), queues: deps.shared.queues }),
       });
     } catch (error: unknown) {
       return failed(error instanceof Error ? error.message : String(error));

@@ -33,7 +33,7 @@ export class ChainStream {
       const stream = this.streams[i];
       if (stream === undefined) continue;
       const outcome = await settle(stream.onRequestHeaders(this.requestHeaders, endOfStream));
-      if (outcome.action === 'localReply') return encodeLocalReply(this.streams.slice(0, i), outcome);
+      if (outcome.action === 'localReply') return encodeLocalReplyThrough(this.streams, i, outcome);
     }
     return { action: 'continue' };
   }
@@ -65,18 +65,39 @@ export class ChainStream {
  * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters
  */
 export async function encodeLocalReply(earlier: readonly HttpStream[], reply: LocalReply): Promise<LocalReply> {
-  if (earlier.length === 0) return reply;
-  const headers = new HeaderMap([[':status', String(reply.status)], ...reply.headers]);
-  const hasBody = reply.body.length > 0;
-  for (let i = earlier.length - 1; i >= 0; i--) {
-    const stream = earlier[i];
-    if (stream !== undefined) await settle(stream.onResponseHeaders(headers, !hasBody));
+  return encodeLocalReplyThrough(earlier, earlier.length, reply);
+}
+
+/**
+ * encodeLocalReply over the first `count` streams of `streams`, synchronous unless one of them pauses (awaits an
+ * http_call) in its response headers callback: then a promise, the remaining streams running after it resumes.
+ * The gateway's filter chain calls this on every local reply, so the common case allocates no promise.
+ */
+export function encodeLocalReplyThrough(streams: readonly HttpStream[], count: number, reply: LocalReply): LocalReply | Promise<LocalReply> {
+  if (count === 0) return reply;
+  const headers = new HeaderMap();
+  headers.add(':status', String(reply.status));
+  for (const [name, value] of reply.headers) headers.add(name, value);
+  return encodeHeadersFrom(streams, count, count - 1, headers, reply);
+}
+
+function encodeHeadersFrom(
+  streams: readonly HttpStream[], count: number, first: number, headers: HeaderMap, reply: LocalReply,
+): LocalReply | Promise<LocalReply> {
+  const endOfStream = reply.body.length === 0;
+  for (let i = first; i >= 0; i--) {
+    const outcome = (streams[i] as HttpStream).onResponseHeaders(headers, endOfStream);
+    // A local reply while a local reply is encoded is ignored: the first reply wins.
+    if (outcome.action === 'pause') return outcome.resume.then(() => encodeHeadersFrom(streams, count, i - 1, headers, reply));
   }
+  return encodeBody(streams, count, headers, reply);
+}
+
+function encodeBody(streams: readonly HttpStream[], count: number, headers: HeaderMap, reply: LocalReply): LocalReply {
   let body = reply.body;
-  if (hasBody) {
-    for (let i = earlier.length - 1; i >= 0; i--) {
-      const stream = earlier[i];
-      if (stream === undefined) continue;
+  if (body.length > 0) {
+    for (let i = count - 1; i >= 0; i--) {
+      const stream = streams[i] as HttpStream;
       const outcome = stream.onResponseBody(body, true);
       if (outcome.action !== 'localReply') body = stream.responseBody;
     }

@@ -83,7 +83,7 @@ export function createHttpStreamImports(binding: HostBinding) {
       const map = headerMap(binding, mapType, false);
       if (!map) return mapStatus(map);
       const memory = memoryOf(binding);
-      const value = map.get(memory.readString(keyPtr, keySize));
+      const value = map.first(memory.readString(keyPtr, keySize));
       if (value === undefined) return Status.NotFound;
       memory.returnString(value, valuePtr, valueSizePtr);
       return Status.Ok;

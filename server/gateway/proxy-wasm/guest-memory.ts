@@ -25,6 +25,9 @@ export class GuestMemory {
   /** Per-entry UTF-8 lengths of the header map being returned (reused; see HeaderMap#measure). */
   private lengths: Int32Array = new Int32Array(64);
   private isReturningPairs = false;
+  /** readString's cache by guest address (see there). */
+  private readonly addressKeys = new Int32Array(ADDRESS_SLOTS).fill(-1);
+  private readonly addressStrings: string[] = new Array<string>(ADDRESS_SLOTS).fill('');
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -75,7 +78,20 @@ export class GuestMemory {
 
   readString(ptr: number, length: number): string {
     const start = this.check(ptr, length);
-    return decodeAt(this.text, start, length >>> 0);
+    const size = length >>> 0;
+    if (size === 0 || size > INTERN_MAX) return decodeAt(this.text, start, size);
+    // Modules pass names (header names, property paths, shared-data keys) from buffers they encoded once, so the
+    // same address brings the same string: a cache by address skips the intern table's hash. The bytes are
+    // compared in full, so a reused address with new contents is simply a miss.
+    const slot = ((start >>> 3) ^ size) & (ADDRESS_SLOTS - 1);
+    if (this.addressKeys[slot] === start) {
+      const cached = this.addressStrings[slot] as string;
+      if (cached.length === size && equalsAscii(cached, this.text, start)) return cached;
+    }
+    const text = decodeAt(this.text, start, size);
+    this.addressKeys[slot] = start;
+    this.addressStrings[slot] = text;
+    return text;
   }
 
   readU32(ptr: number): number {
@@ -161,6 +177,16 @@ export class GuestMemory {
 }
 
 const SHORT = 256;
+const ADDRESS_SLOTS = 256;
+
+/** True when `text` has exactly the bytes at `start` of `bytes` as char codes (then both are ASCII: a decoded
+ *  string never holds a char equal to a non-ASCII byte it was decoded from). The caller checked the length. */
+function equalsAscii(text: string, bytes: Buffer, start: number): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== bytes[start + i]) return false;
+  }
+  return true;
+}
 
 function isShortAscii(text: string): boolean {
   const length = text.length;

@@ -40,6 +40,15 @@ export class HeaderMap {
     return found;
   }
 
+  /**
+   * The first value of `name`: what Envoy's proxy_get_header_map_value answers for a repeated header (a module
+   * that needs every value reads the pairs), so a policy sees the same value behind Envoy and here.
+   */
+  first(name: string): string | undefined {
+    const index = this.names.indexOf(lowerName(name));
+    return index < 0 ? undefined : (this.values[index] ?? '');
+  }
+
   add(name: string, value: string): void {
     this.version++;
     this.names.push(lowerName(name));
@@ -85,6 +94,38 @@ export class HeaderMap {
       names.pop();
       values.pop();
     }
+  }
+
+  /** Appends the pairs of a flat `[name, value, …]` array whose names are already lowercase (the gateway's
+   *  header arrays): no tuple per header, no case check. */
+  appendLowercaseFlat(flat: readonly string[]): void {
+    this.version++;
+    const { names, values } = this;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      names.push(flat[i] as string);
+      values.push(flat[i + 1] as string);
+    }
+  }
+
+  /** The name of entry `index` (0 ≤ index < size), in order. */
+  nameAt(index: number): string {
+    return this.names[index] ?? '';
+  }
+
+  valueAt(index: number): string {
+    return this.values[index] ?? '';
+  }
+
+  /** The entries as a flat `[name, value, …]` array without pseudo-headers (what node:http's writeHead takes). */
+  toFlatWithoutPseudo(): string[] {
+    const { names, values } = this;
+    const out: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (name.charCodeAt(0) === 58 /* ':' */) continue;
+      out.push(name, values[i] as string);
+    }
+    return out;
   }
 
   setAll(entries: HeaderList): void {

@@ -55,6 +55,13 @@ export interface HostServices {
   notifyQueueReady(queueId: number): void;
 }
 
+/** Streams by context id (a Map fits; the VM uses LiveStreams). */
+export interface StreamRegistry {
+  get(contextId: number): StreamState | undefined;
+  set(contextId: number, state: StreamState): unknown;
+  delete(contextId: number): unknown;
+}
+
 export interface HostBinding {
   /** Set right after instantiation; imports never run before that. */
   memory: GuestMemory | null;
@@ -63,7 +70,7 @@ export interface HostBinding {
   readonly idleScope: CallScope;
   readonly services: HostServices;
   /** Live streams of this VM, for proxy_set_effective_context. */
-  readonly streams: Map<number, StreamState>;
+  readonly streams: StreamRegistry;
   readonly rootContextId: number;
 }
 

@@ -17,9 +17,12 @@ export interface StreamHost {
   readonly isConfigured: boolean;
   /** The VM currently serving new streams (a crash replaces it). */
   isCurrent(vm: PluginVm): boolean;
+  /** Takes back a finished stream for reuse by a later createHttpContext. */
+  recycle(stream: HttpStream): void;
 }
 
 const CONTINUE: Final = { action: 'continue' };
+const NO_INFO: RequestInfo = Object.freeze({});
 
 function toHeaderMap(headers: HeaderMap | HeaderList): HeaderMap {
   return headers instanceof HeaderMap ? headers : new HeaderMap(headers);
@@ -35,10 +38,11 @@ export class HttpStream {
   /** The last body callback asked to buffer: the next chunk is appended, not a replacement. */
   private isBufferingRequest = false;
   private isBufferingResponse = false;
+  private isReleased = false;
 
   constructor(
     private readonly host: StreamHost,
-    private readonly vm: PluginVm,
+    private vm: PluginVm,
     contextId: number,
     info: RequestInfo,
     timeNanos: bigint,
@@ -46,14 +50,47 @@ export class HttpStream {
     this.state = new StreamState(contextId, null, info, timeNanos);
     this.scope = emptyScope(contextId);
     this.scope.stream = this.state;
+    this.start();
+  }
+
+  /** proxy_on_context_create for the stream the state describes. */
+  private start(): void {
+    const { host, vm, state } = this;
     if (!host.isConfigured) {
       this.failure = failClosedReply();
       return;
     }
-    this.state.owner = this;
-    vm.binding.streams.set(contextId, this.state);
-    const result = host.runInStream(vm, this.scope, vm.exports.proxy_on_context_create, contextId, vm.binding.rootContextId, 0);
+    state.owner = this;
+    vm.binding.streams.set(state.contextId, state);
+    const result = host.runInStream(vm, this.scope, vm.exports.proxy_on_context_create, state.contextId, vm.binding.rootContextId, 0);
     if (result === 'trap') this.failure = trapReply();
+  }
+
+  /** Starts this (released) object as a new stream: the plugin reuses finished streams instead of allocating a
+   *  stream, its state and its call scope per request. */
+  restart(vm: PluginVm, contextId: number, info: RequestInfo, timeNanos: bigint): void {
+    this.vm = vm;
+    this.state.reset(contextId, info, timeNanos);
+    this.scope.contextId = contextId;
+    this.failure = null;
+    this.waiter = null;
+    this.isDone = false;
+    this.isBufferingRequest = false;
+    this.isBufferingResponse = false;
+    this.isReleased = false;
+    this.start();
+  }
+
+  /**
+   * Hands a finished stream (onDone called) back to its plugin for reuse. Optional: for owners that drop every
+   * reference to the stream right here (the gateway's filter chain); nothing of it may be read afterwards.
+   */
+  release(): void {
+    if (!this.isDone || this.isReleased || this.waiter !== null) return;
+    this.isReleased = true;
+    // A spare stream must not keep the finished request's objects (headers, bodies, request info) alive.
+    this.state.reset(this.state.contextId, NO_INFO, 0n);
+    this.host.recycle(this);
   }
 
   get contextId(): number { return this.state.contextId; }

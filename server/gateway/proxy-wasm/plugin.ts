@@ -15,6 +15,8 @@
  *   stream.onRequestBody(chunk, endOfStream) -> continue | buffer | localReply
  *   stream.onResponseHeaders(headers, endOfStream), stream.onResponseBody(chunk, endOfStream)
  *   stream.onDone()                           // always, also after a local reply
+ *   stream.release()                          // optional, after onDone: the plugin reuses the object (the caller
+ *                                             // must drop it; the gateway's chain does, per-request garbage less)
  *   plugin.tick(); plugin.metrics.snapshot(); plugin.close();
  *
  * Several plugins in order: createPolicyChain() in chain.ts. A local reply there goes back through the response
@@ -25,7 +27,8 @@
  * instance for the next request (the spec's "plugin crashes"). A plugin whose configuration was refused answers
  * every request with a 500 (`wasm_fail_closed`).
  *
- * Per-request cost (bench/policies.ts): guest calls take their arguments directly (no closure or array per call);
+ * Per-request cost (bench/policies.ts): released streams are reused (no stream, state and scope objects per
+ * request); live streams sit in a slot array by context id; guest calls take their arguments directly (no closure or array per call);
  * header maps and strings are written straight into the module's allocation; short strings the module passes in
  * (header names, property paths, shared-data keys) are interned; stream state the request does not use (trailers,
  * custom properties, pending calls) is created on first use.
@@ -39,7 +42,7 @@ import { type CallScope, emptyScope, type HostServices } from './host-binding.ts
 import { HttpStream, type StreamHost } from './http-stream.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { type SharedDataStore, sharedDataForVm } from './shared-data.ts';
-import { processSharedQueues } from './shared-queues.ts';
+import { processSharedQueues, type SharedQueues } from './shared-queues.ts';
 import type { Clock, HttpCaller, HttpCallRequest, HttpCallResponse, PolicyLogger, RequestInfo } from './types.ts';
 import { type GuestCallback, ModuleRejectedError, PluginVm, validateModule } from './vm.ts';
 
@@ -61,8 +64,10 @@ export interface LoadPluginOptions {
   clock?: Clock;
   /** Performs proxy_http_call requests; without it every http_call is refused as an unknown upstream. */
   httpCall?: HttpCaller;
-  /** @default the process-wide store of `vmId` */
+  /** @default the process-wide store of `vmId` (a data plane passes its own: counters are per data plane) */
   sharedData?: SharedDataStore;
+  /** @default the process-wide queues */
+  queues?: SharedQueues;
   /** Linear memory beyond this fails the request and replaces the VM. @default 128 MiB */
   maxMemoryBytes?: number;
 }
@@ -85,6 +90,8 @@ export interface Plugin {
 
 const ROOT_CONTEXT_ID = 1;
 const DEFAULT_MAX_MEMORY = 128 * 1024 * 1024;
+/** Enough for the streams in flight at once under load; beyond that, finished streams are left to the GC. */
+const MAX_SPARE_STREAMS = 256;
 
 function bytesOf(value: string | Uint8Array | undefined): Uint8Array {
   if (value === undefined) return new Uint8Array(0);
@@ -108,6 +115,8 @@ class LoadedPlugin implements Plugin, StreamHost {
   private isStarting = false;
   private nextToken = 1;
   private timer: NodeJS.Timeout | undefined;
+  /** Released streams, reused by createHttpContext (LIFO: the most recently used memory first). */
+  private readonly spareStreams: HttpStream[] = [];
 
   constructor(private readonly module: WebAssembly.Module, options: LoadPluginOptions) {
     this.name = options.name;
@@ -123,7 +132,7 @@ class LoadedPlugin implements Plugin, StreamHost {
       logger: this.logger,
       clock: this.clock,
       sharedData: options.sharedData ?? sharedDataForVm(this.vmId),
-      queues: processSharedQueues,
+      queues: options.queues ?? processSharedQueues,
       metrics: this.metrics,
       startHttpCall: (contextId, request) => (httpCall ? this.startHttpCall(httpCall, contextId, request) : undefined),
       setTickPeriod: (ms) => this.setTickPeriod(ms),
@@ -173,7 +182,15 @@ class LoadedPlugin implements Plugin, StreamHost {
   createHttpContext(info: RequestInfo = {}): HttpStream {
     const contextId = this.nextContextId;
     this.nextContextId = this.nextContextId >= 0x7fffffff ? ROOT_CONTEXT_ID + 1 : this.nextContextId + 1;
-    return new HttpStream(this, this.vm, contextId, info, info.timeNanos ?? this.clock.nowNanos());
+    const timeNanos = info.timeNanos ?? this.clock.nowNanos();
+    const spare = this.spareStreams.pop();
+    if (spare === undefined) return new HttpStream(this, this.vm, contextId, info, timeNanos);
+    spare.restart(this.vm, contextId, info, timeNanos);
+    return spare;
+  }
+
+  recycle(stream: HttpStream): void {
+    if (this.spareStreams.length < MAX_SPARE_STREAMS) this.spareStreams.push(stream);
   }
 
   isCurrent(vm: PluginVm): boolean {

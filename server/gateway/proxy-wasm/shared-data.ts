@@ -29,19 +29,37 @@ export class InMemorySharedData implements SharedDataStore {
     // Tokens are never 0 (0 means "no CAS"), and wrap within u32.
     const token = this.nextCas;
     this.nextCas = this.nextCas >= 0xffffffff ? 1 : this.nextCas + 1;
+    // Counters are rewritten with a value of the same length on every request: reuse the entry and its bytes
+    // (no garbage per write). get() hands out the entry itself, so callers copy what they keep (the import
+    // copies it into guest memory at once).
+    if (current !== undefined && current.value.length === value.length) {
+      current.value.set(value);
+      current.cas = token;
+      return Status.Ok;
+    }
     this.entries.set(key, { value: value.slice(), cas: token });
     return Status.Ok;
   }
 }
 
-const storesByVmId = new Map<string, SharedDataStore>();
+/** The shared data of one data plane, one store per VM id: every plugin loaded with that VM id shares it, across
+ *  reconfigures. Each embedded gateway has its own (counters are per data plane, as per Envoy instance). */
+export class SharedDataRegistry {
+  private readonly storesByVmId = new Map<string, SharedDataStore>();
 
-/** The process-wide store of a VM id: every plugin loaded with that VM id shares it, across reconfigures. */
-export function sharedDataForVm(vmId: string): SharedDataStore {
-  let store = storesByVmId.get(vmId);
-  if (store === undefined) {
-    store = new InMemorySharedData();
-    storesByVmId.set(vmId, store);
+  forVm(vmId: string): SharedDataStore {
+    let store = this.storesByVmId.get(vmId);
+    if (store === undefined) {
+      store = new InMemorySharedData();
+      this.storesByVmId.set(vmId, store);
+    }
+    return store;
   }
-  return store;
+}
+
+const processRegistry = new SharedDataRegistry();
+
+/** The process-wide store of a VM id (plugins loaded without a data plane's registry). */
+export function sharedDataForVm(vmId: string): SharedDataStore {
+  return processRegistry.forVm(vmId);
 }

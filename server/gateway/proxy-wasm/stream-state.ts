@@ -28,13 +28,34 @@ export class StreamState {
   private requestHeadersMap: HeaderMap | null;
 
   constructor(
-    readonly contextId: number,
+    public contextId: number,
     /** null: an empty map created on first use (the headers callback normally brings the request's own). */
     requestHeaders: HeaderMap | null,
-    readonly info: RequestInfo,
-    readonly timeNanos: bigint,
+    public info: RequestInfo,
+    public timeNanos: bigint,
   ) {
     this.requestHeadersMap = requestHeaders;
+  }
+
+  /** Makes this state a fresh one for another stream (HttpStream objects are reused across requests). */
+  reset(contextId: number, info: RequestInfo, timeNanos: bigint): void {
+    this.contextId = contextId;
+    this.info = info;
+    this.timeNanos = timeNanos;
+    this.requestHeadersMap = null;
+    this.requestTrailersMap = null;
+    this.responseTrailersMap = null;
+    this.responseHeadersMap = null;
+    this.pendingCallTokens = null;
+    this.customProperties = null;
+    this.requestBody = EMPTY;
+    this.responseBody = EMPTY;
+    this.requestBodyEnded = false;
+    this.responseBodyEnded = false;
+    this.localReply = null;
+    this.continueRequested = false;
+    this.isClosed = false;
+    this.owner = null;
   }
 
   get requestHeaders(): HeaderMap {

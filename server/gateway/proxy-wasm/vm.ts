@@ -6,6 +6,7 @@ import { createHttpStreamImports } from './env-imports-http.ts';
 import { guardProxyFunctions } from './guard.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { emptyScope, type HostBinding, type HostServices } from './host-binding.ts';
+import { LiveStreams } from './live-streams.ts';
 import { createWasiImports } from './wasi-imports.ts';
 
 /** A module callback as the host calls it (i32 arguments; extra arguments are ignored by WebAssembly). */
@@ -73,7 +74,7 @@ export class PluginVm {
 
   constructor(module: WebAssembly.Module, services: HostServices, rootContextId: number) {
     const idleScope = emptyScope(rootContextId);
-    this.binding = { memory: null, scope: idleScope, idleScope, services, streams: new Map(), rootContextId };
+    this.binding = { memory: null, scope: idleScope, idleScope, services, streams: new LiveStreams(), rootContextId };
     const env = {
       ...guardProxyFunctions(createHttpStreamImports(this.binding), services.logger),
       ...guardProxyFunctions(createHostImports(this.binding), services.logger),

@@ -95,6 +95,24 @@ describe('embedded gateway policies', () => {
     expect(seen?.headers['x-api-key']).toBeUndefined();
   });
 
+  it('gives each of many concurrent requests its own outcome when they run through the chain together', async () => {
+    // Requests arriving in one event-loop turn go through the filters as a batch, module by module.
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => send(gateway.port, '/books', {
+      headers: i % 3 === 0 ? { 'x-request-id': `req-${i}` } : { 'x-api-key': KEY, 'x-request-id': `req-${i}` },
+    })));
+    results.forEach((response, i) => {
+      expect(response.status).toBe(i % 3 === 0 ? 401 : 200);
+      // set-headers' response phase ran for every request, local replies included (set-headers is after api-key
+      // here, so only forwarded responses pass through it).
+      if (i % 3 !== 0) {
+        expect(response.headers['x-environment']).toBe('test');
+        const echoed = JSON.parse(response.text) as { headers: Record<string, string> };
+        expect(echoed.headers['x-request-id']).toBe(`req-${i}`);
+        expect(echoed.headers['x-apip-application-id']).toBe('app-1');
+      }
+    });
+  });
+
   it('streams a request body through the chain to the upstream', async () => {
     const body = 'b'.repeat(300_000);
     const response = await send(gateway.port, '/books', { method: 'POST', body, headers: { 'x-api-key': KEY, 'content-type': 'text/plain' } });
@@ -133,6 +151,38 @@ describe('embedded gateway policies', () => {
     expect(response.status).toBe(500);
     expect(JSON.parse(response.text)).toEqual({ status: 'error', message: 'Policy is not configured.' });
     expect(upstream.requests.length).toBe(before);
+  });
+
+  it('runs a local reply through the response phase of the filters before the one that replied', async () => {
+    // set-headers first, api-key second: api-key's 401 goes back through set-headers' response callbacks, as
+    // Envoy's encoder filters see a local reply.
+    await source.push(build('5', [setHeaders('v5'), apiKey()]));
+    const response = await send(gateway.port, '/books');
+    expect(response.status).toBe(401);
+    expect(response.headers['x-environment']).toBe('test');
+    expect(JSON.parse(response.text)).toEqual({ status: 'error', message: 'Missing API key.' });
+    // The filter that failed to load answers in its place: the filters before it encode that reply too.
+    await source.push(build('6', [setHeaders('v6'), setHeaders('v6', moduleSha256('api-key'))]));
+    const failed = await send(gateway.port, '/books');
+    expect(failed.status).toBe(500);
+    expect(failed.headers['x-environment']).toBe('test');
+    await source.push(build('1e', [apiKey(), setHeaders('v1')]));
+  });
+
+  it('keeps throttle counters per gateway: a second gateway in the same process counts on its own', async () => {
+    const throttle = wasmFilter({ module: 'throttle', baseUrl: modules.url, sha256: moduleSha256('throttle'), configuration: throttleConfig('x/GET/c'), vmId: 'apip.throttle.per-gateway' });
+    await source.push(build('7', [throttle]));
+    const other = await createGateway({ source: new ManualSource(build('1', [throttle])), port: 0, logger: silentLogger() });
+    try {
+      expect((await send(gateway.port, '/limited')).status).toBe(200);
+      expect((await send(gateway.port, '/limited')).status).toBe(200);
+      expect((await send(gateway.port, '/limited')).status).toBe(429);
+      expect((await send(other.port, '/limited')).status).toBe(200);
+      expect((await send(other.port, '/limited')).status).toBe(200);
+      expect((await send(other.port, '/limited')).status).toBe(429);
+    } finally {
+      await other.close();
+    }
   });
 
   it('skips a module that cannot be loaded when its filter is fail_open', async () => {

@@ -25,7 +25,7 @@ function setup() {
     next += size;
     return next > PAGE ? 0 : address;
   });
-  const stream = new StreamState(2, new HeaderMap([[':path', '/books?x=1'], ['x-api-key', 'k']]), { routeName: 'api/GET/books' }, 0n);
+  const stream = new StreamState(2, new HeaderMap([[':path', '/books?x=1'], ['x-api-key', 'k'], ['x-tier', 'gold'], ['X-Tier', 'silver']]), { routeName: 'api/GET/books' }, 0n);
   const binding: HostBinding = {
     memory: guest,
     scope: { ...emptyScope(2), stream },
@@ -86,6 +86,13 @@ describe('proxy-wasm host imports', () => {
     const keySize = write(0, 'X-API-Key');
     expect(env.proxy_get_header_map_value(0, 0, keySize, 16, 20)).toBe(Status.Ok);
     expect(readReturned(16, 20)).toBe('k');
+  });
+
+  it('returns the first value of a repeated header, as Envoy does', () => {
+    const { env, write, readReturned } = setup();
+    const keySize = write(0, 'x-tier');
+    expect(env.proxy_get_header_map_value(0, 0, keySize, 16, 20)).toBe(Status.Ok);
+    expect(readReturned(16, 20)).toBe('gold');
   });
 
   it('returns BAD_ARGUMENT when the header map type is unknown', () => {
