@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { addAccessLogService } from './analytics/als-service.ts';
 import { AnalyticsRecorder } from './analytics/recorder.ts';
+import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import type { PlatformConfig } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
@@ -113,19 +114,20 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   // Data planes get configuration from their first request: the first snapshot is built before xDS listens.
   // It is built after the management server listens, since the wasm filters name its URL.
   const snapshots = new SnapshotCache();
+  const pipeline: SnapshotPipeline<unknown> =
+    options.snapshotPipeline ??
+    createSnapshotPipeline({
+      policyModules,
+      controlPlaneUrl: `http://${reachableHost(config.host)}:${managementPort}`,
+      listenerPort: config.gatewayPort,
+      jwksRefreshSeconds: config.jwksRefreshSeconds,
+      gatewayJwtKeys: config.gatewayJwtKeys,
+    });
   const runner = new SnapshotRunner<unknown>({
     db: database.db,
     changes,
     cache: snapshots,
-    pipeline:
-      options.snapshotPipeline ??
-      createSnapshotPipeline({
-        policyModules,
-        controlPlaneUrl: `http://${reachableHost(config.host)}:${managementPort}`,
-        listenerPort: config.gatewayPort,
-        jwksRefreshSeconds: config.jwksRefreshSeconds,
-        gatewayJwtKeys: config.gatewayJwtKeys,
-      }),
+    pipeline,
     logger,
     now,
     ...options.snapshotTiming,
@@ -141,12 +143,20 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     logger,
     flushIntervalMs: config.analyticsFlushIntervalMs ?? 10_000,
   });
+  /**
+   * Every finished request a data plane reports: counted for analytics, and a token the jwt policy could not verify
+   * (an unknown kid after the IdP rotated its keys) makes the JWKS URLs be fetched again (rate-limited).
+   */
+  const observe = (record: RequestRecord) => {
+    analytics.record(record);
+    if (record.details === 'apip_jwt_invalid' && record.api !== null) pipeline.keysMayHaveRotated?.(record.api);
+  };
   const ads: AdsServer = await startAdsServer({
     snapshots,
     logger,
     port: config.xdsPort,
     host: config.host,
-    addServices: (server) => addAccessLogService(server, { record: (r) => analytics.record(r), logger }),
+    addServices: (server) => addAccessLogService(server, { record: observe, logger }),
   });
   readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status());
   // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
@@ -169,7 +179,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         host: config.host,
         logger,
         adminPort: config.gatewayAdminPort,
-        onRequestComplete: (record) => analytics.record(record),
+        onRequestComplete: observe,
       })
     : null;
   if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');

@@ -17,7 +17,7 @@ export interface HttpAccessLogEntry {
     time_to_last_rx_byte?: ProtoTime | null;
   } | null;
   request?: { request_headers?: Record<string, string> } | null;
-  response?: { response_code?: { value?: number } | null } | null;
+  response?: { response_code?: { value?: number } | null; response_code_details?: string | null } | null;
 }
 
 function toMs(time: ProtoTime | null | undefined): number | null {
@@ -48,5 +48,6 @@ export function recordFromAccessLogEntry(entry: HttpAccessLogEntry, receivedAt: 
     durationMs: toMs(common.duration) ?? toMs(common.time_to_last_downstream_tx_byte) ?? toMs(common.time_to_last_rx_byte) ?? 0,
     applicationId: header(headers, 'x-apip-application-id'),
     plan: header(headers, 'x-apip-plan'),
+    details: entry.response?.response_code_details || null,
   };
 }

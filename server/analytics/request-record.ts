@@ -15,4 +15,6 @@ export interface RequestRecord {
   applicationId: string | null;
   /** `x-apip-plan`: the id of the plan that admitted the request. */
   plan: string | null;
+  /** Response code details of a policy's local reply (`apip_jwt_invalid`), when the data plane reports them. */
+  details?: string | null;
 }

@@ -43,6 +43,8 @@ export interface GatewayRequestRecord {
   applicationId: string | null;
   subscriptionId: string | null;
   plan: string | null;
+  /** Response code details of a policy's local reply (`apip_jwt_invalid`, ...); null when the request was not refused by one. */
+  details: string | null;
 }
 
 export interface ProxyDependencies {
@@ -186,6 +188,8 @@ class Exchange implements UpstreamHandlers, RequestHeadersListener, ResponseHead
   private applicationId: string | null = null;
   private subscriptionId: string | null = null;
   private plan: string | null = null;
+  /** The details of a request-phase local reply, kept only for onRequestComplete. */
+  private details: string | null = null;
   // What forwarding needs once the request filters are through (requestHeadersBatched answers later).
   private requestMap: HeaderMap | null = null;
   private forwardAction: ForwardAction | null = null;
@@ -342,6 +346,7 @@ class Exchange implements UpstreamHandlers, RequestHeadersListener, ResponseHead
     }
     if (outcome.action === 'localReply') {
       this.decision = 'local_reply';
+      this.details = outcome.details;
       this.req.resume();
       sendLocalReply(this.res, outcome);
       return;
@@ -512,6 +517,7 @@ class Exchange implements UpstreamHandlers, RequestHeadersListener, ResponseHead
   private afterResponseFilters(outcome: PhaseOutcome, map: HeaderMap, status: number): void {
     if (outcome.action === 'localReply') {
       this.decision = 'local_reply';
+      this.details = outcome.details;
       this.replaceResponse();
       sendLocalReply(this.res, outcome);
       return;
@@ -693,6 +699,7 @@ class Exchange implements UpstreamHandlers, RequestHeadersListener, ResponseHead
       applicationId: this.applicationId,
       subscriptionId: this.subscriptionId,
       plan: this.plan,
+      details: this.details,
     };
     try {
       onRequestComplete(record);

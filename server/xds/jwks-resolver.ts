@@ -14,6 +14,8 @@ export interface JwksResolverOptions {
   fetch?: typeof fetch;
   /** How long a fetched JWKS is reused, and how often `watch` re-fetches it. @default 300000 (5 min) */
   ttlMs?: number;
+  /** The shortest time between two `refreshSoon` fetches. @default 30000 */
+  refreshCooldownMs?: number;
   /** Per-request timeout. @default 5000 */
   timeoutMs?: number;
   /** @default Date.now */
@@ -105,10 +107,17 @@ export class JwksResolver {
   private readonly remotes = new Map<string, RemoteJWKSet>();
   /** JWKS URLs the latest model refers to: what `refresh` keeps up to date. */
   private inUse = new Set<string>();
+  private readonly refreshCooldownMs: number;
+  /** JWKS URLs by API handle (JWT plans and `jwt` attachments), for `refreshSoon`. */
+  private urlsByApi = new Map<string, string[]>();
+  private readonly forcedAt = new Map<string, number>();
+  private refreshing = false;
+  private onChange: (() => void) | null = null;
 
   constructor(options: JwksResolverOptions = {}) {
     this.fetchFn = options.fetch ?? globalThis.fetch;
     this.ttlMs = options.ttlMs ?? 300_000;
+    this.refreshCooldownMs = options.refreshCooldownMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.now = options.now ?? Date.now;
     // Issuers in name order, keys as configured; only public members travel.
@@ -144,12 +153,23 @@ export class JwksResolver {
         problems.push({ source, message: `key resolver ${jwt.keyResolver} has no keys configured${jwt.keyResolver === 'GATEWAY_KEYS' ? ' (GATEWAY_JWT_KEYS)' : ''}` });
       }
     }
+    const urlsByApi = new Map<string, string[]>();
+    const handles = new Map(model.apis.map((api) => [api.id, api.handle]));
+    for (const plan of model.plans) {
+      const url = plan.security.type === 'JWT' && plan.security.jwt?.keyResolver === 'JWKS_URL' ? plan.security.jwt.jwksUrl : null;
+      const handle = handles.get(plan.apiId);
+      if (url && handle !== undefined) urlsByApi.set(handle, [...(urlsByApi.get(handle) ?? []), url]);
+    }
     for (const api of model.apis) {
       for (const p of [...api.policies, ...api.operations.flatMap((o) => o.policies)]) {
         const url = p.params?.jwksUrl;
-        if ((p.name === 'jwt' || p.name === 'jwt-auth') && typeof url === 'string') urls.add(url);
+        if ((p.name === 'jwt' || p.name === 'jwt-auth') && typeof url === 'string') {
+          urls.add(url);
+          urlsByApi.set(api.handle, [...(urlsByApi.get(api.handle) ?? []), url]);
+        }
       }
     }
+    this.urlsByApi = urlsByApi;
     for (const url of [...urls].sort()) {
       used.add(url);
       jwks[urlJwtKeySetName(url)] = await this.fetchKeys(url, problems, urlJwtKeySetName(url));
@@ -162,12 +182,12 @@ export class JwksResolver {
   }
 
   /**
-   * Re-fetches every JWKS URL the latest model uses; true when some URL's keys changed. A failed fetch keeps the
+   * Re-fetches `urls` (every JWKS URL the latest model uses by default); true when some URL's keys changed. A failed fetch keeps the
    * last keys (the next build reports it).
    */
-  async refresh(): Promise<boolean> {
+  async refresh(urls: readonly string[] = [...this.inUse]): Promise<boolean> {
     let changed = false;
-    for (const url of [...this.inUse].sort()) {
+    for (const url of [...urls].sort()) {
       const before = this.documents.get(url);
       try {
         const keys = await this.download(url);
@@ -182,20 +202,37 @@ export class JwksResolver {
 
   /** Refreshes the JWKS URLs every `ttlMs` and calls `onChange` when keys changed; returns a stop function. */
   watch(onChange: () => void, intervalMs = this.ttlMs): () => void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      void this.refresh()
-        .then((changed) => {
-          if (changed) onChange();
-        })
-        .finally(() => {
-          running = false;
-        });
-    }, intervalMs);
+    this.onChange = onChange;
+    const timer = setInterval(() => void this.refreshAndNotify(), intervalMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      this.onChange = null;
+    };
+  }
+
+  /**
+   * A data plane refused a token on `api` (a handle) that no key it has verifies, e.g. an unknown `kid` after the
+   * IdP rotated its keys: re-fetch that API's JWKS URLs now rather than at the next scheduled refresh, each at
+   * most once per `refreshCooldownMs`, so a stream of bad tokens cannot become a stream of requests to the IdP.
+   * A change rebuilds through `watch`'s `onChange`.
+   */
+  refreshSoon(api: string): void {
+    const now = this.now();
+    const due = (this.urlsByApi.get(api) ?? []).filter((url) => now - (this.forcedAt.get(url) ?? Number.NEGATIVE_INFINITY) >= this.refreshCooldownMs);
+    if (due.length === 0) return;
+    for (const url of due) this.forcedAt.set(url, now);
+    void this.refreshAndNotify(due);
+  }
+
+  private async refreshAndNotify(urls?: readonly string[]): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      if ((await this.refresh(urls)) && this.onChange) this.onChange();
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   private async fetchKeys(url: string, problems: JwksProblem[], source: string): Promise<PublicJwk[]> {

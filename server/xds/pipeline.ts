@@ -38,5 +38,6 @@ export function createSnapshotPipeline(options: SnapshotPipelineOptions): Snapsh
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
     // Rotated IdP keys are pushed without waiting for a write.
     watch: (onChange) => jwks.watch(onChange),
+    keysMayHaveRotated: (api) => jwks.refreshSoon(api),
   };
 }

@@ -33,6 +33,8 @@ export interface SnapshotPipeline<Model> {
    * `start` until the returned function is called.
    */
   watch?(onChange: () => void): () => void;
+  /** A data plane refused a token on `api` (a handle) that no known key verifies: its keys may have rotated. */
+  keysMayHaveRotated?(api: string): void;
 }
 
 export interface SnapshotRunnerOptions<Model> {

@@ -167,6 +167,32 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
     });
   });
 
+  describe('an IdP rotating its JWKS', () => {
+    it('fetches the JWKS again when a token names a kid no key has, and admits it without waiting for the schedule', async () => {
+      const rotating = await startJsonServer({ keys: [idp.publicJwk] });
+      try {
+        const apiId = await createApi(t, 'rotating-api', { context: '/rotating/$version', upstreamUrl: upstream.url });
+        const planId = await createPlan(t, apiId, 'Rotating', { type: 'JWT', jwt: { keyResolver: 'JWKS_URL', jwksUrl: rotating.url, signatureAlgorithms: ['RS256'] } });
+        await waitServed(t, gw, '/rotating/v1/items', 401);
+        const sub = await newSubscriber(t, 'rotating-app', planId, { clientId: 'rotating-client' });
+        await gatewayAnswers(gw, '/rotating/v1/items', 200, { headers: bearer(await idp.sign({ sub: 'svc', azp: 'rotating-client' })) });
+
+        // The IdP starts signing with a new key; the scheduled refresh is 5 minutes away.
+        const next = await rsaSigningKey('idp-key-2');
+        rotating.serve({ keys: [next.publicJwk] });
+        const fetchesBefore = rotating.fetches();
+        const token = await next.sign({ sub: 'svc', azp: 'rotating-client' });
+        await gatewayAnswers(gw, '/rotating/v1/items', 200, { headers: bearer(token) });
+        expect(rotating.fetches()).toBeGreaterThan(fetchesBefore);
+        expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+        // The retired key is gone with the document that dropped it.
+        expect((await send(gw, '/rotating/v1/items', { headers: bearer(await idp.sign({ sub: 'svc', azp: 'rotating-client' })) })).status).toBe(401);
+      } finally {
+        await rotating.close();
+      }
+    });
+  });
+
   describe('two JWT plans of one API chosen by a selection rule on a claim', () => {
     const path = '/tiered/v1/items';
     let gold: string;

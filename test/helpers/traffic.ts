@@ -69,15 +69,23 @@ export async function startRecorder(name: string, basePath = ''): Promise<Record
 }
 
 /** A loopback server answering one JSON document (a JWKS) at any path; counts fetches. */
-export async function startJsonServer(document: unknown): Promise<{ url: string; fetches: () => number; close(): Promise<void> }> {
+export async function startJsonServer(document: unknown): Promise<{ url: string; fetches: () => number; serve(next: unknown): void; close(): Promise<void> }> {
   let fetches = 0;
-  const body = JSON.stringify(document);
+  let body = JSON.stringify(document);
   const server = createServer((_req, res) => {
     fetches++;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
   const port = await listenLoopback(server);
-  return { url: `http://127.0.0.1:${port}/.well-known/jwks.json`, fetches: () => fetches, close: () => closeServer(server) };
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    fetches: () => fetches,
+    // What the next fetch gets (an IdP rotating its keys).
+    serve: (next) => {
+      body = JSON.stringify(next);
+    },
+    close: () => closeServer(server),
+  };
 }
 
 export interface GatewayAnswer {

@@ -67,7 +67,8 @@ describe('embedded gateway onRequestComplete', () => {
     expect(forwarded?.startedAt).toBeLessThanOrEqual(Date.now());
     expect(forwarded?.durationMs).toBeGreaterThanOrEqual(0);
     expect(open).toMatchObject({ api: 'books-api', route: OPEN_ROUTE, method: 'POST', status: 200, applicationId: null, subscriptionId: null, plan: null });
-    expect(denied).toMatchObject({ api: 'books-api', route: ROUTE, method: 'GET', status: 401, applicationId: null, subscriptionId: null, plan: null });
+    expect(denied).toMatchObject({ api: 'books-api', route: ROUTE, method: 'GET', status: 401, applicationId: null, subscriptionId: null, plan: null, details: 'apip_api_key_missing' });
+    expect(open).toMatchObject({ details: null });
     expect(notFound).toMatchObject({ api: null, route: null, method: 'GET', status: 404, applicationId: null, subscriptionId: null, plan: null });
     // Exactly once each: nothing more arrives for these four requests.
     await new Promise((resolve) => setImmediate(resolve));

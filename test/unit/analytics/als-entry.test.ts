@@ -4,7 +4,7 @@ import { recordFromAccessLogEntry } from '../../../server/analytics/als-entry.ts
 describe('recordFromAccessLogEntry', () => {
   const receivedAt = Date.UTC(2026, 0, 1, 12, 5, 0);
 
-  it('takes the API handle from the route name, the status, start time, duration and identity headers', () => {
+  it('takes the API handle from the route name, the status and its details, start time, duration and identity headers', () => {
     const record = recordFromAccessLogEntry(
       {
         common_properties: {
@@ -14,17 +14,19 @@ describe('recordFromAccessLogEntry', () => {
           time_to_last_downstream_tx_byte: { seconds: 1, nanos: 0 },
         },
         request: { request_headers: { 'x-apip-application-id': 'app_1', 'x-apip-plan': 'plan_1' } },
-        response: { response_code: { value: 503 } },
+        response: { response_code: { value: 401 }, response_code_details: 'apip_jwt_invalid' },
       },
       receivedAt,
     );
     expect(record).toEqual({
       startedAt: 1_767_268_800_250,
       api: 'reading-list-api-v1.0',
-      status: 503,
+      status: 401,
       durationMs: 12.5,
       applicationId: 'app_1',
       plan: 'plan_1',
+      // What the control plane reacts to (a token no key verifies: the JWKS is fetched again).
+      details: 'apip_jwt_invalid',
     });
   });
 
@@ -44,6 +46,7 @@ describe('recordFromAccessLogEntry', () => {
       durationMs: 0,
       applicationId: null,
       plan: null,
+      details: null,
     });
   });
 

@@ -37,6 +37,14 @@ async function verifies(keys: readonly Record<string, unknown>[] | undefined, pa
   return payload.sub === 'alice';
 }
 
+/** Resolves once `condition` holds (polled), or fails after 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const started = Date.now(); !condition(); ) {
+    if (Date.now() - started > 5000) throw new Error('condition did not hold within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A JWKS served over HTTP on 127.0.0.1 whose document the test swaps (key rotation) or breaks. */
 class JwksServer {
   document: unknown = { keys: [] };
@@ -117,6 +125,36 @@ describe('JWKS_URL keys (jose, refreshed on a schedule)', () => {
   });
 
   afterAll(() => idp.stop());
+
+  it('re-fetches an API\'s JWKS at once when a data plane refuses a token there, at most once per cooldown', async () => {
+    idp.document = { keys: [await publicJwkOf(first, 'k1')] };
+    idp.status = 200;
+    let now = 1_000_000;
+    const resolver = new JwksResolver({ ttlMs: 300_000, refreshCooldownMs: 30_000, now: () => now });
+    await resolver.resolve(jwtModel({ keyResolver: 'JWKS_URL', jwksUrl: idp.url }));
+    let changes = 0;
+    const stop = resolver.watch(() => changes++);
+    try {
+      const fetched = idp.requests;
+      idp.document = { keys: [await publicJwkOf(second, 'k2')] };
+      resolver.refreshSoon('elsewhere');
+      resolver.refreshSoon('orders');
+      resolver.refreshSoon('orders');
+      await until(() => changes === 1);
+      expect(idp.requests).toBe(fetched + 1);
+      now += 29_000;
+      resolver.refreshSoon('orders');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(idp.requests).toBe(fetched + 1);
+      now += 1_000;
+      resolver.refreshSoon('orders');
+      await until(() => idp.requests === fetched + 2);
+      // The same keys again: nothing to rebuild.
+      expect(changes).toBe(1);
+    } finally {
+      stop();
+    }
+  });
 
   it('fetches the keys once, reports a rotation on refresh, and keeps the last keys while the IdP is down', async () => {
     idp.document = { keys: [await publicJwkOf(first, 'k1')] };
