@@ -289,3 +289,36 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
     await expectServedConfigValid(t, ['pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'tiered-jwt-api', 'hybrid-api'], ['idp-key-1']);
   });
 });
+
+// GATEWAY_KEYS: the keys are the control plane's own configuration (GATEWAY_JWT_KEYS), per issuer.
+describe.each(drivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) => {
+  let t: TestPlatform;
+  let upstream: Recorder;
+  let gw: number;
+  let partner: SigningKey;
+  let stranger: SigningKey;
+
+  beforeAll(async () => {
+    upstream = await startRecorder('gateway-keys-upstream');
+    [partner, stranger] = await Promise.all([rsaSigningKey('partner-1'), rsaSigningKey('stranger-1')]);
+    t = await startTestPlatform(driver, { gatewayJwtKeys: { 'https://idp.partner.example': [partner.publicJwk] } });
+    gw = t.platform.ports.gateway ?? 0;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('admits tokens signed by a configured key with the subscription identity, and refuses other signers', async () => {
+    const apiId = await createApi(t, 'gateway-keys-api', { context: '/partner/$version', upstreamUrl: upstream.url });
+    const planId = await createPlan(t, apiId, 'Partners', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
+    await waitServed(t, gw, '/partner/v1/items', 401);
+    const sub = await newSubscriber(t, 'partner-app', planId, { clientId: 'partner-client' });
+    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ sub: 'svc', azp: 'partner-client' })) });
+    expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ sub: 'svc', azp: 'partner-client' })) });
+    expect(refused.answer.status).toBe(401);
+    expect(refused.seen).toEqual([]);
+    await expectServedConfigValid(t, ['gateway-keys-api'], ['partner-1']);
+  });
+});
