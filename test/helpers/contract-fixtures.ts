@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../server/db/client.ts';
 import { apis, applications, plans, users } from '../../server/db/schema/index.ts';
 import type { Actor } from '../../server/domain/context.ts';
+import { loadDeploymentModel } from '../../server/domain/deployment.ts';
 import { newId } from '../../server/domain/ids.ts';
 import { rowCounts, rowsOf } from './row-counts.ts';
 
@@ -83,4 +84,43 @@ export async function makeApp(db: Database, owner: Actor): Promise<string> {
   const id = newId('application');
   await db.insert(applications).values({ id, name: `app-${++counter}`, ownerId: owner.userId! });
   return id;
+}
+
+/** A key as the data plane admits traffic with it at `now`: only its live grants (v0.9 keys: their API). */
+export interface LiveKey {
+  keyId: string;
+  digest: string;
+  expiresAt: Date | null;
+  owner: 'subscription' | 'application' | 'api';
+  /** The APIs it opens now, sorted. */
+  apiIds: string[];
+  grants: { apiId: string; subscriptionId: string | null; planId: string | null }[];
+  applicationId: string | null;
+  /** Exclusive keys: their subscription and plan; null otherwise. */
+  subscriptionId: string | null;
+  planId: string | null;
+}
+
+/**
+ * The keys of the deployment model (what the translator ships) that admit traffic at `now`; keys whose every
+ * subscription is suspended are left out, as they answer 403 at the gateway.
+ */
+export async function liveKeys(db: Database, now: Date): Promise<LiveKey[]> {
+  const model = await loadDeploymentModel(db, now);
+  return model.keys.flatMap((key) => {
+    const grants = key.grants.filter((g) => g.live).map(({ apiId, subscriptionId, planId }) => ({ apiId, subscriptionId, planId }));
+    if (grants.length === 0) return [];
+    const exclusive = key.owner === 'subscription' ? grants[0]! : null;
+    return [{
+      keyId: key.id,
+      digest: key.sha256,
+      expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt),
+      owner: key.owner,
+      apiIds: grants.map((g) => g.apiId).sort(),
+      grants,
+      applicationId: key.applicationId,
+      subscriptionId: exclusive?.subscriptionId ?? null,
+      planId: exclusive?.planId ?? null,
+    }];
+  });
 }

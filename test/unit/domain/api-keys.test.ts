@@ -5,7 +5,6 @@ import { apiKeys, apis } from '../../../server/db/schema/index.ts';
 import {
   createApiKey,
   getApiKey,
-  listActiveKeyDigests,
   listApiKeys,
   listApiKeysForApis,
   listApiKeysForSubscriptions,
@@ -23,7 +22,7 @@ import { sha256Hex } from '../../../server/domain/secrets.ts';
 import { subscribe } from '../../../server/domain/subscriptions.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
-import { admin, alice, bob, findEverywhere, makeApi, makeApp, makePlan, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
+import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
 
 type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
 
@@ -176,12 +175,12 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       clock = t0;
       const apiId = await makeApi(db);
       const issued = await createApiKey(as(admin), { apiId, expiresIn: { unit: 'minutes', duration: 1 } });
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.keyId)).toContain(issued.key.id);
+      expect((await liveKeys(db, clock)).map((k) => k.keyId)).toContain(issued.key.id);
       clock = later(60);
       expect((await getApiKey(as(admin), issued.key.id)).status).toBe('expired');
       expect((await listApiKeys(as(admin), { apiId, status: 'expired' }, allRows)).map((k) => k.id)).toEqual([issued.key.id]);
       expect(await listApiKeys(as(admin), { apiId, status: 'active' }, allRows)).toEqual([]);
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.keyId)).not.toContain(issued.key.id);
+      expect((await liveKeys(db, clock)).map((k) => k.keyId)).not.toContain(issued.key.id);
       clock = t0;
     });
   });
@@ -222,12 +221,12 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       expect(renewed.key).toMatchObject({ name: 'rotating', status: 'active', apiId });
       const old = await getApiKey(as(admin), issued.key.id);
       expect(old).toMatchObject({ status: 'active', replacedById: renewed.key.id, expiresAt: later(300) });
-      let digests = (await listActiveKeyDigests(db, clock)).map((k) => k.digest);
+      let digests = (await liveKeys(db, clock)).map((k) => k.digest);
       expect(digests).toEqual(expect.arrayContaining([sha256Hex(issued.value), sha256Hex(renewed.value)]));
       clock = later(299);
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.digest)).toContain(sha256Hex(issued.value));
+      expect((await liveKeys(db, clock)).map((k) => k.digest)).toContain(sha256Hex(issued.value));
       clock = later(300);
-      digests = (await listActiveKeyDigests(db, clock)).map((k) => k.digest);
+      digests = (await liveKeys(db, clock)).map((k) => k.digest);
       expect(digests).not.toContain(sha256Hex(issued.value));
       expect(digests).toContain(sha256Hex(renewed.value));
       expect((await getApiKey(as(admin), issued.key.id)).status).toBe('expired');
@@ -273,7 +272,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       expect(regenerated.key).toMatchObject({ id: a.key.id, name: 'in-place' });
       expect(regenerated.value).not.toBe(a.value);
       expect(regenerated.remainingApiKeyQuota).toBe(9);
-      const digests = (await listActiveKeyDigests(db, clock)).map((k) => k.digest);
+      const digests = (await liveKeys(db, clock)).map((k) => k.digest);
       expect(digests).not.toContain(sha256Hex(a.value));
       expect(digests).toContain(sha256Hex(regenerated.value));
       const custom = await regenerateApiKey(as(alice), apiId, 'in-place', { customValue: 'put-custom-value' });
@@ -337,7 +336,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
     });
   });
 
-  describe('listActiveKeyDigests', () => {
+  describe('keys in the deployment model', () => {
     it('lists v0.9 keys on their API and exclusive keys with their subscription and plan, only while accepted and in dates', async () => {
       clock = t0;
       const apiId = await makeApi(db);
@@ -345,7 +344,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       const appId = await makeApp(db, alice);
       const sub = await subscribe(as(alice), { applicationId: appId, planId, endingAt: later(3600) });
       const v09 = await createApiKey(as(admin), { apiId });
-      const all = await listActiveKeyDigests(db, clock);
+      const all = await liveKeys(db, clock);
       expect(all.find((k) => k.keyId === sub.issuedKey!.key.id)).toEqual({
         keyId: sub.issuedKey!.key.id,
         digest: sha256Hex(sub.issuedKey!.value),
@@ -360,8 +359,8 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       expect(all.find((k) => k.keyId === v09.key.id)).toMatchObject({ owner: 'api', apiIds: [apiId], subscriptionId: null, planId: null });
       const revoked = await createApiKey(as(admin), { apiId });
       await revokeApiKey(as(admin), revoked.key.id);
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.keyId)).not.toContain(revoked.key.id);
-      expect((await listActiveKeyDigests(db, later(3600))).map((k) => k.keyId)).not.toContain(sub.issuedKey!.key.id);
+      expect((await liveKeys(db, clock)).map((k) => k.keyId)).not.toContain(revoked.key.id);
+      expect((await liveKeys(db, later(3600))).map((k) => k.keyId)).not.toContain(sub.issuedKey!.key.id);
     });
   });
 

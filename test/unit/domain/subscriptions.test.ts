@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../server/db/client.ts';
 import { apiKeys, apis, applications, subscriptionPlans, subscriptions } from '../../../server/db/schema/index.ts';
-import { getApiKey, listActiveKeyDigests, revokeApiKey } from '../../../server/domain/api-keys.ts';
+import { getApiKey, revokeApiKey } from '../../../server/domain/api-keys.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { allRows } from '../../../server/domain/pagination.ts';
@@ -26,7 +26,7 @@ import {
 } from '../../../server/domain/subscriptions.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
-import { admin, alice, bob, findEverywhere, makeApi, makeApp, makePlan, nextCounter, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
+import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, nextCounter, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
 
 type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
 
@@ -195,7 +195,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const appId = await makeApp(db, alice);
       const pending = await subscribe(as(alice), { applicationId: appId, planId, requestMessage: 'please' });
       expect(pending).toMatchObject({ subscription: { status: 'PENDING', requestMessage: 'please', processedAt: null }, issuedKey: null });
-      expect(await listActiveKeyDigests(db, clock)).not.toContainEqual(expect.objectContaining({ subscriptionId: pending.subscription.id }));
+      expect(await liveKeys(db, clock)).not.toContainEqual(expect.objectContaining({ subscriptionId: pending.subscription.id }));
 
       await expect(approveSubscription(as(alice), pending.subscription.id)).rejects.toMatchObject({ code: 'FORBIDDEN' });
       await expect(approveSubscription(as(bob), pending.subscription.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -203,7 +203,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const approved = await approveSubscription(as(publisher), pending.subscription.id, { reason: 'ok', customApiKey: 'approved-key-1' });
       expect(approved.subscription).toMatchObject({ status: 'ACCEPTED', reason: 'ok', processedById: publisher.userId, startingAt: clock });
       expect(approved.issuedKey?.value).toBe('approved-key-1');
-      const digests = await listActiveKeyDigests(db, clock);
+      const digests = await liveKeys(db, clock);
       expect(digests).toContainEqual(expect.objectContaining({ digest: sha256Hex('approved-key-1'), apiIds: [pending.subscription.apiId], planId }));
 
       await expect(approveSubscription(as(publisher), pending.subscription.id)).rejects.toMatchObject({ code: 'INVALID_TRANSITION', from: 'ACCEPTED' });
@@ -223,7 +223,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const planId = await makePlan(db, await makeApi(db), { validation: 'MANUAL' });
       const { subscription, issuedKey } = await subscribe(as(admin), { applicationId: await makeApp(db, alice), planId, customApiKey: 'pending-key-1' });
       expect(issuedKey?.value).toBe('pending-key-1');
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.digest)).not.toContain(sha256Hex('pending-key-1'));
+      expect((await liveKeys(db, clock)).map((k) => k.digest)).not.toContain(sha256Hex('pending-key-1'));
       await rejectSubscription(as(admin), subscription.id);
       expect((await getApiKey(as(admin), issuedKey!.key.id)).status).toBe('revoked');
     });
@@ -236,10 +236,10 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       await expect(resumeSubscription(as(admin), subscription.id)).rejects.toMatchObject({ code: 'INVALID_TRANSITION', from: 'ACCEPTED' });
       await expect(pauseSubscription(as(alice), subscription.id)).rejects.toMatchObject({ code: 'FORBIDDEN' });
       expect(await pauseSubscription(as(publisher), subscription.id)).toMatchObject({ status: 'PAUSED' });
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.keyId)).not.toContain(issuedKey!.key.id);
+      expect((await liveKeys(db, clock)).map((k) => k.keyId)).not.toContain(issuedKey!.key.id);
       await expect(pauseSubscription(as(publisher), subscription.id)).rejects.toMatchObject({ code: 'INVALID_TRANSITION', from: 'PAUSED' });
       expect(await resumeSubscription(as(publisher), subscription.id)).toMatchObject({ status: 'ACCEPTED' });
-      expect((await listActiveKeyDigests(db, clock)).map((k) => k.keyId)).toContain(issuedKey!.key.id);
+      expect((await liveKeys(db, clock)).map((k) => k.keyId)).toContain(issuedKey!.key.id);
     });
 
     it('closes any live subscription, revokes the keys it owns, and refuses closing twice', async () => {
@@ -261,7 +261,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const { subscription, issuedKey } = await subscribe(as(alice), { applicationId: await makeApp(db, alice), planId: from });
       const moved = await transferSubscription(as(publisher), subscription.id, { planId: to });
       expect(moved).toMatchObject({ planId: to, status: 'ACCEPTED' });
-      expect(await listActiveKeyDigests(db, clock)).toContainEqual(expect.objectContaining({ keyId: issuedKey!.key.id, planId: to }));
+      expect(await liveKeys(db, clock)).toContainEqual(expect.objectContaining({ keyId: issuedKey!.key.id, planId: to }));
     });
 
     it('refuses other security types, other APIs, the same plan, non-published plans and consumers', async () => {
@@ -307,7 +307,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       expect(app?.apiKeyMode).toBe('SHARED');
       const key = await getApiKey(as(alice), first.issuedKey!.key.id);
       expect(key).toMatchObject({ owner: 'application', applicationId: appId, subscriptionId: null, status: 'active' });
-      const entry = (await listActiveKeyDigests(db, clock)).find((k) => k.keyId === key.id);
+      const entry = (await liveKeys(db, clock)).find((k) => k.keyId === key.id);
       expect(entry).toMatchObject({ digest: sha256Hex(first.issuedKey!.value), owner: 'application', apiIds: [apiA, apiB].sort() });
       expect(await getSubscription(as(alice), first.subscription.id)).toMatchObject({ usesSharedKey: true });
 
@@ -327,7 +327,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       // Closing a subscription that uses the shared key leaves the key working for the others.
       await closeSubscription(as(alice), second.subscription.id);
       expect((await getApiKey(as(alice), key.id)).status).toBe('active');
-      expect((await listActiveKeyDigests(db, clock)).find((k) => k.keyId === key.id)?.apiIds).toEqual([apiA, apiC].sort());
+      expect((await liveKeys(db, clock)).find((k) => k.keyId === key.id)?.apiIds).toEqual([apiA, apiC].sort());
     });
 
     it('refuses a publisher revoking the shared key and lets the owner revoke it', async () => {
