@@ -10,13 +10,14 @@
 // 401: missing or invalid token, or no plan matches; 403: scope or subscription. Config: docs/policies.md#jwt.
 import { Action } from "../lib/abi";
 import { logRefused, parseConfigObject, Problems } from "../lib/config";
-import { getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader } from "../lib/headers";
+import { claimString, claimText, hasString, scopesSatisfied } from "../lib/claims";
+import { getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader, startsWithIgnoringCase } from "../lib/headers";
 import { APPLICATION_ID_HEADER, PLAN_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { nowMillis, RouteCache } from "../lib/properties";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
-import { RuleInput, scalarText } from "../lib/selection-rule";
+import { RuleInput } from "../lib/selection-rule";
 import { TokenCache } from "./cache";
 import { Client, JwtSettings, readSettings, RouteSettings, Scopes } from "./settings";
 import { verifyToken, VerifiedToken } from "./token";
@@ -60,16 +61,6 @@ class JwtRoot extends RootContext {
   }
 }
 
-/** True when `text` starts with `lowerPrefix` compared ASCII case-insensitively, without allocating. */
-function startsWithIgnoringCase(text: string, lowerPrefix: string): bool {
-  for (let i = 0; i < lowerPrefix.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c != lowerPrefix.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 @inline function isSpace(c: i32): bool {
   return c == 0x20 || c == 0x09;
 }
@@ -79,29 +70,11 @@ function isPastEveryLeeway(token: VerifiedToken, settings: JwtSettings, nowSecon
   return token.hasExp && nowSeconds >= token.exp + settings.maxLeewaySeconds;
 }
 
-function hasString(list: Array<string>, value: string): bool {
-  for (let i = 0; i < list.length; i++) if (unchecked(list[i]) == value) return true;
-  return false;
-}
-
 /** True when the route may use the key that verified a cached token (it may have come from another route). */
 function routeHasKey(route: RouteSettings, token: VerifiedToken): bool {
   const keys = route.keys;
   for (let i = 0; i < keys.length; i++) if (unchecked(keys[i]) === token.key) return true;
   return false;
-}
-
-/** The scopes a route or plan wants against the token's: all of them when strict, else any one (none: satisfied). */
-function scopesSatisfied(rule: Scopes, token: VerifiedToken): bool {
-  const wanted = rule.scopes;
-  const strict = rule.scopesStrict;
-  if (wanted.length == 0) return true;
-  for (let i = 0; i < wanted.length; i++) {
-    const has = hasString(token.scopes, unchecked(wanted[i]));
-    if (strict && !has) return false;
-    if (!strict && has) return true;
-  }
-  return strict;
 }
 
 function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32 {
@@ -125,29 +98,8 @@ function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32
     const claim = token.payload.get(unchecked(required[i]));
     if (claim === null || claim.isNull) return INVALID;
   }
-  if (!scopesSatisfied(route, token)) return INSUFFICIENT_SCOPE;
+  if (!scopesSatisfied(route.scopes, route.scopesStrict, token.scopes)) return INSUFFICIENT_SCOPE;
   return OK;
-}
-
-/** A claim as a header value: strings as they are, numbers and booleans printed, string arrays comma-joined. */
-function claimText(value: JsonValue): string | null {
-  if (value.isArray) {
-    const items = value.items;
-    const parts = new Array<string>(0);
-    for (let i = 0; items !== null && i < items.length; i++) {
-      const item = unchecked(items[i]);
-      if (!item.isString) return null;
-      parts.push(item.stringValue);
-    }
-    return parts.join(",");
-  }
-  return scalarText(value);
-}
-
-function claimString(token: VerifiedToken, name: string): string | null {
-  const value = token.payload.get(name);
-  if (value === null || !value.isString) return null;
-  return value.stringValue;
 }
 
 /** A JSON error reply with a `WWW-Authenticate` challenge when `challenge` is not empty. */
@@ -245,7 +197,7 @@ class JwtStream extends HttpContext {
     const clients = route.clients;
     if (clients !== null) {
       const claim = route.clientIdClaim;
-      const clientId = claim === null ? verified.clientId : claimString(verified, claim);
+      const clientId = claim === null ? verified.clientId : claimString(verified.payload, claim);
       if (clientId === null || !clients.has(clientId)) return noSubscription();
       const entries = clients.get(clientId);
       const allowed = route.plans;
@@ -275,7 +227,7 @@ class JwtStream extends HttpContext {
       }
       if (!client.active) return reply(403, "apip_subscription_inactive", "Subscription is not active.", "");
       const planSettings = client.settings;
-      if (planSettings !== null && !scopesSatisfied(planSettings, verified)) {
+      if (planSettings !== null && !scopesSatisfied(planSettings.scopes, planSettings.scopesStrict, verified.scopes)) {
         return insufficientScope();
       }
     }
@@ -291,7 +243,7 @@ class JwtStream extends HttpContext {
     }
     const userClaim = route.userClaim;
     if (userClaim !== null) {
-      const user = claimString(verified, userClaim);
+      const user = claimString(verified.payload, userClaim);
       if (user !== null && isValidHeaderValue(user)) setRequestHeader(USER_ID_HEADER, user);
     }
     if (client !== null) {

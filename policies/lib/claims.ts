@@ -30,9 +30,10 @@ export function claimString(claims: JsonValue, name: string): string | null {
 /** A claim as a header value: strings as they are, numbers and booleans printed, string arrays comma-joined. */
 export function claimText(value: JsonValue): string | null {
   if (value.isArray) {
-    const items = value.items!;
+    const items = value.items;
     const parts = new Array<string>(0);
-    for (let i = 0; i < items.length; i++) {
+    // A null check rather than `!`: an assertion costs the modules its abort message.
+    for (let i = 0; items !== null && i < items.length; i++) {
       const item = unchecked(items[i]);
       if (!item.isString) return null;
       parts.push(item.stringValue);

@@ -189,7 +189,7 @@ export function isValidHeaderValue(value: string): bool {
  * Authorization scheme such as "bearer " (schemes are case-insensitive, RFC 9110 section 11.1).
  */
 export function startsWithIgnoringCase(text: string, lowerPrefix: string): bool {
-  if (text.length < lowerPrefix.length) return false;
+  // No length check: past the end charCodeAt gives -1, which matches no character of the prefix.
   for (let i = 0; i < lowerPrefix.length; i++) {
     let c = text.charCodeAt(i);
     if (c >= 65 && c <= 90) c += 32;
