@@ -74,7 +74,7 @@ async function run(driver: Driver): Promise<void> {
   const target = await createTestDatabase(driver);
   const platform = await createPlatform(
     {
-      host: '127.0.0.1', managementPort: 0, gatewayPort: 0, xdsPort: 0, embeddedGateway: false, gatewayAdminPort: null, dataDir: target.dataDir, databaseUrl: target.url,
+      managementHost: '127.0.0.1', xdsHost: '127.0.0.1', gatewayHost: '127.0.0.1', gatewayAdminHost: '127.0.0.1', managementPort: 0, gatewayPort: 0, xdsPort: 0, embeddedGateway: false, gatewayAdminPort: null, dataDir: target.dataDir, databaseUrl: target.url,
       admin, logLevel: 'silent', settings: { ...defaultSettings },
     },
     { logger: pino({ level: 'silent' }) },

@@ -77,7 +77,7 @@ const database = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' 
 const managementPort = await freePort();
 const platform = await createPlatform(
   {
-    host: '127.0.0.1', managementPort, gatewayPort: 0, xdsPort: 0, embeddedGateway: true, gatewayAdminPort: null,
+    managementHost: '127.0.0.1', xdsHost: '127.0.0.1', gatewayHost: '127.0.0.1', gatewayAdminHost: '127.0.0.1', managementPort, gatewayPort: 0, xdsPort: 0, embeddedGateway: true, gatewayAdminPort: null,
     dataDir: database.dataDir, databaseUrl: database.url, admin, logLevel: 'silent', settings: { ...defaultSettings },
   },
   {

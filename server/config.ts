@@ -5,8 +5,16 @@ import type { DomainSettings } from './domain/context.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
-  /** Interface to listen on. @default '0.0.0.0' */
-  host: string;
+  /** Interface of the management API (GraphQL, REST, /metrics). @default '127.0.0.1' */
+  managementHost: string;
+  /** Interface of the xDS port (ADS and the access-log service). @default '127.0.0.1' */
+  xdsHost: string;
+  /** Interface of the embedded gateway's traffic port: the one meant for clients. @default '0.0.0.0' */
+  gatewayHost: string;
+  /** Interface of the embedded gateway's admin port (/metrics, /ready). @default '127.0.0.1' */
+  gatewayAdminHost: string;
+  /** How the xDS port authenticates data planes. @default mutual TLS under a CA kept in DATA_DIR/pki */
+  xds?: XdsConfig | undefined;
   /** 0 picks a free port. @default 9090 */
   managementPort: number;
   /** @default 8080 */
@@ -34,6 +42,39 @@ export interface PlatformConfig {
   gatewayJwtKeys?: Record<string, Record<string, unknown>[]> | undefined;
   /** How often closed minutes of request analytics are written to the database; 0 = only at shutdown. @default 10000 */
   analyticsFlushIntervalMs?: number | undefined;
+  /** Distinct (API, plan, application) rows one minute may gain per flush window; more records are dropped. @default 10000 */
+  analyticsMaxKeysPerMinute?: number | undefined;
+  /** Days of request_stats kept; older rows are deleted at start and hourly. 0 = kept forever. @default 30 */
+  requestStatsRetentionDays?: number | undefined;
+}
+
+/** The xDS port's transport security and bounds. */
+export interface XdsConfig {
+  /** Plaintext gRPC, for loopback development only (refused unless xdsHost is a loopback address). @default false */
+  isPlaintext: boolean;
+  /** The platform CA given as files (replicas sharing one CA); else it is created under DATA_DIR/pki. */
+  caFiles?: { certFile: string; keyFile: string } | undefined;
+  /** Extra names (DNS or IP) in the server certificate, for data planes that reach the xDS port remotely. @default [] */
+  serverNames: string[];
+  /** ADS streams one data plane may hold. @default 4 */
+  maxAdsStreamsPerNode: number;
+  /** Access-log streams one data plane may hold (Envoy opens one per worker thread). @default 64 */
+  maxAccessLogStreamsPerNode: number;
+}
+
+export const defaultXdsConfig: XdsConfig = { isPlaintext: false, serverNames: [], maxAdsStreamsPerNode: 4, maxAccessLogStreamsPerNode: 64 };
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts plaintext xDS may listen on. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** Fails closed: plaintext xDS would hand every secret of the configuration to anyone who can reach the port. */
+export function assertXdsTransport(xdsHost: string, xds: XdsConfig): void {
+  if (xds.isPlaintext && !isLoopbackHost(xdsHost)) {
+    throw new Error(`XDS_PLAINTEXT=true is allowed only when XDS_HOST is a loopback address (127.0.0.1, ::1, localhost), not '${xdsHost}'; data planes elsewhere need client certificates (npm run dataplane:cert)`);
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -46,6 +87,33 @@ function port(env: Env, name: string, fallback: number): number {
     throw new Error(`${name} must be a port number (0-65535), got '${raw}'`);
   }
   return value;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const value = nonNegativeInt(env, name, fallback);
+  if (value === 0) throw new Error(`${name} must be at least 1`);
+  return value;
+}
+
+function isTrue(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '' || ['false', '0', 'no'].includes(raw)) return false;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  throw new Error(`${name} must be true or false, got '${env[name]}'`);
+}
+
+/** XDS_*: transport security of the xDS port; shared by `npm start` and the certificate CLI. */
+export function xdsConfigFromEnv(env: Env): XdsConfig {
+  const certFile = env.XDS_CA_CERT_FILE || undefined;
+  const keyFile = env.XDS_CA_KEY_FILE || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('XDS_CA_CERT_FILE and XDS_CA_KEY_FILE must be set together');
+  return {
+    isPlaintext: isTrue(env, 'XDS_PLAINTEXT'),
+    caFiles: certFile && keyFile ? { certFile, keyFile } : undefined,
+    serverNames: (env.XDS_SERVER_NAMES ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''),
+    maxAdsStreamsPerNode: positiveInt(env, 'XDS_MAX_ADS_STREAMS_PER_NODE', defaultXdsConfig.maxAdsStreamsPerNode),
+    maxAccessLogStreamsPerNode: positiveInt(env, 'XDS_MAX_ACCESS_LOG_STREAMS_PER_NODE', defaultXdsConfig.maxAccessLogStreamsPerNode),
+  };
 }
 
 function nonNegativeInt(env: Env, name: string, fallback: number): number {
@@ -96,8 +164,16 @@ export function configFromEnv(env: Env): PlatformConfig {
   if ((username && !password) || (!username && password)) {
     throw new Error('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
+  const xdsHost = env.XDS_HOST || '127.0.0.1';
+  const xds = xdsConfigFromEnv(env);
+  assertXdsTransport(xdsHost, xds);
   return {
-    host: env.HOST || '0.0.0.0',
+    // Only the gateway's traffic port is for everyone; the rest stay on loopback unless an operator opens them.
+    managementHost: env.MANAGEMENT_HOST || '127.0.0.1',
+    xdsHost,
+    gatewayHost: env.GATEWAY_HOST || '0.0.0.0',
+    gatewayAdminHost: env.GATEWAY_ADMIN_HOST || '127.0.0.1',
+    xds,
     managementPort: port(env, 'MANAGEMENT_PORT', 9090),
     gatewayPort: port(env, 'GATEWAY_PORT', 8080),
     xdsPort: port(env, 'XDS_PORT', 18000),
@@ -113,6 +189,8 @@ export function configFromEnv(env: Env): PlatformConfig {
     jwksRefreshSeconds: nonNegativeInt(env, 'JWKS_REFRESH_SECONDS', 300) || 300,
     gatewayJwtKeys: env.GATEWAY_JWT_KEYS ? parseGatewayJwtKeys(env.GATEWAY_JWT_KEYS) : undefined,
     analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
+    analyticsMaxKeysPerMinute: positiveInt(env, 'ANALYTICS_MAX_KEYS_PER_MINUTE', 10_000),
+    requestStatsRetentionDays: nonNegativeInt(env, 'REQUEST_STATS_RETENTION_DAYS', 30),
     settings: {
       apiKeyQuotaPerUser: nonNegativeInt(env, 'API_KEY_QUOTA_PER_USER', 10),
       apiKeyRenewGraceSeconds: nonNegativeInt(env, 'API_KEY_RENEW_GRACE_SECONDS', 0),

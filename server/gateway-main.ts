@@ -1,10 +1,17 @@
 // `npm run gateway`: the embedded gateway alone, against a remote control plane's ADS server. The only gateway
-// file that reads process.env. Environment: XDS_ADDRESS (default 127.0.0.1:18000), GATEWAY_PORT (8080),
-// GATEWAY_ADMIN_PORT (9902: Envoy's admin keeps 9901 in envoy/bootstrap.yaml; 0 = free port), HOST (0.0.0.0),
-// LOG_LEVEL (info; `debug` adds the per-request access log). Ports are printed as one JSON line on stdout.
-import { createAdsClient } from './gateway/ads-client.ts';
+// file that reads process.env. Environment: XDS_ADDRESS (default 127.0.0.1:18000); XDS_CLIENT_CERT_FILE,
+// XDS_CLIENT_KEY_FILE, XDS_CA_CERT_FILE (the data-plane certificate from `npm run dataplane:cert`, required unless
+// XDS_PLAINTEXT=true for a loopback development control plane); GATEWAY_PORT (8080), GATEWAY_HOST (0.0.0.0);
+// GATEWAY_ADMIN_PORT (9902: Envoy's admin keeps 9901 in envoy/bootstrap.yaml; 0 = free port), GATEWAY_ADMIN_HOST
+// (127.0.0.1); LOG_LEVEL (info; `debug` adds the per-request access log). Ports are printed as one JSON line on
+// stdout, the listen addresses on stderr.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isLoopbackHost } from './config.ts';
+import { adsClientCredentials, type AdsClientTls, createAdsClient } from './gateway/ads-client.ts';
 import { createGateway } from './gateway/gateway.ts';
 import { createLogger } from './logger.ts';
+import { nodeIdOfCertificatePem } from './pki/platform-pki.ts';
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -14,16 +21,46 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+const address = process.env.XDS_ADDRESS || '127.0.0.1:18000';
+const isPlaintext = ['true', '1', 'yes'].includes((process.env.XDS_PLAINTEXT ?? '').toLowerCase());
+const files = { certificate: process.env.XDS_CLIENT_CERT_FILE, privateKey: process.env.XDS_CLIENT_KEY_FILE, caCertificate: process.env.XDS_CA_CERT_FILE };
+let tls: AdsClientTls | null = null;
+let nodeId = `embedded-gateway-${hostname()}-${process.pid}`;
+if (isPlaintext) {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  if (!isLoopbackHost(host)) fail(`XDS_PLAINTEXT=true is allowed only for a loopback XDS_ADDRESS, not '${address}'`);
+} else {
+  if (!files.certificate || !files.privateKey || !files.caCertificate) {
+    fail('XDS_CLIENT_CERT_FILE, XDS_CLIENT_KEY_FILE and XDS_CA_CERT_FILE are required (issue them with `npm run dataplane:cert -- --node-id <id> --out <dir>`); XDS_PLAINTEXT=true only for a loopback control plane');
+  }
+  tls = {
+    certificate: readFileSync(files.certificate, 'utf8'),
+    privateKey: readFileSync(files.privateKey, 'utf8'),
+    caCertificate: readFileSync(files.caCertificate, 'utf8'),
+  };
+  // The control plane refuses any other node id than the certificate's.
+  nodeId = nodeIdOfCertificatePem(tls.certificate) ?? fail(`${files.certificate} is not a data-plane certificate (no spiffe://apip/data-plane/ URI)`);
+}
+
 const logger = createLogger({ level: process.env.LOG_LEVEL || 'info' });
-const source = createAdsClient({ address: process.env.XDS_ADDRESS || '127.0.0.1:18000', logger });
+const source = createAdsClient({ address, logger, credentials: adsClientCredentials(tls), node: { id: nodeId, cluster: 'apip-gateway' } });
+const host = process.env.GATEWAY_HOST || '0.0.0.0';
+const adminHost = process.env.GATEWAY_ADMIN_HOST || '127.0.0.1';
 const gateway = await createGateway({
   source,
   port: port('GATEWAY_PORT', 8080),
+  host,
   adminPort: port('GATEWAY_ADMIN_PORT', 9902),
-  host: process.env.HOST || '0.0.0.0',
+  adminHost,
   logger,
 });
 process.stdout.write(`${JSON.stringify({ gateway: gateway.port, gatewayAdmin: gateway.adminPort })}\n`);
+process.stderr.write(`listening: gateway ${host}:${gateway.port}, gateway admin ${adminHost}:${gateway.adminPort}; xds ${address} as node '${nodeId}' (${tls ? 'mutual TLS' : 'PLAINTEXT'})\n`);
 
 let isStopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

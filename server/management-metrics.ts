@@ -2,6 +2,7 @@
 // API requests by surface and status, their latency, and the state of configuration delivery.
 // https://prometheus.io/docs/instrumenting/exposition_formats/
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DroppedRecords } from './analytics/dropped-records.ts';
 import type { DeploymentStatus } from './domain/deployment-status.ts';
 
 /** Which interface a request used; a closed set, so label cardinality stays bounded whatever the paths. */
@@ -40,7 +41,7 @@ export class ManagementMetrics {
     });
   }
 
-  render(deployment: DeploymentStatus): string {
+  render(deployment: DeploymentStatus, dropped?: DroppedRecords): string {
     const lines: string[] = [
       '# HELP apip_management_requests_total Management API requests by surface and HTTP status.',
       '# TYPE apip_management_requests_total counter',
@@ -72,6 +73,9 @@ export class ManagementMetrics {
       '# HELP apip_xds_data_planes_rejecting Connected data planes whose last answer for some type was a NACK.',
       '# TYPE apip_xds_data_planes_rejecting gauge',
       `apip_xds_data_planes_rejecting ${rejecting}`,
+      '# HELP apip_analytics_records_dropped_total Request records from data planes not counted, by reason.',
+      '# TYPE apip_analytics_records_dropped_total counter',
+      ...(dropped?.entries() ?? []).map(([reason, count]) => `apip_analytics_records_dropped_total{reason="${reason}"} ${count}`),
     );
     return `${lines.join('\n')}\n`;
   }

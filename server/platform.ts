@@ -1,9 +1,13 @@
 import type { Server } from 'node:http';
 import { addAccessLogService } from './analytics/als-service.ts';
+import { DroppedRecords } from './analytics/dropped-records.ts';
 import { AnalyticsRecorder } from './analytics/recorder.ts';
+import { startRequestStatsRetention } from './analytics/retention.ts';
 import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
-import type { PlatformConfig } from './config.ts';
+import { assertXdsTransport, defaultXdsConfig, type PlatformConfig } from './config.ts';
+import type { DataPlaneCertificateIssuer } from './domain/data-planes.ts';
+import { openPlatformPki, pkiSourceOf } from './pki/platform-pki.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
@@ -29,6 +33,12 @@ import { SnapshotCache } from './xds/snapshot-cache.ts';
 
 export interface Platform {
   ports: { management: number; gateway: number | null; xds: number | null; gatewayAdmin: number | null };
+  /** Where each port listens (`host:port`), for operators to see what is exposed. */
+  addresses: { management: string; gateway: string | null; xds: string; gatewayAdmin: string | null };
+  /** Whether data planes must present a client certificate on the xDS port. */
+  isXdsMutualTls: boolean;
+  /** The platform CA: issues data planes' xDS client certificates (the CLI and GraphQL use the same CA). */
+  pki: DataPlaneCertificateIssuer & { caCertificate: string };
   database: DatabaseHandle;
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;
@@ -40,7 +50,7 @@ export interface Platform {
   /** Rebuilds the snapshot from the database now (after any build in flight). */
   rebuildSnapshot(): Promise<void>;
   /** Request analytics fed by the embedded gateway and Envoy's access-log service; `flush()` writes every pending minute now. */
-  analytics: { flush(): Promise<void> };
+  analytics: { flush(): Promise<void>; dropped: DroppedRecords; deleteExpired(): Promise<number> };
   logger: Logger;
   close(): Promise<void>;
 }
@@ -60,13 +70,21 @@ function reachableHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+function address(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** Composition root: opens storage, bootstraps the admin, starts the servers. Returns them started. */
 export async function createPlatform(config: PlatformConfig, options: PlatformOptions = {}): Promise<Platform> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const xdsConfig = config.xds ?? defaultXdsConfig;
+  assertXdsTransport(config.xdsHost, xdsConfig);
+  // The CA lives beside the database files (or in the given files), never in the database.
+  const pki = await openPlatformPki(pkiSourceOf(config.dataDir, xdsConfig.caFiles), [config.xdsHost, ...xdsConfig.serverNames]);
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   const changes = new ChangeFeed();
   const now = options.now ?? (() => new Date());
-  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings };
+  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings, dataPlaneCertificates: pki };
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
@@ -78,6 +96,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
 
   const metrics = new ManagementMetrics();
+  const dropped = new DroppedRecords();
 
   // Order: cheap exact paths first; then GraphQL (owns /graphql only); REST last, because it also
   // answers its unprefixed legacy paths and must not shadow anything above.
@@ -96,7 +115,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         res.end(JSON.stringify({ status: 'error', message: actor ? 'Not allowed' : 'Authentication required' }));
         return true;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render(readDeployment()));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render(readDeployment(), dropped));
       return true;
     },
     async (req, res) => {
@@ -108,8 +127,8 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     rest,
   ];
   const management: Server = createManagementServer(handlers, logger, metrics);
-  const managementPort = await listen(management, config.managementPort, config.host);
-  logger.info({ port: managementPort, driver: database.driver }, 'management api listening');
+  const managementPort = await listen(management, config.managementPort, config.managementHost);
+  logger.info({ host: config.managementHost, port: managementPort, driver: database.driver }, 'management api listening');
 
   // Data planes get configuration from their first request: the first snapshot is built before xDS listens.
   // It is built after the management server listens, since the wasm filters name its URL.
@@ -118,7 +137,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     options.snapshotPipeline ??
     createSnapshotPipeline({
       policyModules,
-      controlPlaneUrl: `http://${reachableHost(config.host)}:${managementPort}`,
+      controlPlaneUrl: `http://${reachableHost(config.managementHost)}:${managementPort}`,
       listenerPort: config.gatewayPort,
       jwksRefreshSeconds: config.jwksRefreshSeconds,
       gatewayJwtKeys: config.gatewayJwtKeys,
@@ -137,12 +156,18 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   // gateway reports in-process; closed minutes are added to the database (see docs/analytics.md).
   const analytics = new AnalyticsRecorder({
     sink: async (increments) => {
-      const { droppedHandles } = await addRequestStats(database.db, increments);
-      if (droppedHandles.length > 0) logger.debug({ handles: droppedHandles }, 'analytics of unknown apis dropped');
+      const result = await addRequestStats(database.db, increments);
+      dropped.add('unknown_api', result.dropped.unknownApi);
+      dropped.add('unknown_plan', result.dropped.unknownPlan);
+      dropped.add('unknown_application', result.dropped.unknownApplication);
+      if (result.droppedHandles.length > 0) logger.debug({ handles: result.droppedHandles }, 'analytics of unknown apis dropped');
     },
     logger,
     flushIntervalMs: config.analyticsFlushIntervalMs ?? 10_000,
+    maxKeysPerMinute: config.analyticsMaxKeysPerMinute,
+    dropped,
   });
+  const retention = await startRequestStatsRetention({ db: database.db, days: config.requestStatsRetentionDays ?? 30, logger, now });
   /**
    * Every finished request a data plane reports: counted for analytics, and a token the jwt policy could not verify
    * (an unknown kid after the IdP rotated its keys) makes the JWKS URLs be fetched again (rate-limited).
@@ -155,8 +180,17 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     snapshots,
     logger,
     port: config.xdsPort,
-    host: config.host,
-    addServices: (server) => addAccessLogService(server, { record: observe, logger }),
+    host: config.xdsHost,
+    tls: xdsConfig.isPlaintext ? null : { caCertificate: pki.caCertificate, ...pki.server },
+    maxStreamsPerNode: xdsConfig.maxAdsStreamsPerNode,
+    addServices: (server) =>
+      addAccessLogService(server, {
+        record: observe,
+        logger,
+        isMutualTls: !xdsConfig.isPlaintext,
+        maxStreamsPerNode: xdsConfig.maxAccessLogStreamsPerNode,
+        onRefused: (reason, entries) => dropped.add(reason, entries),
+      }),
   });
   readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status());
   // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
@@ -176,9 +210,10 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     ? await createGateway({
         source: snapshots,
         port: config.gatewayPort,
-        host: config.host,
+        host: config.gatewayHost,
         logger,
         adminPort: config.gatewayAdminPort,
+        adminHost: config.gatewayAdminHost,
         onRequestComplete: observe,
       })
     : null;
@@ -186,13 +221,21 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
 
   return {
     ports: { management: managementPort, gateway: gateway?.port ?? null, xds: ads.port, gatewayAdmin: gateway?.adminPort ?? null },
+    addresses: {
+      management: address(config.managementHost, managementPort),
+      gateway: gateway ? address(config.gatewayHost, gateway.port) : null,
+      xds: address(config.xdsHost, ads.port),
+      gatewayAdmin: gateway?.adminPort ? address(config.gatewayAdminHost, gateway.adminPort) : null,
+    },
+    isXdsMutualTls: !xdsConfig.isPlaintext,
+    pki,
     database,
     admin,
     changes,
     policyModules,
     snapshots,
     rebuildSnapshot: () => runner.rebuild('change'),
-    analytics: { flush: () => analytics.flush({ all: true }) },
+    analytics: { flush: () => analytics.flush({ all: true }), dropped, deleteExpired: () => retention.run() },
     logger,
     close: async () => {
       await gateway?.close();
@@ -201,6 +244,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       await ads.close();
       // After every data plane stopped reporting, before the database closes.
       await analytics.close();
+      retention.close();
       await closeServer(management);
       await database.close();
     },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { RequestStatsIncrement } from '../domain/analytics.ts';
 import { addLatencyHistogram, emptyLatencyHistogram, latencyBucketOf } from './latency-histogram.ts';
+import { DroppedRecords } from './dropped-records.ts';
 import type { RequestRecord } from './request-record.ts';
 
 /** Where closed minutes go (the database, through the domain); must apply one batch atomically. */
@@ -13,6 +14,15 @@ export interface AnalyticsRecorderOptions {
   flushIntervalMs?: number;
   /** Pending (minute, API, plan, application) keys kept while the sink fails; records beyond are dropped. @default 100_000 */
   maxPendingKeys?: number;
+  /**
+   * Distinct (API, plan, application) keys one minute may gain per flush window: what any set of data planes can
+   * make the database store per minute between flushes. Records of further keys are dropped. @default 10_000
+   */
+  maxKeysPerMinute?: number;
+  /** Records that started longer ago than this, or more than 5 minutes ahead, are dropped. @default 24 h */
+  maxRecordAgeMs?: number;
+  /** Counts what is dropped, by reason. */
+  dropped?: DroppedRecords;
   /** @default Date.now */
   now?: () => number;
 }
@@ -38,6 +48,11 @@ export class AnalyticsRecorder {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly maxPendingKeys: number;
+  private readonly maxKeysPerMinute: number;
+  private readonly maxRecordAgeMs: number;
+  private readonly droppedRecords: DroppedRecords;
+  /** Pending keys per minute start, for maxKeysPerMinute. */
+  private readonly keysPerMinute = new Map<number, number>();
   private readonly timer: NodeJS.Timeout | null;
   private flushing: Promise<void> = Promise.resolve();
   private dropped = 0;
@@ -47,6 +62,9 @@ export class AnalyticsRecorder {
     this.logger = options.logger.child({ component: 'analytics' });
     this.now = options.now ?? Date.now;
     this.maxPendingKeys = options.maxPendingKeys ?? 100_000;
+    this.maxKeysPerMinute = options.maxKeysPerMinute ?? 10_000;
+    this.maxRecordAgeMs = options.maxRecordAgeMs ?? 24 * 60 * minuteMs;
+    this.droppedRecords = options.dropped ?? new DroppedRecords();
     const interval = options.flushIntervalMs ?? 10_000;
     // A failed flush is logged and kept for the next one; it must not become an unhandled rejection.
     this.timer = interval > 0 ? setInterval(() => void this.flush().catch(() => {}), interval) : null;
@@ -56,14 +74,28 @@ export class AnalyticsRecorder {
 
   record(record: RequestRecord): void {
     if (record.api === null || !Number.isFinite(record.startedAt)) return;
+    const now = this.now();
+    // A start time far from now is a broken clock or an invented record; either would create rows for any minute.
+    if (record.startedAt < now - this.maxRecordAgeMs || record.startedAt > now + 5 * minuteMs) {
+      this.droppedRecords.add('out_of_window', 1);
+      return;
+    }
     const minute = record.startedAt - (record.startedAt % minuteMs);
     const key = keyOf(minute, record.api, record.plan, record.applicationId);
     let entry = this.pending.get(key);
     if (!entry) {
       if (this.pending.size >= this.maxPendingKeys) {
         if (this.dropped++ === 0) this.logger.warn({ maxPendingKeys: this.maxPendingKeys }, 'analytics backlog full, dropping records');
+        this.droppedRecords.add('backlog_full', 1);
         return;
       }
+      const keys = this.keysPerMinute.get(minute) ?? 0;
+      if (keys >= this.maxKeysPerMinute) {
+        if (this.droppedRecords.count('minute_key_cap') === 0) this.logger.warn({ maxKeysPerMinute: this.maxKeysPerMinute }, 'analytics keys per minute at their cap, dropping records');
+        this.droppedRecords.add('minute_key_cap', 1);
+        return;
+      }
+      this.keysPerMinute.set(minute, keys + 1);
       entry = {
         minute: new Date(minute),
         apiHandle: record.api,
@@ -110,6 +142,8 @@ export class AnalyticsRecorder {
       if (!all && entry.minute.getTime() >= openMinute) continue;
       batch.push(entry);
       this.pending.delete(key);
+      // The flush window of this minute ends here; a late record starts a new one (the cap bounds each window).
+      this.keysPerMinute.delete(entry.minute.getTime());
     }
     if (this.dropped > 0) {
       this.logger.warn({ dropped: this.dropped }, 'analytics records dropped while the backlog was full');

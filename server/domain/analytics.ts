@@ -1,6 +1,6 @@
 import { and, asc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { apis, applications, requestStats } from '../db/schema/index.ts';
+import { apis, applications, plans, requestStats } from '../db/schema/index.ts';
 import { latencyBucketCount, latencyPercentile } from '../analytics/latency-histogram.ts';
 import type { DomainContext } from './context.ts';
 import { ValidationError, type FieldIssue } from './errors.ts';
@@ -20,23 +20,53 @@ export interface RequestStatsIncrement {
 // Postgres allows 65 535 bind parameters per statement; 8 per row.
 const rowsPerStatement = 1000;
 
+/** Requests of increments not stored, by what they named that does not exist. */
+export interface DroppedRequestStats {
+  unknownApi: number;
+  unknownPlan: number;
+  unknownApplication: number;
+}
+
 /**
  * Adds the increments to the stored counters in one transaction (upserts that add, so several data planes and
- * replicas merge into the same rows). Handles are mapped to API ids here; increments of handles that no longer
- * exist (the API was deleted while its traffic was in flight) are dropped and returned.
+ * replicas merge into the same rows). Handles are mapped to API ids here. Only what exists is counted: increments
+ * naming an API handle, a plan (of that API) or an application that does not exist are dropped (a deleted object's
+ * in-flight traffic, or a data plane reporting invented ids) and returned with their request counts.
  */
-export async function addRequestStats(db: Database, increments: readonly RequestStatsIncrement[]): Promise<{ droppedHandles: string[] }> {
-  if (increments.length === 0) return { droppedHandles: [] };
+export async function addRequestStats(
+  db: Database,
+  increments: readonly RequestStatsIncrement[],
+): Promise<{ droppedHandles: string[]; dropped: DroppedRequestStats }> {
+  const dropped: DroppedRequestStats = { unknownApi: 0, unknownPlan: 0, unknownApplication: 0 };
+  if (increments.length === 0) return { droppedHandles: [], dropped };
   const handles = [...new Set(increments.map((i) => i.apiHandle))];
+  const planIds = [...new Set(increments.flatMap((i) => (i.planId === null ? [] : [i.planId])))];
+  const applicationIds = [...new Set(increments.flatMap((i) => (i.applicationId === null ? [] : [i.applicationId])))];
   return db.transaction(async (tx) => {
     const known = await tx.select({ id: apis.id, handle: apis.handle }).from(apis).where(inArray(apis.handle, handles));
     const idOf = new Map(known.map((row) => [row.handle, row.id]));
+    const knownPlans = planIds.length === 0 ? [] : await tx.select({ id: plans.id, apiId: plans.apiId }).from(plans).where(inArray(plans.id, planIds));
+    const apiOfPlan = new Map(knownPlans.map((row) => [row.id, row.apiId]));
+    const knownApplications = applicationIds.length === 0
+      ? []
+      : await tx.select({ id: applications.id }).from(applications).where(inArray(applications.id, applicationIds));
+    const isApplication = new Set(knownApplications.map((row) => row.id));
     const rows = increments.flatMap((i) => {
       const apiId = idOf.get(i.apiHandle);
-      return apiId === undefined
-        ? []
-        : [{ minute: i.minute, apiId, planId: i.planId, applicationId: i.applicationId, requests: i.requests,
-            clientErrors: i.clientErrors, serverErrors: i.serverErrors, latencyBuckets: [...i.latencyBuckets] }];
+      if (apiId === undefined) {
+        dropped.unknownApi += i.requests;
+        return [];
+      }
+      if (i.planId !== null && apiOfPlan.get(i.planId) !== apiId) {
+        dropped.unknownPlan += i.requests;
+        return [];
+      }
+      if (i.applicationId !== null && !isApplication.has(i.applicationId)) {
+        dropped.unknownApplication += i.requests;
+        return [];
+      }
+      return [{ minute: i.minute, apiId, planId: i.planId, applicationId: i.applicationId, requests: i.requests,
+        clientErrors: i.clientErrors, serverErrors: i.serverErrors, latencyBuckets: [...i.latencyBuckets] }];
     });
     for (let start = 0; start < rows.length; start += rowsPerStatement) {
       await tx
@@ -55,7 +85,17 @@ export async function addRequestStats(db: Database, increments: readonly Request
           },
         });
     }
-    return { droppedHandles: handles.filter((h) => !idOf.has(h)) };
+    return { droppedHandles: handles.filter((h) => !idOf.has(h)), dropped };
+  });
+}
+
+/** Deletes the counters of minutes before `cutoff` (the retention horizon); returns how many rows went. */
+export async function deleteRequestStatsBefore(db: Database, cutoff: Date): Promise<number> {
+  // Counted first rather than `returning` every deleted row: after a long pause the first run deletes many.
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(requestStats).where(lt(requestStats.minute, cutoff));
+    await tx.delete(requestStats).where(lt(requestStats.minute, cutoff));
+    return row?.n ?? 0;
   });
 }
 

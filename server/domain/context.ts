@@ -1,5 +1,6 @@
 import type { Database, Transaction } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
+import type { DataPlaneCertificateIssuer } from './data-planes.ts';
 import { translateDatabaseError } from './db-errors.ts';
 import { newId } from './ids.ts';
 
@@ -45,6 +46,8 @@ export interface DomainContext {
   /** Injectable for expiry and lifecycle tests. */
   now: () => Date;
   settings: DomainSettings;
+  /** Signs data planes' xDS client certificates (the platform CA); absent where no CA is open. */
+  dataPlaneCertificates?: DataPlaneCertificateIssuer | undefined;
 }
 
 export interface DomainSettings {

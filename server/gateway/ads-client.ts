@@ -28,10 +28,23 @@ export interface AdsClientOptions {
   logger: Logger;
   /** The node this data plane presents. @default id `embedded-gateway-<hostname>-<pid>`, cluster `apip-gateway` */
   node?: { id: string; cluster: string };
-  /** @default insecure */
-  credentials?: grpc.ChannelCredentials;
+  /** `adsClientCredentials(…)`: the data plane's certificate, or plaintext for a loopback development control plane. */
+  credentials: grpc.ChannelCredentials;
   /** Reconnect delays: doubled from `initialMs` to `maxMs`, with ±20 % jitter. @default 250 ms … 30 s */
   backoff?: { initialMs: number; maxMs: number };
+}
+
+/** A data plane's xDS client TLS material (PEM): its certificate and key, and the platform CA. */
+export interface AdsClientTls {
+  caCertificate: string;
+  certificate: string;
+  privateKey: string;
+}
+
+/** Mutual TLS with `tls` (the server's certificate is checked against the platform CA); null = plaintext. */
+export function adsClientCredentials(tls: AdsClientTls | null): grpc.ChannelCredentials {
+  if (tls === null) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(Buffer.from(tls.caCertificate), Buffer.from(tls.privateKey), Buffer.from(tls.certificate));
 }
 
 interface DiscoveryResponse {
@@ -56,7 +69,7 @@ export function createAdsClient(options: AdsClientOptions): AdsClient {
   const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
   const node = options.node ?? { id: `embedded-gateway-${hostname()}-${process.pid}`, cluster: 'apip-gateway' };
   const backoff = options.backoff ?? { initialMs: 250, maxMs: 30_000 };
-  const client = new grpc.Client(options.address, options.credentials ?? grpc.credentials.createInsecure());
+  const client = new grpc.Client(options.address, options.credentials);
 
   const listeners = new Set<Listener>();
   /** Accepted resources and version per type (what the last ACK stands for). */

@@ -27,6 +27,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Admin port (/metrics, /ready); 0 picks a free one. @default no admin server */
   adminPort?: number | null;
+  /** Interface of the admin port: operators' only, unlike the traffic port. @default "127.0.0.1" */
+  adminHost?: string;
   /** proxy_http_call transport for policies. @default fetch to an endpoint of the named cluster */
   httpCall?: HttpCaller;
   /** Where policy modules are fetched from. @default fetch over HTTP(S) */
@@ -128,7 +130,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const admin = options.adminPort === undefined || options.adminPort === null
     ? null
     : createAdminServer(metrics, () => holder.current !== null);
-  const adminPort = admin === null ? null : await listen(admin, options.adminPort ?? 0, host);
+  const adminPort = admin === null ? null : await listen(admin, options.adminPort ?? 0, options.adminHost ?? '127.0.0.1');
 
   // Subscribe after listening, so that a snapshot already there is applied once, now. The listener returns the
   // apply promise: an ADS client awaits it to ACK or NACK.

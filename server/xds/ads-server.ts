@@ -3,6 +3,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../logger.ts';
 import { AdsStream, type AdsStreamStatus, type DiscoveryRequest, type DiscoveryResponse } from './ads-stream.ts';
 import { type EncodedSnapshot, encodeSnapshot } from './encoded-snapshot.ts';
+import { certificateNodeId, refuseCall, type XdsTls, xdsServerCredentials } from './data-plane-identity.ts';
+import { StreamsPerNode } from './streams-per-node.ts';
 import { envoyProtoIncludeDirs, type ResourceCodec, resourceCodec } from './resource-codec.ts';
 import type { Snapshot, SnapshotSource } from './resources.ts';
 
@@ -11,8 +13,12 @@ export interface AdsServerOptions {
   logger: Logger;
   /** 0 picks a free port. */
   port: number;
-  /** @default '0.0.0.0' */
+  /** @default '127.0.0.1' */
   host?: string;
+  /** Mutual TLS material; null = plaintext (loopback development only: config.ts refuses it elsewhere). */
+  tls: XdsTls | null;
+  /** Open ADS streams one data-plane identity may hold; the next is refused with RESOURCE_EXHAUSTED. @default 4 */
+  maxStreamsPerNode?: number;
   /** Sent as `control_plane.identifier` in every response. @default 'apip' */
   controlPlaneId?: string;
   /** @default the process-wide codec over Envoy's protos */
@@ -88,18 +94,57 @@ export async function startAdsServer(options: AdsServerOptions): Promise<AdsServ
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
+  const limits = new StreamsPerNode(options.maxStreamsPerNode ?? 4);
   server.addService(loadAdsService(), {
     StreamAggregatedResources: (call: AdsCall) => {
+      // With mTLS the node id is the certificate's; a request claiming another is refused. In plaintext mode
+      // (loopback development) the first request's node id is taken as given.
+      const certified = options.tls === null ? null : certificateNodeId(call);
+      if (options.tls !== null && certified === null) {
+        refuseCall(call, grpc.status.UNAUTHENTICATED, 'the client certificate names no data plane');
+        return;
+      }
       const stream = new AdsStream((response) => call.write(response), logger, controlPlaneId);
+      let release: (() => void) | null = null;
+      const admit = (nodeId: string): boolean => {
+        release = limits.acquire(nodeId);
+        if (release !== null) return true;
+        logger.warn({ nodeId, max: limits.max }, 'ads stream refused: too many streams for this data plane');
+        refuseCall(call, grpc.status.RESOURCE_EXHAUSTED, `data plane '${nodeId}' already holds ${limits.max} ADS streams`);
+        return false;
+      };
+      if (certified !== null) {
+        if (!admit(certified)) return;
+        stream.nodeId = certified;
+      }
       streams.set(call, stream);
       const drop = (): void => {
+        release?.();
         if (!streams.delete(call)) return;
         logger.info({ nodeId: stream.nodeId, streams: streams.size }, 'data plane disconnected');
       };
+      let isAnnounced = false;
       call.on('data', (request: DiscoveryRequest) => {
-        const isNew = stream.nodeId === '';
+        if (!streams.has(call)) return;
+        const claimed = request.node?.id ?? '';
+        if (certified !== null && claimed !== '' && claimed !== certified) {
+          logger.warn({ nodeId: certified, claimed }, 'ads request refused: node id differs from the certificate');
+          drop();
+          refuseCall(call, grpc.status.PERMISSION_DENIED, `node id '${claimed}' is not the certificate's ('${certified}')`);
+          return;
+        }
+        if (certified === null && release === null) {
+          if (claimed === '') return;
+          if (!admit(claimed)) {
+            streams.delete(call);
+            return;
+          }
+        }
         stream.handleRequest(request, encoded);
-        if (isNew && stream.nodeId) logger.info({ nodeId: stream.nodeId, streams: streams.size }, 'data plane connected');
+        if (!isAnnounced && stream.nodeId) {
+          isAnnounced = true;
+          logger.info({ nodeId: stream.nodeId, streams: streams.size }, 'data plane connected');
+        }
       });
       call.on('end', () => {
         drop();
@@ -118,14 +163,14 @@ export async function startAdsServer(options: AdsServerOptions): Promise<AdsServ
 
   options.addServices?.(server);
 
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(bindAddress(host, options.port), grpc.ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(bindAddress(host, options.port), xdsServerCredentials(options.tls), (error, bound) => {
       if (error) reject(error);
       else resolve(bound);
     });
   });
-  logger.info({ port }, 'xds server listening');
+  logger.info({ host, port, isMutualTls: options.tls !== null }, 'xds server listening');
 
   return {
     port,

@@ -37,6 +37,12 @@ export const pushOrder: readonly ResourceKind[] = [
   'routeConfiguration',
 ];
 
+/**
+ * NACK texts are kept for deploymentStatus and logged; a data plane (authenticated, but possibly broken or
+ * compromised) must not make the control plane keep or show more than this. Envoy's own messages are far shorter.
+ */
+export const maxNackMessageLength = 1024;
+
 /** Listeners and clusters are wildcard subscriptions when no name is given; RDS/EDS name what they want. */
 const wildcardWhenEmpty: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['listener', 'cluster']);
 
@@ -153,7 +159,8 @@ export class AdsStream {
     if (request.error_detail) {
       // NACK: version_info is what the data plane keeps running; the rejected one is what we sent last.
       // Nothing is re-sent: the next snapshot that changes this view will be pushed as usual.
-      state.lastNack = { version: state.sentVersion, message: request.error_detail.message };
+      const message = request.error_detail.message.slice(0, maxNackMessageLength);
+      state.lastNack = { version: state.sentVersion, message };
       state.ackedVersion = request.version_info || state.ackedVersion;
       this.logger.warn(
         {
@@ -161,7 +168,7 @@ export class AdsStream {
           typeUrl: typeUrls[kind],
           rejectedVersion: state.sentVersion,
           keptVersion: request.version_info || null,
-          error: request.error_detail.message,
+          error: message,
         },
         'data plane rejected configuration',
       );

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../../server/domain/context.ts';
-import { type AdsClient, createAdsClient } from '../../server/gateway/ads-client.ts';
+import { type AdsClient, adsClientCredentials, createAdsClient } from '../../server/gateway/ads-client.ts';
 import { createGateway, type Gateway } from '../../server/gateway/gateway.ts';
 import { createPlatform, type Platform } from '../../server/platform.ts';
 import { createTestDatabase, drivers, type TestDatabase } from '../helpers/database.ts';
-import { adminCredentials, type TestPlatform } from '../helpers/platform.ts';
+import { adminCredentials, loopbackHosts, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApiOverGraphql, eventually, gatewayAnswers, type Recorder, send, startRecorder, startTcpRelay, type TcpRelay,
 } from '../helpers/traffic.ts';
@@ -30,7 +30,7 @@ describe.each(drivers)('traffic: a standalone gateway while the control plane an
   async function startControlPlane(port: number): Promise<Platform> {
     return createPlatform(
       {
-        host: '127.0.0.1',
+        ...loopbackHosts,
         managementPort: 0,
         gatewayPort: 0,
         xdsPort: port,
@@ -79,7 +79,15 @@ describe.each(drivers)('traffic: a standalone gateway while the control plane an
     }
     controlPlane = await startControlPlane(0);
     xdsPort = controlPlane.ports.xds ?? 0;
-    client = createAdsClient({ address: `127.0.0.1:${xdsPort}`, logger: silent, backoff: { initialMs: 50, maxMs: 250 } });
+    // The gateway's certificate outlives the control plane: the restarted one reads the same CA from DATA_DIR/pki.
+    const certificate = await controlPlane.pki.issue('resilient-gateway', 1);
+    client = createAdsClient({
+      address: `127.0.0.1:${xdsPort}`,
+      logger: silent,
+      credentials: adsClientCredentials(certificate),
+      node: { id: 'resilient-gateway', cluster: 'apip-gateway' },
+      backoff: { initialMs: 50, maxMs: 250 },
+    });
     gateway = await createGateway({ source: client, port: 0, adminPort: null, host: '127.0.0.1', logger: silent });
   });
   afterAll(async () => {

@@ -4,6 +4,9 @@ import type { PlatformConfig } from '../../server/config.ts';
 import { createPlatform, type Platform } from '../../server/platform.ts';
 import { createTestDatabase, type Driver } from './database.ts';
 
+/** Every port on loopback: tests never expose anything. */
+export const loopbackHosts = { managementHost: '127.0.0.1', xdsHost: '127.0.0.1', gatewayHost: '127.0.0.1', gatewayAdminHost: '127.0.0.1' } as const;
+
 export const adminCredentials = { username: 'admin', password: 'admin-password-1' };
 
 export function basicAuth(username: string, password: string): string {
@@ -40,7 +43,7 @@ export async function startTestPlatform(
   const database = await createTestDatabase(driver);
   const platform = await createPlatform(
     {
-      host: '127.0.0.1',
+      ...loopbackHosts,
       managementPort: 0,
       gatewayPort: 0,
       xdsPort: 0,

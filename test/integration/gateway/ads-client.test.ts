@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdsClient, createAdsClient } from '../../../server/gateway/ads-client.ts';
+import { type AdsClient, adsClientCredentials, createAdsClient } from '../../../server/gateway/ads-client.ts';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
 import type { Snapshot } from '../../../server/xds/resources.ts';
 import { startAdsServer, type TestAdsServer } from '../../fixtures/gateway/ads-server.ts';
@@ -30,7 +30,8 @@ describe('ADS client', () => {
   beforeAll(async () => {
     upstream = await startUpstream('books');
     ads = await startAdsServer();
-    client = createAdsClient({ address: `127.0.0.1:${ads.port}`, logger: silentLogger(), backoff: { initialMs: 20, maxMs: 100 } });
+    // The fixture server speaks plaintext: this suite is about the protocol (mTLS: test/integration/xds/mtls.test.ts).
+    client = createAdsClient({ address: `127.0.0.1:${ads.port}`, logger: silentLogger(), credentials: adsClientCredentials(null), backoff: { initialMs: 20, maxMs: 100 } });
     gateway = await createGateway({ source: client, port: 0, logger: silentLogger() });
     await until(() => ads.streams === 1, 'the ADS stream');
   });

@@ -28,9 +28,9 @@ type AdsClientConstructor = new (address: string, credentials: grpc.ChannelCrede
 };
 
 /** Opens a delta ADS stream and resolves with the gRPC status code it ends with. */
-export function deltaStatus(port: number): Promise<number> {
+export function deltaStatus(port: number, credentials: grpc.ChannelCredentials): Promise<number> {
   constructor ??= adsClientConstructor();
-  const client = new constructor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new constructor(`127.0.0.1:${port}`, credentials);
   const stream = client.DeltaAggregatedResources();
   return new Promise((resolve) => {
     stream.on('error', (error: grpc.ServiceError) => {
@@ -62,6 +62,8 @@ export class TestEnvoy {
   private readonly received: ReceivedResponse[] = [];
   private readonly waiters: (() => void)[] = [];
   private ended = false;
+  /** The gRPC status the stream ended with (null while open, or after a clean end). */
+  private endCode: number | null = null;
 
   private constructor(
     private readonly client: grpc.Client,
@@ -80,8 +82,9 @@ export class TestEnvoy {
       });
       for (const wake of this.waiters.splice(0)) wake();
     });
-    stream.on('error', () => {
+    stream.on('error', (error: grpc.ServiceError) => {
       this.ended = true;
+      this.endCode = error.code;
       for (const wake of this.waiters.splice(0)) wake();
     });
     stream.on('end', () => {
@@ -90,10 +93,33 @@ export class TestEnvoy {
     });
   }
 
-  static connect(port: number, nodeId: string): TestEnvoy {
+  /** A stream with `credentials` (a data-plane certificate, or none) whose requests name `nodeId`. */
+  static connect(port: number, nodeId: string, credentials: grpc.ChannelCredentials): TestEnvoy {
     constructor ??= adsClientConstructor();
-    const client = new constructor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const client = new constructor(`127.0.0.1:${port}`, credentials);
     return new TestEnvoy(client, client.StreamAggregatedResources(), nodeId);
+  }
+
+  /** Resolves with the gRPC status code the stream ended with; fails after `timeoutMs` if it stays open. */
+  async closedWith(timeoutMs = 5000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`stream still open after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.endCode;
+  }
+
+  /** Every response received so far, read or not. */
+  get responseCount(): number {
+    return this.received.length;
   }
 
   request(init: RequestInit): void {

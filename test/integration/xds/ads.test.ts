@@ -9,7 +9,9 @@ import { resourceCodec } from '../../../server/xds/resource-codec.ts';
 import { typeUrls } from '../../../server/xds/resources.ts';
 import { SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { validateResources } from '../../../server/xds/validate.ts';
+import { openPlatformPki, type PlatformPki } from '../../../server/pki/platform-pki.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
+import { dataPlaneCredentials } from '../../helpers/xds-tls.ts';
 import { deltaStatus, TestEnvoy } from './ads-client.ts';
 import { apiInput } from './fake-pipeline.ts';
 import { withoutDefaults } from './proto-helpers.ts';
@@ -19,12 +21,13 @@ const logs: Record<string, unknown>[] = [];
 const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
 
 let cache: SnapshotCache;
+let pki: PlatformPki;
 let server: AdsServer;
 const envoys: TestEnvoy[] = [];
 let seq = 0;
 
-function connect(nodeId = `envoy-${++seq}`): TestEnvoy {
-  const envoy = TestEnvoy.connect(server.port, nodeId);
+async function connect(nodeId = `envoy-${++seq}`): Promise<TestEnvoy> {
+  const envoy = TestEnvoy.connect(server.port, nodeId, await dataPlaneCredentials(pki, nodeId));
   envoys.push(envoy);
   return envoy;
 }
@@ -32,7 +35,8 @@ function connect(nodeId = `envoy-${++seq}`): TestEnvoy {
 beforeAll(async () => {
   cache = new SnapshotCache({ epoch: 1000 });
   cache.publish(sampleResources(['books']));
-  server = await startAdsServer({ snapshots: cache, logger, port: 0, host: '127.0.0.1' });
+  pki = await openPlatformPki({ kind: 'memory' }, []);
+  server = await startAdsServer({ snapshots: cache, logger, port: 0, host: '127.0.0.1', tls: { caCertificate: pki.caCertificate, ...pki.server } });
 });
 
 afterEach(() => {
@@ -56,7 +60,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('answers a wildcard CDS request with every cluster, the snapshot version and a nonce', async () => {
-    const envoy = connect();
+    const envoy = await connect();
     envoy.request({ typeUrl: typeUrls.cluster });
     const response = await envoy.next(typeUrls.cluster);
     expect(response.versionInfo).toBe(cache.current()?.version);
@@ -67,7 +71,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('packs listeners with their typed filter configs as Envoy decodes them', async () => {
-    const envoy = connect();
+    const envoy = await connect();
     envoy.request({ typeUrl: typeUrls.listener });
     const response = await envoy.next(typeUrls.listener);
     const hcm = (response.resources[0] as { filterChains: { filters: { typedConfig: Record<string, unknown> }[] }[] }).filterChains[0]
@@ -81,7 +85,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('sends only the named RDS and EDS resources, and answers again when the names change', async () => {
-    const envoy = connect();
+    const envoy = await connect();
     envoy.request({ typeUrl: typeUrls.routeConfiguration, resourceNames: ['apip/routes', 'missing'] });
     const routes = await envoy.next(typeUrls.routeConfiguration);
     expect(routes.names).toEqual(['apip/routes']);
@@ -95,7 +99,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('records an ACK and sends nothing more until the configuration changes', async () => {
-    const envoy = connect('acking-envoy');
+    const envoy = await connect('acking-envoy');
     envoy.request({ typeUrl: typeUrls.cluster });
     const response = await envoy.next(typeUrls.cluster);
     envoy.ack(response);
@@ -107,8 +111,8 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('pushes a new snapshot to every connected data plane', async () => {
-    const first = connect();
-    const second = connect();
+    const first = await connect();
+    const second = await connect();
     for (const envoy of [first, second]) envoy.ack(await requestAndRead(envoy, typeUrls.cluster));
     const snapshot = cache.publish(sampleResources(['books', 'authors']));
     for (const envoy of [first, second]) {
@@ -119,7 +123,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('keeps the last good version after a NACK, logs it, and still pushes the next snapshot', async () => {
-    const envoy = connect('nacking-envoy');
+    const envoy = await connect('nacking-envoy');
     const good = await requestAndRead(envoy, typeUrls.cluster);
     envoy.ack(good);
     cache.publish(sampleResources(['books', 'rejected']));
@@ -141,7 +145,7 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('pushes CDS, EDS, LDS, RDS in that order and skips types whose resources did not change', async () => {
-    const envoy = connect();
+    const envoy = await connect();
     const subscriptions: [string, string[]][] = [
       [typeUrls.cluster, []],
       [typeUrls.clusterLoadAssignment, ['eds/backend']],
@@ -169,11 +173,11 @@ describe('ADS server (state of the world)', () => {
   });
 
   it('answers UNIMPLEMENTED to delta xDS, which is not served', async () => {
-    expect(await deltaStatus(server.port)).toBe(grpc.status.UNIMPLEMENTED);
+    expect(await deltaStatus(server.port, await dataPlaneCredentials(pki, 'delta'))).toBe(grpc.status.UNIMPLEMENTED);
   });
 
   it('ignores a request that answers an older response than the latest one', async () => {
-    const envoy = connect();
+    const envoy = await connect();
     const first = await requestAndRead(envoy, typeUrls.cluster);
     cache.publish(sampleResources(['books', 'stale']));
     const second = await envoy.next(typeUrls.cluster);
@@ -198,7 +202,7 @@ describe('ADS server of a running platform', () => {
   });
 
   it('pushes the translated configuration of an API created after the data plane connected', async () => {
-    const envoy = TestEnvoy.connect(test.platform.ports.xds ?? 0, 'platform-envoy');
+    const envoy = TestEnvoy.connect(test.platform.ports.xds ?? 0, 'platform-envoy', await dataPlaneCredentials(test.platform.pki, 'platform-envoy'));
     envoys.push(envoy);
     envoy.request({ typeUrl: typeUrls.routeConfiguration, resourceNames: ['apip/routes'] });
     const before = await envoy.next(typeUrls.routeConfiguration);

@@ -7,11 +7,12 @@ import { createApi, undeployApi } from '../../../server/domain/apis.ts';
 import { type DomainContext, defaultSettings, systemActor } from '../../../server/domain/context.ts';
 import { createPlatform, type Platform } from '../../../server/platform.ts';
 import { createTestDatabase, drivers, type TestDatabase } from '../../helpers/database.ts';
+import { loopbackHosts } from '../../helpers/platform.ts';
 import { apiInput, clusterNames, fakePipeline } from './fake-pipeline.ts';
 
 function config(database: TestDatabase): PlatformConfig {
   return {
-    host: '127.0.0.1',
+    ...loopbackHosts,
     managementPort: 0,
     gatewayPort: 0,
     xdsPort: 0,
