@@ -10,6 +10,15 @@ if (platform.admin.kind === 'generated') {
   );
 }
 process.stdout.write(`${JSON.stringify(platform.ports)}\n`);
+// Beside the ports line (kept one JSON object: scripts parse it), what each port is exposed to.
+const { addresses } = platform;
+process.stderr.write(
+  `listening: management ${addresses.management}, xds ${addresses.xds} (${platform.isXdsMutualTls ? 'mutual TLS' : 'PLAINTEXT'})` +
+    `${addresses.gateway ? `, gateway ${addresses.gateway}` : ''}${addresses.gatewayAdmin ? `, gateway admin ${addresses.gatewayAdmin}` : ''}\n`,
+);
+if (process.env.HOST) {
+  process.stderr.write('HOST is no longer read: set MANAGEMENT_HOST, XDS_HOST, GATEWAY_HOST or GATEWAY_ADMIN_HOST instead.\n');
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -14,6 +14,7 @@ import './api-keys.ts';
 import './subscriptions.ts';
 import './analytics.ts';
 import './authorization-servers.ts';
+import './data-planes.ts';
 
 export function toSchema(): GraphQLSchema {
   return builder.toSchema({ sortSchema: true });

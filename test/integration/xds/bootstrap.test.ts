@@ -55,6 +55,20 @@ describe('envoy/bootstrap.yaml', () => {
     expect(bootstrap.admin).toMatchObject({ address: { socketAddress: { portValue: 9901 } } });
   });
 
+  it('connects to the xDS port with mutual TLS: its certificate and key, and the platform CA', () => {
+    const xds = staticCluster(loadBootstrap(), 'apip-xds') as StaticCluster & { transportSocket?: Record<string, unknown> };
+    expect(xds.transportSocket).toMatchObject({
+      name: 'envoy.transport_sockets.tls',
+      typedConfig: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        commonTlsContext: {
+          tlsCertificates: [{ certificateChain: { filename: '/etc/apip/xds/tls.crt' }, privateKey: { filename: '/etc/apip/xds/tls.key' } }],
+          validationContext: { trustedCa: { filename: '/etc/apip/xds/ca.crt' } },
+        },
+      },
+    });
+  });
+
   it('reaches the management server for policy modules under the translator’s cluster name', () => {
     expect(socketOf(staticCluster(loadBootstrap(), controlPlaneClusterName))).toBe('127.0.0.1:9090');
   });
