@@ -6,8 +6,7 @@ import { startRequestStatsRetention } from './analytics/retention.ts';
 import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { assertXdsTransport, defaultXdsConfig, type PlatformConfig } from './config.ts';
-import type { DataPlaneCertificateIssuer } from './domain/data-planes.ts';
-import { openPlatformPki, pkiSourceOf } from './pki/platform-pki.ts';
+import { openPlatformPki, pkiSourceOf, type PlatformPki } from './pki/platform-pki.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
@@ -38,7 +37,7 @@ export interface Platform {
   /** Whether data planes must present a client certificate on the xDS port. */
   isXdsMutualTls: boolean;
   /** The platform CA: issues data planes' xDS client certificates (the CLI and GraphQL use the same CA). */
-  pki: DataPlaneCertificateIssuer & { caCertificate: string };
+  pki: PlatformPki;
   database: DatabaseHandle;
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;

@@ -5,22 +5,26 @@ import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latencyBucketBounds, latencyBucketOf } from '../../../server/analytics/latency-histogram.ts';
 import { envoyProtoIncludeDirs } from '../../../server/xds/resource-codec.ts';
+import { defaultXdsConfig } from '../../../server/config.ts';
+import { openPlatformPki } from '../../../server/pki/platform-pki.ts';
+import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';
 import { drivers } from '../../helpers/database.ts';
-import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
+import { dataPlaneCredentials } from '../../helpers/xds-tls.ts';
+import { adminAuth, basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { createApiOverGraphql, globalId, mutate, publishedPlan, rawId } from '../../helpers/traffic.ts';
 
 interface AlsClient extends grpc.Client {
   StreamAccessLogs(callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown>;
 }
 
-function alsClient(port: number): AlsClient {
+function alsClient(port: number, credentials: grpc.ChannelCredentials): AlsClient {
   const definition = protoLoader.loadSync('envoy/service/accesslog/v3/als.proto', {
     keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [...envoyProtoIncludeDirs],
   });
   const ns = grpc.loadPackageDefinition(definition) as unknown as {
     envoy: { service: { accesslog: { v3: { AccessLogService: new (address: string, credentials: grpc.ChannelCredentials) => AlsClient } } } };
   };
-  return new ns.envoy.service.accesslog.v3.AccessLogService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new ns.envoy.service.accesslog.v3.AccessLogService(`127.0.0.1:${port}`, credentials);
 }
 
 /** Streams the messages on one StreamAccessLogs call and resolves once the server has answered (read them all). */
@@ -72,6 +76,13 @@ const statsQuery = `query($from: DateTime!, $to: DateTime!, $groupBy: [RequestSt
 describe.each(drivers)('analytics over Envoy access-log service (%s)', (driver) => {
   let t: TestPlatform;
   let client: AlsClient;
+  const clients: AlsClient[] = [];
+  /** An access-log client of the data plane `nodeId`, with a certificate the platform CA issued for it. */
+  const certified = async (nodeId: string): Promise<AlsClient> => {
+    const created = alsClient(t.platform.ports.xds ?? 0, await dataPlaneCredentials(t.platform.pki, nodeId));
+    clients.push(created);
+    return created;
+  };
   let apiId: string;
   let planId: string;
   let coraApp: string;
@@ -86,8 +97,8 @@ describe.each(drivers)('analytics over Envoy access-log service (%s)', (driver) 
   }
 
   beforeAll(async () => {
-    t = await startTestPlatform(driver, { analyticsFlushIntervalMs: 0 });
-    client = alsClient(t.platform.ports.xds ?? 0);
+    t = await startTestPlatform(driver, { analyticsFlushIntervalMs: 0, xds: { ...defaultXdsConfig, maxAccessLogStreamsPerNode: 2 } });
+    client = await certified('envoy-1');
     apiId = await createApiOverGraphql(t, 'books-api', { context: '/books', upstreamUrl: 'http://127.0.0.1:9', operations: [{ method: 'GET', path: '/items' }] });
     planId = await publishedPlan(t, apiId, 'Gold', { type: 'API_KEY' });
     const users: Record<string, string> = {};
@@ -117,13 +128,13 @@ describe.each(drivers)('analytics over Envoy access-log service (%s)', (driver) 
       { http_logs: { log_entry: [entry(route, 200, 30, identity(danApp)), entry('', 404, 1)] } },
     ]);
     // A second Envoy: its counts add to the same rows.
-    await streamAccessLogs(client, [
+    await streamAccessLogs(await certified('envoy-2'), [
       { identifier: { node: { id: 'envoy-2', cluster: 'apip' }, log_name: 'apip' }, http_logs: { log_entry: [entry(route, 200, 20, identity(coraApp))] } },
     ]);
     await t.platform.analytics.flush();
   });
   afterAll(async () => {
-    client?.close();
+    for (const each of clients) each.close();
     await t?.close();
   });
 
@@ -166,5 +177,84 @@ describe.each(drivers)('analytics over Envoy access-log service (%s)', (driver) 
     expect(empty.errors?.[0]?.extensions?.code).toBe('VALIDATION');
     const wrongType = await t.graphql(statsQuery, { ...range, apiId: globalId('Plan', rawId(planId)) });
     expect(wrongType.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  describe('forged reports', () => {
+    const route = 'books-api/GET/items';
+    const identity = (application: string) => ({ 'x-apip-application-id': rawId(application), 'x-apip-plan': rawId(planId) });
+    const forged = (nodeId: string, count = 50) => [
+      { identifier: { node: { id: nodeId, cluster: 'apip' }, log_name: 'apip' }, http_logs: { log_entry: Array.from({ length: count }, () => entry(route, 500, 5, identity(coraApp))) } },
+    ];
+    async function total(): Promise<number> {
+      await t.platform.analytics.flush();
+      return (await stats({ groupBy: [] }))[0]?.requests ?? 0;
+    }
+    async function droppedMetric(reason: string): Promise<number> {
+      const text = await (await fetch(`${t.baseUrl}/metrics`, { headers: { authorization: adminAuth } })).text();
+      return Number(new RegExp(`^apip_analytics_records_dropped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    }
+    const refusal = (promise: Promise<void>) => promise.then(() => null, (error: grpc.ServiceError) => error.code);
+
+    it('counts nothing from a client without a certificate', async () => {
+      const before = await total();
+      const anonymous = alsClient(t.platform.ports.xds ?? 0, grpc.credentials.createSsl(Buffer.from(t.platform.pki.caCertificate)));
+      clients.push(anonymous);
+      expect(await refusal(streamAccessLogs(anonymous, forged('envoy-1')))).toBe(grpc.status.UNAVAILABLE);
+      const plaintext = alsClient(t.platform.ports.xds ?? 0, grpc.credentials.createInsecure());
+      clients.push(plaintext);
+      expect(await refusal(streamAccessLogs(plaintext, forged('envoy-1')))).toBe(grpc.status.UNAVAILABLE);
+      expect(await total()).toBe(before);
+    });
+
+    it('counts nothing from a certificate another CA issued', async () => {
+      const before = await total();
+      const stranger = await (await openPlatformPki({ kind: 'memory' }, [])).issue('envoy-1', 1);
+      const client = alsClient(t.platform.ports.xds ?? 0, adsClientCredentials({ ...stranger, caCertificate: t.platform.pki.caCertificate }));
+      clients.push(client);
+      expect(await refusal(streamAccessLogs(client, forged('envoy-1')))).toBe(grpc.status.UNAVAILABLE);
+      expect(await total()).toBe(before);
+    });
+
+    it('refuses a stream whose identifier names another node than its certificate, and counts the entries as dropped', async () => {
+      const before = await total();
+      const dropped = await droppedMetric('node_mismatch');
+      expect(await refusal(streamAccessLogs(await certified('envoy-3'), forged('envoy-1', 7)))).toBe(grpc.status.PERMISSION_DENIED);
+      expect(await total()).toBe(before);
+      expect(await droppedMetric('node_mismatch')).toBe(dropped + 7);
+    });
+
+    it('drops entries naming an API, plan or application that does not exist, and counts them on /metrics', async () => {
+      const before = await total();
+      const envoy = await certified('envoy-4');
+      await streamAccessLogs(envoy, [
+        {
+          identifier: { node: { id: 'envoy-4', cluster: 'apip' }, log_name: 'apip' },
+          http_logs: {
+            log_entry: [
+              ...Array.from({ length: 3 }, () => entry('invented-api/GET/items', 500, 5)),
+              ...Array.from({ length: 4 }, () => entry(route, 500, 5, { 'x-apip-application-id': 'app_invented', 'x-apip-plan': rawId(planId) })),
+              ...Array.from({ length: 5 }, () => entry(route, 500, 5, { 'x-apip-application-id': rawId(coraApp), 'x-apip-plan': 'plan_invented' })),
+              entry(route, 200, 5, identity(coraApp)),
+            ],
+          },
+        },
+      ]);
+      expect(await total()).toBe(before + 1);
+      expect(await droppedMetric('unknown_api')).toBeGreaterThanOrEqual(3);
+      expect(await droppedMetric('unknown_application')).toBe(4);
+      expect(await droppedMetric('unknown_plan')).toBe(5);
+    });
+
+    it('refuses an access-log stream of a data plane beyond its maximum with RESOURCE_EXHAUSTED', async () => {
+      const open = await Promise.all([certified('envoy-5'), certified('envoy-5')]);
+      const calls = open.map((each) => {
+        const call = each.StreamAccessLogs(() => {});
+        call.write(forged('envoy-5', 0)[0]);
+        return call;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await refusal(streamAccessLogs(await certified('envoy-5'), forged('envoy-5', 1)))).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      for (const call of calls) call.end();
+    });
   });
 });
