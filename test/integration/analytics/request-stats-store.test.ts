@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyLatencyHistogram, latencyBucketOf } from '../../../server/analytics/latency-histogram.ts';
 import type { DatabaseHandle } from '../../../server/db/client.ts';
-import { apis, requestStats } from '../../../server/db/schema/index.ts';
-import { addRequestStats, queryRequestStats, type RequestStatsIncrement } from '../../../server/domain/analytics.ts';
+import { apis, plans, requestStats } from '../../../server/db/schema/index.ts';
+import { addRequestStats, deleteRequestStatsBefore, queryRequestStats, type RequestStatsIncrement } from '../../../server/domain/analytics.ts';
 import { createApplication } from '../../../server/domain/applications.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { ValidationError } from '../../../server/domain/errors.ts';
@@ -61,6 +61,12 @@ describe.each(drivers)('request statistics store (%s)', (driver) => {
       { id: booksId, handle: 'books', displayName: 'Books', version: 'v1', context: '/books' },
       { id: filmsId, handle: 'films', displayName: 'Films', version: 'v1', context: '/films' },
     ]);
+    // Only plans that exist (of the API reported) are counted: these are the ones the increments name.
+    await database.db.insert(plans).values([
+      { id: 'plan_gold', apiId: booksId, lineageId: 'plan_gold', name: 'Gold', security: 'API_KEY' },
+      { id: 'plan_free', apiId: booksId, lineageId: 'plan_free', name: 'Free', security: 'KEYLESS' },
+      { id: 'plan_films', apiId: filmsId, lineageId: 'plan_films', name: 'Films', security: 'KEYLESS' },
+    ]);
     // Two gateways flush the same minutes: their increments must add up, keyless rows included.
     await addRequestStats(database.db, [
       increment({ applicationId: coraApp, durations: [5, 5, 5, 5], clientErrors: 1 }),
@@ -100,6 +106,29 @@ describe.each(drivers)('request statistics store (%s)', (driver) => {
       const result = await addRequestStats(database.db, [increment({ apiHandle: 'deleted-api', minute: minute(40) })]);
       expect(result.droppedHandles).toEqual(['deleted-api']);
       expect(await queryRequestStats(admin, { from: minute(40), to: minute(41), groupBy: [] })).toEqual([]);
+    });
+
+    it('drops and reports increments naming a plan or an application that does not exist, or a plan of another API', async () => {
+      const result = await addRequestStats(database.db, [
+        increment({ minute: minute(61), planId: 'plan_invented', durations: [1, 1] }),
+        increment({ minute: minute(61), planId: 'plan_films', durations: [1, 1, 1] }),
+        increment({ minute: minute(61), applicationId: 'app_invented', durations: [1, 1, 1, 1] }),
+        increment({ minute: minute(61), applicationId: coraApp, durations: [1] }),
+      ]);
+      expect(result.dropped).toEqual({ unknownApi: 0, unknownPlan: 5, unknownApplication: 4 });
+      const rows = await queryRequestStats(admin, { from: minute(61), to: minute(62), groupBy: ['PLAN', 'APPLICATION'] });
+      expect(rows.map((r) => [r.planId, r.applicationId, r.requests])).toEqual([['plan_gold', coraApp, 1]]);
+    });
+  });
+
+  describe('deleteRequestStatsBefore', () => {
+    it('deletes the rows of minutes before the cutoff and keeps the rest', async () => {
+      await addRequestStats(database.db, [increment({ minute: minute(-60 * 24 * 40), applicationId: coraApp })]);
+      const before = await database.db.select().from(requestStats);
+      expect(await deleteRequestStatsBefore(database.db, minute(-60))).toBe(1);
+      const after = await database.db.select().from(requestStats);
+      expect(after).toHaveLength(before.length - 1);
+      expect(after.every((row) => row.minute.getTime() >= minute(-60).getTime())).toBe(true);
     });
   });
 

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { latencyBucketOf } from '../../../server/analytics/latency-histogram.ts';
+import { DroppedRecords } from '../../../server/analytics/dropped-records.ts';
 import { AnalyticsRecorder } from '../../../server/analytics/recorder.ts';
 import type { RequestRecord } from '../../../server/analytics/request-record.ts';
 import type { RequestStatsIncrement } from '../../../server/domain/analytics.ts';
@@ -23,7 +24,7 @@ describe('AnalyticsRecorder', () => {
   let failing = false;
   const recorders: AnalyticsRecorder[] = [];
 
-  function recorder(options: { maxPendingKeys?: number; flushIntervalMs?: number } = {}): AnalyticsRecorder {
+  function recorder(options: { maxPendingKeys?: number; flushIntervalMs?: number; maxKeysPerMinute?: number; dropped?: DroppedRecords } = {}): AnalyticsRecorder {
     batches = [];
     failing = false;
     now = t0 + 30_000;
@@ -144,6 +145,35 @@ describe('AnalyticsRecorder', () => {
     failing = false;
     await eventually(() => batches.length > 0);
     expect(batches.flat()).toMatchObject([{ minute: new Date(t0), requests: 1 }]);
+  });
+
+  it('keeps at most maxKeysPerMinute keys of one minute per flush window, counts the rest as dropped, and takes new keys after the flush', async () => {
+    const dropped = new DroppedRecords();
+    const r = recorder({ maxKeysPerMinute: 2, dropped });
+    for (const application of ['app_1', 'app_2', 'app_3', 'app_4', 'app_1']) r.record(req({ applicationId: application }));
+    // Another minute has its own cap.
+    r.record(req({ startedAt: t0 - 59_000, applicationId: 'app_3' }));
+    await r.flush({ all: true });
+    expect(batches.flat().map((row) => [row.minute.getTime(), row.applicationId, row.requests])).toEqual([
+      [t0, 'app_1', 2],
+      [t0, 'app_2', 1],
+      [t0 - 60_000, 'app_3', 1],
+    ]);
+    expect(dropped.count('minute_key_cap')).toBe(2);
+    r.record(req({ applicationId: 'app_3' }));
+    await r.flush({ all: true });
+    expect(batches[1]?.map((row) => row.applicationId)).toEqual(['app_3']);
+  });
+
+  it('drops records that started more than a day ago or more than 5 minutes ahead', async () => {
+    const dropped = new DroppedRecords();
+    const r = recorder({ dropped });
+    r.record(req({ startedAt: now - 25 * 60 * 60_000 }));
+    r.record(req({ startedAt: now + 6 * 60_000 }));
+    r.record(req({ startedAt: now - 23 * 60 * 60_000 }));
+    await r.flush({ all: true });
+    expect(batches.flat()).toHaveLength(1);
+    expect(dropped.count('out_of_window')).toBe(2);
   });
 
   it('flushes everything pending on close', async () => {
