@@ -1,4 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +20,7 @@ async function graphql(port: number, auth: string, query: string, variables: Rec
   return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> } };
 }
 
-const env = { MANAGEMENT_PORT: '0', GATEWAY_PORT: '0', XDS_PORT: '0', DATA_DIR: dataDir, HOST: '127.0.0.1' };
+const env = { MANAGEMENT_PORT: '0', GATEWAY_PORT: '0', XDS_PORT: '0', GATEWAY_ADMIN_PORT: '0', DATA_DIR: dataDir, GATEWAY_HOST: '127.0.0.1' };
 
 describe('npm start on embedded PGlite', () => {
   let generatedPassword = '';
@@ -64,5 +67,49 @@ describe('npm start on embedded PGlite', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('prints where each port listens beside the ports line, xDS with mutual TLS', async () => {
+    const server = await startServerProcess(env);
+    try {
+      const { ports } = server;
+      // Written right after the ports line, on the other stream: it may arrive a moment later.
+      for (let i = 0; i < 100 && !server.stderr().includes('listening:'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(server.stderr()).toContain(
+        `listening: management 127.0.0.1:${ports.management}, xds 127.0.0.1:${ports.xds} (mutual TLS), gateway 127.0.0.1:${ports.gateway}, gateway admin 127.0.0.1:${ports.gatewayAdmin}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps the platform CA under DATA_DIR/pki, owner-only, and the same one across restarts', () => {
+    const pki = join(dataDir, 'pki');
+    expect(statSync(pki).mode & 0o777).toBe(0o700);
+    for (const file of ['ca.crt', 'ca.key', 'server.crt', 'server.key']) expect(statSync(join(pki, file)).mode & 0o777).toBe(0o600);
+    const server = new X509Certificate(readFileSync(join(pki, 'server.crt')));
+    expect(server.verify(new X509Certificate(readFileSync(join(pki, 'ca.crt'))).publicKey)).toBe(true);
+    expect(server.subjectAltName).toContain('IP Address:127.0.0.1');
+  });
+
+  it('refuses to start with plaintext xDS on a non-loopback address', async () => {
+    await expect(startServerProcess({ ...env, XDS_PLAINTEXT: 'true', XDS_HOST: '0.0.0.0' })).rejects.toThrow(/XDS_PLAINTEXT=true is allowed only when XDS_HOST is a loopback address/);
+  });
+});
+
+describe('npm run gateway', () => {
+  it('refuses to start without a client certificate unless plaintext is chosen', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/gateway-main.ts'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('XDS_CLIENT_CERT_FILE, XDS_CLIENT_KEY_FILE and XDS_CA_CERT_FILE are required');
   });
 });

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdsServer, startAdsServer } from '../../../server/xds/ads-server.ts';
+import { maxNackMessageLength } from '../../../server/xds/ads-stream.ts';
 import { createApi } from '../../../server/domain/apis.ts';
 import { defaultSettings, systemActor } from '../../../server/domain/context.ts';
 import { routeName } from '../../../server/xds/names.ts';
@@ -170,6 +171,17 @@ describe('ADS server (state of the world)', () => {
     const listener = await envoy.next();
     expect(listener.typeUrl).toBe(typeUrls.listener);
     expect(await envoy.pending()).toEqual([]);
+  });
+
+  it('keeps and logs at most maxNackMessageLength characters of a NACK message', async () => {
+    const envoy = await connect('long-nack-envoy');
+    const first = await requestAndRead(envoy, typeUrls.cluster);
+    envoy.nack(first, '', '<script>alert(1)</script>'.repeat(1000));
+    await envoy.pending();
+    const status = server.status().find((stream) => stream.nodeId === 'long-nack-envoy')?.types[0];
+    expect(status?.lastNack?.message).toHaveLength(maxNackMessageLength);
+    const logged = logs.find((line) => line.nodeId === 'long-nack-envoy' && line.msg === 'data plane rejected configuration');
+    expect(String(logged?.error)).toHaveLength(maxNackMessageLength);
   });
 
   it('answers UNIMPLEMENTED to delta xDS, which is not served', async () => {
