@@ -49,7 +49,7 @@ export interface Platform {
   /** Rebuilds the snapshot from the database now (after any build in flight). */
   rebuildSnapshot(): Promise<void>;
   /** Request analytics fed by the embedded gateway and Envoy's access-log service; `flush()` writes every pending minute now. */
-  analytics: { flush(): Promise<void>; dropped: DroppedRecords; deleteExpired(): Promise<number> };
+  analytics: { flush(): Promise<void>; dropped: DroppedRecords };
   logger: Logger;
   close(): Promise<void>;
 }
@@ -234,7 +234,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     policyModules,
     snapshots,
     rebuildSnapshot: () => runner.rebuild('change'),
-    analytics: { flush: () => analytics.flush({ all: true }), dropped, deleteExpired: () => retention.run() },
+    analytics: { flush: () => analytics.flush({ all: true }), dropped },
     logger,
     close: async () => {
       await gateway?.close();
