@@ -96,3 +96,28 @@ describe('xDS port with mutual TLS', () => {
     expect((await again.next(typeUrls.cluster)).typeUrl).toBe(typeUrls.cluster);
   });
 });
+
+describe('xDS port in plaintext development mode (XDS_PLAINTEXT on loopback)', () => {
+  let t: TestPlatform;
+  beforeAll(async () => {
+    t = await startTestPlatform('pglite', { xds: { ...defaultXdsConfig, isPlaintext: true } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('serves a plaintext client on loopback, taking the node id as stated', async () => {
+    const envoy = TestEnvoy.connect(t.platform.ports.xds ?? 0, 'dev-envoy', grpc.credentials.createInsecure());
+    try {
+      envoy.request({ typeUrl: typeUrls.cluster });
+      expect((await envoy.next(typeUrls.cluster)).versionInfo).toBe(t.platform.snapshots.current()?.version);
+      expect(t.platform.isXdsMutualTls).toBe(false);
+    } finally {
+      envoy.close();
+    }
+  });
+
+  it('refuses to start plaintext on a non-loopback interface', async () => {
+    await expect(startTestPlatform('pglite', { xdsHost: '0.0.0.0', xds: { ...defaultXdsConfig, isPlaintext: true } })).rejects.toThrow(/XDS_PLAINTEXT=true is allowed only/);
+  });
+});
