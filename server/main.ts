@@ -1,8 +1,16 @@
-import { configFromEnv } from './config.ts';
+import { configFromEnv, type PlatformConfig } from './config.ts';
 import { createPlatform } from './platform.ts';
 
 // The only module that reads process.env or writes to stdout directly.
-const platform = await createPlatform(configFromEnv(process.env));
+let config: PlatformConfig;
+try {
+  config = configFromEnv(process.env);
+} catch (error: unknown) {
+  // A refused setting (e.g. plaintext xDS on a public interface) is the operator's to fix: say what, not where.
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+}
+const platform = await createPlatform(config);
 if (platform.admin.kind === 'generated') {
   process.stderr.write(
     `\nCreated admin user '${platform.admin.username}' with password: ${platform.admin.password}\n` +
