@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { JwtAuthConfig } from './auth/authenticator.ts';
+import type { LoginThrottleOptions } from './auth/login-throttle.ts';
 import type { DomainSettings } from './domain/context.ts';
+import type { GraphQLLimits } from './graphql/yoga.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
@@ -34,6 +36,15 @@ export interface PlatformConfig {
   gatewayJwtKeys?: Record<string, Record<string, unknown>[]> | undefined;
   /** How often closed minutes of request analytics are written to the database; 0 = only at shutdown. @default 10000 */
   analyticsFlushIntervalMs?: number | undefined;
+  /** Origins whose pages may call /graphql with credentials (`CORS_ORIGINS`). @default none: no CORS headers */
+  corsOrigins?: readonly string[] | undefined;
+  /**
+   * Failed-login throttling (`LOGIN_MAX_FAILURES`, `LOGIN_MAX_FAILURES_PER_ADDRESS`, `LOGIN_WINDOW_SECONDS`).
+   * @default 10 per user name, 100 per address, per 15 minutes
+   */
+  loginThrottle?: LoginThrottleOptions | undefined;
+  /** Bounds on GraphQL documents. @default defaultGraphQLLimits */
+  graphqlLimits?: Partial<GraphQLLimits> | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,6 +65,32 @@ function nonNegativeInt(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return value;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const value = nonNegativeInt(env, name, fallback);
+  if (value === 0) throw new Error(`${name} must be at least 1`);
+  return value;
+}
+
+/**
+ * `CORS_ORIGINS`: comma-separated origins (`https://console.example.com`), compared exactly with the browser's
+ * Origin header, so each must be a bare origin; `*` is refused (credentials are never shared with every site).
+ */
+export function parseCorsOrigins(value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || parsed.origin !== origin) {
+      throw new Error(`CORS_ORIGINS: '${origin}' is not an origin such as https://console.example.com (scheme, host and port only)`);
+    }
+  }
+  return origins;
 }
 
 /**
@@ -113,6 +150,12 @@ export function configFromEnv(env: Env): PlatformConfig {
     jwksRefreshSeconds: nonNegativeInt(env, 'JWKS_REFRESH_SECONDS', 300) || 300,
     gatewayJwtKeys: env.GATEWAY_JWT_KEYS ? parseGatewayJwtKeys(env.GATEWAY_JWT_KEYS) : undefined,
     analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    loginThrottle: {
+      maxFailures: positiveInt(env, 'LOGIN_MAX_FAILURES', 10),
+      maxFailuresPerAddress: positiveInt(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100),
+      windowMs: positiveInt(env, 'LOGIN_WINDOW_SECONDS', 900) * 1000,
+    },
     settings: {
       apiKeyQuotaPerUser: nonNegativeInt(env, 'API_KEY_QUOTA_PER_USER', 10),
       apiKeyRenewGraceSeconds: nonNegativeInt(env, 'API_KEY_RENEW_GRACE_SECONDS', 0),
