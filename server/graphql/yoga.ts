@@ -12,6 +12,7 @@ import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './builder.ts';
 import { introspectionByRolePlugin } from './introspection-by-role.ts';
 import { createBurstLog, parseOverflowGuardPlugin } from './parse-overflow-guard.ts';
+import { requestErrorStatusPlugin } from './request-error-status.ts';
 
 /** Bounds on an authenticated caller's document, checked before execution (each refusal is a 400). */
 export interface GraphQLLimits {
@@ -72,7 +73,8 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       return { origin: [origin], credentials: true, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'], maxAge: 600 };
     },
     // Order: tokens bound the parse, and the overflow guard wraps that parser; aliases and depth are checked
-    // before cost so absurd documents fail with the clearer message; the role gate last adds its rule.
+    // before cost so absurd documents fail with the clearer message; the role gate last adds its rule; then every
+    // refused document is a 400.
     plugins: [
       maxTokensPlugin({ n: limits.maxTokens }),
       parseOverflowGuardPlugin(createBurstLog(log)),
@@ -80,6 +82,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true }),
       costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true }),
       introspectionByRolePlugin(),
+      requestErrorStatusPlugin(),
     ],
     context: ({ actor }): GraphQLContext => {
       // Unreachable through the management server (it answers 401 first); kept so that yoga fails closed.
