@@ -75,7 +75,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (retryAfterSeconds > 0) return { kind: 'throttled', retryAfterSeconds };
     const cacheKey = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(cacheKey);
-    if (hit && hit.until > Date.now()) return { kind: 'authenticated', actor: hit.actor };
+    if (hit && hit.until > Date.now()) {
+      throttle.succeeded(username);
+      return { kind: 'authenticated', actor: hit.actor };
+    }
     const user = await verifyBasic(username, decoded.slice(colon + 1));
     if (!user) {
       throttle.failed(username, clientAddress);
