@@ -9,13 +9,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { pino } from 'pino';
-import { defaultSettings } from '../server/domain/context.ts';
-import { createPlatform } from '../server/platform.ts';
+import { adminCredentials as admin, startTestPlatform } from '../test/helpers/platform.ts';
 
 const samples = Number(process.env.SAMPLES ?? 200);
 const documents = Number(process.env.DOCUMENTS ?? 200);
-const admin = { username: 'admin', password: 'bench-password-1' };
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -79,23 +76,9 @@ async function eventLoopPerDocument(port: number, kib: number): Promise<{ perDoc
 }
 
 async function main(): Promise<void> {
-  const platform = await createPlatform(
-    {
-      host: '127.0.0.1',
-      managementPort: 0,
-      gatewayPort: 0,
-      xdsPort: 0,
-      embeddedGateway: false,
-      gatewayAdminPort: null,
-      dataDir: 'memory://',
-      admin,
-      logLevel: 'silent',
-      settings: { ...defaultSettings },
-      // Every sample is a failed login: measure the scrypt work, not the 429.
-      loginThrottle: { maxFailures: 1e9, maxFailuresPerAddress: 1e9 },
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
+  // Every sample is a failed login: measure the scrypt work, not the 429.
+  const t = await startTestPlatform('pglite', { embeddedGateway: false, gatewayAdminPort: null, loginThrottle: { maxFailures: 1e9, maxFailuresPerAddress: 1e9 } });
+  const platform = t.platform;
   const url = `http://127.0.0.1:${platform.ports.management}/graphql`;
   try {
     for (let i = 0; i < 10; i++) {
@@ -123,7 +106,7 @@ async function main(): Promise<void> {
         `the 1 MiB body's share ${(large.perDocumentMs - empty.perDocumentMs).toFixed(3)} ms`,
     );
   } finally {
-    await platform.close();
+    await t.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Authenticator } from '../auth/authenticator.ts';
 import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
+import { isDatabaseUnavailable } from '../domain/db-errors.ts';
 import type { RouteHandler } from '../management-server.ts';
 import { serveGraphiql } from './graphiql.ts';
 import type { GraphQLServer } from './yoga.ts';
@@ -41,7 +42,16 @@ export function createGraphQLRoute(options: GraphQLRouteOptions): RouteHandler {
       await answerUnread(req, res, 415, { 'content-type': graphqlRefusal.contentType }, errorsJson('GraphQL requests must be POSTed as application/json', 'UNSUPPORTED_MEDIA_TYPE'));
       return true;
     }
-    const outcome = await options.authenticate(req.headers.authorization, clientAddress(req));
+    let outcome: Awaited<ReturnType<Authenticator>>;
+    try {
+      outcome = await options.authenticate(req.headers.authorization, clientAddress(req));
+    } catch (error: unknown) {
+      // Users are read from the database: unreachable, this is the same 503 resolvers give (see yoga.ts).
+      if (!isDatabaseUnavailable(error)) throw error;
+      const retry = { 'content-type': graphqlRefusal.contentType, 'retry-after': '5' };
+      await answerUnread(req, res, 503, retry, errorsJson('Service unavailable: the database cannot be reached. Retry later.', 'SERVICE_UNAVAILABLE'));
+      return true;
+    }
     if (outcome.kind !== 'authenticated') {
       await refuseRequest(req, res, outcome, graphqlRefusal);
       return true;
