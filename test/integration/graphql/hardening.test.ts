@@ -29,9 +29,9 @@ describe('/graphql before yoga: authentication, CSRF, limits', () => {
   let t: TestPlatform;
   let consumer: string;
   beforeAll(async () => {
-    t = await startTestPlatform(driver);
+    t = await startTestPlatform(driver, { embeddedGateway: false, gatewayAdminPort: null });
     consumer = await createUser(t, 'hardening-consumer', 'consumer');
-  });
+  }, 120_000);
   afterAll(async () => {
     await t.close();
   });
@@ -153,25 +153,25 @@ describe('/graphql before yoga: authentication, CSRF, limits', () => {
   });
 });
 
+const preflight = (t: TestPlatform, origin: string) =>
+  fetch(`${t.baseUrl}/graphql`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+  });
+const allowHeaders = (headers: Headers) => [...headers.keys()].filter((name) => name.startsWith('access-control-allow-'));
+
 describe('/graphql CORS', () => {
   const allowed = 'https://console.example.com';
   let open: TestPlatform;
   let listed: TestPlatform;
   beforeAll(async () => {
-    open = await startTestPlatform(driver);
-    listed = await startTestPlatform(driver, { corsOrigins: [allowed] });
-  });
+    open = await startTestPlatform(driver, { embeddedGateway: false, gatewayAdminPort: null });
+    listed = await startTestPlatform(driver, { corsOrigins: [allowed], embeddedGateway: false, gatewayAdminPort: null });
+  }, 180_000);
   afterAll(async () => {
-    await open.close();
-    await listed.close();
+    await open?.close();
+    await listed?.close();
   });
-
-  const preflight = (t: TestPlatform, origin: string) =>
-    fetch(`${t.baseUrl}/graphql`, {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
-    });
-  const allowHeaders = (headers: Headers) => [...headers.keys()].filter((name) => name.startsWith('access-control-allow-'));
 
   it('sends no CORS headers at all without CORS_ORIGINS, to preflights and requests alike', async () => {
     expect(allowHeaders((await preflight(open, 'https://evil.example')).headers)).toEqual([]);
@@ -203,8 +203,8 @@ describe('/graphql parser stack overflow', () => {
   beforeAll(async () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     // Tokens unbounded here, so the document reaches the parser's recursion limit.
-    t = await startTestPlatform(driver, { graphqlLimits: { maxTokens: 10_000_000 } }, { logger });
-  });
+    t = await startTestPlatform(driver, { graphqlLimits: { maxTokens: 10_000_000 }, embeddedGateway: false, gatewayAdminPort: null }, { logger });
+  }, 120_000);
   afterAll(async () => {
     await t.close();
   });
