@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { JwtAuthConfig } from './auth/authenticator.ts';
+import type { LoginThrottleOptions } from './auth/login-throttle.ts';
 import type { DomainSettings } from './domain/context.ts';
+import type { GraphQLLimits } from './graphql/yoga.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
@@ -46,6 +48,15 @@ export interface PlatformConfig {
   analyticsMaxKeysPerMinute?: number | undefined;
   /** Days of request_stats kept; older rows are deleted at start and hourly. 0 = kept forever. @default 30 */
   requestStatsRetentionDays?: number | undefined;
+  /** Origins whose pages may call /graphql with credentials (`CORS_ORIGINS`). @default none: no CORS headers */
+  corsOrigins?: readonly string[] | undefined;
+  /**
+   * Failed-login throttling (`LOGIN_MAX_FAILURES`, `LOGIN_MAX_FAILURES_PER_ADDRESS`, `LOGIN_WINDOW_SECONDS`).
+   * @default 10 per user name, 100 per address, per 15 minutes
+   */
+  loginThrottle?: LoginThrottleOptions | undefined;
+  /** Bounds on GraphQL documents. @default defaultGraphQLLimits */
+  graphqlLimits?: Partial<GraphQLLimits> | undefined;
 }
 
 /** The xDS port's transport security and bounds. */
@@ -125,6 +136,26 @@ function nonNegativeInt(env: Env, name: string, fallback: number): number {
 }
 
 /**
+ * `CORS_ORIGINS`: comma-separated origins (`https://console.example.com`), compared exactly with the browser's
+ * Origin header, so each must be a bare origin; `*` is refused (credentials are never shared with every site).
+ */
+export function parseCorsOrigins(value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || parsed.origin !== origin) {
+      throw new Error(`CORS_ORIGINS: '${origin}' is not an origin such as https://console.example.com (scheme, host and port only)`);
+    }
+  }
+  return origins;
+}
+
+/**
  * `GATEWAY_JWT_KEYS`: inline JSON, or the path of a JSON or YAML file, holding `{ "<issuer>": [JWK, …] }`. Every key
  * must be a public key with a `kid` (unique across issuers: tokens pick their key by kid); a private key is refused
  * here rather than published to data planes.
@@ -191,6 +222,12 @@ export function configFromEnv(env: Env): PlatformConfig {
     analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
     analyticsMaxKeysPerMinute: positiveInt(env, 'ANALYTICS_MAX_KEYS_PER_MINUTE', 10_000),
     requestStatsRetentionDays: nonNegativeInt(env, 'REQUEST_STATS_RETENTION_DAYS', 30),
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    loginThrottle: {
+      maxFailures: positiveInt(env, 'LOGIN_MAX_FAILURES', 10),
+      maxFailuresPerAddress: positiveInt(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100),
+      windowMs: positiveInt(env, 'LOGIN_WINDOW_SECONDS', 900) * 1000,
+    },
     settings: {
       apiKeyQuotaPerUser: nonNegativeInt(env, 'API_KEY_QUOTA_PER_USER', 10),
       apiKeyRenewGraceSeconds: nonNegativeInt(env, 'API_KEY_RENEW_GRACE_SECONDS', 0),

@@ -1,19 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { answerUnread } from './auth/refuse-request.ts';
 import type { Logger } from './logger.ts';
 import type { ManagementMetrics } from './management-metrics.ts';
+import { unsafePathReason } from './unsafe-path.ts';
 
 /** A handler answers the request and returns true, or returns false to let the next one try. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
 /**
- * The management HTTP server on MANAGEMENT_PORT. Handlers are tried in array order
- * (see platform.ts for the order and why); the first that claims a request answers it.
+ * The management HTTP server on MANAGEMENT_PORT. Paths with dot, empty or encoded-slash segments are refused
+ * first (400, body unread); then handlers are tried in array order (see platform.ts for the order and why); the
+ * first that claims a request answers it.
  */
 export function createManagementServer(handlers: readonly RouteHandler[], logger: Logger, metrics?: ManagementMetrics): Server {
   const log = logger.child({ component: 'management-http' });
   return createServer(async (req, res) => {
     metrics?.observe(req, res);
     try {
+      const unsafe = unsafePathReason(req.url ?? '/');
+      if (unsafe !== null) {
+        await answerUnread(req, res, 400, { 'content-type': 'application/json' }, JSON.stringify({ status: 'error', message: unsafe }));
+        return;
+      }
       for (const handler of handlers) {
         if (await handler(req, res)) return;
       }

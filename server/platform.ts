@@ -7,6 +7,7 @@ import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { assertXdsTransport, defaultXdsConfig, type PlatformConfig } from './config.ts';
 import { openPlatformPki, pkiSourceOf, type PlatformPki } from './pki/platform-pki.ts';
+import { clientAddress, refuseRequest } from './auth/refuse-request.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
@@ -14,6 +15,7 @@ import type { DeploymentStatusReader } from './domain/deployment-status.ts';
 import { randomPassword } from './domain/secrets.ts';
 import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
 import { toSchema } from './graphql/schema/index.ts';
+import { createGraphQLRoute } from './graphql/http-route.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createGateway, type Gateway } from './gateway/gateway.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -86,10 +88,17 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings, dataPlaneCertificates: pki };
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
-  const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
+  const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth, throttle: config.loginThrottle });
   // Bound once the xDS runner and ADS server exist (below); GraphQL is built before them.
   let readDeployment: DeploymentStatusReader = () => ({ version: null, problems: [], dataPlanes: [] });
-  const graphql = createGraphQLServer({ schema: toSchema(), authenticate, domain, logger, deploymentStatus: () => readDeployment() });
+  const graphql = createGraphQLServer({
+    schema: toSchema(),
+    domain,
+    logger,
+    deploymentStatus: () => readDeployment(),
+    limits: config.graphqlLimits,
+    corsOrigins: config.corsOrigins,
+  });
 
   const policyModules = loadPolicyModules();
   const rest = createRestHandler({ routes: restRoutes, authenticate, domain, logger });
@@ -108,20 +117,20 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     // Prometheus scrapes with basic_auth like any client; the figures are operational, but not public.
     async (req, res) => {
       if (req.url !== '/metrics') return false;
-      const actor = await authenticate(req.headers.authorization);
-      if (!actor || actor.role === 'consumer') {
-        res.writeHead(actor ? 403 : 401, { 'content-type': 'application/json', ...(actor ? {} : { 'WWW-Authenticate': 'Basic realm="apip"' }) });
-        res.end(JSON.stringify({ status: 'error', message: actor ? 'Not allowed' : 'Authentication required' }));
+      const outcome = await authenticate(req.headers.authorization, clientAddress(req));
+      if (outcome.kind !== 'authenticated') {
+        await refuseRequest(req, res, outcome, { contentType: 'application/json', text: (message) => JSON.stringify({ status: 'error', message }) });
+        return true;
+      }
+      if (outcome.actor.role === 'consumer') {
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'Not allowed' }));
         return true;
       }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render(readDeployment(), dropped));
       return true;
     },
-    async (req, res) => {
-      if (!req.url?.startsWith('/graphql')) return false;
-      await graphql.handle(req, res);
-      return true;
-    },
+    // Authenticates before yoga reads the body; serves GraphiQL and its assets without credentials.
+    createGraphQLRoute({ graphql, authenticate }),
     createPolicyModuleHandler(policyModules),
     rest,
   ];

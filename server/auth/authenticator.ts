@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Executor } from '../db/client.ts';
 import type { Actor } from '../domain/context.ts';
+import { hashPassword, randomPassword, verifyPassword } from '../domain/secrets.ts';
 import { authenticatePassword, getUserByUsername, type User } from '../domain/users.ts';
+import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.ts';
 
 /** Bearer JWTs for the management API, verified with jose; `sub` must name a stored user. */
 export interface JwtAuthConfig {
@@ -19,9 +21,20 @@ export interface AuthenticatorOptions {
   jwt?: JwtAuthConfig | undefined;
   /** How long verified Basic credentials are remembered, to spare scrypt on every request. @default 60_000 */
   credentialCacheMs?: number;
+  /** Failed Basic logins per user name and client address. @default LoginThrottle's defaults */
+  throttle?: LoginThrottleOptions | undefined;
 }
 
-export type Authenticator = (authorization: string | undefined | null) => Promise<Actor | null>;
+/** `anonymous`: no usable credentials (401); `throttled`: too many failed logins (429 with Retry-After). */
+export type AuthOutcome =
+  | { kind: 'authenticated'; actor: Actor }
+  | { kind: 'anonymous' }
+  | { kind: 'throttled'; retryAfterSeconds: number };
+
+/** One authenticator for GraphQL, REST and /metrics; `clientAddress` is the peer's address (throttling). */
+export type Authenticator = (authorization: string | undefined | null, clientAddress: string) => Promise<AuthOutcome>;
+
+const anonymous: AuthOutcome = { kind: 'anonymous' };
 
 const maxCachedCredentials = 1000;
 
@@ -37,23 +50,45 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const cacheMs = options.credentialCacheMs ?? 60_000;
   // Keyed by a digest of the credentials: the clear password is never kept in memory beyond the request.
   const verified = new Map<string, { actor: Actor; until: number }>();
+  const throttle = new LoginThrottle(options.throttle);
+  // An unknown user is checked against this hash (same scrypt parameters as stored ones), so it costs what a
+  // wrong password costs and user names cannot be told apart by timing.
+  let unknownUserHash: Promise<string> | null = null;
   let keys: JWTVerifyGetKey | null = null;
   if (options.jwt?.jwksUrl) keys = createRemoteJWKSet(new URL(options.jwt.jwksUrl));
   else if (options.jwt?.jwks) keys = createLocalJWKSet(options.jwt.jwks);
 
-  async function basic(encoded: string): Promise<Actor | null> {
+  async function verifyBasic(username: string, password: string): Promise<User | null> {
+    if (await getUserByUsername(options.db, username)) return authenticatePassword(options.db, username, password);
+    unknownUserHash ??= hashPassword(randomPassword());
+    await verifyPassword(password, await unknownUserHash);
+    return null;
+  }
+
+  async function basic(encoded: string, clientAddress: string): Promise<AuthOutcome> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return null;
+    if (colon < 0) return anonymous;
+    const username = decoded.slice(0, colon);
+    // Before the cache: while throttled even the right password waits, or guessing would go on unhindered.
+    const retryAfterSeconds = throttle.retryAfterSeconds(username, clientAddress);
+    if (retryAfterSeconds > 0) return { kind: 'throttled', retryAfterSeconds };
     const cacheKey = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(cacheKey);
-    if (hit && hit.until > Date.now()) return hit.actor;
-    const user = await authenticatePassword(options.db, decoded.slice(0, colon), decoded.slice(colon + 1));
-    if (!user) return null;
+    if (hit && hit.until > Date.now()) {
+      throttle.succeeded(username);
+      return { kind: 'authenticated', actor: hit.actor };
+    }
+    const user = await verifyBasic(username, decoded.slice(colon + 1));
+    if (!user) {
+      throttle.failed(username, clientAddress);
+      return anonymous;
+    }
+    throttle.succeeded(username);
     const actor = toActor(user);
     if (verified.size >= maxCachedCredentials) verified.clear();
     verified.set(cacheKey, { actor, until: Date.now() + cacheMs });
-    return actor;
+    return { kind: 'authenticated', actor };
   }
 
   async function bearer(token: string): Promise<Actor | null> {
@@ -72,14 +107,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
   }
 
-  return async (authorization) => {
-    if (!authorization) return null;
+  return async (authorization, clientAddress) => {
+    if (!authorization) return anonymous;
     const space = authorization.indexOf(' ');
-    if (space < 0) return null;
+    if (space < 0) return anonymous;
     const scheme = authorization.slice(0, space).toLowerCase();
     const value = authorization.slice(space + 1).trim();
-    if (scheme === 'basic') return basic(value);
-    if (scheme === 'bearer') return bearer(value);
-    return null;
+    if (scheme === 'basic') return basic(value, clientAddress);
+    if (scheme === 'bearer') {
+      const actor = await bearer(value);
+      return actor ? { kind: 'authenticated', actor } : anonymous;
+    }
+    return anonymous;
   };
 }

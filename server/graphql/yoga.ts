@@ -1,45 +1,91 @@
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Authenticator } from '../auth/authenticator.ts';
-import type { DomainContext } from '../domain/context.ts';
+import type { Actor, DomainContext } from '../domain/context.ts';
 import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
 import { isDatabaseUnavailable, translateDatabaseError } from '../domain/db-errors.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './builder.ts';
+import { introspectionByRolePlugin } from './introspection-by-role.ts';
+import { createBurstLog, parseOverflowGuardPlugin } from './parse-overflow-guard.ts';
+import { requestErrorStatusPlugin } from './request-error-status.ts';
+
+/** Bounds on an authenticated caller's document, checked before execution (each refusal is a 400). */
+export interface GraphQLLimits {
+  /** Lexer tokens; also bounds nesting, so the parser's stack. @default 2000 */
+  maxTokens: number;
+  /** Aliased fields per operation. @default 15 */
+  maxAliases: number;
+  /** @default 12 */
+  maxDepth: number;
+  /** @default 20_000 */
+  maxCost: number;
+}
+
+export const defaultGraphQLLimits: GraphQLLimits = { maxTokens: 2000, maxAliases: 15, maxDepth: 12, maxCost: 20_000 };
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
-  authenticate: Authenticator;
   /** The domain context without an actor; each request gets its own actor. */
   domain: Omit<DomainContext, 'actor'>;
   logger: Logger;
   /** What the data planes are being served (owned by the xDS runner). */
   deploymentStatus: DeploymentStatusReader;
-  /** @default 12 */
-  maxDepth?: number;
-  /** @default 20_000 */
-  maxCost?: number;
+  /** @default defaultGraphQLLimits */
+  limits?: Partial<GraphQLLimits> | undefined;
+  /** Origins whose pages may call /graphql with credentials (`CORS_ORIGINS`). None: no CORS headers at all. */
+  corsOrigins?: readonly string[] | undefined;
 }
 
-export type GraphQLServer = YogaServerInstance<Record<string, never>, GraphQLContext>;
+/**
+ * What the management server's GraphQL route passes in: the caller, authenticated before yoga reads the body.
+ * Null only for CORS preflights, which yoga answers without executing anything.
+ */
+export interface GraphQLServerContext {
+  actor: Actor | null;
+}
+
+export type GraphQLServer = YogaServerInstance<GraphQLServerContext, GraphQLContext>;
+
+/** Largest body yoga reads from an authenticated caller (the token limit refuses far smaller documents). */
+const maxRequestBodyBytes = 1024 * 1024;
 
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const log = options.logger.child({ component: 'graphql' });
-  return createYoga<Record<string, never>, GraphQLContext>({
+  const limits = { ...defaultGraphQLLimits, ...options.limits };
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+  return createYoga<GraphQLServerContext, GraphQLContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Served by ./graphiql.ts from local assets; yoga's own page loads them from a CDN.
+    graphiql: false,
     logging: false,
-    // Order: depth is checked before cost so absurdly deep queries fail with the clearer message.
+    maxRequestBodySize: maxRequestBodyBytes,
+    // Only listed origins get CORS headers (yoga's default reflects any Origin with credentials).
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (origin === null || !corsOrigins.has(origin)) return false;
+      return { origin: [origin], credentials: true, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'], maxAge: 600 };
+    },
+    // Order: tokens bound the parse, and the overflow guard wraps that parser; aliases and depth are checked
+    // before cost so absurd documents fail with the clearer message; the role gate last adds its rule; then every
+    // refused document is a 400.
     plugins: [
-      maxDepthPlugin({ n: options.maxDepth ?? 12, ignoreIntrospection: true }),
-      costLimitPlugin({ maxCost: options.maxCost ?? 20_000, ignoreIntrospection: true }),
+      maxTokensPlugin({ n: limits.maxTokens }),
+      parseOverflowGuardPlugin(createBurstLog(log)),
+      maxAliasesPlugin({ n: limits.maxAliases }),
+      maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true }),
+      costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true }),
+      introspectionByRolePlugin(),
+      requestErrorStatusPlugin(),
     ],
-    context: async ({ request }): Promise<GraphQLContext> => {
-      const actor = await options.authenticate(request.headers.get('authorization'));
+    context: ({ actor }): GraphQLContext => {
+      // Unreachable through the management server (it answers 401 first); kept so that yoga fails closed.
       if (!actor) {
         throw new GraphQLError('Authentication required', {
           extensions: {

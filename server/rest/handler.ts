@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.ts';
+import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
 import { canManageApis } from '../domain/access.ts';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RouteHandler } from '../management-server.ts';
-import { PayloadTooLargeError, readBody } from './body.ts';
+import { PayloadTooLargeError, readBody, UnsupportedMediaTypeError } from './body.ts';
 import { errorBody, errorResponse } from './errors.ts';
 import { createRouter, type Route } from './router.ts';
 
@@ -29,6 +30,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   }
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
+
+const restRefusal: RefusalBody = { contentType: 'application/json', text: (message) => JSON.stringify(errorBody(message)) };
 
 /** The anonymous caller of `public` routes: reads nothing of the domain (those routes never call it). */
 const anonymous: Actor = { userId: null, username: 'anonymous', role: 'consumer' };
@@ -62,11 +65,12 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
     const access = match.route.access ?? 'authenticated';
     try {
       // Inside the try: authentication reads users from the database, which may be unreachable (503).
-      const actor = access === 'public' ? anonymous : await options.authenticate(req.headers.authorization);
-      if (!actor) {
-        send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
+      const outcome = access === 'public' ? { kind: 'authenticated' as const, actor: anonymous } : await options.authenticate(req.headers.authorization, clientAddress(req));
+      if (outcome.kind !== 'authenticated') {
+        await refuseRequest(req, res, outcome, restRefusal, headers);
         return true;
       }
+      const actor = outcome.actor;
       // Checked before the body is read, as GraphQL's `manager` scope is: a consumer learns nothing from validation.
       if (access === 'manager' && !canManageApis(actor)) {
         throw new ForbiddenError('This operation requires the admin or developer role');
@@ -80,8 +84,10 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
       });
       send(res, result.status, result.body, { ...headers, ...result.headers }, result.contentType);
     } catch (error: unknown) {
-      if (error instanceof PayloadTooLargeError) {
-        send(res, 413, errorBody(error.message), headers);
+      // The rest of the body stays unread (the connection is closed when it is large).
+      if (error instanceof PayloadTooLargeError || error instanceof UnsupportedMediaTypeError) {
+        const status = error instanceof PayloadTooLargeError ? 413 : 415;
+        await answerUnread(req, res, status, { 'content-type': 'application/json', ...headers }, JSON.stringify(errorBody(error.message)));
         return true;
       }
       const mapped = errorResponse(error);

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { defaultSettings } from '../../server/domain/context.ts';
 import type { PlatformConfig } from '../../server/config.ts';
 import { createPlatform, type Platform } from '../../server/platform.ts';
@@ -38,7 +38,7 @@ export interface TestPlatform {
 export async function startTestPlatform(
   driver: Driver,
   overrides: Partial<PlatformConfig> = {},
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; logger?: Logger } = {},
 ): Promise<TestPlatform> {
   const database = await createTestDatabase(driver);
   const platform = await createPlatform(
@@ -56,7 +56,7 @@ export async function startTestPlatform(
       settings: { ...defaultSettings },
       ...overrides,
     },
-    { logger: pino({ level: 'silent' }), ...options },
+    { ...options, logger: options.logger ?? pino({ level: 'silent' }) },
   );
   const baseUrl = `http://127.0.0.1:${platform.ports.management}`;
   return {

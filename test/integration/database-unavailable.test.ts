@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable } from '../../server/domain/db-errors.ts';
 import { createTestDatabase, drivers, type TestDatabase } from '../helpers/database.ts';
-import { adminAuth, startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
+import { adminAuth, basicAuth, startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 
 /** A TCP server that accepts connections and never says a word: a database host that hangs. */
 async function startBlackHole(): Promise<{ port: number; close(): Promise<void> }> {
@@ -123,6 +123,10 @@ describe.each(drivers.filter((driver) => driver === 'postgres'))('the management
     const graphql = await createApplication('while-down');
     expect(graphql.status).toBe(503);
     expect(graphql.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    // Credentials not yet cached: authentication itself reads the database, before yoga.
+    const uncached = await platform.graphql('{ __typename }', {}, basicAuth('admin', 'not-the-cached-password'));
+    expect(uncached.status).toBe(503);
+    expect(uncached.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
 
     const rest = await fetch(`${platform.baseUrl}/api/management/v0.9/subscription-plans`, {
       method: 'POST',

@@ -272,7 +272,6 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
     });
     const yoga = createGraphQLServer({
       schema: toSchema(),
-      authenticate: async () => admin,
       domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings } },
       logger: pino({ level: 'silent' }),
       deploymentStatus: () => ({ version: null, problems: [], dataPlanes: [] }),
@@ -299,7 +298,7 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
           query: `query($labels: [LabelFilterInput!]) { apis(first: 50, labels: $labels) { nodes { handle plans { name subscriptions { status application { name } keys { masked } } } } } }`,
           variables: { labels: [{ key: 'batch', value: `${label}-${count}` }] },
         }),
-      });
+      }, { actor: admin });
       const body = (await res.json()) as { data?: { apis: { nodes: { plans: { subscriptions: { application: unknown; keys: unknown[] }[] }[] }[] } }; errors?: unknown };
       expect(body.errors).toBeUndefined();
       const nodes = body.data!.apis.nodes;

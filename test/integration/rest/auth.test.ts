@@ -18,7 +18,8 @@ describe.each(drivers)('REST authentication and roles (%s)', (driver) => {
   let consumer: string;
   let developer: string;
   beforeAll(async () => {
-    t = await startTestPlatform(driver);
+    // Two failed logins per route, all from one address: throttling has its own suite (login-throttle.test.ts).
+    t = await startTestPlatform(driver, { loginThrottle: { maxFailures: 10_000, maxFailuresPerAddress: 10_000 } });
     rest = restClient(t);
     consumer = await createUser(t, 'v09-consumer', 'consumer');
     developer = await createUser(t, 'v09-developer', 'publisher');
