@@ -2,6 +2,8 @@ import { configFromEnv } from './config.ts';
 import { createPlatform } from './platform.ts';
 
 // The only module that reads process.env or writes to stdout directly.
+// Whatever the platform writes (PGlite's files under DATA_DIR included) is owner-only.
+process.umask(0o077);
 const platform = await createPlatform(configFromEnv(process.env));
 if (platform.admin.kind === 'generated') {
   process.stderr.write(

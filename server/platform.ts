@@ -5,8 +5,11 @@ import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import type { PlatformConfig } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
+import { secureDataDir } from './data-dir.ts';
+import { prepareKeysAtRest } from './domain/keys-at-rest.ts';
+import { loadPlatformKeys } from './platform-keys.ts';
 import { addRequestStats } from './domain/analytics.ts';
-import { ChangeFeed, type DomainContext } from './domain/context.ts';
+import { ChangeFeed, type DomainContext, type PlatformKeys } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';
 import { randomPassword } from './domain/secrets.ts';
 import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
@@ -30,6 +33,8 @@ import { SnapshotCache } from './xds/snapshot-cache.ts';
 export interface Platform {
   ports: { management: number; gateway: number | null; xds: number | null; gatewayAdmin: number | null };
   database: DatabaseHandle;
+  /** The keys held outside the database (digest key, secrets box). */
+  keys: PlatformKeys;
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;
   changes: ChangeFeed;
@@ -63,10 +68,21 @@ function reachableHost(host: string): string {
 /** Composition root: opens storage, bootstraps the admin, starts the servers. Returns them started. */
 export async function createPlatform(config: PlatformConfig, options: PlatformOptions = {}): Promise<Platform> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // DATA_DIR owner-only before anything is written to it (key files, PGlite), and again after PGlite opened it.
+  secureDataDir(config.dataDir);
+  const keys = loadPlatformKeys({ keyDigestSecret: config.keyDigestSecret, secretsKey: config.secretsKey, dataDir: config.dataDir });
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  if (!config.databaseUrl) secureDataDir(config.dataDir);
+  try {
+    const converted = await prepareKeysAtRest(database.db, keys);
+    if (converted.rekeyedDigests + converted.sealedSecrets > 0) logger.info(converted, 'stored keys and secrets converted to keyed digests and sealed values');
+  } catch (error: unknown) {
+    await database.close();
+    throw error;
+  }
   const changes = new ChangeFeed();
   const now = options.now ?? (() => new Date());
-  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings };
+  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings, keys };
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth });
@@ -122,6 +138,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       listenerPort: config.gatewayPort,
       jwksRefreshSeconds: config.jwksRefreshSeconds,
       gatewayJwtKeys: config.gatewayJwtKeys,
+      keys,
     });
   const runner = new SnapshotRunner<unknown>({
     db: database.db,
@@ -187,6 +204,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   return {
     ports: { management: managementPort, gateway: gateway?.port ?? null, xds: ads.port, gatewayAdmin: gateway?.adminPort ?? null },
     database,
+    keys,
     admin,
     changes,
     policyModules,

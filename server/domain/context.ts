@@ -1,7 +1,9 @@
 import type { Database, Transaction } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
 import { translateDatabaseError } from './db-errors.ts';
+import { redactSecrets } from './audit-redaction.ts';
 import { newId } from './ids.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type Role = 'admin' | 'publisher' | 'consumer';
 
@@ -45,6 +47,15 @@ export interface DomainContext {
   /** Injectable for expiry and lifecycle tests. */
   now: () => Date;
   settings: DomainSettings;
+  keys: PlatformKeys;
+}
+
+/** Key material held outside the database (server/platform-keys.ts loads it at the edge). */
+export interface PlatformKeys {
+  /** HMAC key of API-key and subscription-token digests (secrets.ts `keyDigest`). */
+  digestKey: Buffer;
+  /** Seals the secrets kept in recoverable form (OAuth2 client secrets, HMAC JWT keys). */
+  box: SecretBox;
 }
 
 export interface DomainSettings {
@@ -61,6 +72,7 @@ export interface WriteScope {
   tx: Transaction;
   actor: Actor;
   now: Date;
+  keys: PlatformKeys;
   audit(entry: AuditEntry): Promise<void>;
 }
 
@@ -84,7 +96,10 @@ export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => 
       tx,
       actor: ctx.actor,
       now,
+      keys: ctx.keys,
       audit: async (entry) => {
+        // One place keeps secrets and hashes out of the audit trail, whatever a caller passes (audit-redaction.ts).
+        const { before, after } = redactSecrets(entry.before ?? null, entry.after ?? null);
         await tx.insert(auditLog).values({
           id: newId('audit'),
           actorId: ctx.actor.userId,
@@ -92,8 +107,8 @@ export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => 
           action: entry.action,
           entityType: entry.entityType,
           entityId: entry.entityId,
-          before: entry.before ?? null,
-          after: entry.after ?? null,
+          before,
+          after,
           at: now,
         });
         events.push({ entityType: entry.entityType, entityId: entry.entityId, action: entry.action });

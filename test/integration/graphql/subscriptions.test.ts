@@ -273,7 +273,7 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
     const yoga = createGraphQLServer({
       schema: toSchema(),
       authenticate: async () => admin,
-      domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings } },
+      domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings }, keys: t.platform.keys },
       logger: pino({ level: 'silent' }),
       deploymentStatus: () => ({ version: null, problems: [], dataPlanes: [] }),
     });
