@@ -40,5 +40,7 @@ export async function rotateSecrets(config: Pick<PlatformConfig, 'dataDir' | 'da
     await database.close();
   }
   if (keyFile) renameSync(`${keyFile}.new`, keyFile);
+  // PGlite wrote with the process umask.
+  secureDataDir(config.dataDir);
   return { count, keyId: next.keyId, keyFile, newKey: newKey.toString('base64') };
 }
