@@ -1,3 +1,4 @@
+import { keyDigestHex, testDigestKeyHex } from '../test/helpers/policies.ts';
 // Embedded gateway throughput: autocannon, 50 connections, BENCH_SECONDS per target (default 10) in 5 round-robin
 // slices after a 2 s warm-up each, against: the upstream directly; nginx proxy_pass to it (1 worker, keep-alive
 // upstream; skipped with a note when nginx is not installed); a bare node:http proxy (the floor of any proxy on
@@ -29,7 +30,7 @@ const CONNECTIONS = 50;
 const ROUNDS = 5;
 const ROUTE = 'bench-api/GET/books/{id}';
 const KEY = `apip_${createHash('sha256').update('bench').digest('hex')}`;
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const sha256 = keyDigestHex;
 
 /** Prints the listening port as one JSON line, for the parent; then a `{cpuUs}` line at every SIGUSR2. */
 function announce(port: number): void {
@@ -99,6 +100,7 @@ function policyFilters(): EnvoyResource[] {
       module: 'api-key', baseUrl, sha256: moduleSha256('api-key'),
       configuration: {
         stripIdentityHeaders: true,
+        digestKey: testDigestKeyHex,
         keySets: { api: [{ sha256: sha256(KEY), status: 'active', applicationId: 'app-bench', plan: 'Gold' }] },
         routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } },
       },

@@ -9,12 +9,14 @@ import { HeaderMap } from '../server/gateway/proxy-wasm/header-map.ts';
 import type { Plugin } from '../server/gateway/proxy-wasm/plugin.ts';
 import type { HeaderList, PolicyLogger } from '../server/gateway/proxy-wasm/types.ts';
 import { loadPolicy, policiesBuildDir } from '../test/helpers/policies.ts';
+import { keyDigest } from '../server/domain/secrets.ts';
 
 const ITERATIONS = 100_000;
 const WARMUP = 10_000;
 const ROUTE = 'reading-list-api-v1.0/GET/books/{id}';
 const key = `apip_${createHash('sha256').update('bench').digest('hex')}`;
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+const digestKey = createHash('sha256').update('bench digest key').digest();
+const sha = (text: string) => keyDigest(digestKey, text);
 
 const silent: PolicyLogger = { level: 'warn', trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -33,7 +35,7 @@ const cases: Case[] = [
   {
     name: 'api-key',
     policy: 'api-key',
-    configuration: { stripIdentityHeaders: true, keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } },
+    configuration: { stripIdentityHeaders: true, digestKey: digestKey.toString('hex'), keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } },
     headers: [['x-api-key', key]],
   },
   {
@@ -54,6 +56,7 @@ const cases: Case[] = [
     name: 'subscription-validation',
     policy: 'subscription-validation',
     configuration: {
+      digestKey: digestKey.toString('hex'),
       plans: { gold: { name: 'Gold', throttleLimitCount: 1_000_000_000, throttleLimitUnit: 'Hour' } },
       apis: { api: { subscriptions: [{ id: 'sub', applicationId: 'app', tokenSha256: sha('token'), status: 'ACTIVE', plan: 'gold' }] } },
       routes: { [ROUTE]: { api: 'api' } },
@@ -150,7 +153,7 @@ for (const benchCase of cases.filter((c) => only === undefined || c.name === onl
 // why the gateway runs it in batches per event-loop turn (docs/gateway.md, Performance).
 if (only === undefined || only === 'chain') {
   const chainPlugins = [
-    await loadPolicy('api-key', { stripIdentityHeaders: true, keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } }, { logger: silent }),
+    await loadPolicy('api-key', { stripIdentityHeaders: true, digestKey: digestKey.toString('hex'), keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } }, { logger: silent }),
     await loadPolicy('throttle', { routes: { [ROUTE]: { limits: [{ requests: 1_000_000_000, windowMs: 60_000 }] } } }, { logger: silent }),
     await loadPolicy('set-headers', { routes: { [ROUTE]: { request: { headers: [{ name: 'x-gateway', value: 'v1' }] }, response: { headers: [{ name: 'x-env', value: 'bench' }] } } } }, { logger: silent }),
   ];

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { loadPlatformKeys } from '../server/platform-keys.ts';
 /**
  * Propagation delay (issue 5: <= 200 ms): from a management mutation's HTTP response to the embedded gateway
  * serving the change, polling the gateway every BENCH_POLL_MS (default 3) over a keep-alive connection.
@@ -75,15 +77,18 @@ const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port
 
 const database = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
 const managementPort = await freePort();
+// The timed pipeline needs the platform's keys before the platform exists: both get the same given keys.
+const keySources = { keyDigestSecret: randomBytes(32), secretsKey: randomBytes(32), dataDir: database.dataDir };
 const platform = await createPlatform(
   {
     managementHost: '127.0.0.1', xdsHost: '127.0.0.1', gatewayHost: '127.0.0.1', gatewayAdminHost: '127.0.0.1', managementPort, gatewayPort: 0, xdsPort: 0, embeddedGateway: true, gatewayAdminPort: null,
     dataDir: database.dataDir, databaseUrl: database.url, admin, logLevel: 'silent', settings: { ...defaultSettings },
+    keyDigestSecret: keySources.keyDigestSecret, secretsKey: keySources.secretsKey,
   },
   {
     logger: pino({ level: 'silent' }),
     snapshotPipeline: timedPipeline(createSnapshotPipeline({
-      policyModules: loadPolicyModules(), controlPlaneUrl: `http://127.0.0.1:${managementPort}`, listenerPort: 0,
+      policyModules: loadPolicyModules(), controlPlaneUrl: `http://127.0.0.1:${managementPort}`, listenerPort: 0, keys: loadPlatformKeys(keySources),
     })) as SnapshotPipeline<unknown>,
   },
 );

@@ -62,7 +62,7 @@ function syntheticModel(): DeploymentModel {
 }
 
 const model = syntheticModel();
-const options = { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules };
+const options = { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) };
 const times: number[] = [];
 const cpuTimes: number[] = [];
 let result = translate(model, options);

@@ -4,6 +4,7 @@ import type { JwtAuthConfig } from './auth/authenticator.ts';
 import type { LoginThrottleOptions } from './auth/login-throttle.ts';
 import type { DomainSettings } from './domain/context.ts';
 import type { GraphQLLimits } from './graphql/yoga.ts';
+import { parseKey } from './platform-keys.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
@@ -42,6 +43,10 @@ export interface PlatformConfig {
   jwksRefreshSeconds?: number | undefined;
   /** GATEWAY_KEYS plans' trusted public JWKs per issuer (`GATEWAY_JWT_KEYS`). */
   gatewayJwtKeys?: Record<string, Record<string, unknown>[]> | undefined;
+  /** HMAC key of API-key digests (`KEY_DIGEST_SECRET`, base64 of 32 bytes). @default DATA_DIR/key-digest.key, created on first start */
+  keyDigestSecret?: Buffer | undefined;
+  /** AES-256-GCM key of secrets at rest (`SECRETS_KEY`, base64 of 32 bytes). @default DATA_DIR/secrets.key, created on first start */
+  secretsKey?: Buffer | undefined;
   /** How often closed minutes of request analytics are written to the database; 0 = only at shutdown. @default 10000 */
   analyticsFlushIntervalMs?: number | undefined;
   /** Distinct (API, plan, application) rows one minute may gain per flush window; more records are dropped. @default 10000 */
@@ -219,6 +224,8 @@ export function configFromEnv(env: Env): PlatformConfig {
     logLevel: env.LOG_LEVEL || 'info',
     jwksRefreshSeconds: nonNegativeInt(env, 'JWKS_REFRESH_SECONDS', 300) || 300,
     gatewayJwtKeys: env.GATEWAY_JWT_KEYS ? parseGatewayJwtKeys(env.GATEWAY_JWT_KEYS) : undefined,
+    keyDigestSecret: env.KEY_DIGEST_SECRET ? parseKey(env.KEY_DIGEST_SECRET, 'KEY_DIGEST_SECRET') : undefined,
+    secretsKey: env.SECRETS_KEY ? parseKey(env.SECRETS_KEY, 'SECRETS_KEY') : undefined,
     analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
     analyticsMaxKeysPerMinute: positiveInt(env, 'ANALYTICS_MAX_KEYS_PER_MINUTE', 10_000),
     requestStatsRetentionDays: nonNegativeInt(env, 'REQUEST_STATS_RETENTION_DAYS', 30),

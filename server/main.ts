@@ -2,6 +2,8 @@ import { configFromEnv, type PlatformConfig } from './config.ts';
 import { createPlatform } from './platform.ts';
 
 // The only module that reads process.env or writes to stdout directly.
+// Whatever the platform writes (PGlite's files and the key files under DATA_DIR included) is owner-only.
+process.umask(0o077);
 let config: PlatformConfig;
 try {
   config = configFromEnv(process.env);

@@ -9,8 +9,11 @@ import { assertXdsTransport, defaultXdsConfig, type PlatformConfig } from './con
 import { openPlatformPki, pkiSourceOf, type PlatformPki } from './pki/platform-pki.ts';
 import { clientAddress, refuseRequest } from './auth/refuse-request.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
+import { secureDataDir } from './data-dir.ts';
+import { prepareKeysAtRest } from './domain/keys-at-rest.ts';
+import { loadPlatformKeys } from './platform-keys.ts';
 import { addRequestStats } from './domain/analytics.ts';
-import { ChangeFeed, type DomainContext } from './domain/context.ts';
+import { ChangeFeed, type DomainContext, type PlatformKeys } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';
 import { randomPassword } from './domain/secrets.ts';
 import { ensureAdmin, type AdminBootstrap } from './domain/users.ts';
@@ -41,6 +44,8 @@ export interface Platform {
   /** The platform CA: issues data planes' xDS client certificates (the CLI and GraphQL use the same CA). */
   pki: PlatformPki;
   database: DatabaseHandle;
+  /** The keys held outside the database (digest key, secrets box). */
+  keys: PlatformKeys;
   /** How the admin user came to be at this start (a generated password is here, once). */
   admin: AdminBootstrap;
   changes: ChangeFeed;
@@ -80,12 +85,23 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const xdsConfig = config.xds ?? defaultXdsConfig;
   assertXdsTransport(config.xdsHost, xdsConfig);
+  // DATA_DIR owner-only before anything is written to it (key files, PGlite), and again after PGlite opened it.
+  secureDataDir(config.dataDir);
+  const keys = loadPlatformKeys({ keyDigestSecret: config.keyDigestSecret, secretsKey: config.secretsKey, dataDir: config.dataDir });
   // The CA lives beside the database files (or in the given files), never in the database.
   const pki = await openPlatformPki(pkiSourceOf(config.dataDir, xdsConfig.caFiles), [config.xdsHost, ...xdsConfig.serverNames]);
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  if (!config.databaseUrl) secureDataDir(config.dataDir);
+  try {
+    const converted = await prepareKeysAtRest(database.db, keys);
+    if (converted.rekeyedDigests + converted.sealedSecrets > 0) logger.info(converted, 'stored keys and secrets converted to keyed digests and sealed values');
+  } catch (error: unknown) {
+    await database.close();
+    throw error;
+  }
   const changes = new ChangeFeed();
   const now = options.now ?? (() => new Date());
-  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings, dataPlaneCertificates: pki };
+  const domain: Omit<DomainContext, 'actor'> = { db: database.db, changes, now, settings: config.settings, keys, dataPlaneCertificates: pki };
   const admin = await ensureAdmin(domain, config.admin ?? null, randomPassword);
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth, throttle: config.loginThrottle });
@@ -149,6 +165,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       listenerPort: config.gatewayPort,
       jwksRefreshSeconds: config.jwksRefreshSeconds,
       gatewayJwtKeys: config.gatewayJwtKeys,
+      keys,
     });
   const runner = new SnapshotRunner<unknown>({
     db: database.db,
@@ -238,6 +255,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     isXdsMutualTls: !xdsConfig.isPlaintext,
     pki,
     database,
+    keys,
     admin,
     changes,
     policyModules,

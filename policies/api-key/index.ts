@@ -1,6 +1,6 @@
 // api-key: authenticates a request by an API key taken from a header or a query parameter. Keys arrive in the
-// configuration only as lowercase-hex SHA-256 digests; the policy hashes what the client presents and looks the
-// digest up among the key sets allowed on the route. Unknown, revoked and expired keys get the same 401.
+// configuration only as keyed digests (lib/crypto/key-digest.ts, under `digestKey`); the policy digests what the
+// client presents and looks the digest up among the key sets allowed on the route. Unknown, revoked and expired keys get the same 401.
 // On success it sets the identity headers and removes the credential unless propagation is configured.
 // Plans (docs/plan-selection.md): a request another module already admitted (x-apip-plan set) passes untouched;
 // a route may restrict the key's plan (`plans`), the plan's selection rule must hold, a suspended subscription
@@ -10,7 +10,7 @@ import {
   arrayEntries, indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
-import { sha256Hex } from "../lib/crypto/sha256";
+import { KeyDigester, parseDigestKey } from "../lib/crypto/key-digest";
 import { isLowerHex } from "../lib/encoding";
 import { Action, MapType } from "../lib/abi";
 import {
@@ -54,6 +54,8 @@ function encodedOnce(cached: ArrayBuffer | null, value: string): ArrayBuffer {
 }
 
 class RouteSettings {
+  /** The configuration's digest key (one object shared by every route). */
+  digester: KeyDigester | null = null;
   keySets: Array<Map<string, KeyEntry>> = new Array<Map<string, KeyEntry>>(0);
   name: string = "";
   /** `name` UTF-8 encoded once (header lookups and removal on every request). */
@@ -110,9 +112,10 @@ function readKeySet(items: Array<JsonValue>, path: string, problems: Problems, r
 }
 
 function readRoute(
-  route: JsonValue, path: string, keySets: Map<string, Map<string, KeyEntry>>, problems: Problems,
+  route: JsonValue, path: string, keySets: Map<string, Map<string, KeyEntry>>, digester: KeyDigester | null, problems: Problems,
 ): RouteSettings {
   const settings = new RouteSettings();
+  settings.digester = digester;
   const where = readString(route, "in", path, problems, false, "header");
   if (where != "header" && where != "query") problems.add(memberPath(path, "in"), "must be \"header\" or \"query\"");
   settings.inQuery = where == "query";
@@ -158,11 +161,13 @@ class ApiKeyRoot extends PolicyRoot<RouteSettings> {
   readRoutes(config: JsonValue, problems: Problems): Map<string, RouteSettings> {
     const routes = new Map<string, RouteSettings>();
     const rules = readPlans(config, problems);
+    const digester = parseDigestKey(readString(config, "digestKey", "$", problems, true));
+    if (digester === null) problems.add("$.digestKey", "must be 64 hex characters");
     const keySets = new Map<string, Map<string, KeyEntry>>();
     const sets = arrayEntries(readObject(config, "keySets", "$", problems, true), "$.keySets", problems);
     while (sets.next()) keySets.set(sets.name, readKeySet(sets.value.items!, sets.path, problems, rules));
     const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
-    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, keySets, problems));
+    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, keySets, digester, problems));
     return routes;
   }
 
@@ -237,7 +242,7 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
     }
 
     // Look the digest up among the route's key sets; check status and expiry against the host clock.
-    const digest = sha256Hex(presentedBytes!);
+    const digest = route.digester!.digestHex(presentedBytes!);
     let entry: KeyEntry | null = null;
     const sets = route.keySets;
     for (let i = 0; i < sets.length; i++) {

@@ -2,10 +2,13 @@
 // never clear passwords. A request applies `planPolicies[x-apip-plan]` (a plan policy) and then `routes[route]` (an
 // API or operation policy); each entry it finds must accept the credential. A credential that verified is cached by
 // the SHA-256 of the Authorization value, so PBKDF2 runs once per credential, not once per request.
+// PBKDF2 runs on the data plane's event loop, so uncached checks (new credentials, wrong passwords, unknown users)
+// share a budget of iterations per second (`pbkdf2IterationsPerSecond`); over it the request gets 429 without any
+// hashing, so a flood of wrong passwords cannot stall the gateway.
 // Plugin configuration: docs/policies.md#basic-auth.
 import { Action, MapType, MetricType, proxy_define_metric, proxy_increment_metric, Status } from "../lib/abi";
 import {
-  arrayEntries, indexPath, memberPath, objectEntries, Problems, readBool, readObject, readString,
+  arrayEntries, indexPath, memberPath, objectEntries, Problems, readBool, readInteger, readObject, readString,
 } from "../lib/config";
 import { pbkdf2Sha256 } from "../lib/crypto/pbkdf2";
 import { sha256Hex } from "../lib/crypto/sha256";
@@ -13,6 +16,7 @@ import { base64Decode, base64UrlDecode, constantTimeEqual } from "../lib/encodin
 import { getHeaderRaw, Header, isValidHeaderValue, removeHeaderOf, setHeaderOf } from "../lib/headers";
 import { PLAN_HEADER_BYTES } from "../lib/identity";
 import { JsonValue } from "../lib/json";
+import { nowMillis } from "../lib/properties";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { sendJsonError } from "../lib/reply";
 import { RETURN_U32 } from "../lib/memory";
@@ -20,6 +24,8 @@ import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 const MAX_ITERATIONS: u32 = 1_000_000;
 const CACHE_SIZE: i32 = 256;
+/** Default budget of uncached PBKDF2 work: 3 checks a second at 100,000 iterations, ~0.3-0.4 s of a core (docs/security.md). */
+const DEFAULT_ITERATIONS_PER_SECOND: f64 = 300_000;
 const HASH_PREFIX = "pbkdf2-sha256$";
 
 // @ts-ignore: decorator
@@ -177,9 +183,32 @@ function definePbkdf2Metric(): void {
   }
 }
 
+/**
+ * Token bucket of PBKDF2 iterations, refilled at `rate` per second up to one second's worth: what uncached checks
+ * may spend. Time comes from the host clock (data-plane time).
+ */
+class WorkBudget {
+  rate: f64 = DEFAULT_ITERATIONS_PER_SECOND;
+  tokens: f64 = DEFAULT_ITERATIONS_PER_SECOND;
+  at: u64 = 0;
+
+  /** Takes `iterations` from the budget; false (nothing taken) when it does not hold them. */
+  take(iterations: u32): bool {
+    const now = nowMillis();
+    if (now > this.at) {
+      this.tokens = Math.min(this.rate, this.tokens + <f64>(now - this.at) * this.rate / 1000);
+      this.at = now;
+    }
+    if (this.tokens < <f64>iterations) return false;
+    this.tokens -= <f64>iterations;
+    return true;
+  }
+}
+
 class BasicAuthRoot extends PolicyRoot<Entry> {
   planPolicies: Map<string, Entry> = new Map<string, Entry>();
   cache: CredentialCache = new CredentialCache();
+  budget: WorkBudget = new WorkBudget();
 
   onConfigure(configuration: ArrayBuffer): bool {
     definePbkdf2Metric();
@@ -191,6 +220,11 @@ class BasicAuthRoot extends PolicyRoot<Entry> {
   readRoutes(config: JsonValue, problems: Problems): Map<string, Entry> {
     const sets = readUserSets(config, problems);
     this.planPolicies = readEntries(config, "planPolicies", sets, problems, false);
+    const rate = readInteger(config, "pbkdf2IterationsPerSecond", "$", problems, false, DEFAULT_ITERATIONS_PER_SECOND, 1, 1e9);
+    if (rate != this.budget.rate) {
+      this.budget.rate = rate;
+      this.budget.tokens = rate;
+    }
     return readEntries(config, "routes", sets, problems, true);
   }
 
@@ -260,6 +294,7 @@ function verify(user: User, password: ArrayBuffer): bool {
 const ADMITTED = 0;
 const MISSING = 1;
 const INVALID = 2;
+const THROTTLED = 3;
 
 class BasicAuthStream extends PolicyStream<BasicAuthRoot> {
   /** The user the last successful check proved. */
@@ -313,10 +348,15 @@ class BasicAuthStream extends PolicyStream<BasicAuthRoot> {
     const username = presented.username!;
     if (!users.has(username)) {
       const decoy = entry.users.decoy;
-      if (decoy !== null) verify(decoy, presented.password);
+      if (decoy !== null) {
+        // The same budget and work as a known user's check: unknown names cannot be told apart.
+        if (!this.policy.budget.take(decoy.iterations)) return THROTTLED;
+        verify(decoy, presented.password);
+      }
       return INVALID;
     }
     const known = users.get(username);
+    if (!this.policy.budget.take(known.iterations)) return THROTTLED;
     if (!verify(known, presented.password)) return INVALID;
     cache.put(presented.digest, known);
     this.user = known;
@@ -325,7 +365,16 @@ class BasicAuthStream extends PolicyStream<BasicAuthRoot> {
 }
 
 function refuse(entry: Entry, outcome: i32): u32 {
+  if (outcome == THROTTLED) return throttled();
   return outcome == MISSING ? missing(entry) : invalid(entry);
+}
+
+// @ts-ignore: decorator
+@lazy const RETRY_AFTER = [new Header("retry-after", "1")];
+
+/** Over the PBKDF2 budget: fail closed, without hashing, and say when to come back. */
+function throttled(): u32 {
+  return sendJsonError(429, "apip_basic_auth_busy", "Too many credential checks; retry later.", RETRY_AFTER);
 }
 
 function missing(entry: Entry): u32 {

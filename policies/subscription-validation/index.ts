@@ -1,5 +1,5 @@
 // subscription-validation: the request must belong to an ACTIVE subscription of the route's API, found by the
-// v0.9 `Subscription-Key` header (its SHA-256 digest is configured, never the token) or by the identity an
+// v0.9 `Subscription-Key` header (its keyed digest is configured, never the token) or by the identity an
 // auth policy set earlier in the chain (x-apip-subscription-id, else x-apip-application-id); 403 otherwise.
 // Then the subscription plan's quota (throttleLimitCount per Min | Hour | Day | Month) is counted in shared
 // data; 429 when over, or let through marked x-apip-quota-exceeded when stopOnQuotaReach is false.
@@ -9,7 +9,7 @@ import {
   indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger,
   readObject, readOptionalString, readString,
 } from "../lib/config";
-import { sha256Hex } from "../lib/crypto/sha256";
+import { KeyDigester, parseDigestKey } from "../lib/crypto/key-digest";
 import { isLowerHex } from "../lib/encoding";
 import {
   getHeaderOf, isValidHeaderName, removeHeaderOf, setHeaderOf, setRequestHeader,
@@ -60,6 +60,8 @@ class ApiSubscriptions {
 }
 
 class RouteSettings {
+  /** The configuration's digest key (one object shared by every route). */
+  digester: KeyDigester | null = null;
   subscriptions: ApiSubscriptions = new ApiSubscriptions();
   header: string = "subscription-key";
   /** `header` UTF-8 encoded once. */
@@ -129,8 +131,9 @@ function readApi(api: JsonValue, path: string, plans: Map<string, Plan>, problem
   return table;
 }
 
-function readRoute(route: JsonValue, path: string, apis: Map<string, ApiSubscriptions>, problems: Problems): RouteSettings {
+function readRoute(route: JsonValue, path: string, apis: Map<string, ApiSubscriptions>, digester: KeyDigester | null, problems: Problems): RouteSettings {
   const settings = new RouteSettings();
+  settings.digester = digester;
   const api = readString(route, "api", path, problems, true);
   if (!apis.has(api)) problems.add(memberPath(path, "api"), "must name an API of $.apis");
   else settings.subscriptions = apis.get(api);
@@ -150,11 +153,13 @@ class SubscriptionRoot extends PolicyRoot<RouteSettings> {
   readRoutes(config: JsonValue, problems: Problems): Map<string, RouteSettings> {
     const routes = new Map<string, RouteSettings>();
     const plans = readPlans(readObject(config, "plans", "$", problems, false), problems);
+    const digester = parseDigestKey(readString(config, "digestKey", "$", problems, true));
+    if (digester === null) problems.add("$.digestKey", "must be 64 hex characters");
     const apis = new Map<string, ApiSubscriptions>();
     const apiEntries = objectEntries(readObject(config, "apis", "$", problems, true), "$.apis", problems);
     while (apiEntries.next()) apis.set(apiEntries.name, readApi(apiEntries.value, apiEntries.path, plans, problems));
     const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
-    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, apis, problems));
+    while (entries.next()) routes.set(entries.name, readRoute(entries.value, entries.path, apis, digester, problems));
     return routes;
   }
 
@@ -167,7 +172,7 @@ function findSubscription(route: RouteSettings): Subscription | null {
   const table = route.subscriptions;
   const token = getHeaderOf(MapType.RequestHeaders, route.headerBytes);
   if (token !== null && token.length > 0) {
-    const digest = sha256Hex(String.UTF8.encode(token));
+    const digest = route.digester!.digestHex(String.UTF8.encode(token));
     return table.byToken.has(digest) ? table.byToken.get(digest) : null;
   }
   // Identity headers can be trusted here: the first policy of the chain strips client-supplied ones.

@@ -13,7 +13,7 @@ import { type Actor, type DomainContext, type WriteScope, write } from './contex
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import { allRows, type PageArgs } from './pagination.ts';
-import { generateApiKey, maskSecret, sha256Hex } from './secrets.ts';
+import { generateApiKey, keyDigest, maskSecret } from './secrets.ts';
 import { isApiVisible } from './api-visibility.ts';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
@@ -212,7 +212,7 @@ function chooseValue(customValue: string | null | undefined, path: string): { va
 export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options: IssueKeyOptions = {}): Promise<IssuedApiKey> {
   const path = options.customValuePath ?? 'customApiKey';
   const { value, isCustom } = chooseValue(options.customValue, path);
-  const digest = sha256Hex(value);
+  const digest = keyDigest(scope.keys.digestKey, value);
   await assertValueUnused(scope.tx, digest, path);
   const [row] = await scope.tx
     .insert(apiKeys)
@@ -471,7 +471,7 @@ export async function regenerateApiKey(
     const row = await findNamedKey(ctx, scope.tx, api.id, name);
     if (!row) throw new NotFoundError('ApiKey', name, `API key '${name}' not found on API '${api.handle}'`);
     assertMayChange(ctx.actor, row);
-    const digest = sha256Hex(value);
+    const digest = keyDigest(scope.keys.digestKey, value);
     await assertValueUnused(scope.tx, digest, path);
     const before = toApiKey(row, scope.now);
     const [updated] = await scope.tx
@@ -562,7 +562,7 @@ export async function renewApiKey(ctx: DomainContext, id: string, input: RenewAp
     await scope.audit({ action: 'api-key.renew', entityType: 'api-key', entityId: row.id, before: auditView(before), after: auditView(toApiKey(old!, scope.now)) });
     const inherited = row.expiresAt && row.expiresAt > scope.now ? row.expiresAt : null;
     const { value, isCustom } = chooseValue(input.customValue, 'customValue');
-    const digest = sha256Hex(value);
+    const digest = keyDigest(scope.keys.digestKey, value);
     await assertValueUnused(scope.tx, digest, 'customValue');
     const [created] = await scope.tx
       .insert(apiKeys)

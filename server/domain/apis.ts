@@ -8,7 +8,7 @@ import { type Actor, type DomainContext, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import { normalizePolicyParams } from './policy-registry.ts';
+import { maskSecretParams, normalizePolicyParams, restoreSecretParams } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
@@ -166,7 +166,8 @@ async function hydrate(db: Executor, rows: readonly ApiRow[]): Promise<Api[]> {
     name: p.name,
     version: p.version,
     executionCondition: p.executionCondition,
-    params: p.params,
+    // Secret params (basic-auth users' hashes) are write-only for everyone.
+    params: maskSecretParams(p.name, p.params),
   });
   const toUpstream = (u: typeof apiUpstreams.$inferSelect): Upstream => ({ url: u.url, ref: u.ref, hostRewrite: u.hostRewrite });
   return rows.map((row) => {
@@ -439,9 +440,12 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
       `handle mismatch: metadata.name '${bodyName}' does not match '${existing.handle}'`,
     );
   }
+  // Write-only params left out (or sent back as read) keep their stored values.
+  const previous = await ctx.db.select({ name: apiPolicies.name, params: apiPolicies.params }).from(apiPolicies).where(eq(apiPolicies.apiId, existing.id));
+  const keep = (policies: PolicyInput[] | null | undefined) => policies?.map((p) => ({ ...p, params: restoreSecretParams(p.name, p.params, previous) }));
   const full: ApiInput = {
     metadata: { ...(input.metadata ?? {}), name: existing.handle },
-    spec: input.spec,
+    spec: { ...input.spec, policies: keep(input.spec.policies), operations: input.spec.operations.map((op) => ({ ...op, policies: keep(op.policies) })) },
     visibility: input.visibility ?? existing.visibility,
   };
   assertNoIssues(validateApiInput(full));

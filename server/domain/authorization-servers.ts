@@ -6,6 +6,7 @@ import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
+import type { SecretBox } from './secret-box.ts';
 
 /**
  * OAuth2 authorization servers: the RFC 7662 introspection endpoints OAUTH2 plans refer to
@@ -74,13 +75,14 @@ function toServer(row: Row): AuthorizationServer {
   };
 }
 
-export function toStoredAuthorizationServer(row: Row): StoredAuthorizationServer {
+/** The server as data planes need it: the client secret opened (only the deployment model calls this). */
+export function toStoredAuthorizationServer(row: Row, box: SecretBox): StoredAuthorizationServer {
   return {
     id: row.id,
     name: row.name,
     introspectionUrl: row.introspectionUrl,
     clientId: row.clientId,
-    clientSecret: row.clientSecret,
+    clientSecret: box.open(row.clientSecret),
     tokenTypeHint: row.tokenTypeHint,
     timeoutMs: row.timeoutMs,
     maxCacheSeconds: row.maxCacheSeconds,
@@ -170,7 +172,7 @@ export async function createAuthorizationServer(ctx: DomainContext, input: Autho
         name,
         introspectionUrl: input.introspectionUrl!,
         clientId: input.clientId!,
-        clientSecret: input.clientSecret!,
+        clientSecret: ctx.keys.box.seal(input.clientSecret!),
         tokenTypeHint: input.tokenTypeHint ?? null,
         timeoutMs: state.timeoutMs,
         maxCacheSeconds: state.maxCacheSeconds,
@@ -194,17 +196,19 @@ export async function updateAuthorizationServer(ctx: DomainContext, id: string, 
       name: input.name ?? current.name,
       introspectionUrl: input.introspectionUrl ?? current.introspectionUrl,
       clientId: input.clientId ?? current.clientId,
-      clientSecret: input.clientSecret ?? current.clientSecret,
+      clientSecret: input.clientSecret ?? null,
       tokenTypeHint: input.tokenTypeHint === undefined ? current.tokenTypeHint : input.tokenTypeHint,
       timeoutMs: input.timeoutMs ?? current.timeoutMs,
       maxCacheSeconds: input.maxCacheSeconds ?? current.maxCacheSeconds,
     };
-    assertNoIssues(validate(merged));
+    // An omitted secret is kept: it is validated as given, stored sealed.
+    assertNoIssues(validate({ ...merged, clientSecret: merged.clientSecret ?? 'kept' }));
     const name = merged.name.trim();
     await assertNameFree(tx, name, id);
+    const clientSecret = merged.clientSecret === null ? current.clientSecret : ctx.keys.box.seal(merged.clientSecret);
     const [row] = await tx
       .update(authorizationServers)
-      .set({ ...merged, name, updatedAt: now })
+      .set({ ...merged, clientSecret, name, updatedAt: now })
       .where(eq(authorizationServers.id, id))
       .returning();
     const before = toServer(current);
@@ -215,7 +219,7 @@ export async function updateAuthorizationServer(ctx: DomainContext, id: string, 
       entityType: 'authorization-server',
       entityId: id,
       before,
-      after: { ...after, clientSecretChanged: merged.clientSecret !== current.clientSecret },
+      after: { ...after, clientSecretChanged: merged.clientSecret !== null },
     });
     return after;
   });
@@ -281,12 +285,12 @@ export async function missingAuthorizationServers(db: Executor, ids: readonly st
 }
 
 /** Stored servers (with secrets) by id, for the deployment model; sorted by id. */
-export async function loadStoredAuthorizationServers(db: Executor, ids: readonly string[]): Promise<StoredAuthorizationServer[]> {
+export async function loadStoredAuthorizationServers(db: Executor, box: SecretBox, ids: readonly string[]): Promise<StoredAuthorizationServer[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .select()
     .from(authorizationServers)
     .where(inArray(authorizationServers.id, [...new Set(ids)]))
     .orderBy(asc(authorizationServers.id));
-  return rows.map(toStoredAuthorizationServer);
+  return rows.map((row) => toStoredAuthorizationServer(row, box));
 }

@@ -2,7 +2,9 @@ import type { Database, Transaction } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
 import type { DataPlaneCertificateIssuer } from './data-planes.ts';
 import { translateDatabaseError } from './db-errors.ts';
+import { redactSecrets } from './audit-redaction.ts';
 import { newId } from './ids.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type Role = 'admin' | 'publisher' | 'consumer';
 
@@ -48,6 +50,15 @@ export interface DomainContext {
   settings: DomainSettings;
   /** Signs data planes' xDS client certificates (the platform CA); absent where no CA is open. */
   dataPlaneCertificates?: DataPlaneCertificateIssuer | undefined;
+  keys: PlatformKeys;
+}
+
+/** Key material held outside the database (server/platform-keys.ts loads it at the edge). */
+export interface PlatformKeys {
+  /** HMAC key of API-key and subscription-token digests (secrets.ts `keyDigest`). */
+  digestKey: Buffer;
+  /** Seals the secrets kept in recoverable form (OAuth2 client secrets, HMAC JWT keys). */
+  box: SecretBox;
 }
 
 export interface DomainSettings {
@@ -64,6 +75,7 @@ export interface WriteScope {
   tx: Transaction;
   actor: Actor;
   now: Date;
+  keys: PlatformKeys;
   audit(entry: AuditEntry): Promise<void>;
 }
 
@@ -87,7 +99,10 @@ export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => 
       tx,
       actor: ctx.actor,
       now,
+      keys: ctx.keys,
       audit: async (entry) => {
+        // One place keeps secrets and hashes out of the audit trail, whatever a caller passes (audit-redaction.ts).
+        const { before, after } = redactSecrets(entry.before ?? null, entry.after ?? null);
         await tx.insert(auditLog).values({
           id: newId('audit'),
           actorId: ctx.actor.userId,
@@ -95,8 +110,8 @@ export async function write<T>(ctx: DomainContext, work: (scope: WriteScope) => 
           action: entry.action,
           entityType: entry.entityType,
           entityId: entry.entityId,
-          before: entry.before ?? null,
-          after: entry.after ?? null,
+          before,
+          after,
           at: now,
         });
         events.push({ entityType: entry.entityType, entityId: entry.entityId, action: entry.action });

@@ -15,7 +15,8 @@ import {
   upstreamTargets,
 } from '../db/schema/index.ts';
 import type { DeployedApi, DeployedKey, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
-import type { ApiKeyOptions, JwtOptions, StoredOAuth2Options } from './plan-security.ts';
+import { type ApiKeyOptions, type JwtOptions, type StoredOAuth2Options, openSecurityConfig } from './plan-security.ts';
+import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
 
@@ -30,7 +31,7 @@ function deployedIdsQuery(db: Executor) {
  * v0.9 subscription plans. JWT keys are left to `resolveJwks` (server/xds/jwks-resolver.ts). A fixed number of
  * queries whatever the number of APIs, each ordered so that the model is deterministic.
  */
-export async function loadDeploymentModel(db: Executor, now: Date): Promise<DeploymentModel> {
+export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBox): Promise<DeploymentModel> {
   const deployedIds = deployedIdsQuery(db);
   const [apiRows, ups, defs, targets, ops, pols, planRows, planPolicyRows, subRows, subPlanRows, keys] = await Promise.all([
     db.select().from(apis).where(eq(apis.deploymentState, 'deployed')).orderBy(asc(apis.handle)),
@@ -132,12 +133,12 @@ export async function loadDeploymentModel(db: Executor, now: Date): Promise<Depl
     name: row.name,
     status: row.status,
     position: row.position,
-    security: planSecurity(row.security, row.securityConfig, row.id),
+    security: planSecurity(row.security, openSecurityConfig(box, row.security, row.securityConfig), row.id),
     policies: (planPolsByPlan.get(row.id) ?? []).map((r) => toPolicy(r.plan_policies)),
     selectionRule: row.selectionRule,
   }));
 
-  const authorizationServers = await deployedAuthorizationServers(db, planRows, [...pols, ...planPolicyRows.map((r) => r.plan_policies)]);
+  const authorizationServers = await deployedAuthorizationServers(db, box, planRows, [...pols, ...planPolicyRows.map((r) => r.plan_policies)]);
   const deployedApiIds = new Set(apiRows.map((r) => r.id));
   return {
     apis: deployed,
@@ -313,6 +314,7 @@ export function inlineServerId(planId: string): string {
  */
 async function deployedAuthorizationServers(
   db: Executor,
+  box: SecretBox,
   planRows: readonly { id: string; name: string; security: DeployedPlanSecurity['type']; securityConfig: Record<string, unknown> }[],
   attachments: readonly { name: string; params: Record<string, unknown> | null }[],
 ): Promise<DeployedAuthorizationServer[]> {
@@ -334,7 +336,7 @@ async function deployedAuthorizationServers(
         name: `plan ${row.name}`,
         introspectionUrl: o.introspectionUrl,
         clientId: o.clientId,
-        clientSecret: o.clientSecret,
+        clientSecret: box.open(o.clientSecret),
         tokenTypeHint: null,
         timeoutMs: 2000,
         // The inline option allowed up to a day; the module bounds the cache at an hour like a server's.
@@ -342,7 +344,7 @@ async function deployedAuthorizationServers(
       });
     }
   }
-  const stored = await loadStoredAuthorizationServers(db, referenced);
+  const stored = await loadStoredAuthorizationServers(db, box, referenced);
   return [...stored, ...inline].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 

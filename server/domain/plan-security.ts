@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Executor } from '../db/client.ts';
 import { missingAuthorizationServers } from './authorization-servers.ts';
 import type { FieldIssue } from './errors.ts';
+import { isSealed, type SecretBox } from './secret-box.ts';
 
 /**
  * Per-type security options of a plan (seed 000, "Types of plans"), validated with zod. The stored form
@@ -305,7 +306,7 @@ export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityCon
   if (type === 'API_KEY') security.apiKey = config as ApiKeyOptions;
   if (type === 'JWT') {
     const jwt = config as JwtOptions;
-    const givenKey = jwt.givenKey === undefined || isSymmetricKey(jwt.givenKey) ? null : jwt.givenKey;
+    const givenKey = jwt.givenKey === undefined || isSealed(jwt.givenKey) || isSymmetricKey(jwt.givenKey) ? null : jwt.givenKey;
     security.jwt = { ...jwt, givenKey };
   }
   if (type === 'OAUTH2') {
@@ -388,4 +389,34 @@ async function checkGivenKey(key: string, algorithms: readonly JwtAlgorithm[]): 
     return 'The key could not be read for the allowed algorithms';
   }
   return 'Must be a PEM public key or certificate, a JWK, or an ssh-rsa key';
+}
+
+/**
+ * The secrets of stored options, as a map from field to whether it holds a secret: the inline OAuth2 client secret
+ * and a symmetric (oct) JWT key are kept sealed (secret-box.ts); public keys stay readable.
+ */
+function secretFieldsOf(type: PlanSecurityType, config: StoredSecurityConfig): ('clientSecret' | 'givenKey')[] {
+  if (type === 'OAUTH2' && typeof config.clientSecret === 'string') return ['clientSecret'];
+  if (type === 'JWT' && typeof config.givenKey === 'string' && (isSealed(config.givenKey) || isSymmetricKey(config.givenKey))) return ['givenKey'];
+  return [];
+}
+
+/** Stored options with their secrets sealed (already sealed values, e.g. a kept OAuth2 secret, stay as they are). */
+export function sealSecurityConfig(box: SecretBox, type: PlanSecurityType, config: StoredSecurityConfig): StoredSecurityConfig {
+  const out = { ...config };
+  for (const field of secretFieldsOf(type, config)) {
+    const value = out[field] as string;
+    if (!isSealed(value)) out[field] = box.seal(value);
+  }
+  return out;
+}
+
+/** Stored options with their secrets opened: only for the data planes' configuration (deployment.ts). */
+export function openSecurityConfig(box: SecretBox, type: PlanSecurityType, config: StoredSecurityConfig): StoredSecurityConfig {
+  const out = { ...config };
+  for (const field of secretFieldsOf(type, config)) {
+    const value = out[field] as string;
+    if (isSealed(value)) out[field] = box.open(value);
+  }
+  return out;
 }

@@ -7,8 +7,8 @@ import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError
 import { parseSelectionRule } from './selection-rule.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import { checkOAuth2References, parsePlanSecurity, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
-import { normalizePolicyParams, validatePolicyAttachment } from './policy-registry.ts';
+import { checkOAuth2References, parsePlanSecurity, sealSecurityConfig, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
+import { maskSecretParams, normalizePolicyParams, restoreSecretParams, validatePolicyAttachment } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 
 export const planStatuses = ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED'] as const;
@@ -105,7 +105,8 @@ async function hydrate(db: Executor, rows: readonly PlanRow[]): Promise<Plan[]> 
   const byPlan = new Map<string, PlanPolicy[]>();
   for (const p of policyRows) {
     const list = byPlan.get(p.planId) ?? [];
-    list.push({ name: p.name, version: p.version, executionCondition: p.executionCondition, params: p.params });
+    // Secret params (basic-auth users' hashes) are write-only for everyone.
+    list.push({ name: p.name, version: p.version, executionCondition: p.executionCondition, params: maskSecretParams(p.name, p.params) });
     byPlan.set(p.planId, list);
   }
   return rows.map((row) => ({
@@ -215,6 +216,13 @@ function validateCommon(input: UpdatePlanInput, issues: FieldIssue[]): void {
   });
 }
 
+/** Write-only params left out of `input.policies` (or sent back as read) keep the plan's stored values. */
+async function keepSecretParams(db: Executor, id: string, input: UpdatePlanInput): Promise<UpdatePlanInput> {
+  if (input.policies == null) return input;
+  const previous = await db.select({ name: planPolicies.name, params: planPolicies.params }).from(planPolicies).where(eq(planPolicies.planId, id));
+  return { ...input, policies: input.policies.map((p) => ({ ...p, params: restoreSecretParams(p.name, p.params, previous) })) };
+}
+
 async function insertPolicies(scope: WriteScope, planId: string, policies: readonly PlanPolicyInput[]): Promise<void> {
   if (policies.length === 0) return;
   await scope.tx.insert(planPolicies).values(
@@ -266,7 +274,7 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
       name: input.name.trim(),
       description: input.description ?? null,
       security: input.security.type,
-      securityConfig: security.config,
+      securityConfig: sealSecurityConfig(ctx.keys.box, input.security.type, security.config),
       selectionRule: input.selectionRule ?? null,
       validation: input.validation ?? 'AUTO',
       position: input.position ?? (last?.position == null ? 0 : last.position + 1),
@@ -279,8 +287,9 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
 }
 
 /** Edits a plan. A locked (published or later) plan takes only name and description. */
-export async function updatePlan(ctx: DomainContext, id: string, input: UpdatePlanInput): Promise<Plan> {
+export async function updatePlan(ctx: DomainContext, id: string, given: UpdatePlanInput): Promise<Plan> {
   requireRole(ctx.actor, 'admin', 'publisher');
+  const input = await keepSecretParams(ctx.db, id, given);
   const issues: FieldIssue[] = [];
   validateCommon(input, issues);
   if (issues.length > 0) throw new ValidationError(issues);
@@ -298,7 +307,7 @@ export async function updatePlan(ctx: DomainContext, id: string, input: UpdatePl
       if (parsed.issues.length > 0) throw new ValidationError(parsed.issues);
       const references = await checkOAuth2References(scope.tx, input.security.type, parsed.config, 'security');
       if (references.length > 0) throw new ValidationError(references);
-      securityConfig = parsed.config;
+      securityConfig = sealSecurityConfig(ctx.keys.box, input.security.type, parsed.config);
     }
     await scope.tx
       .update(plans)
@@ -419,7 +428,9 @@ export async function createPlanVersion(ctx: DomainContext, id: string): Promise
       validation: source.validation,
       position: source.position,
     });
-    await insertPolicies(scope, versionId, source.policies);
+    // The stored params, so write-only secrets carry over without ever being read back.
+    const sourcePolicies = await scope.tx.select().from(planPolicies).where(eq(planPolicies.planId, id)).orderBy(asc(planPolicies.position));
+    await insertPolicies(scope, versionId, sourcePolicies);
     const plan = await reload(scope, versionId);
     await scope.audit({ action: 'plan.create-version', entityType: 'plan', entityId: versionId, before: { sourceId: id }, after: plan });
     return plan;

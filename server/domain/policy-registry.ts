@@ -16,6 +16,15 @@ export interface PolicyDefinition {
   majorVersion: 'v1';
   description: string;
   paramsSchema: z.ZodType<Record<string, unknown>>;
+  /** Secret fields of the params: write-only for everyone (see `maskSecretParams`, `restoreSecretParams`). */
+  writeOnly: readonly WriteOnlyField[];
+}
+
+/** A secret field of the items of a list param, items told apart by `identity` (basic-auth: users[].passwordHash by username). */
+export interface WriteOnlyField {
+  list: string;
+  identity: string;
+  field: string;
 }
 
 /** An attachment as given by a client; the validator tolerates wrong types (REST bodies are arbitrary JSON). */
@@ -122,7 +131,7 @@ const subscriptionValidationParams = z.strictObject({
 // path: 1,000 iterations take about 1 ms in the wasm module on the 2-vCPU development container (node:crypto,
 // with native SHA-256, about 0.3 ms). Each hash carries its own count, so raising it later keeps old hashes valid.
 /** PBKDF2 iterations of newly stored basic-auth password hashes. */
-export const BASIC_AUTH_PBKDF2_ITERATIONS = 1000;
+export const BASIC_AUTH_PBKDF2_ITERATIONS = 100_000;
 /** The bounds the basic-auth module accepts (policies/basic-auth/index.ts). */
 const maxPbkdf2Iterations = 1_000_000;
 const basicAuthSaltBytes = 16;
@@ -229,8 +238,9 @@ function definition(
   aliases: readonly string[],
   description: string,
   paramsSchema: z.ZodType<Record<string, unknown>>,
+  writeOnly: readonly WriteOnlyField[] = [],
 ): PolicyDefinition {
-  return { name, aliases, majorVersion: 'v1', description, paramsSchema };
+  return { name, aliases, majorVersion: 'v1', description, paramsSchema, writeOnly };
 }
 
 /** The catalogue of design.md, canonical names first in each entry. */
@@ -240,7 +250,9 @@ export const policyDefinitions: readonly PolicyDefinition[] = [
   definition('set-headers', [], 'Sets (overwrites) request and response headers.', setHeadersParams),
   definition('throttle', ['basic-ratelimit'], 'Request limits per route or API, plan and subscription quotas.', throttleParams),
   definition('subscription-validation', [], 'Subscription-Key header to an active subscription and its plan quota.', subscriptionValidationParams),
-  definition('basic-auth', [], 'HTTP Basic credentials checked against users stored as salted PBKDF2 hashes.', basicAuthParams),
+  definition('basic-auth', [], 'HTTP Basic credentials checked against users stored as salted PBKDF2 hashes.', basicAuthParams, [
+    { list: 'users', identity: 'username', field: 'passwordHash' },
+  ]),
   definition('cors', [], 'CORS preflight answers and response headers.', corsParams),
   definition('respond', [], 'Answers directly with a fixed status, headers and body; the upstream is not called.', respondParams),
   definition('host-rewrite', [], 'Rewrites the Host header sent upstream.', hostRewriteParams),
@@ -337,4 +349,57 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
     }
   }
   return issues;
+}
+
+/**
+ * What a read shows in place of a write-only param field. Sent back unchanged (or with the field left out), it keeps
+ * the stored value: a client can round-trip what it read without knowing the secret, and never learns it.
+ */
+export const WRITE_ONLY_MARKER = '(write-only)';
+
+/** Params as anyone may read them: every write-only field replaced by the marker. */
+export function maskSecretParams(name: string, params: Record<string, unknown> | null): Record<string, unknown> | null {
+  return mapWriteOnly(name, params, (item, field) => (item[field.field] === undefined ? item : { ...item, [field.field]: WRITE_ONLY_MARKER }));
+}
+
+/**
+ * Params of a write with kept secrets filled in: an item of a write-only list that gives neither its secret nor a
+ * clear replacement (basic-auth: no `password`, `passwordHash` absent or the marker) takes the stored value of the
+ * item with the same identity in `previous` (the owner's attachments of the same kind before the write). An item
+ * with nothing to keep is left as given, so validation reports it.
+ */
+export function restoreSecretParams(
+  name: string,
+  params: Record<string, unknown> | null | undefined,
+  previous: readonly { name: string; params: Record<string, unknown> | null }[],
+): Record<string, unknown> | null | undefined {
+  if (params === null || params === undefined) return params;
+  const kind = canonicalPolicyName(name);
+  return mapWriteOnly(name, params, (item, field) => {
+    const given = item[field.field];
+    if ((given !== undefined && given !== WRITE_ONLY_MARKER) || item.password !== undefined) return item;
+    for (const p of previous) {
+      if (canonicalPolicyName(p.name) !== kind) continue;
+      const list = p.params?.[field.list];
+      const match = Array.isArray(list) ? (list as unknown[]).find((x) => isRecord(x) && x[field.identity] === item[field.identity]) : undefined;
+      if (isRecord(match) && typeof match[field.field] === 'string') return { ...item, [field.field]: match[field.field] };
+    }
+    return item;
+  }) as Record<string, unknown>;
+}
+
+function mapWriteOnly(
+  name: string,
+  params: Record<string, unknown> | null,
+  map: (item: Record<string, unknown>, field: WriteOnlyField) => Record<string, unknown>,
+): Record<string, unknown> | null {
+  const fields = findPolicyDefinition(name)?.writeOnly ?? [];
+  if (params === null || fields.length === 0) return params;
+  let out = params;
+  for (const field of fields) {
+    const list = out[field.list];
+    if (!Array.isArray(list)) continue;
+    out = { ...out, [field.list]: list.map((item: unknown) => (isRecord(item) ? map(item, field) : item)) };
+  }
+  return out;
 }

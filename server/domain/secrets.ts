@@ -1,11 +1,26 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
 
-/** Lowercase hex SHA-256: how keys and subscription tokens are stored and shipped to policies. */
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+/**
+ * The digest API keys and v0.9 subscription tokens are stored, looked up and shipped to policies as:
+ * HMAC-SHA-256 under the platform's digest key (held outside the database) of the SHA-256 of the value, as
+ * lowercase hex. Hashing first lets the start-up conversion re-key digests stored as plain SHA-256
+ * (`rekeySha256Digest`) without knowing the keys; the modules compute the same (policies/lib/crypto/key-digest.ts).
+ */
+export function keyDigest(digestKey: Buffer, value: string): string {
+  return rekeySha256Digest(digestKey, createHash('sha256').update(value, 'utf8').digest('hex'));
+}
+
+/** `keyDigest` of a value whose plain SHA-256 hex is `sha256Hex` (digests stored before keyed digests). */
+export function rekeySha256Digest(digestKey: Buffer, sha256Hex: string): string {
+  return createHmac('sha256', digestKey).update(Buffer.from(sha256Hex, 'hex')).digest('hex');
+}
+
+/** A public fingerprint of the digest key, kept in the database so a start with another key fails clearly. */
+export function digestKeyFingerprint(digestKey: Buffer): string {
+  return createHmac('sha256', digestKey).update('apip key digest fingerprint').digest('hex').slice(0, 16);
 }
 
 /** `apip_` + 64 hex chars from 32 random bytes (v0.9 key format). */

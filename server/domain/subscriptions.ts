@@ -10,7 +10,7 @@ import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError,
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
 import { assertPlanAcceptsSubscriptions } from './plans.ts';
-import { sha256Hex } from './secrets.ts';
+import { keyDigest } from './secrets.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
 export const subscriptionStatuses = ['PENDING', 'ACCEPTED', 'REJECTED', 'PAUSED', 'CLOSED'] as const;
@@ -585,7 +585,7 @@ export async function createSubscription(ctx: DomainContext, input: CreateSubscr
   return writeMapped(ctx, async (scope) => {
     const api = await findVisibleApi(ctx, scope.tx, input.apiId);
     if (input.subscriptionPlanId != null) await checkSubscriptionPlan(scope.tx, input.subscriptionPlanId, api);
-    const tokenHash = sha256Hex(input.subscriptionToken);
+    const tokenHash = keyDigest(scope.keys.digestKey, input.subscriptionToken);
     await assertTokenFree(scope.tx, api.id, tokenHash, null);
     const status = input.status ?? 'ACCEPTED';
     const [row] = await scope.tx
@@ -635,7 +635,7 @@ export async function updateSubscription(ctx: DomainContext, id: string, input: 
       set.subscriptionPlanId = input.subscriptionPlanId;
     }
     if (input.subscriptionToken != null) {
-      const tokenHash = sha256Hex(input.subscriptionToken);
+      const tokenHash = keyDigest(scope.keys.digestKey, input.subscriptionToken);
       await assertTokenFree(scope.tx, row.apiId, tokenHash, row.id);
       set.tokenHash = tokenHash;
     }

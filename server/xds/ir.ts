@@ -256,6 +256,8 @@ export interface IrSnapshot {
   controlPlane: { url: string; cluster: IrCluster };
   /** Modules available to data planes, with their sha256. */
   modules: Record<string, { sha256: string }>;
+  /** HMAC key of the key digests in `tables`, hex; shipped only to the modules that digest keys. */
+  keyDigestSecret: string;
   /** Sorted by name; routes in match order. */
   routes: IrRoute[];
   clusters: IrCluster[];

@@ -3,6 +3,7 @@ import { loadDeploymentModel, nextDeploymentChangeAt } from '../domain/deploymen
 import { JwksResolver } from './jwks-resolver.ts';
 import type { DeploymentModel } from '../domain/deployment-model.ts';
 import type { SnapshotPipeline } from './runner.ts';
+import type { PlatformKeys } from '../domain/context.ts';
 import { translate } from './translate/translate.ts';
 import { ValidationCache, validateResourcesAsync } from './validate.ts';
 
@@ -17,6 +18,8 @@ export interface SnapshotPipelineOptions {
   jwksRefreshSeconds?: number | undefined;
   /** GATEWAY_KEYS plans' trusted public keys per issuer (config.ts `GATEWAY_JWT_KEYS`). */
   gatewayJwtKeys?: Readonly<Record<string, readonly Record<string, unknown>[]>> | undefined;
+  /** The digest key travels to the key-checking modules; sealed secrets are opened for the model. */
+  keys: PlatformKeys;
 }
 
 /**
@@ -26,14 +29,15 @@ export interface SnapshotPipelineOptions {
  */
 export function createSnapshotPipeline(options: SnapshotPipelineOptions): SnapshotPipeline<DeploymentModel> {
   const modules = Object.fromEntries([...options.policyModules].map(([name, module]) => [name, { sha256: module.sha256 }]));
+  const keyDigestSecret = options.keys.digestKey.toString('hex');
   const jwks = new JwksResolver({ ttlMs: (options.jwksRefreshSeconds ?? 300) * 1000, gatewayKeys: options.gatewayJwtKeys });
   // Units (clusters, routes) unchanged since the last check keep their result: a rebuild after one API changed
   // checks that API, and the check yields to the event loop while it runs.
   const validation = new ValidationCache();
   return {
-    loadModel: (db, now) => loadDeploymentModel(db, now),
+    loadModel: (db, now) => loadDeploymentModel(db, now, options.keys.box),
     resolveJwks: (model) => jwks.resolve(model),
-    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules }),
+    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules, keyDigestSecret }),
     validate: (resources) => validateResourcesAsync(resources, validation),
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
     // Rotated IdP keys are pushed without waiting for a write.

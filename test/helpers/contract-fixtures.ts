@@ -4,6 +4,7 @@ import { apis, applications, plans, users } from '../../server/db/schema/index.t
 import type { Actor } from '../../server/domain/context.ts';
 import { loadDeploymentModel } from '../../server/domain/deployment.ts';
 import { newId } from '../../server/domain/ids.ts';
+import { testPlatformKeys } from './domain.ts';
 import { rowCounts, rowsOf } from './row-counts.ts';
 
 export { rowCounts, rowsOf };
@@ -106,7 +107,7 @@ export interface LiveKey {
  * subscription is suspended are left out, as they answer 403 at the gateway.
  */
 export async function liveKeys(db: Database, now: Date): Promise<LiveKey[]> {
-  const model = await loadDeploymentModel(db, now);
+  const model = await loadDeploymentModel(db, now, testPlatformKeys.box);
   return model.keys.flatMap((key) => {
     const grants = key.grants.filter((g) => g.live).map(({ apiId, subscriptionId, planId }) => ({ apiId, subscriptionId, planId }));
     if (grants.length === 0) return [];

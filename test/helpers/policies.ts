@@ -2,6 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { keyDigest } from '../../server/domain/secrets.ts';
+import { testPlatformKeys } from './domain.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeaderMap } from '../../server/gateway/proxy-wasm/header-map.ts';
@@ -114,8 +116,12 @@ export function headerOf(reply: LocalReply, name: string): string | undefined {
   return reply.headers.find(([key]) => key.toLowerCase() === name)?.[1];
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The digest key of module configurations in policy tests (`digestKey`), and the keyed digest under it. */
+export const testDigestKey = testPlatformKeys.digestKey;
+export const testDigestKeyHex = testDigestKey.toString('hex');
+
+export function keyDigestHex(text: string): string {
+  return keyDigest(testDigestKey, text);
 }
 
 /** A v0.9-style API key: `apip_` + 64 hex characters. */

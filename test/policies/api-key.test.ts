@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
-import { apiKey, jsonOf, loadPolicy, localReplyOf, sendRequest, sha256Hex } from '../helpers/policies.ts';
+import { apiKey, jsonOf, loadPolicy, localReplyOf, sendRequest, keyDigestHex, testDigestKeyHex } from '../helpers/policies.ts';
 
 const ROUTE = 'reading-list/GET/books';
 const QUERY_ROUTE = 'reading-list/GET/books/{id}';
@@ -16,13 +17,14 @@ const propagated = apiKey('propagated');
 function configuration() {
   return {
     stripIdentityHeaders: true,
+    digestKey: testDigestKeyHex,
     keySets: {
       'reading-list': [
-        { sha256: sha256Hex(valid), status: 'active', applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'Gold' },
-        { sha256: sha256Hex(revoked), status: 'revoked', applicationId: 'app-2' },
-        { sha256: sha256Hex(expired), status: 'active', expiresAt: NOW - 1, applicationId: 'app-3' },
-        { sha256: sha256Hex(future), status: 'active', expiresAt: NOW + 60_000, applicationId: 'app-4' },
-        { sha256: sha256Hex(propagated), status: 'active', applicationId: 'app-5', propagateCredential: true },
+        { sha256: keyDigestHex(valid), status: 'active', applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'Gold' },
+        { sha256: keyDigestHex(revoked), status: 'revoked', applicationId: 'app-2' },
+        { sha256: keyDigestHex(expired), status: 'active', expiresAt: NOW - 1, applicationId: 'app-3' },
+        { sha256: keyDigestHex(future), status: 'active', expiresAt: NOW + 60_000, applicationId: 'app-4' },
+        { sha256: keyDigestHex(propagated), status: 'active', applicationId: 'app-5', propagateCredential: true },
       ],
     },
     routes: {
@@ -141,8 +143,28 @@ describe('api-key policy', () => {
     expect(reply.status).toBe(500);
   });
 
+  it('refuses a key whose plain SHA-256 digest is configured: digests are keyed', async () => {
+    const config = configuration();
+    const plain = apiKey('plain-sha256');
+    config.keySets['reading-list'].push({ sha256: createHash('sha256').update(plain).digest('hex'), status: 'active', applicationId: 'x', subscriptionId: 'y', plan: 'z' });
+    const plugin = await loadPolicy('api-key', config);
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['x-api-key', plain]] }).outcome).status).toBe(401);
+  });
+
+  it('refuses every key when the configuration was digested under another key', async () => {
+    const plugin = await loadPolicy('api-key', { ...configuration(), digestKey: 'ab'.repeat(32) });
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['x-api-key', valid]] }).outcome).status).toBe(401);
+  });
+
+  it('refuses the configuration without a 64-hex digest key', async () => {
+    for (const digestKey of [undefined, '', 'zz'.repeat(32), 'ab'.repeat(16)]) {
+      const plugin = await loadPolicy('api-key', { ...configuration(), digestKey });
+      expect(plugin.isConfigured, String(digestKey)).toBe(false);
+    }
+  });
+
   it('refuses the configuration when a route names an unknown key set', async () => {
-    const plugin = await loadPolicy('api-key', { keySets: {}, routes: { [ROUTE]: { keySets: ['nope'], key: 'x-api-key' } } });
+    const plugin = await loadPolicy('api-key', { digestKey: testDigestKeyHex, keySets: {}, routes: { [ROUTE]: { keySets: ['nope'], key: 'x-api-key' } } });
     expect(plugin.isConfigured).toBe(false);
   });
 
@@ -168,6 +190,7 @@ describe('api-key policy: plans', () => {
   function plansConfiguration(stripIdentityHeaders = true) {
     return {
       stripIdentityHeaders,
+      digestKey: testDigestKeyHex,
       plans: {
         gold: { rule: null },
         silver: { rule: "method != 'DELETE'" },
@@ -175,12 +198,12 @@ describe('api-key policy: plans', () => {
       },
       keySets: {
         plans: [
-          { sha256: sha256Hex(gold), status: 'active', applicationId: 'app-g', subscriptionId: 'sub-g', plan: 'gold' },
-          { sha256: sha256Hex(silver), status: 'active', applicationId: 'app-s', subscriptionId: 'sub-s', plan: 'silver' },
-          { sha256: sha256Hex(suspended), status: 'suspended', applicationId: 'app-x', subscriptionId: 'sub-x', plan: 'gold' },
-          { sha256: sha256Hex(suspendedExpired), status: 'suspended', expiresAt: NOW - 1, plan: 'gold' },
-          { sha256: sha256Hex(planless), status: 'active', applicationId: 'app-n' },
-          { sha256: sha256Hex(partner), status: 'active', applicationId: 'app-p', subscriptionId: 'sub-p', plan: 'partner' },
+          { sha256: keyDigestHex(gold), status: 'active', applicationId: 'app-g', subscriptionId: 'sub-g', plan: 'gold' },
+          { sha256: keyDigestHex(silver), status: 'active', applicationId: 'app-s', subscriptionId: 'sub-s', plan: 'silver' },
+          { sha256: keyDigestHex(suspended), status: 'suspended', applicationId: 'app-x', subscriptionId: 'sub-x', plan: 'gold' },
+          { sha256: keyDigestHex(suspendedExpired), status: 'suspended', expiresAt: NOW - 1, plan: 'gold' },
+          { sha256: keyDigestHex(planless), status: 'active', applicationId: 'app-n' },
+          { sha256: keyDigestHex(partner), status: 'active', applicationId: 'app-p', subscriptionId: 'sub-p', plan: 'partner' },
         ],
       },
       routes: {

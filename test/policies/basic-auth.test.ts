@@ -1,6 +1,8 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Plugin } from '../../server/gateway/proxy-wasm/plugin.ts';
+import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
+import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword } from '../../server/domain/policy-registry.ts';
 import { headerOf, jsonOf, loadPolicy, localReplyOf, sendRequest, type TestRequest } from '../helpers/policies.ts';
 
 const ROUTE = 'reading-list/GET/books';
@@ -154,6 +156,37 @@ describe('basic-auth policy', () => {
     // An unknown user costs one too (against a decoy), so timing does not tell which usernames exist.
     send(plugin, { headers: [['authorization', basic('mallory', 'x')]] });
     expect(pbkdf2Runs(plugin)).toBe(5n);
+  });
+
+  it('answers 429 without hashing once uncached checks exceed the PBKDF2 budget, while cached credentials still pass', async () => {
+    const clock = createManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    // 2,500 iterations a second: two checks of these 1,000-iteration hashes, not three.
+    const plugin = await loadPolicy('basic-auth', { ...configuration, pbkdf2IterationsPerSecond: 2500 }, { clock });
+    expect(send(plugin, { headers: [['authorization', basic('alice', 'wonderland')]] }).outcome.action).toBe('continue');
+    expect(localReplyOf(send(plugin, { headers: [['authorization', basic('bob', 'wrong')]] }).outcome).status).toBe(401);
+    const busy = localReplyOf(send(plugin, { headers: [['authorization', basic('bob', 'wrong-again')]] }).outcome);
+    expect(busy.status).toBe(429);
+    expect(headerOf(busy, 'retry-after')).toBe('1');
+    expect(jsonOf(busy)).toEqual({ status: 'error', message: 'Too many credential checks; retry later.' });
+    // Unknown users spend the same budget (a decoy check), so they are refused alike.
+    expect(localReplyOf(send(plugin, { headers: [['authorization', basic('mallory', 'x')]] }).outcome).status).toBe(429);
+    expect(pbkdf2Runs(plugin)).toBe(2n);
+    expect(send(plugin, { headers: [['authorization', basic('alice', 'wonderland')]] }).outcome.action).toBe('continue');
+    clock.advance(1000);
+    expect(localReplyOf(send(plugin, { headers: [['authorization', basic('bob', 'wrong-again')]] }).outcome).status).toBe(401);
+    expect(send(plugin, { headers: [['authorization', basic('bob', 'builder')]] }).outcome.action).toBe('continue');
+  });
+
+  it('verifies hashes of the control plane\'s work factor and keeps accepting older, weaker ones', async () => {
+    const strong = hashBasicAuthPassword('strong-pw');
+    expect(strong.split('$')[1]).toBe(String(BASIC_AUTH_PBKDF2_ITERATIONS));
+    const plugin = await loadPolicy('basic-auth', {
+      users: { mixed: [{ username: 'new', hash: strong }, { username: 'old', hash: hashOf('old-pw', 1000) }] },
+      routes: { [ROUTE]: { users: 'mixed' } },
+    });
+    expect(send(plugin, { headers: [['authorization', basic('new', 'strong-pw')]] }).outcome.action).toBe('continue');
+    expect(send(plugin, { headers: [['authorization', basic('old', 'old-pw')]] }).outcome.action).toBe('continue');
+    expect(localReplyOf(send(plugin, { headers: [['authorization', basic('new', 'old-pw')]] }).outcome).status).toBe(401);
   });
 
   it('does not accept a credential cached for one set on another set holding the same username', async () => {

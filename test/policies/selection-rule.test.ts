@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT, base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
 import fixture from '../fixtures/selection-rules.json' with { type: 'json' };
-import { apiKey, captureLogger, jsonOf, loadPolicy, localReplyOf, sendRequest, sha256Hex } from '../helpers/policies.ts';
+import { apiKey, captureLogger, jsonOf, loadPolicy, localReplyOf, sendRequest, keyDigestHex, testDigestKeyHex } from '../helpers/policies.ts';
 import type { TestResult } from '../helpers/policies.ts';
 
 type RuleEntry = string | { rule: string; repeat?: number };
@@ -39,8 +39,9 @@ function admitted(result: TestResult): boolean {
 function apiKeyConfiguration(rules: string[]) {
   return {
     stripIdentityHeaders: true,
+    digestKey: testDigestKeyHex,
     plans: Object.fromEntries(rules.map((rule, i) => [`p${i}`, { rule }])),
-    keySets: { rules: rules.map((_, i) => ({ sha256: sha256Hex(apiKey(`case-${i}`)), status: 'active', plan: `p${i}` })) },
+    keySets: { rules: rules.map((_, i) => ({ sha256: keyDigestHex(apiKey(`case-${i}`)), status: 'active', plan: `p${i}` })) },
     routes: { [ROUTE]: { keySets: ['rules'], key: 'x-api-key' } },
   };
 }

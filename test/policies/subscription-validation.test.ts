@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
 import { createPolicyChain } from '../../server/gateway/proxy-wasm/chain.ts';
-import { apiKey, headerOf, jsonOf, loadPolicy, localReplyOf, requestHeaders, sendRequest, sha256Hex } from '../helpers/policies.ts';
+import { apiKey, headerOf, jsonOf, loadPolicy, localReplyOf, requestHeaders, sendRequest, keyDigestHex, testDigestKeyHex } from '../helpers/policies.ts';
 
 const API = 'reading-list-api-v1.0';
 const ROUTE = `${API}/GET/books`;
@@ -12,6 +13,7 @@ const SOFT_TOKEN = 'sub-token-soft';
 
 function configuration() {
   return {
+    digestKey: testDigestKeyHex,
     plans: {
       'plan-gold': { name: 'Gold', throttleLimitCount: 1000, throttleLimitUnit: 'Hour', stopOnQuotaReach: true },
       'plan-bronze': { name: 'Bronze', throttleLimitCount: 2, throttleLimitUnit: 'Min', stopOnQuotaReach: true },
@@ -20,10 +22,10 @@ function configuration() {
     apis: {
       [API]: {
         subscriptions: [
-          { id: 'sub-gold', applicationId: 'app-gold', tokenSha256: sha256Hex(GOLD_TOKEN), status: 'ACTIVE', plan: 'plan-gold' },
-          { id: 'sub-bronze', applicationId: 'app-bronze', tokenSha256: sha256Hex(BRONZE_TOKEN), status: 'ACTIVE', plan: 'plan-bronze' },
-          { id: 'sub-soft', applicationId: 'app-soft', tokenSha256: sha256Hex(SOFT_TOKEN), status: 'ACTIVE', plan: 'plan-soft' },
-          { id: 'sub-off', applicationId: 'app-off', tokenSha256: sha256Hex('sub-token-off'), status: 'INACTIVE', plan: 'plan-gold' },
+          { id: 'sub-gold', applicationId: 'app-gold', tokenSha256: keyDigestHex(GOLD_TOKEN), status: 'ACTIVE', plan: 'plan-gold' },
+          { id: 'sub-bronze', applicationId: 'app-bronze', tokenSha256: keyDigestHex(BRONZE_TOKEN), status: 'ACTIVE', plan: 'plan-bronze' },
+          { id: 'sub-soft', applicationId: 'app-soft', tokenSha256: keyDigestHex(SOFT_TOKEN), status: 'ACTIVE', plan: 'plan-soft' },
+          { id: 'sub-off', applicationId: 'app-off', tokenSha256: keyDigestHex('sub-token-off'), status: 'INACTIVE', plan: 'plan-gold' },
         ],
       },
     },
@@ -63,7 +65,8 @@ describe('subscription-validation policy', () => {
     const key = apiKey('chain');
     const auth = await loadPolicy('api-key', {
       stripIdentityHeaders: true,
-      keySets: { [API]: [{ sha256: sha256Hex(key), status: 'active', applicationId: 'app-bronze' }] },
+      digestKey: testDigestKeyHex,
+      keySets: { [API]: [{ sha256: keyDigestHex(key), status: 'active', applicationId: 'app-bronze' }] },
       routes: { [ROUTE]: { keySets: [API], key: 'x-api-key' } },
     });
     const plugin = await load();
@@ -110,10 +113,23 @@ describe('subscription-validation policy', () => {
 
   it('refuses a subscription naming an unknown plan and fails closed', async () => {
     const config = configuration();
-    config.apis[API].subscriptions.push({ id: 'x', applicationId: 'y', tokenSha256: sha256Hex('x'), status: 'ACTIVE', plan: 'plan-none' });
+    config.apis[API].subscriptions.push({ id: 'x', applicationId: 'y', tokenSha256: keyDigestHex('x'), status: 'ACTIVE', plan: 'plan-none' });
     const plugin = await loadPolicy('subscription-validation', config);
     expect(plugin.isConfigured).toBe(false);
     expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', GOLD_TOKEN]] }).outcome).status).toBe(500);
+  });
+
+  it('refuses a token whose plain SHA-256 digest is configured: digests are keyed', async () => {
+    const config = configuration();
+    config.apis[API].subscriptions.push({ id: 'sub-plain', applicationId: 'app-plain', tokenSha256: createHash('sha256').update('plain-token').digest('hex'), status: 'ACTIVE', plan: 'plan-gold' });
+    const plugin = await loadPolicy('subscription-validation', config);
+    expect(plugin.isConfigured).toBe(true);
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'plain-token']] }).outcome).status).toBe(403);
+  });
+
+  it('refuses the configuration without a digest key', async () => {
+    const { digestKey: _omitted, ...config } = configuration();
+    expect((await loadPolicy('subscription-validation', config)).isConfigured).toBe(false);
   });
 
   it('refuses an unknown throttleLimitUnit', async () => {

@@ -8,3 +8,4 @@ export * from './api-keys.ts';
 export * from './audit-log.ts';
 export * from './authorization-servers.ts';
 export * from './analytics.ts';
+export * from './platform-keys.ts';

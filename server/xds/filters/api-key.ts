@@ -24,6 +24,7 @@ export function apiKeySettingsFromPlan(
 export const apiKeyFilter: PolicyFilter<'api-key'> = {
   kind: 'api-key',
   aliases: ['api-key-auth'],
+  usesKeyDigests: true,
   fromParams(params, ctx) {
     const { key, in: where = 'header', valuePrefix = '', propagateCredential = false } = params;
     if (!isString(key) || key === '') return fail([{ path: 'params.key', message: 'must be a header or query parameter name' }]);

@@ -42,6 +42,8 @@ export interface PolicyFilter<K extends PolicyKind> {
   fromParams(params: Record<string, unknown>, ctx: AttachmentContext): ParamsResult<RouteSettingsByKind[K]>;
   /** Both apply, `earlier` first; returns the combination, or why they cannot be combined. */
   merge(earlier: RouteSettingsByKind[K], later: RouteSettingsByKind[K]): RouteSettingsByKind[K] | string;
+  /** The module digests presented keys or tokens: its configuration carries the digest key (`digestKey`). */
+  readonly usesKeyDigests?: true;
   /** The module's configuration without `stripIdentityHeaders`; `routes` is sorted by route name. */
   pluginConfiguration(routes: ReadonlyMap<string, RouteSettingsByKind[K]>, tables: IrTables): Record<string, unknown>;
 }

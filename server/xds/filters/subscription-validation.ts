@@ -5,6 +5,7 @@ import { type PolicyFilter, fail, isString, ok, pick, sameSettings } from './fil
 export const subscriptionValidationFilter: PolicyFilter<'subscription-validation'> = {
   kind: 'subscription-validation',
   aliases: [],
+  usesKeyDigests: true,
   fromParams(params, ctx) {
     const { header = 'subscription-key', propagateCredential = false } = params;
     if (!isString(header) || header === '') return fail([{ path: 'params.header', message: 'must be a header name' }]);

@@ -14,6 +14,8 @@ export interface TranslateOptions {
   listenerPort: number;
   /** Policy modules the control plane serves, by name, with their sha256 (policies/build/manifest.json). */
   modules: Readonly<Record<string, { sha256: string }>>;
+  /** The digest key as 64 hex characters (secrets.ts `keyDigest`): the key-checking modules' `digestKey`. */
+  keyDigestSecret: string;
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -109,6 +111,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     listener: { name: listenerName, port: options.listenerPort },
     controlPlane: { url: `${controlPlane.tls ? 'https' : 'http'}://${controlPlane.endpoint.hostHeader}${controlPlane.basePath}`, cluster },
     modules: sortRecord({ ...options.modules }),
+    keyDigestSecret: options.keyDigestSecret,
     routes: sortRoutes(routes),
     clusters: clusters.sort((a, b) => compare(a.name, b.name)),
     plans,

@@ -18,6 +18,7 @@ const update = process.env.UPDATE_GOLDEN === '1';
 const options = {
   controlPlaneUrl: 'http://control-plane:9090',
   listenerPort: 8080,
+  keyDigestSecret: '0123456789abcdef'.repeat(4),
   modules: Object.fromEntries(
     ['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }]),
   ),

@@ -1,3 +1,4 @@
+import { testDigestKeyHex } from '../../helpers/policies.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
@@ -19,7 +20,7 @@ describe('embedded gateway metrics and access log', () => {
     const source = new ManualSource(snapshot('7', {
       listeners: [listener([wasmFilter({
         module: 'api-key', baseUrl: modules.url, sha256: moduleSha256('api-key'),
-        configuration: { keySets: { books: [] }, routes: { [ROUTE]: { keySets: ['books'], key: 'api_key', in: 'query' } } },
+        configuration: { digestKey: testDigestKeyHex, keySets: { books: [] }, routes: { [ROUTE]: { keySets: ['books'], key: 'api_key', in: 'query' } } },
       })])],
       routes: [routeConfiguration([{ name: 'default', domains: ['*'], routes: [
         route({ name: ROUTE, match: { path: '/books' }, cluster: 'books' }),

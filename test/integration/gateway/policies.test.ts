@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { keyDigestHex, testDigestKeyHex } from '../../helpers/policies.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
 import type { EnvoyResource, Snapshot } from '../../../server/xds/resources.ts';
@@ -13,11 +13,12 @@ const ROUTE = 'books/GET/books';
 const POST_ROUTE = 'books/POST/books';
 const LIMITED_ROUTE = 'books/GET/limited';
 const KEY = `apip_${'1'.repeat(64)}`;
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const sha256 = keyDigestHex;
 
 function apiKeyConfig(): unknown {
   return {
     stripIdentityHeaders: true,
+    digestKey: testDigestKeyHex,
     keySets: { books: [{ sha256: sha256(KEY), status: 'active', applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'Gold' }] },
     routes: { [ROUTE]: { keySets: ['books'], key: 'x-api-key', in: 'header' } },
   };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { keyDigestHex, testDigestKeyHex } from '../../helpers/policies.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGateway, type Gateway, type GatewayRequestRecord } from '../../../server/gateway/gateway.ts';
 import { listener, methodIs, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
@@ -9,7 +9,7 @@ import {
 const ROUTE = 'books-api/GET/books';
 const OPEN_ROUTE = 'books-api/GET/open';
 const KEY = `apip_${'3'.repeat(64)}`;
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const sha256 = keyDigestHex;
 
 describe('embedded gateway onRequestComplete', () => {
   let upstream: TestServer;
@@ -32,6 +32,7 @@ describe('embedded gateway onRequestComplete', () => {
         module: 'api-key', baseUrl: modules.url, sha256: moduleSha256('api-key'),
         configuration: {
           stripIdentityHeaders: true,
+          digestKey: testDigestKeyHex,
           keySets: { books: [{ sha256: sha256(KEY), status: 'active', applicationId: 'app-7', subscriptionId: 'sub-7', plan: 'plan-gold' }] },
           routes: { [ROUTE]: { keySets: ['books'], key: 'x-api-key' } },
         },

@@ -107,7 +107,9 @@ describe.each(drivers)('GraphQL authorization servers (%s)', (driver) => {
     expect(audits.map((a) => a.action)).toEqual(['authorization-server.create', 'authorization-server.update']);
     expect(JSON.stringify(audits)).not.toMatch(/never-shown/);
     const [row] = await t.platform.database.db.select().from(authorizationServers).where(eq(authorizationServers.id, id));
-    expect(row?.clientSecret).toBe('rotated-never-shown-43');
+    // Stored sealed under the secrets key; only the data planes' configuration opens it.
+    expect(row?.clientSecret).toMatch(/^enc:v1:/);
+    expect(t.platform.keys.box.open(row!.clientSecret)).toBe('rotated-never-shown-43');
   });
 
   it('reports every invalid field with its path', async () => {

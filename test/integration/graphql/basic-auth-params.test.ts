@@ -1,7 +1,7 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPolicies, apis, auditLog, planPolicies } from '../../../server/db/schema/index.ts';
-import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
+import { BASIC_AUTH_PBKDF2_ITERATIONS, WRITE_ONLY_MARKER, hashBasicAuthPassword, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { drivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
@@ -71,8 +71,8 @@ describe('basic-auth params (unit)', () => {
     for (const passwordHash of [
       'plain-text',
       'pbkdf2-sha1$1000$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5',
-      hashBasicAuthPassword('x').replace(/\$1000\$/, '$0$'),
-      hashBasicAuthPassword('x').replace(/\$1000\$/, '$1000001$'),
+      hashBasicAuthPassword('x').replace(/\$100000\$/, '$0$'),
+      hashBasicAuthPassword('x').replace(/\$100000\$/, '$1000001$'),
       `pbkdf2-sha256$1000$${Buffer.alloc(4).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`,
       `pbkdf2-sha256$1000$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(8).toString('base64url')}`,
     ]) {
@@ -93,7 +93,7 @@ describe.each(drivers)('basic-auth params (%s)', (driver) => {
     await t?.close();
   });
 
-  it('stores API and operation basic-auth users as salted hashes only and serves them without passwords over REST', async () => {
+  it('stores API and operation basic-auth users as salted hashes only and serves them write-only over REST', async () => {
     const spec = structuredClone(seedRestApi.spec) as unknown as Record<string, unknown> & { operations: Record<string, unknown>[] };
     spec.policies = [{ name: 'basic-auth', version: 'v1', params: { realm: 'staff', users: [{ username: 'ops', password: apiPassword }] } }];
     spec.operations[0] = {
@@ -105,10 +105,14 @@ describe.each(drivers)('basic-auth params (%s)', (driver) => {
     );
     expect(created.status).toBe(201);
     expectNoPassword(created.body);
+    // Write-only: the hash is stored but never shown, to anyone.
     const [apiUser] = usersOf(created.body.spec.policies[0]!.params);
-    expect(apiUser!.username).toBe('ops');
-    expect(verifies(apiUser!.passwordHash, apiPassword)).toBe(true);
-    expect(verifies(usersOf(created.body.spec.operations[0]!.policies![0]!.params)[0]!.passwordHash, operationPassword)).toBe(true);
+    expect(apiUser).toEqual({ username: 'ops', passwordHash: WRITE_ONLY_MARKER });
+    expect(usersOf(created.body.spec.operations[0]!.policies![0]!.params)[0]!.passwordHash).toBe(WRITE_ONLY_MARKER);
+    const storedHashes = async () => (await t.platform.database.db.select().from(apiPolicies)).filter((r) => r.name === 'basic-auth').map((r) => usersOf(r.params)[0]!.passwordHash);
+    const [apiHash, operationHash] = await storedHashes();
+    expect(verifies(apiHash, apiPassword)).toBe(true);
+    expect(verifies(operationHash, operationPassword)).toBe(true);
 
     const read = await rest.get<{ spec: Record<string, unknown> & { policies: { params: unknown }[] } }>('/rest-apis/staff-api');
     expect(read.status).toBe(200);
@@ -122,14 +126,27 @@ describe.each(drivers)('basic-auth params (%s)', (driver) => {
     expectNoPassword(await db.select().from(auditLog));
     expectNoPassword(await db.select().from(apis));
 
-    // Round trip: what was read back (hashes) is accepted as is and keeps the same hashes.
-    const hash = usersOf(read.body.spec.policies[0]!.params)[0]!.passwordHash;
+    expect(JSON.stringify(read.body)).not.toContain(apiHash);
+    expect(JSON.stringify(await db.select().from(auditLog))).not.toContain(apiHash!);
+
+    // Round trip: what was read back (the marker) is accepted as is and keeps the stored hashes; so does leaving
+    // the hash out; a new password replaces it.
     const updated = await rest.put<{ spec: { policies: { params: unknown }[] } }>('/rest-apis/staff-api', { ...seedRestApi, metadata: { name: 'staff-api' }, spec: read.body.spec });
     expect(updated.status).toBe(200);
-    expect(usersOf(updated.body.spec.policies[0]!.params)[0]!.passwordHash).toBe(hash);
+    expect(await storedHashes()).toEqual([apiHash, operationHash]);
+    const omitted = structuredClone(read.body.spec) as typeof read.body.spec;
+    omitted.policies[0] = { ...omitted.policies[0], params: { realm: 'staff', users: [{ username: 'ops' }] } };
+    expect((await rest.put('/rest-apis/staff-api', { ...seedRestApi, metadata: { name: 'staff-api' }, spec: omitted })).status).toBe(200);
+    expect((await storedHashes())[0]).toBe(apiHash);
+    // A user with nothing stored under its name cannot keep anything: 400 at the user's path.
+    const unknown = structuredClone(read.body.spec) as typeof read.body.spec;
+    unknown.policies[0] = { ...unknown.policies[0], params: { users: [{ username: 'newcomer', passwordHash: WRITE_ONLY_MARKER }] } };
+    const refused = await rest.put<{ message: string }>('/rest-apis/staff-api', { ...seedRestApi, metadata: { name: 'staff-api' }, spec: unknown });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('passwordHash');
   });
 
-  it('stores plan basic-auth users as salted hashes only and serves them without passwords over GraphQL', async () => {
+  it('stores plan basic-auth users as salted hashes only and serves them write-only over GraphQL', async () => {
     const apiId = newId('api');
     await t.platform.database.db.insert(apis).values({ id: apiId, handle: 'plan-api', displayName: 'plan-api', version: '1.0', context: '/plan-api' });
     const res = await t.graphql<{ createPlan: { __typename: string; plan: { id: string; policies: { name: string; params: unknown }[] } } }>(planMutation, {
@@ -149,9 +166,10 @@ describe.each(drivers)('basic-auth params (%s)', (driver) => {
     const plan = res.data!.createPlan.plan;
     expectNoPassword(plan);
     const users = usersOf(plan.policies[0]!.params);
-    expect(users.map((u) => u.username)).toEqual(['ops', 'audit']);
-    expect(verifies(users[0]!.passwordHash, planPassword)).toBe(true);
-    expect(verifies(users[1]!.passwordHash, secondPlanPassword)).toBe(true);
+    expect(users).toEqual([{ username: 'ops', passwordHash: WRITE_ONLY_MARKER }, { username: 'audit', passwordHash: WRITE_ONLY_MARKER }]);
+    const [row] = await t.platform.database.db.select().from(planPolicies);
+    expect(verifies(usersOf(row!.params)[0]!.passwordHash, planPassword)).toBe(true);
+    expect(verifies(usersOf(row!.params)[1]!.passwordHash, secondPlanPassword)).toBe(true);
 
     const read = await t.graphql<{ node: { policies: { params: unknown }[] } }>(
       'query($id: ID!) { node(id: $id) { ... on Plan { policies { name params } } } }', { id: plan.id },

@@ -272,7 +272,7 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
     });
     const yoga = createGraphQLServer({
       schema: toSchema(),
-      domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings } },
+      domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings }, keys: t.platform.keys },
       logger: pino({ level: 'silent' }),
       deploymentStatus: () => ({ version: null, problems: [], dataPlanes: [] }),
     });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyDigest } from '../../../server/domain/secrets.ts';
 import { drivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
@@ -67,14 +68,15 @@ describe.each(drivers)('REST /subscriptions (%s)', (driver) => {
     expect(list.body.subscriptions.every((s) => !('subscriptionToken' in s))).toBe(true);
   });
 
-  it('stores the token only as its SHA-256', async () => {
+  it('stores the token only as its keyed digest, never as its plain SHA-256', async () => {
     const handle = await makeApi();
     const created = await rest.post<SubscriptionJson>('/subscriptions', { apiId: handle, subscriptionToken: 'secret-token-123' });
     const result = (await t.platform.database.db.execute(sql`select token_hash from subscriptions where id = ${created.body.id}`)) as unknown as
       | { rows?: { token_hash: string }[] }
       | { token_hash: string }[];
     const rows = Array.isArray(result) ? result : (result.rows ?? []);
-    expect(rows[0]?.token_hash).toBe(createHash('sha256').update('secret-token-123').digest('hex'));
+    expect(rows[0]?.token_hash).toBe(keyDigest(t.platform.keys.digestKey, 'secret-token-123'));
+    expect(rows[0]?.token_hash).not.toBe(createHash('sha256').update('secret-token-123').digest('hex'));
   });
 
   it('answers 409 for a second subscription with the same API and token', async () => {

@@ -222,7 +222,7 @@ describe('ADS server of a running platform', () => {
     envoy.ack(before, ['apip/routes']);
 
     const { database, changes } = test.platform;
-    const ctx = { db: database.db, changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings } };
+    const ctx = { db: database.db, changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings }, keys: test.platform.keys };
     await createApi(ctx, apiInput('pushed-api'));
     const after = await envoy.next(typeUrls.routeConfiguration);
     expect(after.versionInfo).not.toBe(before.versionInfo);
@@ -232,7 +232,7 @@ describe('ADS server of a running platform', () => {
 
   it('sends every translated resource so that it decodes back to the same proto3 JSON', async () => {
     const { database, changes } = test.platform;
-    const ctx = { db: database.db, changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings } };
+    const ctx = { db: database.db, changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings }, keys: test.platform.keys };
     const input = apiInput('round-trip-api');
     input.spec.policies = [
       { name: 'set-headers', version: 'v1', params: { request: { headers: [{ name: 'x-env', value: 'test' }] } } },

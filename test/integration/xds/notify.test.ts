@@ -34,7 +34,7 @@ async function start(database: TestDatabase, loads = { count: 0 }): Promise<Plat
 
 /** A domain context writing through `platform`'s database and change feed, as its GraphQL and REST layers do. */
 function domainOf(platform: Platform): DomainContext {
-  return { db: platform.database.db, changes: platform.changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings } };
+  return { db: platform.database.db, changes: platform.changes, actor: systemActor, now: () => new Date(), settings: { ...defaultSettings }, keys: platform.keys };
 }
 
 /** Waits until `platform`'s snapshot satisfies `check` (snapshots arrive asynchronously from another process). */

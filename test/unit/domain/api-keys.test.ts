@@ -18,14 +18,16 @@ import {
 import { forbiddenCustomKeyCharacters } from '../../../server/domain/api-keys-validation.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { allRows } from '../../../server/domain/pagination.ts';
-import { sha256Hex } from '../../../server/domain/secrets.ts';
+import { keyDigest } from '../../../server/domain/secrets.ts';
+
 import { subscribe } from '../../../server/domain/subscriptions.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
-import { domainContext } from '../../helpers/domain.ts';
+import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
 
-type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
+const digestOf = (value: string) => keyDigest(testPlatformKeys.digestKey, value);
 
+type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
 
 const t0 = new Date('2030-01-01T00:00:00Z');
 const later = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -67,7 +69,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       });
       expect(issued.remainingApiKeyQuota).toBe(9);
       const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, issued.key.id));
-      expect(row?.digest).toBe(sha256Hex(issued.value));
+      expect(row?.digest).toBe(digestOf(issued.value));
       expect(await findEverywhere(db, issued.value)).toEqual([]);
       expect(await findEverywhere(db, issued.value.slice(10, 50))).toEqual([]);
       const listed = await listApiKeys(as(alice), { apiId }, allRows);
@@ -222,13 +224,13 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       const old = await getApiKey(as(admin), issued.key.id);
       expect(old).toMatchObject({ status: 'active', replacedById: renewed.key.id, expiresAt: later(300) });
       let digests = (await liveKeys(db, clock)).map((k) => k.digest);
-      expect(digests).toEqual(expect.arrayContaining([sha256Hex(issued.value), sha256Hex(renewed.value)]));
+      expect(digests).toEqual(expect.arrayContaining([digestOf(issued.value), digestOf(renewed.value)]));
       clock = later(299);
-      expect((await liveKeys(db, clock)).map((k) => k.digest)).toContain(sha256Hex(issued.value));
+      expect((await liveKeys(db, clock)).map((k) => k.digest)).toContain(digestOf(issued.value));
       clock = later(300);
       digests = (await liveKeys(db, clock)).map((k) => k.digest);
-      expect(digests).not.toContain(sha256Hex(issued.value));
-      expect(digests).toContain(sha256Hex(renewed.value));
+      expect(digests).not.toContain(digestOf(issued.value));
+      expect(digests).toContain(digestOf(renewed.value));
       expect((await getApiKey(as(admin), issued.key.id)).status).toBe('expired');
       // The current key of the name is the successor.
       expect((await listApiKeysForApis(as(admin), [apiId]))[0]!.map((k) => k.id)).toEqual([renewed.key.id]);
@@ -273,8 +275,8 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       expect(regenerated.value).not.toBe(a.value);
       expect(regenerated.remainingApiKeyQuota).toBe(9);
       const digests = (await liveKeys(db, clock)).map((k) => k.digest);
-      expect(digests).not.toContain(sha256Hex(a.value));
-      expect(digests).toContain(sha256Hex(regenerated.value));
+      expect(digests).not.toContain(digestOf(a.value));
+      expect(digests).toContain(digestOf(regenerated.value));
       const custom = await regenerateApiKey(as(alice), apiId, 'in-place', { customValue: 'put-custom-value' });
       expect(custom.key).toMatchObject({ masked: '***value', isCustom: true });
       await expect(regenerateApiKey(as(alice), apiId, 'missing')).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -347,7 +349,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       const all = await liveKeys(db, clock);
       expect(all.find((k) => k.keyId === sub.issuedKey!.key.id)).toEqual({
         keyId: sub.issuedKey!.key.id,
-        digest: sha256Hex(sub.issuedKey!.value),
+        digest: digestOf(sub.issuedKey!.value),
         expiresAt: later(3600),
         owner: 'subscription',
         apiIds: [apiId],
@@ -376,7 +378,7 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
     for (const secret of [issued.value, renewed.value, regenerated.value]) {
       for (const e of entries) {
         expect(String(e.body)).not.toContain(secret);
-        expect(String(e.body)).not.toContain(sha256Hex(secret));
+        expect(String(e.body)).not.toContain(digestOf(secret));
       }
     }
     expect(entries.map((e) => e.action)).toEqual(expect.arrayContaining(['api-key.create', 'api-key.renew', 'api-key.regenerate', 'api-key.revoke']));

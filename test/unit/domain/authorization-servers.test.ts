@@ -14,7 +14,7 @@ import { ConflictError, ForbiddenError, ValidationError } from '../../../server/
 import { checkOAuth2References, parsePlanSecurity } from '../../../server/domain/plan-security.ts';
 import { createPlan, createPlanVersion, closePlan, publishPlan } from '../../../server/domain/plans.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
-import { domainContext } from '../../helpers/domain.ts';
+import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 
 const valid = { name: 'corp-idp', introspectionUrl: 'https://idp.example.test/oauth2/introspect', clientId: 'gateway', clientSecret: 'gw-secret-1' };
 
@@ -71,10 +71,12 @@ describe.each(drivers)('authorization servers (%s)', (driver) => {
     const updated = await updateAuthorizationServer(admin, server.id, { timeoutMs: 500, tokenTypeHint: null });
     expect(updated).toMatchObject({ name: 'merge', clientId: 'gateway', timeoutMs: 500, tokenTypeHint: null, maxCacheSeconds: 300 });
     const [row] = await database.db.select().from(authorizationServers).where(eq(authorizationServers.id, server.id));
-    expect(row?.clientSecret).toBe('gw-secret-1');
+    // Stored sealed (AES-256-GCM under the secrets key), never in clear.
+    expect(row?.clientSecret).toMatch(/^enc:v1:/);
+    expect(testPlatformKeys.box.open(row!.clientSecret)).toBe('gw-secret-1');
     await updateAuthorizationServer(admin, server.id, { clientSecret: 'rotated-2' });
     const [rotated] = await database.db.select().from(authorizationServers).where(eq(authorizationServers.id, server.id));
-    expect(rotated?.clientSecret).toBe('rotated-2');
+    expect(testPlatformKeys.box.open(rotated!.clientSecret)).toBe('rotated-2');
     const audits = await database.db.select().from(auditLog).where(eq(auditLog.entityId, server.id));
     expect(JSON.stringify(audits)).not.toContain('rotated-2');
   });
@@ -140,7 +142,7 @@ describe.each(drivers)('authorization servers (%s)', (driver) => {
       },
     });
     await expect(deleteAuthorizationServer(admin, server.id)).rejects.toThrow(/1 oauth2 policy attachment/);
-    const model = await loadDeploymentModel(database.db, new Date());
+    const model = await loadDeploymentModel(database.db, new Date(), testPlatformKeys.box);
     expect(model.authorizationServers.map((s) => s.id)).toContain(server.id);
   });
 
@@ -161,7 +163,7 @@ describe.each(drivers)('authorization servers (%s)', (driver) => {
     const staging = await createPlan(admin, { apiId, name: 'Staging', security: { type: 'OAUTH2', oauth2: { authorizationServerId: server.id } } });
     await publishPlan(admin, referenced.id);
     await publishPlan(admin, inline.id);
-    const model = await loadDeploymentModel(database.db, new Date());
+    const model = await loadDeploymentModel(database.db, new Date(), testPlatformKeys.box);
     const plans = model.plans.filter((p) => p.security.type === 'OAUTH2');
     expect(plans.map((p) => p.id)).not.toContain(staging.id);
     expect(plans.find((p) => p.id === referenced.id)?.security.oauth2).toEqual({

@@ -25,7 +25,8 @@ import {
 } from '../../../server/domain/plans.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
-import { domainContext } from '../../helpers/domain.ts';
+import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
+import { openSecurityConfig } from '../../../server/domain/plan-security.ts';
 
 const page = { limit: 100, inverted: false };
 
@@ -284,7 +285,8 @@ describe.each(drivers)('plans (%s)', (driver) => {
       const plan = await create({ security: oauth2 });
       await updatePlan(publisher, plan.id, { security: { type: 'OAUTH2', oauth2: { introspectionUrl: 'https://idp.example/v2', clientId: 'gw2' } } });
       const [row] = await database.db.select().from(plans).where(eq(plans.id, plan.id));
-      expect(row?.securityConfig).toMatchObject({ introspectionUrl: 'https://idp.example/v2', clientSecret: 's3cr3t-value' });
+      expect(JSON.stringify(row?.securityConfig)).not.toContain('s3cr3t-value');
+      expect(openSecurityConfig(testPlatformKeys.box, 'OAUTH2', row!.securityConfig)).toMatchObject({ introspectionUrl: 'https://idp.example/v2', clientSecret: 's3cr3t-value' });
     });
 
     it('fails with InvalidTransitionError when a published plan\u2019s policies or security change, and writes nothing', async () => {
@@ -384,7 +386,7 @@ describe.each(drivers)('plans (%s)', (driver) => {
       expect(v2.policies).toEqual(v1.policies);
       expect(v2.security).toEqual(v1.security);
       const [row] = await database.db.select().from(plans).where(eq(plans.id, v2.id));
-      expect(row?.securityConfig).toMatchObject({ clientSecret: 's3cr3t-value' });
+      expect(openSecurityConfig(testPlatformKeys.box, 'OAUTH2', row!.securityConfig)).toMatchObject({ clientSecret: 's3cr3t-value' });
       // The copy is editable; the original stays locked.
       await updatePlan(publisher, v2.id, { policies: [] });
       expect((await getPlan(publisher, v1.id)).policies).toHaveLength(1);

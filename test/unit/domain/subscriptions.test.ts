@@ -6,7 +6,8 @@ import { getApiKey, revokeApiKey } from '../../../server/domain/api-keys.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { allRows } from '../../../server/domain/pagination.ts';
-import { sha256Hex } from '../../../server/domain/secrets.ts';
+import { keyDigest } from '../../../server/domain/secrets.ts';
+
 import {
   approveSubscription,
   closeSubscription,
@@ -25,11 +26,12 @@ import {
   updateSubscription,
 } from '../../../server/domain/subscriptions.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
-import { domainContext } from '../../helpers/domain.ts';
+import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, nextCounter, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';
 
-type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
+const digestOf = (value: string) => keyDigest(testPlatformKeys.digestKey, value);
 
+type Handle = Awaited<ReturnType<typeof openTestDatabase>>;
 
 describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
   let database: Handle;
@@ -58,7 +60,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       expect(result.issuedKey?.key).toMatchObject({ owner: 'subscription', subscriptionId: result.subscription.id, status: 'active' });
       expect(result.issuedKey?.key.masked).toBe(`***${result.issuedKey!.value.slice(-5)}`);
       const [stored] = await db.select().from(apiKeys).where(eq(apiKeys.id, result.issuedKey!.key.id));
-      expect(stored?.digest).toBe(sha256Hex(result.issuedKey!.value));
+      expect(stored?.digest).toBe(digestOf(result.issuedKey!.value));
     });
 
     it('stores the clear key in no column of any table (audit included) when a key is issued', async () => {
@@ -204,7 +206,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       expect(approved.subscription).toMatchObject({ status: 'ACCEPTED', reason: 'ok', processedById: publisher.userId, startingAt: clock });
       expect(approved.issuedKey?.value).toBe('approved-key-1');
       const digests = await liveKeys(db, clock);
-      expect(digests).toContainEqual(expect.objectContaining({ digest: sha256Hex('approved-key-1'), apiIds: [pending.subscription.apiId], planId }));
+      expect(digests).toContainEqual(expect.objectContaining({ digest: digestOf('approved-key-1'), apiIds: [pending.subscription.apiId], planId }));
 
       await expect(approveSubscription(as(publisher), pending.subscription.id)).rejects.toMatchObject({ code: 'INVALID_TRANSITION', from: 'ACCEPTED' });
       await expect(rejectSubscription(as(publisher), pending.subscription.id)).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
@@ -223,7 +225,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const planId = await makePlan(db, await makeApi(db), { validation: 'MANUAL' });
       const { subscription, issuedKey } = await subscribe(as(admin), { applicationId: await makeApp(db, alice), planId, customApiKey: 'pending-key-1' });
       expect(issuedKey?.value).toBe('pending-key-1');
-      expect((await liveKeys(db, clock)).map((k) => k.digest)).not.toContain(sha256Hex('pending-key-1'));
+      expect((await liveKeys(db, clock)).map((k) => k.digest)).not.toContain(digestOf('pending-key-1'));
       await rejectSubscription(as(admin), subscription.id);
       expect((await getApiKey(as(admin), issuedKey!.key.id)).status).toBe('revoked');
     });
@@ -308,7 +310,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       const key = await getApiKey(as(alice), first.issuedKey!.key.id);
       expect(key).toMatchObject({ owner: 'application', applicationId: appId, subscriptionId: null, status: 'active' });
       const entry = (await liveKeys(db, clock)).find((k) => k.keyId === key.id);
-      expect(entry).toMatchObject({ digest: sha256Hex(first.issuedKey!.value), owner: 'application', apiIds: [apiA, apiB].sort() });
+      expect(entry).toMatchObject({ digest: digestOf(first.issuedKey!.value), owner: 'application', apiIds: [apiA, apiB].sort() });
       expect(await getSubscription(as(alice), first.subscription.id)).toMatchObject({ usesSharedKey: true });
 
       // A third API reuses it too; an API where it is already used gets an exclusive key.
@@ -387,7 +389,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       expect(created).toMatchObject({ status: 'ACCEPTED', hasToken: true, applicationRef: 'ext-app', applicationId: null, planId: null, billingCustomerId: 'cus_1' });
       expect(await findEverywhere(db, 'sub-token-abc123xyz')).toEqual([]);
       const [row] = await db.select().from(subscriptions).where(eq(subscriptions.id, created.id));
-      expect(row?.tokenHash).toBe(sha256Hex('sub-token-abc123xyz'));
+      expect(row?.tokenHash).toBe(digestOf('sub-token-abc123xyz'));
       const before = await rowCounts(db);
       await expect(createSubscription(as(admin), { apiId, subscriptionToken: 'sub-token-abc123xyz' })).rejects.toMatchObject({ code: 'CONFLICT' });
       expect(await rowCounts(db)).toEqual(before);
@@ -497,7 +499,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
     expect(entries.map((e) => e.action)).toEqual(['subscription.create', 'api-key.create']);
     for (const e of entries) {
       expect(`${String(e.b)}${String(e.a)}`).not.toContain(issuedKey!.value);
-      expect(`${String(e.b)}${String(e.a)}`).not.toContain(sha256Hex(issuedKey!.value));
+      expect(`${String(e.b)}${String(e.a)}`).not.toContain(digestOf(issuedKey!.value));
     }
   });
 });

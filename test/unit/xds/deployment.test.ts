@@ -5,7 +5,8 @@ import { createApplication } from '../../../server/domain/applications.ts';
 import { systemActor } from '../../../server/domain/context.ts';
 import { loadDeploymentModel } from '../../../server/domain/deployment.ts';
 import { createPlan, publishPlan } from '../../../server/domain/plans.ts';
-import { sha256Hex } from '../../../server/domain/secrets.ts';
+import { keyDigest } from '../../../server/domain/secrets.ts';
+
 import { createSubscriptionPlan } from '../../../server/domain/subscription-plans.ts';
 import { createSubscription, pauseSubscription, subscribe } from '../../../server/domain/subscriptions.ts';
 import { createUser } from '../../../server/domain/users.ts';
@@ -13,7 +14,9 @@ import type { DeploymentModel } from '../../../server/domain/deployment-model.ts
 import { translate } from '../../../server/xds/translate/translate.ts';
 import { validateResources } from '../../../server/xds/validate.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
-import { domainContext } from '../../helpers/domain.ts';
+import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
+
+const digestOf = (value: string) => keyDigest(testPlatformKeys.digestKey, value);
 
 const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
 
@@ -64,7 +67,7 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
     values.apiKey = (await createApiKey(admin, { apiId: api.handle, name: 'v09-key' })).value;
     const quota = await createSubscriptionPlan(admin, { planName: 'Silver', throttleLimitCount: 100, throttleLimitUnit: 'Min' });
     values.v09Subscription = (await createSubscription(admin, { apiId: api.handle, subscriptionToken: 'token-1', subscriptionPlanId: quota.id })).id;
-    model = await loadDeploymentModel(database.db, now);
+    model = await loadDeploymentModel(database.db, now, testPlatformKeys.box);
   });
   afterAll(async () => database?.drop());
 
@@ -85,14 +88,14 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
     const sub = model.subscriptions.find((s) => s.id === values.subscriptionId);
     expect(sub).toMatchObject({ clientId: 'reader-app', status: 'ACCEPTED', isLive: true });
     const v09 = model.subscriptions.find((s) => s.id === values.v09Subscription);
-    expect(v09).toMatchObject({ tokenSha256: sha256Hex('token-1'), isLive: true });
+    expect(v09).toMatchObject({ tokenSha256: digestOf('token-1'), isLive: true });
     const digests = model.keys.map((k) => k.sha256);
-    expect(digests).toContain(sha256Hex(values.subscriptionKey!));
-    expect(digests).toContain(sha256Hex(values.apiKey!));
-    expect(model.keys.find((k) => k.sha256 === sha256Hex(values.subscriptionKey!))!.grants).toEqual([
+    expect(digests).toContain(digestOf(values.subscriptionKey!));
+    expect(digests).toContain(digestOf(values.apiKey!));
+    expect(model.keys.find((k) => k.sha256 === digestOf(values.subscriptionKey!))!.grants).toEqual([
       { apiId: model.apis[0]!.id, subscriptionId: values.subscriptionId, planId: model.plans[0]!.id, live: true },
     ]);
-    expect(model.keys.find((k) => k.sha256 === sha256Hex(values.pausedKey!))!.grants).toEqual([
+    expect(model.keys.find((k) => k.sha256 === digestOf(values.pausedKey!))!.grants).toEqual([
       { apiId: model.apis[0]!.id, subscriptionId: values.pausedSubscription, planId: model.plans[1]!.id, live: false },
     ]);
     expect(model.subscriptionPlans.map((p) => [p.planName, p.throttleLimitCount, p.throttleLimitUnit])).toEqual([['Silver', 100, 'Min']]);
@@ -100,14 +103,14 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
 
   it('is plain JSON data that translates into resources Envoy accepts, with the paused subscription’s key suspended', () => {
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
-    const { resources, problems } = translate(model, { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules });
+    const { resources, problems } = translate(model, { controlPlaneUrl: 'http://127.0.0.1:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) });
     // The API attaches api-key-auth beside its plans: its own v0.9 key belongs to no plan.
     expect(problems.map((p) => [p.severity, p.path])).toEqual([['warning', 'plans']]);
     expect(validateResources(resources)).toEqual([]);
     const apiKey = JSON.parse(JSON.stringify(resources.listener)) as unknown;
     const config = JSON.parse(findWasmConfiguration(apiKey, 'api-key')) as { keySets: Record<string, { sha256: string; status: string }[]> };
     const statuses = Object.fromEntries(config.keySets['reading-list-api-v1.0/subscriptions']!.map((k) => [k.sha256, k.status]));
-    expect(statuses).toEqual({ [sha256Hex(values.subscriptionKey!)]: 'active', [sha256Hex(values.pausedKey!)]: 'suspended' });
+    expect(statuses).toEqual({ [digestOf(values.subscriptionKey!)]: 'active', [digestOf(values.pausedKey!)]: 'suspended' });
     expect(resources.routeConfiguration[0]).toMatchObject({ virtualHosts: [{ routes: [{ name: 'reading-list-api-v1.0/GET/books' }, { name: 'reading-list-api-v1.0/GET/books/{id}' }] }] });
   });
 });

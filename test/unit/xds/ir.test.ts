@@ -4,7 +4,7 @@ import { buildIr } from '../../../server/xds/translate/build-ir.ts';
 import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
 const modules = Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }]));
-const options = { controlPlaneUrl: 'http://cp:9090/', listenerPort: 8080, modules };
+const options = { controlPlaneUrl: 'http://cp:9090/', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) };
 
 function model(extra: Record<string, unknown> = {}) {
   return modelFromYaml({

@@ -203,7 +203,7 @@ describe('JWKS_URL keys (jose, refreshed on a schedule)', () => {
       pipeline: {
         loadModel: async () => jwtModel({ keyResolver: 'JWKS_URL', jwksUrl: idp.url }),
         resolveJwks: (model) => resolver.resolve(model),
-        translate: (model) => translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules }),
+        translate: (model) => translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) }),
         validate: (resources) => validateResourcesAsync(resources, validation),
         watch: (onChange) => resolver.watch(onChange, 50),
       },
@@ -263,7 +263,7 @@ describe('GATEWAY_KEYS (GATEWAY_JWT_KEYS)', () => {
     expect(keys?.every((k) => !('d' in k))).toBe(true);
     expect(await verifies(keys, issuerA, 'a1')).toBe(true);
     expect(await verifies(keys, issuerB, 'b1')).toBe(true);
-    const translated = translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules });
+    const translated = translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) });
     expect(translated.problems.filter((p) => p.severity === 'error')).toEqual([]);
   });
 

@@ -17,7 +17,7 @@ interface WasmFilter {
 
 function wasmConfigurations(file: string): { module: string; configuration: string }[] {
   const model = modelFromYaml(parse(readFileSync(join(inDir, file), 'utf8')));
-  const { resources } = translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules });
+  const { resources } = translate(model, { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) });
   const hcm = (resources.listener[0] as { filterChains: { filters: { typedConfig: { httpFilters: WasmFilter[] } }[] }[] }).filterChains[0]!.filters[0]!.typedConfig;
   return hcm.httpFilters.flatMap((f) => (f.typedConfig.config ? [{ module: f.typedConfig.config.name, configuration: f.typedConfig.config.configuration.value }] : []));
 }
@@ -33,7 +33,8 @@ describe('generated plugin configurations', () => {
   it('lets a subscription key of the route plans through, and refuses a v0.9 key (no plan) and a missing key', async () => {
     const config = wasmConfigurations('policy-chains.yaml').find((c) => c.module === 'api-key')!;
     const plugin = await loadPolicy('api-key', config.configuration);
-    // 9f86d0… is the digest of "test", the key of sub_1 (plan Gold); 2c26b4… of "foo", a v0.9 key (golden input policy-chains).
+    // e25044… is the keyed digest of "test", the key of sub_1 (plan Gold); bdb1bd… of "foo", a v0.9 key (golden input
+    // policy-chains, digested under the golden test's keyDigestSecret).
     const allowed = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'test']] });
     expect(allowed.outcome.action).toBe('continue');
     const v09 = sendRequest(plugin, { route: 'keyed/GET/items', headers: [['x-api-key', 'foo']] });

@@ -12,6 +12,7 @@ import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
 const options = {
   controlPlaneUrl: 'http://control-plane:9090',
+  keyDigestSecret: '0123456789abcdef'.repeat(4),
   listenerPort: 8080,
   modules: Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle'].map((name) => [name, { sha256: 'a'.repeat(64) }])),
 };

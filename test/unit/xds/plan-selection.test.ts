@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { keyDigest } from '../../../server/domain/secrets.ts';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { hashBasicAuthPassword } from '../../../server/domain/policy-registry.ts';
@@ -18,8 +18,8 @@ import { jsonOf, loadPolicy, requestHeaders } from '../../helpers/policies.ts';
 
 const moduleNames = ['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers'];
 const modules = Object.fromEntries(moduleNames.map((n) => [n, { sha256: 'f'.repeat(64) }]));
-const options = { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules };
-const sha = (value: string) => createHash('sha256').update(value).digest('hex');
+const options = { controlPlaneUrl: 'http://cp:9090', listenerPort: 8080, modules, keyDigestSecret: '0123456789abcdef'.repeat(4) };
+const sha = (value: string) => keyDigest(Buffer.from(options.keyDigestSecret, 'hex'), value);
 
 const jwtOptions = (scopes: string[] = []) => ({
   signatureAlgorithms: ['HS256'],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPlugin } from '../../../../server/gateway/proxy-wasm/plugin.ts';
 import { ModuleRejectedError } from '../../../../server/gateway/proxy-wasm/vm.ts';
 import { baseFunctions, buildModule, op } from '../../../helpers/wasm-builder.ts';
-import { captureLogger, jsonOf, loadPolicy, localReplyOf, sendRequest } from '../../../helpers/policies.ts';
+import { captureLogger, jsonOf, loadPolicy, localReplyOf, sendRequest, testDigestKeyHex } from '../../../helpers/policies.ts';
 
 const headersType = { params: 3, results: 1 } as const;
 
@@ -47,7 +47,7 @@ describe('loadPlugin', () => {
   });
 
   it('answers a local reply without calling later callbacks when a module replies', async () => {
-    const plugin = await loadPolicy('api-key', { keySets: {}, routes: { 'a/GET/x': { keySets: [], key: 'x-api-key' } } });
+    const plugin = await loadPolicy('api-key', { digestKey: testDigestKeyHex, keySets: {}, routes: { 'a/GET/x': { keySets: [], key: 'x-api-key' } } });
     const stream = plugin.createHttpContext({ routeName: 'a/GET/x' });
     const outcome = stream.onRequestHeaders([[':path', '/x']], true);
     expect(localReplyOf(outcome).status).toBe(401);
