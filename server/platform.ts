@@ -5,6 +5,7 @@ import type { RequestRecord } from './analytics/request-record.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import type { PlatformConfig } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/client.ts';
+import { canReadMetrics } from './domain/access.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';
@@ -91,7 +92,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     async (req, res) => {
       if (req.url !== '/metrics') return false;
       const actor = await authenticate(req.headers.authorization);
-      if (!actor || actor.role === 'consumer') {
+      if (!actor || !canReadMetrics(actor)) {
         res.writeHead(actor ? 403 : 401, { 'content-type': 'application/json', ...(actor ? {} : { 'WWW-Authenticate': 'Basic realm="apip"' }) });
         res.end(JSON.stringify({ status: 'error', message: actor ? 'Not allowed' : 'Authentication required' }));
         return true;

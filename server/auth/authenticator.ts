@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Executor } from '../db/client.ts';
 import type { Actor } from '../domain/context.ts';
-import { authenticatePassword, getUserByUsername, type User } from '../domain/users.ts';
+import { actorOf, authenticatePassword, currentActor, getUserByUsername } from '../domain/users.ts';
 
 /** Bearer JWTs for the management API, verified with jose; `sub` must name a stored user. */
 export interface JwtAuthConfig {
@@ -25,10 +25,6 @@ export type Authenticator = (authorization: string | undefined | null) => Promis
 
 const maxCachedCredentials = 1000;
 
-function toActor(user: User): Actor {
-  return { userId: user.id, username: user.username, role: user.role };
-}
-
 /**
  * Turns an Authorization header into an actor, or null (the caller answers 401).
  * Basic: stored users with scrypt hashes. Bearer: JWT from the configured issuer.
@@ -36,7 +32,7 @@ function toActor(user: User): Actor {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const cacheMs = options.credentialCacheMs ?? 60_000;
   // Keyed by a digest of the credentials: the clear password is never kept in memory beyond the request.
-  const verified = new Map<string, { actor: Actor; until: number }>();
+  const verified = new Map<string, { userId: string; credentialsVersion: number; until: number }>();
   let keys: JWTVerifyGetKey | null = null;
   if (options.jwt?.jwksUrl) keys = createRemoteJWKSet(new URL(options.jwt.jwksUrl));
   else if (options.jwt?.jwks) keys = createLocalJWKSet(options.jwt.jwks);
@@ -47,12 +43,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (colon < 0) return null;
     const cacheKey = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(cacheKey);
-    if (hit && hit.until > Date.now()) return hit.actor;
+    if (hit && hit.until > Date.now()) {
+      // The user as it is now: a disable, deletion or password change since the check ends the cached entry.
+      const actor = await currentActor(options.db, hit.userId, hit.credentialsVersion);
+      if (actor) return actor;
+      verified.delete(cacheKey);
+    }
     const user = await authenticatePassword(options.db, decoded.slice(0, colon), decoded.slice(colon + 1));
-    if (!user) return null;
-    const actor = toActor(user);
+    const actor = user ? actorOf(user) : null;
+    if (!user || !actor) return null;
     if (verified.size >= maxCachedCredentials) verified.clear();
-    verified.set(cacheKey, { actor, until: Date.now() + cacheMs });
+    verified.set(cacheKey, { userId: user.id, credentialsVersion: user.credentialsVersion, until: Date.now() + cacheMs });
     return actor;
   }
 
@@ -65,7 +66,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       });
       if (typeof payload.sub !== 'string') return null;
       const user = await getUserByUsername(options.db, payload.sub);
-      return user ? toActor(user) : null;
+      return user ? actorOf(user) : null;
     } catch {
       // Invalid, expired or unverifiable tokens are all simply "not authenticated".
       return null;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.ts';
-import { canManageApis } from '../domain/access.ts';
+import { assertPasswordCurrent, canManageApis } from '../domain/access.ts';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -67,6 +67,8 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
         send(res, 401, errorBody('Authentication required'), { ...headers, 'WWW-Authenticate': 'Basic realm="apip", charset="UTF-8"' });
         return true;
       }
+      // REST offers no password change: a user who must change its password is refused everything here.
+      if (access !== 'public') assertPasswordCurrent(actor);
       // Checked before the body is read, as GraphQL's `manager` scope is: a consumer learns nothing from validation.
       if (access === 'manager' && !canManageApis(actor)) {
         throw new ForbiddenError('This operation requires the admin or developer role');
