@@ -239,12 +239,12 @@ export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options
   return { key, value };
 }
 
-/** Revokes the keys a subscription owns (closing or rejecting it); shared keys are left alone. */
-export async function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: string, reason: string): Promise<void> {
+/** Revokes the not yet revoked keys matching `which`, auditing each with the reason. */
+async function revokeMatching(scope: WriteScope, which: SQL | undefined, reason: string): Promise<void> {
   const revoked = await scope.tx
     .update(apiKeys)
     .set({ status: 'revoked', revokedAt: scope.now, updatedAt: scope.now })
-    .where(and(eq(apiKeys.subscriptionId, subscriptionId), isNull(apiKeys.revokedAt)))
+    .where(and(which, isNull(apiKeys.revokedAt)))
     .returning();
   for (const row of revoked) {
     await scope.audit({
@@ -257,22 +257,14 @@ export async function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: 
   }
 }
 
+/** Revokes the keys a subscription owns (closing or rejecting it); shared keys are left alone. */
+export function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: string, reason: string): Promise<void> {
+  return revokeMatching(scope, eq(apiKeys.subscriptionId, subscriptionId), reason);
+}
+
 /** Revokes the v0.9 keys a user created on APIs (deleting the user): a key never outlives its holder's account. */
-export async function revokeKeysCreatedBy(scope: WriteScope, userId: string, reason: string): Promise<void> {
-  const revoked = await scope.tx
-    .update(apiKeys)
-    .set({ status: 'revoked', revokedAt: scope.now, updatedAt: scope.now })
-    .where(and(eq(apiKeys.createdById, userId), isNotNull(apiKeys.apiId), isNull(apiKeys.revokedAt)))
-    .returning();
-  for (const row of revoked) {
-    await scope.audit({
-      action: 'api-key.revoke',
-      entityType: 'api-key',
-      entityId: row.id,
-      before: { status: 'active', masked: row.masked },
-      after: { status: 'revoked', masked: row.masked, reason },
-    });
-  }
+export function revokeKeysCreatedBy(scope: WriteScope, userId: string, reason: string): Promise<void> {
+  return revokeMatching(scope, and(eq(apiKeys.createdById, userId), isNotNull(apiKeys.apiId)), reason);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
