@@ -12,6 +12,7 @@ import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { secureDataDir } from './data-dir.ts';
 import { prepareKeysAtRest } from './domain/keys-at-rest.ts';
 import { loadPlatformKeys } from './platform-keys.ts';
+import { canReadMetrics } from './domain/access.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext, type PlatformKeys } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';
@@ -138,7 +139,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         await refuseRequest(req, res, outcome, { contentType: 'application/json', text: (message) => JSON.stringify({ status: 'error', message }) });
         return true;
       }
-      if (outcome.actor.role === 'consumer') {
+      if (!canReadMetrics(outcome.actor)) {
         res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'Not allowed' }));
         return true;
       }

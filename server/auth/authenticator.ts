@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Executor } from '../db/client.ts';
 import type { Actor } from '../domain/context.ts';
-import { hashPassword, randomPassword, verifyPassword } from '../domain/secrets.ts';
-import { authenticatePassword, getUserByUsername, type User } from '../domain/users.ts';
+import { actorOf, authenticatePassword, currentActor, getUserByUsername } from '../domain/users.ts';
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.ts';
 
 /** Bearer JWTs for the management API, verified with jose; `sub` must name a stored user. */
@@ -38,10 +37,6 @@ const anonymous: AuthOutcome = { kind: 'anonymous' };
 
 const maxCachedCredentials = 1000;
 
-function toActor(user: User): Actor {
-  return { userId: user.id, username: user.username, role: user.role };
-}
-
 /**
  * Turns an Authorization header into an actor, or null (the caller answers 401).
  * Basic: stored users with scrypt hashes. Bearer: JWT from the configured issuer.
@@ -49,21 +44,11 @@ function toActor(user: User): Actor {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const cacheMs = options.credentialCacheMs ?? 60_000;
   // Keyed by a digest of the credentials: the clear password is never kept in memory beyond the request.
-  const verified = new Map<string, { actor: Actor; until: number }>();
+  const verified = new Map<string, { userId: string; credentialsVersion: number; until: number }>();
   const throttle = new LoginThrottle(options.throttle);
-  // An unknown user is checked against this hash (same scrypt parameters as stored ones), so it costs what a
-  // wrong password costs and user names cannot be told apart by timing.
-  let unknownUserHash: Promise<string> | null = null;
   let keys: JWTVerifyGetKey | null = null;
   if (options.jwt?.jwksUrl) keys = createRemoteJWKSet(new URL(options.jwt.jwksUrl));
   else if (options.jwt?.jwks) keys = createLocalJWKSet(options.jwt.jwks);
-
-  async function verifyBasic(username: string, password: string): Promise<User | null> {
-    if (await getUserByUsername(options.db, username)) return authenticatePassword(options.db, username, password);
-    unknownUserHash ??= hashPassword(randomPassword());
-    await verifyPassword(password, await unknownUserHash);
-    return null;
-  }
 
   async function basic(encoded: string, clientAddress: string): Promise<AuthOutcome> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
@@ -76,18 +61,24 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const cacheKey = createHash('sha256').update(decoded).digest('hex');
     const hit = verified.get(cacheKey);
     if (hit && hit.until > Date.now()) {
-      throttle.succeeded(username);
-      return { kind: 'authenticated', actor: hit.actor };
+      // The user as it is now: a disable, deletion or password change since the check ends the cached entry.
+      const actor = await currentActor(options.db, hit.userId, hit.credentialsVersion);
+      if (actor) {
+        throttle.succeeded(username);
+        return { kind: 'authenticated', actor };
+      }
+      verified.delete(cacheKey);
     }
-    const user = await verifyBasic(username, decoded.slice(colon + 1));
-    if (!user) {
+    // An unknown user name costs what a wrong password costs (users.ts), so names cannot be told apart by timing.
+    const user = await authenticatePassword(options.db, username, decoded.slice(colon + 1));
+    const actor = user ? actorOf(user) : null;
+    if (!user || !actor) {
       throttle.failed(username, clientAddress);
       return anonymous;
     }
     throttle.succeeded(username);
-    const actor = toActor(user);
     if (verified.size >= maxCachedCredentials) verified.clear();
-    verified.set(cacheKey, { actor, until: Date.now() + cacheMs });
+    verified.set(cacheKey, { userId: user.id, credentialsVersion: user.credentialsVersion, until: Date.now() + cacheMs });
     return { kind: 'authenticated', actor };
   }
 
@@ -100,7 +91,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       });
       if (typeof payload.sub !== 'string') return null;
       const user = await getUserByUsername(options.db, payload.sub);
-      return user ? toActor(user) : null;
+      return user ? actorOf(user) : null;
     } catch {
       // Invalid, expired or unverifiable tokens are all simply "not authenticated".
       return null;

@@ -15,6 +15,7 @@ import { newId } from './ids.ts';
 import { allRows, type PageArgs } from './pagination.ts';
 import { generateApiKey, keyDigest, maskSecret } from './secrets.ts';
 import { isApiVisible } from './api-visibility.ts';
+import { isApiManager } from './access.ts';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
 /** Who owns a key: a subscription (exclusive key), an application (shared key, seed 000) or an API (v0.9 key). */
@@ -238,12 +239,12 @@ export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options
   return { key, value };
 }
 
-/** Revokes the keys a subscription owns (closing or rejecting it); shared keys are left alone. */
-export async function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: string, reason: string): Promise<void> {
+/** Revokes the not yet revoked keys matching `which`, auditing each with the reason. */
+async function revokeMatching(scope: WriteScope, which: SQL | undefined, reason: string): Promise<void> {
   const revoked = await scope.tx
     .update(apiKeys)
     .set({ status: 'revoked', revokedAt: scope.now, updatedAt: scope.now })
-    .where(and(eq(apiKeys.subscriptionId, subscriptionId), isNull(apiKeys.revokedAt)))
+    .where(and(which, isNull(apiKeys.revokedAt)))
     .returning();
   for (const row of revoked) {
     await scope.audit({
@@ -254,6 +255,16 @@ export async function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: 
       after: { status: 'revoked', masked: row.masked, reason },
     });
   }
+}
+
+/** Revokes the keys a subscription owns (closing or rejecting it); shared keys are left alone. */
+export function revokeSubscriptionKeys(scope: WriteScope, subscriptionId: string, reason: string): Promise<void> {
+  return revokeMatching(scope, eq(apiKeys.subscriptionId, subscriptionId), reason);
+}
+
+/** Revokes the v0.9 keys a user created on APIs (deleting the user): a key never outlives its holder's account. */
+export function revokeKeysCreatedBy(scope: WriteScope, userId: string, reason: string): Promise<void> {
+  return revokeMatching(scope, and(eq(apiKeys.createdById, userId), isNotNull(apiKeys.apiId)), reason);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -429,7 +440,9 @@ export async function createApiKey(ctx: DomainContext, input: CreateApiKeyInput)
     }
     let name = input.name ?? generateApiKeyName(input.displayName);
     if (input.name) {
-      if (await nameTaken(scope.tx, api.id, name)) throw new ConflictError(`API key '${name}' already exists on API '${api.handle}'`);
+      // Names are unique per API (reference: UNIQUE(artifact, name)), but the message must not tell a caller
+      // whose key holds it: another consumer's keys are invisible to it.
+      if (await nameTaken(scope.tx, api.id, name)) throw new ConflictError(`API key name '${name}' is not available on this API; choose another name`);
     } else {
       while (await nameTaken(scope.tx, api.id, name)) name = randomKeyName();
     }
@@ -470,7 +483,7 @@ export async function regenerateApiKey(
     const api = await findVisibleApi(ctx, scope.tx, apiRef);
     const row = await findNamedKey(ctx, scope.tx, api.id, name);
     if (!row) throw new NotFoundError('ApiKey', name, `API key '${name}' not found on API '${api.handle}'`);
-    assertMayChange(ctx.actor, row);
+    await assertMayChange(scope.tx, ctx.actor, row);
     const digest = keyDigest(scope.keys.digestKey, value);
     await assertValueUnused(scope.tx, digest, path);
     const before = toApiKey(row, scope.now);
@@ -519,10 +532,23 @@ export async function revokeApiKeyByName(ctx: DomainContext, apiRef: string, nam
 // ---------------------------------------------------------------------------------------------------------------
 // Renew and revoke (any key).
 
-/** Seed 000: publishers may read shared keys but not renew or revoke them; consumers change only their own (visible) keys. */
-function assertMayChange(actor: Actor, row: KeyRow): void {
-  if (actor.role === 'publisher' && row.applicationId !== null) {
+/**
+ * Seed 000: publishers may read shared keys but not renew or revoke them; other keys they change when they created
+ * them or manage the key's API (owner, member). Consumers change only their own (visible) keys.
+ */
+async function assertMayChange(db: Executor, actor: Actor, row: KeyRow): Promise<void> {
+  if (actor.role !== 'publisher') return;
+  if (row.applicationId !== null) {
     throw new ForbiddenError("A shared API key can only be renewed or revoked by its application's owner");
+  }
+  if (row.createdById !== null && row.createdById === actor.userId) return;
+  let apiId = row.apiId;
+  if (apiId === null && row.subscriptionId !== null) {
+    const [sub] = await db.select({ apiId: subscriptions.apiId }).from(subscriptions).where(eq(subscriptions.id, row.subscriptionId));
+    apiId = sub?.apiId ?? null;
+  }
+  if (apiId === null || !(await isApiManager(db, actor, apiId))) {
+    throw new ForbiddenError("Only the API's owner, its members and admins administer its keys");
   }
 }
 
@@ -542,7 +568,7 @@ export async function renewApiKey(ctx: DomainContext, id: string, input: RenewAp
   if (issues.length > 0) throw new ValidationError(issues);
   return write(ctx, async (scope) => {
     const row = await findKeyRow(ctx, scope.tx, id);
-    assertMayChange(ctx.actor, row);
+    await assertMayChange(scope.tx, ctx.actor, row);
     const status = apiKeyStatusAt(row, scope.now);
     if (status === 'revoked') throw new InvalidTransitionError('A revoked API key cannot be renewed', 'revoked', 'active');
     if (row.replacedById) throw new InvalidTransitionError('This API key was already renewed; renew its successor', 'renewed', 'active');
@@ -597,7 +623,7 @@ export async function renewApiKey(ctx: DomainContext, id: string, input: RenewAp
 export async function revokeApiKey(ctx: DomainContext, id: string): Promise<ApiKey> {
   return write(ctx, async (scope) => {
     const row = await findKeyRow(ctx, scope.tx, id);
-    assertMayChange(ctx.actor, row);
+    await assertMayChange(scope.tx, ctx.actor, row);
     if (apiKeyStatusAt(row, scope.now) === 'revoked') return toApiKey(row, scope.now);
     const chain: KeyRow[] = [];
     let ids = [row.id];

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.ts';
 import { apiKeys, apiPolicies, apis, apiUpstreams, operations, plans, subscriptions, upstreamDefinitions, upstreamTargets } from '../db/schema/index.ts';
-import { canManageApis } from './access.ts';
+import { canManageApis, requireApiManager } from './access.ts';
 import { assertRoutesFree, lockRouteClaims, resolveContext } from './api-routes.ts';
 import { type HttpMethod, validateApiInput } from './api-validation.ts';
 import { type Actor, type DomainContext, write } from './context.ts';
@@ -279,16 +279,21 @@ export async function loadApisByHandle(ctx: DomainContext, handles: readonly str
   return handles.map((h) => byHandle.get(h) ?? null);
 }
 
-/**
- * Publishers and admins write. A consumer gets NotFound for an API it cannot read (no leak of existence) and
- * ForbiddenError for one it can.
- */
-async function requireManager(ctx: DomainContext, ref?: string): Promise<void> {
-  if (canManageApis(ctx.actor)) return;
-  if (ref !== undefined && !(await findRow(ctx.db, ctx.actor, ref))) throw notFound(ref);
-  throw new ForbiddenError('Only publishers and admins manage APIs');
+/** Creating: publishers and admins. A consumer gets ForbiddenError. */
+function requireCreator(ctx: DomainContext): void {
+  if (!canManageApis(ctx.actor)) throw new ForbiddenError('Only publishers and admins manage APIs');
 }
 
+/**
+ * The API the actor is about to change. Admins change any; publishers those they own or are members of
+ * (ForbiddenError for the others, which they may read); what the actor may not read is NotFound.
+ */
+async function findManagedRow(ctx: DomainContext, ref: string): Promise<ApiRow> {
+  const row = await findRow(ctx.db, ctx.actor, ref);
+  if (!row) throw notFound(ref);
+  await requireApiManager(ctx.db, ctx.actor, row.id, ref);
+  return row;
+}
 
 async function assertUnique(tx: Transaction, input: ApiInput, selfId: string | null): Promise<void> {
   const others = (cond: SQL) => (selfId ? and(cond, ne(apis.id, selfId)) : cond);
@@ -398,7 +403,7 @@ async function mapConflicts<T>(work: () => Promise<T>): Promise<T> {
 
 /** Creates a RestAPI; deployed unless `spec.deploymentState` says otherwise. */
 export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Api> {
-  await requireManager(ctx);
+  requireCreator(ctx);
   assertNoIssues(validateApiInput(input));
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now, actor }) => {
@@ -430,9 +435,7 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
  * not given. Never creates. Deployed after the update unless `spec.deploymentState` is `undeployed`.
  */
 export async function updateApi(ctx: DomainContext, idOrHandle: string, input: UpdateApiInput): Promise<Api> {
-  await requireManager(ctx, idOrHandle);
-  const existing = await findRow(ctx.db, ctx.actor, idOrHandle);
-  if (!existing) throw notFound(idOrHandle);
+  const existing = await findManagedRow(ctx, idOrHandle);
   const bodyName = input.metadata?.name;
   if (bodyName !== undefined && bodyName !== null && bodyName !== existing.handle) {
     throw new ValidationError(
@@ -480,9 +483,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
 
 /** Deletes the API with its subscriptions, plans and keys (v0.9: "deletes the API's keys"). Returns what was deleted. */
 export async function deleteApi(ctx: DomainContext, idOrHandle: string): Promise<Api> {
-  await requireManager(ctx, idOrHandle);
-  const existing = await findRow(ctx.db, ctx.actor, idOrHandle);
-  if (!existing) throw notFound(idOrHandle);
+  const existing = await findManagedRow(ctx, idOrHandle);
   return write(ctx, async ({ tx, audit }) => {
     const before = await reload(tx, existing.id);
     // Explicit order: subscriptions reference plans with ON DELETE RESTRICT, so they must go before the plans.
@@ -496,9 +497,7 @@ export async function deleteApi(ctx: DomainContext, idOrHandle: string): Promise
 }
 
 async function setDeployment(ctx: DomainContext, idOrHandle: string, state: DeploymentState): Promise<Api> {
-  await requireManager(ctx, idOrHandle);
-  const existing = await findRow(ctx.db, ctx.actor, idOrHandle);
-  if (!existing) throw notFound(idOrHandle);
+  const existing = await findManagedRow(ctx, idOrHandle);
   return write(ctx, async ({ tx, audit, now }) => {
     const before = await reload(tx, existing.id);
     if (before.deploymentState === state) return before;

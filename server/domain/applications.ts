@@ -6,7 +6,7 @@ import { type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import type { User } from './users.ts';
+import { loadUsersById, type User } from './users.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
 export const apiKeyModes = ['UNSPECIFIED', 'SHARED', 'EXCLUSIVE'] as const;
@@ -156,14 +156,8 @@ export async function listApplications(ctx: DomainContext, filters: ApplicationF
 }
 
 /** Batch loader for `Application.owner`: users in the order of `ids` (callers pass owners of applications the actor sees). */
-export async function loadApplicationOwners(ctx: DomainContext, ids: readonly string[]): Promise<(User | null)[]> {
-  if (ids.length === 0) return [];
-  const rows = await ctx.db
-    .select({ id: users.id, username: users.username, role: users.role, createdAt: users.createdAt, updatedAt: users.updatedAt })
-    .from(users)
-    .where(inArray(users.id, [...new Set(ids)]));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id) ?? null);
+export function loadApplicationOwners(ctx: DomainContext, ids: readonly string[]): Promise<(User | null)[]> {
+  return loadUsersById(ctx.db, ids);
 }
 
 /**

@@ -13,6 +13,8 @@ export interface Actor {
   userId: string | null;
   username: string;
   role: Role;
+  /** The user must change its password before anything else works (see access.ts). */
+  mustChangePassword?: boolean;
 }
 
 export const systemActor: Actor = { userId: null, username: 'system', role: 'admin' };

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'VALIDATION'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  | 'PASSWORD_CHANGE_REQUIRED'
   | 'INVALID_TRANSITION';
 
 /** One problem with one input field; `path` is dotted with [i] for arrays, e.g. `spec.policies[0].params.key`. */
@@ -60,6 +61,14 @@ export class UnauthenticatedError extends DomainError {
 export class ForbiddenError extends DomainError {
   readonly code = 'FORBIDDEN';
   constructor(message = 'Not allowed') {
+    super(message);
+  }
+}
+
+/** The actor must change its password (forced reset) before anything but `changeOwnPassword` works. */
+export class PasswordChangeRequiredError extends DomainError {
+  readonly code = 'PASSWORD_CHANGE_REQUIRED';
+  constructor(message = 'Password change required: change your password (changeOwnPassword) before anything else') {
     super(message);
   }
 }

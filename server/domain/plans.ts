@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, max, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiKeys, apis, planPolicies, plans, subscriptions } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { requireApiManager, requireRole } from './access.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { parseSelectionRule } from './selection-rule.ts';
@@ -238,9 +238,11 @@ async function insertPolicies(scope: WriteScope, planId: string, policies: reado
   );
 }
 
+/** The plan about to change, locked; only a manager of its API gets it (see access.ts). */
 async function lockPlan(scope: WriteScope, id: string): Promise<Plan> {
   const [row] = await scope.tx.select().from(plans).where(eq(plans.id, id)).for('update');
   if (!row) throw new NotFoundError('Plan', id);
+  await requireApiManager(scope.tx, scope.actor, row.apiId);
   const [plan] = await hydrate(scope.tx, [row]);
   return plan!;
 }
@@ -261,6 +263,7 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
   return write(ctx, async (scope) => {
     const [api] = await scope.tx.select({ id: apis.id }).from(apis).where(eq(apis.id, input.apiId));
     if (!api) throw new NotFoundError('Api', input.apiId);
+    await requireApiManager(scope.tx, scope.actor, api.id);
     // In the transaction: the authorization server cannot be deleted between this check and the insert.
     const references = await checkOAuth2References(scope.tx, input.security.type, security.config, 'security');
     if (references.length > 0) throw new ValidationError(references);

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiKeys, applications, plans, subscriptionPlans, subscriptions } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { canManageApis, requireApiManager, requireRole } from './access.ts';
 import { findVisibleApi, type IssuedApiKey, issueApiKey, revokeSubscriptionKeys } from './api-keys.ts';
 import { customApiKeyIssues } from './api-keys-validation.ts';
 import { type ApiKeyMode, setApiKeyMode } from './applications.ts';
@@ -150,7 +150,6 @@ function nullIfNotFound(error: unknown): null {
   throw error;
 }
 
-const isManager = (actor: Actor) => actor.role === 'admin' || actor.role === 'publisher';
 
 
 async function writeMapped<T>(ctx: DomainContext, work: (scope: WriteScope) => Promise<T>): Promise<T> {
@@ -414,7 +413,9 @@ async function reread(tx: Executor, id: string): Promise<Subscription> {
 /** Loads a subscription for a lifecycle step: consumers get NotFound for others', Forbidden for their own. */
 async function forManager(ctx: DomainContext, scope: WriteScope, id: string, verb: string): Promise<SubscriptionRow> {
   const row = await findRow(ctx, scope.tx, id);
-  if (!isManager(ctx.actor)) throw new ForbiddenError(`Only publishers and admins may ${verb} subscriptions`);
+  if (!canManageApis(ctx.actor)) throw new ForbiddenError(`Only publishers and admins may ${verb} subscriptions`);
+  // Publishers process subscriptions of the APIs they manage only.
+  await requireApiManager(scope.tx, ctx.actor, row.apiId);
   return row;
 }
 
@@ -502,7 +503,12 @@ export async function closeSubscription(ctx: DomainContext, id: string, input: P
   const issues: FieldIssue[] = [];
   checkText(input.reason, 'reason', 2000, issues);
   if (issues.length > 0) throw new ValidationError(issues);
-  return writeMapped(ctx, async (scope) => closeRow(scope, await findRow(ctx, scope.tx, id), input.reason));
+  return writeMapped(ctx, async (scope) => {
+    const row = await findRow(ctx, scope.tx, id);
+    // A consumer closes its own (visible) subscriptions; a publisher those of the APIs it manages.
+    if (ctx.actor.role === 'publisher') await requireApiManager(scope.tx, ctx.actor, row.apiId);
+    return closeRow(scope, row, input.reason);
+  });
 }
 
 /** Moves a live subscription to another PUBLISHED plan of the same API with the same security type; keys stay. */
@@ -584,6 +590,7 @@ export async function createSubscription(ctx: DomainContext, input: CreateSubscr
   if (issues.length > 0) throw new ValidationError(issues);
   return writeMapped(ctx, async (scope) => {
     const api = await findVisibleApi(ctx, scope.tx, input.apiId);
+    await requireApiManager(scope.tx, ctx.actor, api.id, input.apiId);
     if (input.subscriptionPlanId != null) await checkSubscriptionPlan(scope.tx, input.subscriptionPlanId, api);
     const tokenHash = keyDigest(scope.keys.digestKey, input.subscriptionToken);
     await assertTokenFree(scope.tx, api.id, tokenHash, null);

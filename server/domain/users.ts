@@ -1,32 +1,67 @@
-import { asc, count, eq, gt, lt, desc, and, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNull, lt, type SQL } from 'drizzle-orm';
 import { users } from '../db/schema/index.ts';
 import type { Executor } from '../db/client.ts';
 import { requireRole } from './access.ts';
-import { type DomainContext, type Role, systemActor, write } from './context.ts';
+import { type Actor, type DomainContext, type Role, systemActor, write } from './context.ts';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import { hashPassword, verifyPassword } from './secrets.ts';
+import { hashPassword, randomPassword, verifyPassword } from './secrets.ts';
 
 export interface User {
   id: string;
   username: string;
   role: Role;
+  /** When the user was disabled; null while it may authenticate. */
+  disabledAt: Date | null;
+  /** It must change its password before anything else works. */
+  passwordChangeRequired: boolean;
+  /** Grows with every password change (credential caches compare it). */
+  credentialsVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export interface CreateUserInput {
   username: string;
-  password: string;
+  /** Absent: a random password is generated, returned once, and must be changed at first use. */
+  password?: string | null;
   role: Role;
 }
 
+export const roles: readonly Role[] = ['admin', 'publisher', 'consumer'];
 const usernamePattern = /^[a-zA-Z0-9._@-]{1,64}$/;
-const roles: readonly Role[] = ['admin', 'publisher', 'consumer'];
+/** The password policy: a length range (NIST SP 800-63B: length, not composition rules). */
+export const passwordLength = { min: 8, max: 256 } as const;
 
-function toUser(row: typeof users.$inferSelect): User {
-  return { id: row.id, username: row.username, role: row.role, createdAt: row.createdAt, updatedAt: row.updatedAt };
+type UserRow = typeof users.$inferSelect;
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    disabledAt: row.disabledAt,
+    passwordChangeRequired: row.passwordChangeRequired,
+    credentialsVersion: row.credentialsVersion,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** What the audit log keeps of a user: never a password or its hash. */
+export function auditView(user: User): Record<string, unknown> {
+  return { username: user.username, role: user.role, disabled: user.disabledAt !== null, passwordChangeRequired: user.passwordChangeRequired };
+}
+
+export function passwordIssues(password: string, path: string): FieldIssue[] {
+  return password.length < passwordLength.min || password.length > passwordLength.max
+    ? [{ path, message: `Password must be ${passwordLength.min}-${passwordLength.max} characters` }]
+    : [];
+}
+
+export function roleIssues(role: unknown, path: string): FieldIssue[] {
+  return roles.includes(role as Role) ? [] : [{ path, message: `Role must be one of ${roles.join(', ')}` }];
 }
 
 function validateUser(input: CreateUserInput): void {
@@ -34,10 +69,8 @@ function validateUser(input: CreateUserInput): void {
   if (!usernamePattern.test(input.username)) {
     issues.push({ path: 'username', message: 'Username must be 1-64 letters, digits, or . _ @ -' });
   }
-  if (input.password.length < 8 || input.password.length > 256) {
-    issues.push({ path: 'password', message: 'Password must be 8-256 characters' });
-  }
-  if (!roles.includes(input.role)) issues.push({ path: 'role', message: `Role must be one of ${roles.join(', ')}` });
+  if (input.password !== null && input.password !== undefined) issues.push(...passwordIssues(input.password, 'password'));
+  issues.push(...roleIssues(input.role, 'role'));
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
@@ -46,30 +79,63 @@ async function findByUsername(db: Executor, username: string) {
   return row;
 }
 
-/** Admins create users of any role. */
-export async function createUser(ctx: DomainContext, input: CreateUserInput): Promise<User> {
+/** Admins create users of any role; with no password given, one is generated and returned here only. */
+/** A created user; `generatedPassword` is the clear password when one was generated (shown once), else null. */
+export type CreatedUser = User & { generatedPassword: string | null };
+
+export async function createUser(ctx: DomainContext, input: CreateUserInput): Promise<CreatedUser> {
   requireRole(ctx.actor, 'admin');
   validateUser(input);
-  const passwordHash = await hashPassword(input.password);
+  const generatedPassword = input.password === null || input.password === undefined ? randomPassword() : null;
+  const passwordHash = await hashPassword(generatedPassword ?? input.password!);
   return write(ctx, async ({ tx, audit }) => {
     if (await findByUsername(tx, input.username)) {
       throw new ConflictError(`user '${input.username}' already exists`);
     }
     const [row] = await tx
       .insert(users)
-      .values({ id: newId('user'), username: input.username, passwordHash, role: input.role })
+      // A generated password was seen by the admin: its user replaces it before doing anything else.
+      .values({ id: newId('user'), username: input.username, passwordHash, role: input.role, passwordChangeRequired: generatedPassword !== null })
       .returning();
     const user = toUser(row!);
-    await audit({ action: 'user.create', entityType: 'user', entityId: user.id, after: user });
-    return user;
+    await audit({ action: 'user.create', entityType: 'user', entityId: user.id, after: auditView(user) });
+    return { ...user, generatedPassword };
   });
 }
 
-/** The actor for valid credentials, or null: callers answer 401 the same way for unknown user and wrong password. */
+/**
+ * The user for valid credentials, or null: callers answer 401 the same way for unknown user, wrong password and
+ * disabled user (checked after the hash, so a disabled user costs what a wrong password does).
+ */
+// An unknown user name is checked against this hash (same scrypt parameters as stored ones), so it costs what a wrong
+// password costs and user names cannot be told apart by timing.
+let unknownUserHash: Promise<string> | null = null;
+
 export async function authenticatePassword(db: Executor, username: string, password: string): Promise<User | null> {
   const row = await findByUsername(db, username);
-  if (!row) return null;
-  return (await verifyPassword(password, row.passwordHash)) ? toUser(row) : null;
+  if (!row) {
+    unknownUserHash ??= hashPassword(randomPassword());
+    await verifyPassword(password, await unknownUserHash);
+    return null;
+  }
+  if (!(await verifyPassword(password, row.passwordHash))) return null;
+  return row.disabledAt === null ? toUser(row) : null;
+}
+
+/** The actor a user acts as, or null when it may not act at all (disabled). */
+export function actorOf(user: User): Actor | null {
+  if (user.disabledAt !== null) return null;
+  return { userId: user.id, username: user.username, role: user.role, mustChangePassword: user.passwordChangeRequired };
+}
+
+/**
+ * The hook for credential caches: the actor of a user verified earlier, as it is now (role, forced reset), or null
+ * once it was disabled or deleted or its password changed since (`credentialsVersion` grew): re-verify then.
+ */
+export async function currentActor(db: Executor, userId: string, credentialsVersion: number): Promise<Actor | null> {
+  const [row] = await db.select().from(users).where(and(eq(users.id, userId), isNull(users.disabledAt))).limit(1);
+  if (!row || row.credentialsVersion !== credentialsVersion) return null;
+  return actorOf(toUser(row));
 }
 
 export async function getUserByUsername(db: Executor, username: string): Promise<User | null> {
@@ -77,11 +143,20 @@ export async function getUserByUsername(db: Executor, username: string): Promise
   return row ? toUser(row) : null;
 }
 
+/** Admins read anyone; others only themselves (anyone else is NotFound). */
 export async function getUser(ctx: DomainContext, id: string): Promise<User> {
   if (ctx.actor.role !== 'admin' && ctx.actor.userId !== id) throw new NotFoundError('User', id);
   const [row] = await ctx.db.select().from(users).where(eq(users.id, id)).limit(1);
   if (!row) throw new NotFoundError('User', id);
   return toUser(row);
+}
+
+/** Batch loader: users in the order of `ids`, null where missing. Callers pass ids of users the actor may see. */
+export async function loadUsersById(db: Executor, ids: readonly string[]): Promise<(User | null)[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.select().from(users).where(inArray(users.id, [...new Set(ids)]));
+  const byId = new Map(rows.map((r) => [r.id, toUser(r)]));
+  return ids.map((id) => byId.get(id) ?? null);
 }
 
 export async function listUsers(ctx: DomainContext, page: PageArgs): Promise<User[]> {
@@ -105,7 +180,7 @@ export type AdminBootstrap =
 
 /**
  * Start-up rule of the design brief: ADMIN_USERNAME + ADMIN_PASSWORD make that admin exist with that
- * password; with neither and no users yet, an admin with a random password is created and returned
+ * password (enabled); with neither and no users yet, an admin with a random password is created and returned
  * (to be printed once; only its hash is stored).
  */
 export async function ensureAdmin(
@@ -119,7 +194,10 @@ export async function ensureAdmin(
     await write(system, async ({ tx, audit }) => {
       const existing = await findByUsername(tx, credentials.username);
       if (existing) {
-        await tx.update(users).set({ passwordHash, role: 'admin' }).where(eq(users.id, existing.id));
+        await tx
+          .update(users)
+          .set({ passwordHash, role: 'admin', disabledAt: null, credentialsVersion: existing.credentialsVersion + 1 })
+          .where(eq(users.id, existing.id));
         await audit({ action: 'user.reset-admin', entityType: 'user', entityId: existing.id });
       } else {
         const id = newId('user');

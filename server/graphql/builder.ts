@@ -7,7 +7,8 @@ import WithInputPlugin from '@pothos/plugin-with-input';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
-import { ForbiddenError } from '../domain/errors.ts';
+import { canManageApis } from '../domain/access.ts';
+import { ForbiddenError, PasswordChangeRequiredError } from '../domain/errors.ts';
 
 /** Per request: the authenticated actor and a domain context acting as it. */
 export interface GraphQLContext {
@@ -31,7 +32,7 @@ function rootTypeName(parentTypeName: string, fieldName: string, suffix: string)
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   Scalars: Scalars;
-  AuthScopes: { admin: boolean; publisher: boolean; consumer: boolean; manager: boolean };
+  AuthScopes: { admin: boolean; publisher: boolean; consumer: boolean; manager: boolean; passwordCurrent: boolean };
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: true;
 }>({
@@ -43,11 +44,14 @@ export const builder = new SchemaBuilder<{
       admin: ctx.actor.role === 'admin',
       publisher: ctx.actor.role === 'publisher',
       consumer: ctx.actor.role === 'consumer',
-      // Admins and publishers manage the API catalogue.
-      manager: ctx.actor.role === 'admin' || ctx.actor.role === 'publisher',
+      // Admins and publishers manage the API catalogue (which APIs: the domain's access.ts).
+      manager: canManageApis(ctx.actor),
+      // Every root field requires it (see queryType/mutationType below) except `changeOwnPassword` and `viewer`.
+      passwordCurrent: !ctx.actor.mustChangePassword,
     }),
-    // A DomainError, so the error masking in yoga.ts reports it with code FORBIDDEN like any domain refusal.
-    unauthorizedError: (_parent, _ctx, _info, result) => new ForbiddenError(result.message),
+    // DomainErrors, so the error masking in yoga.ts reports them with their code like any domain refusal.
+    unauthorizedError: (_parent, ctx, _info, result) =>
+      ctx.actor.mustChangePassword ? new PasswordChangeRequiredError() : new ForbiddenError(result.message),
   },
   errors: {
     // Never `Error`: a default catch-all would leak internals of unexpected failures.
@@ -104,5 +108,6 @@ builder.scalarType('JSON', {
   parseLiteral: parseLiteralJson,
 });
 
-builder.queryType({});
-builder.mutationType({});
+// A user whose password must change may do nothing else: root fields opt out with `skipTypeScopes`.
+builder.queryType({ authScopes: { passwordCurrent: true } });
+builder.mutationType({ authScopes: { passwordCurrent: true } });

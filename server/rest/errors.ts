@@ -12,6 +12,7 @@ const statusByCode: Record<ErrorCode, number> = {
   VALIDATION: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  PASSWORD_CHANGE_REQUIRED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   // v0.9 has no 412/422; a lifecycle refusal is the client's error, reported like a conflict of state.

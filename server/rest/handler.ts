@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
-import { canManageApis } from '../domain/access.ts';
+import { assertPasswordCurrent, canManageApis } from '../domain/access.ts';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -71,6 +71,8 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
         return true;
       }
       const actor = outcome.actor;
+      // REST offers no password change: a user who must change its password is refused everything here.
+      if (access !== 'public') assertPasswordCurrent(actor);
       // Checked before the body is read, as GraphQL's `manager` scope is: a consumer learns nothing from validation.
       if (access === 'manager' && !canManageApis(actor)) {
         throw new ForbiddenError('This operation requires the admin or developer role');

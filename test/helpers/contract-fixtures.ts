@@ -48,7 +48,11 @@ export async function seedUsers(db: Database): Promise<void> {
   }
 }
 
-export async function makeApi(db: Database, options: { visibility?: 'public' | 'private'; subscriptionPlanNames?: string[] } = {}): Promise<string> {
+/** An API owned by the fixtures' publisher unless `ownerId` says otherwise (publishers manage only what they own). */
+export async function makeApi(
+  db: Database,
+  options: { visibility?: 'public' | 'private'; subscriptionPlanNames?: string[]; ownerId?: string | null } = {},
+): Promise<string> {
   const n = ++counter;
   const id = newId('api');
   await db.insert(apis).values({
@@ -59,6 +63,7 @@ export async function makeApi(db: Database, options: { visibility?: 'public' | '
     context: `/api-${n}`,
     visibility: options.visibility ?? 'public',
     subscriptionPlanNames: options.subscriptionPlanNames ?? [],
+    ownerId: options.ownerId === undefined ? publisher.userId : options.ownerId,
   });
   return id;
 }

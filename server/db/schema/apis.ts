@@ -1,5 +1,5 @@
 import { relations } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { id, lifecycleDates, timestamptz } from './columns.ts';
 import { users } from './users.ts';
 
@@ -27,7 +27,8 @@ export const apis = pgTable(
     vhostSandbox: text('vhost_sandbox'),
     /** v0.9 spec.subscriptionPlans: names of subscription plans offered. */
     subscriptionPlanNames: text('subscription_plan_names').array().notNull().default([]),
-    ownerId: text('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The creating user, or whom ownership was transferred to. Restrict: deleting a user who owns APIs is refused. */
+    ownerId: text('owner_id').references(() => users.id, { onDelete: 'restrict' }),
     deployedAt: timestamptz('deployed_at'),
     ...lifecycleDates,
   },
@@ -38,6 +39,26 @@ export const apis = pgTable(
     uniqueIndex('apis_display_name_version_key').on(t.displayName, t.version),
     // Publishers list their own APIs.
     index('apis_owner_id_idx').on(t.ownerId),
+  ],
+);
+
+/** Publishers (besides the owner) who manage the API. */
+export const apiMembers = pgTable(
+  'api_members',
+  {
+    apiId: text('api_id')
+      .notNull()
+      .references(() => apis.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    addedAt: timestamptz('added_at').notNull(),
+  },
+  (t) => [
+    // One membership per user and API; also serves listing an API's members.
+    primaryKey({ columns: [t.apiId, t.userId] }),
+    // "May this user manage this API?" and a deleted user's memberships.
+    index('api_members_user_id_idx').on(t.userId),
   ],
 );
 

@@ -232,7 +232,7 @@ function toSpec(spec: SpecArg): ApiSpecInput {
 }
 
 /** Decodes an Api global id; a global id of another type names no API. */
-function apiId(globalId: { typename: string; id: string }): string {
+export function apiId(globalId: { typename: string; id: string }): string {
   if (globalId.typename !== 'Api') throw new NotFoundError('RestAPI', globalId.id, `RestAPI with handle '${globalId.id}' not found`);
   return globalId.id;
 }

@@ -4,6 +4,7 @@ import { builder } from '../builder.ts';
 import '../errors.ts';
 import './users.ts';
 import './apis.ts';
+import './api-members.ts';
 import './subscription-plans.ts';
 import './policies.ts';
 import './plans.ts';

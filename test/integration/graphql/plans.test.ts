@@ -43,7 +43,9 @@ describe.each(drivers)('GraphQL plans (%s)', (driver) => {
 
   async function insertApi(handle: string): Promise<string> {
     const id = newId('api');
-    await t.platform.database.db.insert(apis).values({ id, handle, displayName: handle, version: '1.0', context: `/${handle}` });
+    // Owned by pia: publishers manage the plans of the APIs they own or are members of.
+    const [owner] = await t.platform.database.db.select({ id: users.id }).from(users).where(eq(users.username, 'pia'));
+    await t.platform.database.db.insert(apis).values({ id, handle, displayName: handle, version: '1.0', context: `/${handle}`, ownerId: owner?.id ?? null });
     return id;
   }
 

@@ -38,7 +38,8 @@ describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
   async function makeApi(visibility: 'public' | 'private' = 'public'): Promise<{ id: string; handle: string }> {
     const id = newId('api');
     const handle = `gql-sub-api-${++n}`;
-    await db.insert(apis).values({ id, handle, displayName: `Api ${n}`, version: 'v1', context: `/s${n}`, visibility });
+    // Owned by `pub`: publishers process subscriptions of the APIs they manage only.
+    await db.insert(apis).values({ id, handle, displayName: `Api ${n}`, version: 'v1', context: `/s${n}`, visibility, ownerId: ids.pub ?? null });
     return { id, handle };
   }
 

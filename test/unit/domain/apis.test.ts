@@ -429,7 +429,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
 
   describe('deploy and undeploy', () => {
     it('takes the API off traffic and back, recording each change', async () => {
-      const api = await createApi(admin, apiInput());
+      const api = await createApi(publisher, apiInput());
       const off = await undeployApi(publisher, api.handle);
       expect(off).toMatchObject({ deploymentState: 'undeployed', deployedAt: null });
       expect(await undeployApi(publisher, api.handle)).toEqual(off);

@@ -84,7 +84,8 @@ describe.each(drivers)('plans (%s)', (driver) => {
 
   async function insertApi(handle: string, visibility: 'public' | 'private'): Promise<string> {
     const id = newId('api');
-    await database.db.insert(apis).values({ id, handle, displayName: handle, version: '1.0', context: `/${handle}`, visibility });
+    // Owned by the publisher: publishers manage only the APIs they own or are members of.
+    await database.db.insert(apis).values({ id, handle, displayName: handle, version: '1.0', context: `/${handle}`, visibility, ownerId: publisher.actor.userId });
     return id;
   }
 
