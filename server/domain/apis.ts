@@ -8,7 +8,7 @@ import { type Actor, type DomainContext, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
-import { maskSecretParams, normalizePolicyParams, restoreSecretParams } from './policy-registry.ts';
+import { maskSecretParams, normalizePolicies, restoreSecretParams } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
@@ -334,11 +334,21 @@ function policyRows(apiId: string, operationId: string | null, policies: readonl
     name: p.name,
     version: p.version,
     executionCondition: p.executionCondition ?? null,
-    params: normalizePolicyParams(p.name, p.params),
+    params: p.params ?? null,
   }));
 }
 
-/** Writes upstreams, definitions, operations and policies of a spec (after the old ones were removed). */
+/** The spec with its policies' params as they are stored (passwords hashed); called before the transaction. */
+async function normalizeSpec(spec: ApiSpecInput): Promise<ApiSpecInput> {
+  const normalize = async (policies: PolicyInput[] | null | undefined) => (policies ? normalizePolicies(policies) : policies);
+  return {
+    ...spec,
+    policies: await normalize(spec.policies),
+    operations: await Promise.all(spec.operations.map(async (op) => ({ ...op, policies: await normalize(op.policies) }))),
+  };
+}
+
+/** Writes upstreams, definitions, operations and policies of a spec (after the old ones were removed, normalized). */
 async function insertParts(tx: Transaction, apiId: string, spec: ApiSpecInput): Promise<void> {
   const ups: { environment: 'main' | 'sandbox'; value: UpstreamInput }[] = [{ environment: 'main', value: spec.upstream.main }];
   if (spec.upstream.sandbox) ups.push({ environment: 'sandbox', value: spec.upstream.sandbox });
@@ -405,6 +415,7 @@ async function mapConflicts<T>(work: () => Promise<T>): Promise<T> {
 export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Api> {
   requireCreator(ctx);
   assertNoIssues(validateApiInput(input));
+  const spec = await normalizeSpec(input.spec);
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now, actor }) => {
       await assertUnique(tx, input, null);
@@ -422,7 +433,7 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
         createdAt: now,
         updatedAt: now,
       });
-      await insertParts(tx, id, input.spec);
+      await insertParts(tx, id, spec);
       const api = await reload(tx, id);
       await audit({ action: 'api.create', entityType: 'api', entityId: id, after: api });
       return api;
@@ -452,6 +463,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
     visibility: input.visibility ?? existing.visibility,
   };
   assertNoIssues(validateApiInput(full));
+  const spec = await normalizeSpec(full.spec);
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now }) => {
       const before = await reload(tx, existing.id);
@@ -473,7 +485,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
       await tx.delete(operations).where(eq(operations.apiId, existing.id));
       await tx.delete(upstreamDefinitions).where(eq(upstreamDefinitions.apiId, existing.id));
       await tx.delete(apiUpstreams).where(eq(apiUpstreams.apiId, existing.id));
-      await insertParts(tx, existing.id, full.spec);
+      await insertParts(tx, existing.id, spec);
       const api = await reload(tx, existing.id);
       await audit({ action: 'api.update', entityType: 'api', entityId: existing.id, before, after: api });
       return api;

@@ -8,7 +8,7 @@ import { parseSelectionRule } from './selection-rule.ts';
 import { newId } from './ids.ts';
 import type { PageArgs } from './pagination.ts';
 import { checkOAuth2References, parsePlanSecurity, sealSecurityConfig, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
-import { maskSecretParams, normalizePolicyParams, restoreSecretParams, validatePolicyAttachment } from './policy-registry.ts';
+import { maskSecretParams, normalizePolicies, restoreSecretParams, validatePolicyAttachment } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 
 export const planStatuses = ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED'] as const;
@@ -223,6 +223,7 @@ async function keepSecretParams(db: Executor, id: string, input: UpdatePlanInput
   return { ...input, policies: input.policies.map((p) => ({ ...p, params: restoreSecretParams(p.name, p.params, previous) })) };
 }
 
+/** Policies with params as stored (`normalizePolicies`: passwords hashed before the transaction opens). */
 async function insertPolicies(scope: WriteScope, planId: string, policies: readonly PlanPolicyInput[]): Promise<void> {
   if (policies.length === 0) return;
   await scope.tx.insert(planPolicies).values(
@@ -233,7 +234,7 @@ async function insertPolicies(scope: WriteScope, planId: string, policies: reado
       name: p.name,
       version: p.version,
       executionCondition: p.executionCondition ?? null,
-      params: normalizePolicyParams(p.name, p.params),
+      params: p.params ?? null,
     })),
   );
 }
@@ -260,6 +261,7 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
   const security = await parsePlanSecurity(input.security, 'security', null);
   issues.push(...security.issues);
   if (issues.length > 0) throw new ValidationError(issues);
+  const policies = await normalizePolicies(input.policies ?? []);
   return write(ctx, async (scope) => {
     const [api] = await scope.tx.select({ id: apis.id }).from(apis).where(eq(apis.id, input.apiId));
     if (!api) throw new NotFoundError('Api', input.apiId);
@@ -282,7 +284,7 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
       validation: input.validation ?? 'AUTO',
       position: input.position ?? (last?.position == null ? 0 : last.position + 1),
     });
-    await insertPolicies(scope, id, input.policies ?? []);
+    await insertPolicies(scope, id, policies);
     const plan = await reload(scope, id);
     await scope.audit({ action: 'plan.create', entityType: 'plan', entityId: id, after: plan });
     return plan;
@@ -296,6 +298,7 @@ export async function updatePlan(ctx: DomainContext, id: string, given: UpdatePl
   const issues: FieldIssue[] = [];
   validateCommon(input, issues);
   if (issues.length > 0) throw new ValidationError(issues);
+  const policies = input.policies == null ? null : await normalizePolicies(input.policies);
   return write(ctx, async (scope) => {
     const before = await lockPlan(scope, id);
     // null selectionRule clears it (a change); null elsewhere means "leave as is".
@@ -324,9 +327,9 @@ export async function updatePlan(ctx: DomainContext, id: string, given: UpdatePl
         updatedAt: scope.now,
       })
       .where(eq(plans.id, id));
-    if (input.policies != null) {
+    if (policies != null) {
       await scope.tx.delete(planPolicies).where(eq(planPolicies.planId, id));
-      await insertPolicies(scope, id, input.policies);
+      await insertPolicies(scope, id, policies);
     }
     const after = await reload(scope, id);
     await scope.audit({ action: 'plan.update', entityType: 'plan', entityId: id, before, after });

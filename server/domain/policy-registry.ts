@@ -1,4 +1,5 @@
-import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { pbkdf2 as pbkdf2Callback, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { z } from 'zod';
 import type { FieldIssue } from './errors.ts';
 
@@ -150,10 +151,15 @@ export function isBasicAuthPasswordHash(value: string): boolean {
   return m !== null && Number(m[1]) <= maxPbkdf2Iterations && isBase64Url(m[2]!, 8, 64) && isBase64Url(m[3]!, 16, 64);
 }
 
-/** `pbkdf2-sha256$<iterations>$<salt>$<derived key>` of `password` with a fresh random 16-byte salt. */
-export function hashBasicAuthPassword(password: string, iterations: number = BASIC_AUTH_PBKDF2_ITERATIONS): string {
+const pbkdf2 = promisify(pbkdf2Callback);
+
+/**
+ * `pbkdf2-sha256$<iterations>$<salt>$<derived key>` of `password` with a fresh random 16-byte salt. Asynchronous: at
+ * the default work factor one hash is ~0.1 s of CPU, which must not hold the management API's event loop.
+ */
+export async function hashBasicAuthPassword(password: string, iterations: number = BASIC_AUTH_PBKDF2_ITERATIONS): Promise<string> {
   const salt = randomBytes(basicAuthSaltBytes);
-  const key = pbkdf2Sync(password, salt, iterations, basicAuthKeyBytes, 'sha256');
+  const key = await pbkdf2(password, salt, iterations, basicAuthKeyBytes, 'sha256');
   return `pbkdf2-sha256$${iterations}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
@@ -187,19 +193,27 @@ const basicAuthParams = z
 
 /**
  * Params as they are stored, from validated params: secrets a policy must not keep are replaced (basic-auth: each
- * `password` by its salted `passwordHash`). Every writer of policy attachments (APIs, operations, plans) calls it.
+ * `password` by its salted `passwordHash`). Every writer of policy attachments (APIs, operations, plans) calls it
+ * before opening its transaction, so the hashing holds no lock.
  */
-export function normalizePolicyParams(name: string, params: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+export async function normalizePolicyParams(name: string, params: Record<string, unknown> | null | undefined): Promise<Record<string, unknown> | null> {
   if (params === null || params === undefined) return null;
   if (canonicalPolicyName(name) !== 'basic-auth' || !Array.isArray(params.users)) return params;
   return {
     ...params,
-    users: params.users.map((user: unknown) => {
-      if (typeof user !== 'object' || user === null) return user;
-      const { password, ...rest } = user as Record<string, unknown>;
-      return typeof password === 'string' ? { ...rest, passwordHash: hashBasicAuthPassword(password) } : rest;
-    }),
+    users: await Promise.all(
+      params.users.map(async (user: unknown) => {
+        if (typeof user !== 'object' || user === null) return user;
+        const { password, ...rest } = user as Record<string, unknown>;
+        return typeof password === 'string' ? { ...rest, passwordHash: await hashBasicAuthPassword(password) } : rest;
+      }),
+    ),
   };
+}
+
+/** `normalizePolicyParams` over a list of attachments. */
+export async function normalizePolicies<P extends { name: string; params?: Record<string, unknown> | null | undefined }>(policies: readonly P[]): Promise<P[]> {
+  return Promise.all(policies.map(async (p) => ({ ...p, params: await normalizePolicyParams(p.name, p.params) })));
 }
 
 const corsParams = z.strictObject({

@@ -178,7 +178,7 @@ describe('basic-auth policy', () => {
   });
 
   it('verifies hashes of the control plane\'s work factor and keeps accepting older, weaker ones', async () => {
-    const strong = hashBasicAuthPassword('strong-pw');
+    const strong = await hashBasicAuthPassword('strong-pw');
     expect(strong.split('$')[1]).toBe(String(BASIC_AUTH_PBKDF2_ITERATIONS));
     const plugin = await loadPolicy('basic-auth', {
       users: { mixed: [{ username: 'new', hash: strong }, { username: 'old', hash: hashOf('old-pw', 1000) }] },

@@ -45,9 +45,9 @@ const planMutation = `mutation($input: CreatePlanInput!) { createPlan(input: $in
   ... on ValidationError { issues { path message } } } }`;
 
 describe('basic-auth params (unit)', () => {
-  it('produces hashes node:crypto verifies, with a fresh salt each time and the documented count', () => {
-    const first = hashBasicAuthPassword('pw');
-    const second = hashBasicAuthPassword('pw');
+  it('produces hashes node:crypto verifies, with a fresh salt each time and the documented count', async () => {
+    const first = await hashBasicAuthPassword('pw');
+    const second = await hashBasicAuthPassword('pw');
     expect(first).not.toBe(second);
     expect(verifies(first, 'pw')).toBe(true);
     expect(verifies(first, 'pW')).toBe(false);
@@ -55,14 +55,14 @@ describe('basic-auth params (unit)', () => {
     expect(Buffer.from(first.split('$')[2]!, 'base64url')).toHaveLength(16);
   });
 
-  it('reports each invalid user at its path', () => {
+  it('reports each invalid user at its path', async () => {
     const at = 'policies[0]';
     const issues = (params: unknown) => validatePolicyAttachment({ name: 'basic-auth', version: 'v1', params }, at).map((i) => i.path);
-    expect(issues({ realm: 'ops', users: [{ username: 'a', password: 'x' }, { username: 'b', passwordHash: hashBasicAuthPassword('y') }] })).toEqual([]);
+    expect(issues({ realm: 'ops', users: [{ username: 'a', password: 'x' }, { username: 'b', passwordHash: await hashBasicAuthPassword('y') }] })).toEqual([]);
     expect(issues({ realm: 'ops' })).toEqual([`${at}.params.users`]);
     expect(issues({ users: [] })).toEqual([`${at}.params.users`]);
     expect(issues({ users: [{ username: 'a' }] })).toEqual([`${at}.params.users[0].password`]);
-    expect(issues({ users: [{ username: 'a', password: 'x', passwordHash: hashBasicAuthPassword('x') }] })).toEqual([`${at}.params.users[0].password`]);
+    expect(issues({ users: [{ username: 'a', password: 'x', passwordHash: await hashBasicAuthPassword('x') }] })).toEqual([`${at}.params.users[0].password`]);
     expect(issues({ users: [{ username: 'a:b', password: 'x' }] })).toEqual([`${at}.params.users[0].username`]);
     expect(issues({ users: [{ username: 'a', password: '' }] })).toEqual([`${at}.params.users[0].password`]);
     expect(issues({ users: [{ username: 'a', password: 'x' }, { username: 'a', password: 'y' }] })).toEqual([`${at}.params.users[1].username`]);
@@ -71,8 +71,8 @@ describe('basic-auth params (unit)', () => {
     for (const passwordHash of [
       'plain-text',
       'pbkdf2-sha1$1000$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5',
-      hashBasicAuthPassword('x').replace(/\$100000\$/, '$0$'),
-      hashBasicAuthPassword('x').replace(/\$100000\$/, '$1000001$'),
+      (await hashBasicAuthPassword('x')).replace(/\$100000\$/, '$0$'),
+      (await hashBasicAuthPassword('x')).replace(/\$100000\$/, '$1000001$'),
       `pbkdf2-sha256$1000$${Buffer.alloc(4).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`,
       `pbkdf2-sha256$1000$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(8).toString('base64url')}`,
     ]) {

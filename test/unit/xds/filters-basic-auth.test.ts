@@ -29,8 +29,8 @@ function basic(username: string, password: string): string {
 }
 
 // Params as the domain stores them: clear passwords replaced by salted hashes.
-const stored = normalizePolicyParams('basic-auth', { realm: 'staff', users: [{ username: 'ops', password: 'ops-pw' }, { username: 'audit', password: 'audit-pw' }] })!;
-const other = normalizePolicyParams('basic-auth', { users: [{ username: 'guest', password: 'guest-pw' }], propagateCredential: true })!;
+const stored = (await normalizePolicyParams('basic-auth', { realm: 'staff', users: [{ username: 'ops', password: 'ops-pw' }, { username: 'audit', password: 'audit-pw' }] }))!;
+const other = (await normalizePolicyParams('basic-auth', { users: [{ username: 'guest', password: 'guest-pw' }], propagateCredential: true }))!;
 
 describe('basic-auth filter', () => {
   it('turns stored params into an entry naming a user set built from the hashes', () => {
@@ -47,12 +47,12 @@ describe('basic-auth filter', () => {
     expect(settingsOf(other)).toMatchObject({ realm: 'shop', propagateCredential: true });
   });
 
-  it('refuses clear passwords, missing or malformed hashes and bad users at their paths', () => {
+  it('refuses clear passwords, missing or malformed hashes and bad users at their paths', async () => {
     expect(issuePaths({ users: [{ username: 'a', password: 'clear' }] })).toEqual(['params.users[0].password', 'params.users[0].passwordHash']);
     expect(issuePaths({ users: [{ username: 'a', passwordHash: 'md5$abc' }] })).toEqual(['params.users[0].passwordHash']);
     expect(issuePaths({ users: [] })).toEqual(['params.users']);
     expect(issuePaths({})).toEqual(['params.users']);
-    const hash = hashBasicAuthPassword('x');
+    const hash = await hashBasicAuthPassword('x');
     expect(issuePaths({ users: [{ username: 'a:b', passwordHash: hash }] })).toEqual(['params.users[0].username']);
     expect(issuePaths({ users: [{ username: 'a', passwordHash: hash }, { username: 'a', passwordHash: hash }] })).toEqual(['params.users[1].username']);
     expect(issuePaths({ realm: 'a"b', users: [{ username: 'a', passwordHash: hash }] })).toEqual(['params.realm']);

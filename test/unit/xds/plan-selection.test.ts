@@ -286,7 +286,7 @@ describe('plan selection (translator)', () => {
   });
 
   it('runs plan policies per plan: set-headers and basic-auth in planPolicies, throttle as the plan quota', async () => {
-    const hash = hashBasicAuthPassword('open sesame', 1000);
+    const hash = await hashBasicAuthPassword('open sesame', 1000);
     const model = shop(
       [
         keylessPlan('pln_free', 0, {
