@@ -37,6 +37,8 @@ const HASH_PREFIX = "pbkdf2-sha256$";
 class User {
   constructor(
     public username: string,
+    /** The hash as configured: a verified credential stays valid while its user keeps this exact hash. */
+    public hash: string,
     public iterations: u32,
     public salt: ArrayBuffer,
     public derivedKey: ArrayBuffer,
@@ -117,7 +119,7 @@ function readUser(item: JsonValue, path: string, problems: Problems): User | nul
     problems.add(hashPath, "derived key must be 16..64 bytes in base64url");
   }
   if (iterations == 0 || salt === null || derivedKey === null) return null;
-  return new User(username, iterations, salt, derivedKey);
+  return new User(username, hash, iterations, salt, derivedKey);
 }
 
 function readUserSets(config: JsonValue, problems: Problems): Map<string, UserSet> {
@@ -212,8 +214,8 @@ class BasicAuthRoot extends PolicyRoot<Entry> {
 
   onConfigure(configuration: ArrayBuffer): bool {
     definePbkdf2Metric();
-    // A new configuration may change any user's hash: nothing verified before it counts after it.
-    this.cache = new CredentialCache();
+    // The cache survives a new configuration (every snapshot push brings one): an entry counts only while its user
+    // has the same hash (see decide), so a changed or removed user is verified again and nobody else pays PBKDF2.
     return this.configure("basic-auth", configuration);
   }
 
@@ -338,9 +340,10 @@ class BasicAuthStream extends PolicyStream<BasicAuthRoot> {
     if (presented === null) return MISSING;
     const users = entry.users.users;
     const cache = this.policy.cache;
-    // A cached record counts only when it is this set's record of the user (another set may hold the same name).
+    // A cached record counts only when this set's user of that name has the hash it was verified against (another
+    // set, or a newer configuration, may hold the same name with another hash).
     const cached = cache.get(presented.digest);
-    if (cached !== null && users.has(cached.username) && users.get(cached.username) === cached) {
+    if (cached !== null && users.has(cached.username) && users.get(cached.username).hash == cached.hash) {
       this.user = cached;
       return ADMITTED;
     }

@@ -197,7 +197,19 @@ describe('basic-auth policy', () => {
     expect(localReplyOf(onGold.outcome).status).toBe(401);
   });
 
-  it('forgets verified credentials when the configuration changes', async () => {
+  it('keeps verified credentials across a configuration push that leaves their user unchanged', async () => {
+    // Every snapshot push reconfigures the module: re-verifying everyone then would spend the PBKDF2 budget on
+    // nothing (and answer 429 to users whose password did not change).
+    const plugin = await loadPolicy('basic-auth', configuration);
+    const credential = basic('alice', 'wonderland');
+    expect(send(plugin, { headers: [['authorization', credential]] }).outcome.action).toBe('continue');
+    expect(pbkdf2Runs(plugin)).toBe(1n);
+    expect(plugin.reconfigure(JSON.stringify({ ...configuration, users: { ...configuration.users, extra: [{ username: 'carol', hash: hashOf('c') }] } }))).toBe(true);
+    expect(send(plugin, { headers: [['authorization', credential]] }).outcome.action).toBe('continue');
+    expect(pbkdf2Runs(plugin)).toBe(1n);
+  });
+
+  it('forgets a verified credential once its user has another hash', async () => {
     const plugin = await loadPolicy('basic-auth', configuration);
     const credential = basic('alice', 'wonderland');
     expect(send(plugin, { headers: [['authorization', credential]] }).outcome.action).toBe('continue');
