@@ -45,6 +45,8 @@ export interface PlatformConfig {
   gatewayJwtKeys?: Record<string, Record<string, unknown>[]> | undefined;
   /** HMAC key of API-key digests (`KEY_DIGEST_SECRET`, base64 of 32 bytes). @default DATA_DIR/key-digest.key, created on first start */
   keyDigestSecret?: Buffer | undefined;
+  /** Uncached basic-auth checks per second per data plane, in PBKDF2 iterations (`BASIC_AUTH_ITERATIONS_PER_SECOND`). @default 300000 */
+  basicAuthIterationsPerSecond?: number | undefined;
   /** AES-256-GCM key of secrets at rest (`SECRETS_KEY`, base64 of 32 bytes). @default DATA_DIR/secrets.key, created on first start */
   secretsKey?: Buffer | undefined;
   /** How often closed minutes of request analytics are written to the database; 0 = only at shutdown. @default 10000 */
@@ -225,6 +227,7 @@ export function configFromEnv(env: Env): PlatformConfig {
     jwksRefreshSeconds: nonNegativeInt(env, 'JWKS_REFRESH_SECONDS', 300) || 300,
     gatewayJwtKeys: env.GATEWAY_JWT_KEYS ? parseGatewayJwtKeys(env.GATEWAY_JWT_KEYS) : undefined,
     keyDigestSecret: env.KEY_DIGEST_SECRET ? parseKey(env.KEY_DIGEST_SECRET, 'KEY_DIGEST_SECRET') : undefined,
+    basicAuthIterationsPerSecond: env.BASIC_AUTH_ITERATIONS_PER_SECOND ? positiveInt(env, 'BASIC_AUTH_ITERATIONS_PER_SECOND', 300_000) : undefined,
     secretsKey: env.SECRETS_KEY ? parseKey(env.SECRETS_KEY, 'SECRETS_KEY') : undefined,
     analyticsFlushIntervalMs: nonNegativeInt(env, 'ANALYTICS_FLUSH_INTERVAL_MS', 10_000),
     analyticsMaxKeysPerMinute: positiveInt(env, 'ANALYTICS_MAX_KEYS_PER_MINUTE', 10_000),

@@ -167,6 +167,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       jwksRefreshSeconds: config.jwksRefreshSeconds,
       gatewayJwtKeys: config.gatewayJwtKeys,
       keys,
+      basicAuthIterationsPerSecond: config.basicAuthIterationsPerSecond,
     });
   const runner = new SnapshotRunner<unknown>({
     db: database.db,

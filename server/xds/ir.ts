@@ -258,6 +258,8 @@ export interface IrSnapshot {
   modules: Record<string, { sha256: string }>;
   /** HMAC key of the key digests in `tables`, hex; shipped only to the modules that digest keys. */
   keyDigestSecret: string;
+  /** Platform-wide settings of a module, merged into its plugin configuration (absent: the module's defaults). */
+  moduleSettings?: Partial<Record<string, Record<string, unknown>>>;
   /** Sorted by name; routes in match order. */
   routes: IrRoute[];
   clusters: IrCluster[];

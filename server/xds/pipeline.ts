@@ -20,6 +20,8 @@ export interface SnapshotPipelineOptions {
   gatewayJwtKeys?: Readonly<Record<string, readonly Record<string, unknown>[]>> | undefined;
   /** The digest key travels to the key-checking modules; sealed secrets are opened for the model. */
   keys: PlatformKeys;
+  /** Uncached basic-auth checks a data plane may run per second, in PBKDF2 iterations. @default the module's (300,000) */
+  basicAuthIterationsPerSecond?: number | undefined;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface SnapshotPipelineOptions {
 export function createSnapshotPipeline(options: SnapshotPipelineOptions): SnapshotPipeline<DeploymentModel> {
   const modules = Object.fromEntries([...options.policyModules].map(([name, module]) => [name, { sha256: module.sha256 }]));
   const keyDigestSecret = options.keys.digestKey.toString('hex');
+  const budget = options.basicAuthIterationsPerSecond;
+  const moduleSettings = budget === undefined ? undefined : { 'basic-auth': { pbkdf2IterationsPerSecond: budget } };
   const jwks = new JwksResolver({ ttlMs: (options.jwksRefreshSeconds ?? 300) * 1000, gatewayKeys: options.gatewayJwtKeys });
   // Units (clusters, routes) unchanged since the last check keep their result: a rebuild after one API changed
   // checks that API, and the check yields to the event loop while it runs.
@@ -37,7 +41,7 @@ export function createSnapshotPipeline(options: SnapshotPipelineOptions): Snapsh
   return {
     loadModel: (db, now) => loadDeploymentModel(db, now, options.keys.box),
     resolveJwks: (model) => jwks.resolve(model),
-    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules, keyDigestSecret }),
+    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules, keyDigestSecret, moduleSettings }),
     validate: (resources) => validateResourcesAsync(resources, validation),
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
     // Rotated IdP keys are pushed without waiting for a write.

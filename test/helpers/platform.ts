@@ -54,6 +54,9 @@ export async function startTestPlatform(
       admin: adminCredentials,
       logLevel: 'silent',
       settings: { ...defaultSettings },
+      // Suites check basic-auth at the production work factor several times a second; the budget that bounds this
+      // on a real data plane has its own tests (test/policies/basic-auth.test.ts).
+      basicAuthIterationsPerSecond: 100_000_000,
       ...overrides,
     },
     { ...options, logger: options.logger ?? pino({ level: 'silent' }) },

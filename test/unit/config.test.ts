@@ -25,6 +25,12 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('leaves the basic-auth PBKDF2 budget to the module unless BASIC_AUTH_ITERATIONS_PER_SECOND sets it', () => {
+    expect(configFromEnv({}).basicAuthIterationsPerSecond).toBeUndefined();
+    expect(configFromEnv({ BASIC_AUTH_ITERATIONS_PER_SECOND: '600000' }).basicAuthIterationsPerSecond).toBe(600_000);
+    expect(() => configFromEnv({ BASIC_AUTH_ITERATIONS_PER_SECOND: '0' })).toThrow(/BASIC_AUTH_ITERATIONS_PER_SECOND must be at least 1/);
+  });
+
   it('allows plaintext xDS on a loopback address only', () => {
     expect(configFromEnv({ XDS_PLAINTEXT: 'true' }).xds?.isPlaintext).toBe(true);
     expect(configFromEnv({ XDS_PLAINTEXT: 'true', XDS_HOST: '::1' }).xds?.isPlaintext).toBe(true);

@@ -16,6 +16,8 @@ export interface TranslateOptions {
   modules: Readonly<Record<string, { sha256: string }>>;
   /** The digest key as 64 hex characters (secrets.ts `keyDigest`): the key-checking modules' `digestKey`. */
   keyDigestSecret: string;
+  /** Platform-wide settings merged into a module's plugin configuration (basic-auth's PBKDF2 budget). */
+  moduleSettings?: IrSnapshot['moduleSettings'];
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -112,6 +114,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     controlPlane: { url: `${controlPlane.tls ? 'https' : 'http'}://${controlPlane.endpoint.hostHeader}${controlPlane.basePath}`, cluster },
     modules: sortRecord({ ...options.modules }),
     keyDigestSecret: options.keyDigestSecret,
+    ...(options.moduleSettings ? { moduleSettings: options.moduleSettings } : {}),
     routes: sortRoutes(routes),
     clusters: clusters.sort((a, b) => compare(a.name, b.name)),
     plans,

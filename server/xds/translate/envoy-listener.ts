@@ -102,7 +102,7 @@ export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
     // The first module of the chain removes client-supplied identity headers before anything reads them.
     // Key-checking modules get the digest key to compute keyed digests of what clients present (secrets.ts `keyDigest`).
     const digestKey = policyFilters[kind].usesKeyDigests ? { digestKey: ir.keyDigestSecret } : {};
-    const configuration = { stripIdentityHeaders: filters.length === 0, ...digestKey, ...pluginConfiguration(kind, routes, ir) };
+    const configuration = { stripIdentityHeaders: filters.length === 0, ...digestKey, ...ir.moduleSettings?.[kind], ...pluginConfiguration(kind, routes, ir) };
     filters.push(
       wasmHttpFilter({ name: kind, sha256: module.sha256, controlPlaneUrl: ir.controlPlane.url, controlPlaneCluster: ir.controlPlane.cluster.name }, configuration),
     );

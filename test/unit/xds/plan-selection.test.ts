@@ -324,6 +324,16 @@ describe('plan selection (translator)', () => {
     expect([keyed.headers.get('x-apip-plan'), keyed.headers.get('x-plan')]).toEqual(['pln_keyed', undefined]);
   });
 
+  it('gives basic-auth the platform\'s PBKDF2 budget when one is set, and the module\'s default otherwise', async () => {
+    const hash = await hashBasicAuthPassword('open sesame', 1000);
+    const model = shop([keylessPlan('pln_free', 0, { policies: [{ name: 'basic-auth', params: { users: [{ username: 'ann', passwordHash: hash }] } }] })]);
+    expect(JSON.parse(configurations(model)['basic-auth']!)).not.toHaveProperty('pbkdf2IterationsPerSecond');
+    const { resources } = translate(model, { ...options, moduleSettings: { 'basic-auth': { pbkdf2IterationsPerSecond: 50_000 } } });
+    expect(validateResources(resources)).toEqual([]);
+    const served = JSON.stringify(resources.listener);
+    expect(served).toContain('\\"pbkdf2IterationsPerSecond\\":50000');
+  });
+
   it('refuses any other kind as a plan policy, naming the attachment', () => {
     const model = shop([apiKeyPlan('pln_keyed', 0, { policies: [{ name: 'set-headers', params: {} }, { name: 'jwt', params: {} }] })]);
     const { ir, problems } = irOf(model);
