@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,12 @@ import { createTestDatabase, drivers, type TestDatabase } from '../../helpers/da
 import { loopbackHosts } from '../../helpers/platform.ts';
 import { apiInput, clusterNames, fakePipeline } from './fake-pipeline.ts';
 
+// Control planes of one database share the digest and secrets keys (docs/security.md, "Several replicas").
+const replicaKeys = { keyDigestSecret: randomBytes(32), secretsKey: randomBytes(32) };
+
 function config(database: TestDatabase): PlatformConfig {
   return {
+    ...replicaKeys,
     ...loopbackHosts,
     managementPort: 0,
     gatewayPort: 0,
