@@ -1,5 +1,6 @@
 import type { FieldIssue } from './errors.ts';
 import { durationPattern, validatePolicyAttachment } from './policy-registry.ts';
+import { isRecord } from '../json/is-record.ts';
 
 /**
  * The v0.9 RestApi rules (issue 3, "Validation"), checked all at once so a client sees every problem in one
@@ -17,9 +18,6 @@ const hostPattern = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*
 const maxContextLength = 200;
 const maxHandleLength = 253;
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isPresent(value: unknown): boolean {
   return value !== undefined && value !== null;

@@ -2,6 +2,7 @@ import { pbkdf2 as pbkdf2Callback, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import type { FieldIssue } from './errors.ts';
+import { isRecord } from '../json/is-record.ts';
 
 /**
  * The policies the control plane knows: every attachment (`{name, version, params}` on an API, an operation
@@ -297,9 +298,6 @@ export function paramsJsonSchema(def: PolicyDefinition): Record<string, unknown>
 const majorOnly = /^v\d+$/;
 const fullVersion = /^v?\d+\.\d+(\.\d+)?([-+].*)?$/;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** `params.limits[0].requests` from a zod path. */
 function joinPath(prefix: string, path: readonly PropertyKey[]): string {

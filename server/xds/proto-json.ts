@@ -1,4 +1,5 @@
 import type { Type } from 'protobufjs';
+import { isRecord } from '../json/is-record.ts';
 
 /**
  * proto3 canonical JSON → the object shape protobufjs `fromObject` expects. protobufjs understands `@type`
@@ -17,9 +18,6 @@ const wrapperTypes = new Set(
   ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((n) => `.google.protobuf.${n}Value`),
 );
 
-function isRecord(value: Json): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** "1.5s" → { seconds: "1", nanos: 500000000 } (negative durations keep both parts negative). */
 function durationFromJson(text: string): { seconds: string; nanos: number } {

@@ -1,7 +1,8 @@
 import type { ApiKey, CreateApiKeyInput } from '../../domain/api-keys.ts';
 import type { ExpiresIn } from '../../domain/api-keys-validation.ts';
 import { ValidationError } from '../../domain/errors.ts';
-import { FieldReader, isRecord, objectBody } from './body.ts';
+import { isRecord } from '../../json/is-record.ts';
+import { FieldReader, objectBody } from './body.ts';
 import { toRestTime, toRestTimeOrNull } from './time.ts';
 
 export interface RestApiKeyJson {

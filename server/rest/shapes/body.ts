@@ -1,14 +1,12 @@
 import type { FieldIssue } from '../../domain/errors.ts';
 import { ValidationError } from '../../domain/errors.ts';
+import { isRecord } from '../../json/is-record.ts';
 
 /**
  * Reading untyped v0.9 bodies: only JSON types are checked here (a string where a string belongs); every
  * rule about the values is the domain's. Type problems are collected, so one answer lists all of them.
  */
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The body as an object; an absent body is `{}` when the operation's body is optional. */
 export function objectBody(body: unknown, options: { required: boolean }): Record<string, unknown> {

@@ -3,7 +3,7 @@ import { resolvedContext } from '../../domain/apis.ts';
 import { validateApiInput } from '../../domain/api-validation.ts';
 import type { FieldIssue } from '../../domain/errors.ts';
 import { ValidationError } from '../../domain/errors.ts';
-import { isRecord } from './body.ts';
+import { isRecord } from '../../json/is-record.ts';
 import { toRestTime } from './time.ts';
 
 /** The only apiVersion and kind a v0.9 RestApi body may carry. */
