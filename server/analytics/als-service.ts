@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import { certificateNodeId } from '../xds/data-plane-identity.ts';
-import { envoyProtoIncludeDirs } from '../xds/resource-codec.ts';
+import { envoyProtoIncludeDirs } from '../envoy/protos.ts';
 import { StreamsPerNode } from '../xds/streams-per-node.ts';
 import { type HttpAccessLogEntry, recordFromAccessLogEntry } from './als-entry.ts';
 import type { RequestRecord } from './request-record.ts';

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Snapshot, SnapshotSource } from '../xds/resources.ts';
+import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 import { createAdminServer } from './admin-server.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';

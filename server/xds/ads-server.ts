@@ -5,8 +5,9 @@ import { AdsStream, type AdsStreamStatus, type DiscoveryRequest, type DiscoveryR
 import { type EncodedSnapshot, encodeSnapshot } from './encoded-snapshot.ts';
 import { certificateNodeId, refuseCall, type XdsTls, xdsServerCredentials } from './data-plane-identity.ts';
 import { StreamsPerNode } from './streams-per-node.ts';
-import { envoyProtoIncludeDirs, type ResourceCodec, resourceCodec } from './resource-codec.ts';
-import type { Snapshot, SnapshotSource } from './resources.ts';
+import { envoyProtoIncludeDirs } from '../envoy/protos.ts';
+import { type ResourceCodec, resourceCodec } from '../envoy/resource-codec.ts';
+import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 
 export interface AdsServerOptions {
   snapshots: SnapshotSource;

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
-import { envoyProtoRoot } from './envoy-proto-root.ts';
-import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from './resources.ts';
+import { envoyProtoRoot } from '../envoy/protos.ts';
+import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from '../envoy/resources.ts';
 
 /**
  * Strict check of generated resources against Envoy's protos: what Envoy itself would refuse (an unknown field,

@@ -14,6 +14,18 @@ export const typeUrls = {
 
 export type ResourceKind = keyof typeof typeUrls;
 
+/** The `@type` of the Anys inside our resources (typed configs of filters, access logs and transport sockets). */
+export const extensionTypeUrls = {
+  httpConnectionManager: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  wasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+  upstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  stringValue: 'type.googleapis.com/google.protobuf.StringValue',
+  bytesValue: 'type.googleapis.com/google.protobuf.BytesValue',
+} as const;
+
 /** A proto3-JSON Envoy message; always has `name` (or `clusterName` for ClusterLoadAssignment). */
 export type EnvoyResource = Record<string, unknown>;
 
