@@ -15,6 +15,7 @@ import type { HeaderMap } from './proxy-wasm/header-map.ts';
 import type { HttpStream } from './proxy-wasm/http-stream.ts';
 import type { Plugin } from './proxy-wasm/plugin.ts';
 import type { HeadersOutcome, LocalReply, RequestInfo } from './proxy-wasm/types.ts';
+import { TurnBatcher } from './turn-batcher.ts';
 
 /** One wasm filter of the runtime configuration: a running plugin, or one whose module could not be loaded. */
 export type ChainFilter =
@@ -63,7 +64,7 @@ export class FilterChainRun {
   private responseOutcome: PhaseOutcome | Promise<PhaseOutcome> | null = null;
   private responseBodyData: Uint8Array | false | null = null;
 
-  constructor(private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo) {
+  constructor(private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo, private readonly batches: ChainBatches) {
     let width = 0;
     while (width < filters.length && (filters[width] as ChainFilter).kind === 'plugin') width++;
     this.width = width;
@@ -101,11 +102,7 @@ export class FilterChainRun {
     this.batchEndOfStream = endOfStream;
     this.batchListener = listener;
     this.batchOutcome = null;
-    requestBatch.push(this);
-    if (!isRequestBatchScheduled) {
-      isRequestBatchScheduled = true;
-      setImmediate(runRequestBatch);
-    }
+    this.batches.requests.add(this);
   }
 
   /** Step `position` of the batched request headers phase (see runRequestBatch). */
@@ -193,11 +190,7 @@ export class FilterChainRun {
     this.responseEndOfStream = endOfStream;
     this.responseListener = listener;
     this.responseOutcome = null;
-    responseBatch.push(this);
-    if (!isResponseBatchScheduled) {
-      isResponseBatchScheduled = true;
-      setImmediate(runResponseBatch);
-    }
+    this.batches.responses.add(this);
   }
 
   /** Step `position` of the batched response headers phase (positions run last to first). */
@@ -296,32 +289,12 @@ export class FilterChainRun {
   }
 
   /** proxy_on_done / on_log / on_delete for every stream; always called once per request. The calls run at the
-   *  end of this event-loop turn, with those of every other request that ended in it (see finishLater). */
+   *  end of this event-loop turn, with those of every other request that ended in it (see finishStreams). */
   done(): void {
     if (this.isDone) return;
     this.isDone = true;
-    if (this.streams.length > 0) finishLater(this.streams);
+    if (this.streams.length > 0) this.batches.finishing.add(this.streams);
   }
-}
-
-let responseBatch: FilterChainRun[] = [];
-let isResponseBatchScheduled = false;
-
-function runResponseBatch(): void {
-  isResponseBatchScheduled = false;
-  const batch = responseBatch;
-  responseBatch = [];
-  FilterChainRun.runResponseBatch(batch);
-}
-
-let requestBatch: FilterChainRun[] = [];
-let isRequestBatchScheduled = false;
-
-function runRequestBatch(): void {
-  isRequestBatchScheduled = false;
-  const batch = requestBatch;
-  requestBatch = [];
-  FilterChainRun.runBatch(batch);
 }
 
 // Streams end in batches, as Envoy destroys a finished stream (its wasm contexts get on_done, on_log and
@@ -329,31 +302,20 @@ function runRequestBatch(): void {
 // response. Running the batch filter by filter keeps one module's code and memory in the CPU caches for all its
 // calls instead of alternating between modules for every request; under load that costs measurably less. Then
 // the stream objects go back to their plugins for reuse.
-let finishing: HttpStream[][] = [];
-let isFinishScheduled = false;
-
-function finishLater(streams: HttpStream[]): void {
-  finishing.push(streams);
-  if (!isFinishScheduled) {
-    isFinishScheduled = true;
-    setImmediate(finishBatch);
-  }
-}
-
-/** Runs the pending end-of-stream calls now (benchmarks and tests that drive chains synchronously). */
-export function finishStreamsNow(): void {
-  finishBatch();
-}
-
-function finishBatch(): void {
-  isFinishScheduled = false;
-  const batch = finishing;
-  if (batch.length === 0) return;
-  finishing = [];
+function finishStreams(batch: readonly HttpStream[][]): void {
   let width = 0;
   for (const streams of batch) if (streams.length > width) width = streams.length;
   for (let position = 0; position < width; position++) {
     for (const streams of batch) streams[position]?.onDone();
   }
   for (const streams of batch) for (const stream of streams) stream.release();
+}
+
+/** The per-turn batches of the filter chains of one gateway (its proxy handler owns them): request headers,
+ *  response headers and the ends of streams. Benchmarks and tests that drive chains synchronously call
+ *  `finishing.runNow()`. */
+export class ChainBatches {
+  readonly requests = new TurnBatcher<FilterChainRun>((batch) => FilterChainRun.runBatch(batch));
+  readonly responses = new TurnBatcher<FilterChainRun>((batch) => FilterChainRun.runResponseBatch(batch));
+  readonly finishing = new TurnBatcher<HttpStream[]>(finishStreams);
 }

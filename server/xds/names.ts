@@ -25,8 +25,18 @@ export const xdsClusterName = 'apip-xds';
 /** Envoy's gRPC access-log `log_name` (the control plane's analytics accept any). */
 export const accessLogName = 'apip';
 
+/**
+ * The identity the authentication policies establish for everything after them (the first filter strips what
+ * clients send): what analytics read from both data planes, Envoy's access log and the embedded gateway's hook.
+ */
+export const identityHeaders = {
+  applicationId: 'x-apip-application-id',
+  subscriptionId: 'x-apip-subscription-id',
+  plan: 'x-apip-plan',
+} as const;
+
 /** Request headers every access-log entry carries: the identity the policies established (docs/analytics.md). */
-export const accessLogRequestHeaders = ['x-apip-application-id', 'x-apip-plan'] as const;
+export const accessLogRequestHeaders = [identityHeaders.applicationId, identityHeaders.plan] as const;
 
 /** HttpConnectionManager stat prefix. */
 export const statPrefix = 'apip';
