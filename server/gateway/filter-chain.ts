@@ -3,13 +3,12 @@
 // order; https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters#filter-ordering
 // The first local reply stops the chain and the upstream is not called; a local reply of the request phase
 // (headers or body) then goes through the response callbacks of the filters before the one that replied, last to
-// first, as Envoy's encoder filters see local replies (the host's encodeLocalReply). This runs HttpStreams directly
-// rather than the host's ChainStream because it also needs the body phases and filters that failed to load (which
-// answer in their place in the chain). Every phase is synchronous unless a filter pauses (awaits an http_call).
+// first, as Envoy's encoder filters see local replies (encode-local-reply.ts). A filter that failed to load answers
+// in its place in the chain. Every phase is synchronous unless a filter pauses (awaits an http_call).
 // The gateway runs the headers phases and the end of streams in batches per event-loop turn (requestHeadersBatched,
 // responseHeadersBatched, done): each request sees exactly the callbacks it would alone, in the same order, but the
 // batch goes through one module after the other, which keeps each module hot in the CPU caches.
-import { encodeLocalReplyThrough } from './proxy-wasm/chain.ts';
+import { encodeLocalReplyThrough } from './encode-local-reply.ts';
 import { failClosedReply } from './proxy-wasm/failures.ts';
 import type { HeaderMap } from './proxy-wasm/header-map.ts';
 import type { HttpStream } from './proxy-wasm/http-stream.ts';
