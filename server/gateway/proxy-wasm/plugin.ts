@@ -37,7 +37,7 @@
  * functions answer UNIMPLEMENTED.
  */
 import { systemClock } from './clock.ts';
-import { encodeUtf8 } from './guest-memory.ts';
+import { encodeUtf8 } from './utf8.ts';
 import { type CallScope, emptyScope, type HostServices } from './host-binding.ts';
 import { HttpStream, type StreamHost } from './http-stream.ts';
 import { MetricsRegistry } from './metrics.ts';
