@@ -14,6 +14,15 @@ export const typeUrls = {
 
 export type ResourceKind = keyof typeof typeUrls;
 
+/** Envoy's well-known names of the extensions our resources use (`name` beside a `typedConfig`). */
+export const extensionNames = {
+  httpConnectionManager: 'envoy.filters.network.http_connection_manager',
+  wasm: 'envoy.filters.http.wasm',
+  router: 'envoy.filters.http.router',
+  httpGrpcAccessLog: 'envoy.access_loggers.http_grpc',
+  tlsTransportSocket: 'envoy.transport_sockets.tls',
+} as const;
+
 /** The `@type` of the Anys inside our resources (typed configs of filters, access logs and transport sockets). */
 export const extensionTypeUrls = {
   httpConnectionManager: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',

@@ -4,8 +4,10 @@
  * breaking change and its commit must say so.
  *
  * API handles (v0.9 `metadata.name`) never contain `/` or whitespace, so `api/<handle>/…` can never collide with
- * the platform's own `apip/…` names nor with another API's.
+ * the platform's own `apip/…` names nor with another API's. Envoy's own names and type URLs are in
+ * server/envoy/resources.ts.
  */
+import { extensionNames } from '../envoy/resources.ts';
 
 /** The one HTTP listener every data plane gets. */
 export const listenerName = 'apip/http';
@@ -79,7 +81,7 @@ export function definitionClusterName(apiHandle: string, definition: string, ind
 
 /** HTTP filter name of a policy module in the listener's chain. */
 export function wasmFilterName(module: string): string {
-  return `envoy.filters.http.wasm/${module}`;
+  return `${extensionNames.wasm}/${module}`;
 }
 
 /**
