@@ -15,8 +15,6 @@ import { TurnBatcher } from './turn-batcher.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
 import type { RandomSource } from './weighted-choice.ts';
 
-export type { GatewayRequestRecord } from './telemetry.ts';
-
 export interface ProxyDependencies {
   holder: ConfigHolder;
   pools: UpstreamPools;
