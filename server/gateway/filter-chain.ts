@@ -43,6 +43,16 @@ export interface ResponseHeadersListener {
   afterResponseHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>, body: Uint8Array | false | null): void;
 }
 
+/** A headers callback of a batch step (`request`: decoder, else encoder). A host bug fails this request only (its
+ *  listener reports the rejection), never the rest of the batch. */
+function guarded(stream: HttpStream, request: boolean, headers: HeaderMap, endOfStream: boolean): HeadersOutcome | Promise<never> {
+  try {
+    return request ? stream.onRequestHeaders(headers, endOfStream) : stream.onResponseHeaders(headers, endOfStream);
+  } catch (error: unknown) {
+    return Promise.reject(error);
+  }
+}
+
 export class FilterChainRun {
   private readonly streams: HttpStream[] = [];
   /** A filter that could not load: requests reaching it fail closed. */
@@ -115,23 +125,15 @@ export class FilterChainRun {
     if (this.batchOutcome !== null) return;
     const streams = this.streams;
     const headers = this.batchHeaders as HeaderMap;
-    let outcome: HeadersOutcome;
-    try {
-      outcome = (streams[position] as HttpStream).onRequestHeaders(headers, this.batchEndOfStream);
-    } catch (error: unknown) {
-      // A host bug fails this request only (the listener reports it), never the rest of the batch.
-      this.batchOutcome = Promise.reject(error);
-      return;
-    }
-    if (outcome.action === 'continue') return;
-    if (outcome.action === 'localReply') {
-      this.batchOutcome = encodeLocalReplyThrough(streams, position, outcome);
-      return;
-    }
     const endOfStream = this.batchEndOfStream;
-    this.batchOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
-      ? encodeLocalReplyThrough(streams, position, settled)
-      : this.requestHeadersFrom(position + 1, headers, endOfStream)));
+    const outcome = guarded(streams[position] as HttpStream, true, headers, endOfStream);
+    if (outcome instanceof Promise) this.batchOutcome = outcome;
+    else if (outcome.action === 'localReply') this.batchOutcome = encodeLocalReplyThrough(streams, position, outcome);
+    else if (outcome.action === 'pause') {
+      this.batchOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
+        ? encodeLocalReplyThrough(streams, position, settled)
+        : this.requestHeadersFrom(position + 1, headers, endOfStream)));
+    }
   }
 
   /** The end of the batched phase: the outcome to the listener. */
@@ -195,24 +197,15 @@ export class FilterChainRun {
   /** Step `position` of the batched response headers phase (positions run last to first). */
   private responseStep(position: number): void {
     if (this.isDone || this.responseOutcome !== null || position >= this.streams.length) return;
-    const streams = this.streams;
     const headers = this.responseHeadersMap as HeaderMap;
-    let outcome: HeadersOutcome;
-    try {
-      outcome = (streams[position] as HttpStream).onResponseHeaders(headers, this.responseEndOfStream);
-    } catch (error: unknown) {
-      this.responseOutcome = Promise.reject(error);
-      return;
-    }
-    if (outcome.action === 'continue') return;
-    if (outcome.action === 'localReply') {
-      this.responseOutcome = outcome;
-      return;
-    }
     const endOfStream = this.responseEndOfStream;
-    this.responseOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
-      ? settled
-      : this.responseHeadersFrom(position - 1, headers, endOfStream)));
+    const outcome = guarded(this.streams[position] as HttpStream, false, headers, endOfStream);
+    if (outcome instanceof Promise || outcome.action === 'localReply') this.responseOutcome = outcome;
+    else if (outcome.action === 'pause') {
+      this.responseOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
+        ? settled
+        : this.responseHeadersFrom(position - 1, headers, endOfStream)));
+    }
   }
 
   /** The body step of the batch: after the headers phase continued, the complete body through filter
