@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { createGateway } from '../server/gateway/gateway.ts';
-import type { EnvoyResource } from '../server/xds/resources.ts';
+import type { EnvoyResource } from '../server/envoy/resources.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../test/fixtures/gateway/envoy-resources.ts';
 import { ManualSource, moduleSha256 } from '../test/fixtures/gateway/servers.ts';
 

@@ -4,7 +4,7 @@ import { createHash, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { createManualClock } from '../server/gateway/proxy-wasm/clock.ts';
-import { type ChainFilter, FilterChainRun, finishStreamsNow } from '../server/gateway/filter-chain.ts';
+import { ChainBatches, type ChainFilter, FilterChainRun } from '../server/gateway/filter-chain.ts';
 import { HeaderMap } from '../server/gateway/proxy-wasm/header-map.ts';
 import type { Plugin } from '../server/gateway/proxy-wasm/plugin.ts';
 import type { HeaderList, PolicyLogger } from '../server/gateway/proxy-wasm/types.ts';
@@ -159,8 +159,9 @@ if (only === undefined || only === 'chain') {
   ];
   const filters: ChainFilter[] = chainPlugins.map((plugin) => ({ kind: 'plugin', name: plugin.name, plugin }));
   const body = Buffer.from(JSON.stringify({ id: 42, title: 'Dune', author: 'Frank Herbert' }));
+  const batches = new ChainBatches();
   const chainRequest = (): void => {
-    const run = new FilterChainRun(filters, { routeName: ROUTE, clusterName: 'books' });
+    const run = new FilterChainRun(filters, { routeName: ROUTE, clusterName: 'books' }, batches);
     const request = new HeaderMap([
       [':method', 'GET'], [':path', '/books/7'], [':authority', 'api.example.test'], [':scheme', 'http'],
       ['x-api-key', key], ['x-forwarded-for', '127.0.0.1'], ['x-forwarded-proto', 'http'], ['x-request-id', 'a9d4b1f8-7c33-4a67-9d58-2c7e9f0b1a23'],
@@ -172,7 +173,7 @@ if (only === undefined || only === 'chain') {
     if (responseOutcome instanceof Promise || responseOutcome.action !== 'continue') throw new Error('chain: unexpected response outcome');
     run.responseBody(body, true);
     run.done();
-    finishStreamsNow();
+    batches.finishing.runNow();
   };
   for (let i = 0; i < WARMUP; i++) chainRequest();
   const samples = new BigInt64Array(ITERATIONS);

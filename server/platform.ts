@@ -32,7 +32,7 @@ import { type ChangeNotify, startChangeNotify } from './db/change-notify.ts';
 import { type AdsServer, startAdsServer } from './xds/ads-server.ts';
 import { createSnapshotPipeline } from './xds/pipeline.ts';
 import { deploymentStatusOf } from './xds/deployment-status.ts';
-import type { SnapshotSource } from './xds/resources.ts';
+import type { SnapshotSource } from './envoy/resources.ts';
 import { SnapshotRunner, type SnapshotPipeline } from './xds/runner.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 

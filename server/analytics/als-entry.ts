@@ -1,4 +1,4 @@
-import { apiOfRouteName } from '../xds/names.ts';
+import { apiOfRouteName, identityHeaders } from '../xds/names.ts';
 import type { RequestRecord } from './request-record.ts';
 
 /** google.protobuf.Timestamp / Duration as @grpc/proto-loader decodes them with `longs: Number`. */
@@ -46,8 +46,8 @@ export function recordFromAccessLogEntry(entry: HttpAccessLogEntry, receivedAt: 
     api: route === '' ? null : apiOfRouteName(route),
     status: entry.response?.response_code?.value ?? 0,
     durationMs: toMs(common.duration) ?? toMs(common.time_to_last_downstream_tx_byte) ?? toMs(common.time_to_last_rx_byte) ?? 0,
-    applicationId: header(headers, 'x-apip-application-id'),
-    plan: header(headers, 'x-apip-plan'),
+    applicationId: header(headers, identityHeaders.applicationId),
+    plan: header(headers, identityHeaders.plan),
     details: entry.response?.response_code_details || null,
   };
 }

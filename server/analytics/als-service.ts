@@ -1,8 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import { certificateNodeId } from '../xds/data-plane-identity.ts';
-import { envoyProtoIncludeDirs } from '../xds/resource-codec.ts';
+import { envoyGrpcService } from '../envoy/grpc-services.ts';
 import { StreamsPerNode } from '../xds/streams-per-node.ts';
 import { type HttpAccessLogEntry, recordFromAccessLogEntry } from './als-entry.ts';
 import type { RequestRecord } from './request-record.ts';
@@ -19,20 +18,9 @@ type AlsCall = grpc.ServerReadableStream<StreamAccessLogsMessage, Record<string,
 
 let definition: grpc.ServiceDefinition | null = null;
 
-/** The service from Envoy's own als.proto (loaded once; keepCase, as ads-server.ts loads ads.proto). */
+/** The service from Envoy's own als.proto (loaded once). */
 function accessLogServiceDefinition(): grpc.ServiceDefinition {
-  if (definition) return definition;
-  const loaded = protoLoader.loadSync('envoy/service/accesslog/v3/als.proto', {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: false,
-    oneofs: true,
-    includeDirs: [...envoyProtoIncludeDirs],
-  });
-  const service = loaded[serviceName];
-  if (!service || !('StreamAccessLogs' in service)) throw new Error(`${serviceName} not found in als.proto`);
-  definition = service as unknown as grpc.ServiceDefinition;
+  definition ??= envoyGrpcService('envoy/service/accesslog/v3/als.proto', serviceName, 'StreamAccessLogs', { longs: Number, defaults: false });
   return definition;
 }
 

@@ -12,9 +12,9 @@ import type protobuf from 'protobufjs';
 import {
   emptyResources, type EnvoyResource, type EnvoyResources, type ResourceKind, resourceName, type Snapshot,
   type SnapshotSource, typeUrls,
-} from '../xds/resources.ts';
-import { envoyProtos } from './envoy-protos.ts';
-import { messageToJson } from './proto-json.ts';
+} from '../envoy/resources.ts';
+import { messageToJson } from '../envoy/proto-json.ts';
+import { adsProtoRoot } from '../envoy/protos.ts';
 
 const method = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const kinds = Object.keys(typeUrls) as ResourceKind[];
@@ -64,7 +64,7 @@ type Listener = (snapshot: Snapshot) => unknown;
 
 export function createAdsClient(options: AdsClientOptions): AdsClient {
   const logger = options.logger.child({ component: 'ads-client' });
-  const root = envoyProtos();
+  const root = adsProtoRoot();
   const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
   const node = options.node ?? { id: `embedded-gateway-${hostname()}-${process.pid}`, cluster: 'apip-gateway' };

@@ -1,5 +1,5 @@
 // The request body through the filter chain's body phase, with backpressure (the response body's phase is in
-// proxy.ts, fed by the upstream attempt).
+// response-relay.ts, fed by the upstream attempt).
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { FilterChainRun } from './filter-chain.ts';

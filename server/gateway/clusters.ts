@@ -1,14 +1,13 @@
 // Clusters and their endpoints: STATIC / STRICT_DNS / LOGICAL_DNS with an inline load_assignment, or EDS from
 // the snapshot's ClusterLoadAssignment; TLS from the `envoy.transport_sockets.tls` transport socket.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
+import { extensionTypeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
 import { arrayAt, ConfigError, isObject, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
 import { RoundRobin } from './weighted-choice.ts';
 
 /** Envoy's default connect_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-
-const upstreamTlsContext = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 
 export interface Endpoint {
   readonly address: string;
@@ -72,8 +71,8 @@ function readTls(cluster: JsonObject, where: string): UpstreamTls | null {
   if (socket === undefined) return null;
   const typed = objectAt(socket, 'typedConfig', `${where}.transportSocket`);
   const type = typed?.['@type'];
-  if (typed === undefined || type === 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer') return null;
-  if (type !== upstreamTlsContext) throw new ConfigError(`${where}.transportSocket: unsupported ${String(type)}`);
+  if (typed === undefined || type === extensionTypeUrls.rawBuffer) return null;
+  if (type !== extensionTypeUrls.upstreamTlsContext) throw new ConfigError(`${where}.transportSocket: unsupported ${String(type)}`);
   const common = objectAt(typed, 'commonTlsContext', `${where}.transportSocket`) ?? {};
   const validation = objectAt(common, 'validationContext', `${where}.commonTlsContext`);
   const trustedCa = validation === undefined ? undefined : objectAt(validation, 'trustedCa', `${where}.validationContext`);

@@ -3,18 +3,18 @@
 // order; https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters#filter-ordering
 // The first local reply stops the chain and the upstream is not called; a local reply of the request phase
 // (headers or body) then goes through the response callbacks of the filters before the one that replied, last to
-// first, as Envoy's encoder filters see local replies (the host's encodeLocalReply). This runs HttpStreams directly
-// rather than the host's ChainStream because it also needs the body phases and filters that failed to load (which
-// answer in their place in the chain). Every phase is synchronous unless a filter pauses (awaits an http_call).
+// first, as Envoy's encoder filters see local replies (encode-local-reply.ts). A filter that failed to load answers
+// in its place in the chain. Every phase is synchronous unless a filter pauses (awaits an http_call).
 // The gateway runs the headers phases and the end of streams in batches per event-loop turn (requestHeadersBatched,
 // responseHeadersBatched, done): each request sees exactly the callbacks it would alone, in the same order, but the
 // batch goes through one module after the other, which keeps each module hot in the CPU caches.
-import { encodeLocalReplyThrough } from './proxy-wasm/chain.ts';
+import { encodeLocalReplyThrough } from './encode-local-reply.ts';
 import { failClosedReply } from './proxy-wasm/failures.ts';
 import type { HeaderMap } from './proxy-wasm/header-map.ts';
 import type { HttpStream } from './proxy-wasm/http-stream.ts';
 import type { Plugin } from './proxy-wasm/plugin.ts';
 import type { HeadersOutcome, LocalReply, RequestInfo } from './proxy-wasm/types.ts';
+import { TurnBatcher } from './turn-batcher.ts';
 
 /** One wasm filter of the runtime configuration: a running plugin, or one whose module could not be loaded. */
 export type ChainFilter =
@@ -43,6 +43,16 @@ export interface ResponseHeadersListener {
   afterResponseHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>, body: Uint8Array | false | null): void;
 }
 
+/** A headers callback of a batch step (`request`: decoder, else encoder). A host bug fails this request only (its
+ *  listener reports the rejection), never the rest of the batch. */
+function guarded(stream: HttpStream, request: boolean, headers: HeaderMap, endOfStream: boolean): HeadersOutcome | Promise<never> {
+  try {
+    return request ? stream.onRequestHeaders(headers, endOfStream) : stream.onResponseHeaders(headers, endOfStream);
+  } catch (error: unknown) {
+    return Promise.reject(error);
+  }
+}
+
 export class FilterChainRun {
   private readonly streams: HttpStream[] = [];
   /** A filter that could not load: requests reaching it fail closed. */
@@ -63,7 +73,7 @@ export class FilterChainRun {
   private responseOutcome: PhaseOutcome | Promise<PhaseOutcome> | null = null;
   private responseBodyData: Uint8Array | false | null = null;
 
-  constructor(private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo) {
+  constructor(private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo, private readonly batches: ChainBatches) {
     let width = 0;
     while (width < filters.length && (filters[width] as ChainFilter).kind === 'plugin') width++;
     this.width = width;
@@ -101,11 +111,7 @@ export class FilterChainRun {
     this.batchEndOfStream = endOfStream;
     this.batchListener = listener;
     this.batchOutcome = null;
-    requestBatch.push(this);
-    if (!isRequestBatchScheduled) {
-      isRequestBatchScheduled = true;
-      setImmediate(runRequestBatch);
-    }
+    this.batches.requests.add(this);
   }
 
   /** Step `position` of the batched request headers phase (see runRequestBatch). */
@@ -119,23 +125,15 @@ export class FilterChainRun {
     if (this.batchOutcome !== null) return;
     const streams = this.streams;
     const headers = this.batchHeaders as HeaderMap;
-    let outcome: HeadersOutcome;
-    try {
-      outcome = (streams[position] as HttpStream).onRequestHeaders(headers, this.batchEndOfStream);
-    } catch (error: unknown) {
-      // A host bug fails this request only (the listener reports it), never the rest of the batch.
-      this.batchOutcome = Promise.reject(error);
-      return;
-    }
-    if (outcome.action === 'continue') return;
-    if (outcome.action === 'localReply') {
-      this.batchOutcome = encodeLocalReplyThrough(streams, position, outcome);
-      return;
-    }
     const endOfStream = this.batchEndOfStream;
-    this.batchOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
-      ? encodeLocalReplyThrough(streams, position, settled)
-      : this.requestHeadersFrom(position + 1, headers, endOfStream)));
+    const outcome = guarded(streams[position] as HttpStream, true, headers, endOfStream);
+    if (outcome instanceof Promise) this.batchOutcome = outcome;
+    else if (outcome.action === 'localReply') this.batchOutcome = encodeLocalReplyThrough(streams, position, outcome);
+    else if (outcome.action === 'pause') {
+      this.batchOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
+        ? encodeLocalReplyThrough(streams, position, settled)
+        : this.requestHeadersFrom(position + 1, headers, endOfStream)));
+    }
   }
 
   /** The end of the batched phase: the outcome to the listener. */
@@ -193,34 +191,21 @@ export class FilterChainRun {
     this.responseEndOfStream = endOfStream;
     this.responseListener = listener;
     this.responseOutcome = null;
-    responseBatch.push(this);
-    if (!isResponseBatchScheduled) {
-      isResponseBatchScheduled = true;
-      setImmediate(runResponseBatch);
-    }
+    this.batches.responses.add(this);
   }
 
   /** Step `position` of the batched response headers phase (positions run last to first). */
   private responseStep(position: number): void {
     if (this.isDone || this.responseOutcome !== null || position >= this.streams.length) return;
-    const streams = this.streams;
     const headers = this.responseHeadersMap as HeaderMap;
-    let outcome: HeadersOutcome;
-    try {
-      outcome = (streams[position] as HttpStream).onResponseHeaders(headers, this.responseEndOfStream);
-    } catch (error: unknown) {
-      this.responseOutcome = Promise.reject(error);
-      return;
-    }
-    if (outcome.action === 'continue') return;
-    if (outcome.action === 'localReply') {
-      this.responseOutcome = outcome;
-      return;
-    }
     const endOfStream = this.responseEndOfStream;
-    this.responseOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
-      ? settled
-      : this.responseHeadersFrom(position - 1, headers, endOfStream)));
+    const outcome = guarded(this.streams[position] as HttpStream, false, headers, endOfStream);
+    if (outcome instanceof Promise || outcome.action === 'localReply') this.responseOutcome = outcome;
+    else if (outcome.action === 'pause') {
+      this.responseOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
+        ? settled
+        : this.responseHeadersFrom(position - 1, headers, endOfStream)));
+    }
   }
 
   /** The body step of the batch: after the headers phase continued, the complete body through filter
@@ -296,32 +281,12 @@ export class FilterChainRun {
   }
 
   /** proxy_on_done / on_log / on_delete for every stream; always called once per request. The calls run at the
-   *  end of this event-loop turn, with those of every other request that ended in it (see finishLater). */
+   *  end of this event-loop turn, with those of every other request that ended in it (see finishStreams). */
   done(): void {
     if (this.isDone) return;
     this.isDone = true;
-    if (this.streams.length > 0) finishLater(this.streams);
+    if (this.streams.length > 0) this.batches.finishing.add(this.streams);
   }
-}
-
-let responseBatch: FilterChainRun[] = [];
-let isResponseBatchScheduled = false;
-
-function runResponseBatch(): void {
-  isResponseBatchScheduled = false;
-  const batch = responseBatch;
-  responseBatch = [];
-  FilterChainRun.runResponseBatch(batch);
-}
-
-let requestBatch: FilterChainRun[] = [];
-let isRequestBatchScheduled = false;
-
-function runRequestBatch(): void {
-  isRequestBatchScheduled = false;
-  const batch = requestBatch;
-  requestBatch = [];
-  FilterChainRun.runBatch(batch);
 }
 
 // Streams end in batches, as Envoy destroys a finished stream (its wasm contexts get on_done, on_log and
@@ -329,31 +294,20 @@ function runRequestBatch(): void {
 // response. Running the batch filter by filter keeps one module's code and memory in the CPU caches for all its
 // calls instead of alternating between modules for every request; under load that costs measurably less. Then
 // the stream objects go back to their plugins for reuse.
-let finishing: HttpStream[][] = [];
-let isFinishScheduled = false;
-
-function finishLater(streams: HttpStream[]): void {
-  finishing.push(streams);
-  if (!isFinishScheduled) {
-    isFinishScheduled = true;
-    setImmediate(finishBatch);
-  }
-}
-
-/** Runs the pending end-of-stream calls now (benchmarks and tests that drive chains synchronously). */
-export function finishStreamsNow(): void {
-  finishBatch();
-}
-
-function finishBatch(): void {
-  isFinishScheduled = false;
-  const batch = finishing;
-  if (batch.length === 0) return;
-  finishing = [];
+function finishStreams(batch: readonly HttpStream[][]): void {
   let width = 0;
   for (const streams of batch) if (streams.length > width) width = streams.length;
   for (let position = 0; position < width; position++) {
     for (const streams of batch) streams[position]?.onDone();
   }
   for (const streams of batch) for (const stream of streams) stream.release();
+}
+
+/** The per-turn batches of the filter chains of one gateway (its proxy handler owns them): request headers,
+ *  response headers and the ends of streams. Benchmarks and tests that drive chains synchronously call
+ *  `finishing.runNow()`. */
+export class ChainBatches {
+  readonly requests = new TurnBatcher<FilterChainRun>((batch) => FilterChainRun.runBatch(batch));
+  readonly responses = new TurnBatcher<FilterChainRun>((batch) => FilterChainRun.runResponseBatch(batch));
+  readonly finishing = new TurnBatcher<HttpStream[]>(finishStreams);
 }

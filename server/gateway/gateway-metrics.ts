@@ -1,6 +1,7 @@
 // Gateway metrics in the Prometheus text format (version 0.0.4), served on the admin port's /metrics:
 // requests by API, route, status and decision; a latency histogram per API and route; the snapshot in use.
 // https://prometheus.io/docs/instrumenting/exposition_formats/
+import { apiOfRouteName } from '../xds/names.ts';
 
 /** How a request was answered: forwarded upstream, by a policy's local reply, or by the gateway itself
  *  (no route, no upstream, timeout). */
@@ -36,18 +37,12 @@ export class RouteSeries {
   latency: LatencySeries | null = null;
 
   constructor(readonly route: string) {
-    this.api = apiOfRoute(route);
+    this.api = apiOfRouteName(route);
   }
 }
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** The API id of a route name `<api-id>/<METHOD>/<path-template>`. */
-export function apiOfRoute(routeName: string): string {
-  const slash = routeName.indexOf('/');
-  return slash < 0 ? routeName : routeName.slice(0, slash);
 }
 
 export class GatewayMetrics {

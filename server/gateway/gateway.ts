@@ -4,12 +4,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Snapshot, SnapshotSource } from '../xds/resources.ts';
+import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 import { createAdminServer } from './admin-server.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';
 import { type ModuleFetcher, ModuleCache } from './module-cache.ts';
-import { createProxyHandler, type GatewayRequestRecord } from './proxy.ts';
+import { createProxyHandler } from './proxy.ts';
+import type { GatewayRequestRecord } from './telemetry.ts';
 import { createFetchHttpCaller } from './proxy-wasm/fetch-http-call.ts';
 import { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
 import { SharedQueues } from './proxy-wasm/shared-queues.ts';
@@ -42,7 +43,7 @@ export interface GatewayOptions {
   onRequestComplete?: (record: GatewayRequestRecord) => void;
 }
 
-export type { GatewayRequestRecord } from './proxy.ts';
+export type { GatewayRequestRecord } from './telemetry.ts';
 
 export interface Gateway {
   readonly port: number;

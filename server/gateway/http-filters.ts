@@ -2,16 +2,9 @@
 // order. Supported filters: `envoy.filters.http.wasm` (any number, in order) and `envoy.filters.http.router`,
 // which must be last (Envoy's terminal filter). An unknown filter is refused unless marked `isOptional`, as Envoy
 // does: https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-httpfilter
+import { extensionTypeUrls as typeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
 import { arrayAt, booleanAt, ConfigError, isObject, type JsonObject, objectAt, stringAt } from './json-fields.ts';
-
-export const typeUrls = {
-  httpConnectionManager: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-  wasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-  stringValue: 'type.googleapis.com/google.protobuf.StringValue',
-  bytesValue: 'type.googleapis.com/google.protobuf.BytesValue',
-} as const;
 
 /** Where a module's bytes come from (AsyncDataSource). */
 export type WasmCode =

@@ -4,7 +4,7 @@
 // from the previous configuration as they are; anything else gets a new plugin (a new VM instance of the cached
 // module) so requests in flight on the old configuration keep the plugin they started with. Shared data is per VM
 // id in the data plane's registry (BuildDependencies.shared), so counters carry over either way.
-import type { Snapshot } from '../xds/resources.ts';
+import type { Snapshot } from '../envoy/resources.ts';
 import { compileCluster, indexAssignments, type RuntimeCluster } from './clusters.ts';
 import type { ChainFilter } from './filter-chain.ts';
 import { readListener, type WasmFilterSpec } from './http-filters.ts';

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../logger.ts';
 import { AdsStream, type AdsStreamStatus, type DiscoveryRequest, type DiscoveryResponse } from './ads-stream.ts';
 import { type EncodedSnapshot, encodeSnapshot } from './encoded-snapshot.ts';
 import { certificateNodeId, refuseCall, type XdsTls, xdsServerCredentials } from './data-plane-identity.ts';
 import { StreamsPerNode } from './streams-per-node.ts';
-import { envoyProtoIncludeDirs, type ResourceCodec, resourceCodec } from './resource-codec.ts';
-import type { Snapshot, SnapshotSource } from './resources.ts';
+import { envoyGrpcService } from '../envoy/grpc-services.ts';
+import { type ResourceCodec, resourceCodec } from '../envoy/resource-codec.ts';
+import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 
 export interface AdsServerOptions {
   snapshots: SnapshotSource;
@@ -39,19 +39,9 @@ const serviceName = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
-/** The ADS service definition from Envoy's own ads.proto; keepCase, as grpc-js-xds loads it. */
+/** The ADS service definition from Envoy's own ads.proto. */
 function loadAdsService(): grpc.ServiceDefinition {
-  const definition = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [...envoyProtoIncludeDirs],
-  });
-  const service = definition[serviceName];
-  if (!service || !('StreamAggregatedResources' in service)) throw new Error(`${serviceName} not found in ads.proto`);
-  return service as unknown as grpc.ServiceDefinition;
+  return envoyGrpcService('envoy/service/discovery/v3/ads.proto', serviceName, 'StreamAggregatedResources', { longs: String, defaults: true });
 }
 
 function bindAddress(host: string, port: number): string {

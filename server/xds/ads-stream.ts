@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts';
 import { type EncodedAny, type EncodedSnapshot, digestOf, selectResources } from './encoded-snapshot.ts';
-import { type ResourceKind, typeUrls } from './resources.ts';
+import { type ResourceKind, typeUrls } from '../envoy/resources.ts';
 
 /** envoy.service.discovery.v3.DiscoveryRequest as @grpc/proto-loader decodes it (keepCase, defaults). */
 export interface DiscoveryRequest {

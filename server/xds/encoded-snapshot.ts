@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ResourceCodec } from './resource-codec.ts';
-import { type ResourceKind, type Snapshot, resourceName, typeUrls } from './resources.ts';
+import type { ResourceCodec } from '../envoy/resource-codec.ts';
+import { type ResourceKind, type Snapshot, resourceName, typeUrls } from '../envoy/resources.ts';
 
 /** google.protobuf.Any as @grpc/proto-loader (keepCase) takes it. */
 export interface EncodedAny {

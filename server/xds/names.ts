@@ -4,8 +4,10 @@
  * breaking change and its commit must say so.
  *
  * API handles (v0.9 `metadata.name`) never contain `/` or whitespace, so `api/<handle>/…` can never collide with
- * the platform's own `apip/…` names nor with another API's.
+ * the platform's own `apip/…` names nor with another API's. Envoy's own names and type URLs are in
+ * server/envoy/resources.ts.
  */
+import { extensionNames } from '../envoy/resources.ts';
 
 /** The one HTTP listener every data plane gets. */
 export const listenerName = 'apip/http';
@@ -25,8 +27,18 @@ export const xdsClusterName = 'apip-xds';
 /** Envoy's gRPC access-log `log_name` (the control plane's analytics accept any). */
 export const accessLogName = 'apip';
 
+/**
+ * The identity the authentication policies establish for everything after them (the first filter strips what
+ * clients send): what analytics read from both data planes, Envoy's access log and the embedded gateway's hook.
+ */
+export const identityHeaders = {
+  applicationId: 'x-apip-application-id',
+  subscriptionId: 'x-apip-subscription-id',
+  plan: 'x-apip-plan',
+} as const;
+
 /** Request headers every access-log entry carries: the identity the policies established (docs/analytics.md). */
-export const accessLogRequestHeaders = ['x-apip-application-id', 'x-apip-plan'] as const;
+export const accessLogRequestHeaders = [identityHeaders.applicationId, identityHeaders.plan] as const;
 
 /** HttpConnectionManager stat prefix. */
 export const statPrefix = 'apip';
@@ -69,7 +81,7 @@ export function definitionClusterName(apiHandle: string, definition: string, ind
 
 /** HTTP filter name of a policy module in the listener's chain. */
 export function wasmFilterName(module: string): string {
-  return `envoy.filters.http.wasm/${module}`;
+  return `${extensionNames.wasm}/${module}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ChangeFeed, DomainContext } from '../domain/context.ts';
 import type { Logger } from '../logger.ts';
-import type { EnvoyResources, Snapshot } from './resources.ts';
+import type { EnvoyResources, Snapshot } from '../envoy/resources.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 
 /** What the translator reports beside its resources: one broken API is left out, never the whole snapshot. */

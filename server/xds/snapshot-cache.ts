@@ -1,4 +1,4 @@
-import type { EnvoyResources, Snapshot, SnapshotSource } from './resources.ts';
+import type { EnvoyResources, Snapshot, SnapshotSource } from '../envoy/resources.ts';
 
 export interface SnapshotCacheOptions {
   /**

@@ -1,12 +1,12 @@
 import protobuf from 'protobufjs';
-import { envoyProtoRoot } from './envoy-proto-root.ts';
-import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from './resources.ts';
+import { envoyProtoRoot } from '../envoy/protos.ts';
+import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from '../envoy/resources.ts';
 
 /**
  * Strict check of generated resources against Envoy's protos: what Envoy itself would refuse (an unknown field,
  * a value of the wrong type or enum, an `@type` that names no known message, a protoc-gen-validate rule that
  * Envoy enforces on load) and what it would accept with a warning (a deprecated field). Proto3 JSON as in
- * resources.ts: camelCase field names, `@type` inside every google.protobuf.Any.
+ * server/envoy/resources.ts: camelCase field names, `@type` inside every google.protobuf.Any.
  */
 export interface ValidationIssue {
   /** `<kind>/<resource name>`. */

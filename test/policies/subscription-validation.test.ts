@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
-import { createPolicyChain } from '../../server/gateway/proxy-wasm/chain.ts';
+import { startChain } from '../fixtures/gateway/filter-chain.ts';
 import { apiKey, headerOf, jsonOf, loadPolicy, localReplyOf, requestHeaders, sendRequest, keyDigestHex, testDigestKeyHex } from '../helpers/policies.ts';
 
 const API = 'reading-list-api-v1.0';
@@ -70,8 +70,7 @@ describe('subscription-validation policy', () => {
       routes: { [ROUTE]: { keySets: [API], key: 'x-api-key' } },
     });
     const plugin = await load();
-    const chain = createPolicyChain([auth, plugin]);
-    const stream = chain.start(requestHeaders({ headers: [['x-api-key', key]] }), { routeName: ROUTE });
+    const stream = startChain([auth, plugin], requestHeaders({ headers: [['x-api-key', key]] }), { routeName: ROUTE });
     const outcome = await stream.onRequestHeaders(true);
     stream.onDone();
     expect(outcome.action).toBe('continue');
@@ -82,8 +81,7 @@ describe('subscription-validation policy', () => {
   it('ignores identity a client forged when the first policy strips it', async () => {
     const strip = await loadPolicy('set-headers', { stripIdentityHeaders: true, routes: {} });
     const plugin = await load();
-    const chain = createPolicyChain([strip, plugin]);
-    const stream = chain.start(requestHeaders({ headers: [['x-apip-application-id', 'app-gold']] }), { routeName: ROUTE });
+    const stream = startChain([strip, plugin], requestHeaders({ headers: [['x-apip-application-id', 'app-gold']] }), { routeName: ROUTE });
     const outcome = await stream.onRequestHeaders(true);
     stream.onDone();
     expect(outcome.action === 'localReply' && outcome.status).toBe(403);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
-import { createPolicyChain } from '../../server/gateway/proxy-wasm/chain.ts';
 import { InMemorySharedData, type SharedDataStore } from '../../server/gateway/proxy-wasm/shared-data.ts';
 import { Status } from '../../server/gateway/proxy-wasm/abi.ts';
+import { startChain } from '../fixtures/gateway/filter-chain.ts';
 import { headerOf, jsonOf, loadPolicy, localReplyOf, requestHeaders, sendRequest } from '../helpers/policies.ts';
 
 const ROUTE = 'reading-list/GET/books';
@@ -21,8 +21,7 @@ describe('throttle policy', () => {
     const vmId = `throttle-concurrent-${Math.random()}`;
     const workers = [await loadPolicy('throttle', limitConfig(10), { clock, vmId }), await loadPolicy('throttle', limitConfig(10), { clock, vmId })];
     const results = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
-      const chain = createPolicyChain([workers[i % 2]!]);
-      const stream = chain.start(requestHeaders({ path: '/books' }), { routeName: ROUTE });
+      const stream = startChain([workers[i % 2]!], requestHeaders({ path: '/books' }), { routeName: ROUTE });
       const outcome = await stream.onRequestHeaders(true);
       stream.onDone();
       return outcome.action === 'continue' ? 'passed' : localReplyOf(outcome).status;

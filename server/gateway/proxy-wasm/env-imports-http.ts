@@ -36,6 +36,20 @@ function mapStatus(map: HeaderMap | null | undefined): number {
 }
 
 /** The buffer `bufferType` in the current scope, or a status when unavailable. */
+/** proxy_add_header_map_value (`replace` false: another value beside those there) and proxy_replace_header_map_value. */
+function writeHeader(
+  binding: HostBinding, mapType: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number, replace: boolean,
+): number {
+  const map = headerMap(binding, mapType, true);
+  if (!map) return mapStatus(map);
+  const memory = memoryOf(binding);
+  const name = memory.readString(keyPtr, keySize);
+  const value = memory.readString(valuePtr, valueSize);
+  if (replace) map.replace(name, value);
+  else map.add(name, value);
+  return Status.Ok;
+}
+
 function buffer(binding: HostBinding, bufferType: number): Uint8Array | number {
   const { stream, httpCallResponse, pluginConfiguration, vmConfiguration } = binding.scope;
   switch (bufferType) {
@@ -89,18 +103,10 @@ export function createHttpStreamImports(binding: HostBinding) {
       return Status.Ok;
     },
     proxy_add_header_map_value(mapType: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      const map = headerMap(binding, mapType, true);
-      if (!map) return mapStatus(map);
-      const memory = memoryOf(binding);
-      map.add(memory.readString(keyPtr, keySize), memory.readString(valuePtr, valueSize));
-      return Status.Ok;
+      return writeHeader(binding, mapType, keyPtr, keySize, valuePtr, valueSize, false);
     },
     proxy_replace_header_map_value(mapType: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      const map = headerMap(binding, mapType, true);
-      if (!map) return mapStatus(map);
-      const memory = memoryOf(binding);
-      map.replace(memory.readString(keyPtr, keySize), memory.readString(valuePtr, valueSize));
-      return Status.Ok;
+      return writeHeader(binding, mapType, keyPtr, keySize, valuePtr, valueSize, true);
     },
     proxy_remove_header_map_value(mapType: number, keyPtr: number, keySize: number): number {
       const map = headerMap(binding, mapType, true);

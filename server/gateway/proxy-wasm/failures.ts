@@ -1,6 +1,6 @@
 // The host's own local replies, used when a module cannot give an answer. JSON bodies match the policies'
 // `{"status":"error","message":...}`; details are Envoy-style response code details for access logs.
-import { encodeUtf8 } from './guest-memory.ts';
+import { encodeUtf8 } from './utf8.ts';
 import type { LocalReply } from './types.ts';
 
 function failure(status: number, details: string, message: string): LocalReply {

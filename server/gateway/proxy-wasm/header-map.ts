@@ -1,7 +1,7 @@
 // A mutable, ordered header map with Envoy's semantics for proxy-wasm: lowercase names, get joins repeated
 // values with ",", replace drops every value then adds one, remove drops every value.
 // Stored as two parallel arrays (no tuple per header); names are lowercased once on the way in.
-import { decodeUtf8, encodeUtf8 } from './guest-memory.ts';
+import { decodeUtf8, encodeUtf8 } from './utf8.ts';
 import type { HeaderList } from './types.ts';
 
 /** `name` lowercased; the same string when it has no ASCII uppercase letter (no allocation, no runtime call). */

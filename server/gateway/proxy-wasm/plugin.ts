@@ -19,9 +19,9 @@
  *                                             // must drop it; the gateway's chain does, per-request garbage less)
  *   plugin.tick(); plugin.metrics.snapshot(); plugin.close();
  *
- * Several plugins in order: createPolicyChain() in chain.ts. A local reply there goes back through the response
- * callbacks of the plugins before the replying one, last to first, as Envoy's encoder filters see local replies;
- * a chain built from HttpStreams directly gets the same with encodeLocalReply(earlierStreams, reply).
+ * Several plugins in order: the gateway's FilterChainRun (../filter-chain.ts). A local reply there goes back through
+ * the response callbacks of the plugins before the replying one, last to first, as Envoy's encoder filters see
+ * local replies (../encode-local-reply.ts).
  * Failures never escape: a module that traps, runs out of memory or stalls fails only that request, with a 500
  * local reply (details `wasm_trap`, `wasm_stalled`) and one error log line; the VM is then replaced by a fresh
  * instance for the next request (the spec's "plugin crashes"). A plugin whose configuration was refused answers
@@ -37,7 +37,7 @@
  * functions answer UNIMPLEMENTED.
  */
 import { systemClock } from './clock.ts';
-import { encodeUtf8 } from './guest-memory.ts';
+import { encodeUtf8 } from './utf8.ts';
 import { type CallScope, emptyScope, type HostServices } from './host-binding.ts';
 import { HttpStream, type StreamHost } from './http-stream.ts';
 import { MetricsRegistry } from './metrics.ts';

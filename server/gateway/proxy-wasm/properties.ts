@@ -3,7 +3,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes
 // Values: strings as UTF-8 bytes, integers as 8-byte little-endian, timestamps as int64 nanoseconds, maps as
 // proxy-wasm serialised pairs.
-import { encodeUtf8 } from './guest-memory.ts';
+import { encodeUtf8 } from './utf8.ts';
 import type { StreamState } from './stream-state.ts';
 
 export interface PluginIdentity {

@@ -10,6 +10,13 @@ const MAX_RANDOM_BYTES = 65_536;
 
 export function createWasiImports(binding: HostBinding): WebAssembly.ModuleImports {
   const { logger, clock, plugin } = binding.services;
+  /** args_sizes_get, environ_sizes_get: no arguments, no environment variables. */
+  const noStrings = (countPtr: number, sizePtr: number): number => {
+    const memory = memoryOf(binding);
+    memory.writeU32(countPtr, 0);
+    memory.writeU32(sizePtr, 0);
+    return Errno.Success;
+  };
   const functions = {
     fd_write(fd: number, iovs: number, iovsCount: number, writtenPtr: number): number {
       if (fd !== 1 && fd !== 2) return Errno.Badf;
@@ -47,21 +54,11 @@ export function createWasiImports(binding: HostBinding): WebAssembly.ModuleImpor
       memory.writeBytes(bufferPtr, bytes);
       return Errno.Success;
     },
-    args_sizes_get(countPtr: number, sizePtr: number): number {
-      const memory = memoryOf(binding);
-      memory.writeU32(countPtr, 0);
-      memory.writeU32(sizePtr, 0);
-      return Errno.Success;
-    },
+    args_sizes_get: noStrings,
     args_get(_argvPtr: number, _bufferPtr: number): number {
       return Errno.Success;
     },
-    environ_sizes_get(countPtr: number, sizePtr: number): number {
-      const memory = memoryOf(binding);
-      memory.writeU32(countPtr, 0);
-      memory.writeU32(sizePtr, 0);
-      return Errno.Success;
-    },
+    environ_sizes_get: noStrings,
     environ_get(_environPtr: number, _bufferPtr: number): number {
       return Errno.Success;
     },

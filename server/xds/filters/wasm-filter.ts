@@ -1,5 +1,5 @@
 import { policyModulePath, wasmFilterName, wasmVmId } from '../names.ts';
-import type { EnvoyResource } from '../resources.ts';
+import type { EnvoyResource } from '../../envoy/resources.ts';
 
 /**
  * How long Envoy may take to download a module from the control plane before the listener update fails.

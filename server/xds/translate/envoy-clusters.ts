@@ -1,5 +1,5 @@
 import type { IrCluster, IrSnapshot } from '../ir.ts';
-import type { EnvoyResource } from '../resources.ts';
+import type { EnvoyResource } from '../../envoy/resources.ts';
 import { protoDuration } from './durations.ts';
 import { adsConfigSource } from './envoy-listener.ts';
 

@@ -2,7 +2,7 @@ import { policyFilters, httpFilterOrder } from '../filters/registry.ts';
 import { wasmHttpFilter } from '../filters/wasm-filter.ts';
 import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
-import type { EnvoyResource } from '../resources.ts';
+import type { EnvoyResource } from '../../envoy/resources.ts';
 
 /** Every data plane gets its configuration over the one ADS stream. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/config_source.proto#envoy-v3-api-msg-config-core-v3-aggregatedconfigsource */
 export function adsConfigSource(): Record<string, unknown> {

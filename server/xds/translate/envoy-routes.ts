@@ -1,6 +1,6 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
 import { routeConfigurationName, virtualHostName } from '../names.ts';
-import type { EnvoyResource } from '../resources.ts';
+import type { EnvoyResource } from '../../envoy/resources.ts';
 
 /**
  * Sub-objects many routes have in common are built once per translation and shared: the `:method` header match

@@ -1,6 +1,6 @@
 import type { Problem } from '../ir.ts';
 import type { DeploymentModel } from '../../domain/deployment-model.ts';
-import type { EnvoyResources } from '../resources.ts';
+import type { EnvoyResources } from '../../envoy/resources.ts';
 import { buildIr, type TranslateOptions } from './build-ir.ts';
 import { buildClusters, defaultTrustedCa } from './envoy-clusters.ts';
 import { buildListener } from './envoy-listener.ts';

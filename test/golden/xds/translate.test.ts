@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { Problem } from '../../../server/xds/ir.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
-import type { ResourceKind } from '../../../server/xds/resources.ts';
+import type { ResourceKind } from '../../../server/envoy/resources.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';
 import { validateResources } from '../../../server/xds/validate.ts';
 import { modelFromYaml } from './model-yaml.ts';

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latencyBucketBounds, latencyBucketOf } from '../../../server/analytics/latency-histogram.ts';
-import { envoyProtoIncludeDirs } from '../../../server/xds/resource-codec.ts';
+import { envoyProtoIncludeDirs } from '../../../server/envoy/protos.ts';
 import { defaultXdsConfig } from '../../../server/config.ts';
 import { openPlatformPki } from '../../../server/pki/platform-pki.ts';
 import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdsClient, adsClientCredentials, createAdsClient } from '../../../server/gateway/ads-client.ts';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
-import type { Snapshot } from '../../../server/xds/resources.ts';
+import type { Snapshot } from '../../../server/envoy/resources.ts';
 import { startAdsServer, type TestAdsServer } from '../../fixtures/gateway/ads-server.ts';
 import { edsCluster, loadAssignment, route, routeConfiguration, snapshot } from '../../fixtures/gateway/envoy-resources.ts';
 import { send, silentLogger, startUpstream, type TestServer } from '../../fixtures/gateway/servers.ts';

@@ -1,7 +1,7 @@
 import { keyDigestHex, testDigestKeyHex } from '../../helpers/policies.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
-import type { EnvoyResource, Snapshot } from '../../../server/xds/resources.ts';
+import type { EnvoyResource, Snapshot } from '../../../server/envoy/resources.ts';
 import {
   listener, methodIs, route, routeConfiguration, snapshot, staticCluster, wasmFilter,
 } from '../../fixtures/gateway/envoy-resources.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
-import type { EnvoyResource, Snapshot } from '../../../server/xds/resources.ts';
+import type { EnvoyResource, Snapshot } from '../../../server/envoy/resources.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
 import {
   ManualSource, moduleSha256, send, silentLogger, startModuleServer, startUpstream, type TestServer,

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
-import type { Snapshot } from '../../../server/xds/resources.ts';
+import type { Snapshot } from '../../../server/envoy/resources.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
 import {
   ManualSource, moduleSha256, recordingLogger, send, startModuleServer, startUpstream, type TestServer,

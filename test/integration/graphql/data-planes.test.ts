@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';
-import { typeUrls } from '../../../server/xds/resources.ts';
+import { typeUrls } from '../../../server/envoy/resources.ts';
 import { drivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { TestEnvoy } from '../xds/ads-client.ts';

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../../server/xds/ads-stream.ts';
-import { envoyProtoIncludeDirs, resourceCodec } from '../../../server/xds/resource-codec.ts';
+import { envoyProtoIncludeDirs } from '../../../server/envoy/protos.ts';
+import { resourceCodec } from '../../../server/envoy/resource-codec.ts';
 
 export interface ReceivedResponse {
   versionInfo: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envoyProtoRoot } from '../../../server/xds/envoy-proto-root.ts';
+import { envoyProtoRoot } from '../../../server/envoy/protos.ts';
 import { controlPlaneClusterName } from '../../../server/xds/names.ts';
 import { validateMessage } from '../../../server/xds/validate.ts';
 import { withJsonNames } from './proto-helpers.ts';

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultXdsConfig } from '../../../server/config.ts';
 import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';
 import { openPlatformPki } from '../../../server/pki/platform-pki.ts';
-import { typeUrls } from '../../../server/xds/resources.ts';
+import { typeUrls } from '../../../server/envoy/resources.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { dataPlaneCredentials } from '../../helpers/xds-tls.ts';
 import { TestEnvoy } from './ads-client.ts';

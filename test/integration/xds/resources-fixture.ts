@@ -1,5 +1,5 @@
 import { listenerName, routeConfigurationName } from '../../../server/xds/names.ts';
-import type { EnvoyResources } from '../../../server/xds/resources.ts';
+import type { EnvoyResources } from '../../../server/envoy/resources.ts';
 
 /**
  * A small but real Envoy configuration in proto3 JSON, as the translator emits it: one listener (HCM over RDS),

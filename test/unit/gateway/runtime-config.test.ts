@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ModuleCache } from '../../../server/gateway/module-cache.ts';
 import { buildRuntimeConfig } from '../../../server/gateway/runtime-config.ts';
-import type { EnvoyResource, Snapshot } from '../../../server/xds/resources.ts';
+import type { EnvoyResource, Snapshot } from '../../../server/envoy/resources.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
 
 const routes = [routeConfiguration([{ name: 'v', domains: ['*'], routes: [route({ name: 'r', match: { prefix: '/' }, cluster: 'c' })] }])];

@@ -12,7 +12,7 @@ import type { DeploymentModel } from '../../../server/domain/deployment-model.ts
 import { policyKinds } from '../../../server/xds/ir.ts';
 import { parsePlanSecurity } from '../../../server/domain/plan-security.ts';
 import { givenKeyToJwk, JwksResolver } from '../../../server/xds/jwks-resolver.ts';
-import type { Snapshot } from '../../../server/xds/resources.ts';
+import type { Snapshot } from '../../../server/envoy/resources.ts';
 import { SnapshotRunner } from '../../../server/xds/runner.ts';
 import { SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';

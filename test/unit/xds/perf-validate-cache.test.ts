@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ChangeFeed } from '../../../server/domain/context.ts';
-import type { EnvoyResources } from '../../../server/xds/resources.ts';
+import type { EnvoyResources } from '../../../server/envoy/resources.ts';
 import { SnapshotRunner } from '../../../server/xds/runner.ts';
 import { SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';

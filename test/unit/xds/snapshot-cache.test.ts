@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyResources, type EnvoyResources, type Snapshot } from '../../../server/xds/resources.ts';
+import { emptyResources, type EnvoyResources, type Snapshot } from '../../../server/envoy/resources.ts';
 import { compareVersions, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 
 function withCluster(name: string): EnvoyResources {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyResources } from '../../../server/xds/resources.ts';
+import { emptyResources } from '../../../server/envoy/resources.ts';
 import { validateMessage, validateResources } from '../../../server/xds/validate.ts';
 
 const cluster = {

@@ -2,11 +2,11 @@
 // (test/policies/fixtures/host-probe.ts) compiled once for this file: http_call with pause and resume, timers,
 // metrics, body callbacks, and local replies going back through the response phase of earlier plugins.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createPolicyChain } from '../../../../server/gateway/proxy-wasm/chain.ts';
 import { HeaderMap } from '../../../../server/gateway/proxy-wasm/header-map.ts';
 import { loadPlugin, type LoadPluginOptions, type Plugin } from '../../../../server/gateway/proxy-wasm/plugin.ts';
 import type { HttpCallRequest, HttpCallResponse } from '../../../../server/gateway/proxy-wasm/types.ts';
 import { compileProbe } from '../../../policies/fixtures/compile-probe.ts';
+import { startChain } from '../../../fixtures/gateway/filter-chain.ts';
 import { captureLogger, jsonOf, localReplyOf } from '../../../helpers/policies.ts';
 
 let wasm: WebAssembly.Module;
@@ -213,7 +213,7 @@ describe('local replies in a chain', () => {
     const inner = await probe('stamp', { name: 'inner' });
     const replier = await probe('reply');
     const after = await probe('stamp', { name: 'after' });
-    const chain = createPolicyChain([outer, inner, replier, after]).start(requestHeaders());
+    const chain = startChain([outer, inner, replier, after], requestHeaders());
 
     const reply = localReplyOf(await chain.onRequestHeaders(true));
     expect(reply.status).toBe(403);
@@ -230,7 +230,7 @@ describe('local replies in a chain', () => {
   it('returns the reply unchanged when the first plugin replies', async () => {
     const replier = await probe('reply');
     const stamp = await probe('stamp', { name: 'later' });
-    const chain = createPolicyChain([replier, stamp]).start(requestHeaders());
+    const chain = startChain([replier, stamp], requestHeaders());
     const reply = localReplyOf(await chain.onRequestHeaders(true));
     expect(reply.headers.some(([name]) => name === 'x-stamp')).toBe(false);
     chain.onDone();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { envoyProtos } from '../../../server/gateway/envoy-protos.ts';
-import { messageToJson } from '../../../server/gateway/proto-json.ts';
-import { typeUrls } from '../../../server/xds/resources.ts';
+import { messageToJson } from '../../../server/envoy/proto-json.ts';
+import { adsProtoRoot } from '../../../server/envoy/protos.ts';
+import { createResourceCodec } from '../../../server/envoy/resource-codec.ts';
+import { typeUrls } from '../../../server/envoy/resources.ts';
 import {
   edsCluster, listener, loadAssignment, methodIs, route, routeConfiguration, staticCluster, wasmFilter,
 } from '../../fixtures/gateway/envoy-resources.ts';
@@ -23,14 +24,19 @@ const fixtures: [string, Record<string, unknown>][] = [
 
 describe('proto-json', () => {
   it.each(fixtures)('decodes %s to the same proto3 JSON the fixture was encoded from', (typeUrl, json) => {
-    const root = envoyProtos();
+    const root = adsProtoRoot();
     const bytes = encodeResource(root, typeUrl, json);
     const any = { type_url: typeUrl, value: bytes };
     const decoded = messageToJson(root.lookupType('google.protobuf.Any'), any, root) as Record<string, unknown>;
     expect(decoded).toEqual({ '@type': typeUrl, ...json });
   });
 
+  it.each(fixtures)('encodes %s from proto3 JSON and decodes it back unchanged', (typeUrl, json) => {
+    const codec = createResourceCodec(adsProtoRoot());
+    expect(codec.decode(typeUrl, codec.encode(typeUrl, json))).toEqual(json);
+  });
+
   it('rejects a fixture field Envoy does not know when encoding', () => {
-    expect(() => encodeResource(envoyProtos(), typeUrls.cluster, { name: 'x', connectTimeoutMs: 5 })).toThrow(/unknown field connectTimeoutMs/);
+    expect(() => encodeResource(adsProtoRoot(), typeUrls.cluster, { name: 'x', connectTimeoutMs: 5 })).toThrow(/unknown field connectTimeoutMs/);
   });
 });

@@ -14,6 +14,27 @@ export const typeUrls = {
 
 export type ResourceKind = keyof typeof typeUrls;
 
+/** Envoy's well-known names of the extensions our resources use (`name` beside a `typedConfig`). */
+export const extensionNames = {
+  httpConnectionManager: 'envoy.filters.network.http_connection_manager',
+  wasm: 'envoy.filters.http.wasm',
+  router: 'envoy.filters.http.router',
+  httpGrpcAccessLog: 'envoy.access_loggers.http_grpc',
+  tlsTransportSocket: 'envoy.transport_sockets.tls',
+} as const;
+
+/** The `@type` of the Anys inside our resources (typed configs of filters, access logs and transport sockets). */
+export const extensionTypeUrls = {
+  httpConnectionManager: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  wasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+  upstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  stringValue: 'type.googleapis.com/google.protobuf.StringValue',
+  bytesValue: 'type.googleapis.com/google.protobuf.BytesValue',
+} as const;
+
 /** A proto3-JSON Envoy message; always has `name` (or `clusterName` for ClusterLoadAssignment). */
 export type EnvoyResource = Record<string, unknown>;
 

@@ -1,0 +1,326 @@
+// One proxied request from start to `close`: the request half (route match, the request filters, the upstream
+// call, its failures) on top of ResponseRelay's response half, and the facts telemetry reports when it closes.
+// Per-request work is kept to what the request needs: headers are read once from node's raw array and go to the
+// upstream as a flat array (a HeaderMap only when filters run); requests without filters go upstream batched at
+// the end of the event-loop turn (proxy.ts), with no promise unless a filter pauses.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Logger } from 'pino';
+import { streamRequestBody } from './body-streams.ts';
+import type { Endpoint, RuntimeCluster } from './clusters.ts';
+import type { ConfigHolder, LiveConfig } from './config-holder.ts';
+import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
+import type { RouteSeries } from './gateway-metrics.ts';
+import { readRequestHead, setFlat } from './http-headers.ts';
+import { sendLocalReply, sendText } from './local-replies.ts';
+import { normalizeRequestPath } from './path-normalize.ts';
+import { rewritePath } from './path-rewrite.ts';
+import { HeaderMap } from './proxy-wasm/header-map.ts';
+import type { RequestInfo } from './proxy-wasm/types.ts';
+import { ResponseRelay } from './response-relay.ts';
+import type { RouteLookup } from './route-lookup.ts';
+import type { RouteAction, RouteMatch } from './route-table.ts';
+import type { FinishedExchange, RequestIdentity, Telemetry } from './telemetry.ts';
+import type { TurnBatcher } from './turn-batcher.ts';
+import { failureReply, UpstreamAttempt, type UpstreamCall, type UpstreamFailure, type UpstreamHandlers } from './upstream-request.ts';
+import type { UpstreamPools } from './upstream-pools.ts';
+import { pickWeighted, type RandomSource } from './weighted-choice.ts';
+
+/** What every exchange of one proxy handler shares; the handler owns it (no module state). */
+export interface ExchangeContext {
+  readonly holder: ConfigHolder;
+  readonly pools: UpstreamPools;
+  readonly logger: Logger;
+  readonly random: RandomSource;
+  readonly telemetry: Telemetry;
+  readonly routes: RouteLookup;
+  readonly chainBatches: ChainBatches;
+  /** Requests without filters, forwarded at the end of the turn. */
+  readonly forwards: TurnBatcher<Exchange>;
+  /** Responses without filters, written at the end of the turn. */
+  readonly releases: TurnBatcher<ResponseRelay>;
+}
+
+const notFoundBody = JSON.stringify({ error: 'Not Found' });
+
+type ForwardAction = Extract<RouteAction, { kind: 'forward' }>;
+
+/** What the filters read beyond headers; computed only when a module asks (most never read the addresses). */
+class LazyRequestInfo implements RequestInfo {
+  private time: bigint | undefined;
+
+  constructor(private readonly req: IncomingMessage, readonly routeName: string, readonly clusterName: string) {}
+
+  get sourceAddress(): string {
+    return `${this.req.socket.remoteAddress ?? ''}:${this.req.socket.remotePort ?? 0}`;
+  }
+
+  get destinationAddress(): string {
+    return `${this.req.socket.localAddress ?? ''}:${this.req.socket.localPort ?? 0}`;
+  }
+
+  get protocol(): string {
+    return `HTTP/${this.req.httpVersion}`;
+  }
+
+  /** request.time: one value for every filter of the request (Envoy's stream start time). */
+  get timeNanos(): bigint {
+    return (this.time ??= BigInt(Date.now()) * 1_000_000n);
+  }
+}
+
+export class Exchange extends ResponseRelay implements UpstreamHandlers, RequestHeadersListener, FinishedExchange {
+  readonly started = performance.now();
+  routeSeries: RouteSeries;
+  routeName = '';
+  isRouted = false;
+  cluster: RuntimeCluster | null = null;
+  endpoint: Endpoint | null = null;
+  /** Identity after the request filter chain, kept only for onRequestComplete. */
+  identity: RequestIdentity | null = null;
+  private requestEnded = false;
+  private call: UpstreamCall | null = null;
+  private isRetried = false;
+  // What forwarding needs once the request filters are through (requestHeadersBatched answers later).
+  private requestMap: HeaderMap | null = null;
+  private forwardAction: ForwardAction | null = null;
+  private routeMatch: RouteMatch | null = null;
+  private routeCluster: RuntimeCluster | undefined = undefined;
+  // A request without filters waiting for the end of turn (forwardNow).
+  private forwardMethod = '';
+  private forwardPath = '';
+  private forwardAuthority = '';
+  private forwardHeaders: string[] | null = null;
+
+  constructor(
+    private readonly ctx: ExchangeContext,
+    readonly req: IncomingMessage,
+    res: ServerResponse,
+    private readonly live: LiveConfig | null,
+  ) {
+    super(res, ctx.releases);
+    this.routeSeries = ctx.telemetry.noRoute;
+  }
+
+  run(): void {
+    const { req, res } = this;
+    const config = this.live?.config ?? null;
+    const method = req.method ?? 'GET';
+    this.method = method;
+    const url = req.url ?? '/';
+    const path = config === null ? url : normalizeRequestPath(url, config.pathNormalization);
+    if (path === null) {
+      sendText(res, 400, 'Bad Request', 'text/plain');
+      return;
+    }
+    const head = readRequestHead(req.rawHeaders);
+    const authority = head.host ?? '';
+    const match = config === null ? null : this.ctx.routes.match(config, req, method, path, authority);
+    if (config === null || match === null) {
+      sendText(res, 404, notFoundBody, 'application/json');
+      return;
+    }
+    const { route } = match;
+    this.routeName = route.name;
+    this.isRouted = true;
+    this.routeSeries = this.ctx.telemetry.metrics.forRoute(route.name);
+    if (route.action.kind === 'direct') {
+      sendText(res, route.action.status, route.action.body, 'text/plain');
+      return;
+    }
+    const action = route.action;
+    const clusterName = pickWeighted(action.clusters, action.totalWeight, this.ctx.random)?.name ?? '';
+    const cluster = config.clusters.get(clusterName);
+
+    // What Envoy's connection manager adds before any filter runs (use_remote_address: this is the edge).
+    // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers
+    const headers = head.headers;
+    const remote = req.socket.remoteAddress ?? '';
+    setFlat(headers, 'x-forwarded-for', head.forwardedFor === undefined ? remote : `${head.forwardedFor}, ${remote}`);
+    setFlat(headers, 'x-forwarded-proto', 'http');
+    if (!head.hasRequestId) headers.push('x-request-id', randomUUID());
+    this.requestEnded = head.hasNoBody;
+
+    if (config.filters.length === 0) {
+      if (this.ctx.telemetry.wantsIdentity) this.identity = this.ctx.telemetry.identityOfFlat(headers);
+      // Forwarded at the end of the event-loop turn with the other requests of the turn (see proxy.ts).
+      this.forwardAction = action;
+      this.routeMatch = match;
+      this.routeCluster = cluster;
+      this.forwardMethod = method;
+      this.forwardPath = path;
+      this.forwardAuthority = authority;
+      this.forwardHeaders = headers;
+      this.ctx.forwards.add(this);
+      return;
+    }
+    const chain = new FilterChainRun(config.filters, new LazyRequestInfo(req, route.name, clusterName), this.ctx.chainBatches);
+    this.chain = chain;
+    const map = new HeaderMap();
+    map.add(':method', method);
+    map.add(':path', path);
+    map.add(':authority', authority);
+    map.add(':scheme', 'http');
+    // readRequestHead lowercased the names.
+    map.appendLowercaseFlat(headers);
+    this.requestMap = map;
+    this.forwardAction = action;
+    this.routeMatch = match;
+    this.routeCluster = cluster;
+    chain.requestHeadersBatched(map, this.requestEnded, this);
+  }
+
+  /** The end of turn (forwards): the request without filters goes upstream. */
+  forwardNow(): void {
+    const headers = this.forwardHeaders;
+    this.forwardHeaders = null;
+    if (headers === null || this.res.destroyed) return;
+    try {
+      this.forwardChecked(this.forwardAction as ForwardAction, this.routeMatch as RouteMatch, this.routeCluster, this.forwardMethod, this.forwardPath, this.forwardAuthority, headers);
+    } catch (error: unknown) {
+      this.internalError(error, 'gateway request failed');
+    }
+  }
+
+  /** The request filters' outcome (RequestHeadersListener). */
+  afterRequestHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>): void {
+    const map = this.requestMap as HeaderMap;
+    const action = this.forwardAction as ForwardAction;
+    const match = this.routeMatch as RouteMatch;
+    const cluster = this.routeCluster;
+    this.requestMap = null;
+    if (outcome instanceof Promise) {
+      outcome.then((settled) => this.afterRequestFilters(settled, map, action, match, cluster))
+        .catch((error: unknown) => this.internalError(error, 'gateway request failed'));
+      return;
+    }
+    try {
+      this.afterRequestFilters(outcome, map, action, match, cluster);
+    } catch (error: unknown) {
+      this.internalError(error, 'gateway request failed');
+    }
+  }
+
+  private afterRequestFilters(outcome: PhaseOutcome, map: HeaderMap, action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined): void {
+    if (this.ctx.telemetry.wantsIdentity) this.identity = this.ctx.telemetry.identityOfMap(map);
+    if (outcome.action === 'localReply') {
+      this.decision = 'local_reply';
+      this.details = outcome.details;
+      this.req.resume();
+      sendLocalReply(this.res, outcome);
+      return;
+    }
+    let method = this.method;
+    let path = '/';
+    let authority = '';
+    const headers: string[] = [];
+    const size = map.size;
+    for (let i = 0; i < size; i++) {
+      const name = map.nameAt(i);
+      const value = map.valueAt(i);
+      if (name.charCodeAt(0) === 58 /* ':' */) {
+        if (name === ':path') path = value;
+        else if (name === ':method') method = value;
+        else if (name === ':authority') authority = value;
+        continue;
+      }
+      headers.push(name, value);
+    }
+    this.forwardChecked(action, match, cluster, method, path, authority, headers);
+  }
+
+  private forwardChecked(
+    action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined,
+    method: string, path: string, authority: string, headers: string[],
+  ): void {
+    const { res } = this;
+    if (res.destroyed) return;
+    if (cluster === undefined) {
+      // cluster_not_found_response_code defaults to 503.
+      sendText(res, 503, '', 'text/plain');
+      return;
+    }
+    const endpoint = cluster.pick();
+    if (endpoint === undefined) {
+      sendText(res, 503, 'no healthy upstream', 'text/plain');
+      return;
+    }
+    this.cluster = cluster;
+    this.endpoint = endpoint;
+    let upstreamPath = path;
+    let host = authority;
+    if (action.rewrite !== null) upstreamPath = rewritePath(path, action.rewrite, match.matchedPrefixLength);
+    if (action.hostRewrite?.kind === 'literal') host = action.hostRewrite.value;
+    // Envoy puts the endpoint's hostname in Host verbatim (the translator writes `name:port` when the port is
+    // not the scheme's default).
+    else if (action.hostRewrite?.kind === 'auto' && endpoint.hostname !== undefined) host = endpoint.hostname;
+    headers.push('host', host);
+    this.method = method;
+    const { req, chain } = this;
+    let body: PassThrough | null = null;
+    if (!this.requestEnded) {
+      body = new PassThrough();
+      if (chain === null) {
+        req.pipe(body);
+      } else {
+        streamRequestBody(req, chain, body, (reply) => {
+          this.decision = 'local_reply';
+          this.attempt?.abort();
+          if (reply instanceof Promise) {
+            reply.then((encoded) => sendLocalReply(res, encoded)).catch((error: unknown) => this.internalError(error, 'request filters failed'));
+          } else {
+            sendLocalReply(res, reply);
+          }
+        });
+      }
+    }
+    this.call = {
+      pool: this.ctx.pools.poolFor(cluster, endpoint), method, path: upstreamPath, headers, body, timeoutMs: action.timeoutMs,
+    };
+    const attempt = new UpstreamAttempt(this.call, this);
+    this.attempt = attempt;
+    attempt.start(false);
+    if (this.requestEnded) req.resume();
+  }
+
+  onUpstreamFailure(failure: UpstreamFailure, state: { isResponseStarted: boolean; isReusedSocket: boolean }): void {
+    const { res } = this;
+    if (failure.kind === 'invalid') {
+      this.internalError(failure.error, 'gateway request failed');
+      return;
+    }
+    if (state.isResponseStarted || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    // A pooled connection the upstream closed just as we reused it: one retry, on a fresh connection, for a
+    // request without a body (nothing consumed), as Node's documentation advises (http.ClientRequest
+    // `reusedSocket`).
+    const call = this.call;
+    if (failure.kind === 'reset' && state.isReusedSocket && this.requestEnded && !this.isRetried && !res.destroyed && call !== null) {
+      this.isRetried = true;
+      const attempt = new UpstreamAttempt(call, this);
+      this.attempt = attempt;
+      attempt.start(true);
+      return;
+    }
+    const reply = failureReply(failure);
+    sendText(res, reply.status, reply.body, 'text/plain');
+  }
+
+  internalError(error: unknown, message: string): void {
+    this.ctx.logger.error({ err: error, route: this.routeName }, message);
+    this.replaceResponse();
+    sendText(this.res, 500, 'internal error', 'text/plain');
+  }
+
+  /** The response is over (sent, or the connection went away). */
+  onClose(): void {
+    const { res, ctx } = this;
+    if (!res.writableFinished) this.attempt?.abort();
+    this.chain?.done();
+    if (this.live !== null) ctx.holder.release(this.live);
+    ctx.telemetry.finished(this);
+  }
+}

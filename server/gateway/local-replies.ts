@@ -1,0 +1,25 @@
+// Answers the gateway writes itself: its own (404, 503, 500...) and the policies' local replies. Once the head
+// is out, nothing else can be said: the connection is reset instead.
+import type { ServerResponse } from 'node:http';
+import { toRawHeaders } from './http-headers.ts';
+import type { LocalReply } from './proxy-wasm/types.ts';
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function sendLocalReply(res: ServerResponse, reply: LocalReply): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers = toRawHeaders(reply.headers.filter(([name]) => name !== 'content-length'));
+  headers.push('content-length', String(reply.body.length));
+  res.writeHead(reply.status, headers);
+  res.end(reply.body);
+}
