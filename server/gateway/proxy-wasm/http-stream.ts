@@ -3,7 +3,7 @@ import { Action } from './abi.ts';
 import { failClosedReply, stalledReply, trapReply } from './failures.ts';
 import { HeaderMap } from './header-map.ts';
 import { type CallScope, emptyScope } from './host-binding.ts';
-import { StreamState } from './stream-state.ts';
+import { type StreamOwner, StreamState } from './stream-state.ts';
 import type { BodyOutcome, HeaderList, HeadersOutcome, LocalReply, RequestInfo } from './types.ts';
 import type { GuestCallback, PluginVm } from './vm.ts';
 
@@ -28,7 +28,7 @@ function toHeaderMap(headers: HeaderMap | HeaderList): HeaderMap {
   return headers instanceof HeaderMap ? headers : new HeaderMap(headers);
 }
 
-export class HttpStream {
+export class HttpStream implements StreamOwner {
   readonly state: StreamState;
   /** The scope of every guest call for this stream, built once. */
   private readonly scope: CallScope;

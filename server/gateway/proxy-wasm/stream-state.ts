@@ -1,10 +1,15 @@
 // The host-side state of one HTTP stream (one request/response) inside one plugin. Members a request rarely
 // uses (trailers, pending calls, custom properties) are created on first use: one stream is created per request.
 import { HeaderMap } from './header-map.ts';
-import type { HttpStream } from './http-stream.ts';
 import type { LocalReply, RequestInfo } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
+
+/** What an http call's response needs of the stream that made the call (HttpStream; declared here, not imported, so
+ * the state stays a leaf below the stream). */
+export interface StreamOwner {
+  afterHttpCallResponse(trapped: boolean): void;
+}
 
 export class StreamState {
   private requestTrailersMap: HeaderMap | null = null;
@@ -23,7 +28,7 @@ export class StreamState {
   /** Set by proxy_close_stream. */
   isClosed = false;
   /** The live HttpStream of this state (null once it is done), so http call responses reach it. */
-  owner: HttpStream | null = null;
+  owner: StreamOwner | null = null;
 
   private requestHeadersMap: HeaderMap | null;
 
