@@ -89,3 +89,13 @@ export class InvalidTransitionError extends DomainError {
 export function assertNoIssues(issues: readonly FieldIssue[]): void {
   if (issues.length > 0) throw new ValidationError(issues);
 }
+
+/** `['a', 0, 'b']` -> `a[0].b` under a prefix. */
+export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
-import { basicAuthPassThrough } from '../filters/basic-auth.ts';
-import { planChallenges } from '../filters/plan.ts';
-import { httpFilterOrder } from '../filters/registry.ts';
+import { basicAuthPassThrough } from '../../policies/basic-auth.ts';
+import { httpFilterOrder } from '../../policies/index.ts';
+import { planChallenges } from '../../policies/plan.ts';
 import type { IrCluster, IrPolicy, IrRoute, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';

@@ -1,9 +1,9 @@
-import { apiKeySettingsFromPlan } from '../filters/api-key.ts';
-import type { AttachmentContext } from '../filters/filter.ts';
-import { jwtPlanOf, jwtSettingsFromPlans } from '../filters/jwt.ts';
-import { authorizationServerClusters, oauth2ClientTableName, oauth2PlanConfig, oauth2ServersTable, oauth2SettingsFromPlan } from '../filters/oauth2.ts';
-import { policyFilters } from '../filters/registry.ts';
-import { quotaFromSettings } from '../filters/throttle.ts';
+import { apiKeySettingsFromPlan } from '../../policies/api-key.ts';
+import { policyFilters } from '../../policies/index.ts';
+import { jwtPlanOf, jwtSettingsFromPlans } from '../../policies/jwt.ts';
+import type { AttachmentContext } from '../../policies/kind.ts';
+import { authorizationServerClusters, oauth2ClientTableName, oauth2PlanConfig, oauth2ServersTable, oauth2SettingsFromPlan } from '../../policies/oauth2.ts';
+import { quotaFromSettings } from '../../policies/throttle.ts';
 import type { IrApiKey, IrClientIdentity, IrCluster, IrPlan, IrPolicy, IrSubscription, IrTables, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
 import type { DeployedApi, DeployedPlan, DeployedSubscription, ModelPolicy } from '../../domain/deployment-model.ts';
 import { apiKeySetName, jwtClientTableName, planJwtKeySetName, subscriptionKeySetName, urlJwtKeySetName } from '../names.ts';

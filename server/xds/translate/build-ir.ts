@@ -5,7 +5,8 @@ import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
 import { indexModel } from './model-index.ts';
 import { regexParams } from './paths.ts';
-import { defaultConnectTimeoutMs, parseUpstreamUrl } from './upstreams.ts';
+import { parseUpstreamUrl } from '../upstream-url.ts';
+import { defaultConnectTimeoutMs } from './upstreams.ts';
 
 export interface TranslateOptions {
   /** Base URL data planes fetch `/policies/<name>.wasm` from (`http://control-plane:9090`). */

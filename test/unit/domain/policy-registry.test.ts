@@ -3,10 +3,10 @@ import {
   canonicalPolicyName,
   findPolicyDefinition,
   paramsJsonSchema,
-  parseDurationMs,
   policyDefinitions,
   validatePolicyAttachment,
 } from '../../../server/domain/policy-registry.ts';
+import { parseDurationMs } from '../../../server/domain/durations.ts';
 
 const at = 'spec.policies[0]';
 

@@ -1,11 +1,9 @@
-import type { IrCluster, IrTables } from '../ir.ts';
-import type {
-  DeployedAuthorizationServer,
-  DeployedOAuth2Security,
-  DeployedPlan,
-} from '../../domain/deployment-model.ts';
-import { parseUpstreamUrl } from '../translate/upstreams.ts';
-import { type AttachmentContext, type ParamIssue, fail, isString, isStringArray, ok, type ParamsResult, pick, routesObject, sameSettings } from './filter.ts';
+import { z } from 'zod';
+import { headerName } from '../domain/http-primitives.ts';
+import type { IrCluster, IrTables, OAuth2ServerConfig } from '../xds/ir.ts';
+import { parseUpstreamUrl } from '../xds/upstream-url.ts';
+import { type ParamIssue, type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
+import { claimToHeader, moduleConfiguration, scopesMode, selectionRule } from './module-config.ts';
 
 /**
  * The oauth2 module (policies/oauth2, docs/policies.md#oauth2): bearer tokens checked by RFC 7662 introspection
@@ -37,11 +35,10 @@ export interface OAuth2RouteSettings {
   claimsToHeaders: { claim: string; header: string }[] | null;
 }
 
-/** One entry of the module's `servers`: where and how to introspect. Holds the client secret. */
-export interface OAuth2ServerConfig {
-  cluster: string;
-  authority: string;
-  path: string;
+/** What this kind reads of an authorization server (the deployment model's `authorizationServers`). */
+export interface AuthorizationServer {
+  id: string;
+  introspectionUrl: string;
   clientId: string;
   clientSecret: string;
   tokenTypeHint: string | null;
@@ -49,39 +46,75 @@ export interface OAuth2ServerConfig {
   maxCacheSeconds: number;
 }
 
-/** One subscription of a client id in a client table. */
-export interface OAuth2ClientEntry {
-  applicationId: string | null;
-  subscriptionId: string | null;
-  plan: string;
-  /** The subscription admits traffic now (ACCEPTED within its dates); false -> 403 Subscription is not active. */
-  active: boolean;
+/** What this kind reads of an OAuth2 plan's security options (the deployment model's `security.oauth2`). */
+export interface OAuth2PlanOptions {
+  authorizationServerId: string;
+  requiredScopes: readonly string[];
+  strictScopes: boolean;
+  clientIdClaim: string | null;
+  extractClaims: readonly { claim: string; header: string }[];
+  propagateAuthHeader: boolean;
 }
 
-/** One entry of the module's `plans`. */
-export interface OAuth2PlanConfig {
-  rule: string | null;
-  scopes: string[] | null;
-  scopesMode: 'any' | 'all';
+/** An OAuth2 plan as this kind reads it. */
+export interface OAuth2Plan {
+  id: string;
+  name: string;
+  selectionRule: string | null;
+  security: { oauth2: OAuth2PlanOptions | null };
 }
 
-/** The module's shared tables, beside IrTables (the translator adds them there). */
-export interface OAuth2Tables {
-  oauth2Servers: Record<string, OAuth2ServerConfig>;
-  /** table name -> client id -> entries in plan order. */
-  oauth2Clients: Record<string, Record<string, OAuth2ClientEntry[]>>;
-  oauth2Plans: Record<string, OAuth2PlanConfig>;
+declare module '../xds/ir.ts' {
+  interface RouteSettingsByKind {
+    oauth2: OAuth2RouteSettings;
+  }
 }
 
-/** What an `oauth2` attachment may refer to besides its params (the translator provides it). */
-export interface OAuth2AttachmentContext {
-  /** True when the deployment model has this authorization server. */
-  hasAuthorizationServer(id: string): boolean;
-  /** The API's OAuth2 client table, when it has OAuth2 subscriptions. */
-  oauth2Clients: string | null;
-  /** The API's serving OAuth2 plans, in plan order. */
-  oauth2Plans: readonly string[];
-}
+/**
+ * An `oauth2` attachment introspects with an authorization server defined once (server/domain/authorization-servers.ts,
+ * which holds the URL, client credentials, timeout and cache bound); docs/authorization-servers.md.
+ */
+const params = z.strictObject({
+  authorizationServerId: z.string().regex(/^asv_[0-9a-z]{26}$/, 'must be the id of an authorization server'),
+  requiredScopes: z.array(z.string().min(1, 'must not be empty')).optional(),
+  strictScopes: z.boolean().optional(),
+  claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: headerName('must be a valid header name') })).optional(),
+  propagateCredential: z.boolean().optional(),
+});
+
+const configuration = moduleConfiguration({
+  cacheSize: z.number().int().min(0),
+  servers: z.record(
+    z.string(),
+    z.object({
+      cluster: z.string(),
+      authority: z.string(),
+      path: z.string(),
+      clientId: z.string(),
+      clientSecret: z.string(),
+      tokenTypeHint: z.string().nullable(),
+      timeoutMs: z.number().int().min(1),
+      maxCacheSeconds: z.number().int().min(0),
+    }),
+  ),
+  clients: z.record(z.string(), z.record(z.string(), z.array(z.object({ applicationId: z.string().nullable(), subscriptionId: z.string().nullable(), plan: z.string(), active: z.boolean() })))),
+  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).nullable(), scopesMode })),
+  routes: z.record(
+    z.string(),
+    z.object({
+      server: z.string(),
+      plans: z.array(z.string()),
+      clients: z.string().nullable(),
+      optional: z.boolean(),
+      header: z.string(),
+      propagateToken: z.boolean(),
+      clientIdClaim: z.string().optional(),
+      scopes: z.array(z.string()).optional(),
+      scopesMode: scopesMode.optional(),
+      claimsToHeaders: z.array(claimToHeader).nullable(),
+    }),
+  ),
+});
 
 /** The cluster the gateway reaches authorization server `id` through. */
 export function authorizationServerClusterName(id: string): string {
@@ -98,7 +131,7 @@ export function oauth2ClientTableName(apiHandle: string): string {
  * https, the connect timeout bounded by the server's introspection timeout), and the problems of servers whose URL
  * cannot be one (the domain validates URLs, so only a hand-edited database gets there).
  */
-export function authorizationServerClusters(servers: readonly DeployedAuthorizationServer[]): { clusters: IrCluster[]; problems: ParamIssue[] } {
+export function authorizationServerClusters(servers: readonly AuthorizationServer[]): { clusters: IrCluster[]; problems: ParamIssue[] } {
   const clusters: IrCluster[] = [];
   const problems: ParamIssue[] = [];
   for (const server of servers) {
@@ -119,7 +152,7 @@ export function authorizationServerClusters(servers: readonly DeployedAuthorizat
 }
 
 /** The module's `servers` table from the model's authorization servers (only those with a usable URL). */
-export function oauth2ServersTable(servers: readonly DeployedAuthorizationServer[]): Record<string, OAuth2ServerConfig> {
+export function oauth2ServersTable(servers: readonly AuthorizationServer[]): Record<string, OAuth2ServerConfig> {
   const out: Record<string, OAuth2ServerConfig> = {};
   for (const server of [...servers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     let url: URL;
@@ -144,7 +177,7 @@ export function oauth2ServersTable(servers: readonly DeployedAuthorizationServer
 }
 
 /** The module's `plans` entry of an OAuth2 plan: its selection rule and required scopes. */
-export function oauth2PlanConfig(plan: Pick<DeployedPlan, 'selectionRule'> & { security: { oauth2: DeployedOAuth2Security | null } }): OAuth2PlanConfig {
+export function oauth2PlanConfig(plan: Pick<OAuth2Plan, 'selectionRule' | 'security'>): IrTables['oauth2Plans'][string] {
   const options = plan.security.oauth2;
   const scopes = options?.requiredScopes ?? [];
   return {
@@ -161,7 +194,7 @@ export function oauth2PlanConfig(plan: Pick<DeployedPlan, 'selectionRule'> & { s
  * one (the translator reports them as errors, failing closed).
  */
 export function oauth2SettingsFromPlan(
-  plans: readonly (Pick<DeployedPlan, 'id' | 'name'> & { security: { oauth2: DeployedOAuth2Security | null } })[],
+  plans: readonly Pick<OAuth2Plan, 'id' | 'name' | 'security'>[],
   clients: string | null,
   optional: boolean,
 ): { settings: OAuth2RouteSettings; issues: ParamIssue[] } {
@@ -194,46 +227,33 @@ export function oauth2SettingsFromPlan(
   };
 }
 
-/** docs/policies.md#oauth2; params as in the policy registry (`oauth2`). */
-export const oauth2Filter = {
-  kind: 'oauth2' as const,
-  aliases: [] as readonly string[],
-  fromParams(params: Record<string, unknown>, ctx: AttachmentContext & OAuth2AttachmentContext): ParamsResult<OAuth2RouteSettings> {
-    const issues: ParamIssue[] = [];
-    const { authorizationServerId, requiredScopes, strictScopes = false, claimsToHeaders, propagateCredential = false } = params;
-    if (!isString(authorizationServerId)) issues.push({ path: 'params.authorizationServerId', message: 'is required' });
-    else if (!ctx.hasAuthorizationServer(authorizationServerId)) issues.push({ path: 'params.authorizationServerId', message: `no authorization server '${authorizationServerId}' is deployed` });
-    if (requiredScopes !== undefined && !isStringArray(requiredScopes)) issues.push({ path: 'params.requiredScopes', message: 'must be a list of strings' });
-    if (typeof strictScopes !== 'boolean') issues.push({ path: 'params.strictScopes', message: 'must be a boolean' });
-    if (typeof propagateCredential !== 'boolean') issues.push({ path: 'params.propagateCredential', message: 'must be a boolean' });
-    const mapped: { claim: string; header: string }[] = [];
-    if (claimsToHeaders !== undefined) {
-      if (!Array.isArray(claimsToHeaders)) issues.push({ path: 'params.claimsToHeaders', message: 'must be a list of {claim, header}' });
-      else claimsToHeaders.forEach((c: unknown, i) => {
-        const { claim, header } = (c ?? {}) as Record<string, unknown>;
-        if (!isString(claim) || !isString(header)) issues.push({ path: `params.claimsToHeaders[${i}]`, message: 'must be {claim, header} strings' });
-        else mapped.push({ claim, header: header.toLowerCase() });
-      });
+/** docs/policies.md#oauth2 */
+export const oauth2Filter: PolicyKindModule<'oauth2'> = {
+  kind: 'oauth2',
+  definition: { name: 'oauth2', aliases: [], description: 'OAuth2 bearer tokens checked by token introspection, with scopes.', params },
+  fromParams: fromParsedParams('oauth2', params, (p, ctx) => {
+    if (!ctx.hasAuthorizationServer(p.authorizationServerId)) {
+      return fail([{ path: 'params.authorizationServerId', message: `no authorization server '${p.authorizationServerId}' is deployed` }]);
     }
-    if (issues.length > 0) return fail(issues);
+    const mapped = (p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() }));
     return ok({
-      server: authorizationServerId as string,
+      server: p.authorizationServerId,
       plans: [...ctx.oauth2Plans],
       clients: ctx.oauth2Clients,
       optional: false,
       header: 'authorization',
-      propagateToken: propagateCredential as boolean,
+      propagateToken: p.propagateCredential ?? false,
       clientIdClaim: null,
-      scopes: isStringArray(requiredScopes) && requiredScopes.length > 0 ? requiredScopes : null,
-      scopesMode: strictScopes ? 'all' : 'any',
+      scopes: p.requiredScopes !== undefined && p.requiredScopes.length > 0 ? p.requiredScopes : null,
+      scopesMode: p.strictScopes ? 'all' : 'any',
       claimsToHeaders: mapped.length > 0 ? mapped : null,
     });
-  },
-  merge(earlier: OAuth2RouteSettings, later: OAuth2RouteSettings): OAuth2RouteSettings | string {
+  }),
+  merge(earlier, later) {
     return sameSettings(earlier, later) ? earlier : 'two different oauth2 policies apply to this route';
   },
   /** The module's configuration without `stripIdentityHeaders`; only the tables the routes use. */
-  pluginConfiguration(routes: ReadonlyMap<string, OAuth2RouteSettings>, tables: IrTables & OAuth2Tables): Record<string, unknown> {
+  pluginConfiguration(routes, tables) {
     const settings = [...routes.values()];
     return {
       cacheSize: oauth2CacheSize,
@@ -253,4 +273,5 @@ export const oauth2Filter = {
       })),
     };
   },
+  configuration,
 };

@@ -1,4 +1,6 @@
-import type { IrTables, PlanSelectionFields, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { z } from 'zod';
+import { joinPath } from '../domain/errors.ts';
+import type { IrTables, PolicyKind, RouteSettingsByKind } from '../xds/ir.ts';
 
 /** One problem with an attachment's params, `path` relative to the attachment (`params.key`). */
 export interface ParamIssue {
@@ -7,6 +9,29 @@ export interface ParamIssue {
 }
 
 export type ParamsResult<S> = { ok: true; settings: S } | { ok: false; issues: ParamIssue[] };
+
+/** A secret field of the items of a list param, items told apart by `identity` (basic-auth: users[].passwordHash by username). */
+export interface WriteOnlyField {
+  list: string;
+  identity: string;
+  field: string;
+}
+
+/**
+ * What the control plane knows of a policy name: its params (the one check, with zod, before an attachment is
+ * stored and again when it is translated), its v0.9 aliases and its write-only fields. Every kind has one; the
+ * kinds Envoy itself would implement (cors, respond, host-rewrite: server/policies/edge.ts) have only this.
+ */
+export interface PolicyParamsDefinition {
+  /** Canonical name on the wire (`api-key`). */
+  readonly name: string;
+  /** v0.9 reference-implementation names accepted where the params are compatible (`api-key-auth`). */
+  readonly aliases: readonly string[];
+  readonly description: string;
+  readonly params: z.ZodType<Record<string, unknown>>;
+  /** Secret fields of the params: write-only for everyone (server/domain/policy-registry.ts). */
+  readonly writeOnly?: readonly WriteOnlyField[];
+}
 
 /** What an attachment may refer to besides its own params: the tables the API contributes. */
 export interface AttachmentContext {
@@ -29,16 +54,17 @@ export interface AttachmentContext {
 }
 
 /**
- * One policy kind = one wasm module = one HTTP filter on the listener. Each kind knows three things:
- * how an attachment's params become its per-route settings (model -> IR), how an API-level and an
- * operation-level attachment on the same route combine, and how the routes' settings plus the shared
- * tables become the module's plugin configuration (docs/policies.md). The wasm filter around it is the
- * same for every kind (filters/wasm-filter.ts).
+ * One policy kind = one wasm module (policies/<kind>/) = one HTTP filter on the listener, and one TypeScript module
+ * here (server/policies/<kind>.ts) that holds all the control plane knows of it: its params (`definition`, absent
+ * for a kind the translator configures from plans), how valid params become its per-route settings (model -> IR;
+ * only what the params alone cannot say is checked there), how two attachments on one route combine, and how the
+ * routes' settings plus the shared tables become the module's plugin configuration, whose shape `configuration`
+ * declares (docs/policies.md). The wasm filter around it is the same for every kind (xds/translate/wasm-filter.ts).
  */
-export interface PolicyFilter<K extends PolicyKind> {
+export interface PolicyKindModule<K extends PolicyKind> {
   readonly kind: K;
-  /** v0.9 names accepted for this kind (design brief, policy catalogue). */
-  readonly aliases: readonly string[];
+  readonly definition: PolicyParamsDefinition | null;
+  /** Params (checked against `definition.params` first) as per-route settings, or what the context refuses. */
   fromParams(params: Record<string, unknown>, ctx: AttachmentContext): ParamsResult<RouteSettingsByKind[K]>;
   /** Both apply, `earlier` first; returns the combination, or why they cannot be combined. */
   merge(earlier: RouteSettingsByKind[K], later: RouteSettingsByKind[K]): RouteSettingsByKind[K] | string;
@@ -46,6 +72,36 @@ export interface PolicyFilter<K extends PolicyKind> {
   readonly usesKeyDigests?: true;
   /** The module's configuration without `stripIdentityHeaders`; `routes` is sorted by route name. */
   pluginConfiguration(routes: ReadonlyMap<string, RouteSettingsByKind[K]>, tables: IrTables): Record<string, unknown>;
+  /** The JSON the module receives as plugin configuration (docs/policies.md prints its JSON Schema). */
+  readonly configuration: z.ZodType;
+}
+
+/**
+ * `fromParams` of a kind with params: `schema` is the one check (an invalid attachment never reaches `settings`),
+ * `settings` maps the parsed params and checks only what needs the API's context.
+ */
+export function fromParsedParams<S extends z.ZodType<Record<string, unknown>>, R>(
+  kind: string,
+  schema: S,
+  settings: (params: z.output<S>, ctx: AttachmentContext) => ParamsResult<R>,
+): (params: Record<string, unknown>, ctx: AttachmentContext) => ParamsResult<R> {
+  return (params, ctx) => {
+    const parsed = schema.safeParse(params);
+    if (!parsed.success) return fail(paramsIssues(parsed.error.issues, 'params', kind));
+    return settings(parsed.data, ctx);
+  };
+}
+
+/** zod issues of params as path/message pairs under `prefix`; an unknown key is named as not a parameter of `kind`. */
+export function paramsIssues(issues: readonly z.core.$ZodIssue[], prefix: string, kind: string): ParamIssue[] {
+  const out: ParamIssue[] = [];
+  for (const issue of issues) {
+    const at = joinPath(prefix, issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: `${at}.${key}`, message: `is not a parameter of ${kind}` });
+    } else out.push({ path: at, message: issue.message });
+  }
+  return out;
 }
 
 /** Same settings (they are built with a fixed key order, so their JSON is canonical). */
@@ -78,12 +134,12 @@ export function routesObject<S>(routes: ReadonlyMap<string, S>, toJson: (s: S) =
   return out;
 }
 
-export function isString(value: unknown): value is string {
-  return typeof value === 'string';
-}
-
-export function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every(isString);
+/** The plan-selection fields of an authentication module's route entry (docs/plan-selection.md). */
+export interface PlanSelectionFields {
+  /** Absent credential: pass on without identity (the API offers plans of more than one security type). */
+  optional: boolean;
+  /** This module's plans on the route, in the API's plan order; null: no plan of this type (attached policy only). */
+  plans: string[] | null;
 }
 
 /** The plan-selection fields of an authentication route entry: `optional` always, `plans` when the API has plans of that type. */
