@@ -29,24 +29,32 @@ const params = z.strictObject({
 
 const configuration = moduleConfiguration(
   {
-    plans: z.record(z.string(), z.object({ rule: selectionRule })),
+    plans: z.record(z.string(), z.object({ rule: selectionRule })).optional(),
     keySets: z.record(
       z.string(),
       z.array(
         z.object({
           sha256: sha256Hex,
-          status: z.enum(['active', 'suspended']),
-          expiresAt: z.number().int().nullable(),
-          applicationId: z.string().nullable(),
-          subscriptionId: z.string().nullable(),
-          plan: z.string().nullable(),
-          propagateCredential: z.boolean(),
+          /** `active` authenticates, `suspended` answers 403; anything else is refused as invalid. */
+          status: z.string(),
+          expiresAt: z.number().int().nullable().optional(),
+          applicationId: z.string().nullable().optional(),
+          subscriptionId: z.string().nullable().optional(),
+          plan: z.string().nullable().optional(),
+          propagateCredential: z.boolean().optional(),
         }),
       ),
     ),
     routes: z.record(
       z.string(),
-      z.object({ keySets: z.array(z.string()), key: z.string(), in: z.enum(['header', 'query']), valuePrefix: z.string(), propagateCredential: z.boolean(), ...selectionEntry }),
+      z.object({
+        keySets: z.array(z.string()),
+        key: z.string(),
+        in: z.enum(['header', 'query']).optional(),
+        valuePrefix: z.string().optional(),
+        propagateCredential: z.boolean().optional(),
+        ...selectionEntry,
+      }),
     ),
   },
   { digestKey: true },

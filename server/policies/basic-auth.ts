@@ -102,12 +102,12 @@ const params = z
     });
   });
 
-const entryJson = z.object({ users: z.string(), realm: z.string(), propagateCredential: z.boolean() });
+const entryJson = z.object({ users: z.string(), realm: z.string().optional(), propagateCredential: z.boolean().optional() });
 const configuration = moduleConfiguration({
   pbkdf2IterationsPerSecond: z.number().int().min(1).max(1e9).optional(),
-  users: z.record(z.string(), z.array(z.object({ username: z.string().min(1), hash: z.string().refine(isBasicAuthPasswordHash) }))),
-  planPolicies: z.record(z.string(), entryJson),
-  routes: z.record(z.string(), entryJson),
+  users: z.record(z.string(), z.array(z.object({ username: z.string().min(1), hash: z.string().regex(passwordHashPattern) }))),
+  planPolicies: z.record(z.string(), entryJson).optional(),
+  routes: z.record(z.string(), entryJson).optional(),
 });
 
 /** The module's `routes.<route>` / `planPolicies.<plan id>` entry. */

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
@@ -91,4 +92,9 @@ export function canonicalPolicyName(name: string): string | undefined {
 export function policyKindOf(name: string): PolicyKind | undefined {
   const kind = canonical.get(name) ?? name;
   return kinds.has(kind) ? (kind as PolicyKind) : undefined;
+}
+
+/** JSON Schema (draft 2020-12) of the plugin configuration `kind`'s module accepts (docs/policies.md). */
+export function configurationJsonSchema(kind: PolicyKind): Record<string, unknown> {
+  return z.toJSONSchema(policyFilters[kind].configuration, { io: 'input' }) as Record<string, unknown>;
 }

@@ -49,30 +49,32 @@ const params = z.strictObject({
   propagateCredential: z.boolean().optional(),
 });
 
-const jwk = z.object({ kty: z.string() });
+const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional() });
+const oneOrMany = z.union([z.string(), z.array(z.string())]);
 const configuration = moduleConfiguration({
-  cacheSize: z.number().int().min(0).max(100_000),
+  cacheSize: z.number().int().min(0).max(100_000).optional(),
   keySets: z.record(z.string(), z.object({ keys: z.array(jwk) })),
-  clients: z.record(z.string(), z.record(z.string(), z.array(clientIdentity))),
-  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).optional(), scopesMode: scopesMode.optional(), keySets: z.array(z.string()).optional() })),
+  // A client id -> one entry, or its entries in plan order.
+  clients: z.record(z.string(), z.record(z.string(), z.union([clientIdentity, z.array(clientIdentity)]))).optional(),
+  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).optional(), scopesMode: scopesMode.optional(), keySets: z.array(z.string()).optional() })).optional(),
   routes: z.record(
     z.string(),
     z.object({
       keySets: z.array(z.string()),
       algorithms: z.array(z.string()).optional(),
-      header: z.string(),
-      scheme: z.string(),
-      issuer: z.string().optional(),
-      audience: z.array(z.string()).optional(),
-      leewaySeconds: z.number().int().min(0).max(86_400),
+      header: z.string().optional(),
+      scheme: z.string().optional(),
+      issuer: oneOrMany.optional(),
+      audience: oneOrMany.optional(),
+      leewaySeconds: z.number().int().min(0).max(86_400).optional(),
       requiredClaims: z.array(z.string()).optional(),
       scopes: z.array(z.string()).optional(),
       scopesMode: scopesMode.optional(),
       clients: z.string().optional(),
-      clientIdClaim: z.string().nullable(),
-      userClaim: z.string().nullable(),
+      clientIdClaim: z.string().nullable().optional(),
+      userClaim: z.string().nullable().optional(),
       claimsToHeaders: z.array(claimToHeader).optional(),
-      propagateToken: z.boolean(),
+      propagateToken: z.boolean().optional(),
       ...selectionEntry,
     }),
   ),

@@ -83,35 +83,35 @@ const params = z.strictObject({
 });
 
 const configuration = moduleConfiguration({
-  cacheSize: z.number().int().min(0),
+  cacheSize: z.number().int().min(0).max(100_000).optional(),
   servers: z.record(
     z.string(),
     z.object({
       cluster: z.string(),
       authority: z.string(),
-      path: z.string(),
+      path: z.string().startsWith('/').optional(),
       clientId: z.string(),
       clientSecret: z.string(),
-      tokenTypeHint: z.string().nullable(),
-      timeoutMs: z.number().int().min(1),
-      maxCacheSeconds: z.number().int().min(0),
+      tokenTypeHint: z.string().nullable().optional(),
+      timeoutMs: z.number().int().min(100).max(30_000).optional(),
+      maxCacheSeconds: z.number().int().min(0).max(3600).optional(),
     }),
   ),
-  clients: z.record(z.string(), z.record(z.string(), z.array(z.object({ applicationId: z.string().nullable(), subscriptionId: z.string().nullable(), plan: z.string(), active: z.boolean() })))),
-  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).nullable(), scopesMode })),
+  clients: z.record(z.string(), z.record(z.string(), z.array(z.object({ applicationId: z.string().nullable(), subscriptionId: z.string().nullable(), plan: z.string(), active: z.boolean() })))).optional(),
+  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).nullable().optional(), scopesMode: scopesMode.optional() })).optional(),
   routes: z.record(
     z.string(),
     z.object({
       server: z.string(),
-      plans: z.array(z.string()),
-      clients: z.string().nullable(),
-      optional: z.boolean(),
-      header: z.string(),
-      propagateToken: z.boolean(),
+      plans: z.array(z.string()).optional(),
+      clients: z.string().nullable().optional(),
+      optional: z.boolean().optional(),
+      header: z.string().optional(),
+      propagateToken: z.boolean().optional(),
       clientIdClaim: z.string().optional(),
       scopes: z.array(z.string()).optional(),
       scopesMode: scopesMode.optional(),
-      claimsToHeaders: z.array(claimToHeader).nullable(),
+      claimsToHeaders: z.array(claimToHeader).nullable().optional(),
     }),
   ),
 });

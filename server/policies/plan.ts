@@ -32,8 +32,8 @@ declare module '../xds/ir.ts' {
 }
 
 const configuration = moduleConfiguration({
-  plans: z.record(z.string(), z.object({ name: z.string().nullable(), security: z.enum(['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2']), rule: selectionRule })),
-  routes: z.record(z.string(), z.object({ plans: z.array(z.string()), challenges: z.array(z.string()) })),
+  plans: z.record(z.string(), z.object({ name: z.string().nullable().optional(), security: z.enum(['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2']), rule: selectionRule })),
+  routes: z.record(z.string(), z.object({ plans: z.array(z.string()), challenges: z.array(z.string()).optional() })),
 });
 
 /** What `planPluginConfiguration` returns (without `stripIdentityHeaders`). */

@@ -27,17 +27,29 @@ const configuration = moduleConfiguration(
   {
     plans: z.record(
       z.string(),
-      z.object({ name: z.string(), throttleLimitCount: z.number().int().min(0), throttleLimitUnit: z.enum(['Min', 'Hour', 'Day', 'Month']).optional(), stopOnQuotaReach: z.boolean() }),
+      z.object({
+        name: z.string().optional(),
+        throttleLimitCount: z.number().int().min(0).optional(),
+        throttleLimitUnit: z.enum(['Min', 'Hour', 'Day', 'Month']).optional(),
+        stopOnQuotaReach: z.boolean().optional(),
+      }),
     ),
     apis: z.record(
       z.string(),
       z.object({
         subscriptions: z.array(
-          z.object({ id: z.string(), applicationId: z.string().nullable(), tokenSha256: sha256Hex.nullable(), status: z.enum(['ACTIVE', 'INACTIVE', 'REVOKED']), plan: z.string().nullable() }),
+          z.object({
+            id: z.string(),
+            applicationId: z.string().nullable().optional(),
+            tokenSha256: sha256Hex.nullable().optional(),
+            /** Only `ACTIVE` passes. */
+            status: z.string(),
+            plan: z.string().nullable().optional(),
+          }),
         ),
       }),
     ),
-    routes: z.record(z.string(), z.object({ api: z.string(), header: z.string(), propagateCredential: z.boolean() })),
+    routes: z.record(z.string(), z.object({ api: z.string(), header: z.string().optional(), propagateCredential: z.boolean().optional() })),
   },
   { digestKey: true },
 );

@@ -60,13 +60,13 @@ const params = z
 
 const window = z.object({ requests: z.number().int().min(1), windowMs: z.number().int().min(minWindowMs).max(maxWindowMs) });
 const configuration = moduleConfiguration({
-  plans: z.record(z.string(), z.object({ limits: z.array(window), stopOnQuotaReach: z.boolean() })),
+  plans: z.record(z.string(), z.object({ limits: z.array(window), stopOnQuotaReach: z.boolean().optional() })).optional(),
   routes: z.record(
     z.string(),
     z.object({
-      limits: z.array(window.extend({ scope: z.enum(['route', 'api', 'application', 'subscription']), key: z.string().min(1).optional() })),
-      planQuota: z.boolean(),
-      stopOnQuotaReach: z.boolean(),
+      limits: z.array(window.extend({ scope: z.enum(['route', 'api', 'application', 'subscription']).optional(), key: z.string().min(1).optional() })).optional(),
+      planQuota: z.boolean().optional(),
+      stopOnQuotaReach: z.boolean().optional(),
     }),
   ),
 });
