@@ -18,6 +18,16 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * A finding about configuration that was accepted but cannot be (fully) served: what translation reports and the
+ * deployment status shows. `error`: that API is left out of the snapshot; `warning`: translated anyway.
+ */
+export interface Problem extends FieldIssue {
+  severity: 'error' | 'warning';
+  /** The API's handle, or null for a finding about the snapshot as a whole. */
+  api: string | null;
+}
+
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
   readonly issues: readonly FieldIssue[];

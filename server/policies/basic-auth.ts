@@ -1,8 +1,9 @@
 import { createHash, pbkdf2 as pbkdf2Callback, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import type { FieldIssue } from '../domain/errors.ts';
 import type { IrTables } from '../xds/ir.ts';
-import { type ParamIssue, type PolicyKindModule, fail, fromParsedParams, ok, routesObject, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fail, fromParsedParams, ok, routesObject, sameSettings } from './kind.ts';
 import { moduleConfiguration } from './module-config.ts';
 
 /**
@@ -159,7 +160,7 @@ export const basicAuthFilter: PolicyKindModule<'basic-auth'> = {
     writeOnly: [{ list: 'users', identity: 'username', field: 'passwordHash' }],
   },
   fromParams: fromParsedParams('basic-auth', params, (p, ctx) => {
-    const issues: ParamIssue[] = [];
+    const issues: FieldIssue[] = [];
     const userList: BasicAuthUser[] = [];
     p.users.forEach((user, i) => {
       if (user.password !== undefined) issues.push({ path: `params.users[${i}].password`, message: 'a clear password is never served; the control plane stores passwordHash' });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import type { FieldIssue } from '../domain/errors.ts';
 import { headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
-import { type ParamIssue, type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
+import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
 import { claimToHeader, clientIdentity, moduleConfiguration, scopesMode, selectionEntry, selectionRule } from './module-config.ts';
 
 /** The jwt kind (policies/jwt, docs/policies.md#jwt): bearer JWTs verified against key sets, v0.9 `jwt-auth` compatible. */
@@ -154,7 +155,7 @@ export const jwtFilter: PolicyKindModule<'jwt'> = {
   kind: 'jwt',
   definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params },
   fromParams: fromParsedParams('jwt', params, (p, ctx) => {
-    const issues: ParamIssue[] = [];
+    const issues: FieldIssue[] = [];
     let keySets: string[] = [...ctx.jwtPlanKeySets];
     if (p.jwksUrl !== undefined) {
       const set = ctx.jwtUrlKeySet(p.jwksUrl);

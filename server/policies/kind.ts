@@ -1,14 +1,9 @@
 import type { z } from 'zod';
-import { joinPath } from '../domain/errors.ts';
+import { type FieldIssue, joinPath } from '../domain/errors.ts';
 import type { IrTables, PolicyKind, RouteSettingsByKind } from '../xds/ir.ts';
 
-/** One problem with an attachment's params, `path` relative to the attachment (`params.key`). */
-export interface ParamIssue {
-  path: string;
-  message: string;
-}
-
-export type ParamsResult<S> = { ok: true; settings: S } | { ok: false; issues: ParamIssue[] };
+/** Settings, or the problems of an attachment's params, each `path` relative to the attachment (`params.key`). */
+export type ParamsResult<S> = { ok: true; settings: S } | { ok: false; issues: FieldIssue[] };
 
 /** A secret field of the items of a list param, items told apart by `identity` (basic-auth: users[].passwordHash by username). */
 export interface WriteOnlyField {
@@ -93,8 +88,8 @@ export function fromParsedParams<S extends z.ZodType<Record<string, unknown>>, R
 }
 
 /** zod issues of params as path/message pairs under `prefix`; an unknown key is named as not a parameter of `kind`. */
-export function paramsIssues(issues: readonly z.core.$ZodIssue[], prefix: string, kind: string): ParamIssue[] {
-  const out: ParamIssue[] = [];
+export function paramsIssues(issues: readonly z.core.$ZodIssue[], prefix: string, kind: string): FieldIssue[] {
+  const out: FieldIssue[] = [];
   for (const issue of issues) {
     const at = joinPath(prefix, issue.path);
     if (issue.code === 'unrecognized_keys') {
@@ -113,7 +108,7 @@ export function ok<S>(settings: S): ParamsResult<S> {
   return { ok: true, settings };
 }
 
-export function fail<S>(issues: ParamIssue[]): ParamsResult<S> {
+export function fail<S>(issues: FieldIssue[]): ParamsResult<S> {
   return { ok: false, issues };
 }
 

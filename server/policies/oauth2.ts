@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import type { FieldIssue } from '../domain/errors.ts';
 import { headerName } from '../domain/http-primitives.ts';
 import type { IrCluster, IrTables, OAuth2ServerConfig } from '../xds/ir.ts';
 import { parseUpstreamUrl } from '../xds/upstream-url.ts';
-import { type ParamIssue, type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
 import { claimToHeader, moduleConfiguration, scopesMode, selectionRule } from './module-config.ts';
 
 /**
@@ -131,9 +132,9 @@ export function oauth2ClientTableName(apiHandle: string): string {
  * https, the connect timeout bounded by the server's introspection timeout), and the problems of servers whose URL
  * cannot be one (the domain validates URLs, so only a hand-edited database gets there).
  */
-export function authorizationServerClusters(servers: readonly AuthorizationServer[]): { clusters: IrCluster[]; problems: ParamIssue[] } {
+export function authorizationServerClusters(servers: readonly AuthorizationServer[]): { clusters: IrCluster[]; problems: FieldIssue[] } {
   const clusters: IrCluster[] = [];
-  const problems: ParamIssue[] = [];
+  const problems: FieldIssue[] = [];
   for (const server of servers) {
     const parsed = parseUpstreamUrl(server.introspectionUrl);
     if (typeof parsed === 'string') {
@@ -197,10 +198,10 @@ export function oauth2SettingsFromPlan(
   plans: readonly Pick<OAuth2Plan, 'id' | 'name' | 'security'>[],
   clients: string | null,
   optional: boolean,
-): { settings: OAuth2RouteSettings; issues: ParamIssue[] } {
+): { settings: OAuth2RouteSettings; issues: FieldIssue[] } {
   const oauth2 = plans.filter((p) => p.security.oauth2 !== null);
   const first = oauth2[0]?.security.oauth2 ?? null;
-  const issues: ParamIssue[] = [];
+  const issues: FieldIssue[] = [];
   if (first === null) issues.push({ path: 'security.oauth2', message: 'no OAuth2 plan' });
   for (const plan of oauth2.slice(1)) {
     if (plan.security.oauth2!.authorizationServerId !== first!.authorizationServerId) {

@@ -8,16 +8,6 @@
 /** A public JWK as JSON members (what the deployment model's resolved `jwks` hold); never a private member. */
 export type IrJwk = Record<string, string>;
 
-/** One translation finding. `error`: the API is left out of the snapshot; `warning`: translated anyway. */
-export interface Problem {
-  severity: 'error' | 'warning';
-  /** The API's handle, or null for a finding about the snapshot as a whole. */
-  api: string | null;
-  /** Where in the API (`spec.operations[1].policies[0].params.key`), or `plans[<id>]…`. */
-  path: string;
-  message: string;
-}
-
 /**
  * Each policy kind's per-route settings, by kind name. Empty here on purpose: every kind module
  * (server/policies/<kind>.ts) adds its own entry by declaration merging, so the IR imports no kind and adding a kind

@@ -1,7 +1,8 @@
 import { basicAuthPassThrough } from '../../policies/basic-auth.ts';
 import { httpFilterOrder } from '../../policies/index.ts';
 import { planChallenges } from '../../policies/plan.ts';
-import type { IrCluster, IrPolicy, IrRoute, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
+import type { IrCluster, IrPolicy, IrRoute, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
 import type { ApiTables } from './api-tables.ts';

@@ -2,7 +2,8 @@ import type { DeployedApi, DeployedPlan } from '../../domain/deployment-model.ts
 import { policyFilters, policyKindOf } from '../../policies/index.ts';
 import type { AttachmentContext } from '../../policies/kind.ts';
 import { quotaFromSettings } from '../../policies/throttle.ts';
-import type { IrCluster, IrPlan, IrPolicy, IrTables, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
+import type { IrCluster, IrPlan, IrPolicy, IrTables, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import { urlJwtKeySetName } from '../names.ts';
 import { resolveAttachments } from './attachments.ts';
 import type { ModelIndex } from './model-index.ts';

@@ -1,6 +1,7 @@
 import { policyFilters, policyKindOf } from '../../policies/index.ts';
 import type { AttachmentContext } from '../../policies/kind.ts';
-import type { IrPolicy, PolicyKind, PolicySource, Problem, RouteSettingsByKind } from '../ir.ts';
+import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { ModelPolicy } from '../../domain/deployment-model.ts';
 
 /** The one major version each module implements. */

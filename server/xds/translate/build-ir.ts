@@ -1,4 +1,5 @@
-import type { IrCluster, IrRoute, IrSnapshot, IrTables, Problem } from '../ir.ts';
+import type { IrCluster, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';

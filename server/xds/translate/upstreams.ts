@@ -1,6 +1,7 @@
 import type { IrCluster, IrDestination } from '../ir.ts';
 import type { DeployedApi, ModelUpstream } from '../../domain/deployment-model.ts';
 import { definitionClusterName, upstreamClusterName, type UpstreamEnvironment } from '../names.ts';
+import type { FieldIssue } from '../../domain/errors.ts';
 import { durationWholeMs } from './durations.ts';
 import { parseUpstreamUrl } from '../upstream-url.ts';
 import { normaliseBasePath } from './paths.ts';
@@ -14,7 +15,7 @@ export interface UpstreamTarget {
   destination: IrDestination;
   basePath: string;
   clusters: IrCluster[];
-  warnings: { path: string; message: string }[];
+  warnings: FieldIssue[];
 }
 
 /** Where an API environment's traffic goes: its URL's cluster, or the clusters of the upstreamDefinition it names. */
