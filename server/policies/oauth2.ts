@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
 import { headerName } from '../domain/http-primitives.ts';
-import type { IrCluster, IrTables, OAuth2ServerConfig } from '../xds/ir.ts';
-import { parseUpstreamUrl } from '../xds/upstream-url.ts';
+import type { IrTables } from '../xds/ir.ts';
 import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
 import { claimToHeader, moduleConfiguration, scopesMode, selectionRule } from './module-config.ts';
 
@@ -34,17 +33,6 @@ export interface OAuth2RouteSettings {
   scopes: string[] | null;
   scopesMode: 'any' | 'all';
   claimsToHeaders: { claim: string; header: string }[] | null;
-}
-
-/** What this kind reads of an authorization server (the deployment model's `authorizationServers`). */
-export interface AuthorizationServer {
-  id: string;
-  introspectionUrl: string;
-  clientId: string;
-  clientSecret: string;
-  tokenTypeHint: string | null;
-  timeoutMs: number;
-  maxCacheSeconds: number;
 }
 
 /** What this kind reads of an OAuth2 plan's security options (the deployment model's `security.oauth2`). */
@@ -125,56 +113,6 @@ export function authorizationServerClusterName(id: string): string {
 /** The client table of an API's OAuth2 plans (same naming as jwt's: one table per API). */
 export function oauth2ClientTableName(apiHandle: string): string {
   return apiHandle;
-}
-
-/**
- * The clusters of the authorization servers (one per server; the endpoint from its introspection URL, TLS for
- * https, the connect timeout bounded by the server's introspection timeout), and the problems of servers whose URL
- * cannot be one (the domain validates URLs, so only a hand-edited database gets there).
- */
-export function authorizationServerClusters(servers: readonly AuthorizationServer[]): { clusters: IrCluster[]; problems: FieldIssue[] } {
-  const clusters: IrCluster[] = [];
-  const problems: FieldIssue[] = [];
-  for (const server of servers) {
-    const parsed = parseUpstreamUrl(server.introspectionUrl);
-    if (typeof parsed === 'string') {
-      problems.push({ path: `authorizationServers[${server.id}].introspectionUrl`, message: parsed });
-      continue;
-    }
-    clusters.push({
-      name: authorizationServerClusterName(server.id),
-      endpoint: parsed.endpoint,
-      tls: parsed.tls,
-      connectTimeoutMs: Math.min(server.timeoutMs, 5000),
-    });
-  }
-  clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { clusters, problems };
-}
-
-/** The module's `servers` table from the model's authorization servers (only those with a usable URL). */
-export function oauth2ServersTable(servers: readonly AuthorizationServer[]): Record<string, OAuth2ServerConfig> {
-  const out: Record<string, OAuth2ServerConfig> = {};
-  for (const server of [...servers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    let url: URL;
-    try {
-      url = new URL(server.introspectionUrl);
-    } catch {
-      continue;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
-    out[server.id] = {
-      cluster: authorizationServerClusterName(server.id),
-      authority: url.host,
-      path: `${url.pathname}${url.search}`,
-      clientId: server.clientId,
-      clientSecret: server.clientSecret,
-      tokenTypeHint: server.tokenTypeHint,
-      timeoutMs: server.timeoutMs,
-      maxCacheSeconds: server.maxCacheSeconds,
-    };
-  }
-  return out;
 }
 
 /** The module's `plans` entry of an OAuth2 plan: its selection rule and required scopes. */

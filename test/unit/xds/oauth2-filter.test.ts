@@ -4,13 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedAuthorizationServer, DeployedOAuth2Security } from '../../../server/domain/deployment-model.ts';
 import { createFetchHttpCaller } from '../../../server/gateway/proxy-wasm/fetch-http-call.ts';
 import type { IrTables } from '../../../server/xds/ir.ts';
+import { authorizationServerClusters, oauth2ServersTable } from '../../../server/xds/translate/tables/oauth2.ts';
 import {
   authorizationServerClusterName,
-  authorizationServerClusters,
-  
   oauth2Filter,
   oauth2PlanConfig,
-  oauth2ServersTable,
   oauth2SettingsFromPlan,
   type OAuth2RouteSettings,
 } from '../../../server/policies/oauth2.ts';

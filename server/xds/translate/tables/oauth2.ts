@@ -1,7 +1,61 @@
+import type { DeployedAuthorizationServer } from '../../../domain/deployment-model.ts';
+import type { FieldIssue } from '../../../domain/errors.ts';
 import { policyKindOf } from '../../../policies/index.ts';
-import { authorizationServerClusters, oauth2ClientTableName, oauth2PlanConfig, oauth2ServersTable, oauth2SettingsFromPlan } from '../../../policies/oauth2.ts';
-import type { IrTables } from '../../ir.ts';
+import { authorizationServerClusterName, oauth2ClientTableName, oauth2PlanConfig, oauth2SettingsFromPlan } from '../../../policies/oauth2.ts';
+import type { IrCluster, IrTables, OAuth2ServerConfig } from '../../ir.ts';
+import { parseUpstreamUrl } from '../../upstream-url.ts';
 import { clientTable, type TablesStep } from './step.ts';
+
+/**
+ * The clusters of the authorization servers (one per server; the endpoint from its introspection URL, TLS for
+ * https, the connect timeout bounded by the server's introspection timeout), and the problems of servers whose URL
+ * cannot be one (the domain validates URLs, so only a hand-edited database gets there).
+ */
+export function authorizationServerClusters(servers: readonly DeployedAuthorizationServer[]): { clusters: IrCluster[]; problems: FieldIssue[] } {
+  const clusters: IrCluster[] = [];
+  const problems: FieldIssue[] = [];
+  for (const server of servers) {
+    const parsed = parseUpstreamUrl(server.introspectionUrl);
+    if (typeof parsed === 'string') {
+      problems.push({ path: `authorizationServers[${server.id}].introspectionUrl`, message: parsed });
+      continue;
+    }
+    clusters.push({
+      name: authorizationServerClusterName(server.id),
+      endpoint: parsed.endpoint,
+      tls: parsed.tls,
+      connectTimeoutMs: Math.min(server.timeoutMs, 5000),
+    });
+  }
+  clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { clusters, problems };
+}
+
+/** The module's `servers` table from the model's authorization servers (only those with a usable URL). */
+export function oauth2ServersTable(servers: readonly DeployedAuthorizationServer[]): Record<string, OAuth2ServerConfig> {
+  const out: Record<string, OAuth2ServerConfig> = {};
+  for (const server of [...servers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    let url: URL;
+    try {
+      url = new URL(server.introspectionUrl);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    out[server.id] = {
+      cluster: authorizationServerClusterName(server.id),
+      authority: url.host,
+      path: `${url.pathname}${url.search}`,
+      clientId: server.clientId,
+      clientSecret: server.clientSecret,
+      tokenTypeHint: server.tokenTypeHint,
+      timeoutMs: server.timeoutMs,
+      maxCacheSeconds: server.maxCacheSeconds,
+    };
+  }
+  return out;
+}
+
 
 /**
  * oauth2: the OAUTH2 plans' authorization servers (and those oauth2 attachments name) with their clusters, the
