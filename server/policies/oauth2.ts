@@ -78,7 +78,7 @@ const configuration = moduleConfiguration({
     z.object({
       cluster: z.string(),
       authority: z.string(),
-      path: z.string().startsWith('/').optional(),
+      path: z.string().regex(/^\//).optional(),
       clientId: z.string(),
       clientSecret: z.string(),
       tokenTypeHint: z.string().nullable().optional(),
