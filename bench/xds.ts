@@ -8,7 +8,7 @@
  * Run: `npx tsx bench/xds.ts`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { policyKinds } from '../server/xds/ir.ts';
+import { policyKinds } from '../server/policies/index.ts';
 import { translate } from '../server/xds/translate/translate.ts';
 import { ValidationCache, validateResources, validateResourcesAsync } from '../server/xds/validate.ts';
 import type { DeployedApi, DeployedKey, DeployedPlan, DeploymentModel } from '../server/domain/deployment-model.ts';

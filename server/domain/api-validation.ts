@@ -1,5 +1,6 @@
 import type { FieldIssue } from './errors.ts';
-import { durationPattern, validatePolicyAttachment } from './policy-registry.ts';
+import { durationPattern } from './durations.ts';
+import { validatePolicyAttachment } from './policy-registry.ts';
 import { isRecord } from '../json/is-record.ts';
 
 /**

@@ -1,14 +1,6 @@
 import { requireRole } from './access.ts';
 import type { DomainContext } from './context.ts';
-
-/** Something the control plane could not turn into data-plane configuration; that API is left out. */
-export interface DeploymentProblem {
-  severity: 'error' | 'warning';
-  /** The API's handle, or null for a finding about the whole configuration. */
-  api: string | null;
-  path: string;
-  message: string;
-}
+import type { Problem } from './errors.ts';
 
 /** One connected data plane (an Envoy or a remote gateway) and what it accepted, per resource type. */
 export interface DataPlaneStatus {
@@ -19,7 +11,8 @@ export interface DataPlaneStatus {
 export interface DeploymentStatus {
   /** The configuration version being served, null before the first one. */
   version: string | null;
-  problems: DeploymentProblem[];
+  /** What the control plane could not turn into data-plane configuration (translation and strict-check findings). */
+  problems: Problem[];
   dataPlanes: DataPlaneStatus[];
 }
 

@@ -18,6 +18,16 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * A finding about configuration that was accepted but cannot be (fully) served: what translation reports and the
+ * deployment status shows. `error`: that API is left out of the snapshot; `warning`: translated anyway.
+ */
+export interface Problem extends FieldIssue {
+  severity: 'error' | 'warning';
+  /** The API's handle, or null for a finding about the snapshot as a whole. */
+  api: string | null;
+}
+
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
   readonly issues: readonly FieldIssue[];
@@ -88,4 +98,14 @@ export class InvalidTransitionError extends DomainError {
 /** Throws a ValidationError when any issue was collected; validators gather all problems first. */
 export function assertNoIssues(issues: readonly FieldIssue[]): void {
   if (issues.length > 0) throw new ValidationError(issues);
+}
+
+/** `['a', 0, 'b']` -> `a[0].b` under a prefix. */
+export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
 }

@@ -2,7 +2,8 @@ import { importJWK, importSPKI, importX509, type JWK } from 'jose';
 import { z } from 'zod';
 import type { Executor } from '../db/client.ts';
 import { missingAuthorizationServers } from './authorization-servers.ts';
-import type { FieldIssue } from './errors.ts';
+import { type FieldIssue, joinPath } from './errors.ts';
+import { headerName as httpHeaderName } from './http-primitives.ts';
 import { isSealed, type SecretBox } from './secret-box.ts';
 
 /**
@@ -35,8 +36,7 @@ export type JwtKeyResolver = (typeof jwtKeyResolvers)[number];
 export const apiKeyLocations = ['HEADER', 'QUERY'] as const;
 export type ApiKeyLocation = (typeof apiKeyLocations)[number];
 
-// RFC 9110 token: what a header name may be.
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'Must be a valid HTTP header name');
+const headerName = httpHeaderName('Must be a valid HTTP header name');
 // Identity headers are the platform's own; a plan may not make a client's claim look like one (design brief).
 const claimHeaderName = headerName.refine((v) => !v.toLowerCase().startsWith('x-apip-'), 'Headers starting with x-apip- are reserved');
 const queryParamName = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'Must be 1-128 URL-safe characters');
@@ -215,16 +215,6 @@ export interface PlanSecurityInput {
 }
 
 export type StoredSecurityConfig = Record<string, unknown>;
-
-/** `['a', 0, 'b']` -> `a[0].b` under a prefix. */
-export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
 
 const optionKeys = { API_KEY: 'apiKey', JWT: 'jwt', OAUTH2: 'oauth2' } as const;
 

@@ -1,8 +1,11 @@
-import { pbkdf2 as pbkdf2Callback, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { z } from 'zod';
-import type { FieldIssue } from './errors.ts';
 import { isRecord } from '../json/is-record.ts';
+import { canonicalPolicyName, policyDefinitions as catalogue } from '../policies/index.ts';
+import { hashBasicAuthPassword } from '../policies/basic-auth.ts';
+import { paramsIssues, type PolicyParamsDefinition, type WriteOnlyField } from '../policies/kind.ts';
+import type { FieldIssue } from './errors.ts';
+
+export { canonicalPolicyName };
 
 /**
  * The policies the control plane knows: every attachment (`{name, version, params}` on an API, an operation
@@ -22,13 +25,6 @@ export interface PolicyDefinition {
   writeOnly: readonly WriteOnlyField[];
 }
 
-/** A secret field of the items of a list param, items told apart by `identity` (basic-auth: users[].passwordHash by username). */
-export interface WriteOnlyField {
-  list: string;
-  identity: string;
-  field: string;
-}
-
 /** An attachment as given by a client; the validator tolerates wrong types (REST bodies are arbitrary JSON). */
 export interface PolicyAttachmentInput {
   name: unknown;
@@ -36,161 +32,6 @@ export interface PolicyAttachmentInput {
   executionCondition?: unknown;
   params?: unknown;
 }
-
-// RFC 9110 token: what a header name (and, conservatively, a query parameter name) may be.
-const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// No control characters except horizontal tab (RFC 9110 field-value).
-// eslint-disable-next-line no-control-regex
-const headerValuePattern = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
-/** Go-style duration as v0.9 writes them: `500ms`, `1m`, `1h30m`. */
-export const durationPattern = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-
-const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Milliseconds of a Go-style duration, or null when it is not one. */
-export function parseDurationMs(value: string): number | null {
-  if (!durationPattern.test(value)) return null;
-  let total = 0;
-  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * (unitMs[m[2] ?? 'ms'] ?? 1);
-  return total;
-}
-
-const headerName = z.string().regex(tokenPattern, 'must be a valid header name');
-const headerValue = z.string().regex(headerValuePattern, 'must not contain control characters');
-const header = z.strictObject({ name: headerName, value: headerValue });
-const headerSection = z.strictObject({ headers: z.array(header).min(1, 'must list at least one header') });
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' });
-const scopes = z.array(z.string().min(1, 'must not be empty'));
-
-// Throttle windows: at least a second (RateLimit-Reset and Retry-After are whole seconds), at most 400 days,
-// the bounds the throttle module accepts for windowMs.
-const maxWindowMs = 400 * 86_400_000;
-const throttleDuration = z.string().refine((v) => {
-  const ms = parseDurationMs(v);
-  return ms !== null && ms >= 1000 && ms <= maxWindowMs;
-}, 'must be a duration between 1s and 9600h (e.g. "1m", "1h")');
-
-const jwtAlgorithm = z.enum(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'HS256', 'HS384', 'HS512', 'EdDSA'], {
-  error: 'must be one of RS256, RS384, RS512, ES256, ES384, PS256, HS256, HS384, HS512, EdDSA (never none)',
-});
-
-const apiKeyParams = z.strictObject({
-  key: z.string().min(1, 'must not be empty').regex(tokenPattern, 'must be a valid header or query parameter name'),
-  in: z.enum(['header', 'query'], { error: 'must be header or query' }).default('header'),
-  valuePrefix: z.string().optional(),
-  propagateCredential: z.boolean().optional(),
-});
-
-const jwtParams = z.strictObject({
-  header: headerName.optional(),
-  issuer: z.string().min(1).optional(),
-  audiences: z.array(z.string().min(1)).optional(),
-  jwksUrl: httpUrl.optional(),
-  algorithms: z.array(jwtAlgorithm).min(1, 'must list at least one algorithm').optional(),
-  requiredScopes: scopes.optional(),
-  requiredClaims: z.record(z.string(), z.string()).optional(),
-  claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: headerName })).optional(),
-  clockSkewSeconds: z.number().int().min(0).max(600).optional(),
-  propagateCredential: z.boolean().optional(),
-});
-
-const setHeadersParams = z
-  .strictObject({ request: headerSection.optional(), response: headerSection.optional() })
-  .refine((p) => p.request !== undefined || p.response !== undefined, 'must set request or response headers');
-
-const throttleParams = z
-  .strictObject({
-    limits: z
-      .array(
-        z.strictObject({
-          requests: z.number().int('must be an integer').min(1, 'must be at least 1'),
-          duration: throttleDuration,
-          scope: z.enum(['route', 'api', 'application', 'subscription'], {
-            error: 'must be route, api, application or subscription',
-          }).optional(),
-          /** Explicit counter key, to share one counter across routes (docs/policies.md#throttle). */
-          key: z.string().min(1).optional(),
-        }),
-      )
-      .optional(),
-    planQuota: z.boolean().optional(),
-    stopOnQuotaReach: z.boolean().optional(),
-  })
-  .refine((p) => (p.limits?.length ?? 0) > 0 || p.planQuota === true, {
-    message: 'must list at least one limit or set planQuota',
-    path: ['limits'],
-  });
-
-const subscriptionValidationParams = z.strictObject({
-  header: headerName.default('Subscription-Key'),
-  propagateCredential: z.boolean().optional(),
-});
-
-// basic-auth: users with salted PBKDF2-HMAC-SHA256 hashes, never clear passwords (docs/policies.md#basic-auth).
-// A client gives `password`; what is stored (and read back) is `passwordHash`; a client may send a `passwordHash`
-// back unchanged (the round trip of a read). The gateway module verifies the hash on the first request of each
-// credential (then caches it), so the iteration count is bounded by what one verification may cost on a request
-// path: 1,000 iterations take about 1 ms in the wasm module on the 2-vCPU development container (node:crypto,
-// with native SHA-256, about 0.3 ms). Each hash carries its own count, so raising it later keeps old hashes valid.
-/** PBKDF2 iterations of newly stored basic-auth password hashes. */
-export const BASIC_AUTH_PBKDF2_ITERATIONS = 100_000;
-/** The bounds the basic-auth module accepts (policies/basic-auth/index.ts). */
-const maxPbkdf2Iterations = 1_000_000;
-const basicAuthSaltBytes = 16;
-const basicAuthKeyBytes = 32;
-const passwordHashPattern = /^pbkdf2-sha256\$([1-9][0-9]{0,6})\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
-
-/** True when `text` is canonical unpadded base64url of `min`..`max` bytes. */
-function isBase64Url(text: string, min: number, max: number): boolean {
-  const bytes = Buffer.from(text, 'base64url');
-  return bytes.toString('base64url') === text && bytes.length >= min && bytes.length <= max;
-}
-
-/** True when `value` is `pbkdf2-sha256$<iterations>$<salt>$<derived key>` within the module's bounds. */
-export function isBasicAuthPasswordHash(value: string): boolean {
-  const m = passwordHashPattern.exec(value);
-  return m !== null && Number(m[1]) <= maxPbkdf2Iterations && isBase64Url(m[2]!, 8, 64) && isBase64Url(m[3]!, 16, 64);
-}
-
-const pbkdf2 = promisify(pbkdf2Callback);
-
-/**
- * `pbkdf2-sha256$<iterations>$<salt>$<derived key>` of `password` with a fresh random 16-byte salt. Asynchronous: at
- * the default work factor one hash is ~0.1 s of CPU, which must not hold the management API's event loop.
- */
-export async function hashBasicAuthPassword(password: string, iterations: number = BASIC_AUTH_PBKDF2_ITERATIONS): Promise<string> {
-  const salt = randomBytes(basicAuthSaltBytes);
-  const key = await pbkdf2(password, salt, iterations, basicAuthKeyBytes, 'sha256');
-  return `pbkdf2-sha256$${iterations}$${salt.toString('base64url')}$${key.toString('base64url')}`;
-}
-
-// eslint-disable-next-line no-control-regex
-const noControl = /^[^\x00-\x1f\x7f]*$/;
-const basicAuthUser = z
-  .strictObject({
-    // RFC 7617: the user-id cannot contain a colon.
-    username: z.string().min(1, 'must not be empty').max(256).regex(/^[^:]*$/, 'must not contain ":"').regex(noControl, 'must not contain control characters'),
-    password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters').optional(),
-    passwordHash: z.string().refine(isBasicAuthPasswordHash, 'must be pbkdf2-sha256$<iterations 1..1000000>$<salt base64url>$<derived key base64url>').optional(),
-  })
-  .superRefine((user, ctx) => {
-    if ((user.password === undefined) === (user.passwordHash === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password or passwordHash' });
-    }
-  });
-
-const basicAuthParams = z
-  .strictObject({
-    realm: z.string().min(1).max(256).regex(/^[^"\\]*$/, 'must not contain " or \\').regex(noControl, 'must not contain control characters').optional(),
-    users: z.array(basicAuthUser).min(1, 'must list at least one user').max(1000, 'must list at most 1000 users'),
-  })
-  .superRefine((params, ctx) => {
-    const seen = new Set<string>();
-    params.users.forEach((user, i) => {
-      if (seen.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], message: `duplicate username '${user.username}'` });
-      seen.add(user.username);
-    });
-  });
 
 /**
  * Params as they are stored, from validated params: secrets a policy must not keep are replaced (basic-auth: each
@@ -217,77 +58,19 @@ export async function normalizePolicies<P extends { name: string; params?: Recor
   return Promise.all(policies.map(async (p) => ({ ...p, params: await normalizePolicyParams(p.name, p.params) })));
 }
 
-const corsParams = z.strictObject({
-  allowedOrigins: z.array(z.string().min(1)).min(1, 'must list at least one origin'),
-  allowedMethods: z.array(z.string().min(1)).optional(),
-  allowedHeaders: z.array(z.string().min(1)).optional(),
-  exposedHeaders: z.array(z.string().min(1)).optional(),
-  allowCredentials: z.boolean().optional(),
-  maxAgeSeconds: z.number().int().min(0).optional(),
-});
-
-const respondParams = z.strictObject({
-  statusCode: z.number().int().min(100, 'must be an HTTP status 100-599').max(599, 'must be an HTTP status 100-599').default(200),
-  body: z.string().optional(),
-  headers: z.array(header).optional(),
-});
-
-const hostRewriteParams = z.strictObject({
-  host: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name with an optional port'),
-});
-
-/**
- * An `oauth2` attachment introspects with an authorization server defined once (server/domain/authorization-servers.ts,
- * which holds the URL, client credentials, timeout and cache bound); docs/authorization-servers.md.
- */
-const oauth2Params = z.strictObject({
-  authorizationServerId: z.string().regex(/^asv_[0-9a-z]{26}$/, 'must be the id of an authorization server'),
-  requiredScopes: scopes.optional(),
-  strictScopes: z.boolean().optional(),
-  claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: headerName })).optional(),
-  propagateCredential: z.boolean().optional(),
-});
-
-function definition(
-  name: string,
-  aliases: readonly string[],
-  description: string,
-  paramsSchema: z.ZodType<Record<string, unknown>>,
-  writeOnly: readonly WriteOnlyField[] = [],
-): PolicyDefinition {
-  return { name, aliases, majorVersion: 'v1', description, paramsSchema, writeOnly };
+function definition(def: PolicyParamsDefinition): PolicyDefinition {
+  return { name: def.name, aliases: def.aliases, majorVersion: 'v1', description: def.description, paramsSchema: def.params, writeOnly: def.writeOnly ?? [] };
 }
 
-/** The catalogue of design.md, canonical names first in each entry. */
-export const policyDefinitions: readonly PolicyDefinition[] = [
-  definition('api-key', ['api-key-auth'], 'API key from a header or query parameter; 401 on failure.', apiKeyParams),
-  definition('jwt', ['jwt-auth'], 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', jwtParams),
-  definition('set-headers', [], 'Sets (overwrites) request and response headers.', setHeadersParams),
-  definition('throttle', ['basic-ratelimit'], 'Request limits per route or API, plan and subscription quotas.', throttleParams),
-  definition('subscription-validation', [], 'Subscription-Key header to an active subscription and its plan quota.', subscriptionValidationParams),
-  definition('basic-auth', [], 'HTTP Basic credentials checked against users stored as salted PBKDF2 hashes.', basicAuthParams, [
-    { list: 'users', identity: 'username', field: 'passwordHash' },
-  ]),
-  definition('cors', [], 'CORS preflight answers and response headers.', corsParams),
-  definition('respond', [], 'Answers directly with a fixed status, headers and body; the upstream is not called.', respondParams),
-  definition('host-rewrite', [], 'Rewrites the Host header sent upstream.', hostRewriteParams),
-  definition('oauth2', [], 'OAuth2 bearer tokens checked by token introspection, with scopes.', oauth2Params),
-];
+/** The catalogue of design.md (server/policies/index.ts), canonical names first in each entry. */
+export const policyDefinitions: readonly PolicyDefinition[] = catalogue.map(definition);
 
-const byName = new Map<string, PolicyDefinition>();
-for (const def of policyDefinitions) {
-  byName.set(def.name, def);
-  for (const alias of def.aliases) byName.set(alias, def);
-}
+const byName = new Map(policyDefinitions.map((def) => [def.name, def]));
 
-/** The definition a name or alias refers to. */
+/** The definition a name or alias refers to (aliases are resolved once, in server/policies/index.ts). */
 export function findPolicyDefinition(name: string): PolicyDefinition | undefined {
-  return byName.get(name);
-}
-
-/** The canonical name of a policy name or alias (`basic-ratelimit` -> `throttle`), or undefined when unknown. */
-export function canonicalPolicyName(name: string): string | undefined {
-  return byName.get(name)?.name;
+  const canonical = canonicalPolicyName(name);
+  return canonical === undefined ? undefined : byName.get(canonical);
 }
 
 /** JSON Schema of a definition's params (for `policyDefinitions` in GraphQL and the docs). */
@@ -297,14 +80,6 @@ export function paramsJsonSchema(def: PolicyDefinition): Record<string, unknown>
 
 const majorOnly = /^v\d+$/;
 const fullVersion = /^v?\d+\.\d+(\.\d+)?([-+].*)?$/;
-
-
-/** `params.limits[0].requests` from a zod path. */
-function joinPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${String(part)}`;
-  return out;
-}
 
 /**
  * Every problem of one attachment: known name (or alias), major-only version that the registry has, and
@@ -349,16 +124,7 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
     const result = def.paramsSchema.safeParse(params ?? {}, {
       error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
     });
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        const at = joinPath(`${pathPrefix}.params`, issue.path);
-        if (issue.code === 'unrecognized_keys') {
-          for (const key of issue.keys) issues.push({ path: `${at}.${key}`, message: `is not a parameter of ${def.name}` });
-        } else {
-          issues.push({ path: at, message: issue.message });
-        }
-      }
-    }
+    if (!result.success) issues.push(...paramsIssues(result.error.issues, `${pathPrefix}.params`, def.name));
   }
   return issues;
 }

@@ -1,8 +1,9 @@
-import type { DeploymentProblem, DeploymentStatus } from '../domain/deployment-status.ts';
+import type { DeploymentStatus } from '../domain/deployment-status.ts';
+import type { Problem } from '../domain/errors.ts';
 import type { AdsStreamStatus } from './ads-stream.ts';
 
 /** A translation problem ({severity, api, path, message}) or a strict-check finding ({resource, path, message}). */
-function toProblem(raw: unknown): DeploymentProblem {
+function toProblem(raw: unknown): Problem {
   const value = (raw ?? {}) as Record<string, unknown>;
   const text = (key: string) => (typeof value[key] === 'string' ? (value[key] as string) : null);
   if ('resource' in value) {

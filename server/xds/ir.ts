@@ -1,8 +1,3 @@
-import type { PublicJwk } from '../domain/deployment-model.ts';
-import type { BasicAuthRouteSettings } from './filters/basic-auth.ts';
-import type { OAuth2ClientEntry, OAuth2PlanConfig, OAuth2RouteSettings, OAuth2ServerConfig } from './filters/oauth2.ts';
-import type { PlanRouteSettings } from './filters/plan.ts';
-
 /**
  * The intermediate representation between the deployment model and Envoy resources: what every route does
  * (match, rewrite, destination, the resolved policy chain) and the tables the policy modules share (key digests,
@@ -10,92 +5,16 @@ import type { PlanRouteSettings } from './filters/plan.ts';
  * YAML-serialisable, sorted: the Envoy step only arranges it into resources.
  */
 
-/** One translation finding. `error`: the API is left out of the snapshot; `warning`: translated anyway. */
-export interface Problem {
-  severity: 'error' | 'warning';
-  /** The API's handle, or null for a finding about the snapshot as a whole. */
-  api: string | null;
-  /** Where in the API (`spec.operations[1].policies[0].params.key`), or `plans[<id>]…`. */
-  path: string;
-  message: string;
-}
+/** A public JWK as JSON members (what the deployment model's resolved `jwks` hold); never a private member. */
+export type IrJwk = Record<string, string>;
 
-/** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
-export const policyKinds = ['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers'] as const;
-export type PolicyKind = (typeof policyKinds)[number];
-
-/** The plan-selection fields of an authentication module's route entry (docs/plan-selection.md). */
-export interface PlanSelectionFields {
-  /** Absent credential: pass on without identity (the API offers plans of more than one security type). */
-  optional: boolean;
-  /** This module's plans on the route, in the API's plan order; null: no plan of this type (attached policy only). */
-  plans: string[] | null;
-}
-
-export interface ApiKeyRouteSettings extends PlanSelectionFields {
-  keySets: string[];
-  key: string;
-  in: 'header' | 'query';
-  valuePrefix: string;
-  propagateCredential: boolean;
-}
-
-export interface JwtRouteSettings extends PlanSelectionFields {
-  keySets: string[];
-  algorithms: string[] | null;
-  header: string;
-  scheme: string;
-  issuer: string | null;
-  audience: string[] | null;
-  leewaySeconds: number;
-  requiredClaims: string[] | null;
-  scopes: string[] | null;
-  scopesMode: 'any' | 'all';
-  clients: string | null;
-  clientIdClaim: string | null;
-  userClaim: string | null;
-  claimsToHeaders: { claim: string; header: string }[] | null;
-  propagateToken: boolean;
-}
-
-export interface HeaderList {
-  headers: { name: string; value: string }[];
-}
-
-export interface SetHeadersRouteSettings {
-  request: HeaderList | null;
-  response: HeaderList | null;
-}
-
-export interface ThrottleLimit {
-  requests: number;
-  windowMs: number;
-  scope: 'route' | 'api' | 'application' | 'subscription';
-  key: string | null;
-}
-
-export interface ThrottleRouteSettings {
-  limits: ThrottleLimit[];
-  planQuota: boolean;
-  stopOnQuotaReach: boolean;
-}
-
-export interface SubscriptionValidationRouteSettings {
-  api: string;
-  header: string;
-  propagateCredential: boolean;
-}
-
-export interface RouteSettingsByKind {
-  'api-key': ApiKeyRouteSettings;
-  jwt: JwtRouteSettings;
-  oauth2: OAuth2RouteSettings;
-  plan: PlanRouteSettings;
-  'basic-auth': BasicAuthRouteSettings;
-  'subscription-validation': SubscriptionValidationRouteSettings;
-  throttle: ThrottleRouteSettings;
-  'set-headers': SetHeadersRouteSettings;
-}
+/**
+ * Each policy kind's per-route settings, by kind name. Empty here on purpose: every kind module
+ * (server/policies/<kind>.ts) adds its own entry by declaration merging, so the IR imports no kind and adding a kind
+ * touches no IR file. The list of kinds, and the order their filters run in, is server/policies/index.ts.
+ */
+export interface RouteSettingsByKind {}
+export type PolicyKind = keyof RouteSettingsByKind;
 
 /** Where a policy of a route's chain comes from. */
 export type PolicySource = 'plan' | 'api' | 'operation';
@@ -191,6 +110,34 @@ export interface IrSelectionPlan {
   rule: string | null;
 }
 
+/** One entry of the oauth2 module's `servers`: where and how to introspect. Holds the client secret. */
+export interface OAuth2ServerConfig {
+  cluster: string;
+  authority: string;
+  path: string;
+  clientId: string;
+  clientSecret: string;
+  tokenTypeHint: string | null;
+  timeoutMs: number;
+  maxCacheSeconds: number;
+}
+
+/** One subscription of a client id in an oauth2 client table. */
+export interface OAuth2ClientEntry {
+  applicationId: string | null;
+  subscriptionId: string | null;
+  plan: string;
+  /** The subscription admits traffic now (ACCEPTED within its dates); false -> 403 Subscription is not active. */
+  active: boolean;
+}
+
+/** One entry of the oauth2 module's `plans`. */
+export interface OAuth2PlanConfig {
+  rule: string | null;
+  scopes: string[] | null;
+  scopesMode: 'any' | 'all';
+}
+
 export interface IrQuotaPlan {
   limits: { requests: number; windowMs: number }[];
   stopOnQuotaReach: boolean;
@@ -229,7 +176,7 @@ export interface IrTables {
   apiKeySets: Record<string, IrApiKey[]>;
   /** api-key `plans`: the API_KEY plans' selection rules. */
   apiKeyPlans: Record<string, IrAuthPlan>;
-  jwtKeySets: Record<string, PublicJwk[]>;
+  jwtKeySets: Record<string, IrJwk[]>;
   /** client id -> its subscriptions to the API's JWT plans, in plan order. */
   jwtClients: Record<string, Record<string, IrClientIdentity[]>>;
   /** jwt `plans`: the JWT plans' rules and scopes. */

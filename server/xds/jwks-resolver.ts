@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, customFetch, exportJWK, importSPKI, importX509, type JWK, type RemoteJWKSet } from 'jose';
 import type { DeploymentModel, PublicJwk } from '../domain/deployment-model.ts';
+import { policyKindOf } from '../policies/index.ts';
 import { planJwtKeySetName, urlJwtKeySetName } from './names.ts';
 
 /**
@@ -163,7 +164,7 @@ export class JwksResolver {
     for (const api of model.apis) {
       for (const p of [...api.policies, ...api.operations.flatMap((o) => o.policies)]) {
         const url = p.params?.jwksUrl;
-        if ((p.name === 'jwt' || p.name === 'jwt-auth') && typeof url === 'string') {
+        if (policyKindOf(p.name) === 'jwt' && typeof url === 'string') {
           urls.add(url);
           urlsByApi.set(api.handle, [...(urlsByApi.get(api.handle) ?? []), url]);
         }

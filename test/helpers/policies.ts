@@ -10,6 +10,7 @@ import { HeaderMap } from '../../server/gateway/proxy-wasm/header-map.ts';
 import type { HttpStream } from '../../server/gateway/proxy-wasm/http-stream.ts';
 import { loadPlugin, type LoadPluginOptions, type Plugin } from '../../server/gateway/proxy-wasm/plugin.ts';
 import type { HeaderList, HeadersOutcome, LocalReply, PolicyLogger } from '../../server/gateway/proxy-wasm/types.ts';
+import { configurationSchemaErrors } from './module-configuration.ts';
 
 const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const policiesBuildDir = join(rootDir, 'policies', 'build');
@@ -60,7 +61,7 @@ export async function loadPolicy(
   options: Partial<LoadPluginOptions> = {},
 ): Promise<Plugin> {
   vmCounter += 1;
-  return loadPlugin({
+  const plugin = await loadPlugin({
     name,
     wasm: policyModule(name),
     configuration: typeof configuration === 'string' ? configuration : JSON.stringify(configuration),
@@ -68,6 +69,13 @@ export async function loadPolicy(
     logger: captureLogger(),
     ...options,
   });
+  // Whatever a module accepts is within its configuration's JSON Schema (server/policies/<kind>.ts), so the schema
+  // that documents and checks the translator's output cannot drift from the module.
+  if (plugin.isConfigured) {
+    const errors = configurationSchemaErrors(name, configuration);
+    if (errors.length > 0) throw new Error(`the ${name} module accepted a configuration outside its JSON Schema: ${errors.join('; ')}`);
+  }
+  return plugin;
 }
 
 export interface TestRequest {

@@ -2,7 +2,7 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Plugin } from '../../server/gateway/proxy-wasm/plugin.ts';
 import { createManualClock } from '../../server/gateway/proxy-wasm/clock.ts';
-import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword } from '../../server/domain/policy-registry.ts';
+import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword } from '../../server/policies/basic-auth.ts';
 import { headerOf, jsonOf, loadPolicy, localReplyOf, sendRequest, type TestRequest } from '../helpers/policies.ts';
 
 const ROUTE = 'reading-list/GET/books';

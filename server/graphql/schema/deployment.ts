@@ -1,10 +1,11 @@
-import type { DataPlaneStatus, DeploymentProblem, DeploymentStatus } from '../../domain/deployment-status.ts';
+import type { DataPlaneStatus, DeploymentStatus } from '../../domain/deployment-status.ts';
+import type { Problem } from '../../domain/errors.ts';
 import { getDeploymentStatus } from '../../domain/deployment-status.ts';
 import { builder } from '../builder.ts';
 
 const ProblemSeverity = builder.enumType('DeploymentProblemSeverity', { values: ['error', 'warning'] as const });
 
-const DeploymentProblemRef = builder.objectRef<DeploymentProblem>('DeploymentProblem').implement({
+const DeploymentProblemRef = builder.objectRef<Problem>('DeploymentProblem').implement({
   description: 'Why (part of) an API is not served: an error leaves the API out of the data-plane configuration.',
   fields: (t) => ({
     severity: t.field({ type: ProblemSeverity, resolve: (p) => p.severity }),

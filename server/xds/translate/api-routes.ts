@@ -1,10 +1,12 @@
-import { basicAuthPassThrough } from '../filters/basic-auth.ts';
-import { planChallenges } from '../filters/plan.ts';
-import { httpFilterOrder } from '../filters/registry.ts';
-import type { IrCluster, IrPolicy, IrRoute, PolicyKind, Problem, RouteSettingsByKind } from '../ir.ts';
+import { basicAuthPassThrough } from '../../policies/basic-auth.ts';
+import { httpFilterOrder } from '../../policies/index.ts';
+import { planChallenges } from '../../policies/plan.ts';
+import type { IrCluster, IrPolicy, IrRoute, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
-import type { ApiTables, AuthKind } from './api-tables.ts';
+import type { ApiTables } from './api-tables.ts';
+import type { AuthKind } from './tables/step.ts';
 import { mergeChain, resolveAttachments } from './attachments.ts';
 import { fullPath, pathMatch, pathRewrite, resolveContext } from './paths.ts';
 import { resolveUpstream } from './upstreams.ts';

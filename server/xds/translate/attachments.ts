@@ -1,10 +1,8 @@
-import type { AttachmentContext } from '../filters/filter.ts';
-import { policyFilters, policyKindOf } from '../filters/registry.ts';
-import type { IrPolicy, PolicyKind, PolicySource, Problem, RouteSettingsByKind } from '../ir.ts';
+import { policyFilters, policyKindOf } from '../../policies/index.ts';
+import type { AttachmentContext } from '../../policies/kind.ts';
+import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { ModelPolicy } from '../../domain/deployment-model.ts';
-
-/** Modules configured only from the API's plans (docs/plan-selection.md), never by an attachment. */
-const translatorOnly: ReadonlySet<PolicyKind> = new Set(['plan']);
 
 /** The one major version each module implements. */
 const supportedVersion = 'v1';
@@ -39,7 +37,8 @@ export function resolveAttachments(
     const error = (path: string, message: string) => problems.push({ severity: 'error', api: ctx.api, path, message });
     const kind = policyKindOf(policy.name);
     if (!kind) return error(`${at}.name`, `policy '${policy.name}' has no module in this build`);
-    if (translatorOnly.has(kind)) return error(`${at}.name`, `policy '${policy.name}' is set from the API's plans and cannot be attached`);
+    // A kind without params (plan) is configured only from the API's plans (docs/plan-selection.md).
+    if (policyFilters[kind].definition === null) return error(`${at}.name`, `policy '${policy.name}' is set from the API's plans and cannot be attached`);
     if (allowed && !allowed.has(kind)) return error(at, `a ${kind} policy cannot be a ${source} policy (allowed: ${[...allowed].join(', ')})`);
     if (!modules[kind]) return error(`${at}.name`, `module '${kind}' is not served by the control plane`);
     if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);

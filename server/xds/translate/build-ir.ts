@@ -1,11 +1,13 @@
-import type { IrCluster, IrRoute, IrSnapshot, IrTables, Problem } from '../ir.ts';
+import type { IrCluster, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
 import { indexModel } from './model-index.ts';
 import { regexParams } from './paths.ts';
-import { defaultConnectTimeoutMs, parseUpstreamUrl } from './upstreams.ts';
+import { parseUpstreamUrl } from '../upstream-url.ts';
+import { defaultConnectTimeoutMs } from './upstreams.ts';
 
 export interface TranslateOptions {
   /** Base URL data planes fetch `/policies/<name>.wasm` from (`http://control-plane:9090`). */

@@ -1,5 +1,5 @@
-import { policyFilters, httpFilterOrder } from '../filters/registry.ts';
-import { wasmHttpFilter } from '../filters/wasm-filter.ts';
+import { httpFilterOrder, policyFilters } from '../../policies/index.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
 import type { EnvoyResource } from '../../envoy/resources.ts';

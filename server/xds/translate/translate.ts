@@ -1,4 +1,4 @@
-import type { Problem } from '../ir.ts';
+import type { Problem } from '../../domain/errors.ts';
 import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import type { EnvoyResources } from '../../envoy/resources.ts';
 import { buildIr, type TranslateOptions } from './build-ir.ts';

@@ -1,8 +1,9 @@
-import { isIP } from 'node:net';
-import type { IrCluster, IrDestination, IrEndpoint } from '../ir.ts';
+import type { IrCluster, IrDestination } from '../ir.ts';
 import type { DeployedApi, ModelUpstream } from '../../domain/deployment-model.ts';
 import { definitionClusterName, upstreamClusterName, type UpstreamEnvironment } from '../names.ts';
-import { parseDurationMs } from './durations.ts';
+import type { FieldIssue } from '../../domain/errors.ts';
+import { durationWholeMs } from './durations.ts';
+import { parseUpstreamUrl } from '../upstream-url.ts';
 import { normaliseBasePath } from './paths.ts';
 
 /** Envoy's own default, written out. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto#envoy-v3-api-field-config-cluster-v3-cluster-connect-timeout */
@@ -10,35 +11,11 @@ export const defaultConnectTimeoutMs = 5000;
 /** v0.9: a target without weight weighs 100. */
 const defaultWeight = 100;
 
-export interface ParsedUpstreamUrl {
-  endpoint: IrEndpoint;
-  tls: boolean;
-  /** The URL's path without a trailing `/` (`` for none). */
-  basePath: string;
-}
-
-/** An http(s) URL as an endpoint, or a message saying why it is not one. */
-export function parseUpstreamUrl(value: string): ParsedUpstreamUrl | string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `'${value}' is not a URL`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `'${value}' is not an http or https URL`;
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === '') return `'${value}' has no host`;
-  const tls = url.protocol === 'https:';
-  const port = url.port === '' ? (tls ? 443 : 80) : Number(url.port);
-  // URL.host already omits a default port: exactly what a Host header should carry.
-  return { endpoint: { host, port, isIp: isIP(host) !== 0, hostHeader: url.host }, tls, basePath: normaliseBasePath(url.pathname) };
-}
-
 export interface UpstreamTarget {
   destination: IrDestination;
   basePath: string;
   clusters: IrCluster[];
-  warnings: { path: string; message: string }[];
+  warnings: FieldIssue[];
 }
 
 /** Where an API environment's traffic goes: its URL's cluster, or the clusters of the upstreamDefinition it names. */
@@ -60,7 +37,7 @@ export function resolveUpstream(api: DeployedApi, environment: UpstreamEnvironme
   const at = `spec.upstreamDefinitions[${index}]`;
   let connectTimeoutMs = defaultConnectTimeoutMs;
   if (definition.connectTimeout !== null) {
-    const ms = parseDurationMs(definition.connectTimeout);
+    const ms = durationWholeMs(definition.connectTimeout);
     // Envoy requires connect_timeout > 0.
     if (ms === null || ms <= 0) return { error: `'${definition.connectTimeout}' is not a positive duration`, path: `${at}.timeout.connect` };
     connectTimeoutMs = ms;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import type { Problem } from '../../../server/xds/ir.ts';
+import type { Problem } from '../../../server/domain/errors.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import type { ResourceKind } from '../../../server/envoy/resources.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';

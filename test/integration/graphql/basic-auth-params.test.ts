@@ -1,7 +1,8 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPolicies, apis, auditLog, planPolicies } from '../../../server/db/schema/index.ts';
-import { BASIC_AUTH_PBKDF2_ITERATIONS, WRITE_ONLY_MARKER, hashBasicAuthPassword, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
+import { WRITE_ONLY_MARKER, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
+import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword } from '../../../server/policies/basic-auth.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { drivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';

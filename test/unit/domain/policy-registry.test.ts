@@ -3,10 +3,11 @@ import {
   canonicalPolicyName,
   findPolicyDefinition,
   paramsJsonSchema,
-  parseDurationMs,
   policyDefinitions,
   validatePolicyAttachment,
 } from '../../../server/domain/policy-registry.ts';
+import { parseDurationMs } from '../../../server/domain/durations.ts';
+import { durationWholeMs } from '../../../server/xds/translate/durations.ts';
 
 const at = 'spec.policies[0]';
 
@@ -121,9 +122,21 @@ describe('policy registry', () => {
     expect(issuesOf('subscription-validation', {})).toEqual([]);
   });
 
-  it('parses Go-style durations', () => {
+  it('parses Go-style durations exactly; what is written into a configuration is rounded to whole ms', () => {
     expect(parseDurationMs('1h30m')).toBe(5_400_000);
     expect(parseDurationMs('500ms')).toBe(500);
+    expect(parseDurationMs('1.5us')).toBeCloseTo(0.0015);
+    expect(durationWholeMs('1.5us')).toBe(0);
+    expect(durationWholeMs('2.6ms')).toBe(3);
     expect(parseDurationMs('5')).toBeNull();
+    expect(durationWholeMs('5')).toBeNull();
+  });
+
+  it('bounds header names in params at 128 characters, as plan security does', () => {
+    const name = (n: number) => `x-${'a'.repeat(n - 2)}`;
+    expect(issuesOf('subscription-validation', { header: name(128) })).toEqual([]);
+    expect(issuesOf('subscription-validation', { header: name(129) }).map((i) => i.path)).toEqual([`${at}.params.header`]);
+    expect(issuesOf('api-key', { key: name(129) }).map((i) => i.path)).toEqual([`${at}.params.key`]);
+    expect(issuesOf('set-headers', { request: { headers: [{ name: name(129), value: 'v' }] } }).map((i) => i.path)).toEqual([`${at}.params.request.headers[0].name`]);
   });
 });

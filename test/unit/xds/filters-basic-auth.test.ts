@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hashBasicAuthPassword, normalizePolicyParams } from '../../../server/domain/policy-registry.ts';
+import { normalizePolicyParams } from '../../../server/domain/policy-registry.ts';
 import {
-  type BasicAuthRouteSettings, basicAuthFilter, basicAuthPassThrough, basicAuthUserSetName,
-} from '../../../server/xds/filters/basic-auth.ts';
-import type { AttachmentContext } from '../../../server/xds/filters/filter.ts';
+  type BasicAuthPluginConfiguration, type BasicAuthRouteSettings, basicAuthFilter, hashBasicAuthPassword, basicAuthPassThrough, basicAuthUserSetName,
+} from '../../../server/policies/basic-auth.ts';
+import type { AttachmentContext } from '../../../server/policies/kind.ts';
 import type { IrTables } from '../../../server/xds/ir.ts';
 import { headerOf, loadPolicy, localReplyOf, sendRequest } from '../../helpers/policies.ts';
 
@@ -30,7 +30,7 @@ function basic(username: string, password: string): string {
 
 // Params as the domain stores them: clear passwords replaced by salted hashes.
 const stored = (await normalizePolicyParams('basic-auth', { realm: 'staff', users: [{ username: 'ops', password: 'ops-pw' }, { username: 'audit', password: 'audit-pw' }] }))!;
-const other = (await normalizePolicyParams('basic-auth', { users: [{ username: 'guest', password: 'guest-pw' }], propagateCredential: true }))!;
+const other = (await normalizePolicyParams('basic-auth', { users: [{ username: 'guest', password: 'guest-pw' }] }))!;
 
 describe('basic-auth filter', () => {
   it('turns stored params into an entry naming a user set built from the hashes', () => {
@@ -44,11 +44,11 @@ describe('basic-auth filter', () => {
   });
 
   it('defaults the realm to the API handle and propagateCredential to false', () => {
-    expect(settingsOf(other)).toMatchObject({ realm: 'shop', propagateCredential: true });
+    expect(settingsOf(other)).toMatchObject({ realm: 'shop', propagateCredential: false });
   });
 
   it('refuses clear passwords, missing or malformed hashes and bad users at their paths', async () => {
-    expect(issuePaths({ users: [{ username: 'a', password: 'clear' }] })).toEqual(['params.users[0].password', 'params.users[0].passwordHash']);
+    expect(issuePaths({ users: [{ username: 'a', password: 'clear' }] })).toEqual(['params.users[0].password']);
     expect(issuePaths({ users: [{ username: 'a', passwordHash: 'md5$abc' }] })).toEqual(['params.users[0].passwordHash']);
     expect(issuePaths({ users: [] })).toEqual(['params.users']);
     expect(issuePaths({})).toEqual(['params.users']);
@@ -74,10 +74,10 @@ describe('basic-auth filter', () => {
     const config = basicAuthFilter.pluginConfiguration(
       new Map([['shop/GET/b', a], ['shop/GET/a', basicAuthPassThrough()], ['shop/GET/c', a]]),
       tables({ 'plan-2': { 'basic-auth': b, 'set-headers': {} }, 'plan-1': { 'set-headers': {} } }),
-    );
+    ) as BasicAuthPluginConfiguration;
     expect(Object.keys(config.users)).toEqual([a.users, b.users].sort());
     expect(config.users[a.users!]).toEqual(a.userList);
-    expect(config.planPolicies).toEqual({ 'plan-2': { users: b.users, realm: 'shop', propagateCredential: true } });
+    expect(config.planPolicies).toEqual({ 'plan-2': { users: b.users, realm: 'shop', propagateCredential: false } });
     expect(config.routes).toEqual({
       'shop/GET/b': { users: a.users, realm: 'staff', propagateCredential: false },
       'shop/GET/c': { users: a.users, realm: 'staff', propagateCredential: false },
@@ -98,6 +98,7 @@ describe('basic-auth filter', () => {
     expect(headerOf(wrong, 'www-authenticate')).toBe('Basic realm="staff"');
     const guest = sendRequest(plugin, { route: 'shop/GET/x', headers: [['x-apip-plan', 'plan-guest'], ['authorization', basic('guest', 'guest-pw')]] });
     expect(guest.outcome.action).toBe('continue');
-    expect(guest.headers.get('authorization')).toBe(basic('guest', 'guest-pw'));
+    // Attachments cannot ask to propagate Basic credentials (the registry has no such param): the upstream never sees them.
+    expect(guest.headers.get('authorization')).toBeUndefined();
   });
 });

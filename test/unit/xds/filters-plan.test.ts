@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   type PlanRouteSettings, type PlanSelectionPlan, planChallenges, planFilter, planPluginConfiguration,
-} from '../../../server/xds/filters/plan.ts';
+} from '../../../server/policies/plan.ts';
+import type { AttachmentContext } from '../../../server/policies/kind.ts';
 import type { IrTables } from '../../../server/xds/ir.ts';
 import { jsonOf, loadPolicy, localReplyOf, sendRequest } from '../../helpers/policies.ts';
 
@@ -39,7 +40,7 @@ describe('plan filter', () => {
   });
 
   it('is configured from the plans only and merges identical entries', () => {
-    expect(planFilter.fromParams().ok).toBe(false);
+    expect(planFilter.fromParams({}, {} as AttachmentContext).ok).toBe(false);
     const entry = routes.get('shop/GET/items')!;
     expect(planFilter.merge(entry, { ...entry })).toEqual(entry);
     expect(typeof planFilter.merge(entry, { plans: ['plan-free'], challenges: [] })).toBe('string');

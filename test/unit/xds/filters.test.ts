@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { apiKeyFilter } from '../../../server/xds/filters/api-key.ts';
-import type { AttachmentContext } from '../../../server/xds/filters/filter.ts';
-import { jwtFilter } from '../../../server/xds/filters/jwt.ts';
-import { httpFilterOrder, policyKindOf } from '../../../server/xds/filters/registry.ts';
-import { setHeadersFilter } from '../../../server/xds/filters/set-headers.ts';
-import { subscriptionValidationFilter } from '../../../server/xds/filters/subscription-validation.ts';
-import { throttleFilter } from '../../../server/xds/filters/throttle.ts';
-import { wasmHttpFilter } from '../../../server/xds/filters/wasm-filter.ts';
+import { apiKeyFilter } from '../../../server/policies/api-key.ts';
+import type { AttachmentContext } from '../../../server/policies/kind.ts';
+import { jwtFilter } from '../../../server/policies/jwt.ts';
+import { canonicalPolicyName, httpFilterOrder, policyDefinitions, policyFilters, policyKindOf } from '../../../server/policies/index.ts';
+import { setHeadersFilter } from '../../../server/policies/set-headers.ts';
+import { subscriptionValidationFilter } from '../../../server/policies/subscription-validation.ts';
+import { throttleFilter } from '../../../server/policies/throttle.ts';
+import { wasmHttpFilter } from '../../../server/xds/translate/wasm-filter.ts';
 import type { IrTables } from '../../../server/xds/ir.ts';
 import { emptyTables } from '../../../server/xds/translate/api-tables.ts';
 import { validateMessage } from '../../../server/xds/validate.ts';
@@ -38,6 +38,18 @@ describe('policy filter registry', () => {
     expect(policyKindOf('basic-ratelimit')).toBe('throttle');
     expect(policyKindOf('jwt-auth')).toBe('jwt');
     expect(policyKindOf('cors')).toBeUndefined();
+  });
+
+  it('lists every kind once, and every kind with params in the catalogue under its own name', () => {
+    expect(Object.keys(policyFilters).sort()).toEqual([...httpFilterOrder].sort());
+    for (const kind of httpFilterOrder) {
+      const definition = policyFilters[kind].definition;
+      if (definition !== null) expect(policyDefinitions).toContain(definition);
+      expect(definition?.name ?? kind).toBe(kind);
+    }
+    // plan is configured from the API's plans only: it has no params, so no attachment can name it.
+    expect(policyFilters.plan.definition).toBeNull();
+    expect(canonicalPolicyName('plan')).toBeUndefined();
   });
 });
 

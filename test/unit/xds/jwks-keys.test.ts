@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayJwtKeys } from '../../../server/config.ts';
 import { ChangeFeed } from '../../../server/domain/context.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
-import { policyKinds } from '../../../server/xds/ir.ts';
+import { policyKinds } from '../../../server/policies/index.ts';
 import { parsePlanSecurity } from '../../../server/domain/plan-security.ts';
 import { givenKeyToJwk, JwksResolver } from '../../../server/xds/jwks-resolver.ts';
 import type { Snapshot } from '../../../server/envoy/resources.ts';

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { translate } from '../../../server/xds/translate/translate.ts';
+import { configurationSchemaErrors } from '../../helpers/module-configuration.ts';
 import { loadPolicy, sendRequest } from '../../helpers/policies.ts';
 import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
@@ -25,7 +26,8 @@ function wasmConfigurations(file: string): { module: string; configuration: stri
 const cases = readdirSync(inDir).filter((f) => f.endsWith('.yaml')).flatMap((file) => wasmConfigurations(file).map((c) => ({ file, ...c })));
 
 describe('generated plugin configurations', () => {
-  it.each(cases)('are accepted by the $module module ($file)', async ({ module, configuration }) => {
+  it.each(cases)('validate against the $module module\'s JSON Schema and are accepted by it ($file)', async ({ module, configuration }) => {
+    expect(configurationSchemaErrors(module, configuration)).toEqual([]);
     const plugin = await loadPolicy(module, configuration);
     expect(plugin.isConfigured).toBe(true);
   });

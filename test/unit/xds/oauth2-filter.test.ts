@@ -4,17 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedAuthorizationServer, DeployedOAuth2Security } from '../../../server/domain/deployment-model.ts';
 import { createFetchHttpCaller } from '../../../server/gateway/proxy-wasm/fetch-http-call.ts';
 import type { IrTables } from '../../../server/xds/ir.ts';
+import { authorizationServerClusters, oauth2ServersTable } from '../../../server/xds/translate/tables/oauth2.ts';
 import {
   authorizationServerClusterName,
-  authorizationServerClusters,
-  
   oauth2Filter,
   oauth2PlanConfig,
-  oauth2ServersTable,
   oauth2SettingsFromPlan,
   type OAuth2RouteSettings,
-  type OAuth2Tables,
-} from '../../../server/xds/filters/oauth2.ts';
+} from '../../../server/policies/oauth2.ts';
 import { loadPolicy, requestHeaders } from '../../helpers/policies.ts';
 
 const SERVER_A = 'asv_01jbk6q2r5x8y9z0a1b2c3d4e5';
@@ -149,11 +146,15 @@ describe('oauth2 filter: attachments', () => {
     });
   });
 
-  it('reports a missing or unknown server and badly typed params', () => {
+  it('reports badly typed params (checked by the params schema) and an unknown server', () => {
     const result = oauth2Filter.fromParams({ authorizationServerId: SERVER_B, requiredScopes: 'r', strictScopes: 'yes', claimsToHeaders: [{ claim: 1 }] }, ctx);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.issues.map((i) => i.path)).toEqual(['params.authorizationServerId', 'params.requiredScopes', 'params.strictScopes', 'params.claimsToHeaders[0]']);
+    if (!result.ok) expect(result.issues.map((i) => i.path)).toEqual(['params.requiredScopes', 'params.strictScopes', 'params.claimsToHeaders[0].claim', 'params.claimsToHeaders[0].header']);
+    const unknown = oauth2Filter.fromParams({ authorizationServerId: SERVER_B }, ctx);
+    expect(unknown.ok).toBe(false);
+    if (!unknown.ok) expect(unknown.issues.map((i) => i.path)).toEqual(['params.authorizationServerId']);
     const missing = oauth2Filter.fromParams({}, ctx);
+    expect(missing.ok).toBe(false);
     if (!missing.ok) expect(missing.issues.map((i) => i.path)).toEqual(['params.authorizationServerId']);
   });
 
@@ -186,7 +187,7 @@ describe('oauth2 filter: plugin configuration', () => {
       { id: 'pln_gold', name: 'Gold', selectionRule: 'claims.tier == "gold"', security: { oauth2: oauth2({ requiredScopes: ['books:read'] }) } },
       { id: 'pln_silver', name: 'Silver', selectionRule: null, security: { oauth2: oauth2() } },
     ];
-    const tables: IrTables & OAuth2Tables = {
+    const tables: IrTables = {
       ...emptyTables,
       oauth2Servers: oauth2ServersTable([server(SERVER_A, url), server(SERVER_B, 'https://unused.example/introspect')]),
       oauth2Clients: { books: { c1: [{ applicationId: 'app-1', subscriptionId: 'sub-1', plan: 'pln_gold', active: true }] } },

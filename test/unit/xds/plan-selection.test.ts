@@ -1,7 +1,7 @@
 import { keyDigest } from '../../../server/domain/secrets.ts';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { hashBasicAuthPassword } from '../../../server/domain/policy-registry.ts';
+import { hashBasicAuthPassword } from '../../../server/policies/basic-auth.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import type { HeaderMap } from '../../../server/gateway/proxy-wasm/header-map.ts';
 import type { Plugin } from '../../../server/gateway/proxy-wasm/plugin.ts';
@@ -335,7 +335,7 @@ describe('plan selection (translator)', () => {
   });
 
   it('refuses any other kind as a plan policy, naming the attachment', () => {
-    const model = shop([apiKeyPlan('pln_keyed', 0, { policies: [{ name: 'set-headers', params: {} }, { name: 'jwt', params: {} }] })]);
+    const model = shop([apiKeyPlan('pln_keyed', 0, { policies: [{ name: 'set-headers', params: { request: { headers: [{ name: 'x-plan', value: 'keyed' }] } } }, { name: 'jwt', params: {} }] })]);
     const { ir, problems } = irOf(model);
     expect(ir.routes).toEqual([]);
     expect(problems).toEqual([expect.objectContaining({ severity: 'error', api: 'shop', path: 'plans[pln_keyed].policies[1]' })]);

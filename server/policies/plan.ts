@@ -1,5 +1,6 @@
-import type { IrTables } from '../ir.ts';
-import { type ParamsResult, fail, pick, routesObject, sameSettings } from './filter.ts';
+import { z } from 'zod';
+import { type PolicyKindModule, fail, pick, routesObject, sameSettings } from './kind.ts';
+import { moduleConfiguration, selectionRule } from './module-config.ts';
 
 /**
  * The plan module (policies/plan, docs/plan-selection.md step 2, docs/policies.md#plan): closes authentication on
@@ -23,6 +24,17 @@ export type PlanRouteSettings = {
   /** One `WWW-Authenticate` value per security type offered (`Bearer`, `ApiKey header="x-api-key"`), for the 401. */
   challenges: string[];
 };
+
+declare module '../xds/ir.ts' {
+  interface RouteSettingsByKind {
+    plan: PlanRouteSettings;
+  }
+}
+
+const configuration = moduleConfiguration({
+  plans: z.record(z.string(), z.object({ name: z.string().nullable().optional(), security: z.enum(['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2']), rule: selectionRule })),
+  routes: z.record(z.string(), z.object({ plans: z.array(z.string()), challenges: z.array(z.string()).optional() })),
+});
 
 /** What `planPluginConfiguration` returns (without `stripIdentityHeaders`). */
 export type PlanPluginConfiguration = {
@@ -67,17 +79,19 @@ export function planPluginConfiguration(
   };
 }
 
-/** The registry entry of the plan module (a PolicyFilter<'plan'>): no params, configured from the plans. */
-export const planFilter = {
-  kind: 'plan' as const,
-  aliases: [] as readonly string[],
-  fromParams(): ParamsResult<PlanRouteSettings> {
+/** The plan kind: no params (never attached), configured by the translator from the API's plans. */
+export const planFilter: PolicyKindModule<'plan'> = {
+  kind: 'plan',
+  definition: null,
+  fromParams() {
     return fail([{ path: 'name', message: "the plan module is configured from the API's plans" }]);
   },
-  merge(earlier: PlanRouteSettings, later: PlanRouteSettings): PlanRouteSettings | string {
+  merge(earlier, later) {
     return sameSettings(earlier, later) ? earlier : 'two different plan entries apply to this route';
   },
-  pluginConfiguration(routes: ReadonlyMap<string, PlanRouteSettings>, tables: IrTables): PlanPluginConfiguration {
-    return planPluginConfiguration(tables.selectionPlans as Record<string, PlanSelectionPlan>, routes);
+  pluginConfiguration(routes, tables) {
+    // A plain Map: planPluginConfiguration also takes records and tells them apart with `instanceof Map`.
+    return planPluginConfiguration(tables.selectionPlans as Record<string, PlanSelectionPlan>, new Map(routes));
   },
+  configuration,
 };

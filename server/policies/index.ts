@@ -1,20 +1,27 @@
-import type { PolicyKind } from '../ir.ts';
+import { z } from 'zod';
+import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
-import type { PolicyFilter } from './filter.ts';
+import { corsDefinition, hostRewriteDefinition, respondDefinition } from './edge.ts';
 import { jwtFilter } from './jwt.ts';
+import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
 import { planFilter } from './plan.ts';
 import { setHeadersFilter } from './set-headers.ts';
 import { subscriptionValidationFilter } from './subscription-validation.ts';
 import { throttleFilter } from './throttle.ts';
 
-export const policyFilters: { readonly [K in PolicyKind]: PolicyFilter<K> } = {
+/**
+ * The registry list: every policy kind the control plane knows. Adding a kind = one module beside these
+ * (server/policies/<kind>.ts), its AssemblyScript folder (policies/<kind>/), and one line in each list below.
+ */
+
+/** The kinds with a wasm module (policies/<kind>/), by kind. */
+export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } = {
   'api-key': apiKeyFilter,
   jwt: jwtFilter,
   oauth2: oauth2Filter,
-  // A plain Map: planPluginConfiguration also takes records and tells them apart with `instanceof Map`.
-  plan: { ...planFilter, pluginConfiguration: (routes, tables) => planFilter.pluginConfiguration(new Map(routes), tables) },
+  plan: planFilter,
   'basic-auth': basicAuthFilter,
   'subscription-validation': subscriptionValidationFilter,
   throttle: throttleFilter,
@@ -28,7 +35,7 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyFilter<K> } = {
  * The first filter present also strips client-supplied `x-apip-*` headers. How the modules choose a plan
  * together: docs/plan-selection.md.
  */
-export const httpFilterOrder: readonly PolicyKind[] = [
+export const httpFilterOrder = [
   // Authentication first, one module per credential type: each looks for its own credential and, when valid, sets
   // x-apip-application-id / -subscription-id / -plan for everything after it (the plan its subscription holds,
   // among the route's plans of that type whose selection rule holds). A request an earlier module admitted
@@ -49,15 +56,45 @@ export const httpFilterOrder: readonly PolicyKind[] = [
   'throttle',
   // Last: rejected requests never get the configured headers, and they reach the upstream as configured.
   'set-headers',
+] as const satisfies readonly PolicyKind[];
+
+/** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
+export const policyKinds: readonly PolicyKind[] = httpFilterOrder;
+
+/** The catalogue of design.md (what attachments may name), in the order clients see it. */
+export const policyDefinitions: readonly PolicyParamsDefinition[] = [
+  apiKeyFilter.definition!,
+  jwtFilter.definition!,
+  setHeadersFilter.definition!,
+  throttleFilter.definition!,
+  subscriptionValidationFilter.definition!,
+  basicAuthFilter.definition!,
+  corsDefinition,
+  respondDefinition,
+  hostRewriteDefinition,
+  oauth2Filter.definition!,
 ];
 
-const byName = new Map<string, PolicyKind>();
-for (const kind of httpFilterOrder) {
-  byName.set(kind, kind);
-  for (const alias of policyFilters[kind].aliases) byName.set(alias, kind);
+// The one place aliases are resolved: name or alias -> canonical name.
+const canonical = new Map<string, string>();
+for (const def of policyDefinitions) {
+  canonical.set(def.name, def.name);
+  for (const alias of def.aliases) canonical.set(alias, def.name);
+}
+const kinds = new Set<string>(httpFilterOrder);
+
+/** The canonical name of a policy name or alias (`basic-ratelimit` -> `throttle`), or undefined when unknown. */
+export function canonicalPolicyName(name: string): string | undefined {
+  return canonical.get(name);
 }
 
 /** The module kind of a policy name or alias, or undefined when no module implements it. */
 export function policyKindOf(name: string): PolicyKind | undefined {
-  return byName.get(name);
+  const kind = canonical.get(name) ?? name;
+  return kinds.has(kind) ? (kind as PolicyKind) : undefined;
+}
+
+/** JSON Schema (draft 2020-12) of the plugin configuration `kind`'s module accepts (docs/policies.md). */
+export function configurationJsonSchema(kind: PolicyKind): Record<string, unknown> {
+  return z.toJSONSchema(policyFilters[kind].configuration, { io: 'input' }) as Record<string, unknown>;
 }

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/**
+ * The zod primitives for HTTP names and values that plan security options and policy params share, one rule each
+ * (each caller keeps its own message wording, which is part of its validation errors on the wire).
+ */
+
+/** RFC 9110 token, at most 128 characters: what a header name (and, conservatively, a query parameter name) may be. */
+export const headerNamePattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+/** A header name (RFC 9110 token, 1-128 characters). */
+export function headerName(message: string) {
+  return z.string().regex(headerNamePattern, message);
+}
+
+// No control characters except horizontal tab (RFC 9110 field-value).
+// eslint-disable-next-line no-control-regex
+const headerValuePattern = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+/** A header value: no control character but horizontal tab. */
+export const headerValue = z.string().regex(headerValuePattern, 'must not contain control characters');
