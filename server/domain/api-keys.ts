@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiKeys, apis, subscriptions } from '../db/schema/index.ts';
 import {
@@ -12,7 +12,7 @@ import {
 import { type Actor, type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import { allRows, type PageArgs } from './pagination.ts';
+import { allRows, type PageArgs, selectPage } from './pagination.ts';
 import { generateApiKey, keyDigest, maskSecret } from './secrets.ts';
 import { isApiVisible } from './api-visibility.ts';
 import { isApiManager } from './access.ts';
@@ -324,14 +324,7 @@ export async function listApiKeys(ctx: DomainContext, filters: ApiKeyFilters, pa
   if (filters.status) where.push(statusCondition(filters.status, now));
   if (filters.createdById) where.push(eq(apiKeys.createdById, filters.createdById));
   if (filters.currentOnly) where.push(isNull(apiKeys.replacedById));
-  if (page.after) where.push(gt(apiKeys.id, page.after));
-  if (page.before) where.push(lt(apiKeys.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(apiKeys)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(apiKeys.id) : asc(apiKeys.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, apiKeys, where, page);
   return rows.map((r) => toApiKey(r, now));
 }
 

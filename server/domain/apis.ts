@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../db/client.ts';
 import { apiKeys, apiPolicies, apis, apiUpstreams, operations, plans, subscriptions, upstreamDefinitions, upstreamTargets } from '../db/schema/index.ts';
 import { canManageApis, requireApiManager } from './access.ts';
@@ -7,7 +7,7 @@ import { type HttpMethod, validateApiInput } from './api-validation.ts';
 import { type Actor, type DomainContext, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { maskSecretParams, normalizePolicies, restoreSecretParams } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
 import { isUniqueViolation } from './db-errors.ts';
@@ -246,14 +246,7 @@ export async function listApis(ctx: DomainContext, filters: ApiFilters, page: Pa
         : sql`(${apis.labels} ->> ${label.key}) = ${label.value}`,
     );
   }
-  if (page.after) where.push(gt(apis.id, page.after));
-  if (page.before) where.push(lt(apis.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(apis)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(apis.id) : asc(apis.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, apis, where, page);
   return hydrate(ctx.db, rows);
 }
 

@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, type SQL } from 'drizzle-orm';
+import { and, eq, ilike, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { applications, subscriptions, users } from '../db/schema/index.ts';
 import { canSeeOwned } from './access.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { loadUsersById, type User } from './users.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
@@ -144,14 +144,7 @@ export async function listApplications(ctx: DomainContext, filters: ApplicationF
   if (ctx.actor.role === 'consumer') where.push(eq(applications.ownerId, ctx.actor.userId ?? ''));
   if (filters.ownerId != null) where.push(eq(applications.ownerId, filters.ownerId));
   if (filters.name != null && filters.name !== '') where.push(ilike(applications.name, `%${filters.name.replace(/[\\%_]/g, '\\$&')}%`));
-  if (page.after) where.push(gt(applications.id, page.after));
-  if (page.before) where.push(lt(applications.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(applications)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(applications.id) : asc(applications.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, applications, where, page);
   return rows.map(toApplication);
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, max, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, max, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiKeys, apis, planPolicies, plans, subscriptions } from '../db/schema/index.ts';
 import { requireApiManager, requireRole } from './access.ts';
@@ -6,7 +6,7 @@ import { type DomainContext, type WriteScope, write } from './context.ts';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { parseSelectionRule } from './selection-rule.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { checkOAuth2References, parsePlanSecurity, sealSecurityConfig, type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from './plan-security.ts';
 import { maskSecretParams, normalizePolicies, restoreSecretParams, validatePolicyAttachment } from './policy-registry.ts';
 import { apiVisibleTo } from './api-visibility.ts';
@@ -178,14 +178,7 @@ export async function listPlans(ctx: DomainContext, apiId: string, filters: Plan
   if (statuses?.length === 0) return [];
   if (statuses) where.push(inArray(plans.status, [...statuses]));
   if (filters.security) where.push(eq(plans.security, filters.security));
-  if (page.after) where.push(gt(plans.id, page.after));
-  if (page.before) where.push(lt(plans.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(plans)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(plans.id) : asc(plans.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, plans, where, page);
   return hydrate(ctx.db, rows);
 }
 

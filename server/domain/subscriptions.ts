@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, or, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiKeys, applications, plans, subscriptionPlans, subscriptions } from '../db/schema/index.ts';
 import { canManageApis, requireApiManager, requireRole } from './access.ts';
@@ -8,7 +8,7 @@ import { type ApiKeyMode, setApiKeyMode } from './applications.ts';
 import { type Actor, type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { assertPlanAcceptsSubscriptions } from './plans.ts';
 import { keyDigest } from './secrets.ts';
 import { isUniqueViolation } from './db-errors.ts';
@@ -704,14 +704,7 @@ export async function listSubscriptions(ctx: DomainContext, filters: Subscriptio
     const statuses = typeof filters.status === 'string' ? [filters.status] : [...filters.status];
     where.push(inArray(subscriptions.status, statuses));
   }
-  if (page.after) where.push(gt(subscriptions.id, page.after));
-  if (page.before) where.push(lt(subscriptions.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(subscriptions)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(subscriptions.id) : asc(subscriptions.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, subscriptions, where, page);
   return rows.map(toSubscription);
 }
 

@@ -1,11 +1,11 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import { users } from '../db/schema/index.ts';
 import type { Executor } from '../db/client.ts';
 import { requireRole } from './access.ts';
 import { type Actor, type DomainContext, type Role, systemActor, write } from './context.ts';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { hashPassword, randomPassword, verifyPassword } from './secrets.ts';
 
 export interface User {
@@ -162,14 +162,7 @@ export async function loadUsersById(db: Executor, ids: readonly string[]): Promi
 export async function listUsers(ctx: DomainContext, page: PageArgs): Promise<User[]> {
   requireRole(ctx.actor, 'admin');
   const where: SQL[] = [];
-  if (page.after) where.push(gt(users.id, page.after));
-  if (page.before) where.push(lt(users.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(users)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(users.id) : asc(users.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, users, where, page);
   return rows.map(toUser);
 }
 
