@@ -1,13 +1,13 @@
 import { and, eq, or } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiMembers, apis } from '../db/schema/index.ts';
-import { isApiVisible } from './api-visibility.ts';
+import { isApiVisible } from './apis/visibility.ts';
 import type { Actor, Role } from './context.ts';
 import { ForbiddenError, NotFoundError, PasswordChangeRequiredError } from './errors.ts';
 
 /**
  * The one room for who may do what. GraphQL's auth scopes, the REST handler, /metrics and every domain
- * operation ask here; which APIs an actor may *read* is `api-visibility.ts` (an SQL condition, used in queries).
+ * operation ask here; which APIs an actor may *read* is `apis/visibility.ts` (an SQL condition, used in queries).
  */
 
 /** Throws ForbiddenError unless the actor has one of the roles. */

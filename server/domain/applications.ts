@@ -7,7 +7,7 @@ import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError,
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
 import { loadUsersById, type User } from './users.ts';
-import { isUniqueViolation } from './db-errors.ts';
+import { conflictOnUniqueViolation } from './db-errors.ts';
 
 export const apiKeyModes = ['UNSPECIFIED', 'SHARED', 'EXCLUSIVE'] as const;
 /** Seed 000: chosen at the application's second API-key subscription, then fixed. */
@@ -71,14 +71,8 @@ function validate(input: UpdateApplicationInput, issues: FieldIssue[]): void {
   if (input.apiKeyMode != null && !apiKeyModes.includes(input.apiKeyMode)) issues.push({ path: 'apiKeyMode', message: `Must be one of ${apiKeyModes.join(', ')}` });
 }
 
-
-async function withUniqueClientId<T>(clientId: string | null | undefined, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error: unknown) {
-    if (isUniqueViolation(error)) throw new ConflictError(`An application with client id '${clientId ?? ''}' already exists`, { cause: error });
-    throw error;
-  }
+function withUniqueClientId<T>(clientId: string | null | undefined, work: () => Promise<T>): Promise<T> {
+  return conflictOnUniqueViolation(work, `An application with client id '${clientId ?? ''}' already exists`);
 }
 
 async function assertClientIdFree(tx: Executor, clientId: string | null | undefined, exceptId: string | null): Promise<void> {

@@ -6,9 +6,7 @@ import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
-import { databaseErrorCode } from './db-errors.ts';
-
-const isConstraintViolation = (error: unknown) => ['23505', '23503'].includes(databaseErrorCode(error) ?? '');
+import { conflictOnUniqueViolation } from './db-errors.ts';
 
 /** v0.9 subscription plans: named throttle quotas that v0.9 subscriptions refer to. */
 
@@ -125,14 +123,8 @@ async function assertNameFree(db: Executor, planName: string, selfId: string | n
   if (row) throw new ConflictError(`subscription plan '${planName}' already exists`);
 }
 
-
-async function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> {
-  try {
-    return await work();
-  } catch (error: unknown) {
-    if (isConstraintViolation(error)) throw new ConflictError(message, { cause: error });
-    throw error;
-  }
+function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> {
+  return conflictOnUniqueViolation(work, message, true);
 }
 
 export async function createSubscriptionPlan(ctx: DomainContext, input: SubscriptionPlanInput): Promise<SubscriptionPlan> {

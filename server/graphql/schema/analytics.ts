@@ -1,6 +1,6 @@
 import { loadApplications } from '../../domain/applications.ts';
 import { queryRequestStats, type RequestStatsRow, requestStatsDimensions } from '../../domain/analytics.ts';
-import { loadPlans } from '../../domain/plans.ts';
+import { loadPlans } from '../../domain/plans/index.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';

@@ -9,9 +9,9 @@ import {
   loadSharedKeysForApplications,
   renewApiKey,
   revokeApiKey,
-} from '../../domain/api-keys.ts';
+} from '../../domain/api-keys/index.ts';
 import { loadApplications } from '../../domain/applications.ts';
-import { expiryUnits } from '../../domain/api-keys-validation.ts';
+import { expiryUnits } from '../../domain/api-keys/index.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';

@@ -1,5 +1,5 @@
 import { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from '../../domain/api-members.ts';
-import { getApi, type Api } from '../../domain/apis.ts';
+import { getApi, type Api } from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import type { User } from '../../domain/users.ts';
 import { builder } from '../builder.ts';

@@ -1,5 +1,5 @@
 import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { httpMethods } from '../../domain/api-validation.ts';
+import { httpMethods } from '../../domain/apis/index.ts';
 import {
   type Api,
   type ApiSpecInput,
@@ -18,7 +18,7 @@ import {
   type Upstream,
   type UpstreamDefinition,
   type UpstreamTarget,
-} from '../../domain/apis.ts';
+} from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';

@@ -24,7 +24,7 @@ import {
   planValidations,
   publishPlan,
   updatePlan,
-} from '../../domain/plans.ts';
+} from '../../domain/plans/index.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';

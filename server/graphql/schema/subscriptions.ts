@@ -1,8 +1,8 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { listApiKeysForSubscriptions } from '../../domain/api-keys.ts';
+import { listApiKeysForSubscriptions } from '../../domain/api-keys/index.ts';
 import { loadApplications } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
-import { loadPlans } from '../../domain/plans.ts';
+import { loadPlans } from '../../domain/plans/index.ts';
 import {
   approveSubscription,
   closeSubscription,
@@ -18,7 +18,7 @@ import {
   subscribe,
   subscriptionStatuses,
   transferSubscription,
-} from '../../domain/subscriptions.ts';
+} from '../../domain/subscriptions/index.ts';
 import { builder } from '../builder.ts';
 import { ApiKeyRef, IssuedApiKeyRef } from './api-keys.ts';
 import { ApiRef } from './apis.ts';

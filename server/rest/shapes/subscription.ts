@@ -1,4 +1,4 @@
-import type { CreateSubscriptionInput, Subscription, SubscriptionStatus, UpdateSubscriptionInput } from '../../domain/subscriptions.ts';
+import type { CreateSubscriptionInput, Subscription, SubscriptionStatus, UpdateSubscriptionInput } from '../../domain/subscriptions/index.ts';
 import { FieldReader, objectBody } from './body.ts';
 import { toRestTime } from './time.ts';
 
