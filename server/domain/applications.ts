@@ -1,7 +1,7 @@
 import { and, eq, ilike, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { applications, subscriptions, users } from '../db/schema/index.ts';
-import { canSeeOwned } from './access.ts';
+import { applicationsVisibleTo, canSeeOwned, isOwnerOrAdmin } from './access/index.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
@@ -95,7 +95,7 @@ export async function createApplication(ctx: DomainContext, input: CreateApplica
   if (issues.length > 0) throw new ValidationError(issues);
   const ownerId = input.ownerId ?? ctx.actor.userId;
   if (ownerId === null) throw new ValidationError([{ path: 'ownerId', message: 'Required when acting as the system' }]);
-  if (ownerId !== ctx.actor.userId && ctx.actor.role !== 'admin') throw new ForbiddenError('Only admins may create applications for another user');
+  if (!isOwnerOrAdmin(ctx.actor, ownerId)) throw new ForbiddenError('Only admins may create applications for another user');
   return withUniqueClientId(input.clientId, () =>
     write(ctx, async ({ tx, audit }) => {
       await assertUserExists(tx, ownerId);
@@ -134,8 +134,8 @@ export async function getApplication(ctx: DomainContext, id: string): Promise<Ap
 
 /** Consumers list their own applications only; an `ownerId` filter of someone else gives an empty page. */
 export async function listApplications(ctx: DomainContext, filters: ApplicationFilters, page: PageArgs): Promise<Application[]> {
-  const where: SQL[] = [];
-  if (ctx.actor.role === 'consumer') where.push(eq(applications.ownerId, ctx.actor.userId ?? ''));
+  const where: (SQL | undefined)[] = [];
+  where.push(applicationsVisibleTo(ctx.actor));
   if (filters.ownerId != null) where.push(eq(applications.ownerId, filters.ownerId));
   if (filters.name != null && filters.name !== '') where.push(ilike(applications.name, `%${filters.name.replace(/[\\%_]/g, '\\$&')}%`));
   const rows = await selectPage(ctx.db, applications, where, page);
@@ -154,7 +154,7 @@ export function loadApplicationOwners(ctx: DomainContext, ids: readonly string[]
 async function lockOwned(scope: WriteScope, id: string): Promise<Application> {
   const [row] = await scope.tx.select().from(applications).where(eq(applications.id, id)).for('update');
   if (!row || !canSeeOwned(scope.actor, row.ownerId)) throw new NotFoundError('Application', id);
-  if (scope.actor.role !== 'admin' && row.ownerId !== scope.actor.userId) throw new ForbiddenError('Only the owner or an admin may change this application');
+  if (!isOwnerOrAdmin(scope.actor, row.ownerId)) throw new ForbiddenError('Only the owner or an admin may change this application');
   return toApplication(row);
 }
 

@@ -1,6 +1,6 @@
 import { eq, type SQL } from 'drizzle-orm';
 import { auditLog } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { requireRole } from './access/index.ts';
 import type { DomainContext } from './context.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
 

@@ -1,7 +1,7 @@
 import { and, asc, count, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiPolicies, authorizationServers, planPolicies, plans } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { canManageApis, requireRole } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
@@ -263,7 +263,7 @@ export async function listAuthorizationServers(ctx: DomainContext, filters: Auth
 /** Batch loader: servers in the order of `ids`, null where missing (or when the actor may not read them). */
 export async function loadAuthorizationServers(ctx: DomainContext, ids: readonly string[]): Promise<(AuthorizationServer | null)[]> {
   if (ids.length === 0) return [];
-  if (ctx.actor.role === 'consumer') return ids.map(() => null);
+  if (!canManageApis(ctx.actor)) return ids.map(() => null);
   const rows = await ctx.db.select().from(authorizationServers).where(inArray(authorizationServers.id, [...new Set(ids)]));
   const byId = new Map(rows.map((r) => [r.id, toServer(r)]));
   return ids.map((id) => byId.get(id) ?? null);

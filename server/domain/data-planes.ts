@@ -1,4 +1,4 @@
-import { requireRole } from './access.ts';
+import { requireRole } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { type FieldIssue, ValidationError } from './errors.ts';
 

@@ -1,4 +1,4 @@
-import { requireRole } from './access.ts';
+import { requireRole } from './access/index.ts';
 import type { DomainContext } from './context.ts';
 
 /** Something the control plane could not turn into data-plane configuration; that API is left out. */

@@ -1,7 +1,7 @@
 import { and, count, eq, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { subscriptionPlans, subscriptions } from '../db/schema/index.ts';
-import { canManageApis } from './access.ts';
+import { canManageApis } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';

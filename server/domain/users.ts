@@ -1,7 +1,7 @@
 import { and, count, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import { users } from '../db/schema/index.ts';
 import type { Executor } from '../db/client.ts';
-import { requireRole } from './access.ts';
+import { isOwnerOrAdmin, requireRole } from './access/index.ts';
 import { type Actor, type DomainContext, type Role, systemActor, write } from './context.ts';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from './errors.ts';
 import { newId } from './ids.ts';
@@ -145,7 +145,7 @@ export async function getUserByUsername(db: Executor, username: string): Promise
 
 /** Admins read anyone; others only themselves (anyone else is NotFound). */
 export async function getUser(ctx: DomainContext, id: string): Promise<User> {
-  if (ctx.actor.role !== 'admin' && ctx.actor.userId !== id) throw new NotFoundError('User', id);
+  if (!isOwnerOrAdmin(ctx.actor, id)) throw new NotFoundError('User', id);
   const [row] = await ctx.db.select().from(users).where(eq(users.id, id)).limit(1);
   if (!row) throw new NotFoundError('User', id);
   return toUser(row);

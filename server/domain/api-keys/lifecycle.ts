@@ -6,7 +6,7 @@ import { type Actor, type DomainContext, type WriteScope, write } from '../conte
 import { type FieldIssue, ForbiddenError, InvalidTransitionError, ValidationError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { keyDigest, maskSecret } from '../secrets.ts';
-import { isApiManager } from '../access.ts';
+import { isApiManager } from '../access/index.ts';
 import { auditView, type ApiKey, type IssuedApiKey, type KeyRow, type RenewApiKeyInput, apiKeyStatusAt, toApiKey } from './model.ts';
 import { assertValueUnused, chooseValue } from './issue.ts';
 import { findKeyRow } from './reads.ts';

@@ -1,7 +1,6 @@
-import { and, eq, gt, isNotNull, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, isNotNull, isNull, lte, ne, or, type SQL } from 'drizzle-orm';
 import { apiKeys } from '../../db/schema/index.ts';
 import type { ExpiryInput } from './validation.ts';
-import type { Actor } from '../context.ts';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
 /** Who owns a key: a subscription (exclusive key), an application (shared key, seed 000) or an API (v0.9 key). */
@@ -74,12 +73,6 @@ export interface ApiKeyFilters {
 
 export type KeyRow = typeof apiKeys.$inferSelect;
 
-/** The user a key belongs to: its application's owner, or for v0.9 keys its creator. */
-const ownerUserId = sql<string | null>`case
-  when ${apiKeys.subscriptionId} is not null then (select a.owner_id from subscriptions s join applications a on a.id = s.application_id where s.id = ${apiKeys.subscriptionId})
-  when ${apiKeys.applicationId} is not null then (select a.owner_id from applications a where a.id = ${apiKeys.applicationId})
-  else ${apiKeys.createdById} end`;
-
 export function apiKeyStatusAt(row: Pick<KeyRow, 'status' | 'revokedAt' | 'expiresAt'>, now: Date): ApiKeyStatus {
   if (row.status === 'revoked' || row.revokedAt) return 'revoked';
   if (row.status === 'expired' || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return 'expired';
@@ -130,7 +123,3 @@ export function statusCondition(status: ApiKeyStatus, now: Date): SQL {
   return and(isNull(apiKeys.revokedAt), ne(apiKeys.status, 'revoked'), or(eq(apiKeys.status, 'expired'), lte(apiKeys.expiresAt, now))) as SQL;
 }
 
-/** Consumers see only their own keys; everyone else sees all (masked). */
-export function keysVisibleTo(actor: Actor): SQL | undefined {
-  return actor.role === 'consumer' ? sql`(${ownerUserId}) = ${actor.userId ?? ''}` : undefined;
-}

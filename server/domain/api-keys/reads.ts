@@ -4,7 +4,8 @@ import { apiKeys, subscriptions } from '../../db/schema/index.ts';
 import type { DomainContext } from '../context.ts';
 import { NotFoundError } from '../errors.ts';
 import { type PageArgs, selectPage } from '../pagination.ts';
-import { type ApiKey, type ApiKeyFilters, type KeyRow, apiKeyStatusAt, keysVisibleTo, statusCondition, toApiKey } from './model.ts';
+import { type ApiKey, type ApiKeyFilters, type KeyRow, apiKeyStatusAt, statusCondition, toApiKey } from './model.ts';
+import { apiKeysVisibleTo } from '../access/index.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reads.
@@ -13,7 +14,7 @@ export async function findKeyRow(ctx: DomainContext, db: Executor, id: string): 
   const [row] = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.id, id), keysVisibleTo(ctx.actor)))
+    .where(and(eq(apiKeys.id, id), apiKeysVisibleTo(ctx.actor)))
     .limit(1);
   if (!row) throw new NotFoundError('ApiKey', id);
   return row;
@@ -28,7 +29,7 @@ export async function loadApiKeys(ctx: DomainContext, ids: readonly string[]): P
   const rows = await ctx.db
     .select()
     .from(apiKeys)
-    .where(and(inArray(apiKeys.id, [...ids]), keysVisibleTo(ctx.actor)));
+    .where(and(inArray(apiKeys.id, [...ids]), apiKeysVisibleTo(ctx.actor)));
   const now = ctx.now();
   const byId = new Map(rows.map((r) => [r.id, toApiKey(r, now)]));
   return ids.map((id) => byId.get(id) ?? null);
@@ -36,7 +37,7 @@ export async function loadApiKeys(ctx: DomainContext, ids: readonly string[]): P
 
 export async function listApiKeys(ctx: DomainContext, filters: ApiKeyFilters, page: PageArgs): Promise<ApiKey[]> {
   const now = ctx.now();
-  const where: (SQL | undefined)[] = [keysVisibleTo(ctx.actor)];
+  const where: (SQL | undefined)[] = [apiKeysVisibleTo(ctx.actor)];
   if (filters.apiId) {
     where.push(
       or(
@@ -82,7 +83,7 @@ export async function listApiKeysForSubscriptions(ctx: DomainContext, subscripti
   const rows = await ctx.db
     .select()
     .from(apiKeys)
-    .where(and(ownership, keysVisibleTo(ctx.actor)))
+    .where(and(ownership, apiKeysVisibleTo(ctx.actor)))
     .orderBy(asc(apiKeys.id));
   const now = ctx.now();
   const subById = new Map(subs.map((s) => [s.id, s]));
@@ -101,7 +102,7 @@ export async function listApiKeysForApis(ctx: DomainContext, apiIds: readonly st
   const rows = await ctx.db
     .select()
     .from(apiKeys)
-    .where(and(inArray(apiKeys.apiId, [...apiIds]), isNull(apiKeys.replacedById), keysVisibleTo(ctx.actor)))
+    .where(and(inArray(apiKeys.apiId, [...apiIds]), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
     .orderBy(asc(apiKeys.id));
   const now = ctx.now();
   return apiIds.map((id) => rows.filter((r) => r.apiId === id).map((r) => toApiKey(r, now)));
@@ -113,7 +114,7 @@ export async function loadSharedKeysForApplications(ctx: DomainContext, applicat
   const rows = await ctx.db
     .select()
     .from(apiKeys)
-    .where(and(inArray(apiKeys.applicationId, [...applicationIds]), isNull(apiKeys.replacedById), keysVisibleTo(ctx.actor)))
+    .where(and(inArray(apiKeys.applicationId, [...applicationIds]), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
     .orderBy(desc(apiKeys.id));
   const now = ctx.now();
   return applicationIds.map((id) => {

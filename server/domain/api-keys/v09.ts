@@ -7,21 +7,13 @@ import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '
 import { allRows } from '../pagination.ts';
 import { keyDigest, maskSecret } from '../secrets.ts';
 import { findVisibleApi } from '../apis/visibility.ts';
-import {
-  auditView,
-  type ApiKey,
-  type CreateApiKeyInput,
-  type IssuedApiKeyWithQuota,
-  type KeyRow,
-  keysVisibleTo,
-  keyUsableAt,
-  toApiKey,
-} from './model.ts';
+import { auditView, type ApiKey, type CreateApiKeyInput, type IssuedApiKeyWithQuota, type KeyRow, keyUsableAt, toApiKey } from './model.ts';
 import { assertValueUnused, chooseValue } from './issue.ts';
 import { assertMayChange } from './lifecycle.ts';
 import { listApiKeys } from './reads.ts';
 import { issueApiKey } from './issue.ts';
 import { revokeApiKey } from './lifecycle.ts';
+import { apiKeysVisibleTo } from '../access/index.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // v0.9 keys on an API.
@@ -95,7 +87,7 @@ async function findNamedKey(ctx: DomainContext, tx: Executor, apiId: string, nam
   const [row] = await tx
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.apiId, apiId), eq(apiKeys.name, name), isNull(apiKeys.revokedAt), isNull(apiKeys.replacedById), keysVisibleTo(ctx.actor)))
+    .where(and(eq(apiKeys.apiId, apiId), eq(apiKeys.name, name), isNull(apiKeys.revokedAt), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
     .limit(1);
   return row;
 }
@@ -155,7 +147,7 @@ export async function revokeApiKeyByName(ctx: DomainContext, apiRef: string, nam
   const [revoked] = await ctx.db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.apiId, api.id), eq(apiKeys.name, name), isNotNull(apiKeys.revokedAt), keysVisibleTo(ctx.actor)))
+    .where(and(eq(apiKeys.apiId, api.id), eq(apiKeys.name, name), isNotNull(apiKeys.revokedAt), apiKeysVisibleTo(ctx.actor)))
     .orderBy(desc(apiKeys.id))
     .limit(1);
   if (!revoked) throw new NotFoundError('ApiKey', name, `API key '${name}' not found on API '${api.handle}'`);

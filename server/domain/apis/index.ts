@@ -23,5 +23,5 @@ export { resolvedContext } from './model.ts';
 export { getApi, getApiByHandle, listApis, loadApis, loadApisByHandle } from './reads.ts';
 export { resolveContext, routePath, type RouteClaimant } from './routes.ts';
 export { type HttpMethod, httpMethods, isHttpUrl, isValidOperationPath, routeTemplate, validateApiInput } from './validation.ts';
-export { apiVisibleTo, type ApiRefRow, findVisibleApi, isApiVisible } from './visibility.ts';
+export { type ApiRefRow, findVisibleApi } from './visibility.ts';
 export { createApi, deleteApi, deployApi, undeployApi, updateApi } from './writes.ts';

@@ -3,7 +3,7 @@ import type { Executor } from '../../db/client.ts';
 import { apis } from '../../db/schema/index.ts';
 import type { Actor, DomainContext } from '../context.ts';
 import { type PageArgs, selectPage } from '../pagination.ts';
-import { apiVisibleTo } from './visibility.ts';
+import { apiVisibleTo } from '../access/index.ts';
 import { type Api, type ApiFilters, type ApiRow, hydrate, notFound } from './model.ts';
 
 /** The row for an id or a handle (an exact id match wins), within what the actor may read. */

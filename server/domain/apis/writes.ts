@@ -1,7 +1,7 @@
 import { and, eq, ne, type SQL } from 'drizzle-orm';
 import type { Transaction } from '../../db/client.ts';
 import { apiPolicies, apis, apiUpstreams, operations, upstreamDefinitions, upstreamTargets } from '../../db/schema/index.ts';
-import { canManageApis, requireApiManager } from '../access.ts';
+import { canManageApis, requireApiManager } from '../access/index.ts';
 import { deleteApiKeysOfApi } from '../api-keys/index.ts';
 import { assertRoutesFree, lockRouteClaims } from './routes.ts';
 import { validateApiInput } from './validation.ts';

@@ -1,6 +1,6 @@
 import { asc, eq, max } from 'drizzle-orm';
 import { planPolicies, plans } from '../../db/schema/index.ts';
-import { requireRole } from '../access.ts';
+import { requireRole } from '../access/index.ts';
 import { type DomainContext, type WriteScope, write } from '../context.ts';
 import { InvalidTransitionError } from '../errors.ts';
 import { newId } from '../ids.ts';

@@ -1,7 +1,7 @@
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { planPolicies, plans } from '../../db/schema/index.ts';
-import { requireApiManager } from '../access.ts';
+import { requireApiManager } from '../access/index.ts';
 import type { WriteScope } from '../context.ts';
 import { InvalidTransitionError, NotFoundError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -74,7 +74,6 @@ export interface PlanFilters {
 }
 
 /** Statuses a consumer may read; staging plans are work in progress and closed ones are gone. */
-export const consumerStatuses: readonly PlanStatus[] = ['PUBLISHED', 'DEPRECATED'];
 /** Once published, a plan is a contract: these fields are frozen (seed 001: "Once a plan is locked, it cannot be revised"). */
 export const lockedFields = ['security', 'policies', 'selectionRule', 'validation', 'position'] as const;
 

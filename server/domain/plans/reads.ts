@@ -3,8 +3,8 @@ import { apis, plans } from '../../db/schema/index.ts';
 import type { DomainContext } from '../context.ts';
 import { NotFoundError } from '../errors.ts';
 import { type PageArgs, selectPage } from '../pagination.ts';
-import { apiVisibleTo } from '../apis/visibility.ts';
-import { consumerStatuses, hydrate, type Plan, type PlanFilters } from './model.ts';
+import { apiVisibleTo, canReadPlanStatus, consumerPlanStatuses } from '../access/index.ts';
+import { hydrate, type Plan, type PlanFilters } from './model.ts';
 
 /**
  * Which of these APIs the actor may see. Consumers: deployed public APIs and private ones an application
@@ -18,7 +18,7 @@ async function visibleApiIds(ctx: DomainContext, apiIds: readonly string[]): Pro
 }
 
 function canRead(ctx: DomainContext, plan: Pick<Plan, 'status'>): boolean {
-  return ctx.actor.role !== 'consumer' || consumerStatuses.includes(plan.status);
+  return canReadPlanStatus(ctx.actor, plan.status);
 }
 
 /** Batch loader: plans in the order of `ids`, null where missing or not visible to the actor. */
@@ -35,7 +35,7 @@ export async function listPlansForApis(ctx: DomainContext, apiIds: readonly stri
   if (apiIds.length === 0) return [];
   const visible = await visibleApiIds(ctx, apiIds);
   const where: SQL[] = [inArray(plans.apiId, [...visible])];
-  if (ctx.actor.role === 'consumer') where.push(inArray(plans.status, [...consumerStatuses]));
+  if (ctx.actor.role === 'consumer') where.push(inArray(plans.status, [...consumerPlanStatuses]));
   const found = visible.size === 0 ? [] : await hydrate(ctx.db, await ctx.db.select().from(plans).where(and(...where)).orderBy(asc(plans.position), asc(plans.id)));
   return apiIds.map((apiId) => found.filter((p) => p.apiId === apiId));
 }
@@ -50,7 +50,7 @@ export async function listPlans(ctx: DomainContext, apiId: string, filters: Plan
   if (!(await visibleApiIds(ctx, [apiId])).has(apiId)) throw new NotFoundError('Api', apiId);
   const where: SQL[] = [eq(plans.apiId, apiId)];
   let statuses = filters.status ?? null;
-  if (ctx.actor.role === 'consumer') statuses = (statuses ?? consumerStatuses).filter((s) => consumerStatuses.includes(s));
+  if (ctx.actor.role === 'consumer') statuses = (statuses ?? consumerPlanStatuses).filter((s) => canReadPlanStatus(ctx.actor, s));
   if (statuses?.length === 0) return [];
   if (statuses) where.push(inArray(plans.status, [...statuses]));
   if (filters.security) where.push(eq(plans.security, filters.security));

@@ -1,7 +1,7 @@
 import { eq, max } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { apis, planPolicies, plans } from '../../db/schema/index.ts';
-import { requireApiManager, requireRole } from '../access.ts';
+import { requireApiManager, requireRole } from '../access/index.ts';
 import { type DomainContext, type WriteScope, write } from '../context.ts';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.ts';
 import { parseSelectionRule } from '../selection-rule.ts';

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { applications, subscriptions } from '../../db/schema/index.ts';
-import { requireApiManager } from '../access.ts';
+import { canReadPlanStatus, canSeeOwned, requireApiManager } from '../access/index.ts';
 import { customApiKeyIssues, type IssuedApiKey, issueApiKey, revokeKeysOfSubscriptions, revokeSubscriptionKeys } from '../api-keys/index.ts';
 import { findVisibleApi } from '../apis/visibility.ts';
 import type { DomainContext, WriteScope } from '../context.ts';
@@ -50,13 +50,13 @@ export async function subscribe(ctx: DomainContext, input: SubscribeInput): Prom
   return writeMapped(ctx, async (scope) => {
     const { tx, now, actor } = scope;
     const [application] = await tx.select().from(applications).where(eq(applications.id, input.applicationId)).limit(1);
-    if (!application || (actor.role === 'consumer' && application.ownerId !== actor.userId)) {
+    if (!application || !canSeeOwned(actor, application.ownerId)) {
       throw new NotFoundError('Application', input.applicationId);
     }
     const plan = await findPlan(tx, input.planId);
     if (!plan) throw new NotFoundError('Plan', input.planId);
     const api = await findVisibleApi(ctx, tx, plan.apiId).catch(nullIfNotFound);
-    const consumerMaySee = actor.role !== 'consumer' || plan.status === 'PUBLISHED' || plan.status === 'DEPRECATED';
+    const consumerMaySee = canReadPlanStatus(actor, plan.status);
     if (!api || !consumerMaySee) throw new NotFoundError('Plan', input.planId);
     if (input.apiId != null && input.apiId !== api.id && input.apiId !== api.handle) {
       throw new ValidationError([{ path: 'planId', message: `Plan '${plan.id}' does not belong to API '${input.apiId}'` }]);

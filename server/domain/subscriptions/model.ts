@@ -1,10 +1,10 @@
-import { and, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
-import { applications, plans, subscriptions } from '../../db/schema/index.ts';
-import { canManageApis, requireApiManager } from '../access.ts';
+import { plans, subscriptions } from '../../db/schema/index.ts';
+import { canManageApis, requireApiManager, subscriptionsVisibleTo } from '../access/index.ts';
 import type { IssuedApiKey } from '../api-keys/index.ts';
 import type { ApiKeyMode } from '../applications.ts';
-import { type Actor, type DomainContext, type WriteScope, write } from '../context.ts';
+import { type DomainContext, type WriteScope, write } from '../context.ts';
 import { conflictOnUniqueViolation } from '../db-errors.ts';
 import { type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError } from '../errors.ts';
 
@@ -134,11 +134,6 @@ export function toSubscription(row: SubscriptionRow): Subscription {
   };
 }
 
-/** Consumers see only their applications' subscriptions. */
-export function visibleTo(db: Executor, actor: Actor): SQL | undefined {
-  if (actor.role !== 'consumer') return undefined;
-  return inArray(subscriptions.applicationId, db.select({ id: applications.id }).from(applications).where(eq(applications.ownerId, actor.userId ?? '')));
-}
 
 export function nullIfNotFound(error: unknown): null {
   if (error instanceof NotFoundError) return null;
@@ -159,7 +154,7 @@ export async function findRow(ctx: DomainContext, db: Executor, id: string): Pro
   const [row] = await db
     .select()
     .from(subscriptions)
-    .where(and(eq(subscriptions.id, id), visibleTo(db, ctx.actor)))
+    .where(and(eq(subscriptions.id, id), subscriptionsVisibleTo(db, ctx.actor)))
     .limit(1);
   if (!row) throw new NotFoundError('Subscription', id);
   return row;

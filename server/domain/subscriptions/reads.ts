@@ -3,7 +3,8 @@ import { subscriptions } from '../../db/schema/index.ts';
 import { findVisibleApi } from '../apis/visibility.ts';
 import type { DomainContext } from '../context.ts';
 import { type PageArgs, selectPage } from '../pagination.ts';
-import { findRow, nullIfNotFound, type Subscription, type SubscriptionFilters, toSubscription, visibleTo } from './model.ts';
+import { subscriptionsVisibleTo } from '../access/index.ts';
+import { findRow, nullIfNotFound, type Subscription, type SubscriptionFilters, toSubscription } from './model.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reads and batch loaders.
@@ -13,7 +14,7 @@ export async function getSubscription(ctx: DomainContext, id: string): Promise<S
 }
 
 export async function listSubscriptions(ctx: DomainContext, filters: SubscriptionFilters, page: PageArgs): Promise<Subscription[]> {
-  const where: (SQL | undefined)[] = [visibleTo(ctx.db, ctx.actor)];
+  const where: (SQL | undefined)[] = [subscriptionsVisibleTo(ctx.db, ctx.actor)];
   if (filters.apiId) {
     const api = await findVisibleApi(ctx, ctx.db, filters.apiId).catch(nullIfNotFound);
     if (!api) return [];
@@ -35,7 +36,7 @@ export async function loadSubscriptions(ctx: DomainContext, ids: readonly string
   const rows = await ctx.db
     .select()
     .from(subscriptions)
-    .where(and(inArray(subscriptions.id, [...ids]), visibleTo(ctx.db, ctx.actor)));
+    .where(and(inArray(subscriptions.id, [...ids]), subscriptionsVisibleTo(ctx.db, ctx.actor)));
   const byId = new Map(rows.map((r) => [r.id, toSubscription(r)]));
   return ids.map((id) => byId.get(id) ?? null);
 }
@@ -50,7 +51,7 @@ async function groupedBy(
   const rows = await ctx.db
     .select()
     .from(subscriptions)
-    .where(and(inArray(column, [...keys]), visibleTo(ctx.db, ctx.actor)))
+    .where(and(inArray(column, [...keys]), subscriptionsVisibleTo(ctx.db, ctx.actor)))
     .orderBy(asc(subscriptions.id));
   const groups = new Map<string, Subscription[]>();
   for (const row of rows) {

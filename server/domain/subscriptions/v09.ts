@@ -1,7 +1,7 @@
 import { and, eq, ne } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { applications, subscriptionPlans, subscriptions } from '../../db/schema/index.ts';
-import { requireApiManager, requireRole } from '../access.ts';
+import { requireApiManager, requireRole } from '../access/index.ts';
 import { revokeSubscriptionKeys } from '../api-keys/index.ts';
 import { findVisibleApi } from '../apis/visibility.ts';
 import type { DomainContext } from '../context.ts';
