@@ -16,7 +16,7 @@ import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, V
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
-import { rawId } from './plans.ts';
+import { rawId } from '../global-id.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
   description: '`expired` is computed from expiresAt at read time.',

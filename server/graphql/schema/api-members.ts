@@ -3,8 +3,9 @@ import { getApi, type Api } from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import type { User } from '../../domain/users.ts';
 import { builder } from '../builder.ts';
-import { apiId, ApiRef } from './apis.ts';
-import { UserRef, userId } from './users.ts';
+import { ApiRef } from './apis.ts';
+import { UserRef } from './users.ts';
+import { apiId, userId } from '../global-id.ts';
 
 /** An API's team: owner and members (publishers who manage it besides the owner). */
 

@@ -22,6 +22,7 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
+import { apiId, findByGlobalId } from '../global-id.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
@@ -231,18 +232,12 @@ function toSpec(spec: SpecArg): ApiSpecInput {
   };
 }
 
-/** Decodes an Api global id; a global id of another type names no API. */
-export function apiId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'Api') throw new NotFoundError('RestAPI', globalId.id, `RestAPI with handle '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('api', (t) =>
   t.field({
     type: ApiRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => (id.typename === 'Api' ? getApi(ctx.domain, id.id).catch(nullOnNotFound) : null),
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Api', (raw) => getApi(ctx.domain, raw)),
   }),
 );
 

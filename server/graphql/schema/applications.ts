@@ -11,7 +11,7 @@ import {
 } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
-import { rawId } from './plans.ts';
+import { findByGlobalId, rawId } from '../global-id.ts';
 import { UserRef } from './users.ts';
 
 export const ApiKeyModeEnum = builder.enumType('ApiKeyMode', {
@@ -43,8 +43,7 @@ builder.queryField('application', (t) =>
     type: ApplicationRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: async (_root, { id }, ctx) =>
-      id.typename === 'Application' ? ((await loadApplications(ctx.domain, [id.id]))[0] ?? null) : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Application', async (raw) => (await loadApplications(ctx.domain, [raw]))[0] ?? null),
   }),
 );
 

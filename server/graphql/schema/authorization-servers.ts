@@ -10,6 +10,7 @@ import {
 } from '../../domain/authorization-servers.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { authorizationServerId, findByGlobalId } from '../global-id.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
@@ -30,24 +31,13 @@ export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer'
   }),
 });
 
-function serverId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'AuthorizationServer') throw new NotFoundError('AuthorizationServer', globalId.id, `authorization server '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('authorizationServer', (t) =>
   t.field({
     type: AuthorizationServerRef,
     nullable: true,
     authScopes: { manager: true },
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) =>
-      id.typename === 'AuthorizationServer'
-        ? getAuthorizationServer(ctx.domain, id.id).catch((error: unknown) => {
-            if (error instanceof NotFoundError) return null;
-            throw error;
-          })
-        : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'AuthorizationServer', (raw) => getAuthorizationServer(ctx.domain, raw)),
   }),
 );
 
@@ -104,7 +94,7 @@ builder.mutationField('updateAuthorizationServer', (t) =>
       maxCacheSeconds: t.input.int({ required: false }),
     },
     resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
-      authorizationServer: await updateAuthorizationServer(ctx.domain, serverId(id), changes),
+      authorizationServer: await updateAuthorizationServer(ctx.domain, authorizationServerId(id), changes),
     }),
   }),
 );
@@ -125,6 +115,6 @@ builder.mutationField('deleteAuthorizationServer', (t) =>
     description: 'Refused with ConflictError while an OAUTH2 plan refers to the server.',
     errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
     input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, serverId(input.id)) }),
+    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, authorizationServerId(input.id)) }),
   }),
 );

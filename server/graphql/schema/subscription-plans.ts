@@ -12,6 +12,7 @@ import {
   updateSubscriptionPlan,
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
+import { findByGlobalId, subscriptionPlanId } from '../global-id.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
 export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
@@ -36,23 +37,12 @@ export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
   }),
 });
 
-function planId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'SubscriptionPlan') throw new NotFoundError('SubscriptionPlan', globalId.id, `subscription plan '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('subscriptionPlan', (t) =>
   t.field({
     type: SubscriptionPlanRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) =>
-      id.typename === 'SubscriptionPlan'
-        ? getSubscriptionPlan(ctx.domain, id.id).catch((error: unknown) => {
-            if (error instanceof NotFoundError) return null;
-            throw error;
-          })
-        : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'SubscriptionPlan', (raw) => getSubscriptionPlan(ctx.domain, raw)),
   }),
 );
 
@@ -113,7 +103,7 @@ builder.mutationField('updateSubscriptionPlan', (t) =>
       status: t.input.field({ type: SubscriptionPlanStatusEnum, required: false }),
     },
     resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
-      subscriptionPlan: await updateSubscriptionPlan(ctx.domain, planId(id), changes),
+      subscriptionPlan: await updateSubscriptionPlan(ctx.domain, subscriptionPlanId(id), changes),
     }),
   }),
 );
@@ -132,6 +122,6 @@ builder.mutationField('deleteSubscriptionPlan', (t) =>
     description: 'Refused with ConflictError while subscriptions use the plan.',
     errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
     input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, planId(input.id)) }),
+    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, subscriptionPlanId(input.id)) }),
   }),
 );

@@ -23,7 +23,8 @@ import { builder } from '../builder.ts';
 import { ApiKeyRef, IssuedApiKeyRef } from './api-keys.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
-import { PlanRef, rawId } from './plans.ts';
+import { PlanRef } from './plans.ts';
+import { findByGlobalId, rawId } from '../global-id.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -109,8 +110,7 @@ builder.queryField('subscription', (t) =>
     type: SubscriptionRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: async (_root, { id }, ctx) =>
-      id.typename === 'ApiSubscription' ? ((await loadSubscriptions(ctx.domain, [id.id]))[0] ?? null) : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'ApiSubscription', async (raw) => (await loadSubscriptions(ctx.domain, [raw]))[0] ?? null),
   }),
 );
 

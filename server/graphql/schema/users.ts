@@ -11,6 +11,7 @@ import {
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { userId } from '../global-id.ts';
 
 export const UserRole = builder.enumType('UserRole', { values: ['admin', 'publisher', 'consumer'] as const });
 
@@ -28,12 +29,6 @@ export const UserRef = builder.node(builder.objectRef<User>('User'), {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
-
-/** Decodes a User global id; a global id of another type names no user. */
-export function userId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'User') throw new NotFoundError('User', globalId.id);
-  return globalId.id;
-}
 
 // `viewer` (Relay's name) and `me` (kept for existing clients): both answer while a password change is required.
 for (const name of ['viewer', 'me'] as const) {
