@@ -24,6 +24,8 @@ export interface IssueKeyOptions {
   expiresAt?: Date | null | undefined;
   /** Field path custom-value problems are reported at. @default 'customApiKey' */
   customValuePath?: string;
+  /** A renewal's successor keeps its predecessor's origin: a chosen id, its source and its creator. */
+  successorOf?: { id: string; source: string; createdById: string | null; createdByName: string | null } | undefined;
 }
 
 /** Refuses a value some key (any owner, any status) already has: keys are unique platform-wide. */
@@ -49,7 +51,7 @@ export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options
   const [row] = await scope.tx
     .insert(apiKeys)
     .values({
-      id: newId('apiKey'),
+      id: options.successorOf?.id ?? newId('apiKey'),
       name: options.name ?? randomKeyName(),
       displayName: options.displayName ?? null,
       digest,
@@ -59,8 +61,9 @@ export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options
       apiId: owner.apiId ?? null,
       subscriptionId: owner.subscriptionId ?? null,
       applicationId: owner.applicationId ?? null,
-      createdById: scope.actor.userId,
-      createdByName: scope.actor.username,
+      ...(options.successorOf ? { source: options.successorOf.source } : {}),
+      createdById: options.successorOf ? options.successorOf.createdById : scope.actor.userId,
+      createdByName: options.successorOf ? options.successorOf.createdByName : scope.actor.username,
       createdAt: scope.now,
       updatedAt: scope.now,
     })

@@ -5,26 +5,33 @@ import { customApiKeyIssues, resolveExpiry } from './validation.ts';
 import { type Actor, type DomainContext, type WriteScope, write } from '../context.ts';
 import { type FieldIssue, ForbiddenError, InvalidTransitionError, ValidationError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { keyDigest, maskSecret } from '../secrets.ts';
 import { isApiManager } from '../access/index.ts';
 import { auditView, type ApiKey, type IssuedApiKey, type KeyRow, type RenewApiKeyInput, apiKeyStatusAt, toApiKey } from './model.ts';
-import { assertValueUnused, chooseValue } from './issue.ts';
+import { issueApiKey } from './issue.ts';
 import { findKeyRow } from './reads.ts';
 
 /** Revokes the not yet revoked keys matching `which`, auditing each with the reason. */
 async function revokeMatching(scope: WriteScope, which: SQL | undefined, reason: string): Promise<void> {
-  const revoked = await scope.tx
+  await auditRevocations(scope, await revokeRows(scope, which), reason);
+}
+
+/** Revokes the not yet revoked keys matching `which` and returns them. */
+function revokeRows(scope: WriteScope, which: SQL | undefined): Promise<KeyRow[]> {
+  return scope.tx
     .update(apiKeys)
     .set({ status: 'revoked', revokedAt: scope.now, updatedAt: scope.now })
     .where(and(which, isNull(apiKeys.revokedAt)))
     .returning();
+}
+
+async function auditRevocations(scope: WriteScope, revoked: readonly KeyRow[], reason?: string): Promise<void> {
   for (const row of revoked) {
     await scope.audit({
       action: 'api-key.revoke',
       entityType: 'api-key',
       entityId: row.id,
       before: { status: 'active', masked: row.masked },
-      after: { status: 'revoked', masked: row.masked, reason },
+      after: reason === undefined ? { status: 'revoked', masked: row.masked } : { status: 'revoked', masked: row.masked, reason },
     });
   }
 }
@@ -97,32 +104,14 @@ export async function renewApiKey(ctx: DomainContext, id: string, input: RenewAp
       .returning();
     await scope.audit({ action: 'api-key.renew', entityType: 'api-key', entityId: row.id, before: auditView(before), after: auditView(toApiKey(old!, scope.now)) });
     const inherited = row.expiresAt && row.expiresAt > scope.now ? row.expiresAt : null;
-    const { value, isCustom } = chooseValue(input.customValue, 'customValue');
-    const digest = keyDigest(scope.keys.digestKey, value);
-    await assertValueUnused(scope.tx, digest, 'customValue');
-    const [created] = await scope.tx
-      .insert(apiKeys)
-      .values({
-        id: successorId,
-        name: row.name,
-        displayName: row.displayName,
-        digest,
-        masked: maskSecret(value),
-        isCustom,
-        source: row.source,
-        expiresAt: requestedExpiry ?? inherited,
-        apiId: row.apiId,
-        subscriptionId: row.subscriptionId,
-        applicationId: row.applicationId,
-        createdById: row.createdById,
-        createdByName: row.createdByName,
-        createdAt: scope.now,
-        updatedAt: scope.now,
-      })
-      .returning();
-    const key = toApiKey(created!, scope.now);
-    await scope.audit({ action: 'api-key.create', entityType: 'api-key', entityId: key.id, after: auditView(key) });
-    return { key, value };
+    return issueApiKey(scope, { apiId: row.apiId, subscriptionId: row.subscriptionId, applicationId: row.applicationId }, {
+      customValue: input.customValue,
+      customValuePath: 'customValue',
+      name: row.name,
+      displayName: row.displayName,
+      expiresAt: requestedExpiry ?? inherited,
+      successorOf: { id: successorId, source: row.source, createdById: row.createdById, createdByName: row.createdByName },
+    });
   });
 }
 
@@ -140,24 +129,12 @@ export async function revokeApiKey(ctx: DomainContext, id: string): Promise<ApiK
     let condition: SQL = eq(apiKeys.id, row.id);
     // The key itself, then (level by level) predecessors still within their renewal grace period.
     while (ids.length > 0) {
-      const revoked = await scope.tx
-        .update(apiKeys)
-        .set({ status: 'revoked', revokedAt: scope.now, updatedAt: scope.now })
-        .where(and(condition, isNull(apiKeys.revokedAt)))
-        .returning();
+      const revoked = await revokeRows(scope, condition);
       chain.push(...revoked);
       ids = revoked.map((r) => r.id);
       condition = inArray(apiKeys.replacedById, ids.length > 0 ? ids : ['']);
     }
-    for (const r of chain) {
-      await scope.audit({
-        action: 'api-key.revoke',
-        entityType: 'api-key',
-        entityId: r.id,
-        before: { status: 'active', masked: r.masked },
-        after: { status: 'revoked', masked: r.masked },
-      });
-    }
+    await auditRevocations(scope, chain);
     return toApiKey(chain.find((r) => r.id === row.id) ?? row, scope.now);
   });
 }

@@ -96,14 +96,19 @@ export async function listApiKeysForSubscriptions(ctx: DomainContext, subscripti
   });
 }
 
+/** The keys (visible to the actor, not replaced by a renewal) owned by these APIs or applications. */
+function currentKeysOf(ctx: DomainContext, owner: typeof apiKeys.apiId | typeof apiKeys.applicationId, ids: readonly string[], order: SQL): Promise<KeyRow[]> {
+  return ctx.db
+    .select()
+    .from(apiKeys)
+    .where(and(inArray(owner, [...ids]), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
+    .orderBy(order);
+}
+
 /** Batch loader: each API's v0.9 keys (current ones, any status). */
 export async function listApiKeysForApis(ctx: DomainContext, apiIds: readonly string[]): Promise<ApiKey[][]> {
   if (apiIds.length === 0) return [];
-  const rows = await ctx.db
-    .select()
-    .from(apiKeys)
-    .where(and(inArray(apiKeys.apiId, [...apiIds]), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
-    .orderBy(asc(apiKeys.id));
+  const rows = await currentKeysOf(ctx, apiKeys.apiId, apiIds, asc(apiKeys.id));
   const now = ctx.now();
   return apiIds.map((id) => rows.filter((r) => r.apiId === id).map((r) => toApiKey(r, now)));
 }
@@ -111,11 +116,7 @@ export async function listApiKeysForApis(ctx: DomainContext, apiIds: readonly st
 /** Batch loader: each application's current shared key (the newest not replaced by a renewal), or null. */
 export async function loadSharedKeysForApplications(ctx: DomainContext, applicationIds: readonly string[]): Promise<(ApiKey | null)[]> {
   if (applicationIds.length === 0) return [];
-  const rows = await ctx.db
-    .select()
-    .from(apiKeys)
-    .where(and(inArray(apiKeys.applicationId, [...applicationIds]), isNull(apiKeys.replacedById), apiKeysVisibleTo(ctx.actor)))
-    .orderBy(desc(apiKeys.id));
+  const rows = await currentKeysOf(ctx, apiKeys.applicationId, applicationIds, desc(apiKeys.id));
   const now = ctx.now();
   return applicationIds.map((id) => {
     const row = rows.find((r) => r.applicationId === id && apiKeyStatusAt(r, now) !== 'revoked') ?? rows.find((r) => r.applicationId === id);

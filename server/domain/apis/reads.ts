@@ -51,24 +51,22 @@ export async function listApis(ctx: DomainContext, filters: ApiFilters, page: Pa
 }
 
 /** Batch loader: APIs in the order of `ids`, null where missing or not visible to the actor. */
-export async function loadApis(ctx: DomainContext, ids: readonly string[]): Promise<(Api | null)[]> {
-  if (ids.length === 0) return [];
-  const rows = await ctx.db
-    .select()
-    .from(apis)
-    .where(and(inArray(apis.id, [...new Set(ids)]), apiVisibleTo(ctx.db, ctx.actor)));
-  const byId = new Map((await hydrate(ctx.db, rows)).map((api) => [api.id, api]));
-  return ids.map((id) => byId.get(id) ?? null);
+export function loadApis(ctx: DomainContext, ids: readonly string[]): Promise<(Api | null)[]> {
+  return loadVisibleBy(ctx, apis.id, ids, (api) => api.id);
 }
 
 /** Batch loader by handle (REST paths, subscription apiIds). */
-export async function loadApisByHandle(ctx: DomainContext, handles: readonly string[]): Promise<(Api | null)[]> {
-  if (handles.length === 0) return [];
+export function loadApisByHandle(ctx: DomainContext, handles: readonly string[]): Promise<(Api | null)[]> {
+  return loadVisibleBy(ctx, apis.handle, handles, (api) => api.handle);
+}
+
+async function loadVisibleBy(ctx: DomainContext, column: typeof apis.id | typeof apis.handle, refs: readonly string[], refOf: (api: Api) => string): Promise<(Api | null)[]> {
+  if (refs.length === 0) return [];
   const rows = await ctx.db
     .select()
     .from(apis)
-    .where(and(inArray(apis.handle, [...new Set(handles)]), apiVisibleTo(ctx.db, ctx.actor)));
-  const byHandle = new Map((await hydrate(ctx.db, rows)).map((api) => [api.handle, api]));
-  return handles.map((h) => byHandle.get(h) ?? null);
+    .where(and(inArray(column, [...new Set(refs)]), apiVisibleTo(ctx.db, ctx.actor)));
+  const byRef = new Map((await hydrate(ctx.db, rows)).map((api) => [refOf(api), api]));
+  return refs.map((ref) => byRef.get(ref) ?? null);
 }
 

@@ -1,4 +1,4 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { httpMethods } from '../../domain/apis/index.ts';
 import {
   type Api,
@@ -23,6 +23,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId, findByGlobalId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
@@ -268,7 +269,7 @@ builder.queryField('apis', (t) =>
       labels: t.arg({ type: [LabelFilterInput], required: false, description: 'All must match.' }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (api: Api) => api.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listApis(
           ctx.domain,
           {

@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import {
   type Application,
   apiKeyModes,
@@ -13,6 +12,7 @@ import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, V
 import { builder } from '../builder.ts';
 import { findByGlobalId, rawId } from '../global-id.ts';
 import { UserRef } from './users.ts';
+import { connectionById } from '../connections.ts';
 
 export const ApiKeyModeEnum = builder.enumType('ApiKeyMode', {
   description: 'Chosen at the second API-key subscription (SHARED: one key for all, EXCLUSIVE: one per subscription), then fixed.',
@@ -56,7 +56,7 @@ builder.queryField('applications', (t) =>
       ownerId: t.arg.globalID({ required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (application) => application.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listApplications(ctx.domain, { name: args.name, ownerId: args.ownerId ? rawId(args.ownerId, 'User') : undefined }, page),
       ),
   }),

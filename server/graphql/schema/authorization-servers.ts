@@ -1,4 +1,4 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import {
   type AuthorizationServer,
   createAuthorizationServer,
@@ -11,6 +11,7 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { authorizationServerId, findByGlobalId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
@@ -48,7 +49,7 @@ builder.queryField('authorizationServers', (t) =>
     description: 'OAuth2 authorization servers, oldest first.',
     args: { name: t.arg.string({ required: false }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (server: AuthorizationServer) => server.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listAuthorizationServers(ctx.domain, { name: args.name ?? undefined }, page),
       ),
   }),

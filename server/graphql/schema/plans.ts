@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import {
   apiKeyLocations,
@@ -29,6 +28,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
 import { findByGlobalId, rawId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
   description: 'One-way lifecycle: STAGING -> PUBLISHED -> DEPRECATED -> CLOSED (STAGING may also close directly).',
@@ -256,7 +256,7 @@ builder.queryField('plans', (t) =>
       security: t.arg({ type: PlanSecurityTypeEnum, required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (plan) => plan.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listPlans(ctx.domain, rawId(args.apiId, 'Api'), { status: args.status, security: args.security }, page),
       ),
   }),

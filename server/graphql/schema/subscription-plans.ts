@@ -1,4 +1,4 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import {
   createSubscriptionPlan,
@@ -13,6 +13,7 @@ import {
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
 import { findByGlobalId, subscriptionPlanId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
 export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
@@ -55,7 +56,7 @@ builder.queryField('subscriptionPlans', (t) =>
       planName: t.arg.string({ required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (plan: SubscriptionPlan) => plan.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listSubscriptionPlans(ctx.domain, { status: args.status ?? undefined, planName: args.planName ?? undefined }, page),
       ),
   }),

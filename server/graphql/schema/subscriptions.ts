@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { listApiKeysForSubscriptions } from '../../domain/api-keys/index.ts';
 import { loadApplications } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
@@ -25,6 +24,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { findByGlobalId, rawId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -125,7 +125,7 @@ builder.queryField('subscriptions', (t) =>
       status: t.arg({ type: [SubscriptionStatusEnum], required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (s: Subscription) => s.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listSubscriptions(
           ctx.domain,
           {
@@ -210,27 +210,24 @@ builder.mutationField('approveSubscription', (t) =>
   }),
 );
 
-builder.mutationField('rejectSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('RejectSubscriptionPayload'),
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await rejectSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+// reject, pause and close: an id and an optional reason in, the subscription out.
+for (const [field, act, description] of [
+  ['rejectSubscription', rejectSubscription, undefined],
+  ['pauseSubscription', pauseSubscription, undefined],
+  ['closeSubscription', closeSubscription, 'Ends the contract and revokes the keys it owns (a shared key stays).'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.fieldWithInput({
+      type: SubscriptionPayload(`${field[0]!.toUpperCase()}${field.slice(1)}Payload`),
+      description,
+      errors: { types: [...lifecycleErrors] },
+      input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
+      resolve: async (_root, { input }, ctx) => ({
+        subscription: await act(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+      }),
     }),
-  }),
-);
-
-builder.mutationField('pauseSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('PauseSubscriptionPayload'),
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await pauseSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
-    }),
-  }),
-);
+  );
+}
 
 builder.mutationField('resumeSubscription', (t) =>
   t.fieldWithInput({
@@ -238,18 +235,6 @@ builder.mutationField('resumeSubscription', (t) =>
     errors: { types: [...lifecycleErrors] },
     input: { id: t.input.globalID() },
     resolve: async (_root, { input }, ctx) => ({ subscription: await resumeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription')) }),
-  }),
-);
-
-builder.mutationField('closeSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('CloseSubscriptionPayload'),
-    description: 'Ends the contract and revokes the keys it owns (a shared key stays).',
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await closeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
-    }),
   }),
 );
 

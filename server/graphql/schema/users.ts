@@ -8,10 +8,10 @@ import {
   forcePasswordReset,
   updateUserRole,
 } from '../../domain/user-management.ts';
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { userId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const UserRole = builder.enumType('UserRole', { values: ['admin', 'publisher', 'consumer'] as const });
 
@@ -47,7 +47,7 @@ builder.queryField('users', (t) =>
     type: UserRef,
     authScopes: { admin: true },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (user) => user.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listUsers(ctx.domain, page),
       ),
   }),
