@@ -1,6 +1,6 @@
 /**
- * The APIs aggregate: the only writer of `apis` and its parts (operations, policies, upstreams). Deleting an API
- * asks the plans, subscriptions and api-keys aggregates to remove what hangs on it.
+ * The APIs aggregate: the only writer of `apis`, its parts (operations, policies, upstreams) and its team
+ * (members.ts). Deleting an API asks the plans, subscriptions and api-keys aggregates to remove what hangs on it.
  */
 export type {
   Api,
@@ -20,6 +20,7 @@ export type {
   UpstreamTarget,
 } from './model.ts';
 export { resolvedContext } from './model.ts';
+export { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from './members.ts';
 export { getApi, getApiByHandle, listApis, loadApis, loadApisByHandle } from './reads.ts';
 export { resolveContext, routePath, type RouteClaimant } from './routes.ts';
 export { type HttpMethod, httpMethods, isHttpUrl, isValidOperationPath, routeTemplate, validateApiInput } from './validation.ts';

@@ -1,4 +1,4 @@
-import { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from '../../domain/api-members.ts';
+import { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from '../../domain/apis/index.ts';
 import { getApi, type Api } from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import type { User } from '../../domain/users.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addApiMember, removeApiMember, transferApiOwnership } from '../../../server/domain/api-members.ts';
+import { addApiMember, removeApiMember, transferApiOwnership } from '../../../server/domain/apis/index.ts';
 import { createApiKey, revokeApiKeyByName } from '../../../server/domain/api-keys/index.ts';
 import { type ApiInput, createApi, deleteApi, getApi, undeployApi, updateApi } from '../../../server/domain/apis/index.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';

@@ -1,14 +1,14 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { Transaction } from '../db/client.ts';
-import { apiMembers, apis, users } from '../db/schema/index.ts';
-import { canSeeApiTeam, isApiManager, isOwnerOrAdmin, requireApiManager } from './access/index.ts';
-import { type DomainContext, write } from './context.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
-import { loadUsersById, toUser, type User } from './users.ts';
+import type { Transaction } from '../../db/client.ts';
+import { apiMembers, apis, users } from '../../db/schema/index.ts';
+import { canSeeApiTeam, isApiManager, isOwnerOrAdmin, requireApiManager } from '../access/index.ts';
+import { type DomainContext, write } from '../context.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import { loadUsersById, toUser, type User } from '../users.ts';
 
 /**
  * An API's team: its owner (the creating user, or whom ownership was transferred to) and members (publishers
- * the owner or an admin added). Owner and members manage the API; admins manage every API (access.ts).
+ * the owner or an admin added). Owner and members manage the API; admins manage every API (access/).
  */
 
 async function findApi(ctx: DomainContext, tx: Transaction, ref: string) {
