@@ -72,19 +72,6 @@ export interface ApproveInput extends ProcessInput {
   customApiKey?: string | null | undefined;
 }
 
-/** v0.9 POST /subscriptions. */
-export interface CreateSubscriptionInput {
-  /** API id or handle. */
-  apiId: string;
-  subscriptionToken: string;
-  subscriptionPlanId?: string | null | undefined;
-  applicationId?: string | null | undefined;
-  billingCustomerId?: string | null | undefined;
-  billingSubscriptionId?: string | null | undefined;
-  /** @default 'ACCEPTED' (v0.9 ACTIVE) */
-  status?: SubscriptionStatus | null | undefined;
-}
-
 /** v0.9 PUT /subscriptions/{id}: absent fields stay; status moves along the lifecycle. */
 export interface UpdateSubscriptionInput {
   subscriptionToken?: string | null | undefined;
@@ -92,7 +79,15 @@ export interface UpdateSubscriptionInput {
   applicationId?: string | null | undefined;
   billingCustomerId?: string | null | undefined;
   billingSubscriptionId?: string | null | undefined;
+  /** On create: @default 'ACCEPTED' (v0.9 ACTIVE) */
   status?: SubscriptionStatus | null | undefined;
+}
+
+/** v0.9 POST /subscriptions: the update's fields, with the API and the token required. */
+export interface CreateSubscriptionInput extends UpdateSubscriptionInput {
+  /** API id or handle. */
+  apiId: string;
+  subscriptionToken: string;
 }
 
 export interface SubscriptionFilters {
