@@ -39,31 +39,24 @@ const ApiMemberPayload = (name: string) =>
     }),
   });
 
-builder.mutationField('addApiMember', (t) =>
-  t.fieldWithInput({
-    type: ApiMemberPayload('AddApiMemberPayload'),
-    description: "Adds a publisher to the API's members (the owner or an admin).",
-    errors: { types: memberErrors },
-    input: { apiId: t.input.globalID(), userId: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => {
-      const id = apiId(input.apiId);
-      return { apiId: id, user: await addApiMember(ctx.domain, id, userId(input.userId)) };
-    },
-  }),
-);
-
-builder.mutationField('removeApiMember', (t) =>
-  t.fieldWithInput({
-    type: ApiMemberPayload('RemoveApiMemberPayload'),
-    description: "Removes a member (the owner or an admin).",
-    errors: { types: memberErrors },
-    input: { apiId: t.input.globalID(), userId: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => {
-      const id = apiId(input.apiId);
-      return { apiId: id, user: await removeApiMember(ctx.domain, id, userId(input.userId)) };
-    },
-  }),
-);
+// add and remove: an API and a user in, both out.
+for (const [field, act, description] of [
+  ['addApiMember', addApiMember, "Adds a publisher to the API's members (the owner or an admin)."],
+  ['removeApiMember', removeApiMember, 'Removes a member (the owner or an admin).'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.fieldWithInput({
+      type: ApiMemberPayload(`${field[0]!.toUpperCase()}${field.slice(1)}Payload`),
+      description,
+      errors: { types: memberErrors },
+      input: { apiId: t.input.globalID(), userId: t.input.globalID() },
+      resolve: async (_root, { input }, ctx) => {
+        const id = apiId(input.apiId);
+        return { apiId: id, user: await act(ctx.domain, id, userId(input.userId)) };
+      },
+    }),
+  );
+}
 
 const TransferApiOwnershipPayload = builder.objectRef<{ id: string }>('TransferApiOwnershipPayload').implement({
   fields: (t) => ({ api: t.field({ type: ApiRef, resolve: (payload, _args, ctx) => getApi(ctx.domain, payload.id) }) }),
