@@ -12,7 +12,7 @@ import { openDatabase, type DatabaseHandle } from './db/client.ts';
 import { secureDataDir } from './data-dir.ts';
 import { prepareKeysAtRest } from './domain/keys-at-rest.ts';
 import { loadPlatformKeys } from './platform-keys.ts';
-import { canReadMetrics } from './domain/access.ts';
+import { canReadMetrics } from './domain/access/index.ts';
 import { addRequestStats } from './domain/analytics.ts';
 import { ChangeFeed, type DomainContext, type PlatformKeys } from './domain/context.ts';
 import type { DeploymentStatusReader } from './domain/deployment-status.ts';

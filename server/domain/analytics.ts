@@ -2,6 +2,7 @@ import { and, asc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { apis, applications, plans, requestStats } from '../db/schema/index.ts';
 import { latencyBucketCount, latencyPercentile } from '../analytics/latency-histogram.ts';
+import { requestStatsVisibleTo } from './access/index.ts';
 import type { DomainContext } from './context.ts';
 import { ValidationError, type FieldIssue } from './errors.ts';
 
@@ -165,10 +166,7 @@ export async function queryRequestStats(ctx: DomainContext, query: RequestStatsQ
   if (query.apiId) where.push(eq(requestStats.apiId, query.apiId));
   if (query.planId) where.push(eq(requestStats.planId, query.planId));
   if (query.applicationId) where.push(eq(requestStats.applicationId, query.applicationId));
-  if (ctx.actor.role === 'consumer') {
-    const own = ctx.db.select({ id: applications.id }).from(applications).where(eq(applications.ownerId, ctx.actor.userId ?? ''));
-    where.push(inArray(requestStats.applicationId, own));
-  }
+  where.push(requestStatsVisibleTo(ctx.db, ctx.actor));
   const groupBy = requestStatsDimensions.filter((d) => query.groupBy.includes(d));
   const columns = groupBy.map((d) => dimensionColumn[d]);
   // One aggregate per bucket (arrays are 1-based; a missing index is NULL and ignored by sum).

@@ -1,13 +1,13 @@
-import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, type SQL } from 'drizzle-orm';
+import { and, eq, ilike, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { applications, subscriptions, users } from '../db/schema/index.ts';
-import { canSeeOwned } from './access.ts';
+import { applicationsVisibleTo, canSeeOwned, isOwnerOrAdmin } from './access/index.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { loadUsersById, type User } from './users.ts';
-import { isUniqueViolation } from './db-errors.ts';
+import { conflictOnUniqueViolation } from './db-errors.ts';
 
 export const apiKeyModes = ['UNSPECIFIED', 'SHARED', 'EXCLUSIVE'] as const;
 /** Seed 000: chosen at the application's second API-key subscription, then fixed. */
@@ -71,14 +71,8 @@ function validate(input: UpdateApplicationInput, issues: FieldIssue[]): void {
   if (input.apiKeyMode != null && !apiKeyModes.includes(input.apiKeyMode)) issues.push({ path: 'apiKeyMode', message: `Must be one of ${apiKeyModes.join(', ')}` });
 }
 
-
-async function withUniqueClientId<T>(clientId: string | null | undefined, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error: unknown) {
-    if (isUniqueViolation(error)) throw new ConflictError(`An application with client id '${clientId ?? ''}' already exists`, { cause: error });
-    throw error;
-  }
+function withUniqueClientId<T>(clientId: string | null | undefined, work: () => Promise<T>): Promise<T> {
+  return conflictOnUniqueViolation(work, `An application with client id '${clientId ?? ''}' already exists`);
 }
 
 async function assertClientIdFree(tx: Executor, clientId: string | null | undefined, exceptId: string | null): Promise<void> {
@@ -101,7 +95,7 @@ export async function createApplication(ctx: DomainContext, input: CreateApplica
   if (issues.length > 0) throw new ValidationError(issues);
   const ownerId = input.ownerId ?? ctx.actor.userId;
   if (ownerId === null) throw new ValidationError([{ path: 'ownerId', message: 'Required when acting as the system' }]);
-  if (ownerId !== ctx.actor.userId && ctx.actor.role !== 'admin') throw new ForbiddenError('Only admins may create applications for another user');
+  if (!isOwnerOrAdmin(ctx.actor, ownerId)) throw new ForbiddenError('Only admins may create applications for another user');
   return withUniqueClientId(input.clientId, () =>
     write(ctx, async ({ tx, audit }) => {
       await assertUserExists(tx, ownerId);
@@ -140,18 +134,11 @@ export async function getApplication(ctx: DomainContext, id: string): Promise<Ap
 
 /** Consumers list their own applications only; an `ownerId` filter of someone else gives an empty page. */
 export async function listApplications(ctx: DomainContext, filters: ApplicationFilters, page: PageArgs): Promise<Application[]> {
-  const where: SQL[] = [];
-  if (ctx.actor.role === 'consumer') where.push(eq(applications.ownerId, ctx.actor.userId ?? ''));
+  const where: (SQL | undefined)[] = [];
+  where.push(applicationsVisibleTo(ctx.actor));
   if (filters.ownerId != null) where.push(eq(applications.ownerId, filters.ownerId));
   if (filters.name != null && filters.name !== '') where.push(ilike(applications.name, `%${filters.name.replace(/[\\%_]/g, '\\$&')}%`));
-  if (page.after) where.push(gt(applications.id, page.after));
-  if (page.before) where.push(lt(applications.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(applications)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(applications.id) : asc(applications.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, applications, where, page);
   return rows.map(toApplication);
 }
 
@@ -167,7 +154,7 @@ export function loadApplicationOwners(ctx: DomainContext, ids: readonly string[]
 async function lockOwned(scope: WriteScope, id: string): Promise<Application> {
   const [row] = await scope.tx.select().from(applications).where(eq(applications.id, id)).for('update');
   if (!row || !canSeeOwned(scope.actor, row.ownerId)) throw new NotFoundError('Application', id);
-  if (scope.actor.role !== 'admin' && row.ownerId !== scope.actor.userId) throw new ForbiddenError('Only the owner or an admin may change this application');
+  if (!isOwnerOrAdmin(scope.actor, row.ownerId)) throw new ForbiddenError('Only the owner or an admin may change this application');
   return toApplication(row);
 }
 

@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
+import { eq, type SQL } from 'drizzle-orm';
 import { auditLog } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { requireRole } from './access/index.ts';
 import type { DomainContext } from './context.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 
 export interface AuditEntry {
   id: string;
@@ -29,12 +29,5 @@ export async function listAuditEntries(ctx: DomainContext, filter: AuditFilter, 
   if (filter.entityType) where.push(eq(auditLog.entityType, filter.entityType));
   if (filter.entityId) where.push(eq(auditLog.entityId, filter.entityId));
   if (filter.actorName) where.push(eq(auditLog.actorName, filter.actorName));
-  if (page.after) where.push(gt(auditLog.id, page.after));
-  if (page.before) where.push(lt(auditLog.id, page.before));
-  return ctx.db
-    .select()
-    .from(auditLog)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(auditLog.id) : asc(auditLog.id))
-    .limit(page.limit);
+  return selectPage(ctx.db, auditLog, where, page);
 }

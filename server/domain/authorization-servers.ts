@@ -1,11 +1,11 @@
-import { and, asc, count, desc, eq, gt, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiPolicies, authorizationServers, planPolicies, plans } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
+import { canManageApis, requireRole } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import type { SecretBox } from './secret-box.ts';
 
 /**
@@ -256,21 +256,14 @@ export async function listAuthorizationServers(ctx: DomainContext, filters: Auth
   requireRole(ctx.actor, 'admin', 'publisher');
   const where: SQL[] = [];
   if (filters.name !== undefined) where.push(eq(authorizationServers.name, filters.name));
-  if (page.after) where.push(gt(authorizationServers.id, page.after));
-  if (page.before) where.push(lt(authorizationServers.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(authorizationServers)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(authorizationServers.id) : asc(authorizationServers.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, authorizationServers, where, page);
   return rows.map(toServer);
 }
 
 /** Batch loader: servers in the order of `ids`, null where missing (or when the actor may not read them). */
 export async function loadAuthorizationServers(ctx: DomainContext, ids: readonly string[]): Promise<(AuthorizationServer | null)[]> {
   if (ids.length === 0) return [];
-  if (ctx.actor.role === 'consumer') return ids.map(() => null);
+  if (!canManageApis(ctx.actor)) return ids.map(() => null);
   const rows = await ctx.db.select().from(authorizationServers).where(inArray(authorizationServers.id, [...new Set(ids)]));
   const byId = new Map(rows.map((r) => [r.id, toServer(r)]));
   return ids.map((id) => byId.get(id) ?? null);

@@ -1,6 +1,6 @@
 import type { Database, Transaction } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
-import type { DataPlaneCertificateIssuer } from './data-planes.ts';
+import type { DataPlaneCertificateIssuer } from './certificate-issuer.ts';
 import { translateDatabaseError } from './db-errors.ts';
 import { redactSecrets } from './audit-redaction.ts';
 import { newId } from './ids.ts';

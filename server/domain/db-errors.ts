@@ -11,9 +11,20 @@ export function databaseErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A unique violation that raced past a domain pre-check. */
-export function isUniqueViolation(error: unknown): boolean {
-  return databaseErrorCode(error) === '23505';
+const concurrentChange = 'A concurrent change conflicts with this one; retry';
+
+/**
+ * The one mapping of a unique violation that raced past a domain pre-check: runs `work` and turns that violation
+ * (and, with `alsoForeignKey`, a foreign-key one) into ConflictError(message), so the caller answers 409, never 500.
+ */
+export async function conflictOnUniqueViolation<T>(work: () => Promise<T>, message = concurrentChange, alsoForeignKey = false): Promise<T> {
+  try {
+    return await work();
+  } catch (error: unknown) {
+    const code = databaseErrorCode(error);
+    if (code === '23505' || (alsoForeignKey && code === '23503')) throw new ConflictError(message, { cause: error });
+    throw error;
+  }
 }
 
 /**
@@ -36,7 +47,7 @@ export function translateDatabaseError(error: unknown): DomainError | null {
     case '22008':
       return new ValidationError([{ path: 'input', message: 'A date or time is out of range' }], 'Invalid input', { cause: error });
     case '23505':
-      return new ConflictError('A concurrent change conflicts with this one; retry', { cause: error });
+      return new ConflictError(concurrentChange, { cause: error });
     case '23503':
       return new ConflictError('The change refers to, or is referred to by, something that does not allow it', { cause: error });
     default:

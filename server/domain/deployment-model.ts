@@ -1,8 +1,8 @@
-import type { HostRewrite, HttpMethod } from './apis.ts';
+import type { HostRewrite, HttpMethod } from './apis/index.ts';
 import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from './plan-security.ts';
-import type { PlanStatus } from './plans.ts';
+import type { PlanStatus } from './plans/index.ts';
 import type { ThrottleLimitUnit } from './subscription-plans.ts';
-import type { SubscriptionStatus } from './subscriptions.ts';
+import type { SubscriptionStatus } from './subscriptions/index.ts';
 
 /**
  * What the translator reads: the deployed part of the model at one instant, as plain JSON-able data (no Dates:

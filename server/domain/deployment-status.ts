@@ -1,4 +1,4 @@
-import { requireRole } from './access.ts';
+import { requireRole } from './access/index.ts';
 import type { DomainContext } from './context.ts';
 import type { Problem } from './errors.ts';
 

@@ -19,6 +19,7 @@ import { type ApiKeyOptions, type JwtOptions, type StoredOAuth2Options, openSecu
 import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
+import { keyUsableAt } from './api-keys/index.ts';
 
 /** The ids of deployed APIs, as a subquery. */
 function deployedIdsQuery(db: Executor) {
@@ -168,16 +169,14 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
   };
 }
 
-/** Neither revoked nor expired at `now`: a key the data plane knows (it answers 403 where its subscription is not live). */
-const keyUsable = (now: Date) => and(eq(apiKeys.status, 'active'), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)));
-
 /**
  * Every usable key of a deployed API, with the subscriptions it may stand for, whatever their status: v0.9 keys
  * (the API's own), exclusive keys (their subscription), shared keys (every subscription of their application to a
  * serving API_KEY plan). Three queries.
  */
 function listKeyRows(db: Executor, now: Date, deployedIds: ReturnType<typeof deployedIdsQuery>) {
-  const usable = keyUsable(now);
+  // Keys usable now are what the data plane knows (it answers 403 where the key's subscription is not live).
+  const usable = keyUsableAt(now);
   return Promise.all([
     db
       .select({ id: apiKeys.id, digest: apiKeys.digest, expiresAt: apiKeys.expiresAt, apiId: apiKeys.apiId })

@@ -1,14 +1,12 @@
-import { and, asc, count, desc, eq, gt, inArray, lt, ne, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { subscriptionPlans, subscriptions } from '../db/schema/index.ts';
-import { canManageApis } from './access.ts';
+import { canManageApis } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
-import { databaseErrorCode } from './db-errors.ts';
-
-const isConstraintViolation = (error: unknown) => ['23505', '23503'].includes(databaseErrorCode(error) ?? '');
+import { type PageArgs, selectPage } from './pagination.ts';
+import { conflictOnUniqueViolation } from './db-errors.ts';
 
 /** v0.9 subscription plans: named throttle quotas that v0.9 subscriptions refer to. */
 
@@ -125,14 +123,8 @@ async function assertNameFree(db: Executor, planName: string, selfId: string | n
   if (row) throw new ConflictError(`subscription plan '${planName}' already exists`);
 }
 
-
-async function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> {
-  try {
-    return await work();
-  } catch (error: unknown) {
-    if (isConstraintViolation(error)) throw new ConflictError(message, { cause: error });
-    throw error;
-  }
+function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> {
+  return conflictOnUniqueViolation(work, message, true);
 }
 
 export async function createSubscriptionPlan(ctx: DomainContext, input: SubscriptionPlanInput): Promise<SubscriptionPlan> {
@@ -187,14 +179,7 @@ export async function listSubscriptionPlans(
   const where: SQL[] = [];
   if (filters.status !== undefined) where.push(eq(subscriptionPlans.status, filters.status));
   if (filters.planName !== undefined) where.push(eq(subscriptionPlans.planName, filters.planName));
-  if (page.after) where.push(gt(subscriptionPlans.id, page.after));
-  if (page.before) where.push(lt(subscriptionPlans.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(subscriptionPlans)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(subscriptionPlans.id) : asc(subscriptionPlans.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, subscriptionPlans, where, page);
   return rows.map(toPlan);
 }
 

@@ -1,8 +1,8 @@
 import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { Transaction } from '../db/client.ts';
 import { apis, applications, users } from '../db/schema/index.ts';
-import { requireRole } from './access.ts';
-import { revokeKeysCreatedBy } from './api-keys.ts';
+import { requireRole } from './access/index.ts';
+import { revokeKeysCreatedBy } from './api-keys/index.ts';
 import { type DomainContext, type Role, write } from './context.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
 import { hashPassword, verifyPassword } from './secrets.ts';

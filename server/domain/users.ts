@@ -1,11 +1,11 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import { users } from '../db/schema/index.ts';
 import type { Executor } from '../db/client.ts';
-import { requireRole } from './access.ts';
+import { isOwnerOrAdmin, requireRole } from './access/index.ts';
 import { type Actor, type DomainContext, type Role, systemActor, write } from './context.ts';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from './errors.ts';
 import { newId } from './ids.ts';
-import type { PageArgs } from './pagination.ts';
+import { type PageArgs, selectPage } from './pagination.ts';
 import { hashPassword, randomPassword, verifyPassword } from './secrets.ts';
 
 export interface User {
@@ -145,7 +145,7 @@ export async function getUserByUsername(db: Executor, username: string): Promise
 
 /** Admins read anyone; others only themselves (anyone else is NotFound). */
 export async function getUser(ctx: DomainContext, id: string): Promise<User> {
-  if (ctx.actor.role !== 'admin' && ctx.actor.userId !== id) throw new NotFoundError('User', id);
+  if (!isOwnerOrAdmin(ctx.actor, id)) throw new NotFoundError('User', id);
   const [row] = await ctx.db.select().from(users).where(eq(users.id, id)).limit(1);
   if (!row) throw new NotFoundError('User', id);
   return toUser(row);
@@ -162,14 +162,7 @@ export async function loadUsersById(db: Executor, ids: readonly string[]): Promi
 export async function listUsers(ctx: DomainContext, page: PageArgs): Promise<User[]> {
   requireRole(ctx.actor, 'admin');
   const where: SQL[] = [];
-  if (page.after) where.push(gt(users.id, page.after));
-  if (page.before) where.push(lt(users.id, page.before));
-  const rows = await ctx.db
-    .select()
-    .from(users)
-    .where(and(...where))
-    .orderBy(page.inverted ? desc(users.id) : asc(users.id))
-    .limit(page.limit);
+  const rows = await selectPage(ctx.db, users, where, page);
   return rows.map(toUser);
 }
 

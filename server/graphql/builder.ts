@@ -7,7 +7,7 @@ import WithInputPlugin from '@pothos/plugin-with-input';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import type { DeploymentStatusReader } from '../domain/deployment-status.ts';
-import { canManageApis } from '../domain/access.ts';
+import { authScopes } from '../domain/access/index.ts';
 import { ForbiddenError, PasswordChangeRequiredError } from '../domain/errors.ts';
 
 /** Per request: the authenticated actor and a domain context acting as it. */
@@ -40,15 +40,9 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
-    authScopes: (ctx) => ({
-      admin: ctx.actor.role === 'admin',
-      publisher: ctx.actor.role === 'publisher',
-      consumer: ctx.actor.role === 'consumer',
-      // Admins and publishers manage the API catalogue (which APIs: the domain's access.ts).
-      manager: canManageApis(ctx.actor),
-      // Every root field requires it (see queryType/mutationType below) except `changeOwnPassword` and `viewer`.
-      passwordCurrent: !ctx.actor.mustChangePassword,
-    }),
+    // The domain's role predicates (server/domain/access); every root field requires `passwordCurrent` (see
+    // queryType/mutationType below) except `changeOwnPassword` and `viewer`.
+    authScopes: (ctx) => authScopes(ctx.actor),
     // DomainErrors, so the error masking in yoga.ts reports them with their code like any domain refusal.
     unauthorizedError: (_parent, ctx, _info, result) =>
       ctx.actor.mustChangePassword ? new PasswordChangeRequiredError() : new ForbiddenError(result.message),

@@ -1,7 +1,7 @@
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { canManageApis } from '../domain/access.ts';
+import { canManageApis } from '../domain/access/index.ts';
 import type { Actor } from '../domain/context.ts';
 
 /**

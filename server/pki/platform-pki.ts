@@ -8,7 +8,7 @@ import { join } from 'node:path';
 // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import type { DataPlaneCertificateIssuer, IssuedCertificate } from '../domain/data-planes.ts';
+import type { DataPlaneCertificateIssuer, IssuedCertificate } from '../domain/certificate-issuer.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 

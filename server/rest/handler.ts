@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
-import { assertPasswordCurrent, canManageApis } from '../domain/access.ts';
+import { assertPasswordCurrent, canManageApis } from '../domain/access/index.ts';
 import type { Actor, DomainContext } from '../domain/context.ts';
 import { ForbiddenError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';

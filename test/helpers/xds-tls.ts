@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { adsClientCredentials } from '../../server/gateway/ads-client.ts';
-import type { DataPlaneCertificateIssuer } from '../../server/domain/data-planes.ts';
+import type { DataPlaneCertificateIssuer } from '../../server/domain/certificate-issuer.ts';
 
 /** gRPC channel credentials of a data plane whose certificate `issuer` signs for `nodeId` (mutual TLS). */
 export async function dataPlaneCredentials(issuer: DataPlaneCertificateIssuer, nodeId: string): Promise<grpc.ChannelCredentials> {

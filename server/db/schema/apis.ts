@@ -3,6 +3,12 @@ import { boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniq
 import { id, lifecycleDates, timestamptz } from './columns.ts';
 import { users } from './users.ts';
 
+/** The API a row belongs to; the row goes with it. */
+export const owningApiId = () =>
+  text('api_id')
+    .notNull()
+    .references(() => apis.id, { onDelete: 'cascade' });
+
 export const apiVisibility = pgEnum('api_visibility', ['public', 'private']);
 export const deploymentState = pgEnum('deployment_state', ['deployed', 'undeployed']);
 export const hostRewrite = pgEnum('host_rewrite', ['auto', 'manual']);
@@ -46,9 +52,7 @@ export const apis = pgTable(
 export const apiMembers = pgTable(
   'api_members',
   {
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -66,9 +70,7 @@ export const apiMembers = pgTable(
 export const apiUpstreams = pgTable(
   'api_upstreams',
   {
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     environment: upstreamEnvironment('environment').notNull(),
     url: text('url'),
     ref: text('ref'),
@@ -84,9 +86,7 @@ export const upstreamDefinitions = pgTable(
   'upstream_definitions',
   {
     id: id(),
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     position: integer('position').notNull(),
     name: text('name').notNull(),
     basePath: text('base_path'),
@@ -119,9 +119,7 @@ export const operations = pgTable(
   'operations',
   {
     id: id(),
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     position: integer('position').notNull(),
     method: httpMethod('method').notNull(),
     path: text('path').notNull(),
@@ -138,9 +136,7 @@ export const apiPolicies = pgTable(
   'api_policies',
   {
     id: id(),
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     operationId: text('operation_id').references(() => operations.id, { onDelete: 'cascade' }),
     position: integer('position').notNull(),
     name: text('name').notNull(),

@@ -1,6 +1,6 @@
 import { relations } from 'drizzle-orm';
 import { index, integer, jsonb, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { apis } from './apis.ts';
+import { apis, owningApiId } from './apis.ts';
 import { id, lifecycleDates, timestamptz } from './columns.ts';
 
 export const planSecurity = pgEnum('plan_security', ['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2']);
@@ -11,9 +11,7 @@ export const plans = pgTable(
   'plans',
   {
     id: id(),
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     /** The first version's id; every version of one plan shares it. */
     lineageId: text('lineage_id').notNull(),
     version: integer('version').notNull().default(1),

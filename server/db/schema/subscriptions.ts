@@ -1,6 +1,6 @@
 import { relations, sql } from 'drizzle-orm';
 import { boolean, index, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { apis } from './apis.ts';
+import { apis, owningApiId } from './apis.ts';
 import { applications } from './applications.ts';
 import { id, lifecycleDates, timestamptz } from './columns.ts';
 import { plans } from './plans.ts';
@@ -17,9 +17,7 @@ export const subscriptions = pgTable(
   'subscriptions',
   {
     id: id(),
-    apiId: text('api_id')
-      .notNull()
-      .references(() => apis.id, { onDelete: 'cascade' }),
+    apiId: owningApiId(),
     applicationId: text('application_id').references(() => applications.id, { onDelete: 'cascade' }),
     /** v0.9 applicationId as the client sent it, when it names no application of ours. */
     applicationRef: text('application_ref'),

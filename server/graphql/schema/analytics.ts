@@ -1,10 +1,11 @@
 import { loadApplications } from '../../domain/applications.ts';
 import { queryRequestStats, type RequestStatsRow, requestStatsDimensions } from '../../domain/analytics.ts';
-import { loadPlans } from '../../domain/plans.ts';
+import { loadPlans } from '../../domain/plans/index.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
-import { PlanRef, rawId } from './plans.ts';
+import { PlanRef } from './plans.ts';
+import { rawId } from '../global-id.ts';
 
 const RequestStatsDimensionEnum = builder.enumType('RequestStatsDimension', {
   description: 'A dimension request statistics can be grouped by.',

@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import {
   type ApiKey,
   createApiKey,
@@ -9,14 +8,15 @@ import {
   loadSharedKeysForApplications,
   renewApiKey,
   revokeApiKey,
-} from '../../domain/api-keys.ts';
+} from '../../domain/api-keys/index.ts';
 import { loadApplications } from '../../domain/applications.ts';
-import { expiryUnits } from '../../domain/api-keys-validation.ts';
+import { expiryUnits } from '../../domain/api-keys/index.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
-import { rawId } from './plans.ts';
+import { rawId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
   description: '`expired` is computed from expiresAt at read time.',
@@ -98,7 +98,7 @@ builder.queryField('apiKeys', (t) =>
       status: t.arg({ type: ApiKeyStatusEnum, required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (key: ApiKey) => key.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listApiKeys(
           ctx.domain,
           {

@@ -1,10 +1,11 @@
-import { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from '../../domain/api-members.ts';
-import { getApi, type Api } from '../../domain/apis.ts';
+import { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from '../../domain/apis/index.ts';
+import { getApi, type Api } from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import type { User } from '../../domain/users.ts';
 import { builder } from '../builder.ts';
-import { apiId, ApiRef } from './apis.ts';
-import { UserRef, userId } from './users.ts';
+import { ApiRef } from './apis.ts';
+import { UserRef } from './users.ts';
+import { apiId, userId } from '../global-id.ts';
 
 /** An API's team: owner and members (publishers who manage it besides the owner). */
 
@@ -38,31 +39,24 @@ const ApiMemberPayload = (name: string) =>
     }),
   });
 
-builder.mutationField('addApiMember', (t) =>
-  t.fieldWithInput({
-    type: ApiMemberPayload('AddApiMemberPayload'),
-    description: "Adds a publisher to the API's members (the owner or an admin).",
-    errors: { types: memberErrors },
-    input: { apiId: t.input.globalID(), userId: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => {
-      const id = apiId(input.apiId);
-      return { apiId: id, user: await addApiMember(ctx.domain, id, userId(input.userId)) };
-    },
-  }),
-);
-
-builder.mutationField('removeApiMember', (t) =>
-  t.fieldWithInput({
-    type: ApiMemberPayload('RemoveApiMemberPayload'),
-    description: "Removes a member (the owner or an admin).",
-    errors: { types: memberErrors },
-    input: { apiId: t.input.globalID(), userId: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => {
-      const id = apiId(input.apiId);
-      return { apiId: id, user: await removeApiMember(ctx.domain, id, userId(input.userId)) };
-    },
-  }),
-);
+// add and remove: an API and a user in, both out.
+for (const [field, act, description] of [
+  ['addApiMember', addApiMember, "Adds a publisher to the API's members (the owner or an admin)."],
+  ['removeApiMember', removeApiMember, 'Removes a member (the owner or an admin).'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.fieldWithInput({
+      type: ApiMemberPayload(`${field[0]!.toUpperCase()}${field.slice(1)}Payload`),
+      description,
+      errors: { types: memberErrors },
+      input: { apiId: t.input.globalID(), userId: t.input.globalID() },
+      resolve: async (_root, { input }, ctx) => {
+        const id = apiId(input.apiId);
+        return { apiId: id, user: await act(ctx.domain, id, userId(input.userId)) };
+      },
+    }),
+  );
+}
 
 const TransferApiOwnershipPayload = builder.objectRef<{ id: string }>('TransferApiOwnershipPayload').implement({
   fields: (t) => ({ api: t.field({ type: ApiRef, resolve: (payload, _args, ctx) => getApi(ctx.domain, payload.id) }) }),

@@ -1,5 +1,5 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { httpMethods } from '../../domain/api-validation.ts';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { httpMethods } from '../../domain/apis/index.ts';
 import {
   type Api,
   type ApiSpecInput,
@@ -18,10 +18,12 @@ import {
   type Upstream,
   type UpstreamDefinition,
   type UpstreamTarget,
-} from '../../domain/apis.ts';
+} from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
+import { apiId, findByGlobalId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
@@ -231,18 +233,12 @@ function toSpec(spec: SpecArg): ApiSpecInput {
   };
 }
 
-/** Decodes an Api global id; a global id of another type names no API. */
-export function apiId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'Api') throw new NotFoundError('RestAPI', globalId.id, `RestAPI with handle '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('api', (t) =>
   t.field({
     type: ApiRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => (id.typename === 'Api' ? getApi(ctx.domain, id.id).catch(nullOnNotFound) : null),
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Api', (raw) => getApi(ctx.domain, raw)),
   }),
 );
 
@@ -273,7 +269,7 @@ builder.queryField('apis', (t) =>
       labels: t.arg({ type: [LabelFilterInput], required: false, description: 'All must match.' }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (api: Api) => api.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listApis(
           ctx.domain,
           {

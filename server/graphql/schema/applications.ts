@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import {
   type Application,
   apiKeyModes,
@@ -11,8 +10,9 @@ import {
 } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
-import { rawId } from './plans.ts';
+import { findByGlobalId, rawId } from '../global-id.ts';
 import { UserRef } from './users.ts';
+import { connectionById } from '../connections.ts';
 
 export const ApiKeyModeEnum = builder.enumType('ApiKeyMode', {
   description: 'Chosen at the second API-key subscription (SHARED: one key for all, EXCLUSIVE: one per subscription), then fixed.',
@@ -43,8 +43,7 @@ builder.queryField('application', (t) =>
     type: ApplicationRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: async (_root, { id }, ctx) =>
-      id.typename === 'Application' ? ((await loadApplications(ctx.domain, [id.id]))[0] ?? null) : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Application', async (raw) => (await loadApplications(ctx.domain, [raw]))[0] ?? null),
   }),
 );
 
@@ -57,7 +56,7 @@ builder.queryField('applications', (t) =>
       ownerId: t.arg.globalID({ required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (application) => application.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listApplications(ctx.domain, { name: args.name, ownerId: args.ownerId ? rawId(args.ownerId, 'User') : undefined }, page),
       ),
   }),

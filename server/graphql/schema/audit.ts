@@ -1,6 +1,6 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { type AuditEntry, listAuditEntries } from '../../domain/audit.ts';
 import { builder } from '../builder.ts';
+import { connectionById } from '../connections.ts';
 
 const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   description: 'One recorded change: who, what, when, and the entity before and after (never secrets).',
@@ -26,7 +26,7 @@ builder.queryField('auditLog', (t) =>
       actorName: t.arg.string({ required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (entry) => entry.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listAuditEntries(
           ctx.domain,
           { entityType: args.entityType ?? undefined, entityId: args.entityId ?? undefined, actorName: args.actorName ?? undefined },

@@ -1,4 +1,4 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import {
   type AuthorizationServer,
   createAuthorizationServer,
@@ -10,6 +10,8 @@ import {
 } from '../../domain/authorization-servers.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { authorizationServerId, findByGlobalId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
@@ -30,24 +32,13 @@ export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer'
   }),
 });
 
-function serverId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'AuthorizationServer') throw new NotFoundError('AuthorizationServer', globalId.id, `authorization server '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('authorizationServer', (t) =>
   t.field({
     type: AuthorizationServerRef,
     nullable: true,
     authScopes: { manager: true },
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) =>
-      id.typename === 'AuthorizationServer'
-        ? getAuthorizationServer(ctx.domain, id.id).catch((error: unknown) => {
-            if (error instanceof NotFoundError) return null;
-            throw error;
-          })
-        : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'AuthorizationServer', (raw) => getAuthorizationServer(ctx.domain, raw)),
   }),
 );
 
@@ -58,7 +49,7 @@ builder.queryField('authorizationServers', (t) =>
     description: 'OAuth2 authorization servers, oldest first.',
     args: { name: t.arg.string({ required: false }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (server: AuthorizationServer) => server.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listAuthorizationServers(ctx.domain, { name: args.name ?? undefined }, page),
       ),
   }),
@@ -104,7 +95,7 @@ builder.mutationField('updateAuthorizationServer', (t) =>
       maxCacheSeconds: t.input.int({ required: false }),
     },
     resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
-      authorizationServer: await updateAuthorizationServer(ctx.domain, serverId(id), changes),
+      authorizationServer: await updateAuthorizationServer(ctx.domain, authorizationServerId(id), changes),
     }),
   }),
 );
@@ -125,6 +116,6 @@ builder.mutationField('deleteAuthorizationServer', (t) =>
     description: 'Refused with ConflictError while an OAUTH2 plan refers to the server.',
     errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
     input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, serverId(input.id)) }),
+    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, authorizationServerId(input.id)) }),
   }),
 );

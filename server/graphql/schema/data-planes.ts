@@ -1,5 +1,6 @@
 import { ForbiddenError, ValidationError } from '../../domain/errors.ts';
-import { type IssuedCertificate, issueDataPlaneCertificate } from '../../domain/data-planes.ts';
+import type { IssuedCertificate } from '../../domain/certificate-issuer.ts';
+import { issueDataPlaneCertificate } from '../../domain/data-planes.ts';
 import { builder } from '../builder.ts';
 
 const IssueDataPlaneCertificatePayload = builder

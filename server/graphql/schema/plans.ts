@@ -1,4 +1,3 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import {
   apiKeyLocations,
@@ -24,10 +23,12 @@ import {
   planValidations,
   publishPlan,
   updatePlan,
-} from '../../domain/plans.ts';
+} from '../../domain/plans/index.ts';
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
+import { findByGlobalId, rawId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
   description: 'One-way lifecycle: STAGING -> PUBLISHED -> DEPRECATED -> CLOSED (STAGING may also close directly).',
@@ -236,18 +237,12 @@ function toPolicies(policies: readonly { name: string; version: string; executio
   return policies?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
 }
 
-/** A global ID of another type names nothing here. */
-export function rawId(globalId: { typename: string; id: string }, typename: string): string {
-  if (globalId.typename !== typename) throw new NotFoundError(typename, globalId.id);
-  return globalId.id;
-}
-
 builder.queryField('plan', (t) =>
   t.field({
     type: PlanRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: async (_root, { id }, ctx) => (id.typename === 'Plan' ? ((await loadPlans(ctx.domain, [id.id]))[0] ?? null) : null),
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Plan', async (raw) => (await loadPlans(ctx.domain, [raw]))[0] ?? null),
   }),
 );
 
@@ -261,7 +256,7 @@ builder.queryField('plans', (t) =>
       security: t.arg({ type: PlanSecurityTypeEnum, required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (plan) => plan.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listPlans(ctx.domain, rawId(args.apiId, 'Api'), { status: args.status, security: args.security }, page),
       ),
   }),

@@ -1,4 +1,4 @@
-import { encodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import {
   createSubscriptionPlan,
@@ -12,6 +12,8 @@ import {
   updateSubscriptionPlan,
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
+import { findByGlobalId, subscriptionPlanId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
 export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
@@ -36,23 +38,12 @@ export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
   }),
 });
 
-function planId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'SubscriptionPlan') throw new NotFoundError('SubscriptionPlan', globalId.id, `subscription plan '${globalId.id}' not found`);
-  return globalId.id;
-}
-
 builder.queryField('subscriptionPlan', (t) =>
   t.field({
     type: SubscriptionPlanRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) =>
-      id.typename === 'SubscriptionPlan'
-        ? getSubscriptionPlan(ctx.domain, id.id).catch((error: unknown) => {
-            if (error instanceof NotFoundError) return null;
-            throw error;
-          })
-        : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'SubscriptionPlan', (raw) => getSubscriptionPlan(ctx.domain, raw)),
   }),
 );
 
@@ -65,7 +56,7 @@ builder.queryField('subscriptionPlans', (t) =>
       planName: t.arg.string({ required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (plan: SubscriptionPlan) => plan.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listSubscriptionPlans(ctx.domain, { status: args.status ?? undefined, planName: args.planName ?? undefined }, page),
       ),
   }),
@@ -113,7 +104,7 @@ builder.mutationField('updateSubscriptionPlan', (t) =>
       status: t.input.field({ type: SubscriptionPlanStatusEnum, required: false }),
     },
     resolve: async (_root, { input: { id, ...changes } }, ctx) => ({
-      subscriptionPlan: await updateSubscriptionPlan(ctx.domain, planId(id), changes),
+      subscriptionPlan: await updateSubscriptionPlan(ctx.domain, subscriptionPlanId(id), changes),
     }),
   }),
 );
@@ -132,6 +123,6 @@ builder.mutationField('deleteSubscriptionPlan', (t) =>
     description: 'Refused with ConflictError while subscriptions use the plan.',
     errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
     input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, planId(input.id)) }),
+    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, subscriptionPlanId(input.id)) }),
   }),
 );

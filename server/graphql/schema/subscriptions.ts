@@ -1,8 +1,7 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { listApiKeysForSubscriptions } from '../../domain/api-keys.ts';
+import { listApiKeysForSubscriptions } from '../../domain/api-keys/index.ts';
 import { loadApplications } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
-import { loadPlans } from '../../domain/plans.ts';
+import { loadPlans } from '../../domain/plans/index.ts';
 import {
   approveSubscription,
   closeSubscription,
@@ -18,12 +17,14 @@ import {
   subscribe,
   subscriptionStatuses,
   transferSubscription,
-} from '../../domain/subscriptions.ts';
+} from '../../domain/subscriptions/index.ts';
 import { builder } from '../builder.ts';
 import { ApiKeyRef, IssuedApiKeyRef } from './api-keys.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
-import { PlanRef, rawId } from './plans.ts';
+import { PlanRef } from './plans.ts';
+import { findByGlobalId, rawId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -109,8 +110,7 @@ builder.queryField('subscription', (t) =>
     type: SubscriptionRef,
     nullable: true,
     args: { id: t.arg.globalID({ required: true }) },
-    resolve: async (_root, { id }, ctx) =>
-      id.typename === 'ApiSubscription' ? ((await loadSubscriptions(ctx.domain, [id.id]))[0] ?? null) : null,
+    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'ApiSubscription', async (raw) => (await loadSubscriptions(ctx.domain, [raw]))[0] ?? null),
   }),
 );
 
@@ -125,7 +125,7 @@ builder.queryField('subscriptions', (t) =>
       status: t.arg({ type: [SubscriptionStatusEnum], required: false }),
     },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (s: Subscription) => s.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listSubscriptions(
           ctx.domain,
           {
@@ -210,27 +210,24 @@ builder.mutationField('approveSubscription', (t) =>
   }),
 );
 
-builder.mutationField('rejectSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('RejectSubscriptionPayload'),
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await rejectSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+// reject, pause and close: an id and an optional reason in, the subscription out.
+for (const [field, act, description] of [
+  ['rejectSubscription', rejectSubscription, undefined],
+  ['pauseSubscription', pauseSubscription, undefined],
+  ['closeSubscription', closeSubscription, 'Ends the contract and revokes the keys it owns (a shared key stays).'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.fieldWithInput({
+      type: SubscriptionPayload(`${field[0]!.toUpperCase()}${field.slice(1)}Payload`),
+      description,
+      errors: { types: [...lifecycleErrors] },
+      input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
+      resolve: async (_root, { input }, ctx) => ({
+        subscription: await act(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
+      }),
     }),
-  }),
-);
-
-builder.mutationField('pauseSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('PauseSubscriptionPayload'),
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await pauseSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
-    }),
-  }),
-);
+  );
+}
 
 builder.mutationField('resumeSubscription', (t) =>
   t.fieldWithInput({
@@ -238,18 +235,6 @@ builder.mutationField('resumeSubscription', (t) =>
     errors: { types: [...lifecycleErrors] },
     input: { id: t.input.globalID() },
     resolve: async (_root, { input }, ctx) => ({ subscription: await resumeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription')) }),
-  }),
-);
-
-builder.mutationField('closeSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('CloseSubscriptionPayload'),
-    description: 'Ends the contract and revokes the keys it owns (a shared key stays).',
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID(), reason: t.input.string({ required: false }) },
-    resolve: async (_root, { input }, ctx) => ({
-      subscription: await closeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription'), { reason: input.reason }),
-    }),
   }),
 );
 

@@ -8,9 +8,10 @@ import {
   forcePasswordReset,
   updateUserRole,
 } from '../../domain/user-management.ts';
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { userId } from '../global-id.ts';
+import { connectionById } from '../connections.ts';
 
 export const UserRole = builder.enumType('UserRole', { values: ['admin', 'publisher', 'consumer'] as const });
 
@@ -29,12 +30,6 @@ export const UserRef = builder.node(builder.objectRef<User>('User'), {
   }),
 });
 
-/** Decodes a User global id; a global id of another type names no user. */
-export function userId(globalId: { typename: string; id: string }): string {
-  if (globalId.typename !== 'User') throw new NotFoundError('User', globalId.id);
-  return globalId.id;
-}
-
 // `viewer` (Relay's name) and `me` (kept for existing clients): both answer while a password change is required.
 for (const name of ['viewer', 'me'] as const) {
   builder.queryField(name, (t) =>
@@ -52,7 +47,7 @@ builder.queryField('users', (t) =>
     type: UserRef,
     authScopes: { admin: true },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (user) => user.id }, (page: ResolveCursorConnectionArgs) =>
+      connectionById(args, (page) =>
         listUsers(ctx.domain, page),
       ),
   }),

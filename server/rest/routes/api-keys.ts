@@ -1,6 +1,6 @@
-import { createApiKey, listApiKeysOfApi, regenerateApiKey, revokeApiKeyByName } from '../../domain/api-keys.ts';
-import { apiKeyNameIssues } from '../../domain/api-keys-validation.ts';
-import { getApi } from '../../domain/apis.ts';
+import { createApiKey, listApiKeysOfApi, regenerateApiKey, revokeApiKeyByName } from '../../domain/api-keys/index.ts';
+import { apiKeyNameIssues } from '../../domain/api-keys/index.ts';
+import { getApi } from '../../domain/apis/index.ts';
 import { assertNoIssues } from '../../domain/errors.ts';
 import type { Route } from '../router.ts';
 import { apiKeyResponse, fromCreateApiKeyBody, fromUpdateApiKeyBody, toRestApiKey } from '../shapes/api-key.ts';

@@ -1,4 +1,4 @@
-import { type ApiFilters, createApi, deleteApi, getApi, listApis, updateApi } from '../../domain/apis.ts';
+import { type ApiFilters, createApi, deleteApi, getApi, listApis, updateApi } from '../../domain/apis/index.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import { allRows } from '../../domain/pagination.ts';
 import type { Route } from '../router.ts';

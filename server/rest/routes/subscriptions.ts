@@ -1,4 +1,4 @@
-import { loadApis } from '../../domain/apis.ts';
+import { loadApis } from '../../domain/apis/index.ts';
 import type { DomainContext } from '../../domain/context.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import { allRows } from '../../domain/pagination.ts';
@@ -10,7 +10,7 @@ import {
   type Subscription,
   type SubscriptionFilters,
   updateSubscription,
-} from '../../domain/subscriptions.ts';
+} from '../../domain/subscriptions/index.ts';
 import type { Route } from '../router.ts';
 import {
   fromCreateSubscriptionBody,

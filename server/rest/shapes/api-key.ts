@@ -1,5 +1,5 @@
-import type { ApiKey, CreateApiKeyInput } from '../../domain/api-keys.ts';
-import type { ExpiresIn } from '../../domain/api-keys-validation.ts';
+import type { ApiKey, CreateApiKeyInput } from '../../domain/api-keys/index.ts';
+import type { ExpiresIn } from '../../domain/api-keys/index.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import { isRecord } from '../../json/is-record.ts';
 import { FieldReader, objectBody } from './body.ts';

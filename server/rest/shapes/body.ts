@@ -26,36 +26,28 @@ export class FieldReader {
 
   /** undefined when absent, null when null, else the string (or an issue). */
   string(key: string, options: { required?: boolean } = {}): string | null | undefined {
-    const value = this.body[key];
-    if (value === undefined || value === null) {
-      if (options.required) this.issues.push({ path: key, message: `${key} is required` });
-      return value;
-    }
-    if (typeof value !== 'string') {
-      this.issues.push({ path: key, message: `${key} must be a string` });
-      return undefined;
-    }
-    return value;
+    return this.typed<string>(key, 'string', 'a string', options.required);
   }
 
   number(key: string): number | null | undefined {
-    const value = this.body[key];
-    if (value === undefined || value === null) return value;
-    if (typeof value !== 'number') {
-      this.issues.push({ path: key, message: `${key} must be a number` });
-      return undefined;
-    }
-    return value;
+    return this.typed<number>(key, 'number', 'a number');
   }
 
   boolean(key: string): boolean | null | undefined {
+    return this.typed<boolean>(key, 'boolean', 'true or false');
+  }
+
+  private typed<T>(key: string, type: 'string' | 'number' | 'boolean', what: string, required = false): T | null | undefined {
     const value = this.body[key];
-    if (value === undefined || value === null) return value;
-    if (typeof value !== 'boolean') {
-      this.issues.push({ path: key, message: `${key} must be true or false` });
+    if (value === undefined || value === null) {
+      if (required) this.issues.push({ path: key, message: `${key} is required` });
+      return value;
+    }
+    if (typeof value !== type) {
+      this.issues.push({ path: key, message: `${key} must be ${what}` });
       return undefined;
     }
-    return value;
+    return value as T;
   }
 
   /** An ISO-8601 instant; YAML may already have turned it into a Date. */

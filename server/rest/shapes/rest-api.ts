@@ -1,6 +1,6 @@
-import type { Api, ApiInput, ApiSpecInput, PolicyAttachment, Upstream } from '../../domain/apis.ts';
-import { resolvedContext } from '../../domain/apis.ts';
-import { validateApiInput } from '../../domain/api-validation.ts';
+import type { Api, ApiInput, ApiSpecInput, PolicyAttachment, Upstream } from '../../domain/apis/index.ts';
+import { resolvedContext } from '../../domain/apis/index.ts';
+import { validateApiInput } from '../../domain/apis/index.ts';
 import type { FieldIssue } from '../../domain/errors.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import { isRecord } from '../../json/is-record.ts';

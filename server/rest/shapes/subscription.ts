@@ -1,4 +1,4 @@
-import type { CreateSubscriptionInput, Subscription, SubscriptionStatus, UpdateSubscriptionInput } from '../../domain/subscriptions.ts';
+import type { CreateSubscriptionInput, Subscription, SubscriptionStatus, UpdateSubscriptionInput } from '../../domain/subscriptions/index.ts';
 import { FieldReader, objectBody } from './body.ts';
 import { toRestTime } from './time.ts';
 
@@ -55,18 +55,23 @@ export function toRestSubscription(s: Subscription, apiHandle: string, token?: s
   return out;
 }
 
-/** SubscriptionCreateRequest: apiId (handle or id) and subscriptionToken required. */
-export function fromCreateSubscriptionBody(body: unknown): CreateSubscriptionInput {
-  const reader = new FieldReader(objectBody(body, { required: true }));
-  const apiId = reader.string('apiId', { required: true });
-  const subscriptionToken = reader.string('subscriptionToken', { required: true });
-  const input = {
+/** The fields create and update requests share, read (and reported) in the same order. */
+function readSharedFields(reader: FieldReader) {
+  return {
     applicationId: reader.string('applicationId'),
     subscriptionPlanId: reader.string('subscriptionPlanId'),
     billingCustomerId: reader.string('billingCustomerId'),
     billingSubscriptionId: reader.string('billingSubscriptionId'),
     status: reader.oneOf('status', fromRestStatus),
   };
+}
+
+/** SubscriptionCreateRequest: apiId (handle or id) and subscriptionToken required. */
+export function fromCreateSubscriptionBody(body: unknown): CreateSubscriptionInput {
+  const reader = new FieldReader(objectBody(body, { required: true }));
+  const apiId = reader.string('apiId', { required: true });
+  const subscriptionToken = reader.string('subscriptionToken', { required: true });
+  const input = readSharedFields(reader);
   reader.assertValid();
   return { apiId: apiId as string, subscriptionToken: subscriptionToken as string, ...input };
 }
@@ -74,14 +79,7 @@ export function fromCreateSubscriptionBody(body: unknown): CreateSubscriptionInp
 /** SubscriptionUpdateRequest: every field optional; absent fields stay. */
 export function fromUpdateSubscriptionBody(body: unknown): UpdateSubscriptionInput {
   const reader = new FieldReader(objectBody(body, { required: false }));
-  const input: UpdateSubscriptionInput = {
-    subscriptionToken: reader.string('subscriptionToken'),
-    applicationId: reader.string('applicationId'),
-    subscriptionPlanId: reader.string('subscriptionPlanId'),
-    billingCustomerId: reader.string('billingCustomerId'),
-    billingSubscriptionId: reader.string('billingSubscriptionId'),
-    status: reader.oneOf('status', fromRestStatus),
-  };
+  const input: UpdateSubscriptionInput = { subscriptionToken: reader.string('subscriptionToken'), ...readSharedFields(reader) };
   reader.assertValid();
   return input;
 }

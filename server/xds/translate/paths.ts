@@ -1,6 +1,6 @@
 import type { IrPathMatch, IrRewrite } from '../ir.ts';
 
-/** `$version` substituted, as routed (same rule as server/domain/api-routes.ts). */
+/** `$version` substituted, as routed (same rule as server/domain/apis/routes.ts). */
 export function resolveContext(context: string, version: string): string {
   return context.replaceAll('$version', version);
 }

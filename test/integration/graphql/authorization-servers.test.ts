@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apis, auditLog, authorizationServers } from '../../../server/db/schema/index.ts';
 import { systemActor } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { createPlan } from '../../../server/domain/plans.ts';
+import { createPlan } from '../../../server/domain/plans/index.ts';
 import { drivers } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';

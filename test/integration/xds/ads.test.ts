@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdsServer, startAdsServer } from '../../../server/xds/ads-server.ts';
 import { maxNackMessageLength } from '../../../server/xds/ads-stream.ts';
-import { createApi } from '../../../server/domain/apis.ts';
+import { createApi } from '../../../server/domain/apis/index.ts';
 import { defaultSettings, systemActor } from '../../../server/domain/context.ts';
 import { routeName } from '../../../server/xds/names.ts';
 import { resourceCodec } from '../../../server/envoy/resource-codec.ts';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../../server/db/client.ts';
 import { apis } from '../../../server/db/schema/index.ts';
-import type { ApiInput } from '../../../server/domain/apis.ts';
+import type { ApiInput } from '../../../server/domain/apis/index.ts';
 import { emptyResources, type EnvoyResources, type Snapshot } from '../../../server/envoy/resources.ts';
 import type { SnapshotPipeline } from '../../../server/xds/runner.ts';
 import type { SnapshotCache } from '../../../server/xds/snapshot-cache.ts';

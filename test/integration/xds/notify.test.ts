@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformConfig } from '../../../server/config.ts';
 import { changeChannel } from '../../../server/db/change-notify.ts';
-import { createApi, undeployApi } from '../../../server/domain/apis.ts';
+import { createApi, undeployApi } from '../../../server/domain/apis/index.ts';
 import { type DomainContext, defaultSettings, systemActor } from '../../../server/domain/context.ts';
 import { createPlatform, type Platform } from '../../../server/platform.ts';
 import { createTestDatabase, drivers, type TestDatabase } from '../../helpers/database.ts';

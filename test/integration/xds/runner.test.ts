@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../../../server/domain/apis.ts';
+import { createApi } from '../../../server/domain/apis/index.ts';
 import type { DomainContext } from '../../../server/domain/context.ts';
 import { type SnapshotPipeline, SnapshotRunner, type SnapshotRunnerOptions } from '../../../server/xds/runner.ts';
 import { SnapshotCache } from '../../../server/xds/snapshot-cache.ts';

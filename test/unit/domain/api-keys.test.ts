@@ -14,13 +14,13 @@ import {
   renewApiKey,
   revokeApiKey,
   revokeApiKeyByName,
-} from '../../../server/domain/api-keys.ts';
-import { forbiddenCustomKeyCharacters } from '../../../server/domain/api-keys-validation.ts';
+} from '../../../server/domain/api-keys/index.ts';
+import { forbiddenCustomKeyCharacters } from '../../../server/domain/api-keys/index.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { allRows } from '../../../server/domain/pagination.ts';
 import { keyDigest } from '../../../server/domain/secrets.ts';
 
-import { subscribe } from '../../../server/domain/subscriptions.ts';
+import { subscribe } from '../../../server/domain/subscriptions/index.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';

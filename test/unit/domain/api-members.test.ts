@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addApiMember, removeApiMember, transferApiOwnership } from '../../../server/domain/api-members.ts';
-import { createApiKey, revokeApiKeyByName } from '../../../server/domain/api-keys.ts';
-import { type ApiInput, createApi, deleteApi, getApi, undeployApi, updateApi } from '../../../server/domain/apis.ts';
+import { addApiMember, removeApiMember, transferApiOwnership } from '../../../server/domain/apis/index.ts';
+import { createApiKey, revokeApiKeyByName } from '../../../server/domain/api-keys/index.ts';
+import { type ApiInput, createApi, deleteApi, getApi, undeployApi, updateApi } from '../../../server/domain/apis/index.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
-import { createPlan, publishPlan } from '../../../server/domain/plans.ts';
+import { createPlan, publishPlan } from '../../../server/domain/plans/index.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';

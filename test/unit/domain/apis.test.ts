@@ -14,7 +14,7 @@ import {
   resolvedContext,
   undeployApi,
   updateApi,
-} from '../../../server/domain/apis.ts';
+} from '../../../server/domain/apis/index.ts';
 import type { Actor, ChangeEvent, DomainContext } from '../../../server/domain/context.ts';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/domain/errors.ts';
 import { newId } from '../../../server/domain/ids.ts';

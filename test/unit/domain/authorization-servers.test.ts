@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, authorizationServers } from '../../../server/db/schema/index.ts';
-import { createApi } from '../../../server/domain/apis.ts';
+import { createApi } from '../../../server/domain/apis/index.ts';
 import {
   createAuthorizationServer,
   deleteAuthorizationServer,
@@ -12,7 +12,7 @@ import { systemActor } from '../../../server/domain/context.ts';
 import { loadDeploymentModel } from '../../../server/domain/deployment.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../../../server/domain/errors.ts';
 import { checkOAuth2References, parsePlanSecurity } from '../../../server/domain/plan-security.ts';
-import { createPlan, createPlanVersion, closePlan, publishPlan } from '../../../server/domain/plans.ts';
+import { createPlan, createPlanVersion, closePlan, publishPlan } from '../../../server/domain/plans/index.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 

@@ -22,7 +22,7 @@ import {
   type Plan,
   publishPlan,
   updatePlan,
-} from '../../../server/domain/plans.ts';
+} from '../../../server/domain/plans/index.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';

@@ -4,7 +4,7 @@ import { apis } from '../../../server/db/schema/index.ts';
 import type { DomainContext } from '../../../server/domain/context.ts';
 import { ValidationError } from '../../../server/domain/errors.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { createPlan, updatePlan } from '../../../server/domain/plans.ts';
+import { createPlan, updatePlan } from '../../../server/domain/plans/index.ts';
 import { evaluateSelectionRule, parseSelectionRule, type SelectionRuleRequest } from '../../../server/domain/selection-rule.ts';
 import fixture from '../../fixtures/selection-rules.json' with { type: 'json' };
 import { drivers, openTestDatabase } from '../../helpers/database.ts';

@@ -2,7 +2,7 @@ import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../../server/db/client.ts';
 import { auditLog, subscriptionPlans, subscriptions } from '../../../server/db/schema/index.ts';
-import { createApi } from '../../../server/domain/apis.ts';
+import { createApi } from '../../../server/domain/apis/index.ts';
 import type { ChangeEvent, DomainContext } from '../../../server/domain/context.ts';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../../server/domain/errors.ts';
 import { newId } from '../../../server/domain/ids.ts';

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../server/db/client.ts';
 import { apiKeys, apis, applications, subscriptionPlans, subscriptions } from '../../../server/db/schema/index.ts';
-import { getApiKey, revokeApiKey } from '../../../server/domain/api-keys.ts';
+import { getApiKey, revokeApiKey } from '../../../server/domain/api-keys/index.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { allRows } from '../../../server/domain/pagination.ts';
@@ -24,7 +24,7 @@ import {
   subscribe,
   transferSubscription,
   updateSubscription,
-} from '../../../server/domain/subscriptions.ts';
+} from '../../../server/domain/subscriptions/index.ts';
 import { type Driver, drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 import { admin, alice, bob, findEverywhere, liveKeys, makeApi, makeApp, makePlan, nextCounter, publisher, rowCounts, rowsOf, seedUsers } from '../../helpers/contract-fixtures.ts';

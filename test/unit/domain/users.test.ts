@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, users } from '../../../server/db/schema/index.ts';
 import type { Actor, DomainContext } from '../../../server/domain/context.ts';
-import { assertPasswordCurrent } from '../../../server/domain/access.ts';
+import { assertPasswordCurrent } from '../../../server/domain/access/index.ts';
 import {
   changeOwnPassword,
   deleteUser,

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../../server/domain/api-keys.ts';
-import { createApi, undeployApi } from '../../../server/domain/apis.ts';
+import { createApiKey } from '../../../server/domain/api-keys/index.ts';
+import { createApi, undeployApi } from '../../../server/domain/apis/index.ts';
 import { createApplication } from '../../../server/domain/applications.ts';
 import { systemActor } from '../../../server/domain/context.ts';
 import { loadDeploymentModel } from '../../../server/domain/deployment.ts';
-import { createPlan, publishPlan } from '../../../server/domain/plans.ts';
+import { createPlan, publishPlan } from '../../../server/domain/plans/index.ts';
 import { keyDigest } from '../../../server/domain/secrets.ts';
 
 import { createSubscriptionPlan } from '../../../server/domain/subscription-plans.ts';
-import { createSubscription, pauseSubscription, subscribe } from '../../../server/domain/subscriptions.ts';
+import { createSubscription, pauseSubscription, subscribe } from '../../../server/domain/subscriptions/index.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import { translate } from '../../../server/xds/translate/translate.ts';

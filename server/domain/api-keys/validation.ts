@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FieldIssue } from './errors.ts';
+import type { FieldIssue } from '../errors.ts';
 
 /**
  * Pure rules for API key values, names and expiry (no database): custom values (seed 000), v0.9 key

@@ -1,7 +1,7 @@
-import type { FieldIssue } from './errors.ts';
-import { durationPattern } from './durations.ts';
-import { validatePolicyAttachment } from './policy-registry.ts';
-import { isRecord } from '../json/is-record.ts';
+import type { FieldIssue } from '../errors.ts';
+import { durationPattern } from '../durations.ts';
+import { validatePolicyAttachment } from '../policy-registry.ts';
+import { isRecord } from '../../json/is-record.ts';
 
 /**
  * The v0.9 RestApi rules (issue 3, "Validation"), checked all at once so a client sees every problem in one

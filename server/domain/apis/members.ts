@@ -1,14 +1,14 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { Transaction } from '../db/client.ts';
-import { apiMembers, apis, users } from '../db/schema/index.ts';
-import { canSeeApiTeam, isApiManager, requireApiManager } from './access.ts';
-import { type DomainContext, write } from './context.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.ts';
-import { loadUsersById, toUser, type User } from './users.ts';
+import type { Transaction } from '../../db/client.ts';
+import { apiMembers, apis, users } from '../../db/schema/index.ts';
+import { canSeeApiTeam, isApiManager, isOwnerOrAdmin, requireApiManager } from '../access/index.ts';
+import { type DomainContext, write } from '../context.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import { loadUsersById, toUser, type User } from '../users.ts';
 
 /**
  * An API's team: its owner (the creating user, or whom ownership was transferred to) and members (publishers
- * the owner or an admin added). Owner and members manage the API; admins manage every API (access.ts).
+ * the owner or an admin added). Owner and members manage the API; admins manage every API (access/).
  */
 
 async function findApi(ctx: DomainContext, tx: Transaction, ref: string) {
@@ -25,7 +25,7 @@ async function findApi(ctx: DomainContext, tx: Transaction, ref: string) {
 /** Members are added and removed, and ownership given away, by the owner or an admin (not by members). */
 async function requireOwnerOrAdmin(ctx: DomainContext, tx: Transaction, api: { id: string; ownerId: string | null }, ref: string): Promise<void> {
   await requireApiManager(tx, ctx.actor, api.id, ref);
-  if (ctx.actor.role !== 'admin' && api.ownerId !== ctx.actor.userId) {
+  if (!isOwnerOrAdmin(ctx.actor, api.ownerId)) {
     throw new ForbiddenError("Only the API's owner or an admin changes its members and owner");
   }
 }

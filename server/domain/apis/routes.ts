@@ -1,8 +1,8 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Executor, Transaction } from '../db/client.ts';
-import { apis, operations } from '../db/schema/index.ts';
-import { routeTemplate } from './api-validation.ts';
-import { ConflictError } from './errors.ts';
+import type { Executor, Transaction } from '../../db/client.ts';
+import { apis, operations } from '../../db/schema/index.ts';
+import { routeTemplate } from './validation.ts';
+import { ConflictError } from '../errors.ts';
 
 /**
  * Route claims: a deployed API serves `method + resolved path + vhost`; two deployed APIs may not serve the same
