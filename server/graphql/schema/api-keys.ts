@@ -16,6 +16,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
+import { childListField, nodePayload } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
@@ -114,14 +115,11 @@ builder.queryField('apiKeys', (t) =>
   }),
 );
 
-builder.objectField(ApiRef, 'apiKeys', (t) =>
-  t.loadableList({
-    type: ApiKeyRef,
-    description: "The API's v0.9 keys (current ones, any status), masked.",
-    load: (ids: string[], ctx) => listApiKeysForApis(ctx.domain, ids),
-    resolve: (api) => api.id,
-  }),
-);
+childListField(ApiRef, 'apiKeys', {
+  type: ApiKeyRef,
+  description: "The API's v0.9 keys (current ones, any status), masked.",
+  load: listApiKeysForApis,
+});
 
 builder.objectField(ApplicationRef, 'sharedKey', (t) =>
   t.loadable({
@@ -195,9 +193,7 @@ builder.mutationField('renewApiKey', (t) =>
   }),
 );
 
-const RevokeApiKeyPayload = builder.objectRef<{ apiKey: ApiKey }>('RevokeApiKeyPayload').implement({
-  fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (p) => p.apiKey }) }),
-});
+const RevokeApiKeyPayload = nodePayload('RevokeApiKeyPayload', 'apiKey', ApiKeyRef);
 
 builder.mutationField('revokeApiKey', (t) =>
   t.fieldWithInput({

@@ -1,4 +1,3 @@
-import { encodeGlobalID } from '@pothos/plugin-relay';
 import { httpMethods } from '../../domain/apis/index.ts';
 import {
   type Api,
@@ -22,7 +21,8 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
-import { apiId, findByGlobalId } from '../global-id.ts';
+import { apiId } from '../global-id.ts';
+import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
@@ -233,14 +233,7 @@ function toSpec(spec: SpecArg): ApiSpecInput {
   };
 }
 
-builder.queryField('api', (t) =>
-  t.field({
-    type: ApiRef,
-    nullable: true,
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Api', (raw) => getApi(ctx.domain, raw)),
-  }),
-);
+nodeQueryField('api', ApiRef, getApi);
 
 builder.queryField('apiByHandle', (t) =>
   t.field({
@@ -286,22 +279,11 @@ builder.queryField('apis', (t) =>
   }),
 );
 
-const ApiPayload = (name: string) =>
-  builder.objectRef<{ api: Api }>(name).implement({
-    fields: (t) => ({ api: t.field({ type: ApiRef, resolve: (p) => p.api }) }),
-  });
-
-const CreateApiPayload = ApiPayload('CreateApiPayload');
-const UpdateApiPayload = ApiPayload('UpdateApiPayload');
-const DeployApiPayload = ApiPayload('DeployApiPayload');
-const UndeployApiPayload = ApiPayload('UndeployApiPayload');
-
-const DeleteApiPayload = builder.objectRef<{ api: Api }>('DeleteApiPayload').implement({
-  fields: (t) => ({
-    deletedId: t.id({ resolve: (p) => encodeGlobalID('Api', p.api.id) }),
-    handle: t.string({ resolve: (p) => p.api.handle }),
-  }),
-});
+const CreateApiPayload = nodePayload('CreateApiPayload', 'api', ApiRef);
+const UpdateApiPayload = nodePayload('UpdateApiPayload', 'api', ApiRef);
+const DeployApiPayload = nodePayload('DeployApiPayload', 'api', ApiRef);
+const UndeployApiPayload = nodePayload('UndeployApiPayload', 'api', ApiRef);
+const DeleteApiPayload = deletionPayload('DeleteApiPayload', 'api', 'Api', { field: 'handle', of: (api: Api) => api.handle });
 
 builder.mutationField('createApi', (t) =>
   t.fieldWithInput({

@@ -10,7 +10,8 @@ import {
 } from '../../domain/applications.ts';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
-import { findByGlobalId, rawId } from '../global-id.ts';
+import { rawId } from '../global-id.ts';
+import { loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { UserRef } from './users.ts';
 import { connectionById } from '../connections.ts';
 
@@ -38,14 +39,7 @@ export const ApplicationRef = builder.node(builder.objectRef<Application>('Appli
   }),
 });
 
-builder.queryField('application', (t) =>
-  t.field({
-    type: ApplicationRef,
-    nullable: true,
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Application', async (raw) => (await loadApplications(ctx.domain, [raw]))[0] ?? null),
-  }),
-);
+nodeQueryField('application', ApplicationRef, loadOne(loadApplications));
 
 builder.queryField('applications', (t) =>
   t.connection({
@@ -62,10 +56,7 @@ builder.queryField('applications', (t) =>
   }),
 );
 
-const ApplicationPayload = (name: string) =>
-  builder.objectRef<{ application: Application }>(name).implement({
-    fields: (t) => ({ application: t.field({ type: ApplicationRef, resolve: (payload) => payload.application }) }),
-  });
+const ApplicationPayload = (name: string) => nodePayload(name, 'application', ApplicationRef);
 
 const applicationErrors = [ValidationError, NotFoundError, ForbiddenError, ConflictError, InvalidTransitionError];
 

@@ -1,4 +1,3 @@
-import { encodeGlobalID } from '@pothos/plugin-relay';
 import {
   type AuthorizationServer,
   createAuthorizationServer,
@@ -10,7 +9,8 @@ import {
 } from '../../domain/authorization-servers.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
-import { authorizationServerId, findByGlobalId } from '../global-id.ts';
+import { authorizationServerId } from '../global-id.ts';
+import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
@@ -32,15 +32,7 @@ export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer'
   }),
 });
 
-builder.queryField('authorizationServer', (t) =>
-  t.field({
-    type: AuthorizationServerRef,
-    nullable: true,
-    authScopes: { manager: true },
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'AuthorizationServer', (raw) => getAuthorizationServer(ctx.domain, raw)),
-  }),
-);
+nodeQueryField('authorizationServer', AuthorizationServerRef, getAuthorizationServer, { manager: true });
 
 builder.queryField('authorizationServers', (t) =>
   t.connection({
@@ -55,10 +47,7 @@ builder.queryField('authorizationServers', (t) =>
   }),
 );
 
-const ServerPayload = (name: string) =>
-  builder.objectRef<{ authorizationServer: AuthorizationServer }>(name).implement({
-    fields: (t) => ({ authorizationServer: t.field({ type: AuthorizationServerRef, resolve: (p) => p.authorizationServer }) }),
-  });
+const ServerPayload = (name: string) => nodePayload(name, 'authorizationServer', AuthorizationServerRef);
 
 builder.mutationField('createAuthorizationServer', (t) =>
   t.fieldWithInput({
@@ -100,14 +89,10 @@ builder.mutationField('updateAuthorizationServer', (t) =>
   }),
 );
 
-const DeleteAuthorizationServerPayload = builder
-  .objectRef<{ authorizationServer: AuthorizationServer }>('DeleteAuthorizationServerPayload')
-  .implement({
-    fields: (t) => ({
-      deletedId: t.id({ resolve: (p) => encodeGlobalID('AuthorizationServer', p.authorizationServer.id) }),
-      name: t.string({ resolve: (p) => p.authorizationServer.name }),
-    }),
-  });
+const DeleteAuthorizationServerPayload = deletionPayload('DeleteAuthorizationServerPayload', 'authorizationServer', 'AuthorizationServer', {
+  field: 'name',
+  of: (server: AuthorizationServer) => server.name,
+});
 
 builder.mutationField('deleteAuthorizationServer', (t) =>
   t.fieldWithInput({

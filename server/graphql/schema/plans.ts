@@ -27,7 +27,8 @@ import {
 import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
-import { findByGlobalId, rawId } from '../global-id.ts';
+import { rawId } from '../global-id.ts';
+import { childListField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
@@ -141,14 +142,11 @@ export const PlanRef = builder.node(builder.objectRef<Plan>('Plan'), {
   }),
 });
 
-builder.objectField(ApiRef, 'plans', (t) =>
-  t.loadableList({
-    type: PlanRef,
-    description: 'Plans by position; consumers see PUBLISHED and DEPRECATED ones. Batched across APIs in one load.',
-    load: (apiIds: string[], ctx) => listPlansForApis(ctx.domain, apiIds),
-    resolve: (api) => api.id,
-  }),
-);
+childListField(ApiRef, 'plans', {
+  type: PlanRef,
+  description: 'Plans by position; consumers see PUBLISHED and DEPRECATED ones. Batched across APIs in one load.',
+  load: listPlansForApis,
+});
 
 // Inputs: one object per security type, all under PlanSecurityInput (GraphQL has no input unions). Optional
 // fields take the domain's defaults; requiredness per type is checked by the domain, with field paths.
@@ -237,14 +235,7 @@ function toPolicies(policies: readonly { name: string; version: string; executio
   return policies?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
 }
 
-builder.queryField('plan', (t) =>
-  t.field({
-    type: PlanRef,
-    nullable: true,
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'Plan', async (raw) => (await loadPlans(ctx.domain, [raw]))[0] ?? null),
-  }),
-);
+nodeQueryField('plan', PlanRef, loadOne(loadPlans));
 
 builder.queryField('plans', (t) =>
   t.connection({
@@ -262,10 +253,7 @@ builder.queryField('plans', (t) =>
   }),
 );
 
-const PlanPayload = (name: string) =>
-  builder.objectRef<{ plan: Plan }>(name).implement({
-    fields: (t) => ({ plan: t.field({ type: PlanRef, resolve: (payload) => payload.plan }) }),
-  });
+const PlanPayload = (name: string) => nodePayload(name, 'plan', PlanRef);
 
 const planErrors = [ValidationError, NotFoundError, ForbiddenError, InvalidTransitionError];
 

@@ -1,4 +1,3 @@
-import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import {
   createSubscriptionPlan,
@@ -12,7 +11,8 @@ import {
   updateSubscriptionPlan,
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
-import { findByGlobalId, subscriptionPlanId } from '../global-id.ts';
+import { subscriptionPlanId } from '../global-id.ts';
+import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
@@ -38,14 +38,7 @@ export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
   }),
 });
 
-builder.queryField('subscriptionPlan', (t) =>
-  t.field({
-    type: SubscriptionPlanRef,
-    nullable: true,
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'SubscriptionPlan', (raw) => getSubscriptionPlan(ctx.domain, raw)),
-  }),
-);
+nodeQueryField('subscriptionPlan', SubscriptionPlanRef, getSubscriptionPlan);
 
 builder.queryField('subscriptionPlans', (t) =>
   t.connection({
@@ -62,10 +55,7 @@ builder.queryField('subscriptionPlans', (t) =>
   }),
 );
 
-const PlanPayload = (name: string) =>
-  builder.objectRef<{ subscriptionPlan: SubscriptionPlan }>(name).implement({
-    fields: (t) => ({ subscriptionPlan: t.field({ type: SubscriptionPlanRef, resolve: (p) => p.subscriptionPlan }) }),
-  });
+const PlanPayload = (name: string) => nodePayload(name, 'subscriptionPlan', SubscriptionPlanRef);
 
 builder.mutationField('createSubscriptionPlan', (t) =>
   t.fieldWithInput({
@@ -109,11 +99,9 @@ builder.mutationField('updateSubscriptionPlan', (t) =>
   }),
 );
 
-const DeleteSubscriptionPlanPayload = builder.objectRef<{ subscriptionPlan: SubscriptionPlan }>('DeleteSubscriptionPlanPayload').implement({
-  fields: (t) => ({
-    deletedId: t.id({ resolve: (p) => encodeGlobalID('SubscriptionPlan', p.subscriptionPlan.id) }),
-    planName: t.string({ resolve: (p) => p.subscriptionPlan.planName }),
-  }),
+const DeleteSubscriptionPlanPayload = deletionPayload('DeleteSubscriptionPlanPayload', 'subscriptionPlan', 'SubscriptionPlan', {
+  field: 'planName',
+  of: (plan: SubscriptionPlan) => plan.planName,
 });
 
 builder.mutationField('deleteSubscriptionPlan', (t) =>

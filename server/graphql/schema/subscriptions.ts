@@ -23,7 +23,8 @@ import { ApiKeyRef, IssuedApiKeyRef } from './api-keys.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
-import { findByGlobalId, rawId } from '../global-id.ts';
+import { rawId } from '../global-id.ts';
+import { childListField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
@@ -85,34 +86,21 @@ builder.objectField(ApiKeyRef, 'subscription', (t) =>
   }),
 );
 
-builder.objectField(PlanRef, 'subscriptions', (t) =>
-  t.loadableList({
-    type: SubscriptionRef,
-    description: "The plan's subscriptions, oldest first (consumers: their own).",
-    load: (ids: string[], ctx) => listSubscriptionsForPlans(ctx.domain, ids),
-    resolve: (plan) => plan.id,
-  }),
-);
+childListField(PlanRef, 'subscriptions', {
+  type: SubscriptionRef,
+  description: "The plan's subscriptions, oldest first (consumers: their own).",
+  load: listSubscriptionsForPlans,
+});
 
-builder.objectField(ApplicationRef, 'subscriptions', (t) =>
-  t.loadableList({
-    type: SubscriptionRef,
-    description: "The application's subscriptions, oldest first.",
-    load: (ids: string[], ctx) => listSubscriptionsForApplications(ctx.domain, ids),
-    resolve: (application) => application.id,
-  }),
-);
+childListField(ApplicationRef, 'subscriptions', {
+  type: SubscriptionRef,
+  description: "The application's subscriptions, oldest first.",
+  load: listSubscriptionsForApplications,
+});
 
 // ---- queries
 
-builder.queryField('subscription', (t) =>
-  t.field({
-    type: SubscriptionRef,
-    nullable: true,
-    args: { id: t.arg.globalID({ required: true }) },
-    resolve: (_root, { id }, ctx) => findByGlobalId(id, 'ApiSubscription', async (raw) => (await loadSubscriptions(ctx.domain, [raw]))[0] ?? null),
-  }),
-);
+nodeQueryField('subscription', SubscriptionRef, loadOne(loadSubscriptions));
 
 builder.queryField('subscriptions', (t) =>
   t.connection({
@@ -155,10 +143,7 @@ const SubscriptionResultPayload = (name: string) =>
     }),
   });
 
-const SubscriptionPayload = (name: string) =>
-  builder.objectRef<{ subscription: Subscription }>(name).implement({
-    fields: (t) => ({ subscription: t.field({ type: SubscriptionRef, resolve: (p) => p.subscription }) }),
-  });
+const SubscriptionPayload = (name: string) => nodePayload(name, 'subscription', SubscriptionRef);
 
 const lifecycleErrors = [NotFoundError, ForbiddenError, InvalidTransitionError, ValidationError] as const;
 

@@ -1,0 +1,78 @@
+import type { ObjectRef, SchemaTypes } from '@pothos/core';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { DomainContext } from '../domain/context.ts';
+import { builder } from './builder.ts';
+import { findByGlobalId } from './global-id.ts';
+
+// The field shapes every aggregate's schema module repeats: a node by global ID, a payload holding one node, a
+// node's batched list of children and a deletion's answer. Object and field names stay the caller's, so the
+// schema text is what the hand-written fields produced.
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T extends SchemaTypes> ? T : never;
+/** A node type: resolvers hand it the node or, for a loadable node, its id. */
+type NodeRef<T> = ObjectRef<Types, T | string, T>;
+// Inside a generic helper Pothos cannot resolve its conditional resolver types for an unknown T; as a plain
+// object node the checks hold, and the helper's signature keeps callers typed.
+const erased = <T extends object>(ref: NodeRef<T>) => ref as unknown as NodeRef<object>;
+
+/** `name(id: ID!): T`: null for an id of another type or one that names nothing the caller may see. */
+export function nodeQueryField<T extends object>(
+  name: string,
+  type: NodeRef<T>,
+  find: (ctx: DomainContext, id: string) => Promise<T | null>,
+  options: { manager?: boolean } = {},
+): void {
+  builder.queryField(name, (t) =>
+    t.field({
+      type: erased(type),
+      nullable: true,
+      ...(options.manager ? { authScopes: { manager: true } } : {}),
+      args: { id: t.arg.globalID({ required: true }) },
+      resolve: (_root, { id }, ctx) => findByGlobalId(id, type.name, (raw) => find(ctx.domain, raw)),
+    }),
+  );
+}
+
+/** Looks up one row with a batch loader: `(ctx, id) => loadX(ctx, [id])`, null when not visible. */
+export const loadOne =
+  <T>(load: (ctx: DomainContext, ids: string[]) => Promise<readonly (T | null)[]>) =>
+  async (ctx: DomainContext, id: string): Promise<T | null> =>
+    (await load(ctx, [id]))[0] ?? null;
+
+/** A mutation payload holding the one node it changed: `type <name> { <key>: <Node>! }`. */
+export function nodePayload<K extends string, T extends object>(name: string, key: K, type: NodeRef<T>) {
+  return builder.objectRef<Record<K, T>>(name).implement({
+    fields: (t) => ({ [key]: t.field({ type: erased(type), resolve: (payload): object => payload[key] }) }),
+  });
+}
+
+/** A node's children, batched across parents: `parent.<name>: [Child!]!`, loaded by the parents' ids. */
+export function childListField<P extends { id: string }, C extends object>(
+  parent: NodeRef<P>,
+  name: string,
+  options: { type: NodeRef<C>; description: string; load: (ctx: DomainContext, parentIds: string[]) => Promise<C[][]> },
+): void {
+  builder.objectField(parent, name, (t) =>
+    t.loadableList({
+      type: erased(options.type),
+      description: options.description,
+      load: (ids: string[], ctx) => options.load(ctx.domain, ids),
+      resolve: (node) => node.id,
+    }),
+  );
+}
+
+/** What a deletion answers: the deleted node's global ID and a name of it (the node itself is gone). */
+export function deletionPayload<K extends string, T extends { id: string }>(
+  name: string,
+  key: K,
+  typename: string,
+  label: { field: string; of: (node: T) => string },
+) {
+  return builder.objectRef<Record<K, T>>(name).implement({
+    fields: (t) => ({
+      deletedId: t.id({ resolve: (payload) => encodeGlobalID(typename, payload[key].id) }),
+      [label.field]: t.string({ resolve: (payload) => label.of(payload[key]) }),
+    }),
+  });
+}
