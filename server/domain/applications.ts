@@ -46,17 +46,9 @@ export interface ApplicationFilters {
 
 type ApplicationRow = typeof applications.$inferSelect;
 
+/** The table's columns are the model's fields one for one (rows come from whole-table selects only). */
 function toApplication(row: ApplicationRow): Application {
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    ownerId: row.ownerId,
-    clientId: row.clientId,
-    apiKeyMode: row.apiKeyMode,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
+  return { ...row };
 }
 
 // Client ids are matched against token claims byte for byte; no whitespace keeps that unambiguous.

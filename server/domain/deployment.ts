@@ -15,7 +15,7 @@ import {
   upstreamTargets,
 } from '../db/schema/index.ts';
 import type { DeployedApi, DeployedKey, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
-import { type ApiKeyOptions, type JwtOptions, type StoredOAuth2Options, openSecurityConfig } from './plan-security.ts';
+import { type ApiKeyOptions, type JwtOptions, oauth2TokenRules, type StoredOAuth2Options, openSecurityConfig } from './plan-security.ts';
 import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
@@ -290,11 +290,7 @@ function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string,
     const o = config as unknown as StoredOAuth2Options;
     security.oauth2 = {
       authorizationServerId: o.authorizationServerId ?? inlineServerId(planId),
-      requiredScopes: o.requiredScopes,
-      strictScopes: o.strictScopes,
-      clientIdClaim: o.clientIdClaim ?? null,
-      extractClaims: o.extractClaims ?? [],
-      propagateAuthHeader: o.propagateAuthHeader,
+      ...oauth2TokenRules(o),
     };
   }
   return security;

@@ -171,6 +171,17 @@ export type JwtOptions = z.output<typeof jwtOptionsSchema>;
  * OAuth2 options as stored: with `authorizationServerId`, or inline (`introspectionUrl`, `clientId`, the secret,
  * `cacheTtlSeconds`). Plans stored before authorization servers existed lack `clientIdClaim` / `extractClaims`.
  */
+/** What an OAUTH2 plan asks of an active token, read from stored options (older plans lack the claim fields). */
+export function oauth2TokenRules(o: StoredOAuth2Options) {
+  return {
+    requiredScopes: o.requiredScopes,
+    strictScopes: o.strictScopes,
+    clientIdClaim: o.clientIdClaim ?? null,
+    extractClaims: o.extractClaims ?? [],
+    propagateAuthHeader: o.propagateAuthHeader,
+  };
+}
+
 export interface StoredOAuth2Options {
   authorizationServerId?: string;
   introspectionUrl?: string;
@@ -307,11 +318,7 @@ export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityCon
       clientId: o.clientId ?? null,
       hasClientSecret: typeof o.clientSecret === 'string',
       cacheTtlSeconds: o.authorizationServerId === undefined ? (o.cacheTtlSeconds ?? 0) : null,
-      requiredScopes: o.requiredScopes,
-      strictScopes: o.strictScopes,
-      clientIdClaim: o.clientIdClaim ?? null,
-      extractClaims: o.extractClaims ?? [],
-      propagateAuthHeader: o.propagateAuthHeader,
+      ...oauth2TokenRules(o),
     };
   }
   return security;

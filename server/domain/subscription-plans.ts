@@ -52,20 +52,9 @@ const maxPlanNameLength = 255;
 
 type Row = typeof subscriptionPlans.$inferSelect;
 
+/** The table's columns are the model's fields one for one (rows come from whole-table selects only). */
 function toPlan(row: Row): SubscriptionPlan {
-  return {
-    id: row.id,
-    planName: row.planName,
-    billingPlan: row.billingPlan,
-    stopOnQuotaReach: row.stopOnQuotaReach,
-    throttleLimitCount: row.throttleLimitCount,
-    throttleLimitUnit: row.throttleLimitUnit,
-    expiryTime: row.expiryTime,
-    gatewayId: row.gatewayId,
-    status: row.status,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
+  return { ...row };
 }
 
 function isPresent(value: unknown): boolean {

@@ -2,19 +2,12 @@ import type { SubscriptionPlan, SubscriptionPlanInput, SubscriptionPlanStatus, T
 import { FieldReader, objectBody } from './body.ts';
 import { toRestTime, toRestTimeOrNull } from './time.ts';
 
-export interface RestSubscriptionPlanJson {
-  id: string;
-  planName: string;
-  billingPlan: string | null;
-  stopOnQuotaReach: boolean;
-  throttleLimitCount: number | null;
-  throttleLimitUnit: ThrottleLimitUnit | null;
+/** The model with its instants as v0.9 time strings. */
+export type RestSubscriptionPlanJson = Omit<SubscriptionPlan, 'expiryTime' | 'createdAt' | 'updatedAt'> & {
   expiryTime: string | null;
-  gatewayId: string | null;
-  status: SubscriptionPlanStatus;
   createdAt: string;
   updatedAt: string;
-}
+};
 
 export function toRestSubscriptionPlan(plan: SubscriptionPlan): RestSubscriptionPlanJson {
   return {
