@@ -2,7 +2,7 @@ import type { ObjectRef, SchemaTypes } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { DomainContext } from '../domain/context.ts';
 import { builder } from './builder.ts';
-import { findByGlobalId } from './global-id.ts';
+import { findByGlobalId, type GlobalId } from './global-id.ts';
 
 // The field shapes every aggregate's schema module repeats: a node by global ID, a payload holding one node, a
 // node's batched list of children and a deletion's answer. Object and field names stay the caller's, so the
@@ -75,4 +75,25 @@ export function deletionPayload<K extends string, T extends { id: string }>(
       [label.field]: t.string({ resolve: (payload) => label.of(payload[key]) }),
     }),
   });
+}
+
+/** An error class a mutation may answer as a typed result (server/graphql/errors.ts registers them). */
+type ResultError = new (...args: never[]) => Error;
+
+/** `name(input: { id: ID! }): <Payload>`: a mutation that acts on one node named by its global ID. */
+export function idMutationField<P extends object>(
+  name: string,
+  type: ObjectRef<Types, P>,
+  options: { description?: string; manager?: boolean; errors: readonly ResultError[]; run: (ctx: DomainContext, id: GlobalId) => Promise<P> },
+): void {
+  builder.mutationField(name, (t) =>
+    t.fieldWithInput({
+      type: type as unknown as ObjectRef<Types, object>,
+      ...(options.manager ? { authScopes: { manager: true } } : {}),
+      description: options.description,
+      errors: { types: [...options.errors] },
+      input: { id: t.input.globalID() },
+      resolve: (_root, { input }, ctx): Promise<object> => options.run(ctx.domain, input.id),
+    }),
+  );
 }

@@ -16,7 +16,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, nodePayload } from '../node-fields.ts';
+import { childListField, idMutationField, nodePayload } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
@@ -195,12 +195,8 @@ builder.mutationField('renewApiKey', (t) =>
 
 const RevokeApiKeyPayload = nodePayload('RevokeApiKeyPayload', 'apiKey', ApiKeyRef);
 
-builder.mutationField('revokeApiKey', (t) =>
-  t.fieldWithInput({
-    type: RevokeApiKeyPayload,
-    description: 'Stops the key at once; revoking a revoked key succeeds again.',
-    errors: { types: [NotFoundError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ apiKey: await revokeApiKey(ctx.domain, rawId(input.id, 'ApiKey')) }),
-  }),
-);
+idMutationField('revokeApiKey', RevokeApiKeyPayload, {
+  description: 'Stops the key at once; revoking a revoked key succeeds again.',
+  errors: [NotFoundError, ForbiddenError],
+  run: async (ctx, id) => ({ apiKey: await revokeApiKey(ctx, rawId(id, 'ApiKey')) }),
+});

@@ -22,7 +22,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
-import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
@@ -328,33 +328,21 @@ builder.mutationField('updateApi', (t) =>
   }),
 );
 
-builder.mutationField('deleteApi', (t) =>
-  t.fieldWithInput({
-    type: DeleteApiPayload,
-    authScopes: { manager: true },
-    description: 'Deletes the API with its plans, subscriptions and keys.',
-    errors: { types: [NotFoundError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ api: await deleteApi(ctx.domain, apiId(input.id)) }),
-  }),
-);
+idMutationField('deleteApi', DeleteApiPayload, {
+  manager: true,
+  description: 'Deletes the API with its plans, subscriptions and keys.',
+  errors: [NotFoundError, ForbiddenError],
+  run: async (ctx, id) => ({ api: await deleteApi(ctx, apiId(id)) }),
+});
 
-builder.mutationField('deployApi', (t) =>
-  t.fieldWithInput({
-    type: DeployApiPayload,
-    authScopes: { manager: true },
-    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ api: await deployApi(ctx.domain, apiId(input.id)) }),
-  }),
-);
+idMutationField('deployApi', DeployApiPayload, {
+  manager: true,
+  errors: [NotFoundError, ConflictError, ForbiddenError],
+  run: async (ctx, id) => ({ api: await deployApi(ctx, apiId(id)) }),
+});
 
-builder.mutationField('undeployApi', (t) =>
-  t.fieldWithInput({
-    type: UndeployApiPayload,
-    authScopes: { manager: true },
-    errors: { types: [NotFoundError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ api: await undeployApi(ctx.domain, apiId(input.id)) }),
-  }),
-);
+idMutationField('undeployApi', UndeployApiPayload, {
+  manager: true,
+  errors: [NotFoundError, ForbiddenError],
+  run: async (ctx, id) => ({ api: await undeployApi(ctx, apiId(id)) }),
+});

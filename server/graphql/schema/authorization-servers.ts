@@ -10,7 +10,7 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { authorizationServerId } from '../global-id.ts';
-import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
@@ -94,13 +94,9 @@ const DeleteAuthorizationServerPayload = deletionPayload('DeleteAuthorizationSer
   of: (server: AuthorizationServer) => server.name,
 });
 
-builder.mutationField('deleteAuthorizationServer', (t) =>
-  t.fieldWithInput({
-    type: DeleteAuthorizationServerPayload,
-    authScopes: { manager: true },
-    description: 'Refused with ConflictError while an OAUTH2 plan refers to the server.',
-    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ authorizationServer: await deleteAuthorizationServer(ctx.domain, authorizationServerId(input.id)) }),
-  }),
-);
+idMutationField('deleteAuthorizationServer', DeleteAuthorizationServerPayload, {
+  manager: true,
+  description: 'Refused with ConflictError while an OAUTH2 plan refers to the server.',
+  errors: [NotFoundError, ConflictError, ForbiddenError],
+  run: async (ctx, id) => ({ authorizationServer: await deleteAuthorizationServer(ctx, authorizationServerId(id)) }),
+});

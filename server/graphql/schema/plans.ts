@@ -28,7 +28,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
@@ -317,15 +317,11 @@ const transitions = [
 ] as const;
 
 for (const [field, payload, run] of transitions) {
-  builder.mutationField(field, (t) =>
-    t.fieldWithInput({
-      type: PlanPayload(payload),
-      authScopes: { manager: true },
-      errors: { types: planErrors },
-      input: { id: t.input.globalID() },
-      resolve: async (_root, { input }, ctx) => ({ plan: await run(ctx.domain, rawId(input.id, 'Plan')) }),
-    }),
-  );
+  idMutationField(field, PlanPayload(payload), {
+    manager: true,
+    errors: planErrors,
+    run: async (ctx, id) => ({ plan: await run(ctx, rawId(id, 'Plan')) }),
+  });
 }
 
 const DeletePlanPayload = builder.objectRef<{ plan: Plan }>('DeletePlanPayload').implement({
@@ -334,13 +330,9 @@ const DeletePlanPayload = builder.objectRef<{ plan: Plan }>('DeletePlanPayload')
   }),
 });
 
-builder.mutationField('deletePlan', (t) =>
-  t.fieldWithInput({
-    type: DeletePlanPayload,
-    description: 'Only a STAGING plan without subscriptions; close the others.',
-    authScopes: { manager: true },
-    errors: { types: planErrors },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ plan: await deletePlan(ctx.domain, rawId(input.id, 'Plan')) }),
-  }),
-);
+idMutationField('deletePlan', DeletePlanPayload, {
+  manager: true,
+  description: 'Only a STAGING plan without subscriptions; close the others.',
+  errors: planErrors,
+  run: async (ctx, id) => ({ plan: await deletePlan(ctx, rawId(id, 'Plan')) }),
+});

@@ -12,7 +12,7 @@ import {
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
 import { subscriptionPlanId } from '../global-id.ts';
-import { deletionPayload, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
@@ -104,13 +104,9 @@ const DeleteSubscriptionPlanPayload = deletionPayload('DeleteSubscriptionPlanPay
   of: (plan: SubscriptionPlan) => plan.planName,
 });
 
-builder.mutationField('deleteSubscriptionPlan', (t) =>
-  t.fieldWithInput({
-    type: DeleteSubscriptionPlanPayload,
-    authScopes: { manager: true },
-    description: 'Refused with ConflictError while subscriptions use the plan.',
-    errors: { types: [NotFoundError, ConflictError, ForbiddenError] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx.domain, subscriptionPlanId(input.id)) }),
-  }),
-);
+idMutationField('deleteSubscriptionPlan', DeleteSubscriptionPlanPayload, {
+  manager: true,
+  description: 'Refused with ConflictError while subscriptions use the plan.',
+  errors: [NotFoundError, ConflictError, ForbiddenError],
+  run: async (ctx, id) => ({ subscriptionPlan: await deleteSubscriptionPlan(ctx, subscriptionPlanId(id)) }),
+});

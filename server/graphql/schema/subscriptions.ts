@@ -24,7 +24,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
@@ -214,14 +214,10 @@ for (const [field, act, description] of [
   );
 }
 
-builder.mutationField('resumeSubscription', (t) =>
-  t.fieldWithInput({
-    type: SubscriptionPayload('ResumeSubscriptionPayload'),
-    errors: { types: [...lifecycleErrors] },
-    input: { id: t.input.globalID() },
-    resolve: async (_root, { input }, ctx) => ({ subscription: await resumeSubscription(ctx.domain, rawId(input.id, 'ApiSubscription')) }),
-  }),
-);
+idMutationField('resumeSubscription', SubscriptionPayload('ResumeSubscriptionPayload'), {
+  errors: lifecycleErrors,
+  run: async (ctx, id) => ({ subscription: await resumeSubscription(ctx, rawId(id, 'ApiSubscription')) }),
+});
 
 builder.mutationField('transferSubscription', (t) =>
   t.fieldWithInput({
