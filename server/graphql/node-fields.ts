@@ -1,7 +1,8 @@
 import type { ObjectRef, SchemaTypes } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { DomainContext } from '../domain/context.ts';
-import { builder } from './builder.ts';
+import { NotFoundError } from '../domain/errors.ts';
+import { builder, type GraphQLContext } from './builder.ts';
 import { findByGlobalId, type GlobalId } from './global-id.ts';
 
 // The field shapes every aggregate's schema module repeats: a node by global ID, a payload holding one node, a
@@ -38,6 +39,12 @@ export const loadOne =
   <T>(load: (ctx: DomainContext, ids: string[]) => Promise<readonly (T | null)[]>) =>
   async (ctx: DomainContext, id: string): Promise<T | null> =>
     (await load(ctx, [id]))[0] ?? null;
+
+/** A batch load for a loadable node: each id's row, or NotFoundError where it names nothing the caller may see. */
+export const loadOrNotFound =
+  <T>(entity: string, load: (ctx: DomainContext, ids: string[]) => Promise<readonly (T | null)[]>) =>
+  async (ids: string[], ctx: GraphQLContext): Promise<(T | NotFoundError)[]> =>
+    (await load(ctx.domain, ids)).map((row, i) => row ?? new NotFoundError(entity, ids[i] ?? ''));
 
 /** A mutation payload holding the one node it changed: `type <name> { <key>: <Node>! }`. */
 export function nodePayload<K extends string, T extends object>(name: string, key: K, type: NodeRef<T>) {

@@ -16,7 +16,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, idMutationField, nodePayload } from '../node-fields.ts';
+import { childListField, idMutationField, loadOrNotFound, nodePayload } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
@@ -34,7 +34,7 @@ const ExpiryUnitEnum = builder.enumType('ApiKeyExpiryUnit', { values: expiryUnit
 export const ApiKeyRef = builder.loadableNode('ApiKey', {
   description: 'An API key as stored: masked (`***` + last 5 characters). The value is never readable.',
   id: { resolve: (key: ApiKey) => key.id },
-  load: async (ids: string[], ctx) => (await loadApiKeys(ctx.domain, ids)).map((key, i) => key ?? new NotFoundError('ApiKey', ids[i] ?? '')),
+  load: loadOrNotFound('ApiKey', loadApiKeys),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Unique per API for v0.9 keys.' }),
     displayName: t.exposeString('displayName', { nullable: true }),

@@ -22,7 +22,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
-import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
@@ -102,8 +102,7 @@ const OperationRef = builder.objectRef<Operation>('Operation').implement({
 export const ApiRef = builder.loadableNode('Api', {
   description: 'A v0.9 RestApi with visibility.',
   id: { resolve: (api: Api) => api.id },
-  load: async (ids: string[], ctx) =>
-    (await loadApis(ctx.domain, ids)).map((api, i) => api ?? new NotFoundError('Api', ids[i] ?? '')),
+  load: loadOrNotFound('Api', loadApis),
   fields: (t) => ({
     handle: t.exposeString('handle', { description: 'v0.9 metadata.name; unique, never changes.' }),
     labels: t.field({ type: [LabelRef], resolve: (api) => toLabels(api.labels) }),

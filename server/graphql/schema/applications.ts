@@ -11,7 +11,7 @@ import {
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { rawId } from '../global-id.ts';
-import { loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { UserRef } from './users.ts';
 import { connectionById } from '../connections.ts';
 
@@ -30,8 +30,7 @@ export const ApplicationRef = builder.node(builder.objectRef<Application>('Appli
     apiKeyMode: t.field({ type: ApiKeyModeEnum, resolve: (a) => a.apiKeyMode }),
     owner: t.loadable({
       type: UserRef,
-      load: async (ids: string[], ctx) =>
-        (await loadApplicationOwners(ctx.domain, ids)).map((user, i) => user ?? new NotFoundError('User', ids[i] ?? '')),
+      load: loadOrNotFound('User', loadApplicationOwners),
       resolve: (a) => a.ownerId,
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

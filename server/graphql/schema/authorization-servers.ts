@@ -10,15 +10,14 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { authorizationServerId } from '../global-id.ts';
-import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
   description: 'An OAuth2 authorization server whose RFC 7662 introspection endpoint checks the tokens of OAUTH2 plans.',
   id: { resolve: (server: AuthorizationServer) => server.id },
-  load: async (ids: string[], ctx) =>
-    (await loadAuthorizationServers(ctx.domain, ids)).map((server, i) => server ?? new NotFoundError('AuthorizationServer', ids[i] ?? '')),
+  load: loadOrNotFound('AuthorizationServer', loadAuthorizationServers),
   fields: (t) => ({
     name: t.exposeString('name'),
     introspectionUrl: t.exposeString('introspectionUrl'),

@@ -12,7 +12,7 @@ import {
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
 import { subscriptionPlanId } from '../global-id.ts';
-import { deletionPayload, idMutationField, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
@@ -22,8 +22,7 @@ export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStat
 export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
   description: 'A v0.9 subscription plan: a named throttle quota.',
   id: { resolve: (plan: SubscriptionPlan) => plan.id },
-  load: async (ids: string[], ctx) =>
-    (await loadSubscriptionPlans(ctx.domain, ids)).map((plan, i) => plan ?? new NotFoundError('SubscriptionPlan', ids[i] ?? '')),
+  load: loadOrNotFound('SubscriptionPlan', loadSubscriptionPlans),
   fields: (t) => ({
     planName: t.exposeString('planName'),
     billingPlan: t.exposeString('billingPlan', { nullable: true }),

@@ -24,7 +24,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, idMutationField, loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { connectionById } from '../connections.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
@@ -37,8 +37,7 @@ const KeyModeChoiceEnum = builder.enumType('SubscriptionApiKeyMode', {
 export const SubscriptionRef = builder.loadableNode('ApiSubscription', {
   description: 'A contract between an application and an API through a plan, or a v0.9 subscription (API + token).',
   id: { resolve: (s: Subscription) => s.id },
-  load: async (ids: string[], ctx) =>
-    (await loadSubscriptions(ctx.domain, ids)).map((s, i) => s ?? new NotFoundError('Subscription', ids[i] ?? '')),
+  load: loadOrNotFound('Subscription', loadSubscriptions),
   fields: (t) => ({
     status: t.field({ type: SubscriptionStatusEnum, resolve: (s) => s.status }),
     api: t.field({ type: ApiRef, resolve: (s) => s.apiId }),
