@@ -1,8 +1,9 @@
-import type { ObjectRef, SchemaTypes } from '@pothos/core';
-import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { ArgBuilder, InputFieldMap, InputShapeFromFields, ObjectRef, SchemaTypes } from '@pothos/core';
+import { encodeGlobalID, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import type { DomainContext } from '../domain/context.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { builder, type GraphQLContext } from './builder.ts';
+import { connectionById } from './connections.ts';
 import { findByGlobalId, type GlobalId } from './global-id.ts';
 
 // The field shapes every aggregate's schema module repeats: a node by global ID, a payload holding one node, a
@@ -101,6 +102,28 @@ export function idMutationField<P extends object>(
       errors: { types: [...options.errors] },
       input: { id: t.input.globalID() },
       resolve: (_root, { input }, ctx): Promise<object> => options.run(ctx.domain, input.id),
+    }),
+  );
+}
+
+/** `name(<args>, first, after, last, before): <Node>Connection!`: a keyset list over the domain's list call. */
+export function connectionQueryField<T extends { id: string }, Args extends InputFieldMap>(
+  name: string,
+  type: NodeRef<T>,
+  options: {
+    description?: string;
+    authScopes?: { admin: true } | { manager: true };
+    args: (arg: ArgBuilder<Types>) => Args;
+    list: (ctx: DomainContext, args: InputShapeFromFields<Args>, page: ResolveCursorConnectionArgs) => Promise<readonly T[]>;
+  },
+): void {
+  builder.queryField(name, (t) =>
+    t.connection({
+      type: erased(type),
+      ...(options.authScopes ? { authScopes: options.authScopes } : {}),
+      description: options.description,
+      args: options.args(t.arg),
+      resolve: (_root, args, ctx) => connectionById(args, (page) => options.list(ctx.domain, args as InputShapeFromFields<Args>, page)),
     }),
   );
 }

@@ -16,8 +16,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, idMutationField, loadOrNotFound, nodePayload } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { childListField, connectionQueryField, idMutationField, loadOrNotFound, nodePayload } from '../node-fields.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
   description: '`expired` is computed from expiresAt at read time.',
@@ -87,33 +86,28 @@ const ExpiresInInput = builder.inputType('ApiKeyExpiresInInput', {
 
 // ---- queries
 
-builder.queryField('apiKeys', (t) =>
-  t.connection({
-    type: ApiKeyRef,
-    description: 'Keys in creation order, masked; consumers see their own only.',
-    args: {
-      apiId: t.arg.globalID({ required: false, description: 'v0.9 keys of the API and keys of its subscriptions.' }),
-      subscriptionId: t.arg.globalID({ required: false }),
-      applicationId: t.arg.globalID({ required: false, description: 'The shared key and the keys of its subscriptions.' }),
-      owner: t.arg({ type: ApiKeyOwnerEnum, required: false }),
-      status: t.arg({ type: ApiKeyStatusEnum, required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listApiKeys(
-          ctx.domain,
-          {
-            apiId: args.apiId ? rawId(args.apiId, 'Api') : undefined,
-            subscriptionId: args.subscriptionId ? rawId(args.subscriptionId, 'ApiSubscription') : undefined,
-            applicationId: args.applicationId ? rawId(args.applicationId, 'Application') : undefined,
-            owner: args.owner ?? undefined,
-            status: args.status ?? undefined,
-          },
-          page,
-        ),
-      ),
+connectionQueryField('apiKeys', ApiKeyRef, {
+  description: 'Keys in creation order, masked; consumers see their own only.',
+  args: (arg) => ({
+    apiId: arg.globalID({ required: false, description: 'v0.9 keys of the API and keys of its subscriptions.' }),
+    subscriptionId: arg.globalID({ required: false }),
+    applicationId: arg.globalID({ required: false, description: 'The shared key and the keys of its subscriptions.' }),
+    owner: arg({ type: ApiKeyOwnerEnum, required: false }),
+    status: arg({ type: ApiKeyStatusEnum, required: false }),
   }),
-);
+  list: (ctx, args, page) =>
+    listApiKeys(
+      ctx,
+      {
+        apiId: args.apiId ? rawId(args.apiId, 'Api') : undefined,
+        subscriptionId: args.subscriptionId ? rawId(args.subscriptionId, 'ApiSubscription') : undefined,
+        applicationId: args.applicationId ? rawId(args.applicationId, 'Application') : undefined,
+        owner: args.owner ?? undefined,
+        status: args.status ?? undefined,
+      },
+      page,
+    ),
+});
 
 childListField(ApiRef, 'apiKeys', {
   type: ApiKeyRef,

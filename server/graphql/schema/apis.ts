@@ -22,8 +22,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
-import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
@@ -248,35 +247,30 @@ function nullOnNotFound(error: unknown): null {
   throw error;
 }
 
-builder.queryField('apis', (t) =>
-  t.connection({
-    type: ApiRef,
-    description: 'APIs the caller may read, oldest first.',
-    args: {
-      displayName: t.arg.string({ required: false }),
-      version: t.arg.string({ required: false }),
-      context: t.arg.string({ required: false, description: 'As given or with `$version` substituted.' }),
-      deploymentState: t.arg({ type: DeploymentStateEnum, required: false }),
-      visibility: t.arg({ type: ApiVisibilityEnum, required: false }),
-      labels: t.arg({ type: [LabelFilterInput], required: false, description: 'All must match.' }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listApis(
-          ctx.domain,
-          {
-            displayName: args.displayName ?? undefined,
-            version: args.version ?? undefined,
-            context: args.context ?? undefined,
-            deploymentState: args.deploymentState ?? undefined,
-            visibility: args.visibility ?? undefined,
-            labels: args.labels ?? undefined,
-          },
-          page,
-        ),
-      ),
+connectionQueryField('apis', ApiRef, {
+  description: 'APIs the caller may read, oldest first.',
+  args: (arg) => ({
+    displayName: arg.string({ required: false }),
+    version: arg.string({ required: false }),
+    context: arg.string({ required: false, description: 'As given or with `$version` substituted.' }),
+    deploymentState: arg({ type: DeploymentStateEnum, required: false }),
+    visibility: arg({ type: ApiVisibilityEnum, required: false }),
+    labels: arg({ type: [LabelFilterInput], required: false, description: 'All must match.' }),
   }),
-);
+  list: (ctx, args, page) =>
+    listApis(
+      ctx,
+      {
+        displayName: args.displayName ?? undefined,
+        version: args.version ?? undefined,
+        context: args.context ?? undefined,
+        deploymentState: args.deploymentState ?? undefined,
+        visibility: args.visibility ?? undefined,
+        labels: args.labels ?? undefined,
+      },
+      page,
+    ),
+});
 
 const CreateApiPayload = nodePayload('CreateApiPayload', 'api', ApiRef);
 const UpdateApiPayload = nodePayload('UpdateApiPayload', 'api', ApiRef);

@@ -11,9 +11,8 @@ import {
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { rawId } from '../global-id.ts';
-import { loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { connectionQueryField, loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 import { UserRef } from './users.ts';
-import { connectionById } from '../connections.ts';
 
 export const ApiKeyModeEnum = builder.enumType('ApiKeyMode', {
   description: 'Chosen at the second API-key subscription (SHARED: one key for all, EXCLUSIVE: one per subscription), then fixed.',
@@ -40,20 +39,14 @@ export const ApplicationRef = builder.node(builder.objectRef<Application>('Appli
 
 nodeQueryField('application', ApplicationRef, loadOne(loadApplications));
 
-builder.queryField('applications', (t) =>
-  t.connection({
-    type: ApplicationRef,
-    description: 'Applications in creation order; consumers see their own only.',
-    args: {
-      name: t.arg.string({ required: false, description: 'Case-insensitive part of the name.' }),
-      ownerId: t.arg.globalID({ required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listApplications(ctx.domain, { name: args.name, ownerId: args.ownerId ? rawId(args.ownerId, 'User') : undefined }, page),
-      ),
+connectionQueryField('applications', ApplicationRef, {
+  description: 'Applications in creation order; consumers see their own only.',
+  args: (arg) => ({
+    name: arg.string({ required: false, description: 'Case-insensitive part of the name.' }),
+    ownerId: arg.globalID({ required: false }),
   }),
-);
+  list: (ctx, args, page) => listApplications(ctx, { name: args.name, ownerId: args.ownerId ? rawId(args.ownerId, 'User') : undefined }, page),
+});
 
 const ApplicationPayload = (name: string) => nodePayload(name, 'application', ApplicationRef);
 

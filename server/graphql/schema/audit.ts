@@ -1,6 +1,6 @@
 import { type AuditEntry, listAuditEntries } from '../../domain/audit.ts';
 import { builder } from '../builder.ts';
-import { connectionById } from '../connections.ts';
+import { connectionQueryField } from '../node-fields.ts';
 
 const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   description: 'One recorded change: who, what, when, and the entity before and after (never secrets).',
@@ -16,22 +16,13 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   }),
 });
 
-builder.queryField('auditLog', (t) =>
-  t.connection({
-    type: AuditEntryRef,
-    authScopes: { admin: true },
-    args: {
-      entityType: t.arg.string({ required: false }),
-      entityId: t.arg.string({ required: false }),
-      actorName: t.arg.string({ required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listAuditEntries(
-          ctx.domain,
-          { entityType: args.entityType ?? undefined, entityId: args.entityId ?? undefined, actorName: args.actorName ?? undefined },
-          page,
-        ),
-      ),
+connectionQueryField('auditLog', AuditEntryRef, {
+  authScopes: { admin: true },
+  args: (arg) => ({
+    entityType: arg.string({ required: false }),
+    entityId: arg.string({ required: false }),
+    actorName: arg.string({ required: false }),
   }),
-);
+  list: (ctx, args, page) =>
+    listAuditEntries(ctx, { entityType: args.entityType ?? undefined, entityId: args.entityId ?? undefined, actorName: args.actorName ?? undefined }, page),
+});

@@ -10,8 +10,7 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { authorizationServerId } from '../global-id.ts';
-import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
@@ -33,18 +32,12 @@ export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer'
 
 nodeQueryField('authorizationServer', AuthorizationServerRef, getAuthorizationServer, { manager: true });
 
-builder.queryField('authorizationServers', (t) =>
-  t.connection({
-    type: AuthorizationServerRef,
-    authScopes: { manager: true },
-    description: 'OAuth2 authorization servers, oldest first.',
-    args: { name: t.arg.string({ required: false }) },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listAuthorizationServers(ctx.domain, { name: args.name ?? undefined }, page),
-      ),
-  }),
-);
+connectionQueryField('authorizationServers', AuthorizationServerRef, {
+  authScopes: { manager: true },
+  description: 'OAuth2 authorization servers, oldest first.',
+  args: (arg) => ({ name: arg.string({ required: false }) }),
+  list: (ctx, args, page) => listAuthorizationServers(ctx, { name: args.name ?? undefined }, page),
+});
 
 const ServerPayload = (name: string) => nodePayload(name, 'authorizationServer', AuthorizationServerRef);
 

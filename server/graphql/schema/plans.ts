@@ -28,8 +28,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { childListField, connectionQueryField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
   description: 'One-way lifecycle: STAGING -> PUBLISHED -> DEPRECATED -> CLOSED (STAGING may also close directly).',
@@ -237,21 +236,15 @@ function toPolicies(policies: readonly { name: string; version: string; executio
 
 nodeQueryField('plan', PlanRef, loadOne(loadPlans));
 
-builder.queryField('plans', (t) =>
-  t.connection({
-    type: PlanRef,
-    description: 'Plans of one API, in creation order. Consumers see PUBLISHED and DEPRECATED plans only.',
-    args: {
-      apiId: t.arg.globalID({ required: true }),
-      status: t.arg({ type: [PlanStatusEnum], required: false }),
-      security: t.arg({ type: PlanSecurityTypeEnum, required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listPlans(ctx.domain, rawId(args.apiId, 'Api'), { status: args.status, security: args.security }, page),
-      ),
+connectionQueryField('plans', PlanRef, {
+  description: 'Plans of one API, in creation order. Consumers see PUBLISHED and DEPRECATED plans only.',
+  args: (arg) => ({
+    apiId: arg.globalID({ required: true }),
+    status: arg({ type: [PlanStatusEnum], required: false }),
+    security: arg({ type: PlanSecurityTypeEnum, required: false }),
   }),
-);
+  list: (ctx, args, page) => listPlans(ctx, rawId(args.apiId, 'Api'), { status: args.status, security: args.security }, page),
+});
 
 const PlanPayload = (name: string) => nodePayload(name, 'plan', PlanRef);
 

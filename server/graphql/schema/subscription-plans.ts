@@ -12,8 +12,7 @@ import {
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
 import { subscriptionPlanId } from '../global-id.ts';
-import { deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
 export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
@@ -39,20 +38,14 @@ export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
 
 nodeQueryField('subscriptionPlan', SubscriptionPlanRef, getSubscriptionPlan);
 
-builder.queryField('subscriptionPlans', (t) =>
-  t.connection({
-    type: SubscriptionPlanRef,
-    description: 'v0.9 subscription plans, oldest first.',
-    args: {
-      status: t.arg({ type: SubscriptionPlanStatusEnum, required: false }),
-      planName: t.arg.string({ required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listSubscriptionPlans(ctx.domain, { status: args.status ?? undefined, planName: args.planName ?? undefined }, page),
-      ),
+connectionQueryField('subscriptionPlans', SubscriptionPlanRef, {
+  description: 'v0.9 subscription plans, oldest first.',
+  args: (arg) => ({
+    status: arg({ type: SubscriptionPlanStatusEnum, required: false }),
+    planName: arg.string({ required: false }),
   }),
-);
+  list: (ctx, args, page) => listSubscriptionPlans(ctx, { status: args.status ?? undefined, planName: args.planName ?? undefined }, page),
+});
 
 const PlanPayload = (name: string) => nodePayload(name, 'subscriptionPlan', SubscriptionPlanRef);
 

@@ -24,8 +24,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, idMutationField, loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
-import { connectionById } from '../connections.ts';
+import { childListField, connectionQueryField, idMutationField, loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -101,31 +100,26 @@ childListField(ApplicationRef, 'subscriptions', {
 
 nodeQueryField('subscription', SubscriptionRef, loadOne(loadSubscriptions));
 
-builder.queryField('subscriptions', (t) =>
-  t.connection({
-    type: SubscriptionRef,
-    description: 'Subscriptions in creation order; consumers see their applications’ only.',
-    args: {
-      apiId: t.arg.globalID({ required: false }),
-      applicationId: t.arg.globalID({ required: false }),
-      planId: t.arg.globalID({ required: false }),
-      status: t.arg({ type: [SubscriptionStatusEnum], required: false }),
-    },
-    resolve: (_root, args, ctx) =>
-      connectionById(args, (page) =>
-        listSubscriptions(
-          ctx.domain,
-          {
-            apiId: args.apiId ? rawId(args.apiId, 'Api') : undefined,
-            applicationId: args.applicationId ? rawId(args.applicationId, 'Application') : undefined,
-            planId: args.planId ? rawId(args.planId, 'Plan') : undefined,
-            status: args.status ?? undefined,
-          },
-          page,
-        ),
-      ),
+connectionQueryField('subscriptions', SubscriptionRef, {
+  description: 'Subscriptions in creation order; consumers see their applications’ only.',
+  args: (arg) => ({
+    apiId: arg.globalID({ required: false }),
+    applicationId: arg.globalID({ required: false }),
+    planId: arg.globalID({ required: false }),
+    status: arg({ type: [SubscriptionStatusEnum], required: false }),
   }),
-);
+  list: (ctx, args, page) =>
+    listSubscriptions(
+      ctx,
+      {
+        apiId: args.apiId ? rawId(args.apiId, 'Api') : undefined,
+        applicationId: args.applicationId ? rawId(args.applicationId, 'Application') : undefined,
+        planId: args.planId ? rawId(args.planId, 'Plan') : undefined,
+        status: args.status ?? undefined,
+      },
+      page,
+    ),
+});
 
 // ---- mutations
 
