@@ -10,7 +10,7 @@ import { findByGlobalId, type GlobalId } from './global-id.ts';
 // node's batched list of children and a deletion's answer. Object and field names stay the caller's, so the
 // schema text is what the hand-written fields produced.
 
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T extends SchemaTypes> ? T : never;
+export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T extends SchemaTypes> ? T : never;
 /** A node type: resolvers hand it the node or, for a loadable node, its id. */
 type NodeRef<T> = ObjectRef<Types, T | string, T>;
 // Inside a generic helper Pothos cannot resolve its conditional resolver types for an unknown T; as a plain

@@ -134,14 +134,22 @@ const LabelFilterInput = builder.inputType('LabelFilterInput', {
   fields: (t) => ({ key: t.string(), value: t.string({ required: false, description: 'Absent: any value.' }) }),
 });
 
-const PolicyInput = builder.inputType('PolicyInput', {
-  fields: (t) => ({
-    name: t.string(),
-    version: t.string({ description: 'Major only, e.g. `v1`.' }),
-    executionCondition: t.string({ required: false }),
-    params: t.field({ type: 'JSON', required: false }),
-  }),
-});
+/** A policy to attach, as input: `PolicyInput` on APIs and operations, `PlanPolicyInput` on plans. */
+export const policyInputType = (name: string) =>
+  builder.inputType(name, {
+    fields: (t) => ({
+      name: t.string(),
+      version: t.string({ description: 'Major only, e.g. `v1`.' }),
+      executionCondition: t.string({ required: false }),
+      params: t.field({ type: 'JSON', required: false }),
+    }),
+  });
+
+const PolicyInput = policyInputType('PolicyInput');
+
+/** Params arrive as arbitrary JSON; the policy registry reports anything that is not an object. */
+export const toPolicyInputs = (list: readonly (typeof PolicyInput.$inferInput)[] | null | undefined) =>
+  list?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
 
 const UpstreamInput = builder.inputType('UpstreamInput', {
   fields: (t) => ({
@@ -222,12 +230,10 @@ type SpecArg = typeof ApiSpecInputRef.$inferInput;
 
 /** GraphQL input -> domain input; shapes are the same but JSON params arrive as `unknown`. */
 function toSpec(spec: SpecArg): ApiSpecInput {
-  const policies = (list: readonly (typeof PolicyInput.$inferInput)[] | null | undefined) =>
-    list?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
   return {
     ...spec,
-    policies: policies(spec.policies),
-    operations: spec.operations.map((op) => ({ ...op, policies: policies(op.policies) })),
+    policies: toPolicyInputs(spec.policies),
+    operations: spec.operations.map((op) => ({ ...op, policies: toPolicyInputs(op.policies) })),
   };
 }
 

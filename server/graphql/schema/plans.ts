@@ -18,17 +18,17 @@ import {
   listPlansForApis,
   type Plan,
   type PlanPolicy,
-  type PlanPolicyInput,
   planStatuses,
   planValidations,
   publishPlan,
   updatePlan,
 } from '../../domain/plans/index.ts';
+import type { InputFieldBuilder } from '@pothos/core';
 import { builder } from '../builder.ts';
-import { ApiRef } from './apis.ts';
+import { ApiRef, policyInputType, toPolicyInputs } from './apis.ts';
 import { AuthorizationServerRef } from './authorization-servers.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, connectionQueryField, idMutationField, loadOne, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, connectionQueryField, idMutationField, loadOne, nodePayload, nodeQueryField, type Types } from '../node-fields.ts';
 
 export const PlanStatusEnum = builder.enumType('PlanStatus', {
   description: 'One-way lifecycle: STAGING -> PUBLISHED -> DEPRECATED -> CLOSED (STAGING may also close directly).',
@@ -161,19 +161,24 @@ const ClaimHeaderInput = builder.inputType('JwtClaimHeaderInput', {
   fields: (t) => ({ claim: t.string(), header: t.string() }),
 });
 
+/** What JWT and OAUTH2 plans ask of a token; the schema sorts fields, so where they are spread is free. */
+const tokenRuleInputs = (t: InputFieldBuilder<Types, 'InputObject'>) => ({
+  requiredScopes: t.stringList({ required: false }),
+  strictScopes: t.boolean({ required: false }),
+  clientIdClaim: t.string({ required: false }),
+  extractClaims: t.field({ type: [ClaimHeaderInput], required: false }),
+  propagateAuthHeader: t.boolean({ required: false }),
+});
+
 const JwtSecurityInput = builder.inputType('JwtPlanSecurityInput', {
   fields: (t) => ({
     signatureAlgorithms: t.field({ type: [JwtAlgorithmEnum], required: false }),
     keyResolver: t.field({ type: JwtKeyResolverEnum }),
     givenKey: t.string({ required: false }),
     jwksUrl: t.string({ required: false }),
-    clientIdClaim: t.string({ required: false }),
     userClaim: t.string({ required: false }),
-    requiredScopes: t.stringList({ required: false }),
-    strictScopes: t.boolean({ required: false }),
-    extractClaims: t.field({ type: [ClaimHeaderInput], required: false }),
-    propagateAuthHeader: t.boolean({ required: false }),
     leewaySeconds: t.int({ required: false }),
+    ...tokenRuleInputs(t),
   }),
 });
 
@@ -185,11 +190,7 @@ const OAuth2SecurityInput = builder.inputType('OAuth2PlanSecurityInput', {
     clientId: t.string({ required: false }),
     clientSecret: t.string({ required: false, description: 'Write-only; omit on update to keep the current secret.' }),
     cacheTtlSeconds: t.int({ required: false }),
-    requiredScopes: t.stringList({ required: false }),
-    strictScopes: t.boolean({ required: false }),
-    clientIdClaim: t.string({ required: false }),
-    extractClaims: t.field({ type: [ClaimHeaderInput], required: false }),
-    propagateAuthHeader: t.boolean({ required: false }),
+    ...tokenRuleInputs(t),
   }),
 });
 
@@ -202,14 +203,7 @@ const SecurityInput = builder.inputType('PlanSecurityInput', {
   }),
 });
 
-const PolicyInput = builder.inputType('PlanPolicyInput', {
-  fields: (t) => ({
-    name: t.string(),
-    version: t.string({ description: 'Major only, e.g. `v1`.' }),
-    executionCondition: t.string({ required: false }),
-    params: t.field({ type: 'JSON', required: false }),
-  }),
-});
+const PolicyInput = policyInputType('PlanPolicyInput');
 
 /** Null means "not given": drop such keys so the domain's defaults apply. */
 function compact(value: object | null | undefined): Record<string, unknown> | null {
@@ -229,10 +223,6 @@ function toSecurityInput(input: {
   return { type: input.type, apiKey: compact(input.apiKey), jwt: compact(input.jwt), oauth2 };
 }
 
-function toPolicies(policies: readonly { name: string; version: string; executionCondition?: string | null; params?: unknown }[] | null | undefined): PlanPolicyInput[] | undefined {
-  // Params arrive as arbitrary JSON; the policy registry reports anything that is not an object.
-  return policies?.map((p) => ({ ...p, params: p.params as Record<string, unknown> | null | undefined }));
-}
 
 nodeQueryField('plan', PlanRef, loadOne(loadPlans));
 
@@ -270,7 +260,7 @@ builder.mutationField('createPlan', (t) =>
         ...input,
         apiId: rawId(input.apiId, 'Api'),
         security: toSecurityInput(input.security),
-        policies: toPolicies(input.policies),
+        policies: toPolicyInputs(input.policies),
       }),
     }),
   }),
@@ -296,7 +286,7 @@ builder.mutationField('updatePlan', (t) =>
       plan: await updatePlan(ctx.domain, rawId(input.id, 'Plan'), {
         ...input,
         security: input.security ? toSecurityInput(input.security) : undefined,
-        policies: toPolicies(input.policies),
+        policies: toPolicyInputs(input.policies),
       }),
     }),
   }),
