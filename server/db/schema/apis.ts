@@ -1,13 +1,10 @@
 import { relations } from 'drizzle-orm';
 import { boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { id, lifecycleDates, timestamptz } from './columns.ts';
+import { belongsTo, id, lifecycleDates, timestamptz } from './columns.ts';
 import { users } from './users.ts';
 
 /** The API a row belongs to; the row goes with it. */
-export const owningApiId = () =>
-  text('api_id')
-    .notNull()
-    .references(() => apis.id, { onDelete: 'cascade' });
+export const owningApiId = () => belongsTo('api_id', () => apis.id);
 
 export const apiVisibility = pgEnum('api_visibility', ['public', 'private']);
 export const deploymentState = pgEnum('deployment_state', ['deployed', 'undeployed']);
@@ -53,9 +50,7 @@ export const apiMembers = pgTable(
   'api_members',
   {
     apiId: owningApiId(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsTo('user_id', () => users.id),
     addedAt: timestamptz('added_at').notNull(),
   },
   (t) => [
@@ -102,9 +97,7 @@ export const upstreamDefinitions = pgTable(
 export const upstreamTargets = pgTable(
   'upstream_targets',
   {
-    definitionId: text('definition_id')
-      .notNull()
-      .references(() => upstreamDefinitions.id, { onDelete: 'cascade' }),
+    definitionId: belongsTo('definition_id', () => upstreamDefinitions.id),
     position: integer('position').notNull(),
     url: text('url').notNull(),
     weight: integer('weight'),

@@ -1,4 +1,4 @@
-import { text, timestamp } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** Primary key: a prefixed, time-sortable id from server/domain/ids.ts, set by the domain. */
 export const id = () => text('id').primaryKey();
@@ -13,5 +13,8 @@ export const lifecycleDates = {
     .$defaultFn(() => new Date())
     .$onUpdateFn(() => new Date()),
 };
+
+/** A required reference to the row this one belongs to: deleting that row deletes this one. */
+export const belongsTo = (name: string, parent: () => AnyPgColumn) => text(name).notNull().references(parent, { onDelete: 'cascade' });
 
 export const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });

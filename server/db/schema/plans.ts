@@ -1,7 +1,7 @@
 import { relations } from 'drizzle-orm';
 import { index, integer, jsonb, pgEnum, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { apis, owningApiId } from './apis.ts';
-import { id, lifecycleDates, timestamptz } from './columns.ts';
+import { belongsTo, id, lifecycleDates, timestamptz } from './columns.ts';
 
 export const planSecurity = pgEnum('plan_security', ['KEYLESS', 'API_KEY', 'JWT', 'OAUTH2']);
 export const planStatus = pgEnum('plan_status', ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED']);
@@ -42,9 +42,7 @@ export const planPolicies = pgTable(
   'plan_policies',
   {
     id: id(),
-    planId: text('plan_id')
-      .notNull()
-      .references(() => plans.id, { onDelete: 'cascade' }),
+    planId: belongsTo('plan_id', () => plans.id),
     position: integer('position').notNull(),
     name: text('name').notNull(),
     version: text('version').notNull(),
