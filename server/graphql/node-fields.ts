@@ -47,6 +47,12 @@ export const loadOrNotFound =
   async (ids: string[], ctx: GraphQLContext): Promise<(T | NotFoundError)[]> =>
     (await load(ctx.domain, ids)).map((row, i) => row ?? new NotFoundError(entity, ids[i] ?? ''));
 
+/** A loadable node's id and batch load, for `builder.loadableNode(name, { ...nodeById(entity, loadX), fields })`. */
+export const nodeById = <T extends { id: string }>(entity: string, load: (ctx: DomainContext, ids: string[]) => Promise<readonly (T | null)[]>) => ({
+  id: { resolve: (node: T) => node.id },
+  load: loadOrNotFound(entity, load),
+});
+
 /** A mutation payload holding the one node it changed: `type <name> { <key>: <Node>! }`. */
 export function nodePayload<K extends string, T extends object>(name: string, key: K, type: NodeRef<T>) {
   return builder.objectRef<Record<K, T>>(name).implement({

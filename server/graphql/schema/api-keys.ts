@@ -1,5 +1,4 @@
 import {
-  type ApiKey,
   createApiKey,
   type IssuedApiKey,
   listApiKeys,
@@ -16,7 +15,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, connectionQueryField, idMutationField, loadOrNotFound, nodePayload } from '../node-fields.ts';
+import { childListField, connectionQueryField, idMutationField, nodeById, nodePayload } from '../node-fields.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
   description: '`expired` is computed from expiresAt at read time.',
@@ -32,8 +31,7 @@ const ExpiryUnitEnum = builder.enumType('ApiKeyExpiryUnit', { values: expiryUnit
 
 export const ApiKeyRef = builder.loadableNode('ApiKey', {
   description: 'An API key as stored: masked (`***` + last 5 characters). The value is never readable.',
-  id: { resolve: (key: ApiKey) => key.id },
-  load: loadOrNotFound('ApiKey', loadApiKeys),
+  ...nodeById('ApiKey', loadApiKeys),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Unique per API for v0.9 keys.' }),
     displayName: t.exposeString('displayName', { nullable: true }),

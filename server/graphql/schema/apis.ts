@@ -22,7 +22,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
-import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { connectionQueryField, deletionPayload, idMutationField, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
@@ -100,8 +100,7 @@ const OperationRef = builder.objectRef<Operation>('Operation').implement({
 /** The Api node; other schema files extend it (`builder.objectField(ApiRef, 'plans', …)`). */
 export const ApiRef = builder.loadableNode('Api', {
   description: 'A v0.9 RestApi with visibility.',
-  id: { resolve: (api: Api) => api.id },
-  load: loadOrNotFound('Api', loadApis),
+  ...nodeById('Api', loadApis),
   fields: (t) => ({
     handle: t.exposeString('handle', { description: 'v0.9 metadata.name; unique, never changes.' }),
     labels: t.field({ type: [LabelRef], resolve: (api) => toLabels(api.labels) }),

@@ -10,13 +10,12 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { authorizationServerId } from '../global-id.ts';
-import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { connectionQueryField, deletionPayload, idMutationField, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 /** OAuth2 authorization server node (RFC 7662 introspection); OAUTH2 plans refer to it. The secret is write-only. */
 export const AuthorizationServerRef = builder.loadableNode('AuthorizationServer', {
   description: 'An OAuth2 authorization server whose RFC 7662 introspection endpoint checks the tokens of OAUTH2 plans.',
-  id: { resolve: (server: AuthorizationServer) => server.id },
-  load: loadOrNotFound('AuthorizationServer', loadAuthorizationServers),
+  ...nodeById('AuthorizationServer', loadAuthorizationServers),
   fields: (t) => ({
     name: t.exposeString('name'),
     introspectionUrl: t.exposeString('introspectionUrl'),

@@ -12,7 +12,7 @@ import {
 } from '../../domain/subscription-plans.ts';
 import { builder } from '../builder.ts';
 import { subscriptionPlanId } from '../global-id.ts';
-import { connectionQueryField, deletionPayload, idMutationField, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { connectionQueryField, deletionPayload, idMutationField, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const ThrottleLimitUnitEnum = builder.enumType('ThrottleLimitUnit', { values: throttleLimitUnits });
 export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStatus', { values: subscriptionPlanStatuses });
@@ -20,8 +20,7 @@ export const SubscriptionPlanStatusEnum = builder.enumType('SubscriptionPlanStat
 /** v0.9 subscription plan node; subscriptions refer to it. */
 export const SubscriptionPlanRef = builder.loadableNode('SubscriptionPlan', {
   description: 'A v0.9 subscription plan: a named throttle quota.',
-  id: { resolve: (plan: SubscriptionPlan) => plan.id },
-  load: loadOrNotFound('SubscriptionPlan', loadSubscriptionPlans),
+  ...nodeById('SubscriptionPlan', loadSubscriptionPlans),
   fields: (t) => ({
     planName: t.exposeString('planName'),
     billingPlan: t.exposeString('billingPlan', { nullable: true }),

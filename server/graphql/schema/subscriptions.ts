@@ -12,7 +12,6 @@ import {
   pauseSubscription,
   rejectSubscription,
   resumeSubscription,
-  type Subscription,
   type SubscriptionResult,
   subscribe,
   subscriptionStatuses,
@@ -24,7 +23,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, connectionQueryField, idMutationField, loadOne, loadOrNotFound, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, connectionQueryField, idMutationField, loadOne, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -35,8 +34,7 @@ const KeyModeChoiceEnum = builder.enumType('SubscriptionApiKeyMode', {
 
 export const SubscriptionRef = builder.loadableNode('ApiSubscription', {
   description: 'A contract between an application and an API through a plan, or a v0.9 subscription (API + token).',
-  id: { resolve: (s: Subscription) => s.id },
-  load: loadOrNotFound('Subscription', loadSubscriptions),
+  ...nodeById('Subscription', loadSubscriptions),
   fields: (t) => ({
     status: t.field({ type: SubscriptionStatusEnum, resolve: (s) => s.status }),
     api: t.field({ type: ApiRef, resolve: (s) => s.apiId }),
