@@ -1,13 +1,13 @@
-import { and, eq, ilike, inArray, ne, type SQL } from 'drizzle-orm';
+import { and, eq, ilike, inArray, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { applications, subscriptions, users } from '../db/schema/index.ts';
 import { applicationsVisibleTo, canSeeOwned, isOwnerOrAdmin } from './access/index.ts';
 import { type DomainContext, type WriteScope, write } from './context.ts';
-import { ConflictError, type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
+import { type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from './errors.ts';
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
 import { loadUsersById, type User } from './users.ts';
-import { conflictOnUniqueViolation } from './db-errors.ts';
+import { assertUniqueFree, conflictOnUniqueViolation } from './db-errors.ts';
 
 export const apiKeyModes = ['UNSPECIFIED', 'SHARED', 'EXCLUSIVE'] as const;
 /** Seed 000: chosen at the application's second API-key subscription, then fixed. */
@@ -69,9 +69,8 @@ function withUniqueClientId<T>(clientId: string | null | undefined, work: () => 
 
 async function assertClientIdFree(tx: Executor, clientId: string | null | undefined, exceptId: string | null): Promise<void> {
   if (clientId == null) return;
-  const where = exceptId ? and(eq(applications.clientId, clientId), ne(applications.id, exceptId)) : eq(applications.clientId, clientId);
-  const [taken] = await tx.select({ id: applications.id }).from(applications).where(where).limit(1);
-  if (taken) throw new ConflictError(`An application with client id '${clientId}' already exists`);
+  const columns = { id: applications.id, unique: applications.clientId };
+  await assertUniqueFree(tx, applications, columns, clientId, exceptId, `An application with client id '${clientId}' already exists`);
 }
 
 async function assertUserExists(tx: Executor, userId: string): Promise<void> {

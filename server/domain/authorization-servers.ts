@@ -1,8 +1,9 @@
-import { and, asc, count, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { apiPolicies, authorizationServers, planPolicies, plans } from '../db/schema/index.ts';
 import { canManageApis, requireRole } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
+import { assertUniqueFree } from './db-errors.ts';
 import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
@@ -136,10 +137,9 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError('AuthorizationServer', id, `authorization server '${id}' not found`);
 }
 
-async function assertNameFree(db: Executor, name: string, selfId: string | null): Promise<void> {
-  const cond = selfId ? and(eq(authorizationServers.name, name), ne(authorizationServers.id, selfId)) : eq(authorizationServers.name, name);
-  const [row] = await db.select({ id: authorizationServers.id }).from(authorizationServers).where(cond).limit(1);
-  if (row) throw new ConflictError(`authorization server '${name}' already exists`);
+function assertNameFree(db: Executor, name: string, selfId: string | null): Promise<void> {
+  const columns = { id: authorizationServers.id, unique: authorizationServers.name };
+  return assertUniqueFree(db, authorizationServers, columns, name, selfId, `authorization server '${name}' already exists`);
 }
 
 /**

@@ -1,3 +1,6 @@
+import { and, eq, ne } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Executor } from '../db/client.ts';
 import { ConflictError, type DomainError, ValidationError } from './errors.ts';
 
 /** The SQLSTATE of a Postgres error, however deep drizzle and the driver nested it (PGlite and postgres.js alike). */
@@ -74,4 +77,21 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/**
+ * The pre-check of a unique column: ConflictError(message) when a row other than `selfId` (null on create)
+ * already holds `value`. conflictOnUniqueViolation covers a race past it.
+ */
+export async function assertUniqueFree(
+  db: Executor,
+  table: PgTable,
+  columns: { id: PgColumn; unique: PgColumn },
+  value: string,
+  selfId: string | null,
+  message: string,
+): Promise<void> {
+  const cond = selfId ? and(eq(columns.unique, value), ne(columns.id, selfId)) : eq(columns.unique, value);
+  const [row] = await db.select({ id: columns.id }).from(table).where(cond).limit(1);
+  if (row) throw new ConflictError(message);
 }

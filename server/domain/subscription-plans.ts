@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, ne, type SQL } from 'drizzle-orm';
+import { count, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { subscriptionPlans, subscriptions } from '../db/schema/index.ts';
 import { canManageApis } from './access/index.ts';
@@ -6,7 +6,7 @@ import { type DomainContext, write } from './context.ts';
 import { ConflictError, type FieldIssue, ForbiddenError, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
-import { conflictOnUniqueViolation } from './db-errors.ts';
+import { assertUniqueFree, conflictOnUniqueViolation } from './db-errors.ts';
 
 /** v0.9 subscription plans: named throttle quotas that v0.9 subscriptions refer to. */
 
@@ -106,10 +106,9 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError('SubscriptionPlan', id, `subscription plan '${id}' not found`);
 }
 
-async function assertNameFree(db: Executor, planName: string, selfId: string | null): Promise<void> {
-  const cond = selfId ? and(eq(subscriptionPlans.planName, planName), ne(subscriptionPlans.id, selfId)) : eq(subscriptionPlans.planName, planName);
-  const [row] = await db.select({ id: subscriptionPlans.id }).from(subscriptionPlans).where(cond).limit(1);
-  if (row) throw new ConflictError(`subscription plan '${planName}' already exists`);
+function assertNameFree(db: Executor, planName: string, selfId: string | null): Promise<void> {
+  const columns = { id: subscriptionPlans.id, unique: subscriptionPlans.planName };
+  return assertUniqueFree(db, subscriptionPlans, columns, planName, selfId, `subscription plan '${planName}' already exists`);
 }
 
 function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> {
