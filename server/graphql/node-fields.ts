@@ -6,9 +6,9 @@ import { builder, type GraphQLContext } from './builder.ts';
 import { connectionById } from './connections.ts';
 import { findByGlobalId, type GlobalId } from './global-id.ts';
 
-// The field shapes every aggregate's schema module repeats: a node by global ID, a payload holding one node, a
-// node's batched list of children and a deletion's answer. Object and field names stay the caller's, so the
-// schema text is what the hand-written fields produced.
+// The field shapes every aggregate's schema module repeats: a loadable node's id and load, a root lookup by global
+// ID, a keyset list, a node's batched children, one-node and deletion payloads, an id-only mutation. Type and field
+// names stay the caller's, so the schema text is what the hand-written fields produced.
 
 export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T extends SchemaTypes> ? T : never;
 /** A node type: resolvers hand it the node or, for a loadable node, its id. */
