@@ -53,6 +53,13 @@ export const nodeById = <T extends { id: string }>(entity: string, load: (ctx: D
   load: loadOrNotFound(entity, load),
 });
 
+/** A nullable field naming another node by id, batched: `t.loadable({ ...referencedNode(PlanRef, loadPlans), resolve })`. */
+export const referencedNode = <T extends object>(type: NodeRef<T>, load: (ctx: DomainContext, ids: string[]) => Promise<(T | null)[]>) => ({
+  type,
+  nullable: true as const,
+  load: (ids: string[], ctx: GraphQLContext) => load(ctx.domain, ids),
+});
+
 /** A mutation payload holding the one node it changed: `type <name> { <key>: <Node>! }`. */
 export function nodePayload<K extends string, T extends object>(name: string, key: K, type: NodeRef<T>) {
   return builder.objectRef<Record<K, T>>(name).implement({

@@ -2,6 +2,7 @@ import { loadApplications } from '../../domain/applications.ts';
 import { queryRequestStats, type RequestStatsRow, requestStatsDimensions } from '../../domain/analytics.ts';
 import { loadPlans } from '../../domain/plans/index.ts';
 import { builder } from '../builder.ts';
+import { referencedNode } from '../node-fields.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
@@ -22,18 +23,8 @@ const RequestStatsRowRef = builder.objectRef<RequestStatsRow>('RequestStatsRow')
     planId: t.globalID({ nullable: true, resolve: (r) => (r.planId ? { type: 'Plan', id: r.planId } : null) }),
     applicationId: t.globalID({ nullable: true, resolve: (r) => (r.applicationId ? { type: 'Application', id: r.applicationId } : null) }),
     api: t.field({ type: ApiRef, nullable: true, description: 'null when deleted or not visible.', resolve: (r) => r.apiId }),
-    plan: t.loadable({
-      type: PlanRef,
-      nullable: true,
-      load: (ids: string[], ctx) => loadPlans(ctx.domain, ids),
-      resolve: (r) => r.planId,
-    }),
-    application: t.loadable({
-      type: ApplicationRef,
-      nullable: true,
-      load: (ids: string[], ctx) => loadApplications(ctx.domain, ids),
-      resolve: (r) => r.applicationId,
-    }),
+    plan: t.loadable({ ...referencedNode(PlanRef, loadPlans), resolve: (r) => r.planId }),
+    application: t.loadable({ ...referencedNode(ApplicationRef, loadApplications), resolve: (r) => r.applicationId }),
     requests: t.exposeInt('requests'),
     clientErrors: t.exposeInt('clientErrors', { description: 'Responses with status 400–499.' }),
     serverErrors: t.exposeInt('serverErrors', { description: 'Responses with status 500–599.' }),

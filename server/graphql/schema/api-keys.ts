@@ -15,7 +15,7 @@ import { builder } from '../builder.ts';
 import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, connectionQueryField, idMutationField, nodeById, nodePayload } from '../node-fields.ts';
+import { childListField, connectionQueryField, idMutationField, nodeById, nodePayload, referencedNode } from '../node-fields.ts';
 
 export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
   description: '`expired` is computed from expiresAt at read time.',
@@ -51,13 +51,7 @@ export const ApiKeyRef = builder.loadableNode('ApiKey', {
       description: 'The API of a v0.9 key.',
       resolve: (key) => key.apiId,
     }),
-    application: t.loadable({
-      type: ApplicationRef,
-      nullable: true,
-      description: 'The application of a shared key.',
-      load: (ids: string[], ctx) => loadApplications(ctx.domain, ids),
-      resolve: (key) => key.applicationId,
-    }),
+    application: t.loadable({ ...referencedNode(ApplicationRef, loadApplications), description: 'The application of a shared key.', resolve: (key) => key.applicationId }),
   }),
 });
 

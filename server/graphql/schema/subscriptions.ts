@@ -23,7 +23,7 @@ import { ApiRef } from './apis.ts';
 import { ApplicationRef } from './applications.ts';
 import { PlanRef } from './plans.ts';
 import { rawId } from '../global-id.ts';
-import { childListField, connectionQueryField, idMutationField, loadOne, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
+import { childListField, connectionQueryField, idMutationField, loadOne, nodeById, nodePayload, nodeQueryField, referencedNode } from '../node-fields.ts';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: subscriptionStatuses });
 
@@ -38,18 +38,8 @@ export const SubscriptionRef = builder.loadableNode('ApiSubscription', {
   fields: (t) => ({
     status: t.field({ type: SubscriptionStatusEnum, resolve: (s) => s.status }),
     api: t.field({ type: ApiRef, resolve: (s) => s.apiId }),
-    application: t.loadable({
-      type: ApplicationRef,
-      nullable: true,
-      load: (ids: string[], ctx) => loadApplications(ctx.domain, ids),
-      resolve: (s) => s.applicationId,
-    }),
-    plan: t.loadable({
-      type: PlanRef,
-      nullable: true,
-      load: (ids: string[], ctx) => loadPlans(ctx.domain, ids),
-      resolve: (s) => s.planId,
-    }),
+    application: t.loadable({ ...referencedNode(ApplicationRef, loadApplications), resolve: (s) => s.applicationId }),
+    plan: t.loadable({ ...referencedNode(PlanRef, loadPlans), resolve: (s) => s.planId }),
     keys: t.loadableList({
       type: ApiKeyRef,
       description: 'Keys this subscription authenticates with (its own, or its application’s shared key), masked.',
