@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResources } from '../../server/xds/validate.ts';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { type RestClient, restClient } from '../helpers/rest.ts';
 import {
@@ -22,7 +22,7 @@ const forged = {
   'x-apip-quota-exceeded': 'true',
 };
 
-describe.each(drivers)('traffic: API keys enforced by the gateway (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: API keys enforced by the gateway (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   let upstream: Recorder;

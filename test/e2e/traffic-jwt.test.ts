@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResources } from '../../server/xds/validate.ts';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApiOverGraphql, gatewayAnswers, publishedPlan, rawId, type Recorder, rsaSigningKey, send, type SigningKey, startJsonServer,
@@ -11,7 +11,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const invalidToken = { status: 'error', message: 'Invalid token.' };
 const anHourAgo = () => Math.floor(Date.now() / 1000) - 3600;
 
-describe.each(drivers)('traffic: JWT plans enforced by the gateway (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: JWT plans enforced by the gateway (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

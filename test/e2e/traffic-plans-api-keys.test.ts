@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   answersWithin, createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, must, mutation, newSubscriber,
@@ -12,7 +12,7 @@ const invalidKey = { status: 'error', message: 'Invalid API key.' };
 // Seed 000 "API Key": generated, custom and shared keys; publishers read shared keys but cannot renew or revoke
 // them; the application owner can. Every key is checked on traffic through the gateway, with what the upstream
 // received.
-describe.each(drivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

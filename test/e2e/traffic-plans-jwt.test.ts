@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, newSubscriber, replyOf,
@@ -13,7 +13,7 @@ const insufficientScope = { status: 'error', message: 'Insufficient scope.' };
 // Seed 000 "JWT": GIVEN_KEY (PEM, JWK, ssh-rsa), JWKS_URL, the client id claim linking a token to the
 // application's subscription, scopes (strict or not), claims extracted, and selection rules among JWT plans of
 // one API (docs/plan-selection.md).
-describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;
@@ -291,7 +291,7 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
 });
 
 // GATEWAY_KEYS: the keys are the control plane's own configuration (GATEWAY_JWT_KEYS), per issuer.
-describe.each(drivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

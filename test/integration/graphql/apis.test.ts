@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const apiFields = `id handle displayName version context resolvedContext visibility deploymentState deployedAt
@@ -99,7 +99,7 @@ function seedInput(edit: (input: ApiVariables) => void = () => {}): ApiVariables
   return input;
 }
 
-describe.each(drivers)('GraphQL apis (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL apis (%s)', (driver) => {
   let t: TestPlatform;
   const publisherAuth = basicAuth('pub', 'publisher-password');
   const consumerAuth = basicAuth('con', 'consumer-password');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPolicies, apis, auditLog, planPolicies } from '../../../server/db/schema/index.ts';
 import { BASIC_AUTH_PBKDF2_ITERATIONS, WRITE_ONLY_MARKER, hashBasicAuthPassword, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { restClient, type RestClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -81,7 +81,7 @@ describe('basic-auth params (unit)', () => {
   });
 });
 
-describe.each(drivers)('basic-auth params (%s)', (driver) => {
+describe.each(shapeDrivers)('basic-auth params (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../../../server/domain/context.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { createUser, type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -46,7 +46,7 @@ async function makeApi(rest: RestClient): Promise<string> {
   return handle;
 }
 
-describe.each(drivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
+describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   let clock = Date.now();

@@ -1,6 +1,6 @@
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -31,7 +31,7 @@ function restApi(edit: (body: Body) => void = () => {}): Body {
   return body;
 }
 
-describe.each(drivers)('REST /rest-apis (%s)', (driver) => {
+describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   beforeAll(async () => {
