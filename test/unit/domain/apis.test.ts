@@ -22,37 +22,14 @@ import { allRows } from '../../../server/domain/pagination.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
+import { numberedSeedApi } from '../../helpers/rest-seed.ts';
 
 let seq = 0;
 /** The seed's reading-list API with a fresh handle, name and context; `edit` changes the copy. */
 function apiInput(edit: (input: ApiInput) => void = () => {}): ApiInput {
   seq++;
-  const input: ApiInput = {
-    metadata: { name: `reading-list-api-${seq}`, labels: { team: 'books' } },
-    spec: {
-      displayName: `Reading-List-API-${seq}`,
-      version: 'v1.0',
-      context: `/reading-list-${seq}/$version`,
-      upstream: { main: { url: 'https://apis.bijira.dev/samples/reading-list-api-service/v1.0' } },
-      policies: [
-        {
-          name: 'set-headers',
-          version: 'v1',
-          params: {
-            request: { headers: [{ name: 'x-wso2-apip-gateway-version', value: 'v1.0.0' }] },
-            response: { headers: [{ name: 'x-environment', value: 'development' }] },
-          },
-        },
-      ],
-      operations: [
-        { method: 'GET', path: '/books' },
-        { method: 'POST', path: '/books' },
-        { method: 'GET', path: '/books/{id}' },
-        { method: 'PUT', path: '/books/{id}' },
-        { method: 'DELETE', path: '/books/{id}' },
-      ],
-    },
-  };
+  const { name, spec } = numberedSeedApi(seq);
+  const input: ApiInput = { metadata: { name, labels: { team: 'books' } }, spec };
   edit(input);
   return input;
 }
