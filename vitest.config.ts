@@ -29,6 +29,9 @@ export default defineConfig({
     // PGlite start-up and wasm compilation dominate; two cores on our machines.
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Vitest's default is cores - 1, one worker on our 2 cores; platform suites spend much of their time waiting on
+    // sockets, timers and the data plane, so three workers keep both cores busy.
+    maxWorkers: 3,
     projects: [
       {
         extends: true,
@@ -36,10 +39,10 @@ export default defineConfig({
           name: 'pure',
           include: ['test/**/*.test.ts'],
           exclude: [...databaseSuites, ...platformSuites],
-          // No database, no sockets, no globals left behind: one module graph shared by every file is safe and
-          // saves re-importing the server's modules (and recompiling policy wasm) per file.
+          // No database, no sockets: worker threads start faster than processes. Isolation stays on: without it the
+          // AssemblyScript compiler's module state leaks between files that compile fixtures with different options.
           pool: 'threads',
-          isolate: false,
+          isolate: true,
         },
       },
       {
