@@ -1,7 +1,23 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** Whole platforms, gateways, child processes and sockets. */
+const platformSuites = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
+
+/** Other suites that open a database: those that import its helper. Everything else is pure. */
+const databaseSuites = readdirSync(join(root, 'test'), { recursive: true, encoding: 'utf8' })
+  .map((file) => `test/${file}`)
+  .filter((file) => /^test\/(unit|policies|golden)\/.*\.test\.ts$/.test(file))
+  .filter((file) => readFileSync(join(root, file), 'utf8').includes('/helpers/database.ts'));
+
+/** Migrate once per run; every suite's database is a copy of the template (docs/conventions.md, Tests). */
+const templateDatabases = { globalSetup: ['test/helpers/template.ts'], setupFiles: ['test/helpers/setup-template.ts'] };
 
 export default defineConfig({
   resolve: {
@@ -10,10 +26,44 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     // PGlite start-up and wasm compilation dominate; two cores on our machines.
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    pool: 'forks',
+    // Vitest's default is cores - 1, one worker on our 2 cores; platform suites spend much of their time waiting on
+    // sockets, timers and the data plane, so three workers keep both cores busy.
+    maxWorkers: 3,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'pure',
+          include: ['test/**/*.test.ts'],
+          exclude: [...databaseSuites, ...platformSuites],
+          // No database, no sockets: worker threads start faster than processes. Isolation stays on: without it the
+          // AssemblyScript compiler's module state leaks between files that compile fixtures with different options.
+          pool: 'threads',
+          isolate: true,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'database',
+          include: databaseSuites,
+          ...templateDatabases,
+          pool: 'forks',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'platform',
+          include: platformSuites,
+          ...templateDatabases,
+          // Platforms hold ports, timers and module-level state of their own: a process each.
+          pool: 'forks',
+        },
+      },
+    ],
   },
 });

@@ -36,6 +36,17 @@ export interface DatabaseOptions {
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
+/** A migrated PGlite data directory (`dumpDataDir()`) that `memory://` databases start from; unset in production. */
+let memorySnapshot: Blob | undefined;
+
+/**
+ * Tests only: start every later `memory://` database from this snapshot instead of an empty cluster, so a test run
+ * migrates once (test/helpers/template.ts). The migrator below still runs and finds nothing to do.
+ */
+export function startMemoryDatabasesFrom(snapshot: Blob | undefined): void {
+  memorySnapshot = snapshot;
+}
+
 /** Opens the database and applies pending migrations before anything else touches it. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
@@ -48,7 +59,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const dataDir = options.dataDir ?? './data';
   // Owner-only: the database files hold every API's configuration (platform.ts also fixes modes of what is in it).
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const client = new PGlite(dataDir);
+  const loadDataDir = dataDir.startsWith('memory://') ? memorySnapshot : undefined;
+  const client = loadDataDir ? new PGlite({ dataDir, loadDataDir }) : new PGlite(dataDir);
   const db = drizzlePglite(client, { schema });
   await migratePglite(db, { migrationsFolder });
   return { db: db as unknown as Database, driver: 'pglite', close: () => client.close() };

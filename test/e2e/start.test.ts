@@ -22,7 +22,7 @@ async function graphql(port: number, auth: string, query: string, variables: Rec
 
 const env = { MANAGEMENT_PORT: '0', GATEWAY_PORT: '0', XDS_PORT: '0', GATEWAY_ADMIN_PORT: '0', DATA_DIR: dataDir, GATEWAY_HOST: '127.0.0.1' };
 
-describe('npm start on embedded PGlite', () => {
+describe('npm start on embedded PGlite', { timeout: 120_000 }, () => {
   let generatedPassword = '';
 
   it('creates an admin with a random password printed once when no admin is configured', async () => {
@@ -97,7 +97,7 @@ describe('npm start on embedded PGlite', () => {
   });
 });
 
-describe('npm run gateway', () => {
+describe('npm run gateway', { timeout: 120_000 }, () => {
   it('refuses to start without a client certificate unless plaintext is chosen', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/gateway-main.ts'], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),

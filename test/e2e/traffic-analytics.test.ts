@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { createApiOverGraphql, gatewayAnswers, publishedPlan, send, subscribeNewApplication, type Subscribed } from '../helpers/traffic.ts';
 
@@ -35,7 +35,7 @@ interface StatsRow {
   p99Ms: number | null;
 }
 
-describe.each(drivers)('traffic: request analytics from the embedded gateway (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: request analytics from the embedded gateway (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let gw: number;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
+import { type RestClient, restClient } from '../helpers/rest.ts';
 import {
   answersWithin, createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, must, mutation, newSubscriber,
   query, replyOf, sendThrough, subscribe, userAuth, waitServed,
@@ -9,10 +10,14 @@ import { gatewayAnswers, rawId, type Recorder, send, startRecorder } from '../he
 
 const invalidKey = { status: 'error', message: 'Invalid API key.' };
 
+interface RestKey {
+  apiKey: { name: string; apiKey: string };
+}
+
 // Seed 000 "API Key": generated, custom and shared keys; publishers read shared keys but cannot renew or revoke
-// them; the application owner can. Every key is checked on traffic through the gateway, with what the upstream
-// received.
-describe.each(drivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
+// them; the application owner can. Also the v0.9 keys of an API with the api-key policy. Every key is checked on
+// traffic through the gateway, with what the upstream received.
+describe.each(shapeDrivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;
@@ -166,6 +171,15 @@ describe.each(drivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
       expect((await send(gw, alpha, { headers: fresh })).status).toBe(200);
     });
 
+    it('stops the old value within 1 s of a renewal without grace; the new value works', async () => {
+      const sub = await newSubscriber(t, 'renewed-now-app', alphaPlan);
+      const old = { 'x-api-key': sub.key! };
+      await gatewayAnswers(gw, alpha, 200, { headers: old });
+      const renewed = await must<{ issued: { value: string } }>(t, 'renewApiKey', 'RenewApiKeyInput', 'issued { value }', { id: sub.keyId, graceSeconds: 0 });
+      await gatewayAnswers(gw, alpha, 401, { headers: old, timeoutMs: 1000 });
+      await gatewayAnswers(gw, alpha, 200, { headers: { 'x-api-key': renewed.issued.value } });
+    });
+
     it('stops a key once it expires', async () => {
       const sub = await newSubscriber(t, 'expiring-app', alphaPlan);
       const renewed = await must<{ issued: { value: string; key: { expiresAt: string } } }>(
@@ -194,6 +208,17 @@ describe.each(drivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
       expect(identityOf(seen.headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, plan));
       // The header is not where this plan looks.
       expect((await send(gw, '/by-query/v1/items', { headers: { 'x-api-key': sub.key! } })).status).toBe(401);
+    });
+
+    it('reads the key from the plan’s own header name and strips it before the upstream', async () => {
+      const api = await createApi(t, 'header-key-api', { context: '/by-header/$version', upstreamUrl: upstream.url });
+      const plan = await createPlan(t, api, 'Header key', { type: 'API_KEY', apiKey: { keyName: 'X-Order-Key' } });
+      await waitServed(t, gw, '/by-header/v1/items', 401);
+      const sub = await newSubscriber(t, 'header-key-app', plan);
+      await gatewayAnswers(gw, '/by-header/v1/items', 200, { headers: { 'x-order-key': sub.key! } });
+      const seen = upstream.last().headers;
+      expect(seen['x-order-key']).toBeUndefined();
+      expect(identityOf(seen)).toEqual(expectedIdentity(sub.applicationId, sub.id, plan));
     });
 
     it('keeps the key on the upstream request when the plan propagates it', async () => {
@@ -234,7 +259,71 @@ describe.each(drivers)('traffic: API keys of API_KEY plans (%s)', (driver) => {
     });
   });
 
+  describe('v0.9 keys of an API with the api-key policy (REST)', () => {
+    const path = '/keyed/v1/items';
+    const keysPath = '/rest-apis/keyed-api/api-keys';
+    let rest: RestClient;
+
+    beforeAll(async () => {
+      rest = restClient(t);
+      const created = await rest.post('/rest-apis', {
+        apiVersion: 'gateway.api-platform.wso2.com/v1alpha1',
+        kind: 'RestApi',
+        metadata: { name: 'keyed-api' },
+        spec: {
+          displayName: 'Keyed',
+          version: 'v1',
+          context: '/keyed/$version',
+          upstream: { main: { url: upstream.url } },
+          policies: [{ name: 'api-key-auth', version: 'v1', params: { key: 'X-API-Key', in: 'header' } }],
+          operations: [{ method: 'GET', path: '/items' }],
+        },
+      });
+      expect(created.status).toBe(201);
+    });
+
+    it('answers 401 Missing API key without calling the upstream when no key is sent', async () => {
+      const answer = await gatewayAnswers(gw, path, 401);
+      expect(answer.json()).toEqual({ status: 'error', message: 'Missing API key.' });
+      const mark = upstream.received.length;
+      expect((await send(gw, path, { headers: { 'x-api-key': 'apip_not-a-key' } })).json()).toEqual(invalidKey);
+      expect(upstream.since(mark)).toEqual([]);
+    });
+
+    it('answers 200 after POST …/api-keys, strips the key and the forged x-apip-* headers before the upstream', async () => {
+      const created = await rest.post<RestKey>(keysPath, { name: 'reader' });
+      expect(created.status).toBe(201);
+      const key = created.body.apiKey.apiKey;
+      await gatewayAnswers(gw, path, 200, { headers: { 'x-api-key': key } });
+      const answer = await send(gw, path, { headers: { 'X-API-Key': key, ...forgedIdentity, 'x-apip-user-id': 'forged-user', 'x-apip-quota-exceeded': 'true' } });
+      expect(answer.status).toBe(200);
+      const seen = upstream.last();
+      expect(seen.headers['x-api-key']).toBeUndefined();
+      // A v0.9 key names no application, subscription or plan: nothing client-supplied may remain.
+      expect(Object.keys(seen.headers).filter((name) => name.startsWith('x-apip-'))).toEqual([]);
+    });
+
+    it('answers 401 within 1 s of revoking the key (DELETE …/api-keys/{name})', async () => {
+      const key = (await rest.post<RestKey>(keysPath, { name: 'revoked-soon' })).body.apiKey.apiKey;
+      await gatewayAnswers(gw, path, 200, { headers: { 'x-api-key': key } });
+      expect((await rest.delete(`${keysPath}/revoked-soon`)).status).toBe(200);
+      const answer = await gatewayAnswers(gw, path, 401, { headers: { 'x-api-key': key }, timeoutMs: 1000 });
+      expect(answer.json()).toEqual(invalidKey);
+    });
+
+    it('answers 401 for the old value within 1 s of regenerate, and 200 for the new value', async () => {
+      const old = (await rest.post<RestKey>(keysPath, { name: 'rotating' })).body.apiKey.apiKey;
+      await gatewayAnswers(gw, path, 200, { headers: { 'x-api-key': old } });
+      const regenerated = await rest.post<RestKey>(`${keysPath}/rotating/regenerate`, {});
+      expect(regenerated.status).toBe(200);
+      const fresh = regenerated.body.apiKey.apiKey;
+      expect(fresh).not.toBe(old);
+      await gatewayAnswers(gw, path, 401, { headers: { 'x-api-key': old }, timeoutMs: 1000 });
+      await gatewayAnswers(gw, path, 200, { headers: { 'x-api-key': fresh } });
+    });
+  });
+
   it('passes the strict Envoy proto check with every plan of this suite served', async () => {
-    await expectServedConfigValid(t, ['alpha-api', 'beta-api', 'query-key-api', 'propagated-key-api', 'partner-api'], [rawId(alphaPlan), rawId(betaPlan)]);
+    await expectServedConfigValid(t, ['alpha-api', 'beta-api', 'query-key-api', 'header-key-api', 'propagated-key-api', 'partner-api', 'keyed-api'], [rawId(alphaPlan), rawId(betaPlan)]);
   });
 });

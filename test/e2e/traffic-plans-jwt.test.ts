@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, newSubscriber, replyOf,
@@ -9,11 +9,13 @@ import { gatewayAnswers, type Recorder, rsaSigningKey, send, type SigningKey, st
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const insufficientScope = { status: 'error', message: 'Insufficient scope.' };
+const invalidToken = { status: 'error', message: 'Invalid token.' };
+const anHourAgo = () => Math.floor(Date.now() / 1000) - 3600;
 
 // Seed 000 "JWT": GIVEN_KEY (PEM, JWK, ssh-rsa), JWKS_URL, the client id claim linking a token to the
-// application's subscription, scopes (strict or not), claims extracted, and selection rules among JWT plans of
+// application's subscription, scopes (strict or not), claims extracted, refusals with their Bearer challenges, and selection rules among JWT plans of
 // one API (docs/plan-selection.md).
-describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;
@@ -103,6 +105,38 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
       expect(forged.answer.status).toBe(401);
       expect(forged.seen).toEqual([]);
     });
+
+    it('sends the token’s sub as the user id at the upstream, replacing forged identity and claim headers', async () => {
+      const r = await sendThrough(gw, upstream, path, { headers: { ...bearer(await sign({ azp: 'pem-client-1' })), 'x-apip-user-id': 'forged', 'x-user-email': 'forged@example.com' } });
+      expect(r.answer.status).toBe(200);
+      expect(r.seen[0]!.headers['x-apip-user-id']).toBe('user-1');
+      expect(r.seen[0]!.headers['x-user-email']).toBe('u1@example.com');
+    });
+
+    it('admits a token whose header names a kid, when the given PEM key has none (a kid-less key is a candidate, as in Envoy jwt_authn)', async () => {
+      const answer = await send(gw, path, { headers: bearer(await issuer.sign({ sub: 'user-1', scope: 'books:read', azp: 'pem-client-1' })) });
+      expect({ status: answer.status, body: answer.text }).toMatchObject({ status: 200 });
+    });
+
+    it('answers 401 Missing bearer token, 401 Invalid token (other signer, tampered, expired) and 403 with their Bearer challenges, without calling the upstream', async () => {
+      const mark = upstream.received.length;
+      const missing = await send(gw, path);
+      expect(replyOf(missing)).toEqual({ status: 401, body: { status: 'error', message: 'Missing bearer token.' } });
+      expect(missing.headers['www-authenticate']).toBe('Bearer');
+      const stranger = await send(gw, path, { headers: bearer(await idp.sign({ sub: 'user-1', azp: 'pem-client-1', scope: 'books:read' }, { kid: false })) });
+      expect(replyOf(stranger)).toEqual({ status: 401, body: invalidToken });
+      expect(stranger.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+      const tampered = (await sign({ azp: 'pem-client-1' })).split('.');
+      tampered[1] = Buffer.from(JSON.stringify({ sub: 'admin', azp: 'pem-client-1', scope: 'books:read', exp: anHourAgo() + 7200 })).toString('base64url');
+      expect((await send(gw, path, { headers: bearer(tampered.join('.')) })).status).toBe(401);
+      const expired = await issuer.sign({ sub: 'user-1', azp: 'pem-client-1', scope: 'books:read' }, { kid: false, expiresIn: anHourAgo() });
+      expect(replyOf(await send(gw, path, { headers: bearer(expired) }))).toEqual({ status: 401, body: invalidToken });
+      const noScope = await send(gw, path, { headers: bearer(await sign({ azp: 'pem-client-1', scope: 'profile' })) });
+      expect(noScope.headers['www-authenticate']).toBe('Bearer error="insufficient_scope"');
+      const noSubscription = await send(gw, path, { headers: bearer(await sign({ azp: 'nobody' })) });
+      expect(replyOf(noSubscription)).toEqual({ status: 403, body: { status: 'error', message: 'No subscription for this client.' } });
+      expect(upstream.since(mark)).toEqual([]);
+    });
   });
 
   describe('GIVEN_KEY as a JWK, with strict scopes and a custom client id claim', () => {
@@ -164,6 +198,19 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
       expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
       expect(upstream.last().headers.authorization).toBeUndefined();
       expect((await send(gw, '/federated/v1/items', { headers: bearer(await issuer.sign({ sub: 'svc', azp: 'jwks-client' })) })).status).toBe(401);
+    });
+    it('takes the user id from the plan’s userClaim, and refuses a token with the JWKS key’s kid signed by another key or expired', async () => {
+      const apiId = await createApi(t, 'jwks-user-api', { context: '/jwks-user/$version', upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Federated users', { type: 'JWT', jwt: { keyResolver: 'JWKS_URL', jwksUrl: jwks.url, signatureAlgorithms: ['RS256'], userClaim: 'email' } });
+      await waitServed(t, gw, '/jwks-user/v1/items', 401);
+      await newSubscriber(t, 'jwks-user-app', planId, { clientId: 'jwks-user-client' });
+      const claims = { sub: 'svc-1', azp: 'jwks-user-client', email: 'ops@partner.example' };
+      await gatewayAnswers(gw, '/jwks-user/v1/items', 200, { headers: bearer(await idp.sign(claims)) });
+      expect(upstream.last().headers['x-apip-user-id']).toBe('ops@partner.example');
+      const sameKid = await rsaSigningKey(idp.kid);
+      expect((await send(gw, '/jwks-user/v1/items', { headers: bearer(await sameKid.sign(claims)) })).status).toBe(401);
+      const expired = await send(gw, '/jwks-user/v1/items', { headers: bearer(await idp.sign(claims, { expiresIn: anHourAgo() })) });
+      expect(replyOf(expired)).toEqual({ status: 401, body: invalidToken });
     });
   });
 
@@ -286,12 +333,12 @@ describe.each(drivers)('traffic: JWT plans (%s)', (driver) => {
   });
 
   it('passes the strict Envoy proto check with every JWT plan of this suite served', async () => {
-    await expectServedConfigValid(t, ['pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'tiered-jwt-api', 'hybrid-api'], ['idp-key-1']);
+    await expectServedConfigValid(t, ['pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'jwks-user-api', 'tiered-jwt-api', 'hybrid-api'], ['idp-key-1']);
   });
 });
 
 // GATEWAY_KEYS: the keys are the control plane's own configuration (GATEWAY_JWT_KEYS), per issuer.
-describe.each(drivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApi, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, mutation, newSubscriber, query, replyOf,
@@ -10,7 +10,7 @@ import { gatewayAnswers, rawId, type Recorder, startRecorder } from '../helpers/
 // Seed 000 "Keyless": no authentication, no subscription, consumers are the "unknown application"; a keyless
 // plan may carry a Basic Authentication policy. docs/plan-selection.md: the `plan` module admits a request
 // without identity through the first KEYLESS plan; a bad credential is never "keyless".
-describe.each(drivers)('traffic: keyless plans (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: keyless plans (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

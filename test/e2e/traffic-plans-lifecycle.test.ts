@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   answersWithin, createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, identityOf, must, mutation, newSubscriber, replyOf,
@@ -14,7 +14,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 // its dates) is shipped inactive -> 403 `Subscription is not active.` once its key or client is known; a revoked
 // key stays 401. Plans: a DEPRECATED plan still serves its subscribers, a CLOSED one nobody. Seed 001: only
 // contracted applications consume a private API.
-describe.each(drivers)('traffic: subscription and plan lifecycle (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: subscription and plan lifecycle (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

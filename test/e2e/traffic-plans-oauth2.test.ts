@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import {
   createApi, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, inSeconds, type IntrospectionServer, must,
@@ -16,7 +16,7 @@ const opaque = () => `at_${randomBytes(16).toString('hex')}`;
 // Seed 000 "OAuth2": the token is checked by RFC 7662 introspection against an OAuth2 resource (here an
 // authorization server defined once and referred to by the plan); the introspected client_id finds the
 // application's subscription; required scopes, strict or not; answers cached.
-describe.each(drivers)('traffic: OAuth2 plans with token introspection (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: OAuth2 plans with token introspection (%s)', (driver) => {
   let t: TestPlatform;
   let upstream: Recorder;
   let gw: number;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { createApi, createPlan, expectedIdentity, expectServedConfigValid, identityOf, newSubscriber, replyOf, sendThrough, waitServed } from '../helpers/plans-traffic.ts';
 import { gatewayAnswers, rawId, type Recorder, startRecorder } from '../helpers/traffic.ts';
@@ -14,7 +14,7 @@ const tiers = [
 ] as const;
 type Tier = (typeof tiers)[number]['name'];
 
-describe.each(drivers)('traffic: Gold, Silver and Bronze plans of one API (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: Gold, Silver and Bronze plans of one API (%s)', (driver) => {
   const path = '/acme/v1/items';
   let t: TestPlatform;
   let upstream: Recorder;

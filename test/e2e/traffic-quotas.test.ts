@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResources } from '../../server/xds/validate.ts';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { type RestClient, restClient } from '../helpers/rest.ts';
 import {
@@ -23,7 +23,7 @@ function expectRetryHeaders(answer: GatewayAnswer): void {
   expect(Number(answer.headers['ratelimit-reset'])).toBeLessThanOrEqual(60);
 }
 
-describe.each(drivers)('traffic: throttle and subscription quotas enforced by the gateway (%s)', (driver) => {
+describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced by the gateway (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   let upstream: Recorder;

@@ -23,8 +23,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   child.stderr?.on('data', (chunk: Buffer) => {
     err += chunk.toString();
   });
+  // tsx, PGlite on disk and its migrations: tens of seconds on a loaded 2-core machine.
   const ports = await new Promise<StartedProcess['ports']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 90_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       for (const line of out.split('\n')) {

@@ -52,6 +52,28 @@ export const seedRestApi = {
   },
 } as const;
 
+/** The seed API's spec as a writable value (`seedRestApi.spec` is `as const`). */
+export interface SeedApiSpec {
+  displayName: string;
+  version: string;
+  context: string;
+  upstream: { main: { url: string } };
+  policies: { name: string; version: string; params: Record<string, unknown> }[];
+  operations: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string }[];
+}
+
+/**
+ * The seed's API as a copy numbered `n` (name, display name and context end in `-n`), for suites that create many:
+ * the domain's `ApiInput` and GraphQL's `CreateApiInput` wrap it in their own metadata.
+ */
+export function numberedSeedApi(n: number): { name: string; spec: SeedApiSpec } {
+  const spec = JSON.parse(JSON.stringify(seedRestApi.spec)) as SeedApiSpec;
+  return {
+    name: `reading-list-api-${n}`,
+    spec: { ...spec, displayName: `Reading-List-API-${n}`, context: `/reading-list-${n}/$version` },
+  };
+}
+
 /** The seed's 201/200 RestAPI answer, for its shape (timestamps differ). */
 export const seedRestApiStatusKeys = ['id', 'state', 'createdAt', 'updatedAt', 'deployedAt'] as const;
 

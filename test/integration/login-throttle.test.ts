@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../helpers/database.ts';
+import { shapeDrivers } from '../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { rawRequest, type RawAnswer } from '../helpers/raw-http.ts';
 import { createUser, restPrefix } from '../helpers/rest.ts';
 
-describe.each(drivers)('failed-login throttling on the management API (%s)', (driver) => {
+describe.each(shapeDrivers)('failed-login throttling on the management API (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver, { loginThrottle: { maxFailures: 3, maxFailuresPerAddress: 6, windowMs: 600_000 } });

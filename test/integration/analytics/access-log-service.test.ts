@@ -8,7 +8,7 @@ import { envoyProtoIncludeDirs } from '../../../server/envoy/protos.ts';
 import { defaultXdsConfig } from '../../../server/config.ts';
 import { openPlatformPki } from '../../../server/pki/platform-pki.ts';
 import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { dataPlaneCredentials } from '../../helpers/xds-tls.ts';
 import { adminAuth, basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { createApiOverGraphql, globalId, mutate, publishedPlan, rawId } from '../../helpers/traffic.ts';
@@ -73,7 +73,7 @@ const statsQuery = `query($from: DateTime!, $to: DateTime!, $groupBy: [RequestSt
   }
 }`;
 
-describe.each(drivers)('analytics over Envoy access-log service (%s)', (driver) => {
+describe.each(shapeDrivers)('analytics over Envoy access-log service (%s)', (driver) => {
   let t: TestPlatform;
   let client: AlsClient;
   const clients: AlsClient[] = [];

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../server/db/client.ts';
 import { apis, users } from '../../../server/db/schema/index.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const pubAuth = basicAuth('pub', 'pub-password');
@@ -35,7 +35,7 @@ function rowsOf(result: unknown): Record<string, unknown>[] {
   return (Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows) as Record<string, unknown>[];
 }
 
-describe.each(drivers)('GraphQL API keys (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL API keys (%s)', (driver) => {
   let t: TestPlatform;
   let db: Database;
   let n = 0;

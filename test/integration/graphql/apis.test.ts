@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
+import { numberedSeedApi } from '../../helpers/rest-seed.ts';
 
 const apiFields = `id handle displayName version context resolvedContext visibility deploymentState deployedAt
   labels { key value } annotations { key value } subscriptionPlans
@@ -69,37 +70,13 @@ interface ApiVariables {
 /** The seed's RestApi as GraphQL input, with a fresh handle, name and context. */
 function seedInput(edit: (input: ApiVariables) => void = () => {}): ApiVariables {
   seq++;
-  const input: ApiVariables = {
-    metadata: { name: `reading-list-api-${seq}`, labels: [{ key: 'team', value: 'books' }] },
-    spec: {
-      displayName: `Reading-List-API-${seq}`,
-      version: 'v1.0',
-      context: `/reading-list-${seq}/$version`,
-      upstream: { main: { url: 'https://apis.bijira.dev/samples/reading-list-api-service/v1.0' } },
-      policies: [
-        {
-          name: 'set-headers',
-          version: 'v1',
-          params: {
-            request: { headers: [{ name: 'x-wso2-apip-gateway-version', value: 'v1.0.0' }] },
-            response: { headers: [{ name: 'x-environment', value: 'development' }] },
-          },
-        },
-      ],
-      operations: [
-        { method: 'GET', path: '/books' },
-        { method: 'POST', path: '/books' },
-        { method: 'GET', path: '/books/{id}' },
-        { method: 'PUT', path: '/books/{id}' },
-        { method: 'DELETE', path: '/books/{id}' },
-      ],
-    },
-  };
+  const { name, spec } = numberedSeedApi(seq);
+  const input: ApiVariables = { metadata: { name, labels: [{ key: 'team', value: 'books' }] }, spec };
   edit(input);
   return input;
 }
 
-describe.each(drivers)('GraphQL apis (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL apis (%s)', (driver) => {
   let t: TestPlatform;
   const publisherAuth = basicAuth('pub', 'publisher-password');
   const consumerAuth = basicAuth('con', 'consumer-password');

@@ -2,7 +2,7 @@ import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apis, applications, auditLog, subscriptions } from '../../../server/db/schema/index.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const rawOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':').slice(1).join(':');
@@ -19,7 +19,7 @@ interface AppResult {
   to?: string;
 }
 
-describe.each(drivers)('GraphQL applications (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL applications (%s)', (driver) => {
   let t: TestPlatform;
   const cora = basicAuth('cora', 'cora-password');
   const dan = basicAuth('dan', 'dan-password');

@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const issuer = 'https://idp.test';
@@ -15,7 +15,7 @@ function token(claims: { sub?: string; iss?: string; exp?: string }, key = priva
   return jwt.sign(key);
 }
 
-describe.each(drivers)('management authentication and audit log (%s)', (driver) => {
+describe.each(shapeDrivers)('management authentication and audit log (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver, { jwtAuth: { issuer, jwks: { keys: [jwk] } } });

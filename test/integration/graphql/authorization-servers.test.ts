@@ -4,7 +4,7 @@ import { apis, auditLog, authorizationServers } from '../../../server/db/schema/
 import { systemActor } from '../../../server/domain/context.ts';
 import { newId } from '../../../server/domain/ids.ts';
 import { createPlan } from '../../../server/domain/plans/index.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
@@ -27,7 +27,7 @@ interface ServerResult {
 
 const input = { name: 'corp-idp', introspectionUrl: 'https://idp.example.test/oauth2/introspect', clientId: 'gateway', clientSecret: 'gw-secret-value-1' };
 
-describe.each(drivers)('GraphQL authorization servers (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL authorization servers (%s)', (driver) => {
   let t: TestPlatform;
   const publisher = basicAuth('pia', 'pia-password');
   const consumer = basicAuth('cody', 'cody-password');

@@ -4,7 +4,7 @@ import { apiPolicies, apis, auditLog, planPolicies } from '../../../server/db/sc
 import { WRITE_ONLY_MARKER, validatePolicyAttachment } from '../../../server/domain/policy-registry.ts';
 import { BASIC_AUTH_PBKDF2_ITERATIONS, hashBasicAuthPassword } from '../../../server/policies/basic-auth.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { restClient, type RestClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -82,7 +82,7 @@ describe('basic-auth params (unit)', () => {
   });
 });
 
-describe.each(drivers)('basic-auth params (%s)', (driver) => {
+describe.each(shapeDrivers)('basic-auth params (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
 

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adsClientCredentials } from '../../../server/gateway/ads-client.ts';
 import { typeUrls } from '../../../server/envoy/resources.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { TestEnvoy } from '../xds/ads-client.ts';
 
@@ -27,7 +27,7 @@ interface Issued {
   issues?: { path: string; message: string }[];
 }
 
-describe.each(drivers)('issueDataPlaneCertificate (%s)', (driver) => {
+describe.each(shapeDrivers)('issueDataPlaneCertificate (%s)', (driver) => {
   let t: TestPlatform;
   const publisher = basicAuth('pia', 'pia-password-1');
   const consumer = basicAuth('cody', 'cody-password-1');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const statusQuery = '{ deploymentStatus { version problems { severity api path message } } }';
@@ -24,7 +24,7 @@ function apiInput(handle: string, policies: unknown[] = []) {
   };
 }
 
-describe.each(drivers)('deploymentStatus (%s)', (driver) => {
+describe.each(shapeDrivers)('deploymentStatus (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver);

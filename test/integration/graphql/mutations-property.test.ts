@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toSchema } from '../../../server/graphql/schema/index.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { mutationArbitraries } from '../../helpers/graphql-arbitrary.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { rowCounts } from '../../helpers/row-counts.ts';
@@ -14,7 +14,7 @@ const errorTypes = new Set(
 );
 
 
-describe.each(drivers)('every GraphQL mutation under arbitrary input (%s)', (driver) => {
+describe.each(shapeDrivers)('every GraphQL mutation under arbitrary input (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver);

@@ -2,7 +2,7 @@ import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys, apis, applications, auditLog, planPolicies, plans, subscriptions, users } from '../../../server/db/schema/index.ts';
 import { newId } from '../../../server/domain/ids.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
@@ -34,7 +34,7 @@ interface PlanResult {
   to?: string;
 }
 
-describe.each(drivers)('GraphQL plans (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
   let t: TestPlatform;
   const publisher = basicAuth('pia', 'pia-password');
   const consumer = basicAuth('cody', 'cody-password');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../../server/domain/ids.ts';
 import { subscriptions } from '../../../server/db/schema/index.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const planFields = 'id planName billingPlan stopOnQuotaReach throttleLimitCount throttleLimitUnit expiryTime gatewayId status createdAt updatedAt';
@@ -41,7 +41,7 @@ const gold = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-describe.each(drivers)('GraphQL subscription plans (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL subscription plans (%s)', (driver) => {
   let t: TestPlatform;
   const consumerAuth = basicAuth('con', 'consumer-password');
   const publisherAuth = basicAuth('pub', 'publisher-password');

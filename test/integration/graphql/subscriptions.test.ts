@@ -8,7 +8,7 @@ import { type Actor, ChangeFeed, defaultSettings } from '../../../server/domain/
 import { newId } from '../../../server/domain/ids.ts';
 import { toSchema } from '../../../server/graphql/schema/index.ts';
 import { createGraphQLServer } from '../../../server/graphql/yoga.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
 const pubAuth = basicAuth('pub', 'pub-password');
@@ -29,7 +29,7 @@ const lifecycle = (name: string, extra = '') => `mutation($input: ${name.charAt(
   ... on Error { message code }
   ... on ValidationError { issues { path } } } }`;
 
-describe.each(drivers)('GraphQL subscriptions (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
   let t: TestPlatform;
   let db: Database;
   let n = 0;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { createUser, type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -25,7 +25,7 @@ interface Typed {
   issues?: { path: string }[];
 }
 
-describe.each(drivers)('user management and API ownership through GraphQL and REST (%s)', (driver) => {
+describe.each(shapeDrivers)('user management and API ownership through GraphQL and REST (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   /** A REST GET outside the OpenAPI conformance check (a forced reset answers 403 on every route). */

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { adminAuth, basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 
-describe.each(drivers)('GraphQL users and authentication (%s)', (driver) => {
+describe.each(shapeDrivers)('GraphQL users and authentication (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver);

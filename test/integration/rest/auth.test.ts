@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restRoutes } from '../../../server/rest/routes.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { basicAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { createUser, type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -12,7 +12,7 @@ const guarded = restRoutes.filter((r) => (r.access ?? 'authenticated') !== 'publ
 const managerOnly = restRoutes.filter((r) => r.access === 'manager');
 const forEveryRole = restRoutes.filter((r) => (r.access ?? 'authenticated') === 'authenticated');
 
-describe.each(drivers)('REST authentication and roles (%s)', (driver) => {
+describe.each(shapeDrivers)('REST authentication and roles (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   let consumer: string;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -32,7 +32,7 @@ interface GqlApi {
   apiKeys: { id: string; name: string; masked: string; status: string }[];
 }
 
-describe.each(drivers)('REST and GraphQL over the same domain (%s)', (driver) => {
+describe.each(shapeDrivers)('REST and GraphQL over the same domain (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   beforeAll(async () => {

@@ -1,12 +1,12 @@
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { adminAuth, startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { rawRequest } from '../../helpers/raw-http.ts';
 import { type RestClient, restClient, restPrefix } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
 
-describe.each(drivers)('REST input hardening (%s)', (driver) => {
+describe.each(shapeDrivers)('REST input hardening (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   const handle = 'guarded-api';

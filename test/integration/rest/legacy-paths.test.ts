@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient, restPrefix } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
 
 /** Old clients call the same routes without the /api/management/v0.9 prefix. */
-describe.each(drivers)('REST legacy unprefixed paths (%s)', (driver) => {
+describe.each(shapeDrivers)('REST legacy unprefixed paths (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restRoutes } from '../../../server/rest/routes.ts';
 import { openApiDocumentUrl } from '../../../server/rest/routes/openapi.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { restPrefix } from '../../helpers/rest.ts';
 import { httpMethods, openApiDocument, openApiPath, responseProblems } from '../../helpers/rest-openapi.ts';
@@ -44,7 +44,7 @@ describe('schema/management-v0.9.yaml', () => {
   });
 });
 
-describe.each(drivers)('GET /api/management/v0.9/openapi.yaml (%s)', (driver) => {
+describe.each(shapeDrivers)('GET /api/management/v0.9/openapi.yaml (%s)', (driver) => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await startTestPlatform(driver);

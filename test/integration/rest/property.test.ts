@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restRoutes } from '../../../server/rest/routes.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient, rowCounts } from '../../helpers/rest.ts';
 import { seedRestApi, seedSubscriptionCreate, seedSubscriptionPlanCreate } from '../../helpers/rest-seed.ts';
@@ -51,7 +51,7 @@ function payloads(path: string): fc.Arbitrary<Payload> {
   );
 }
 
-describe.each(drivers)('every REST route under arbitrary input (%s)', (driver) => {
+describe.each(shapeDrivers)('every REST route under arbitrary input (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   const known: Record<string, string[]> = {};

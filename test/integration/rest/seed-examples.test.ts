@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
 import {
@@ -16,7 +16,7 @@ type Json = Record<string, unknown>;
 const isoSeconds = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** Seed 002, example by example, in the seed's order: each sent verbatim, answered with the seed's status and shape. */
-describe.each(drivers)('seed 002 example requests (%s)', (driver) => {
+describe.each(shapeDrivers)('seed 002 example requests (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi, seedSubscriptionPlanCreate } from '../../helpers/rest-seed.ts';
@@ -26,7 +26,7 @@ interface ErrorJson {
 let seq = 0;
 const plan = (extra: Record<string, unknown> = {}) => ({ ...seedSubscriptionPlanCreate, planName: `Plan-${++seq}`, ...extra });
 
-describe.each(drivers)('REST /subscription-plans (%s)', (driver) => {
+describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyDigest } from '../../../server/domain/secrets.ts';
-import { drivers } from '../../helpers/database.ts';
+import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
 import { seedRestApi } from '../../helpers/rest-seed.ts';
@@ -28,7 +28,7 @@ interface ErrorJson {
 
 let seq = 0;
 
-describe.each(drivers)('REST /subscriptions (%s)', (driver) => {
+describe.each(shapeDrivers)('REST /subscriptions (%s)', (driver) => {
   let t: TestPlatform;
   let rest: RestClient;
   let gold: string;

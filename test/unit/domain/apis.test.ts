@@ -22,37 +22,14 @@ import { allRows } from '../../../server/domain/pagination.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext } from '../../helpers/domain.ts';
+import { numberedSeedApi } from '../../helpers/rest-seed.ts';
 
 let seq = 0;
 /** The seed's reading-list API with a fresh handle, name and context; `edit` changes the copy. */
 function apiInput(edit: (input: ApiInput) => void = () => {}): ApiInput {
   seq++;
-  const input: ApiInput = {
-    metadata: { name: `reading-list-api-${seq}`, labels: { team: 'books' } },
-    spec: {
-      displayName: `Reading-List-API-${seq}`,
-      version: 'v1.0',
-      context: `/reading-list-${seq}/$version`,
-      upstream: { main: { url: 'https://apis.bijira.dev/samples/reading-list-api-service/v1.0' } },
-      policies: [
-        {
-          name: 'set-headers',
-          version: 'v1',
-          params: {
-            request: { headers: [{ name: 'x-wso2-apip-gateway-version', value: 'v1.0.0' }] },
-            response: { headers: [{ name: 'x-environment', value: 'development' }] },
-          },
-        },
-      ],
-      operations: [
-        { method: 'GET', path: '/books' },
-        { method: 'POST', path: '/books' },
-        { method: 'GET', path: '/books/{id}' },
-        { method: 'PUT', path: '/books/{id}' },
-        { method: 'DELETE', path: '/books/{id}' },
-      ],
-    },
-  };
+  const { name, spec } = numberedSeedApi(seq);
+  const input: ApiInput = { metadata: { name, labels: { team: 'books' } }, spec };
   edit(input);
   return input;
 }
@@ -189,10 +166,14 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       ['a label key holds whitespace', (i) => (i.metadata.labels = { 'bad key': 'x' }), 'metadata.labels', "Label key 'bad key' must be non-empty and must not contain whitespace"],
       ['a label value is not a string', (i) => (i.metadata.labels = bad({ k: 1 })), 'metadata.labels.k', 'Value must be a string'],
       ['displayName has a slash', (i) => (i.spec.displayName = 'Books/API'), 'spec.displayName', 'Display name must be 1-100 letters, digits, spaces, hyphens, underscores or dots'],
+      ['displayName has a !', (i) => (i.spec.displayName = 'Books!'), 'spec.displayName', 'Display name must be 1-100 letters, digits, spaces, hyphens, underscores or dots'],
       ['displayName is empty', (i) => (i.spec.displayName = ''), 'spec.displayName', 'Display name must be 1-100 letters, digits, spaces, hyphens, underscores or dots'],
       ['displayName is 101 characters', (i) => (i.spec.displayName = 'a'.repeat(101)), 'spec.displayName', 'Display name must be 1-100 letters, digits, spaces, hyphens, underscores or dots'],
       ['version is not numeric', (i) => (i.spec.version = 'v1.x'), 'spec.version', 'Version must look like v1, v1.0 or 1.0.0'],
       ['version has four parts', (i) => (i.spec.version = 'v1.0.0.0'), 'spec.version', 'Version must look like v1, v1.0 or 1.0.0'],
+      ['version is empty', (i) => (i.spec.version = ''), 'spec.version', 'Version must look like v1, v1.0 or 1.0.0'],
+      ['version ends with a dot', (i) => (i.spec.version = 'v1.'), 'spec.version', 'Version must look like v1, v1.0 or 1.0.0'],
+      ['version is a word', (i) => (i.spec.version = 'version1'), 'spec.version', 'Version must look like v1, v1.0 or 1.0.0'],
       ['context lacks the leading slash', (i) => (i.spec.context = 'books'), 'spec.context', 'Context must start with / and cannot end with /'],
       ['context has a trailing slash', (i) => (i.spec.context = '/books/'), 'spec.context', 'Context must start with / and cannot end with /'],
       ['context is 201 characters', (i) => (i.spec.context = `/${'a'.repeat(200)}`), 'spec.context', 'Context must be at most 200 characters'],
@@ -201,6 +182,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       ['upstream has neither url nor ref', (i) => (i.spec.upstream.main = bad({})), 'spec.upstream.main', 'Exactly one of url or ref must be set'],
       ['upstream is missing', (i) => (i.spec.upstream = bad({})), 'spec.upstream.main', 'Main upstream is required'],
       ['upstream url is ftp', (i) => (i.spec.upstream.main = { url: 'ftp://files' }), 'spec.upstream.main.url', 'Upstream URL must be an http or https URL with a host'],
+      ['upstream url is not a URL', (i) => (i.spec.upstream.main = { url: 'not a url' }), 'spec.upstream.main.url', 'Upstream URL must be an http or https URL with a host'],
       ['upstream url has no host', (i) => (i.spec.upstream.main = { url: 'http://' }), 'spec.upstream.main.url', 'Upstream URL must be an http or https URL with a host'],
       ['upstream ref names nothing', (i) => (i.spec.upstream.main = { ref: 'ghost' }), 'spec.upstream.main.ref', "Upstream ref 'ghost' does not name an upstreamDefinition"],
       ['hostRewrite is unknown', (i) => (i.spec.upstream.main.hostRewrite = bad('always')), 'spec.upstream.main.hostRewrite', 'hostRewrite must be auto or manual'],
