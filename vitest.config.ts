@@ -52,6 +52,9 @@ export default defineConfig({
           include: databaseSuites,
           ...templateDatabases,
           pool: 'forks',
+          // One import of the server per worker, not per file: files clean up what they start (afterAll), and the
+          // modules' own caches (Envoy protos, compiled policies) are what every file would build again.
+          isolate: false,
         },
       },
       {
@@ -62,6 +65,7 @@ export default defineConfig({
           ...templateDatabases,
           // Platforms hold ports, timers and module-level state of their own: a process each.
           pool: 'forks',
+          isolate: false,
         },
       },
     ],
