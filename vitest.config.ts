@@ -63,7 +63,8 @@ export default defineConfig({
           name: 'platform',
           include: platformSuites,
           ...templateDatabases,
-          // Platforms hold ports, timers and module-level state of their own: a process each.
+          // Processes rather than threads: platforms hold ports, sockets and timers, and some tests spawn children.
+          // Not isolated, as above: each file starts and closes its own platforms.
           pool: 'forks',
           isolate: false,
         },
