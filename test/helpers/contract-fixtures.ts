@@ -51,7 +51,12 @@ export async function seedUsers(db: Database): Promise<void> {
 /** An API owned by the fixtures' publisher unless `ownerId` says otherwise (publishers manage only what they own). */
 export async function makeApi(
   db: Database,
-  options: { visibility?: 'public' | 'private'; subscriptionPlanNames?: string[]; ownerId?: string | null } = {},
+  options: {
+    visibility?: 'public' | 'private';
+    subscriptionPlanNames?: string[];
+    ownerId?: string | null;
+    deploymentState?: 'deployed' | 'undeployed';
+  } = {},
 ): Promise<string> {
   const n = ++counter;
   const id = newId('api');
@@ -64,6 +69,7 @@ export async function makeApi(
     visibility: options.visibility ?? 'public',
     subscriptionPlanNames: options.subscriptionPlanNames ?? [],
     ownerId: options.ownerId === undefined ? publisher.userId : options.ownerId,
+    deploymentState: options.deploymentState ?? 'deployed',
   });
   return id;
 }
@@ -86,9 +92,9 @@ export async function makePlan(
   return id;
 }
 
-export async function makeApp(db: Database, owner: Actor): Promise<string> {
+export async function makeApp(db: Database, owner: Actor, options: { clientId?: string } = {}): Promise<string> {
   const id = newId('application');
-  await db.insert(applications).values({ id, name: `app-${++counter}`, ownerId: owner.userId! });
+  await db.insert(applications).values({ id, name: `app-${++counter}`, ownerId: owner.userId!, clientId: options.clientId ?? null });
   return id;
 }
 

@@ -61,9 +61,17 @@ export async function subscribe(ctx: DomainContext, input: SubscribeInput): Prom
     if (input.apiId != null && input.apiId !== api.id && input.apiId !== api.handle) {
       throw new ValidationError([{ path: 'planId', message: `Plan '${plan.id}' does not belong to API '${input.apiId}'` }]);
     }
+    if (api.deploymentState !== 'deployed') {
+      throw new ValidationError([{ path: 'planId', message: `API '${api.handle}' is not deployed: it takes no new subscriptions` }]);
+    }
     assertPlanAcceptsSubscriptions({ status: plan.status, security: { type: plan.security, apiKey: null, jwt: null, oauth2: null } });
     if (input.customApiKey != null && plan.security !== 'API_KEY') {
       throw new ValidationError([{ path: 'customApiKey', message: 'Only API-key plans take a custom API key' }]);
+    }
+    if ((plan.security === 'JWT' || plan.security === 'OAUTH2') && !application.clientId) {
+      throw new ValidationError([
+        { path: 'applicationId', message: `Application '${application.id}' has no clientId: a ${plan.security} plan matches applications by clientId` },
+      ]);
     }
     const [taken] = await tx
       .select({ id: subscriptions.id })

@@ -35,11 +35,16 @@ describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
   let n = 0;
   const ids: Record<string, string> = {};
 
-  async function makeApi(visibility: 'public' | 'private' = 'public'): Promise<{ id: string; handle: string }> {
+  async function makeApi(
+    visibility: 'public' | 'private' = 'public',
+    deploymentState: 'deployed' | 'undeployed' = 'deployed',
+  ): Promise<{ id: string; handle: string }> {
     const id = newId('api');
     const handle = `gql-sub-api-${++n}`;
     // Owned by `pub`: publishers process subscriptions of the APIs they manage only.
-    await db.insert(apis).values({ id, handle, displayName: `Api ${n}`, version: 'v1', context: `/s${n}`, visibility, ownerId: ids.pub ?? null });
+    await db
+      .insert(apis)
+      .values({ id, handle, displayName: `Api ${n}`, version: 'v1', context: `/s${n}`, visibility, deploymentState, ownerId: ids.pub ?? null });
     return { id, handle };
   }
 
@@ -60,9 +65,9 @@ describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
     return id;
   }
 
-  async function makeApp(owner: 'alice' | 'bob'): Promise<string> {
+  async function makeApp(owner: 'alice' | 'bob', clientId: string | null = null): Promise<string> {
     const id = newId('application');
-    await db.insert(applications).values({ id, name: `app-${++n}`, ownerId: ids[owner]! });
+    await db.insert(applications).values({ id, name: `app-${++n}`, ownerId: ids[owner]!, clientId });
     return id;
   }
 
@@ -125,9 +130,21 @@ describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
 
   it('returns ConflictError for a second live subscription of the same application and plan', async () => {
     const planId = await makePlan((await makeApi()).id, { security: 'JWT' });
-    const appId = await makeApp('alice');
+    const appId = await makeApp('alice', `gql-client-${++n}`);
     expect((await doSubscribe({ applicationId: gApp(appId), planId: gPlan(planId) }, aliceAuth)).__typename).toBe('SubscribePayload');
     expect(await doSubscribe({ applicationId: gApp(appId), planId: gPlan(planId) }, aliceAuth)).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+  });
+
+  it('returns ValidationError on planId when a publisher subscribes to a plan of an API that is not deployed', async () => {
+    const planId = await makePlan((await makeApi('public', 'undeployed')).id);
+    const result = await doSubscribe({ applicationId: gApp(await makeApp('alice')), planId: gPlan(planId) }, pubAuth);
+    expect(result).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'planId' }] });
+  });
+
+  it('returns ValidationError on applicationId when an application without a clientId subscribes to a JWT plan', async () => {
+    const planId = await makePlan((await makeApi()).id, { security: 'JWT' });
+    const result = await doSubscribe({ applicationId: gApp(await makeApp('alice')), planId: gPlan(planId) }, aliceAuth);
+    expect(result).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'applicationId' }] });
   });
 
   it('returns ValidationError with the field path for an invalid custom key', async () => {
@@ -230,7 +247,7 @@ describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
 
   it("hides another consumer's subscriptions from queries", async () => {
     const planId = await makePlan((await makeApi()).id, { security: 'JWT' });
-    const bobs = (await doSubscribe({ applicationId: gApp(await makeApp('bob')), planId: gPlan(planId) }, bobAuth)) as unknown as { subscription: { id: string } };
+    const bobs = (await doSubscribe({ applicationId: gApp(await makeApp('bob', `gql-client-${++n}`)), planId: gPlan(planId) }, bobAuth)) as unknown as { subscription: { id: string } };
     const one = await t.graphql<{ subscription: unknown }>(`query($id: ID!) { subscription(id: $id) { id } }`, { id: bobs.subscription.id }, aliceAuth);
     expect(one.data?.subscription).toBeNull();
     const node = await t.graphql<{ node: unknown }>(`query($id: ID!) { node(id: $id) { id } }`, { id: bobs.subscription.id }, aliceAuth);

@@ -74,7 +74,7 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
     it('issues no key when the plan is JWT', async () => {
       const apiId = await makeApi(db);
       const planId = await makePlan(db, apiId, { security: 'JWT' });
-      const result = await subscribe(as(admin), { applicationId: await makeApp(db, alice), planId });
+      const result = await subscribe(as(admin), { applicationId: await makeApp(db, alice, { clientId: `client-${nextCounter()}` }), planId });
       expect(result.subscription.status).toBe('ACCEPTED');
       expect(result.issuedKey).toBeNull();
     });
@@ -141,6 +141,36 @@ describe.each(drivers)('subscriptions domain (%s)', (driver: Driver) => {
       expect(await rowCounts(db)).toEqual(before);
       await closeSubscription(as(alice), first.subscription.id);
       await expect(subscribe(as(alice), { applicationId: appId, planId })).resolves.toMatchObject({ subscription: { status: 'ACCEPTED' } });
+    });
+
+    it('refuses a contract with an API that is not deployed, for admins and publishers as for consumers', async () => {
+      const apiId = await makeApi(db, { deploymentState: 'undeployed' });
+      const planId = await makePlan(db, apiId);
+      const appId = await makeApp(db, alice);
+      const before = await rowCounts(db);
+      for (const actor of [admin, publisher]) {
+        await expect(subscribe(as(actor), { applicationId: appId, planId })).rejects.toMatchObject({
+          code: 'VALIDATION',
+          issues: [{ path: 'planId', message: expect.stringMatching(/not deployed/) }],
+        });
+      }
+      await expect(subscribe(as(alice), { applicationId: appId, planId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await rowCounts(db)).toEqual(before);
+    });
+
+    it.each(['JWT', 'OAUTH2'] as const)('refuses a %s plan for an application without a clientId (ValidationError on applicationId)', async (security) => {
+      const planId = await makePlan(db, await makeApi(db), { security });
+      const appId = await makeApp(db, alice);
+      const before = await rowCounts(db);
+      for (const actor of [admin, alice]) {
+        await expect(subscribe(as(actor), { applicationId: appId, planId })).rejects.toMatchObject({
+          code: 'VALIDATION',
+          issues: [{ path: 'applicationId', message: expect.stringMatching(/clientId/) }],
+        });
+      }
+      expect(await rowCounts(db)).toEqual(before);
+      const withClient = await makeApp(db, alice, { clientId: `client-${security}-${nextCounter()}` });
+      await expect(subscribe(as(alice), { applicationId: withClient, planId })).resolves.toMatchObject({ subscription: { status: 'ACCEPTED' } });
     });
 
     it('validates dates and the request message with field paths', async () => {
