@@ -98,6 +98,12 @@ function validate(state: { [K in keyof SubscriptionPlanInput]?: unknown }): Fiel
   return issues;
 }
 
+/** An expiry given on a write must lie ahead: a plan born (or re-dated) expired would serve nobody. */
+function pastExpiryIssues(expiryTime: unknown, now: Date): FieldIssue[] {
+  if (!(expiryTime instanceof Date) || Number.isNaN(expiryTime.getTime()) || expiryTime > now) return [];
+  return [{ path: 'expiryTime', message: 'expiryTime must not be in the past' }];
+}
+
 function requireManager(ctx: DomainContext): void {
   if (!canManageApis(ctx.actor)) throw new ForbiddenError('Only publishers and admins manage subscription plans');
 }
@@ -117,7 +123,7 @@ function mapConstraints<T>(work: () => Promise<T>, message: string): Promise<T> 
 
 export async function createSubscriptionPlan(ctx: DomainContext, input: SubscriptionPlanInput): Promise<SubscriptionPlan> {
   requireManager(ctx);
-  assertNoIssues(validate(input));
+  assertNoIssues([...validate(input), ...pastExpiryIssues(input.expiryTime, ctx.now())]);
   const planName = input.planName!.trim();
   return mapConstraints(
     () =>
@@ -194,7 +200,7 @@ export async function updateSubscriptionPlan(ctx: DomainContext, id: string, inp
     gatewayId: pick('gatewayId'),
     status: input.status ?? before.status,
   };
-  assertNoIssues(validate(merged));
+  assertNoIssues([...validate(merged), ...pastExpiryIssues(input.expiryTime, ctx.now())]);
   const planName = merged.planName.trim();
   return mapConstraints(
     () =>

@@ -130,14 +130,15 @@ describe.each(shapeDrivers)('seed 002 example requests (%s)', (driver) => {
     expect(res.body).toMatchObject({ id: goldId, planName: 'Gold' });
   });
 
-  it('PUT /subscription-plans/{planId} with the seed payload answers 400 for its throttleLimitCount 0, 200 once it is > 0', async () => {
+  it('PUT /subscription-plans/{planId} with the seed payload answers 400 for its throttleLimitCount 0 and past expiryTime, 200 once both are fixed', async () => {
     const verbatim = await rest.put<Json>(`/subscription-plans/${goldId}`, seedSubscriptionPlanUpdate);
     expect(verbatim.status).toBe(400);
-    expect(verbatim.body).toMatchObject({ errors: [{ field: 'throttleLimitCount' }] });
-    const res = await rest.put<Json>(`/subscription-plans/${goldId}`, { ...seedSubscriptionPlanUpdate, throttleLimitCount: 1 });
+    expect(verbatim.body).toMatchObject({ errors: [{ field: 'throttleLimitCount' }, { field: 'expiryTime' }] });
+    const fixed = { ...seedSubscriptionPlanUpdate, throttleLimitCount: 1, expiryTime: '2099-08-24T14:15:22Z' };
+    const res = await rest.put<Json>(`/subscription-plans/${goldId}`, fixed);
     expect(res.status).toBe(200);
     expect(keysOf(res.body)).toEqual(sorted(seedShapes.subscriptionPlan));
-    expect(res.body).toMatchObject({ ...seedSubscriptionPlanUpdate, throttleLimitCount: 1, id: goldId });
+    expect(res.body).toMatchObject({ ...fixed, id: goldId });
   });
 
   let subscriptionId = '';

@@ -107,6 +107,20 @@ describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
     });
   });
 
+  describe('expiryTime in the past', () => {
+    const past = new Date(Date.now() - 60_000).toISOString();
+    it('refuses it at creation with 400 on expiryTime', async () => {
+      const before = (await rest.get<{ count: number }>('/subscription-plans')).body.count;
+      await expect400(rest.post<ErrorJson>('/subscription-plans', plan({ expiryTime: past })), 'expiryTime', /past/);
+      expect((await rest.get<{ count: number }>('/subscription-plans')).body.count).toBe(before);
+    });
+    it('refuses it at update with 400 on expiryTime, and keeps the stored value', async () => {
+      const created = (await rest.post<PlanJson>('/subscription-plans', plan())).body;
+      await expect400(rest.put<ErrorJson>(`/subscription-plans/${created.id}`, { expiryTime: past }), 'expiryTime', /past/);
+      expect((await rest.get<PlanJson>(`/subscription-plans/${created.id}`)).body.expiryTime).toBe(created.expiryTime);
+    });
+  });
+
   describe('GET', () => {
     it('answers 404 for an unknown plan id', async () => {
       const res = await rest.get<ErrorJson>('/subscription-plans/spl_unknown');
