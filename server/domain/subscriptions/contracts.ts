@@ -2,7 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { applications, subscriptions } from '../../db/schema/index.ts';
 import { canReadPlanStatus, canSeeOwned, requireApiManager } from '../access/index.ts';
-import { customApiKeyIssues, type IssuedApiKey, issueApiKey, revokeKeysOfSubscriptions, revokeSubscriptionKeys } from '../api-keys/index.ts';
+import { customApiKeyIssues, type IssuedApiKey, issueApiKey, revokeSubscriptionKeys } from '../api-keys/index.ts';
 import { findVisibleApi } from '../apis/visibility.ts';
 import type { DomainContext, WriteScope } from '../context.ts';
 import { ConflictError, type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.ts';
@@ -232,28 +232,17 @@ export async function transferSubscription(ctx: DomainContext, id: string, input
 // ---------------------------------------------------------------------------------------------------------------
 // Cascades: what closing a plan or deleting an API does to subscriptions, inside the caller's write.
 
-/** Closes the plan's open subscriptions (the plan is closing) and revokes the keys they own. */
+/**
+ * Closes the plan's open subscriptions (the plan is closing) one by one through the rule that closes a single
+ * subscription: endingAt clamped to now, the same audit entry, the keys they own revoked.
+ */
 export async function closeSubscriptionsOfPlan(scope: WriteScope, planId: string): Promise<void> {
   const open = await scope.tx
-    .select({ id: subscriptions.id, status: subscriptions.status })
+    .select()
     .from(subscriptions)
-    .where(and(eq(subscriptions.planId, planId), inArray(subscriptions.status, liveStatuses)));
-  if (open.length === 0) return;
-  const subscriptionIds = open.map((s) => s.id);
-  await scope.tx
-    .update(subscriptions)
-    .set({ status: 'CLOSED', closedAt: scope.now, reason: 'plan closed', updatedAt: scope.now })
-    .where(inArray(subscriptions.id, subscriptionIds));
-  for (const s of open) {
-    await scope.audit({
-      action: 'subscription.close',
-      entityType: 'subscription',
-      entityId: s.id,
-      before: { status: s.status },
-      after: { status: 'CLOSED', reason: 'plan closed' },
-    });
-  }
-  await revokeKeysOfSubscriptions(scope, subscriptionIds, 'plan closed');
+    .where(and(eq(subscriptions.planId, planId), inArray(subscriptions.status, liveStatuses)))
+    .orderBy(subscriptions.id);
+  for (const row of open) await closeRow(scope, row, 'plan closed');
 }
 
 /** Whether any subscription (any status) names the plan: such a plan is closed, never deleted. */

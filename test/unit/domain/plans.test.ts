@@ -23,6 +23,7 @@ import {
   publishPlan,
   updatePlan,
 } from '../../../server/domain/plans/index.ts';
+import { closeSubscription } from '../../../server/domain/subscriptions/index.ts';
 import { createUser } from '../../../server/domain/users.ts';
 import { drivers, openTestDatabase } from '../../helpers/database.ts';
 import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
@@ -346,6 +347,33 @@ describe.each(drivers)('plans (%s)', (driver) => {
         expect(await caught(move(publisher, plan.id))).toMatchObject({ from: 'CLOSED' });
       }
       expect((await getPlan(publisher, plan.id)).status).toBe('CLOSED');
+    });
+
+    it('closes each subscription as closing it directly does: endingAt clamped to now, the same audit entry', async () => {
+      const at = new Date('2025-07-01T00:00:00Z');
+      const later = new Date('2026-01-01T00:00:00Z');
+      const made = new Date('2025-01-01T00:00:00Z');
+      const direct = await insertSubscription((await publishPlan(publisher, (await create()).id)).id, publicApi, 'ACCEPTED');
+      const plan = await publishPlan(publisher, (await create()).id);
+      const viaPlan = await insertSubscription(plan.id, publicApi, 'ACCEPTED');
+      await database.db.update(subscriptions).set({ endingAt: later, createdAt: made, updatedAt: made }).where(eq(subscriptions.id, direct));
+      await database.db.update(subscriptions).set({ endingAt: later, createdAt: made, updatedAt: made }).where(eq(subscriptions.id, viaPlan));
+      await closeSubscription({ ...publisher, now: () => at }, direct, { reason: 'plan closed' });
+      await closePlan({ ...publisher, now: () => at }, plan.id);
+
+      const subs = new Map((await database.db.select().from(subscriptions)).map((s) => [s.id, s]));
+      for (const id of [direct, viaPlan]) expect(subs.get(id)).toMatchObject({ status: 'CLOSED', closedAt: at, endingAt: at, reason: 'plan closed' });
+      const entryOf = async (id: string) => {
+        const [entry] = await database.db.select().from(auditLog).where(eq(auditLog.entityId, id));
+        const strip = (v: unknown) => {
+          const { id: _id, planId: _planId, applicationId: _applicationId, ...rest } = v as Record<string, unknown>;
+          return rest;
+        };
+        return { action: entry?.action, actorId: entry?.actorId, before: strip(entry?.before), after: strip(entry?.after) };
+      };
+      const expected = await entryOf(direct);
+      expect(expected.after).toMatchObject({ status: 'CLOSED', endingAt: at.toISOString() });
+      expect(await entryOf(viaPlan)).toEqual(expected);
     });
 
     it('closes the plan\u2019s open subscriptions and revokes their keys in the same transaction', async () => {
