@@ -152,7 +152,10 @@ export interface DeployedSubscription {
   status: SubscriptionStatus;
   /** SHA-256 hex of the v0.9 subscription token. */
   tokenSha256: string | null;
-  /** ACCEPTED and within its starting/ending dates at the model's instant (the translator has no clock). */
+  /**
+   * ACCEPTED, within its starting/ending dates and (v0.9) on an ACTIVE, unexpired subscription plan, at the
+   * model's instant (the translator has no clock).
+   */
   isLive: boolean;
 }
 

@@ -141,6 +141,8 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
 
   const authorizationServers = await deployedAuthorizationServers(db, box, planRows, [...pols, ...planPolicyRows.map((r) => r.plan_policies)]);
   const deployedApiIds = new Set(apiRows.map((r) => r.id));
+  // A v0.9 subscription plan that is INACTIVE or past its expiryTime stops its subscriptions (issue 12).
+  const stoppedPlans = new Set(subPlanRows.filter((p) => p.status !== 'ACTIVE' || (p.expiryTime !== null && p.expiryTime <= now)).map((p) => p.id));
   return {
     apis: deployed,
     plans: deployedPlans,
@@ -153,7 +155,7 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
       subscriptionPlanId: sub.subscriptionPlanId,
       status: sub.status,
       tokenSha256: sub.tokenHash,
-      isLive: live.has(sub.id),
+      isLive: live.has(sub.id) && (sub.subscriptionPlanId === null || !stoppedPlans.has(sub.subscriptionPlanId)),
     })),
     keys: deployedKeys(keys, live, deployedApiIds),
     subscriptionPlans: subPlanRows.map((p) => ({

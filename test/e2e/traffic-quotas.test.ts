@@ -111,7 +111,7 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
           version: 'v1',
           context: '/subscribed/$version',
           upstream: { main: { url: upstream.url } },
-          subscriptionPlans: ['Bronze'],
+          subscriptionPlans: ['Bronze', 'Silver', 'Fleeting'],
           policies: [{ name: 'subscription-validation', version: 'v1' }],
           operations: [{ method: 'GET', path: '/items' }],
         },
@@ -159,6 +159,32 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
       expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
       expect((await rest.put(`/subscriptions/${sub.body.id}`, { status: 'ACTIVE' })).status).toBe(200);
       await gatewayAnswers(gw, path, 200, { headers });
+    });
+
+    it('answers 403 (the inactive-subscription body) while the subscription plan is INACTIVE, and 200 once ACTIVE again', async () => {
+      const plan = await rest.post<{ id: string }>('/subscription-plans', { planName: 'Silver' });
+      expect(plan.status).toBe(201);
+      const sub = await rest.post('/subscriptions', { apiId: 'subscribed-api', subscriptionToken: 'tok-silver', subscriptionPlanId: plan.body.id });
+      expect(sub.status).toBe(201);
+      const headers = { 'subscription-key': 'tok-silver' };
+      await gatewayAnswers(gw, path, 200, { headers });
+      expect((await rest.put(`/subscription-plans/${plan.body.id}`, { status: 'INACTIVE' })).status).toBe(200);
+      expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+      expect((await rest.put(`/subscription-plans/${plan.body.id}`, { status: 'ACTIVE' })).status).toBe(200);
+      await gatewayAnswers(gw, path, 200, { headers });
+    });
+
+    it('answers 403 (the inactive-subscription body) once the subscription plan’s expiryTime has passed', async () => {
+      const expiry = new Date(Date.now() + 2500);
+      const plan = await rest.post<{ id: string }>('/subscription-plans', { planName: 'Fleeting', expiryTime: expiry.toISOString() });
+      expect(plan.status).toBe(201);
+      const sub = await rest.post('/subscriptions', { apiId: 'subscribed-api', subscriptionToken: 'tok-fleeting', subscriptionPlanId: plan.body.id });
+      expect(sub.status).toBe(201);
+      const headers = { 'subscription-key': 'tok-fleeting' };
+      await gatewayAnswers(gw, path, 200, { headers, timeoutMs: 2000 });
+      const refused = await gatewayAnswers(gw, path, 403, { headers, timeoutMs: 8000 });
+      expect(Date.now()).toBeGreaterThanOrEqual(expiry.getTime());
+      expect(refused.json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
     });
 
     it('passes the strict Envoy proto check with the throttle and subscription tables of this suite', () => {
