@@ -77,13 +77,17 @@ export function numberedSeedApi(n: number): { name: string; spec: SeedApiSpec } 
 /** The seed's 201/200 RestAPI answer, for its shape (timestamps differ). */
 export const seedRestApiStatusKeys = ['id', 'state', 'createdAt', 'updatedAt', 'deployedAt'] as const;
 
+/**
+ * The seed's create example, but for its expiry: the seed's `2026-12-31T23:59:59Z` would be refused (a past expiry)
+ * from 2027 on, so the example expires at the end of next year, whatever year the suite runs in.
+ */
 export const seedSubscriptionPlanCreate = {
   planName: 'Gold',
   billingPlan: 'COMMERCIAL',
   stopOnQuotaReach: true,
   throttleLimitCount: 1000,
   throttleLimitUnit: 'Hour',
-  expiryTime: '2026-12-31T23:59:59Z',
+  expiryTime: `${new Date().getUTCFullYear() + 1}-12-31T23:59:59Z`,
   status: 'ACTIVE',
 } as const;
 

@@ -144,7 +144,7 @@ describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
         billingPlan: null,
         throttleLimitCount: 5,
         throttleLimitUnit: 'Hour',
-        expiryTime: '2026-12-31T23:59:59Z',
+        expiryTime: seedSubscriptionPlanCreate.expiryTime,
         createdAt: created.createdAt,
       });
       const empty = await rest.request<PlanJson>('PUT', `/subscription-plans/${created.id}`);
