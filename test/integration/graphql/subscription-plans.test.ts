@@ -29,6 +29,8 @@ interface PlanResult {
 
 const rawId = (globalId: string): string => Buffer.from(globalId, 'base64').toString().split(':')[1] ?? '';
 
+// Past expiries are refused at write: every expiry here stays in the future whatever year the suite runs in.
+const nextYear = new Date().getUTCFullYear() + 1;
 let seq = 0;
 const gold = (extra: Record<string, unknown> = {}) => ({
   planName: `Gold-${++seq}`,
@@ -36,7 +38,7 @@ const gold = (extra: Record<string, unknown> = {}) => ({
   stopOnQuotaReach: true,
   throttleLimitCount: 1000,
   throttleLimitUnit: 'Hour',
-  expiryTime: '2026-12-31T23:59:59Z',
+  expiryTime: `${nextYear}-12-31T23:59:59Z`,
   status: 'ACTIVE',
   ...extra,
 });
@@ -73,7 +75,7 @@ describe.each(shapeDrivers)('GraphQL subscription plans (%s)', (driver) => {
     const input = gold();
     const created = await create(input, publisherAuth);
     expect(created.__typename).toBe('CreateSubscriptionPlanPayload');
-    expect(created.subscriptionPlan).toMatchObject({ ...input, expiryTime: '2026-12-31T23:59:59.000Z', gatewayId: null });
+    expect(created.subscriptionPlan).toMatchObject({ ...input, expiryTime: `${nextYear}-12-31T23:59:59.000Z`, gatewayId: null });
     const id = created.subscriptionPlan!.id;
     const read = await t.graphql<{ subscriptionPlan: PlanView; node: PlanView; subscriptionPlans: { edges: { node: PlanView }[] } }>(
       `query($id: ID!, $name: String) { subscriptionPlan(id: $id) { planName } node(id: $id) { ... on SubscriptionPlan { planName } }

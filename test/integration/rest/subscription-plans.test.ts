@@ -24,6 +24,8 @@ interface ErrorJson {
 }
 
 let seq = 0;
+// Past expiries are refused at write: expiries here stay in the future whatever year the suite runs in.
+const nextYear = new Date().getUTCFullYear() + 1;
 const plan = (extra: Record<string, unknown> = {}) => ({ ...seedSubscriptionPlanCreate, planName: `Plan-${++seq}`, ...extra });
 
 describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
@@ -91,11 +93,11 @@ describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
     });
     it('takes a YAML body (text/yaml and application/yaml)', async () => {
       const yaml = await rest.request<PlanJson>('POST', '/subscription-plans', {
-        raw: 'planName: Yaml-Plan\nthrottleLimitCount: 10\nthrottleLimitUnit: Day\nexpiryTime: 2027-01-01T00:00:00Z\n',
+        raw: `planName: Yaml-Plan\nthrottleLimitCount: 10\nthrottleLimitUnit: Day\nexpiryTime: ${nextYear}-01-01T00:00:00Z\n`,
         contentType: 'text/yaml',
       });
       expect(yaml.status).toBe(201);
-      expect(yaml.body).toMatchObject({ planName: 'Yaml-Plan', throttleLimitCount: 10, throttleLimitUnit: 'Day', expiryTime: '2027-01-01T00:00:00Z' });
+      expect(yaml.body).toMatchObject({ planName: 'Yaml-Plan', throttleLimitCount: 10, throttleLimitUnit: 'Day', expiryTime: `${nextYear}-01-01T00:00:00Z` });
       const update = await rest.request<PlanJson>('PUT', `/subscription-plans/${yaml.body.id}`, { raw: 'status: INACTIVE\n', contentType: 'application/yaml' });
       expect(update.body).toMatchObject({ planName: 'Yaml-Plan', status: 'INACTIVE' });
     });
