@@ -31,8 +31,8 @@ export interface ListenerSpec {
   inlineRouteConfig: JsonObject | null;
   /** The wasm filters in chain order (the router, always last, is implied). */
   wasmFilters: WasmFilterSpec[];
-  /** HCM `normalize_path` / `merge_slashes`. */
-  pathNormalization: { normalizePath: boolean; mergeSlashes: boolean };
+  /** HCM `normalize_path` / `merge_slashes` / `path_with_escaped_slashes_action` (REJECT_REQUEST). */
+  pathNormalization: { normalizePath: boolean; mergeSlashes: boolean; rejectEscapedSlashes: boolean };
 }
 
 /** A google.protobuf.Any holding a StringValue or BytesValue, as text. */
@@ -83,6 +83,15 @@ function readWasmFilter(filterName: string, typed: JsonObject, where: string): W
   };
 }
 
+/** HCM `path_with_escaped_slashes_action`: keeping or rejecting is supported; the unescaping actions (which rewrite
+ *  the path) are refused rather than silently ignored. */
+function escapedSlashesAction(hcm: JsonObject, where: string): 'KEEP_UNCHANGED' | 'REJECT_REQUEST' {
+  const action = stringAt(hcm, 'pathWithEscapedSlashesAction', where) ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  if (action === 'REJECT_REQUEST') return action;
+  if (action === 'KEEP_UNCHANGED' || action === 'IMPLEMENTATION_SPECIFIC_DEFAULT') return 'KEEP_UNCHANGED';
+  throw new ConfigError(`${where}.pathWithEscapedSlashesAction ${action} is not supported (KEEP_UNCHANGED or REJECT_REQUEST)`);
+}
+
 function findConnectionManager(listener: JsonObject, where: string): JsonObject | undefined {
   for (const [c, chain] of arrayAt(listener, 'filterChains', where).entries()) {
     for (const [f, filter] of arrayAt(chain, 'filters', `${where}.filterChains[${c}]`).entries()) {
@@ -128,6 +137,7 @@ export function readListener(listeners: readonly unknown[], name?: string): List
     const pathNormalization = {
       normalizePath: booleanAt(hcm, 'normalizePath', where) === true,
       mergeSlashes: booleanAt(hcm, 'mergeSlashes', where) === true,
+      rejectEscapedSlashes: escapedSlashesAction(hcm, where) === 'REJECT_REQUEST',
     };
     return { listenerName, routeConfigName, inlineRouteConfig, wasmFilters, pathNormalization };
   }

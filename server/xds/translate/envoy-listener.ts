@@ -133,6 +133,8 @@ export function buildListener(ir: IrSnapshot): EnvoyResource {
               httpFilters: buildHttpFilters(ir),
               normalizePath: true,
               mergeSlashes: true,
+              // `%2F`/`%5C` in the path answer 400: an upstream that decodes them would see another path than the one routed.
+              pathWithEscapedSlashesAction: 'REJECT_REQUEST',
               // Every request's route, status, timing and identity streamed to the control plane's analytics.
               accessLog: [
                 {

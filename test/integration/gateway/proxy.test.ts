@@ -104,6 +104,13 @@ describe('embedded gateway proxying', () => {
     expect((JSON.parse(response.text) as { url: string }).url).toBe('/v1/book?x=%2F');
   });
 
+  it('answers 400 to an escaped slash or backslash in the path (path_with_escaped_slashes_action REJECT_REQUEST), not in the query', async () => {
+    for (const path of ['/api/books/a%2Fb', '/api/books/a%2fb', '/api/books/a%5Cb', '/api/books/a%5cb', '/api%2Fbooks/1']) {
+      expect((await send(gateway.port, path)).status, path).toBe(400);
+    }
+    expect((await send(gateway.port, '/api/books/1?next=%2F%5c')).status).toBe(200);
+  });
+
   it('answers 400 to a malformed percent-encoding', async () => {
     expect((await send(gateway.port, '/api/books/%zz')).status).toBe(400);
   });
