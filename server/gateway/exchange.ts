@@ -12,7 +12,7 @@ import type { Endpoint, RuntimeCluster } from './clusters.ts';
 import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
 import type { RouteSeries } from './gateway-metrics.ts';
-import { readRequestHead, setFlat } from './http-headers.ts';
+import { readRequestHead, setFlat, withoutNamed } from './http-headers.ts';
 import { sendLocalReply, sendText } from './local-replies.ts';
 import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
@@ -232,8 +232,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
 
   private forwardChecked(
     action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined,
-    method: string, path: string, authority: string, headers: string[],
+    method: string, path: string, authority: string, forwarded: string[],
   ): void {
+    let headers = forwarded;
     const { res } = this;
     if (res.destroyed) return;
     if (cluster === undefined) {
@@ -255,6 +256,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     // Envoy puts the endpoint's hostname in Host verbatim (the translator writes `name:port` when the port is
     // not the scheme's default).
     else if (action.hostRewrite?.kind === 'auto' && endpoint.hostname !== undefined) host = endpoint.hostname;
+    const removals = match.route.removeHeaders;
+    if (removals !== null) headers = withoutNamed(headers, removals);
     headers.push('host', host);
     this.method = method;
     const { req, chain } = this;

@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
+import type { EnvoyResource } from '../../../server/envoy/resources.ts';
 import {
   methodIs, route, routeConfiguration, snapshot, staticCluster,
 } from '../../fixtures/gateway/envoy-resources.ts';
 import { ManualSource, send, silentLogger, startUpstream, type TestServer } from '../../fixtures/gateway/servers.ts';
+
+/** Headers removed before the upstream on every route (RouteConfiguration.request_headers_to_remove). */
+function withHeadersToRemove(config: EnvoyResource): EnvoyResource {
+  return { ...config, requestHeadersToRemove: ['x-http-method-override', 'X-Method-Override'] };
+}
 
 describe('embedded gateway proxying', () => {
   let books: TestServer;
@@ -33,7 +39,7 @@ describe('embedded gateway proxying', () => {
     closedPort = closed.port;
     await closed.close();
     const source = new ManualSource(snapshot('1', {
-      routes: [routeConfiguration([{
+      routes: [withHeadersToRemove(routeConfiguration([{
         name: 'default',
         domains: ['*'],
         routes: [
@@ -46,8 +52,9 @@ describe('embedded gateway proxying', () => {
           route({ name: 'books/GET/weighted', match: { path: '/weighted' }, weightedClusters: [{ name: 'books', weight: 3 }, { name: 'other', weight: 1 }], hostRewriteLiteral: 'literal.test' }),
           route({ name: 'flaky/GET/flaky', match: { path: '/flaky' }, cluster: 'flaky' }),
           route({ name: 'missing/GET/missing', match: { path: '/missing' }, cluster: 'no-such-cluster' }),
+          { ...route({ name: 'books/GET/strip', match: { path: '/strip' }, cluster: 'books' }), requestHeadersToRemove: ['x-route-only'] },
         ],
-      }])],
+      }]))],
       clusters: [
         staticCluster('books', [{ address: '127.0.0.1', port: books.port }]),
         staticCluster('named', [{ address: '127.0.0.1', port: books.port, hostname: 'books.internal' }]),
@@ -109,6 +116,18 @@ describe('embedded gateway proxying', () => {
       expect((await send(gateway.port, path)).status, path).toBe(400);
     }
     expect((await send(gateway.port, '/api/books/1?next=%2F%5c')).status).toBe(200);
+  });
+
+  it('removes the request_headers_to_remove of the route configuration and of the route before the upstream', async () => {
+    const headers = { 'X-HTTP-Method-Override': 'DELETE', 'x-method-override': 'PUT', 'x-route-only': 'gone', 'x-kept': 'yes' };
+    const everywhere = JSON.parse((await send(gateway.port, '/api/books/1', { headers })).text) as { headers: Record<string, string> };
+    expect(everywhere.headers['x-http-method-override']).toBeUndefined();
+    expect(everywhere.headers['x-method-override']).toBeUndefined();
+    expect(everywhere.headers['x-route-only']).toBe('gone');
+    const routeLevel = JSON.parse((await send(gateway.port, '/strip', { headers })).text) as { headers: Record<string, string> };
+    expect(routeLevel.headers['x-route-only']).toBeUndefined();
+    expect(routeLevel.headers['x-http-method-override']).toBeUndefined();
+    expect(routeLevel.headers['x-kept']).toBe('yes');
   });
 
   it('answers 400 to a malformed percent-encoding', async () => {

@@ -32,4 +32,9 @@ describe('request hygiene in the generated Envoy configuration', () => {
   it('has the connection manager reject escaped slashes and backslashes in the path', () => {
     expect(connectionManager().pathWithEscapedSlashesAction).toBe('REJECT_REQUEST');
   });
+
+  it('removes the method-override headers before the upstream on every route', () => {
+    const [routes] = translated().routeConfiguration as Json[];
+    expect(routes!.requestHeadersToRemove).toEqual(['x-http-method-override', 'x-method-override', 'x-http-method']);
+  });
 });
