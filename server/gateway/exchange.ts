@@ -114,7 +114,11 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       sendText(res, 400, 'Bad Request', 'text/plain');
       return;
     }
-    const head = readRequestHead(req.rawHeaders);
+    const head = readRequestHead(req.rawHeaders, config?.headersWithUnderscores);
+    if (head.hasUnderscoreName && config?.headersWithUnderscores === 'REJECT_REQUEST') {
+      sendText(res, 400, 'Bad Request', 'text/plain');
+      return;
+    }
     const authority = head.host ?? '';
     const match = config === null ? null : this.ctx.routes.match(config, req, method, path, authority);
     if (config === null || match === null) {

@@ -130,6 +130,14 @@ describe('embedded gateway proxying', () => {
     expect(routeLevel.headers['x-kept']).toBe('yes');
   });
 
+  it('drops every request header whose name holds an underscore (headers_with_underscores_action DROP_HEADER)', async () => {
+    const response = await send(gateway.port, '/api/books/1', { headers: { x_apip_plan: 'forged', 'X_Apip_Application_Id': 'forged', x_other: '1', 'x-kept': 'yes' } });
+    const echoed = JSON.parse(response.text) as { headers: Record<string, string> };
+    expect(response.status).toBe(200);
+    expect(Object.keys(echoed.headers).filter((name) => name.includes('_'))).toEqual([]);
+    expect(echoed.headers['x-kept']).toBe('yes');
+  });
+
   it('answers 400 to a malformed percent-encoding', async () => {
     expect((await send(gateway.port, '/api/books/%zz')).status).toBe(400);
   });

@@ -37,4 +37,8 @@ describe('request hygiene in the generated Envoy configuration', () => {
     const [routes] = translated().routeConfiguration as Json[];
     expect(routes!.requestHeadersToRemove).toEqual(['x-http-method-override', 'x-method-override', 'x-http-method']);
   });
+
+  it('has the connection manager drop every header whose name holds an underscore (x_apip_plan as well as x_other)', () => {
+    expect(connectionManager().commonHttpProtocolOptions).toEqual({ headersWithUnderscoresAction: 'DROP_HEADER' });
+  });
 });
