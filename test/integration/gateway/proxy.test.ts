@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
 import type { EnvoyResource } from '../../../server/envoy/resources.ts';
 import {
-  methodIs, route, routeConfiguration, snapshot, staticCluster,
+  listener, methodIs, route, routeConfiguration, snapshot, staticCluster,
 } from '../../fixtures/gateway/envoy-resources.ts';
 import { ManualSource, send, silentLogger, startUpstream, type TestServer } from '../../fixtures/gateway/servers.ts';
 
@@ -193,5 +193,36 @@ describe('embedded gateway proxying', () => {
 
   it('answers 503 when the route names a cluster the snapshot does not have', async () => {
     expect((await send(gateway.port, '/missing')).status).toBe(503);
+  });
+});
+
+describe('embedded gateway request hygiene follows the connection manager it is given', () => {
+  let books: TestServer;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    books = await startUpstream('books');
+    const base = listener();
+    const hcm = (base.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[])[0]!.filters[0]!.typedConfig;
+    delete hcm.pathWithEscapedSlashesAction;
+    hcm.commonHttpProtocolOptions = { headersWithUnderscoresAction: 'REJECT_REQUEST' };
+    const source = new ManualSource(snapshot('1', {
+      listeners: [base],
+      routes: [routeConfiguration([{ name: 'default', domains: ['*'], routes: [route({ name: 'books/GET/any', match: { prefix: '/' }, cluster: 'books' })] }])],
+      clusters: [staticCluster('books', [{ address: '127.0.0.1', port: books.port }])],
+    }));
+    gateway = await createGateway({ source, port: 0, logger: silentLogger() });
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await books.close();
+  });
+
+  it('answers 400 to an underscored header name under REJECT_REQUEST, and forwards escaped slashes when no action is set', async () => {
+    expect((await send(gateway.port, '/a', { headers: { x_apip_plan: 'forged' } })).status).toBe(400);
+    const response = await send(gateway.port, '/a%2Fb', { headers: { 'x-plain': 'yes' } });
+    expect(response.status).toBe(200);
+    expect((JSON.parse(response.text) as { url: string }).url).toBe('/a%2Fb');
   });
 });
