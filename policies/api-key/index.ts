@@ -14,7 +14,7 @@ import { KeyDigester, parseDigestKey } from "../lib/crypto/key-digest";
 import { isLowerHex } from "../lib/encoding";
 import { Action, MapType } from "../lib/abi";
 import {
-  getHeaderRaw, getRequestHeader, isValidHeaderName, removeHeaderOf, setHeaderRaw, setRequestHeader,
+  countHeaderOf, getHeaderRaw, getRequestHeader, isValidHeaderName, removeHeaderOf, setHeaderRaw, setRequestHeader,
 } from "../lib/headers";
 import {
   APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, SUBSCRIPTION_ID_HEADER_BYTES,
@@ -191,6 +191,12 @@ function reject(message: string, details: string): u32 {
 }
 
 /** No credential: an optional route continues without identity, any other gets 401. */
+/** The key given twice (two query values, or the header repeated): which one counts would depend on who reads
+ *  it, so neither does (docs/gateway.md "Request hygiene"). */
+function ambiguous(): u32 {
+  return reject("Invalid API key.", "apip_api_key_ambiguous");
+}
+
 function missing(route: RouteSettings): u32 {
   return route.optional ? Action.Continue : reject("Missing API key.", "apip_api_key_missing");
 }
@@ -216,6 +222,7 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
     if (!route.inQuery && route.valuePrefix.length == 0) {
       const raw = getHeaderRaw(MapType.RequestHeaders, route.nameBytes);
       if (raw === null || raw.byteLength == 0) return missing(route);
+      if (countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1) return ambiguous();
       if (isAscii(raw)) presentedBytes = raw;
       else presented = String.UTF8.decode(raw);
     } else if (route.inQuery) {
@@ -223,12 +230,14 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
       if (path !== null) {
         const param = findQueryParam(path, route.name);
         if (param !== null) {
+          if (findQueryParam(param.pathWithout, route.name) !== null) return ambiguous();
           presented = param.value;
           pathWithout = param.pathWithout;
         }
       }
     } else {
       presented = getRequestHeader(route.name);
+      if (presented !== null && countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1) return ambiguous();
     }
     if (presentedBytes === null) {
       if (presented === null || presented.length == 0) return missing(route);

@@ -101,6 +101,30 @@ export function getHeaderPairsRaw(map: i32): ArrayBuffer {
   return takeReturned();
 }
 
+/** How many entries of map `map` are named `key` (lower-case UTF-8 bytes, as hosts store names). Scans the
+ *  serialized pairs without decoding them. */
+export function countHeaderOf(map: i32, key: ArrayBuffer): i32 {
+  const raw = getHeaderPairsRaw(map);
+  const size = <usize>raw.byteLength;
+  if (size < 4) return 0;
+  const base = changetype<usize>(raw);
+  const count = <usize>load<u32>(base);
+  if (count > (size - 4) / 8) return 0;
+  const wanted = changetype<usize>(key);
+  const wantedLength = <usize>key.byteLength;
+  let data = base + 4 + count * 8;
+  const end = base + size;
+  let found = 0;
+  for (let i: usize = 0; i < count; i++) {
+    const keyLength = <usize>load<u32>(base + 4 + i * 8);
+    const valueLength = <usize>load<u32>(base + 8 + i * 8);
+    if (data + keyLength + valueLength + 2 > end) break;
+    if (keyLength == wantedLength && memory.compare(data, wanted, keyLength) == 0) found++;
+    data += keyLength + valueLength + 2;
+  }
+  return found;
+}
+
 /** All headers of map `map`, in order. */
 export function getHeaders(map: i32): Array<Header> {
   return parsePairs(getHeaderPairsRaw(map));

@@ -13,6 +13,15 @@ export function headerName(message: string) {
   return z.string().regex(headerNamePattern, message);
 }
 
+/** Why a header the gateway reads from clients may not hold `_`: both data planes drop such request headers
+ *  (HCM headers_with_underscores_action DROP_HEADER, docs/gateway.md "Request hygiene"). */
+export const underscoreHeaderMessage = 'must not contain an underscore: the gateway drops request headers whose name has one';
+
+/** A header name the gateway reads from the client (a credential): a header name without `_`. */
+export function clientHeaderName(message: string, underscoreMessage = underscoreHeaderMessage) {
+  return headerName(message).refine((v) => !v.includes('_'), underscoreMessage);
+}
+
 // No control characters except horizontal tab (RFC 9110 field-value).
 // eslint-disable-next-line no-control-regex
 const headerValuePattern = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;

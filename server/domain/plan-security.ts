@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Executor } from '../db/client.ts';
 import { missingAuthorizationServers } from './authorization-servers.ts';
 import { type FieldIssue, joinPath } from './errors.ts';
-import { headerName as httpHeaderName } from './http-primitives.ts';
+import { clientHeaderName, headerName as httpHeaderName } from './http-primitives.ts';
 import { isSealed, type SecretBox } from './secret-box.ts';
 
 /**
@@ -37,6 +37,8 @@ export const apiKeyLocations = ['HEADER', 'QUERY'] as const;
 export type ApiKeyLocation = (typeof apiKeyLocations)[number];
 
 const headerName = httpHeaderName('Must be a valid HTTP header name');
+// The key's header is read from clients, and the gateway drops request headers whose name has `_`.
+const keyHeaderName = clientHeaderName('Must be a valid HTTP header name', 'Must not contain an underscore: the gateway drops request headers whose name has one');
 // Identity headers are the platform's own; a plan may not make a client's claim look like one (design brief).
 const claimHeaderName = headerName.refine((v) => !v.toLowerCase().startsWith('x-apip-'), 'Headers starting with x-apip- are reserved');
 const queryParamName = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'Must be 1-128 URL-safe characters');
@@ -64,7 +66,7 @@ const apiKeyOptionsSchema = z.strictObject({
 })
   .transform((o, ctx) => {
     const keyName = o.keyName ?? (o.keyLocation === 'HEADER' ? 'x-api-key' : 'api-key');
-    const check = (o.keyLocation === 'HEADER' ? headerName : queryParamName).safeParse(keyName);
+    const check = (o.keyLocation === 'HEADER' ? keyHeaderName : queryParamName).safeParse(keyName);
     if (!check.success) {
       ctx.addIssue({ code: 'custom', path: ['keyName'], message: check.error.issues[0]?.message ?? 'Invalid name' });
       return z.NEVER;

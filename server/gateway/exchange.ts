@@ -12,7 +12,7 @@ import type { Endpoint, RuntimeCluster } from './clusters.ts';
 import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
 import type { RouteSeries } from './gateway-metrics.ts';
-import { readRequestHead, setFlat } from './http-headers.ts';
+import { readRequestHead, setFlat, withoutNamed } from './http-headers.ts';
 import { sendLocalReply, sendText } from './local-replies.ts';
 import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
@@ -114,7 +114,11 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       sendText(res, 400, 'Bad Request', 'text/plain');
       return;
     }
-    const head = readRequestHead(req.rawHeaders);
+    const head = readRequestHead(req.rawHeaders, config?.headersWithUnderscores);
+    if (head.hasUnderscoreName && config?.headersWithUnderscores === 'REJECT_REQUEST') {
+      sendText(res, 400, 'Bad Request', 'text/plain');
+      return;
+    }
     const authority = head.host ?? '';
     const match = config === null ? null : this.ctx.routes.match(config, req, method, path, authority);
     if (config === null || match === null) {
@@ -232,8 +236,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
 
   private forwardChecked(
     action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined,
-    method: string, path: string, authority: string, headers: string[],
+    method: string, path: string, authority: string, forwarded: string[],
   ): void {
+    let headers = forwarded;
     const { res } = this;
     if (res.destroyed) return;
     if (cluster === undefined) {
@@ -255,6 +260,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     // Envoy puts the endpoint's hostname in Host verbatim (the translator writes `name:port` when the port is
     // not the scheme's default).
     else if (action.hostRewrite?.kind === 'auto' && endpoint.hostname !== undefined) host = endpoint.hostname;
+    const removals = match.route.removeHeaders;
+    if (removals !== null) headers = withoutNamed(headers, removals);
     headers.push('host', host);
     this.method = method;
     const { req, chain } = this;

@@ -4,6 +4,7 @@
 // does: https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-httpfilter
 import { extensionTypeUrls as typeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
+import type { HeadersWithUnderscores } from './http-headers.ts';
 import { arrayAt, booleanAt, ConfigError, isObject, type JsonObject, objectAt, stringAt } from './json-fields.ts';
 
 /** Where a module's bytes come from (AsyncDataSource). */
@@ -31,8 +32,10 @@ export interface ListenerSpec {
   inlineRouteConfig: JsonObject | null;
   /** The wasm filters in chain order (the router, always last, is implied). */
   wasmFilters: WasmFilterSpec[];
-  /** HCM `normalize_path` / `merge_slashes`. */
-  pathNormalization: { normalizePath: boolean; mergeSlashes: boolean };
+  /** HCM `normalize_path` / `merge_slashes` / `path_with_escaped_slashes_action` (REJECT_REQUEST). */
+  pathNormalization: { normalizePath: boolean; mergeSlashes: boolean; rejectEscapedSlashes: boolean };
+  /** HCM `common_http_protocol_options.headers_with_underscores_action` (ALLOW when absent). */
+  headersWithUnderscores: HeadersWithUnderscores;
 }
 
 /** A google.protobuf.Any holding a StringValue or BytesValue, as text. */
@@ -83,6 +86,22 @@ function readWasmFilter(filterName: string, typed: JsonObject, where: string): W
   };
 }
 
+/** HCM `path_with_escaped_slashes_action`: keeping or rejecting is supported; the unescaping actions (which rewrite
+ *  the path) are refused rather than silently ignored. */
+function escapedSlashesAction(hcm: JsonObject, where: string): 'KEEP_UNCHANGED' | 'REJECT_REQUEST' {
+  const action = stringAt(hcm, 'pathWithEscapedSlashesAction', where) ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  if (action === 'REJECT_REQUEST') return action;
+  if (action === 'KEEP_UNCHANGED' || action === 'IMPLEMENTATION_SPECIFIC_DEFAULT') return 'KEEP_UNCHANGED';
+  throw new ConfigError(`${where}.pathWithEscapedSlashesAction ${action} is not supported (KEEP_UNCHANGED or REJECT_REQUEST)`);
+}
+
+function underscoresAction(hcm: JsonObject, where: string): HeadersWithUnderscores {
+  const options = objectAt(hcm, 'commonHttpProtocolOptions', where);
+  const action = options === undefined ? undefined : stringAt(options, 'headersWithUnderscoresAction', `${where}.commonHttpProtocolOptions`);
+  if (action === undefined || action === 'ALLOW' || action === 'REJECT_REQUEST' || action === 'DROP_HEADER') return action ?? 'ALLOW';
+  throw new ConfigError(`${where}.commonHttpProtocolOptions.headersWithUnderscoresAction ${action} is not supported`);
+}
+
 function findConnectionManager(listener: JsonObject, where: string): JsonObject | undefined {
   for (const [c, chain] of arrayAt(listener, 'filterChains', where).entries()) {
     for (const [f, filter] of arrayAt(chain, 'filters', `${where}.filterChains[${c}]`).entries()) {
@@ -128,8 +147,10 @@ export function readListener(listeners: readonly unknown[], name?: string): List
     const pathNormalization = {
       normalizePath: booleanAt(hcm, 'normalizePath', where) === true,
       mergeSlashes: booleanAt(hcm, 'mergeSlashes', where) === true,
+      rejectEscapedSlashes: escapedSlashesAction(hcm, where) === 'REJECT_REQUEST',
     };
-    return { listenerName, routeConfigName, inlineRouteConfig, wasmFilters, pathNormalization };
+    const headersWithUnderscores = underscoresAction(hcm, where);
+    return { listenerName, routeConfigName, inlineRouteConfig, wasmFilters, pathNormalization, headersWithUnderscores };
   }
   throw new ConfigError(name === undefined ? 'no listener with an HttpConnectionManager' : `no listener ${JSON.stringify(name)} with an HttpConnectionManager`);
 }

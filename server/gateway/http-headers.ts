@@ -68,9 +68,16 @@ export interface RequestHead {
   hasRequestId: boolean;
   /** No Transfer-Encoding and no (or a zero) Content-Length. */
   hasNoBody: boolean;
+  /** A header name held an underscore (and `underscores` was not ALLOW). */
+  hasUnderscoreName: boolean;
 }
 
-export function readRequestHead(rawHeaders: readonly string[]): RequestHead {
+/** HCM `common_http_protocol_options.headers_with_underscores_action`. */
+export type HeadersWithUnderscores = 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
+
+export function readRequestHead(rawHeaders: readonly string[], underscores: HeadersWithUnderscores = 'ALLOW'): RequestHead {
+  const checkUnderscores = underscores !== 'ALLOW';
+  let hasUnderscoreName = false;
   const headers: string[] = [];
   let connectionListed: Set<string> | undefined;
   let host: string | undefined;
@@ -91,7 +98,13 @@ export function readRequestHead(rawHeaders: readonly string[]): RequestHead {
       case 'content-length': contentLength ??= value; break;
       case 'x-forwarded-for': forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
       case 'x-request-id': hasRequestId = true; break;
-      default: if (hopByHop.has(name)) continue;
+      default:
+        if (hopByHop.has(name)) continue;
+        // DROP_HEADER: the header is gone before filters and routing (REJECT_REQUEST: the caller answers 400).
+        if (checkUnderscores && name.includes('_')) {
+          hasUnderscoreName = true;
+          continue;
+        }
     }
     headers.push(name, value);
   }
@@ -101,6 +114,7 @@ export function readRequestHead(rawHeaders: readonly string[]): RequestHead {
     forwardedFor,
     hasRequestId,
     hasNoBody: !hasTransferEncoding && (contentLength === undefined || contentLength === '0'),
+    hasUnderscoreName,
   };
 }
 

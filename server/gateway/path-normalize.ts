@@ -7,6 +7,21 @@
 export interface PathNormalization {
   normalizePath: boolean;
   mergeSlashes: boolean;
+  /** HCM `path_with_escaped_slashes_action: REJECT_REQUEST`: `%2F`/`%5C` (either case) in the path answer 400, so
+   *  an upstream that decodes them cannot see a different path than the one routed. */
+  rejectEscapedSlashes?: boolean;
+}
+
+/** True when the path (before any `?`) holds `%2F` or `%5C` in either case. */
+export function hasEscapedSlash(path: string): boolean {
+  const queryAt = path.indexOf('?');
+  const end = queryAt < 0 ? path.length : queryAt;
+  for (let i = path.indexOf('%'); i >= 0 && i + 2 < end; i = path.indexOf('%', i + 1)) {
+    const high = path.charCodeAt(i + 1);
+    const low = path.charCodeAt(i + 2) | 0x20;
+    if ((high === 0x32 /* 2 */ && low === 0x66 /* f */) || (high === 0x35 /* 5 */ && low === 0x63 /* c */)) return true;
+  }
+  return false;
 }
 
 const unreserved = /^[A-Za-z0-9\-._~]$/;
@@ -65,6 +80,7 @@ function isAlreadyNormal(path: string): boolean {
 
 /** The normalised `:path` (query kept as sent), or null when the path is malformed (Envoy answers 400). */
 export function normalizeRequestPath(path: string, options: PathNormalization): string | null {
+  if (options.rejectEscapedSlashes === true && hasEscapedSlash(path)) return null;
   if (!options.normalizePath && !options.mergeSlashes) return path;
   if (isAlreadyNormal(path)) return path;
   const queryAt = path.indexOf('?');

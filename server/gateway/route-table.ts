@@ -43,6 +43,9 @@ export interface CompiledRoute {
   readonly matchPath: PathTest;
   readonly headers: readonly HeaderMatcher[];
   readonly query: readonly QueryMatcher[];
+  /** `request_headers_to_remove` of the route configuration, virtual host and route (lower-case), removed before
+   *  the upstream as Envoy's router does (filters still see them); null when none. */
+  readonly removeHeaders: ReadonlySet<string> | null;
 }
 
 export interface RouteRequest {
@@ -121,7 +124,21 @@ function compileForward(action: JsonObject, where: string): RouteAction {
   };
 }
 
-function compileRoute(spec: JsonObject, where: string): CompiledRoute {
+/** `request_headers_to_remove` at one level; Envoy refuses pseudo-headers and Host there. */
+function headersToRemove(spec: JsonObject, where: string): string[] {
+  const value = spec.requestHeadersToRemove;
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((name): name is string => typeof name === 'string' && name !== '')) {
+    throw new ConfigError(`${where}.requestHeadersToRemove must be an array of header names`);
+  }
+  return value.map((name, i) => {
+    const lower = name.toLowerCase();
+    if (lower.startsWith(':') || lower === 'host') throw new ConfigError(`${where}.requestHeadersToRemove[${i}]: ${name} may not be removed`);
+    return lower;
+  });
+}
+
+function compileRoute(spec: JsonObject, where: string, inheritedRemovals: readonly string[]): CompiledRoute {
   const match = objectAt(spec, 'match', where);
   if (match === undefined) throw new ConfigError(`${where}.match is required`);
   const route = objectAt(spec, 'route', where);
@@ -134,12 +151,14 @@ function compileRoute(spec: JsonObject, where: string): CompiledRoute {
   } else {
     throw new ConfigError(`${where}: only route and directResponse actions are supported`);
   }
+  const removals = [...inheritedRemovals, ...headersToRemove(spec, where)];
   return {
     name: stringAt(spec, 'name', where) ?? '',
     action,
     matchPath: compilePathTest(match, `${where}.match`),
     headers: arrayAt(match, 'headers', `${where}.match`).map((header, i) => compileHeaderMatcher(header, `${where}.match.headers[${i}]`)),
     query: arrayAt(match, 'queryParameters', `${where}.match`).map((query, i) => compileQueryMatcher(query, `${where}.match.queryParameters[${i}]`)),
+    removeHeaders: removals.length === 0 ? null : new Set(removals),
   };
 }
 
@@ -178,13 +197,15 @@ export function compileRouteTable(config: JsonObject): RouteTable {
   const name = stringAt(config, 'name', 'routeConfiguration') ?? '';
   const where = `routeConfiguration ${JSON.stringify(name)}`;
   const index = new VirtualHostIndex<CompiledVirtualHost>();
+  const configRemovals = headersToRemove(config, where);
   arrayAt(config, 'virtualHosts', where).forEach((host, i) => {
     const at = `${where}.virtualHosts[${i}]`;
     const domains = host.domains;
     if (!Array.isArray(domains) || !domains.every((domain): domain is string => typeof domain === 'string') || domains.length === 0) {
       throw new ConfigError(`${at}.domains must be a non-empty array of strings`);
     }
-    const routes = arrayAt(host, 'routes', at).map((route, r) => compileRoute(route, `${at}.routes[${r}]`));
+    const hostRemovals = [...configRemovals, ...headersToRemove(host, at)];
+    const routes = arrayAt(host, 'routes', at).map((route, r) => compileRoute(route, `${at}.routes[${r}]`, hostRemovals));
     index.add(domains, { name: stringAt(host, 'name', at) ?? '', routes }, at);
   });
   return new RouteTable(name, index);

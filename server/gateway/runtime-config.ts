@@ -15,6 +15,7 @@ import { loadPlugin, type Plugin } from './proxy-wasm/plugin.ts';
 import type { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
 import type { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller, PolicyLogger } from './proxy-wasm/types.ts';
+import type { HeadersWithUnderscores } from './http-headers.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
 
 export interface RuntimeConfig {
@@ -23,6 +24,8 @@ export interface RuntimeConfig {
   readonly routes: RouteTable;
   /** HCM path normalisation applied before filters and routing. */
   readonly pathNormalization: PathNormalization;
+  /** HCM `headers_with_underscores_action`, applied as the request head is read. */
+  readonly headersWithUnderscores: HeadersWithUnderscores;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;
   /** Wasm filters in chain order (the router is implied last). */
   readonly filters: readonly ChainFilter[];
@@ -112,6 +115,7 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
     listenerName: listener.listenerName,
     routes,
     pathNormalization: listener.pathNormalization,
+    headersWithUnderscores: listener.headersWithUnderscores,
     clusters,
     filters,
     plugins: created,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { headerNamePattern } from '../domain/http-primitives.ts';
+import { headerNamePattern, underscoreHeaderMessage } from '../domain/http-primitives.ts';
 import type { IrTables } from '../xds/ir.ts';
 import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
 import { moduleConfiguration, selectionEntry, selectionRule, sha256Hex } from './module-config.ts';
@@ -25,6 +25,9 @@ const params = z.strictObject({
   in: z.enum(['header', 'query'], { error: 'must be header or query' }).default('header'),
   valuePrefix: z.string().optional(),
   propagateCredential: z.boolean().optional(),
+}).superRefine((p, ctx) => {
+  // A header is read from clients, and the gateway drops request headers whose name has `_`.
+  if (p.in === 'header' && p.key.includes('_')) ctx.addIssue({ code: 'custom', path: ['key'], message: underscoreHeaderMessage });
 });
 
 const configuration = moduleConfiguration(

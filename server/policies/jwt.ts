@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
-import { headerName } from '../domain/http-primitives.ts';
+import { clientHeaderName, headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
 import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
 import { claimToHeader, clientIdentity, moduleConfiguration, scopesMode, selectionEntry, selectionRule } from './module-config.ts';
@@ -38,7 +38,8 @@ const validHeaderName = headerName('must be a valid header name');
 const scopes = z.array(z.string().min(1, 'must not be empty'));
 
 const params = z.strictObject({
-  header: validHeaderName.optional(),
+  // Read from clients: no `_` (the gateway drops request headers whose name has one).
+  header: clientHeaderName('must be a valid header name').optional(),
   issuer: z.string().min(1).optional(),
   audiences: z.array(z.string().min(1)).optional(),
   jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),

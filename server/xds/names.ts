@@ -37,6 +37,13 @@ export const identityHeaders = {
   plan: 'x-apip-plan',
 } as const;
 
+/**
+ * Method-override headers, removed before the upstream on every route (RouteConfiguration
+ * `request_headers_to_remove`): an upstream framework honouring them would run another method than the one the
+ * route and its policies matched (docs/gateway.md "Request hygiene").
+ */
+export const methodOverrideHeaders = ['x-http-method-override', 'x-method-override', 'x-http-method'] as const;
+
 /** Request headers every access-log entry carries: the identity the policies established (docs/analytics.md). */
 export const accessLogRequestHeaders = [identityHeaders.applicationId, identityHeaders.plan] as const;
 

@@ -120,6 +120,16 @@ describe('api-key policy', () => {
     expect(headers.get(':path')).toBe('/books/7?format=json&x=1');
   });
 
+  it('answers 401 to a key given twice, in the query or the header, even when both values are the valid key', async () => {
+    const plugin = await load();
+    for (const second of [valid, 'other-key']) {
+      const query = sendRequest(plugin, { route: QUERY_ROUTE, path: `/books/7?apikey=${encodeURIComponent(valid)}&apikey=${encodeURIComponent(second)}` });
+      expect(localReplyOf(query.outcome).status).toBe(401);
+      const header = sendRequest(plugin, { route: ROUTE, headers: [['x-api-key', valid], ['x-api-key', second]] });
+      expect(localReplyOf(header.outcome).status).toBe(401);
+    }
+  });
+
   it('ignores a header key when configured for the query', async () => {
     const plugin = await load();
     const reply = localReplyOf(sendRequest(plugin, { route: QUERY_ROUTE, path: '/books/7', headers: [['apikey', valid]] }).outcome);

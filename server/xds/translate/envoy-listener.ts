@@ -133,6 +133,11 @@ export function buildListener(ir: IrSnapshot): EnvoyResource {
               httpFilters: buildHttpFilters(ir),
               normalizePath: true,
               mergeSlashes: true,
+              // `%2F`/`%5C` in the path answer 400: an upstream that decodes them would see another path than the one routed.
+              pathWithEscapedSlashesAction: 'REJECT_REQUEST',
+              // Any request header whose name holds `_` is dropped before filters and routing: frameworks that
+              // read `x_apip_plan` as `x-apip-plan` (CGI-style HTTP_X_APIP_PLAN) cannot be handed a forged identity.
+              commonHttpProtocolOptions: { headersWithUnderscoresAction: 'DROP_HEADER' },
               // Every request's route, status, timing and identity streamed to the control plane's analytics.
               accessLog: [
                 {

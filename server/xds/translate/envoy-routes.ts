@@ -1,5 +1,5 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
-import { routeConfigurationName, virtualHostName } from '../names.ts';
+import { methodOverrideHeaders, routeConfigurationName, virtualHostName } from '../names.ts';
 import type { EnvoyResource } from '../../envoy/resources.ts';
 
 /**
@@ -52,6 +52,7 @@ function routeAction(route: IrRoute): Record<string, unknown> {
 /**
  * One RouteConfiguration; a virtual host per domain (sorted by name), its routes in IR order, which is match
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
+ * The method-override headers are removed before the upstream on every route.
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
@@ -65,5 +66,5 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const virtualHosts = [...byDomain.entries()]
     .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { name: routeConfigurationName, virtualHosts };
+  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders] };
 }

@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../../server/gateway/gateway.ts';
+import type { EnvoyResource } from '../../../server/envoy/resources.ts';
 import {
-  methodIs, route, routeConfiguration, snapshot, staticCluster,
+  listener, methodIs, route, routeConfiguration, snapshot, staticCluster,
 } from '../../fixtures/gateway/envoy-resources.ts';
 import { ManualSource, send, silentLogger, startUpstream, type TestServer } from '../../fixtures/gateway/servers.ts';
+
+/** Headers removed before the upstream on every route (RouteConfiguration.request_headers_to_remove). */
+function withHeadersToRemove(config: EnvoyResource): EnvoyResource {
+  return { ...config, requestHeadersToRemove: ['x-http-method-override', 'X-Method-Override'] };
+}
 
 describe('embedded gateway proxying', () => {
   let books: TestServer;
@@ -33,7 +39,7 @@ describe('embedded gateway proxying', () => {
     closedPort = closed.port;
     await closed.close();
     const source = new ManualSource(snapshot('1', {
-      routes: [routeConfiguration([{
+      routes: [withHeadersToRemove(routeConfiguration([{
         name: 'default',
         domains: ['*'],
         routes: [
@@ -46,8 +52,9 @@ describe('embedded gateway proxying', () => {
           route({ name: 'books/GET/weighted', match: { path: '/weighted' }, weightedClusters: [{ name: 'books', weight: 3 }, { name: 'other', weight: 1 }], hostRewriteLiteral: 'literal.test' }),
           route({ name: 'flaky/GET/flaky', match: { path: '/flaky' }, cluster: 'flaky' }),
           route({ name: 'missing/GET/missing', match: { path: '/missing' }, cluster: 'no-such-cluster' }),
+          { ...route({ name: 'books/GET/strip', match: { path: '/strip' }, cluster: 'books' }), requestHeadersToRemove: ['x-route-only'] },
         ],
-      }])],
+      }]))],
       clusters: [
         staticCluster('books', [{ address: '127.0.0.1', port: books.port }]),
         staticCluster('named', [{ address: '127.0.0.1', port: books.port, hostname: 'books.internal' }]),
@@ -102,6 +109,33 @@ describe('embedded gateway proxying', () => {
     const response = await send(gateway.port, '/public/..//api/./books/%34%32?x=%2F');
     expect(response.status).toBe(200);
     expect((JSON.parse(response.text) as { url: string }).url).toBe('/v1/book?x=%2F');
+  });
+
+  it('answers 400 to an escaped slash or backslash in the path (path_with_escaped_slashes_action REJECT_REQUEST), not in the query', async () => {
+    for (const path of ['/api/books/a%2Fb', '/api/books/a%2fb', '/api/books/a%5Cb', '/api/books/a%5cb', '/api%2Fbooks/1']) {
+      expect((await send(gateway.port, path)).status, path).toBe(400);
+    }
+    expect((await send(gateway.port, '/api/books/1?next=%2F%5c')).status).toBe(200);
+  });
+
+  it('removes the request_headers_to_remove of the route configuration and of the route before the upstream', async () => {
+    const headers = { 'X-HTTP-Method-Override': 'DELETE', 'x-method-override': 'PUT', 'x-route-only': 'gone', 'x-kept': 'yes' };
+    const everywhere = JSON.parse((await send(gateway.port, '/api/books/1', { headers })).text) as { headers: Record<string, string> };
+    expect(everywhere.headers['x-http-method-override']).toBeUndefined();
+    expect(everywhere.headers['x-method-override']).toBeUndefined();
+    expect(everywhere.headers['x-route-only']).toBe('gone');
+    const routeLevel = JSON.parse((await send(gateway.port, '/strip', { headers })).text) as { headers: Record<string, string> };
+    expect(routeLevel.headers['x-route-only']).toBeUndefined();
+    expect(routeLevel.headers['x-http-method-override']).toBeUndefined();
+    expect(routeLevel.headers['x-kept']).toBe('yes');
+  });
+
+  it('drops every request header whose name holds an underscore (headers_with_underscores_action DROP_HEADER)', async () => {
+    const response = await send(gateway.port, '/api/books/1', { headers: { x_apip_plan: 'forged', 'X_Apip_Application_Id': 'forged', x_other: '1', 'x-kept': 'yes' } });
+    const echoed = JSON.parse(response.text) as { headers: Record<string, string> };
+    expect(response.status).toBe(200);
+    expect(Object.keys(echoed.headers).filter((name) => name.includes('_'))).toEqual([]);
+    expect(echoed.headers['x-kept']).toBe('yes');
   });
 
   it('answers 400 to a malformed percent-encoding', async () => {
@@ -159,5 +193,36 @@ describe('embedded gateway proxying', () => {
 
   it('answers 503 when the route names a cluster the snapshot does not have', async () => {
     expect((await send(gateway.port, '/missing')).status).toBe(503);
+  });
+});
+
+describe('embedded gateway request hygiene follows the connection manager it is given', () => {
+  let books: TestServer;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    books = await startUpstream('books');
+    const base = listener();
+    const hcm = (base.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[])[0]!.filters[0]!.typedConfig;
+    delete hcm.pathWithEscapedSlashesAction;
+    hcm.commonHttpProtocolOptions = { headersWithUnderscoresAction: 'REJECT_REQUEST' };
+    const source = new ManualSource(snapshot('1', {
+      listeners: [base],
+      routes: [routeConfiguration([{ name: 'default', domains: ['*'], routes: [route({ name: 'books/GET/any', match: { prefix: '/' }, cluster: 'books' })] }])],
+      clusters: [staticCluster('books', [{ address: '127.0.0.1', port: books.port }])],
+    }));
+    gateway = await createGateway({ source, port: 0, logger: silentLogger() });
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await books.close();
+  });
+
+  it('answers 400 to an underscored header name under REJECT_REQUEST, and forwards escaped slashes when no action is set', async () => {
+    expect((await send(gateway.port, '/a', { headers: { x_apip_plan: 'forged' } })).status).toBe(400);
+    const response = await send(gateway.port, '/a%2Fb', { headers: { 'x-plain': 'yes' } });
+    expect(response.status).toBe(200);
+    expect((JSON.parse(response.text) as { url: string }).url).toBe('/a%2Fb');
   });
 });

@@ -110,6 +110,21 @@ describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
     });
   });
 
+  it('refuses a client credential header name with an underscore (the gateway drops such headers) and accepts one in the query', async () => {
+    const result = await create({
+      security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x_api_key' } },
+      policies: [
+        { name: 'api-key', version: 'v1', params: { key: 'api_key', in: 'header' } },
+        { name: 'jwt', version: 'v1', params: { header: 'x_token' } },
+      ],
+    });
+    expect(result.__typename).toBe('ValidationError');
+    expect(result.issues?.map((i) => i.path).sort()).toEqual(['policies[0].params.key', 'policies[1].params.header', 'security.apiKey.keyName']);
+    expect(result.issues?.every((i) => i.message.includes('underscore'))).toBe(true);
+    const query = await create({ security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'api_key' } }, policies: [{ name: 'api-key', version: 'v1', params: { key: 'api_key', in: 'query' } }] });
+    expect(query.__typename).toBe('CreatePlanPayload');
+  });
+
   it('returns ValidationError with every field path and writes nothing when the input is invalid', async () => {
     const before = await rowCounts();
     const result = await create({

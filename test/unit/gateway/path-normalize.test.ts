@@ -23,4 +23,14 @@ describe('normalizeRequestPath', () => {
     expect(normalizeRequestPath('/a%zz', both)).toBeNull();
     expect(normalizeRequestPath('/a/../b//c', { normalizePath: false, mergeSlashes: false })).toBe('/a/../b//c');
   });
+
+  it('refuses %2F and %5C in either case in the path when asked to reject escaped slashes, and only then', () => {
+    const rejecting = { ...both, rejectEscapedSlashes: true };
+    for (const path of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a%5cb']) {
+      expect(normalizeRequestPath(path, rejecting), path).toBeNull();
+      expect(normalizeRequestPath(path, { ...rejecting, normalizePath: false, mergeSlashes: false }), path).toBeNull();
+    }
+    expect(normalizeRequestPath('/a?next=%2F', rejecting)).toBe('/a?next=%2F');
+    expect(normalizeRequestPath('/a%2Fb', both)).toBe('/a%2Fb');
+  });
 });

@@ -106,4 +106,19 @@ describe('route table: routes', () => {
   it('refuses a route without a path specifier', () => {
     expect(() => compileRouteTable(routeConfiguration([{ name: 'v', domains: ['*'], routes: [route({ name: 'bad', match: {}, cluster: 'c' })] }]))).toThrow(/needs one of prefix/);
   });
+
+  it('collects request_headers_to_remove of the configuration, virtual host and route, lower-cased', () => {
+    const table = compileRouteTable({
+      ...routeConfiguration([{ name: 'v', domains: ['*'], routes: [{ ...hostRoute('r'), requestHeadersToRemove: ['X-Route'] }] }]),
+      requestHeadersToRemove: ['X-HTTP-Method-Override'],
+    });
+    expect([...table.match(request('/'))?.route.removeHeaders ?? []]).toEqual(['x-http-method-override', 'x-route']);
+    expect(compileRouteTable(routeConfiguration([{ name: 'v', domains: ['*'], routes: [hostRoute('r')] }])).match(request('/'))?.route.removeHeaders).toBeNull();
+  });
+
+  it('refuses to remove Host or a pseudo-header, as Envoy does', () => {
+    for (const name of ['host', ':path']) {
+      expect(() => compileRouteTable({ ...routeConfiguration([{ name: 'v', domains: ['*'], routes: [hostRoute('r')] }]), requestHeadersToRemove: [name] })).toThrow(/may not be removed/);
+    }
+  });
 });

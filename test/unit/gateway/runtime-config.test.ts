@@ -58,4 +58,30 @@ describe('buildRuntimeConfig', () => {
   it('refuses a cluster defined twice', async () => {
     await expect(buildRuntimeConfig(snapshot('1', { routes, clusters: [...clusters, ...clusters] }), deps())).rejects.toThrow(/defined twice/);
   });
+
+  it('reads path_with_escaped_slashes_action REJECT_REQUEST and refuses the unescaping actions it does not implement', async () => {
+    const withAction = (action: string | undefined): Snapshot => {
+      const base = listener();
+      const hcm = (base.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[])[0]!.filters[0]!.typedConfig;
+      if (action === undefined) delete hcm.pathWithEscapedSlashesAction;
+      else hcm.pathWithEscapedSlashesAction = action;
+      return snapshot('1', { listeners: [base], routes, clusters });
+    };
+    expect((await buildRuntimeConfig(withAction('REJECT_REQUEST'), deps())).pathNormalization.rejectEscapedSlashes).toBe(true);
+    expect((await buildRuntimeConfig(withAction(undefined), deps())).pathNormalization.rejectEscapedSlashes).toBe(false);
+    await expect(buildRuntimeConfig(withAction('UNESCAPE_AND_FORWARD'), deps())).rejects.toThrow(/pathWithEscapedSlashesAction UNESCAPE_AND_FORWARD is not supported/);
+  });
+
+  it('reads headers_with_underscores_action (ALLOW when absent)', async () => {
+    const withAction = (action: string | undefined): Snapshot => {
+      const base = listener();
+      const hcm = (base.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[])[0]!.filters[0]!.typedConfig;
+      hcm.commonHttpProtocolOptions = action === undefined ? undefined : { headersWithUnderscoresAction: action };
+      return snapshot('1', { listeners: [base], routes, clusters });
+    };
+    expect((await buildRuntimeConfig(withAction('DROP_HEADER'), deps())).headersWithUnderscores).toBe('DROP_HEADER');
+    expect((await buildRuntimeConfig(withAction('REJECT_REQUEST'), deps())).headersWithUnderscores).toBe('REJECT_REQUEST');
+    expect((await buildRuntimeConfig(withAction(undefined), deps())).headersWithUnderscores).toBe('ALLOW');
+    await expect(buildRuntimeConfig(withAction('SOMETHING'), deps())).rejects.toThrow(/headersWithUnderscoresAction SOMETHING is not supported/);
+  });
 });

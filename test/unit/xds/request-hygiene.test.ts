@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { translate } from '../../../server/xds/translate/translate.ts';
+import { validateResources } from '../../../server/xds/validate.ts';
+import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
+
+const options = {
+  controlPlaneUrl: 'http://control-plane:9090',
+  listenerPort: 8080,
+  keyDigestSecret: '0123456789abcdef'.repeat(4),
+  modules: Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }])),
+};
+
+function translated() {
+  const input = fileURLToPath(new URL('../../golden/xds/in/reading-list.yaml', import.meta.url));
+  const { resources } = translate(modelFromYaml(parse(readFileSync(input, 'utf8'))), options);
+  expect(validateResources(resources)).toEqual([]);
+  return resources;
+}
+
+type Json = Record<string, unknown>;
+
+function connectionManager(): Json {
+  const [listener] = translated().listener as Json[];
+  const chains = listener!.filterChains as { filters: { typedConfig: Json }[] }[];
+  return chains[0]!.filters[0]!.typedConfig;
+}
+
+describe('request hygiene in the generated Envoy configuration', () => {
+  it('has the connection manager reject escaped slashes and backslashes in the path', () => {
+    expect(connectionManager().pathWithEscapedSlashesAction).toBe('REJECT_REQUEST');
+  });
+
+  it('removes the method-override headers before the upstream on every route', () => {
+    const [routes] = translated().routeConfiguration as Json[];
+    expect(routes!.requestHeadersToRemove).toEqual(['x-http-method-override', 'x-method-override', 'x-http-method']);
+  });
+
+  it('has the connection manager drop every header whose name holds an underscore (x_apip_plan as well as x_other)', () => {
+    expect(connectionManager().commonHttpProtocolOptions).toEqual({ headersWithUnderscoresAction: 'DROP_HEADER' });
+  });
+});
