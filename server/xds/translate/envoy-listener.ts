@@ -81,8 +81,8 @@ class SortedEntries<V> implements ReadonlyMap<string, V> {
   }
 }
 
-/** The wasm filters (in httpFilterOrder, only modules some route uses) then the router, which must be last. */
-export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
+/** Each module some route uses and that the snapshot has, in httpFilterOrder, with its routes' settings. */
+function wasmFilterRoutes(ir: IrSnapshot): [PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>][] {
   // Settings maps must be sorted by route name; routes are sorted by domain then match order.
   const perKind = new Map<PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>>();
   for (const kind of httpFilterOrder) perKind.set(kind, new SortedEntries());
@@ -94,11 +94,25 @@ export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
       if (value !== undefined) perKind.get(kind as PolicyKind)?.push(route.name, value);
     }
   }
-  const filters: EnvoyResource[] = [];
-  for (const kind of httpFilterOrder) {
+  return httpFilterOrder.flatMap((kind) => {
     const routes = perKind.get(kind);
-    const module = ir.modules[kind];
-    if (!routes || routes.size === 0 || !module) continue;
+    return routes && routes.size > 0 && ir.modules[kind] ? [[kind, routes] as [PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>]] : [];
+  });
+}
+
+/**
+ * Whether the listener runs a wasm filter, whose first module strips client-sent identity headers. Without one the
+ * route configuration removes them instead (envoy-routes.ts), so an upstream never trusts an identity a client wrote.
+ */
+export function hasWasmFilters(ir: IrSnapshot): boolean {
+  return wasmFilterRoutes(ir).length > 0;
+}
+
+/** The wasm filters (in httpFilterOrder, only modules some route uses) then the router, which must be last. */
+export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
+  const filters: EnvoyResource[] = [];
+  for (const [kind, routes] of wasmFilterRoutes(ir)) {
+    const module = ir.modules[kind]!;
     // The first module of the chain removes client-supplied identity headers before anything reads them.
     // Key-checking modules get the digest key to compute keyed digests of what clients present (secrets.ts `keyDigest`).
     const digestKey = policyFilters[kind].usesKeyDigests ? { digestKey: ir.keyDigestSecret } : {};

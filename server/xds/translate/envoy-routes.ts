@@ -1,5 +1,6 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
-import { methodOverrideHeaders, routeConfigurationName, virtualHostName } from '../names.ts';
+import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName } from '../names.ts';
+import { hasWasmFilters } from './envoy-listener.ts';
 import type { EnvoyResource } from '../../envoy/resources.ts';
 
 /**
@@ -52,7 +53,8 @@ function routeAction(route: IrRoute): Record<string, unknown> {
 /**
  * One RouteConfiguration; a virtual host per domain (sorted by name), its routes in IR order, which is match
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
- * The method-override headers are removed before the upstream on every route.
+ * The method-override headers are removed before the upstream on every route, and so are the identity headers when
+ * no policy module runs to strip them (a snapshot whose routes carry no policy).
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
@@ -66,5 +68,6 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const virtualHosts = [...byDomain.entries()]
     .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders] };
+  const clientIdentity = hasWasmFilters(ir) ? [] : Object.values(identityHeaders);
+  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders, ...clientIdentity] };
 }

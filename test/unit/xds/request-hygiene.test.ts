@@ -13,8 +13,9 @@ const options = {
   modules: Object.fromEntries(['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((n) => [n, { sha256: 'f'.repeat(64) }])),
 };
 
-function translated() {
-  const input = fileURLToPath(new URL('../../golden/xds/in/reading-list.yaml', import.meta.url));
+/** reading-list has policies on its routes; path-params has none, so no wasm filter runs. */
+function translated(golden = 'reading-list') {
+  const input = fileURLToPath(new URL(`../../golden/xds/in/${golden}.yaml`, import.meta.url));
   const { resources } = translate(modelFromYaml(parse(readFileSync(input, 'utf8'))), options);
   expect(validateResources(resources)).toEqual([]);
   return resources;
@@ -36,6 +37,15 @@ describe('request hygiene in the generated Envoy configuration', () => {
   it('removes the method-override headers before the upstream on every route', () => {
     const [routes] = translated().routeConfiguration as Json[];
     expect(routes!.requestHeadersToRemove).toEqual(['x-http-method-override', 'x-method-override', 'x-http-method']);
+  });
+
+  it('removes client-sent identity headers at the route configuration when no policy module runs to strip them', () => {
+    const [bare] = translated('path-params').routeConfiguration as Json[];
+    expect(bare!.requestHeadersToRemove).toEqual(expect.arrayContaining(['x-apip-application-id', 'x-apip-subscription-id', 'x-apip-plan']));
+    // With modules the first one strips them before any policy reads them; removing them at the router would also
+    // remove the identity the policies established.
+    const [withPolicies] = translated().routeConfiguration as Json[];
+    expect(withPolicies!.requestHeadersToRemove).not.toContain('x-apip-plan');
   });
 
   it('has the connection manager drop every header whose name holds an underscore (x_apip_plan as well as x_other)', () => {
