@@ -1,41 +1,19 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../../db/client.ts';
-import { apis, operations } from '../../db/schema/index.ts';
-import { routeTemplate } from './validation.ts';
+import { apis, apiUpstreams, operations } from '../../db/schema/index.ts';
 import { ConflictError } from '../errors.ts';
+import { type ClaimantShape, claimKey, claimVhosts, resolveContext, routeClaims, routePath, routeTemplate } from '../route-claims.ts';
 
 /**
- * Route claims: a deployed API serves `method + resolved path + vhost`; two deployed APIs may not serve the same
- * one, or the gateway could not tell which should answer. Path parameters are compared by position only
- * (`/books/{id}` = `/books/{bookId}`), as the router sees them.
+ * Route claims (server/domain/route-claims.ts, shared with the translator): a deployed API serves
+ * `method + resolved path + vhost`; two deployed APIs may not serve the same one, or the gateway could not tell
+ * which should answer.
  */
 
-/** Any API with no vhost is served on the default virtual host. */
-const defaultVhost = '*';
+export { resolveContext, routePath };
 
-/** `context` with `$version` substituted, as routed. */
-export function resolveContext(context: string, version: string): string {
-  return context.replaceAll('$version', version);
-}
-
-/** context + operation path, the path a route matches. */
-export function routePath(resolvedContext: string, operationPath: string): string {
-  return resolvedContext === '/' ? operationPath : `${resolvedContext}${operationPath}`;
-}
-
-export interface RouteClaimant {
+export interface RouteClaimant extends ClaimantShape {
   id: string | null;
-  context: string;
-  version: string;
-  vhostMain: string | null;
-  vhostSandbox: string | null;
-  operations: readonly { method: string; path: string }[];
-}
-
-function vhostsOf(api: Pick<RouteClaimant, 'vhostMain' | 'vhostSandbox'>): string[] {
-  const hosts = [(api.vhostMain ?? defaultVhost).toLowerCase()];
-  if (api.vhostSandbox) hosts.push(api.vhostSandbox.toLowerCase());
-  return hosts;
 }
 
 /** `/a/b/c` -> `/`, `/a`, `/a/b`, `/a/b/c`: every context another API could have to reach this path. */
@@ -60,16 +38,11 @@ export async function lockRouteClaims(tx: Transaction): Promise<void> {
 
 /** Throws ConflictError when another deployed API already serves one of the claimant's routes. */
 export async function assertRoutesFree(db: Executor, claimant: RouteClaimant): Promise<void> {
-  const resolved = resolveContext(claimant.context, claimant.version);
-  const mine = new Map<string, string>();
+  const claims = routeClaims(claimant);
+  if (claims.length === 0) return;
+  const mine = new Map(claims.map((c) => [c.key, c]));
   const prefixes = new Set<string>();
-  for (const op of claimant.operations) {
-    const full = routePath(resolved, routeTemplate(op.path));
-    mine.set(`${op.method} ${full}`, `${op.method} ${routePath(resolved, op.path)}`);
-    for (const p of contextPrefixes(full)) prefixes.add(p);
-  }
-  if (mine.size === 0) return;
-  const myHosts = new Set(vhostsOf(claimant));
+  for (const c of claims) for (const p of contextPrefixes(c.pathKey)) prefixes.add(p);
   const methods = [...new Set(claimant.operations.map((op) => op.method))] as (typeof operations.$inferSelect.method)[];
   const where = [
     eq(apis.deploymentState, 'deployed'),
@@ -84,6 +57,7 @@ export async function assertRoutesFree(db: Executor, claimant: RouteClaimant): P
       version: apis.version,
       vhostMain: apis.vhostMain,
       vhostSandbox: apis.vhostSandbox,
+      hasSandbox: sql<boolean>`exists (select 1 from ${apiUpstreams} where ${apiUpstreams.apiId} = ${apis.id} and ${apiUpstreams.environment} = 'sandbox')`,
       method: operations.method,
       path: operations.path,
     })
@@ -91,11 +65,12 @@ export async function assertRoutesFree(db: Executor, claimant: RouteClaimant): P
     .innerJoin(operations, eq(operations.apiId, apis.id))
     .where(and(...where));
   for (const row of rows) {
-    const key = `${row.method} ${routePath(resolveContext(row.context, row.version), routeTemplate(row.path))}`;
-    const route = mine.get(key);
-    if (route === undefined) continue;
-    const shared = vhostsOf(row).find((h) => myHosts.has(h));
-    if (shared === undefined) continue;
-    throw new ConflictError(`route ${route} on vhost '${shared}' is already served by deployed API '${row.handle}'`);
+    const pathKey = routeTemplate(routePath(resolveContext(row.context, row.version), row.path));
+    const { main, sandbox } = claimVhosts({ ...row, hasSandbox: Boolean(row.hasSandbox) });
+    for (const vhost of sandbox === null ? [main] : [main, sandbox]) {
+      const claim = mine.get(claimKey(vhost, row.method, pathKey));
+      if (claim === undefined) continue;
+      throw new ConflictError(`route ${claim.method} ${claim.path} on vhost '${vhost}' is already served by deployed API '${row.handle}'`);
+    }
   }
 }

@@ -2,6 +2,10 @@ import type { FieldIssue } from '../errors.ts';
 import { durationPattern } from '../durations.ts';
 import { validatePolicyAttachment } from '../policy-registry.ts';
 import { isRecord } from '../../json/is-record.ts';
+import { routeTemplate } from '../route-claims.ts';
+
+/** `/books/{id}` and `/books/{bookId}` are the same route (route-claims.ts). */
+export { routeTemplate };
 
 /**
  * The v0.9 RestApi rules (issue 3, "Validation"), checked all at once so a client sees every problem in one
@@ -203,11 +207,6 @@ function checkPolicies(value: unknown, path: string, issues: FieldIssue[]): void
     if (!isRecord(policy)) issues.push({ path: `${path}[${i}]`, message: 'Policy must be an object' });
     else issues.push(...validatePolicyAttachment(policy as { name: unknown; version: unknown }, `${path}[${i}]`));
   });
-}
-
-/** `/books/{id}` and `/books/{bookId}` are the same route. */
-export function routeTemplate(path: string): string {
-  return path.replace(/\{[^}]*\}/g, '{}');
 }
 
 function checkOperations(value: unknown, issues: FieldIssue[]): void {

@@ -139,6 +139,7 @@ async function claimRoutes(tx: Transaction, apiId: string | null, input: ApiInpu
     version: input.spec.version,
     vhostMain: input.spec.vhosts?.main ?? null,
     vhostSandbox: input.spec.vhosts?.sandbox ?? null,
+    hasSandbox: Boolean(input.spec.upstream.sandbox),
     operations: input.spec.operations,
   });
 }
@@ -264,6 +265,7 @@ async function setDeployment(ctx: DomainContext, idOrHandle: string, state: Depl
         version: before.version,
         vhostMain: before.vhosts?.main ?? null,
         vhostSandbox: before.vhosts?.sandbox ?? null,
+        hasSandbox: before.upstream.sandbox !== null,
         operations: before.operations,
       });
     }

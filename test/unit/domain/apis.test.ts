@@ -322,6 +322,29 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       expect(await caught(deployApi(admin, holder.id))).toBeInstanceOf(ConflictError);
     });
 
+    it('refuses a second API on the default sandbox vhost when both have a sandbox upstream and different main vhosts', async () => {
+      const first = await createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-e';
+        i.spec.vhosts = { main: 'shop-a.example.com' };
+        i.spec.upstream.sandbox = { url: 'http://sandbox-a:8080' };
+      }));
+      const before = await rowCounts();
+      const error = await caught(createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-e';
+        i.spec.vhosts = { main: 'shop-b.example.com' };
+        i.spec.upstream.sandbox = { url: 'http://sandbox-b:8080' };
+      })));
+      expect(error).toBeInstanceOf(ConflictError);
+      expect(error.message).toBe(`route GET /shared-e/books on vhost 'sandbox-*' is already served by deployed API '${first.handle}'`);
+      expect(await rowCounts()).toEqual(before);
+      // Without a sandbox upstream the second API claims no sandbox vhost, so it does not clash.
+      const mainOnly = await createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-e';
+        i.spec.vhosts = { main: 'shop-c.example.com' };
+      }));
+      expect(mainOnly.deploymentState).toBe('deployed');
+    });
+
     it('refuses an update that moves a deployed API onto another one’s route', async () => {
       await createApi(admin, apiInput((i) => (i.spec.context = '/shared-d')));
       const mover = await createApi(admin, apiInput());

@@ -1,0 +1,78 @@
+/**
+ * Route claims, computed once for the domain (which refuses a deploy that would clash, apis/routes.ts) and the
+ * translator (which leaves out an API whose routes another already serves, xds/translate/build-ir.ts): both
+ * must agree on what an API serves, or the domain accepts what the gateway then drops.
+ *
+ * A deployed API claims `vhost + method + path` for each operation on each virtual host it is served on: its
+ * main vhost (`*` when it names none) and, when it has a sandbox upstream, its sandbox vhost (`sandbox-*` when it
+ * names none). Path parameters are compared by position only (`/books/{id}` = `/books/{bookId}`), as the router
+ * sees them. Pure: no database, no xds imports.
+ */
+
+/** The virtual host of an API that names none. */
+export const defaultVhost = '*';
+/** The virtual host of a sandbox upstream when spec.vhosts names none (issue 5). */
+export const defaultSandboxVhost = 'sandbox-*';
+
+export interface ClaimantShape {
+  context: string;
+  version: string;
+  vhostMain: string | null;
+  vhostSandbox: string | null;
+  /** Whether the API has a sandbox upstream: only then is it served on a sandbox vhost. */
+  hasSandbox: boolean;
+  operations: readonly { method: string; path: string }[];
+}
+
+export interface RouteClaim {
+  /** Lowercased virtual host domain. */
+  vhost: string;
+  method: string;
+  /** The resolved path with parameters reduced to `{}`: what two claims compare. */
+  pathKey: string;
+  /** The resolved path as written, for messages (`/shop/v1/books/{id}`). */
+  path: string;
+  /** vhost, method and pathKey in one string: equal keys clash. */
+  key: string;
+}
+
+/** `context` with `$version` substituted, as routed. */
+export function resolveContext(context: string, version: string): string {
+  return context.replaceAll('$version', version);
+}
+
+/** context + operation path, the path a route matches (a `/` context adds nothing). */
+export function routePath(resolvedContext: string, operationPath: string): string {
+  return resolvedContext === '/' ? operationPath : `${resolvedContext}${operationPath}`;
+}
+
+/** `/books/{id}` -> `/books/{}`: parameters compared by position only. */
+export function routeTemplate(path: string): string {
+  return path.replace(/\{[^}]*\}/g, '{}');
+}
+
+/** The virtual hosts an API is served on, lowercased: main first, then the sandbox one if it has a sandbox upstream. */
+export function claimVhosts(api: Pick<ClaimantShape, 'vhostMain' | 'vhostSandbox' | 'hasSandbox'>): { main: string; sandbox: string | null } {
+  return {
+    main: (api.vhostMain ?? defaultVhost).toLowerCase(),
+    sandbox: api.hasSandbox ? (api.vhostSandbox ?? defaultSandboxVhost).toLowerCase() : null,
+  };
+}
+
+export function claimKey(vhost: string, method: string, pathKey: string): string {
+  return `${vhost} ${method} ${pathKey}`;
+}
+
+/** Every route an API claims, operation by operation, main vhost before sandbox vhost. */
+export function routeClaims(api: ClaimantShape): RouteClaim[] {
+  const resolved = resolveContext(api.context, api.version);
+  const { main, sandbox } = claimVhosts(api);
+  const hosts = sandbox === null || sandbox === main ? [main] : [main, sandbox];
+  const out: RouteClaim[] = [];
+  for (const op of api.operations) {
+    const path = routePath(resolved, op.path);
+    const pathKey = routeTemplate(path);
+    for (const vhost of hosts) out.push({ vhost, method: op.method, pathKey, path, key: claimKey(vhost, op.method, pathKey) });
+  }
+  return out;
+}
