@@ -32,6 +32,8 @@ export interface RouteClaim {
   pathKey: string;
   /** The resolved path as written, for messages (`/shop/v1/books/{id}`). */
   path: string;
+  /** The operation's own path (`/books/{id}`). */
+  operationPath: string;
   /** vhost, method and pathKey in one string: equal keys clash. */
   key: string;
 }
@@ -59,20 +61,23 @@ export function claimVhosts(api: Pick<ClaimantShape, 'vhostMain' | 'vhostSandbox
   };
 }
 
+/** What two routes must not share: the same request on the same host would reach only the first. */
 export function claimKey(vhost: string, method: string, pathKey: string): string {
   return `${vhost} ${method} ${pathKey}`;
 }
 
-/** Every route an API claims, operation by operation, main vhost before sandbox vhost. */
+/** Every route an API claims, operation by operation, main vhost before sandbox vhost (as the translator builds them). */
 export function routeClaims(api: ClaimantShape): RouteClaim[] {
   const resolved = resolveContext(api.context, api.version);
   const { main, sandbox } = claimVhosts(api);
-  const hosts = sandbox === null || sandbox === main ? [main] : [main, sandbox];
+  // A sandbox vhost equal to the main one is kept: the API then claims each route twice, which the translator
+  // reports (besides the spec.vhosts.sandbox error).
+  const hosts = sandbox === null ? [main] : [main, sandbox];
   const out: RouteClaim[] = [];
   for (const op of api.operations) {
     const path = routePath(resolved, op.path);
     const pathKey = routeTemplate(path);
-    for (const vhost of hosts) out.push({ vhost, method: op.method, pathKey, path, key: claimKey(vhost, op.method, pathKey) });
+    for (const vhost of hosts) out.push({ vhost, method: op.method, pathKey, path, operationPath: op.path, key: claimKey(vhost, op.method, pathKey) });
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { planChallenges } from '../../policies/plan.ts';
 import type { IrCluster, IrPolicy, IrRoute, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
+import { claimVhosts } from '../../domain/route-claims.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
 import type { ApiTables } from './api-tables.ts';
 import type { AuthKind } from './tables/step.ts';
@@ -11,9 +12,6 @@ import { mergeChain, resolveAttachments } from './attachments.ts';
 import { fullPath, pathMatch, pathRewrite, resolveContext } from './paths.ts';
 import { resolveUpstream } from './upstreams.ts';
 
-/** The default virtual host, and the one a sandbox upstream gets when spec.vhosts names none (issue 5). */
-const defaultDomain = '*';
-const defaultSandboxDomain = 'sandbox-*';
 
 export interface ApiRoutes {
   routes: IrRoute[];
@@ -26,11 +24,13 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   const resolved = resolveContext(api.context, api.version);
   const apiPolicies = resolveAttachments(api.policies, 'api', apiTables.ctx, modules, 'spec.policies', problems);
 
+  // The vhosts the API claims (server/domain/route-claims.ts: `*` and `sandbox-*` when spec.vhosts names none).
+  const vhosts = claimVhosts({ vhostMain: api.vhosts?.main ?? null, vhostSandbox: api.vhosts?.sandbox ?? null, hasSandbox: api.upstream.sandbox !== null });
   const environments: { environment: UpstreamEnvironment; domain: string; upstream: NonNullable<DeployedApi['upstream']['sandbox']> }[] = [
-    { environment: 'main', domain: (api.vhosts?.main ?? defaultDomain).toLowerCase(), upstream: api.upstream.main },
+    { environment: 'main', domain: vhosts.main, upstream: api.upstream.main },
   ];
-  if (api.upstream.sandbox) {
-    environments.push({ environment: 'sandbox', domain: (api.vhosts?.sandbox ?? defaultSandboxDomain).toLowerCase(), upstream: api.upstream.sandbox });
+  if (api.upstream.sandbox && vhosts.sandbox !== null) {
+    environments.push({ environment: 'sandbox', domain: vhosts.sandbox, upstream: api.upstream.sandbox });
   }
   if (environments.length === 2 && environments[0]!.domain === environments[1]!.domain) {
     error('spec.vhosts.sandbox', `the sandbox upstream needs a virtual host other than '${environments[0]!.domain}'`);

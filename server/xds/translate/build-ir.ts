@@ -1,6 +1,7 @@
 import type { IrCluster, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
-import type { DeploymentModel } from '../../domain/deployment-model.ts';
+import type { DeployedApi, DeploymentModel } from '../../domain/deployment-model.ts';
+import { routeClaims } from '../../domain/route-claims.ts';
 import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
@@ -55,10 +56,16 @@ function sortRoutes(routes: IrRoute[]): IrRoute[] {
   return sorted;
 }
 
-/** What two routes must not share: the same request on the same host would reach only the first. */
-function claimKey(route: IrRoute): string {
-  const path = route.match.kind === 'exact' ? `=${route.match.path}` : `~${route.match.regex}`;
-  return `${route.domain} ${route.method} ${path}`;
+/** The routes an API claims, by the rule the domain's deploy check uses (server/domain/route-claims.ts). */
+function claimsOf(api: DeployedApi) {
+  return routeClaims({
+    context: api.context,
+    version: api.version,
+    vhostMain: api.vhosts?.main ?? null,
+    vhostSandbox: api.vhosts?.sandbox ?? null,
+    hasSandbox: api.upstream.sandbox !== null,
+    operations: api.operations,
+  });
 }
 
 /** Every table is a record keyed by something one API owns (its handle, its plans' ids, a key source). */
@@ -92,13 +99,12 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     const apiTables = buildApiTables(api, index, options.modules, apiProblems);
     const apiRoutes = buildApiRoutes(api, apiTables, options.modules, apiProblems);
     const seen = new Set<string>();
-    for (const route of apiRoutes.routes) {
-      const key = claimKey(route);
-      const owner = claimed.get(key);
-      if (owner !== undefined || seen.has(key)) {
-        apiProblems.push({ severity: 'error', api: api.handle, path: 'spec.operations', message: `route ${route.method} ${route.template} on '${route.domain}' is already served${owner ? ` by '${owner}'` : ''}` });
+    for (const claim of claimsOf(api)) {
+      const owner = claimed.get(claim.key);
+      if (owner !== undefined || seen.has(claim.key)) {
+        apiProblems.push({ severity: 'error', api: api.handle, path: 'spec.operations', message: `route ${claim.method} ${claim.operationPath} on '${claim.vhost}' is already served${owner ? ` by '${owner}'` : ''}` });
       }
-      seen.add(key);
+      seen.add(claim.key);
     }
     problems.push(...apiProblems);
     if (apiProblems.some((p) => p.severity === 'error')) continue;
