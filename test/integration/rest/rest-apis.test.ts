@@ -162,6 +162,13 @@ describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {
       expect(again.status).toBe(409);
       expect(again.body.message).toMatch(/^configuration already exists: .*displayName/);
     });
+    it('answers 409 when two APIs with different main vhosts would both serve a route on the default sandbox vhost', async () => {
+      const first = restApi((b) => { b.spec.context = '/shared-sandbox'; b.spec.vhosts = { main: 'shop-a.example.com' }; b.spec.upstream = { main: { url: 'http://a:8080' }, sandbox: { url: 'http://sandbox-a:8080' } }; });
+      expect((await rest.post('/rest-apis', first)).status).toBe(201);
+      const second = await rest.post<ErrorJson>('/rest-apis', restApi((b) => { b.spec.context = '/shared-sandbox'; b.spec.vhosts = { main: 'shop-b.example.com' }; b.spec.upstream = { main: { url: 'http://b:8080' }, sandbox: { url: 'http://sandbox-b:8080' } }; }));
+      expect(second.status).toBe(409);
+      expect(second.body.message).toBe(`route GET /shared-sandbox/books on vhost 'sandbox-*' is already served by deployed API '${first.metadata.name as string}'`);
+    });
     it('answers 409 when a deployed API claims a route another deployed API serves', async () => {
       const first = restApi((b) => { b.spec.context = '/shared-route'; });
       expect((await rest.post('/rest-apis', first)).status).toBe(201);
