@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { routeClaims, routeTemplate } from '../../../server/domain/route-claims.ts';
 import { buildIr } from '../../../server/xds/translate/build-ir.ts';
 import { modelFromYaml } from '../../golden/xds/model-yaml.ts';
 
@@ -79,5 +80,21 @@ describe('buildIr', () => {
     const { ir } = buildIr(m, options);
     expect(ir.tables.quotaPlans).toEqual({ pln_1: { limits: [{ requests: 100, windowMs: 3_600_000 }], stopOnQuotaReach: true } });
     expect(ir.routes[0]!.policies.at(-1)).toEqual({ kind: 'throttle', source: 'plan', settings: { limits: [], planQuota: true, stopOnQuotaReach: true } });
+  });
+
+  it('builds exactly the routes the domain’s claim rule says an API claims, and leaves out a later API on the same sandbox-* route', () => {
+    const api = (handle: string, main: string) => ({
+      id: `api_${handle}`, handle, version: 'v1', context: '/shop/$version', vhosts: { main },
+      upstream: { main: { url: 'http://shop.internal/base' }, sandbox: { url: 'http://sandbox.internal/base' } },
+      operations: [{ method: 'GET', path: '/items/{id}' }, { method: 'POST', path: '/items' }],
+    });
+    const { ir, problems } = buildIr(modelFromYaml({ apis: [api('shop-a', 'a.example.com'), api('shop-b', 'b.example.com')] }), options);
+    const claims = routeClaims({ context: '/shop/$version', version: 'v1', vhostMain: 'a.example.com', vhostSandbox: null, hasSandbox: true, operations: api('shop-a', '').operations });
+    const built = ir.routes.map((r) => `${r.domain} ${r.method} ${routeTemplate(`/shop/v1${r.template}`)}`).sort();
+    expect(built).toEqual(claims.map((c) => c.key).sort());
+    expect(problems.map((p) => `${p.api}: ${p.message}`)).toEqual([
+      "shop-b: route GET /items/{id} on 'sandbox-*' is already served by 'shop-a'",
+      "shop-b: route POST /items on 'sandbox-*' is already served by 'shop-a'",
+    ]);
   });
 });
