@@ -1,14 +1,7 @@
 import type { IrPathMatch, IrRewrite } from '../ir.ts';
 
-/** `$version` substituted, as routed (same rule as server/domain/apis/routes.ts). */
-export function resolveContext(context: string, version: string): string {
-  return context.replaceAll('$version', version);
-}
-
-/** The path a route matches: context + operation path (a `/` context adds nothing). */
-export function fullPath(resolvedContext: string, operationPath: string): string {
-  return resolvedContext === '/' ? operationPath : `${resolvedContext}${operationPath}`;
-}
+/** `$version` substituted, and context + operation path: the same rule the route claims use (server/domain/route-claims.ts). */
+export { resolveContext, routePath as fullPath } from '../../domain/route-claims.ts';
 
 /** RE2 metacharacters (`\\^$.|?*+()[]{}`) by char code. */
 const metachar = new Uint8Array(128);
