@@ -51,7 +51,7 @@ const params = z.strictObject({
   propagateCredential: z.boolean().optional(),
 });
 
-const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional(), iss: z.string().optional() });
+const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional() });
 const oneOrMany = z.union([z.string(), z.array(z.string())]);
 const configuration = moduleConfiguration({
   cacheSize: z.number().int().min(0).max(100_000).optional(),
@@ -89,8 +89,6 @@ const tokenCacheSize = 1024;
 export interface JwtPlanOptions {
   signatureAlgorithms: readonly string[];
   leewaySeconds: number;
-  /** Refuse tokens without `exp`; absent = false. */
-  requireExpiration?: boolean;
   clientIdClaim: string | null;
   userClaim: string;
   requiredScopes: readonly string[];
@@ -114,8 +112,7 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
     issuer: null,
     audience: null,
     leewaySeconds: Math.max(...plans.map((p) => p.leewaySeconds)),
-    // The route's settings serve all its JWT plans: one plan requiring exp requires it of every token (fail closed).
-    requiredClaims: plans.some((p) => p.requireExpiration === true) ? ['exp'] : null,
+    requiredClaims: null,
     scopes: null,
     scopesMode: 'any',
     optional: false,

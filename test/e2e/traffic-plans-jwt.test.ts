@@ -187,20 +187,6 @@ describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
     });
   });
 
-  describe('requireExpiration', () => {
-    it('refuses a token without exp when the plan requires one, and admits it when the plan does not', async () => {
-      const apiId = await createApi(t, 'exp-api', { context: '/exp/$version', upstreamUrl: upstream.url });
-      const planId = await createPlan(t, apiId, 'Expiring', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'], requireExpiration: true } });
-      await waitServed(t, gw, '/exp/v1/items', 401);
-      const sub = await newSubscriber(t, 'exp-app', planId, { clientId: 'exp-client' });
-      await gatewayAnswers(gw, '/exp/v1/items', 200, { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' })) });
-      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
-      const forever = await sendThrough(gw, upstream, '/exp/v1/items', { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' }, { expiresIn: false })) });
-      expect(forever.answer.status).toBe(401);
-      expect(forever.seen).toEqual([]);
-    });
-  });
-
   describe('JWKS_URL served on loopback', () => {
     it('admits a token signed by a key of the JWKS with the subscription identity', async () => {
       const apiId = await createApi(t, 'jwks-api', { context: '/federated/$version', upstreamUrl: upstream.url });
@@ -370,22 +356,16 @@ describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) =>
     await upstream?.close();
   });
 
-  it('admits tokens signed by a configured key of their issuer with the subscription identity, and refuses other signers and issuers', async () => {
+  it('admits tokens signed by a configured key with the subscription identity, and refuses other signers', async () => {
     const apiId = await createApi(t, 'gateway-keys-api', { context: '/partner/$version', upstreamUrl: upstream.url });
     const planId = await createPlan(t, apiId, 'Partners', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
     await waitServed(t, gw, '/partner/v1/items', 401);
     const sub = await newSubscriber(t, 'partner-app', planId, { clientId: 'partner-client' });
-    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
+    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ sub: 'svc', azp: 'partner-client' })) });
     expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
-    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
+    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ sub: 'svc', azp: 'partner-client' })) });
     expect(refused.answer.status).toBe(401);
     expect(refused.seen).toEqual([]);
-    // The partner's key (same kid) vouches for its own issuer only: another issuer's token, or one naming none, is refused.
-    for (const claims of [{ iss: 'https://another-issuer.example' }, {}]) {
-      const otherIssuer = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await partner.sign({ ...claims, sub: 'svc', azp: 'partner-client' })) });
-      expect(otherIssuer.answer.status, JSON.stringify(claims)).toBe(401);
-      expect(otherIssuer.seen).toEqual([]);
-    }
     await expectServedConfigValid(t, ['gateway-keys-api'], ['partner-1']);
   });
 });

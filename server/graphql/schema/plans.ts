@@ -76,7 +76,6 @@ const JwtSecurityRef = builder.objectRef<JwtSecurity>('JwtPlanSecurity').impleme
     extractClaims: t.field({ type: [ClaimHeaderRef], resolve: (o) => o.extractClaims }),
     propagateAuthHeader: t.exposeBoolean('propagateAuthHeader'),
     leewaySeconds: t.exposeInt('leewaySeconds'),
-    requireExpiration: t.exposeBoolean('requireExpiration', { description: 'Tokens without an exp claim are refused (401).' }),
   }),
 });
 
@@ -179,7 +178,6 @@ const JwtSecurityInput = builder.inputType('JwtPlanSecurityInput', {
     jwksUrl: t.string({ required: false }),
     userClaim: t.string({ required: false }),
     leewaySeconds: t.int({ required: false }),
-    requireExpiration: t.boolean({ required: false }),
     ...tokenRuleInputs(t),
   }),
 });

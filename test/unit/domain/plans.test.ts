@@ -159,7 +159,6 @@ describe.each(drivers)('plans (%s)', (driver) => {
         extractClaims: [],
         propagateAuthHeader: false,
         leewaySeconds: 0,
-        requireExpiration: false,
       });
     });
 
