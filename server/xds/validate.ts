@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import { envoyProtoRoot } from '../envoy/protos.ts';
+import { checkConsistency } from './consistency.ts';
 import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from '../envoy/resources.ts';
 
 /**
@@ -253,7 +254,10 @@ export function validateMessage(typeName: string, value: unknown, resource = typ
   return checker.issues;
 }
 
-/** Every issue of a snapshot's resources; empty when Envoy would take them as they are. */
+/**
+ * Every issue of a snapshot's resources; empty when Envoy would take them as they are and every name they use
+ * resolves (consistency.ts): a snapshot Envoy would accept but then black-hole traffic with is refused too.
+ */
 export function validateResources(resources: EnvoyResources, cache: ValidationCache | null = null): ValidationIssue[] {
   const root = envoyProtoRoot();
   const checker = new Checker(root, '', cache);
@@ -265,7 +269,7 @@ export function validateResources(resources: EnvoyResources, cache: ValidationCa
       else checker.check(type, resource, name);
     }
   }
-  return checker.issues;
+  return [...checker.issues, ...checkConsistency(resources)];
 }
 
 /**
