@@ -28,9 +28,6 @@ const ascFlags = [
   '--config', require_('@assemblyscript/wasi-shim/asconfig.json'),
   '--use', 'abort=abort_proc_exit',
   '-O3',
-  // Fixed-width SIMD (a finished wasm feature, on in V8, Envoy's default runtime, and wasmtime): RSA
-  // verification in policies/lib/crypto/montgomery.ts runs twice as fast with 32x32->64 multiplies four at a time.
-  '--enable', 'simd',
 ];
 
 // asc's default listFiles joins an absolute library path onto baseDir; resolve it instead.

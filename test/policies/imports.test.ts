@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import binaryen from 'assemblyscript/binaryen';
 import { describe, expect, it } from 'vitest';
 import { policiesBuildDir, policyWasm } from '../helpers/policies.ts';
 
@@ -23,6 +24,28 @@ const WASI_FUNCTIONS = new Set([
   'fd_write', 'proc_exit', 'clock_time_get', 'random_get', 'environ_sizes_get', 'environ_get', 'args_sizes_get', 'args_get',
 ]);
 
+// The wasm features every runtime Envoy can be built with (V8, Wasmtime, WAMR) runs. WAMR as proxy-wasm-cpp-host
+// builds it (bazel/external/wamr.BUILD) has no SIMD, so SIMD is not among them; nor are threads, GC, exceptions or
+// memory64, which AssemblyScript does not emit unless asked.
+const PORTABLE_FEATURES = [
+  ['mutable-globals', binaryen.Features.MutableGlobals],
+  ['sign-extension', binaryen.Features.SignExt],
+  ['non-trapping float-to-int', binaryen.Features.NontrappingFPToInt],
+  ['bulk memory', binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt],
+  ['multi-value', binaryen.Features.MultiValue],
+] as const;
+
+/** Whether binaryen validates `bytes` with only the portable features enabled. */
+function isPortable(bytes: Uint8Array): boolean {
+  const module = binaryen.readBinary(bytes);
+  try {
+    module.setFeatures(PORTABLE_FEATURES.reduce((all, [, feature]) => all | feature, 0));
+    return module.validate() !== 0;
+  } finally {
+    module.dispose();
+  }
+}
+
 const policiesDir = join(policiesBuildDir, '..');
 const moduleNames = readdirSync(policiesDir)
   .filter((name) => name !== 'lib' && name !== 'build' && statSync(join(policiesDir, name)).isDirectory())
@@ -40,6 +63,20 @@ describe('policy modules', () => {
       kind !== 'function'
       || !((module === 'env' && ENVOY_FUNCTIONS.has(importName)) || (module === 'wasi_snapshot_preview1' && WASI_FUNCTIONS.has(importName))));
     expect(refused).toEqual([]);
+  });
+
+  it.each(moduleNames)(`%s uses only wasm features every Envoy runtime has (${PORTABLE_FEATURES.map(([n]) => n).join(', ')})`, (name) => {
+    expect(isPortable(policyWasm(name))).toBe(true);
+  });
+
+  it('the portability check refuses a SIMD instruction', () => {
+    // (func (result v128) v128.const i64x2 0 0), the smallest module using SIMD
+    const simd = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+      0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b,
+    ]);
+    expect(WebAssembly.validate(simd)).toBe(true);
+    expect(isPortable(simd)).toBe(false);
   });
 
   it.each(moduleNames)('%s exports the ABI marker and the allocator', (name) => {

@@ -1,10 +1,9 @@
 // Montgomery arithmetic modulo an odd number (Handbook of Applied Cryptography 14.36), with R = 2^(32n):
-// product scanning plus wasm SIMD for RSA-sized moduli, the CIOS form (Koc, Acar and Kaliski 1996) for the
-// small fields of the elliptic curves. Only public values pass through here, so the code branches on data.
+// multiplication in CIOS form (Koc, Acar and Kaliski 1996), squaring as half the cross products doubled plus the
+// diagonal, then a separate reduction. Plain wasm 1.0 integer arithmetic (no SIMD), so the module loads in every
+// runtime Envoy can be built with: WAMR builds lack SIMD. Only public values pass through here, so the code branches
+// on data.
 import { addRaw, bitLength, copyLimbs, geRaw, subRaw, testBit } from './limbs';
-
-/** Below this many limbs (RSA-512 and up use SIMD) the scalar multiplication is faster. */
-const SIMD_MIN_LIMBS = 16;
 
 /** Montgomery arithmetic modulo an odd `m` of `n` limbs, with R = 2^(32n). */
 export class Montgomery {
@@ -17,11 +16,6 @@ export class Montgomery {
   /** R mod m: one in the Montgomery domain. */
   readonly one: StaticArray<u32>;
   private readonly t: StaticArray<u32>;
-  /** The reduction digits of the current multiplication. */
-  private readonly u: StaticArray<u32>;
-  /** The second factor reversed, and the modulus reversed: column sums become forward dot products. */
-  private readonly br: StaticArray<u32>;
-  private readonly mr: StaticArray<u32>;
   /** Double-width scratch for squaring and reduction. */
   private readonly w: StaticArray<u32>;
 
@@ -45,181 +39,70 @@ export class Montgomery {
     this.m = m;
     this.m0inv = 0 - inv;
     this.t = new StaticArray<u32>(n + 2);
-    this.u = new StaticArray<u32>(n);
-    this.br = new StaticArray<u32>(n);
-    const mr = new StaticArray<u32>(n);
-    for (let k = 0; k < n; k++) unchecked(mr[k] = m[n - 1 - k]);
-    this.mr = mr;
     this.w = new StaticArray<u32>(2 * n + 2);
     this.one = one;
     this.r2 = x;
   }
 
   /**
-   * out = a^2 / R mod m with wasm SIMD: as mul, but each cross product a[j] a[i-j] (j < i-j) is summed
-   * once and doubled, so a column costs half the products of the square part.
+   * out = a^2 / R mod m (`out` may alias `a`): the cross products a[i] a[j] (i < j) once, doubled with a one-bit
+   * shift, the squares a[i]^2 added on the diagonal, then one reduction: n(n-1)/2 + n products and n^2 for the
+   * reduction, against 2n^2 for a general multiplication. Squarings are 16 of RSA's 17 operations (e = 65537).
    */
   sqrAt(op: usize, ap: usize): void {
     const n = this.n;
-    if (n < SIMD_MIN_LIMBS) {
-      this.mulScalarAt(op, ap, ap);
-      return;
-    }
-    const t = changetype<usize>(this.t);
-    const u = changetype<usize>(this.u);
-    const mp = changetype<usize>(this.m);
-    const br = changetype<usize>(this.br), mr = changetype<usize>(this.mr);
-    for (let k = 0; k < n; k++) store<u32>(br + (<usize>k << 2), load<u32>(ap + (<usize>(n - 1 - k) << 2)));
-    const m0inv = this.m0inv;
-    const mask = i64x2.splat(0xffffffff);
-    let carry: u64 = 0;
-    for (let i = 0; i < 2 * n - 1; i++) {
-      const j0 = i < n ? 0 : i - n + 1;
-      const j1 = i < n ? i : n - 1;
-      if (i < n) store<u32>(u + (<usize>i << 2), 0);
-      const len = j1 - j0 + 1;
-      const yo = <usize>(n - 1 - i + j0) << 2;
-      // Cross products: j in [j0, (i - 1) / 2].
-      const half = ((i - 1) >> 1) - j0 + 1;
-      const xa = ap + (<usize>j0 << 2), yb = br + yo;
-      let accLo = i64x2.splat(0);
-      let accHi = i64x2.splat(0);
+    const w = changetype<usize>(this.w);
+    memory.fill(w, 0, <usize>(2 * n + 2) << 2);
+    for (let i = 0; i < n - 1; i++) {
+      const ai = <u64>load<u32>(ap + (<usize>i << 2));
+      const row = w + (<usize>(2 * i + 1) << 2);
+      const aj = ap + (<usize>(i + 1) << 2);
+      const len = n - 1 - i;
+      let c: u64 = 0;
+      // Two limbs per step through 64-bit loads and stores, as in reduce().
       let k = 0;
-      for (; k + 3 < half; k += 4) {
+      for (; k + 1 < len; k += 2) {
         const off = <usize>k << 2;
-        const va = v128.load(xa + off), vb = v128.load(yb + off);
-        const p0 = i64x2.extmul_low_i32x4_u(va, vb);
-        const p1 = i64x2.extmul_high_i32x4_u(va, vb);
-        accLo = i64x2.add(accLo, i64x2.add(v128.and(p0, mask), v128.and(p1, mask)));
-        accHi = i64x2.add(accHi, i64x2.add(i64x2.shr_u(p0, 32), i64x2.shr_u(p1, 32)));
+        const aa = load<u64>(aj + off);
+        const rr = load<u64>(row + off);
+        const p0 = ai * (aa & 0xffffffff) + (rr & 0xffffffff) + c;
+        const p1 = ai * (aa >> 32) + (rr >> 32) + (p0 >> 32);
+        store<u64>(row + off, (p0 & 0xffffffff) | (p1 << 32));
+        c = p1 >> 32;
       }
-      let cLo = <u64>i64x2.extract_lane(accLo, 0) + <u64>i64x2.extract_lane(accLo, 1);
-      let cHi = <u64>i64x2.extract_lane(accHi, 0) + <u64>i64x2.extract_lane(accHi, 1);
-      for (; k < half; k++) {
+      if (k < len) {
         const off = <usize>k << 2;
-        const p = <u64>load<u32>(xa + off) * <u64>load<u32>(yb + off);
-        cLo += p & 0xffffffff;
-        cHi += p >> 32;
+        const p = ai * <u64>load<u32>(aj + off) + <u64>load<u32>(row + off) + c;
+        store<u32>(row + off, <u32>p);
+        c = p >> 32;
       }
-      let lo = carry + (cLo << 1);
-      let hi = cHi << 1;
-      if ((i & 1) == 0) {
-        const d = <u64>load<u32>(ap + (<usize>(i >> 1) << 2));
-        const sq = d * d;
-        lo += sq & 0xffffffff;
-        hi += sq >> 32;
-      }
-      // Reduction products u[j] m[i-j] over the whole column.
-      const xu = u + (<usize>j0 << 2), ym = mr + yo;
-      accLo = i64x2.splat(0);
-      accHi = i64x2.splat(0);
-      k = 0;
-      for (; k + 3 < len; k += 4) {
-        const off = <usize>k << 2;
-        const vu = v128.load(xu + off), vm = v128.load(ym + off);
-        const p0 = i64x2.extmul_low_i32x4_u(vu, vm);
-        const p1 = i64x2.extmul_high_i32x4_u(vu, vm);
-        accLo = i64x2.add(accLo, i64x2.add(v128.and(p0, mask), v128.and(p1, mask)));
-        accHi = i64x2.add(accHi, i64x2.add(i64x2.shr_u(p0, 32), i64x2.shr_u(p1, 32)));
-      }
-      lo += <u64>i64x2.extract_lane(accLo, 0) + <u64>i64x2.extract_lane(accLo, 1);
-      hi += <u64>i64x2.extract_lane(accHi, 0) + <u64>i64x2.extract_lane(accHi, 1);
-      for (; k < len; k++) {
-        const off = <usize>k << 2;
-        const p = <u64>load<u32>(xu + off) * <u64>load<u32>(ym + off);
-        lo += p & 0xffffffff;
-        hi += p >> 32;
-      }
-      if (i < n) {
-        const q32: u32 = <u32>lo * m0inv;
-        store<u32>(u + (<usize>i << 2), q32);
-        const r = <u64>q32 * <u64>load<u32>(mp);
-        lo += r & 0xffffffff;
-        hi += r >> 32;
-      } else {
-        store<u32>(t + (<usize>(i - n) << 2), <u32>lo);
-      }
-      carry = (lo >> 32) + hi;
+      store<u32>(w + (<usize>(n + i) << 2), <u32>c);
     }
-    store<u32>(t + (<usize>(n - 1) << 2), <u32>carry);
-    const top = carry >> 32;
-    if (top != 0 || geRaw(t, mp, n)) subRaw(op, t, mp, n);
-    else memory.copy(op, t, <usize>n << 2);
+    // Double the cross products and add the diagonal, limb pair by limb pair, carrying in 64 bits.
+    let shifted: u32 = 0;
+    let c: u64 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = <u64>load<u32>(ap + (<usize>i << 2));
+      const sq = d * d;
+      const lo = w + (<usize>(2 * i) << 2);
+      const x0 = load<u32>(lo), x1 = load<u32>(lo + 4);
+      const s0 = <u64>((x0 << 1) | shifted) + (sq & 0xffffffff) + c;
+      const s1 = <u64>((x1 << 1) | (x0 >> 31)) + (sq >> 32) + (s0 >> 32);
+      shifted = x1 >> 31;
+      store<u32>(lo, <u32>s0);
+      store<u32>(lo + 4, <u32>s1);
+      c = s1 >> 32;
+    }
+    this.reduce(op, w, <u32>(c + <u64>shifted));
+  }
+
+  /** out = a * b / R mod m for a, b < m (`out` may alias either). */
+  @inline mulAt(op: usize, ap: usize, bp: usize): void {
+    this.mulScalarAt(op, ap, bp);
   }
 
   /**
-   * out = a * b / R mod m for a, b < m (`out` may alias either), in product-scanning form with the reduction
-   * interleaved (the "FIPS" method of Koc, Acar and Kaliski) and wasm SIMD: each output column is the dot product of a with b reversed plus
-   * that of the reduction digits u with m reversed, four 32x32->64 products per pair of extmul instructions.
-   */
-  mulAt(op: usize, ap: usize, bp: usize): void {
-    const n = this.n;
-    if (n < SIMD_MIN_LIMBS) {
-      this.mulScalarAt(op, ap, bp);
-      return;
-    }
-    const t = changetype<usize>(this.t);
-    const u = changetype<usize>(this.u);
-    const mp = changetype<usize>(this.m);
-    const br = changetype<usize>(this.br), mr = changetype<usize>(this.mr);
-    for (let k = 0; k < n; k++) store<u32>(br + (<usize>k << 2), load<u32>(bp + (<usize>(n - 1 - k) << 2)));
-    const m0inv = this.m0inv;
-    const mask = i64x2.splat(0xffffffff);
-    let carry: u64 = 0;
-    for (let i = 0; i < 2 * n - 1; i++) {
-      // j runs over [j0, j1]; a[j] pairs with br[n - 1 - i + j], u[j] with mr[n - 1 - i + j].
-      const j0 = i < n ? 0 : i - n + 1;
-      const j1 = i < n ? i : n - 1;
-      if (i < n) store<u32>(u + (<usize>i << 2), 0);
-      const len = j1 - j0 + 1;
-      const xa = ap + (<usize>j0 << 2);
-      const xu = u + (<usize>j0 << 2);
-      const yo = <usize>(n - 1 - i + j0) << 2;
-      const yb = br + yo, ym = mr + yo;
-      let accLo = i64x2.splat(0);
-      let accHi = i64x2.splat(0);
-      let k = 0;
-      for (; k + 3 < len; k += 4) {
-        const off = <usize>k << 2;
-        const va = v128.load(xa + off), vb = v128.load(yb + off);
-        const vu = v128.load(xu + off), vm = v128.load(ym + off);
-        const p0 = i64x2.extmul_low_i32x4_u(va, vb);
-        const p1 = i64x2.extmul_high_i32x4_u(va, vb);
-        const p2 = i64x2.extmul_low_i32x4_u(vu, vm);
-        const p3 = i64x2.extmul_high_i32x4_u(vu, vm);
-        accLo = i64x2.add(accLo, i64x2.add(i64x2.add(v128.and(p0, mask), v128.and(p1, mask)), i64x2.add(v128.and(p2, mask), v128.and(p3, mask))));
-        accHi = i64x2.add(accHi, i64x2.add(i64x2.add(i64x2.shr_u(p0, 32), i64x2.shr_u(p1, 32)), i64x2.add(i64x2.shr_u(p2, 32), i64x2.shr_u(p3, 32))));
-      }
-      let lo = carry + <u64>i64x2.extract_lane(accLo, 0) + <u64>i64x2.extract_lane(accLo, 1);
-      let hi = <u64>i64x2.extract_lane(accHi, 0) + <u64>i64x2.extract_lane(accHi, 1);
-      for (; k < len; k++) {
-        const off = <usize>k << 2;
-        const p1 = <u64>load<u32>(xa + off) * <u64>load<u32>(yb + off);
-        const p2 = <u64>load<u32>(xu + off) * <u64>load<u32>(ym + off);
-        lo += (p1 & 0xffffffff) + (p2 & 0xffffffff);
-        hi += (p1 >> 32) + (p2 >> 32);
-      }
-      if (i < n) {
-        // The reduction digit that zeroes this column's low limb, and its product with m[0].
-        const q32: u32 = <u32>lo * m0inv;
-        store<u32>(u + (<usize>i << 2), q32);
-        const r = <u64>q32 * <u64>load<u32>(mp);
-        lo += r & 0xffffffff;
-        hi += r >> 32;
-      } else {
-        store<u32>(t + (<usize>(i - n) << 2), <u32>lo);
-      }
-      carry = (lo >> 32) + hi;
-    }
-    store<u32>(t + (<usize>(n - 1) << 2), <u32>carry);
-    const top = carry >> 32;
-    if (top != 0 || geRaw(t, mp, n)) subRaw(op, t, mp, n);
-    else memory.copy(op, t, <usize>n << 2);
-  }
-
-  /**
-   * out = a * b / R mod m in CIOS form (operand scanning, reduction interleaved), for the 8- and 12-limb
-   * fields of the elliptic curves, where SIMD's per-column setup costs more than it saves.
+   * out = a * b / R mod m in CIOS form (operand scanning, reduction interleaved).
    */
   private mulScalarAt(op: usize, ap: usize, bp: usize): void {
     const n = this.n;
