@@ -27,19 +27,19 @@ const WASI_FUNCTIONS = new Set([
 // The wasm features every runtime Envoy can be built with (V8, Wasmtime, WAMR) runs. WAMR as proxy-wasm-cpp-host
 // builds it (bazel/external/wamr.BUILD) has no SIMD, so SIMD is not among them; nor are threads, GC, exceptions or
 // memory64, which AssemblyScript does not emit unless asked.
-const PORTABLE_FEATURES = [
+const PORTABLE_FEATURES: ReadonlyArray<readonly [string, number]> = [
   ['mutable-globals', binaryen.Features.MutableGlobals],
   ['sign-extension', binaryen.Features.SignExt],
   ['non-trapping float-to-int', binaryen.Features.NontrappingFPToInt],
   ['bulk memory', binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt],
-  ['multi-value', binaryen.Features.MultiValue],
+  ['multi-value', binaryen.Features.Multivalue],
 ] as const;
 
 /** Whether binaryen validates `bytes` with only the portable features enabled. */
 function isPortable(bytes: Uint8Array): boolean {
   const module = binaryen.readBinary(bytes);
   try {
-    module.setFeatures(PORTABLE_FEATURES.reduce((all, [, feature]) => all | feature, 0));
+    module.setFeatures(PORTABLE_FEATURES.reduce<number>((all, [, feature]) => all | feature, 0) as binaryen.Features);
     return module.validate() !== 0;
   } finally {
     module.dispose();
