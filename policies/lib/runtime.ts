@@ -4,7 +4,7 @@
 // request), calls registerRootContext(factory) at the top level of its index.ts, and re-exports "../lib/exports".
 // The SDK's runtime is not used: it builds debug log strings on every callback (against our hot-path rule) and
 // logs through a FastEdge-specific path; this one keeps to the ABI.
-import { proxy_log, Action, BufferType, LogLevel, proxy_get_buffer_bytes, Status } from "./abi";
+import { proxy_log, Action, BufferType, LogLevel, proxy_get_buffer_bytes, proxy_set_effective_context, Status } from "./abi";
 import { clearReturn, RETURN_PTR, RETURN_SIZE, takeReturned } from "./memory";
 
 export class RootContext {
@@ -48,7 +48,10 @@ export class HttpContext {
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 { return Action.Continue; }
   onResponseBody(bodySize: u32, endOfStream: bool): u32 { return Action.Continue; }
   onResponseTrailers(numTrailers: u32): u32 { return Action.Continue; }
-  /** Called when the response of a proxy_http_call made from this stream arrives (numHeaders == 0: failed). */
+  /**
+   * Called when the response of a proxy_http_call this stream made through `httpCall` (./http-call) arrives
+   * (numHeaders == 0: failed), with this stream as the effective context.
+   */
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {}
   onLog(): void {}
 }
@@ -56,6 +59,13 @@ export class HttpContext {
 let rootFactory: ((contextId: u32) => RootContext) | null = null;
 const roots = new Map<u32, RootContext>();
 const streams = new Map<u32, HttpContext>();
+/** proxy_http_call tokens of calls streams made, to the stream's context id (see onHttpCallResponse). */
+const callers = new Map<u32, u32>();
+
+/** Records that `stream` made the http call `token`, so its response reaches the stream (./http-call). */
+export function rememberCaller(token: u32, stream: HttpContext): void {
+  callers.set(token, stream.contextId);
+}
 
 /** Registers the factory of this module's root context. Call once at the top level of the policy. */
 export function registerRootContext(factory: (contextId: u32) => RootContext): void {
@@ -116,10 +126,18 @@ export function onQueueReady(rootContextId: u32, queueId: u32): void {
   if (root !== null) root.onQueueReady(queueId);
 }
 
-// Envoy calls back the context that made the call: a stream context or the root context.
+// proxy-wasm-cpp-host (Envoy's host) makes every http call on the ROOT context, whichever context called, and
+// delivers the response to the root context's id (src/exports.cc http_call: `contextOrEffectiveContext()->root_context()`).
+// So a response comes with the root's id and the token; the stream that made the call is found by the token and
+// made the effective context (proxy_set_effective_context), so that what it does next — continue, reply, headers —
+// acts on that stream and not on the root. A stream gone by then (client closed) drops the answer.
 export function onHttpCallResponse(contextId: u32, token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
-  if (streams.has(contextId)) {
-    streams.get(contextId).onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
+  if (callers.has(token)) {
+    const streamId = callers.get(token);
+    callers.delete(token);
+    if (!streams.has(streamId)) return;
+    if (proxy_set_effective_context(streamId) != Status.Ok) return;
+    streams.get(streamId).onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
     return;
   }
   const root = rootOf(contextId);

@@ -5,19 +5,20 @@
 // the client subscribes to; then the plan's scopes. Identity goes forward as x-apip-* headers.
 // 401: missing or invalid token, no plan; 403: subscription or scope; 503: authorization server unavailable
 // (fail closed, never cached). Plugin configuration: docs/policies.md#oauth2.
-import { Action, BufferType, MapType, proxy_continue_stream, proxy_get_buffer_bytes, proxy_http_call, Status } from "../lib/abi";
+import { Action, BufferType, MapType, proxy_continue_stream, proxy_get_buffer_bytes, Status } from "../lib/abi";
+import { httpCall } from "../lib/http-call";
 import { claimString, claimText, scopesSatisfied } from "../lib/claims";
 import { parseConfigObject, Problems } from "../lib/config";
 import { sha256HexOfString } from "../lib/crypto/sha256";
 import {
-  getHeader, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, serializePairs, setRequestHeader,
+  getHeader, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader,
   startsWithIgnoringCase,
 } from "../lib/headers";
 import { APPLICATION_ID_HEADER, PLAN_HEADER, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue, parseJson } from "../lib/json";
 import { isLogEnabled, log } from "../lib/log";
 import { LogLevel } from "../lib/abi";
-import { clearReturn, RETURN_PTR, RETURN_SIZE, RETURN_U32, takeReturned } from "../lib/memory";
+import { clearReturn, RETURN_PTR, RETURN_SIZE, takeReturned } from "../lib/memory";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { nowMillis } from "../lib/properties";
 import { sendJsonError } from "../lib/reply";
@@ -129,20 +130,12 @@ class OAuth2Stream extends PolicyStream<OAuth2Root> {
     headers.push(new Header("content-type", "application/x-www-form-urlencoded"));
     headers.push(new Header("accept", "application/json"));
     headers.push(new Header("authorization", server.authorization));
-    const pairs = serializePairs(headers);
-    const trailers = serializePairs(new Array<Header>(0));
     const body = String.UTF8.encode("token=" + formEncode(token) + server.hintSuffix);
-    const cluster = String.UTF8.encode(server.cluster);
-    store<u32>(RETURN_U32, 0);
-    const status = proxy_http_call(
-      changetype<usize>(cluster), <usize>cluster.byteLength, changetype<usize>(pairs), <usize>pairs.byteLength,
-      changetype<usize>(body), <usize>body.byteLength, changetype<usize>(trailers), <usize>trailers.byteLength,
-      server.timeoutMs, RETURN_U32,
-    );
-    if (status != Status.Ok) return unavailable("dispatch to cluster " + server.cluster + " failed (status " + status.toString() + ")");
+    const call = httpCall(this, server.cluster, headers, body, server.timeoutMs);
+    if (call.status != Status.Ok) return unavailable("dispatch to cluster " + server.cluster + " failed (status " + call.status.toString() + ")");
     this.route = route;
     this.cacheKey = key;
-    this.callToken = load<u32>(RETURN_U32);
+    this.callToken = call.token;
     this.isWaiting = true;
     return Action.Pause;
   }

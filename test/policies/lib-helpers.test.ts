@@ -25,7 +25,7 @@ beforeAll(async () => {
     const outFile = join(dir, 'helpers.wasm');
     let diagnostics = '';
     const { error } = await asc.main(
-      [entry, '--outFile', outFile, '--bindings', 'raw', '-O3', '--enable', 'simd'],
+      [entry, '--outFile', outFile, '--bindings', 'raw', '-O3'],
       { stderr: { write: (chunk: string | Uint8Array): boolean => { diagnostics += String(chunk); return true; } } },
     );
     if (error) throw new Error(`helpers fixture failed to compile: ${error.message}\n${diagnostics}`);

@@ -154,7 +154,9 @@ export function createHttpStreamImports(binding: HostBinding) {
       headersPtr: number, headersSize: number, _grpcStatus: number,
     ): number {
       const stream = binding.scope.stream;
-      if (stream === null) return Status.NotFound;
+      // On the root context Envoy has no stream to answer: the call succeeds and does nothing (an http-call
+      // response must first make its stream the effective context).
+      if (stream === null) return Status.Ok;
       const memory = memoryOf(binding);
       const details = memory.readString(detailsPtr, detailsSize);
       const body = memory.copy(bodyPtr, bodySize);
@@ -171,14 +173,14 @@ export function createHttpStreamImports(binding: HostBinding) {
       if (streamType !== StreamType.Request && streamType !== StreamType.Response) {
         return streamType === StreamType.Downstream || streamType === StreamType.Upstream ? Status.Unimplemented : Status.BadArgument;
       }
-      if (stream === null) return Status.NotFound;
+      if (stream === null) return Status.Ok;
       stream.continueRequested = true;
       return Status.Ok;
     },
     proxy_close_stream(streamType: number): number {
       const stream = binding.scope.stream;
       if (streamType < StreamType.Request || streamType > StreamType.Upstream) return Status.BadArgument;
-      if (stream === null) return Status.NotFound;
+      if (stream === null) return Status.Ok;
       stream.isClosed = true;
       return Status.Ok;
     },

@@ -40,6 +40,7 @@ import { systemClock } from './clock.ts';
 import { encodeUtf8 } from './utf8.ts';
 import { type CallScope, emptyScope, type HostServices } from './host-binding.ts';
 import { HttpStream, type StreamHost } from './http-stream.ts';
+import type { StreamState } from './stream-state.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { type SharedDataStore, sharedDataForVm } from './shared-data.ts';
 import { processSharedQueues, type SharedQueues } from './shared-queues.ts';
@@ -266,25 +267,31 @@ class LoadedPlugin implements Plugin, StreamHost {
     return token;
   }
 
+  /**
+   * Delivers a call's response as proxy-wasm-cpp-host does (src/exports.cc http_call, src/context.cc
+   * onHttpCallResponse): the call belongs to the root context, so the callback gets the ROOT context's id, in the
+   * root's scope. A module reaches its stream with proxy_set_effective_context; whatever stream is effective when the
+   * callback returns is the one whose continue or local reply takes effect. A trap fails the stream that made the call.
+   */
   private finishHttpCall(vm: PluginVm, contextId: number, token: number, response: HttpCallResponse | null, error: unknown): void {
     if (vm !== this.vm) return;
-    const state = vm.binding.streams.get(contextId) ?? null;
-    state?.pendingCalls.delete(token);
-    const stream = state?.owner ?? undefined;
+    const caller = vm.binding.streams.get(contextId) ?? null;
+    caller?.pendingCalls.delete(token);
     if (error !== null) this.logger.warn({ plugin: this.name, contextId, err: error }, 'proxy-wasm http call failed');
-    const scope = emptyScope(contextId);
-    scope.stream = state;
+    const scope = emptyScope(ROOT_CONTEXT_ID);
     scope.httpCallResponse = response ?? { headers: [], body: new Uint8Array(0), trailers: [] };
     scope.status = response
       ? { code: Number(response.headers.find(([name]) => name === ':status')?.[1] ?? 0), message: '' }
       : { code: 0, message: error instanceof Error ? error.message : 'failed' };
     vm.binding.scope = scope;
     let trapped = false;
+    let effective: StreamState | null = null;
     try {
       vm.exports.proxy_on_http_call_response?.(
-        contextId, token, response ? response.headers.length : 0, response ? response.body.length : 0,
+        ROOT_CONTEXT_ID, token, response ? response.headers.length : 0, response ? response.body.length : 0,
         response ? response.trailers.length : 0,
       );
+      effective = vm.binding.scope.stream;
       this.checkMemory(vm);
     } catch (callbackError: unknown) {
       trapped = true;
@@ -292,7 +299,13 @@ class LoadedPlugin implements Plugin, StreamHost {
     } finally {
       vm.binding.scope = emptyScope(ROOT_CONTEXT_ID);
     }
-    stream?.afterHttpCallResponse(trapped);
+    if (trapped) caller?.owner?.afterHttpCallResponse(true);
+    else {
+      effective?.owner?.afterHttpCallResponse(false);
+      // The caller may have been left waiting (the module answered another stream, or nothing): it stays paused, as
+      // in Envoy, until its own timeout or the end of the stream.
+      if (caller !== effective && caller !== null && caller.pendingCallCount === 0) caller.owner?.afterHttpCallResponse(false);
+    }
   }
 
   private setTickPeriod(ms: number): void {

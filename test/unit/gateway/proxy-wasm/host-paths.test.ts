@@ -126,6 +126,50 @@ describe('proxy_http_call', () => {
   });
 });
 
+describe('proxy_http_call as proxy-wasm-cpp-host dispatches it', () => {
+  // cpp-host makes every call on the root context and calls proxy_on_http_call_response with the root's id
+  // (src/exports.cc http_call, src/context.cc onHttpCallResponse); the module must choose the stream with
+  // proxy_set_effective_context. policies/lib/http-call.ts does that for every module.
+  it('delivers the response to the root context, where a continue without an effective context resumes nothing', async () => {
+    const caller = manualCaller();
+    const logger = captureLogger();
+    const plugin = await probe('root-call', { httpCall: caller.call, logger });
+    const stream = plugin.createHttpContext();
+    const headers = requestHeaders([['x-probe-token', 't1']]);
+    const outcome = stream.onRequestHeaders(headers, true);
+    if (outcome.action !== 'pause') throw new Error(`expected pause, got ${outcome.action}`);
+    caller.pending[0]?.resolve({ headers: [[':status', '200']], body: bytes('alice'), trailers: [] });
+
+    // Nothing resumed the stream: the host settles it as stalled rather than holding it until a timeout.
+    expect(localReplyOf(await outcome.resume).details).toBe('wasm_stalled');
+    const policyLogs = logger.entries.filter((entry) => entry.message === 'policy log').map((entry) => entry.fields);
+    expect(policyLogs).toContainEqual(expect.objectContaining({ contextId: 1, message: expect.stringMatching(/^http call response on the root context \(token \d+\)$/) }));
+    expect(headers.get('x-auth')).toBeUndefined();
+    stream.onDone();
+  });
+
+  it('resumes the stream the module makes effective, with that stream\'s headers', async () => {
+    const caller = manualCaller();
+    const plugin = await probe('http-call', { httpCall: caller.call });
+    const first = plugin.createHttpContext();
+    const second = plugin.createHttpContext();
+    const firstHeaders = requestHeaders([['x-probe-token', 'one']]);
+    const secondHeaders = requestHeaders([['x-probe-token', 'two']]);
+    const firstOutcome = first.onRequestHeaders(firstHeaders, true);
+    const secondOutcome = second.onRequestHeaders(secondHeaders, true);
+    if (firstOutcome.action !== 'pause' || secondOutcome.action !== 'pause') throw new Error('expected both paused');
+    // Answered in the other order: each answer must reach its own stream.
+    caller.pending[1]?.resolve({ headers: [[':status', '200']], body: bytes('bob'), trailers: [] });
+    await expect(secondOutcome.resume).resolves.toEqual({ action: 'continue' });
+    caller.pending[0]?.resolve({ headers: [[':status', '403']], body: bytes(''), trailers: [] });
+    expect(localReplyOf(await firstOutcome.resume).status).toBe(403);
+    expect(secondHeaders.get('x-auth')).toBe('bob');
+    expect(firstHeaders.get('x-auth')).toBeUndefined();
+    first.onDone();
+    second.onDone();
+  });
+});
+
 describe('timers', () => {
   it('runs proxy_on_tick every tick period until the module sets the period to 0', async () => {
     vi.useFakeTimers();
