@@ -1,0 +1,123 @@
+// Differential check of our proxy-wasm host against Envoy's (proxy-wasm-cpp-host, through wasmcheck): records the
+// policy tests' scenarios (test/helpers/diff-recorder.ts), replays each one in wasmcheck with the same module,
+// configuration, requests, http-call answers and clock, and reports every difference. Development tool only: not run
+// by `npm test`, and nothing in the project needs wasmcheck (docs/gateway.md, "Checking against Envoy's wasm host").
+//
+//   npm run differential -- [--wasmcheck PATH] [--recording DIR] [--module NAME] [--modules DIR] [--verbose]
+//
+// --wasmcheck (or WASMCHECK): the wasmcheck binary. --recording: replay an existing recording instead of running
+// `vitest run test/policies` with APIP_DIFF_RECORD. --module: only that module's scenarios. --modules: take the
+// .wasm files found there (another build of the same sources, e.g. without SIMD for WAMR) instead of policies/build. Exit status: 0 same everywhere, 1 differences, 2 cannot run.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { compareFinal, compareRequest, type WasmcheckFinal, type WasmcheckStep } from './differential/compare.ts';
+import type { RecordedRequest, RecordedScenario } from './differential/recording.ts';
+import { renderScenario } from './differential/render.ts';
+import { differenceCount, formatReport, type ScenarioResult } from './differential/report.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values } = parseArgs({
+  options: {
+    wasmcheck: { type: 'string' },
+    recording: { type: 'string' },
+    module: { type: 'string' },
+    modules: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`differential: ${message}\n`);
+  process.exit(2);
+}
+
+const wasmcheck = values.wasmcheck ?? process.env.WASMCHECK;
+if (!wasmcheck) {
+  fail('wasmcheck is not configured: pass --wasmcheck PATH or set WASMCHECK (build it as its README says: ../shared/tools/wasmcheck).');
+}
+try {
+  accessSync(wasmcheck, constants.X_OK);
+} catch {
+  fail(`wasmcheck not found or not executable at ${wasmcheck} (build it as its README says: ../shared/tools/wasmcheck).`);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'apip-differential-'));
+let recording = values.recording ? resolve(values.recording) : join(work, 'recording');
+if (!values.recording) {
+  process.stderr.write(`recording the policy tests' scenarios in ${recording} …\n`);
+  const run = spawnSync('npx', ['vitest', 'run', 'test/policies'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, APIP_DIFF_RECORD: recording },
+  });
+  if (run.status !== 0) process.stderr.write('note: some policy tests failed; their scenarios are compared as recorded\n');
+  if (!existsSync(recording)) fail('the policy tests recorded nothing');
+}
+recording = resolve(recording);
+
+/** The module wasmcheck runs: the --modules build when it has one, else ours. */
+function modulePath(module: string): string {
+  const other = values.modules === undefined ? undefined : resolve(values.modules, `${module}.wasm`);
+  return other !== undefined && existsSync(other) ? other : join(root, 'policies', 'build', `${module}.wasm`);
+}
+
+function replay(scenario: RecordedScenario, index: number): ScenarioResult {
+  const { module, name } = scenario;
+  const run = renderScenario(scenario);
+  if ('unrenderable' in run) return { kind: 'skipped', module, name, reasons: run.unrenderable };
+  const dir = join(work, 'runs', String(index));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'plugin-config'), run.pluginConfiguration);
+  writeFileSync(join(dir, 'vm-config'), run.vmConfiguration);
+  writeFileSync(join(dir, 'script.json'), JSON.stringify(run.script, null, 1));
+  const output = join(dir, 'report.json');
+  const result = spawnSync(wasmcheck as string, [
+    '--module', modulePath(module), '--root-id', run.rootId,
+    '--plugin-config', join(dir, 'plugin-config'), '--vm-config', join(dir, 'vm-config'),
+    '--script', join(dir, 'script.json'), '--output', output, '--compact',
+  ], { encoding: 'utf8', timeout: 120_000 });
+  if (result.status === 1 || !existsSync(output)) {
+    return { kind: 'failedToLoad', module, name, reason: `wasmcheck could not run the script (${dir}): ${result.stderr.trim().split('\n').at(-1) ?? ''}` };
+  }
+  const report = JSON.parse(readFileSync(output, 'utf8')) as WasmcheckFinal & {
+    startup: { ok: boolean; vm_errors?: string[]; host_messages?: string[]; error?: string };
+    steps: WasmcheckStep[];
+  };
+  if (!report.startup.ok) {
+    const messages = [...(report.startup.vm_errors ?? []), ...(report.startup.host_messages ?? [])];
+    if (messages.some((message) => /load|link|import/i.test(message))) {
+      // WAMR says why on stderr (e.g. "WASM module load failed: v128 value type requires simd feature").
+      const engine = result.stderr.split('\n').find((line) => /failed/i.test(line))?.replace(/^\[[^\]]*\]:\s*/, '');
+      return { kind: 'failedToLoad', module, name, reason: [...messages, engine].filter(Boolean).join('; ') };
+    }
+    // Refused by both hosts: the same answer (our host then fails every request closed, Envoy rejects the config).
+    const differences = scenario.isConfigured ? [{ field: 'configuration', ours: 'accepted', theirs: `refused (${messages.join('; ')})` }] : [];
+    return { kind: 'compared', module, name, requests: [{ request: 'configuration', differences }] };
+  }
+  if (!scenario.isConfigured) {
+    return { kind: 'compared', module, name, requests: [{ request: 'configuration', differences: [{ field: 'configuration', ours: 'refused', theirs: 'accepted' }] }] };
+  }
+  const requests = scenario.events.filter((event): event is RecordedRequest => event.kind === 'request');
+  return {
+    kind: 'compared', module, name,
+    requests: [...requests.map((request, i) => {
+      const step = report.steps[run.requestSteps[i] ?? -1];
+      return {
+        request: `request ${i + 1} (${request.requestHeaders?.find(([n]) => n === ':method')?.[1] ?? ''} ${request.requestHeaders?.find(([n]) => n === ':path')?.[1] ?? ''} on ${request.routeName || '(no route)'})`,
+        differences: step === undefined
+          ? [{ field: 'request', ours: 'served', theirs: 'missing from the report' }]
+          : compareRequest(request, step),
+      };
+    }), { request: 'end state (metrics, shared data)', differences: compareFinal(scenario.final, report) }],
+  };
+}
+
+const files = readdirSync(recording).filter((file) => file.endsWith('.json')).sort();
+const scenarios = files.map((file) => JSON.parse(readFileSync(join(recording, file), 'utf8')) as RecordedScenario)
+  .filter((scenario) => values.module === undefined || scenario.module === values.module);
+const results = scenarios.map(replay);
+process.stdout.write(`${formatReport(results, values.verbose ?? false)}\n\nwasmcheck runs kept in ${work}\n`);
+process.exit(differenceCount(results) > 0 ? 1 : 0);
