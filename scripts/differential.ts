@@ -15,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareFinal, compareRequest, type WasmcheckFinal, type WasmcheckStep } from './differential/compare.ts';
-import type { RecordedRequest, RecordedScenario } from './differential/recording.ts';
+import type { Pairs, RecordedRequest, RecordedScenario } from './differential/recording.ts';
+import { replayInOurHost } from './differential/replay-ours.ts';
 import { renderScenario } from './differential/render.ts';
 import { differenceCount, formatReport, type ScenarioResult } from './differential/report.ts';
 
@@ -64,60 +65,101 @@ function modulePath(module: string): string {
   return other !== undefined && existsSync(other) ? other : join(root, 'policies', 'build', `${module}.wasm`);
 }
 
-function replay(scenario: RecordedScenario, index: number): ScenarioResult {
+type Report = WasmcheckFinal & {
+  startup: { ok: boolean; vm_errors?: string[]; host_messages?: string[]; error?: string };
+  steps: Array<WasmcheckStep & { request_headers_in?: Pairs }>;
+};
+
+function label(request: RecordedRequest, i: number): string {
+  const header = (name: string) => request.requestHeaders?.find(([n]) => n === name)?.[1] ?? '';
+  return `request ${i + 1} (${header(':method')} ${header(':path')} on ${request.routeName || '(no route)'})`;
+}
+
+/** Each request of ours against its step in the report, then the end state. */
+function compareAll(requests: Array<RecordedRequest | null>, final: RecordedScenario['final'], report: Report, requestSteps: number[]) {
+  return [...requests.flatMap((request, i) => {
+    if (request === null) return [];
+    const step = report.steps[requestSteps[i] ?? -1];
+    return [{
+      request: label(request, i),
+      differences: step === undefined ? [{ field: 'request', ours: 'served', theirs: 'missing from the report' }] : compareRequest(request, step),
+    }];
+  }), { request: 'end state (metrics, shared data)', differences: compareFinal(final, report) }];
+}
+
+const compiled = new Map<string, WebAssembly.Module>();
+
+/** The scenario as the test drove it, and (when both hosts run it) as whole streams driven the same in both. */
+async function replay(scenario: RecordedScenario, index: number): Promise<{ recorded: ScenarioResult; whole: ScenarioResult | null }> {
   const { module, name } = scenario;
   const run = renderScenario(scenario);
-  if ('unrenderable' in run) return { kind: 'skipped', module, name, reasons: run.unrenderable };
+  if ('unrenderable' in run) {
+    const skipped: ScenarioResult = { kind: 'skipped', module, name, reasons: run.unrenderable };
+    return { recorded: skipped, whole: skipped };
+  }
   const dir = join(work, 'runs', String(index));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'plugin-config'), run.pluginConfiguration);
   writeFileSync(join(dir, 'vm-config'), run.vmConfiguration);
   writeFileSync(join(dir, 'script.json'), JSON.stringify(run.script, null, 1));
   const output = join(dir, 'report.json');
+  const wasmFile = modulePath(module);
   const result = spawnSync(wasmcheck as string, [
-    '--module', modulePath(module), '--root-id', run.rootId,
+    '--module', wasmFile, '--root-id', run.rootId,
     '--plugin-config', join(dir, 'plugin-config'), '--vm-config', join(dir, 'vm-config'),
     '--script', join(dir, 'script.json'), '--output', output, '--compact',
   ], { encoding: 'utf8', timeout: 120_000 });
   if (result.status === 1 || !existsSync(output)) {
-    return { kind: 'failedToLoad', module, name, reason: `wasmcheck could not run the script (${dir}): ${result.stderr.trim().split('\n').at(-1) ?? ''}` };
+    const failed: ScenarioResult = { kind: 'failedToLoad', module, name, reason: `wasmcheck could not run the script (${dir}): ${result.stderr.trim().split('\n').at(-1) ?? ''}` };
+    return { recorded: failed, whole: null };
   }
-  const report = JSON.parse(readFileSync(output, 'utf8')) as WasmcheckFinal & {
-    startup: { ok: boolean; vm_errors?: string[]; host_messages?: string[]; error?: string };
-    steps: WasmcheckStep[];
-  };
+  const report = JSON.parse(readFileSync(output, 'utf8')) as Report;
   if (!report.startup.ok) {
     const messages = [...(report.startup.vm_errors ?? []), ...(report.startup.host_messages ?? [])];
     if (messages.some((message) => /load|link|import/i.test(message))) {
       // WAMR says why on stderr (e.g. "WASM module load failed: v128 value type requires simd feature").
       const engine = result.stderr.split('\n').find((line) => /failed/i.test(line))?.replace(/^\[[^\]]*\]:\s*/, '');
-      return { kind: 'failedToLoad', module, name, reason: [...messages, engine].filter(Boolean).join('; ') };
+      return { recorded: { kind: 'failedToLoad', module, name, reason: [...messages, engine].filter(Boolean).join('; ') }, whole: null };
     }
     // Refused by both hosts: the same answer (our host then fails every request closed, Envoy rejects the config).
     const differences = scenario.isConfigured ? [{ field: 'configuration', ours: 'accepted', theirs: `refused (${messages.join('; ')})` }] : [];
-    return { kind: 'compared', module, name, requests: [{ request: 'configuration', differences }] };
+    return { recorded: { kind: 'compared', module, name, requests: [{ request: 'configuration', differences }] }, whole: null };
   }
   if (!scenario.isConfigured) {
-    return { kind: 'compared', module, name, requests: [{ request: 'configuration', differences: [{ field: 'configuration', ours: 'refused', theirs: 'accepted' }] }] };
+    return { recorded: { kind: 'compared', module, name, requests: [{ request: 'configuration', differences: [{ field: 'configuration', ours: 'refused', theirs: 'accepted' }] }] }, whole: null };
   }
   const requests = scenario.events.filter((event): event is RecordedRequest => event.kind === 'request');
-  return {
-    kind: 'compared', module, name,
-    requests: [...requests.map((request, i) => {
-      const step = report.steps[run.requestSteps[i] ?? -1];
-      return {
-        request: `request ${i + 1} (${request.requestHeaders?.find(([n]) => n === ':method')?.[1] ?? ''} ${request.requestHeaders?.find(([n]) => n === ':path')?.[1] ?? ''} on ${request.routeName || '(no route)'})`,
-        differences: step === undefined
-          ? [{ field: 'request', ours: 'served', theirs: 'missing from the report' }]
-          : compareRequest(request, step),
-      };
-    }), { request: 'end state (metrics, shared data)', differences: compareFinal(scenario.final, report) }],
-  };
+  const recorded: ScenarioResult = { kind: 'compared', module, name, requests: compareAll(requests, scenario.final, report, run.requestSteps) };
+  let wasm = compiled.get(wasmFile);
+  if (wasm === undefined) {
+    wasm = new WebAssembly.Module(readFileSync(wasmFile));
+    compiled.set(wasmFile, wasm);
+  }
+  const ours = await replayInOurHost(scenario, wasm, run.requestSteps.map((step) => report.steps[step]?.request_headers_in));
+  const whole: ScenarioResult = ours === null
+    ? { kind: 'compared', module, name, requests: [{ request: 'configuration', differences: [{ field: 'configuration', ours: 'refused', theirs: 'accepted' }] }] }
+    : { kind: 'compared', module, name, requests: compareAll(ours.requests, ours.final, report, run.requestSteps) };
+  return { recorded, whole };
 }
 
 const files = readdirSync(recording).filter((file) => file.endsWith('.json')).sort();
 const scenarios = files.map((file) => JSON.parse(readFileSync(join(recording, file), 'utf8')) as RecordedScenario)
   .filter((scenario) => values.module === undefined || scenario.module === values.module);
-const results = scenarios.map(replay);
-process.stdout.write(`${formatReport(results, values.verbose ?? false)}\n\nwasmcheck runs kept in ${work}\n`);
-process.exit(differenceCount(results) > 0 ? 1 : 0);
+const recorded: ScenarioResult[] = [];
+const whole: ScenarioResult[] = [];
+for (const [index, scenario] of scenarios.entries()) {
+  const result = await replay(scenario, index);
+  recorded.push(result.recorded);
+  if (result.whole !== null) whole.push(result.whole);
+}
+process.stdout.write([
+  'As the tests drove them (our host as recorded in the tests):',
+  formatReport(recorded, values.verbose ?? false),
+  '',
+  'Whole streams (both hosts driven alike: the request headers cpp-host gave the module, the fake upstream\'s answer, the end of the stream):',
+  formatReport(whole, false),
+  '',
+  `wasmcheck runs kept in ${work}`,
+  '',
+].join('\n'));
+process.exit(differenceCount(recorded) + differenceCount(whole) > 0 ? 1 : 0);
