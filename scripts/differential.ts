@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { compareFinal, compareRequest, type WasmcheckFinal, type WasmcheckStep } from './differential/compare.ts';
 import type { Pairs, RecordedRequest, RecordedScenario } from './differential/recording.ts';
 import { replayInOurHost } from './differential/replay-ours.ts';
+import { scenariosFromListeners } from './differential/generated.ts';
+import { parse as parseYaml } from 'yaml';
 import { renderScenario } from './differential/render.ts';
 import { differenceCount, formatReport, type ScenarioResult } from './differential/report.ts';
 
@@ -91,6 +93,12 @@ const compiled = new Map<string, WebAssembly.Module>();
 
 /** The scenario as the test drove it, and (when both hosts run it) as whole streams driven the same in both. */
 async function replay(scenario: RecordedScenario, index: number): Promise<{ recorded: ScenarioResult; whole: ScenarioResult | null }> {
+  const wasmFile = modulePath(scenario.module);
+  let wasm = compiled.get(wasmFile);
+  if (wasm === undefined) {
+    wasm = new WebAssembly.Module(readFileSync(wasmFile));
+    compiled.set(wasmFile, wasm);
+  }
   const { module, name } = scenario;
   const run = renderScenario(scenario);
   if ('unrenderable' in run) {
@@ -103,7 +111,6 @@ async function replay(scenario: RecordedScenario, index: number): Promise<{ reco
   writeFileSync(join(dir, 'vm-config'), run.vmConfiguration);
   writeFileSync(join(dir, 'script.json'), JSON.stringify(run.script, null, 1));
   const output = join(dir, 'report.json');
-  const wasmFile = modulePath(module);
   const result = spawnSync(wasmcheck as string, [
     '--module', wasmFile, '--root-id', run.rootId,
     '--plugin-config', join(dir, 'plugin-config'), '--vm-config', join(dir, 'vm-config'),
@@ -122,7 +129,8 @@ async function replay(scenario: RecordedScenario, index: number): Promise<{ reco
       return { recorded: { kind: 'failedToLoad', module, name, reason: [...messages, engine].filter(Boolean).join('; ') }, whole: null };
     }
     // Refused by both hosts: the same answer (our host then fails every request closed, Envoy rejects the config).
-    const differences = scenario.isConfigured ? [{ field: 'configuration', ours: 'accepted', theirs: `refused (${messages.join('; ')})` }] : [];
+    const isConfigured = scenario.isConfigured && (await replayInOurHost({ ...scenario, events: [] }, wasm, [])) !== null;
+    const differences = isConfigured ? [{ field: 'configuration', ours: 'accepted', theirs: `refused (${messages.join('; ')})` }] : [];
     return { recorded: { kind: 'compared', module, name, requests: [{ request: 'configuration', differences }] }, whole: null };
   }
   if (!scenario.isConfigured) {
@@ -130,11 +138,6 @@ async function replay(scenario: RecordedScenario, index: number): Promise<{ reco
   }
   const requests = scenario.events.filter((event): event is RecordedRequest => event.kind === 'request');
   const recorded: ScenarioResult = { kind: 'compared', module, name, requests: compareAll(requests, scenario.final, report, run.requestSteps) };
-  let wasm = compiled.get(wasmFile);
-  if (wasm === undefined) {
-    wasm = new WebAssembly.Module(readFileSync(wasmFile));
-    compiled.set(wasmFile, wasm);
-  }
   const ours = await replayInOurHost(scenario, wasm, run.requestSteps.map((step) => report.steps[step]?.request_headers_in));
   const whole: ScenarioResult = ours === null
     ? { kind: 'compared', module, name, requests: [{ request: 'configuration', differences: [{ field: 'configuration', ours: 'refused', theirs: 'accepted' }] }] }
@@ -152,6 +155,17 @@ for (const [index, scenario] of scenarios.entries()) {
   recorded.push(result.recorded);
   if (result.whole !== null) whole.push(result.whole);
 }
+// The configurations the control plane generates (golden listeners), probed on every route they configure.
+const goldenDir = join(root, 'test', 'golden', 'xds', 'out');
+const generatedScenarios = readdirSync(goldenDir).filter((file) => file.endsWith('.listeners.yaml')).sort()
+  .flatMap((file) => scenariosFromListeners(file.replace(/\.listeners\.yaml$/, ''), parseYaml(readFileSync(join(goldenDir, file), 'utf8'))))
+  .filter((scenario) => values.module === undefined || scenario.module === values.module);
+const generated: ScenarioResult[] = [];
+for (const [index, scenario] of generatedScenarios.entries()) {
+  const result = await replay(scenario, scenarios.length + index);
+  // No test drove these: only the run of both hosts alike means something ('recorded' has no outcome of ours).
+  generated.push(result.whole ?? result.recorded);
+}
 process.stdout.write([
   'As the tests drove them (our host as recorded in the tests):',
   formatReport(recorded, values.verbose ?? false),
@@ -159,7 +173,10 @@ process.stdout.write([
   'Whole streams (both hosts driven alike: the request headers cpp-host gave the module, the fake upstream\'s answer, the end of the stream):',
   formatReport(whole, false),
   '',
+  'Generated configurations (each wasm filter of test/golden/xds/out/*.listeners.yaml, probe requests on its routes, whole streams):',
+  formatReport(generated, false),
+  '',
   `wasmcheck runs kept in ${work}`,
   '',
 ].join('\n'));
-process.exit(differenceCount(recorded) + differenceCount(whole) > 0 ? 1 : 0);
+process.exit(differenceCount(recorded) + differenceCount(whole) + differenceCount(generated) > 0 ? 1 : 0);

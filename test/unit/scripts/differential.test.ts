@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compareFinal, compareRequest, type WasmcheckStep } from '../../../scripts/differential/compare.ts';
 import type { RecordedRequest, RecordedScenario } from '../../../scripts/differential/recording.ts';
 import { renderScenario } from '../../../scripts/differential/render.ts';
+import { scenariosFromListeners } from '../../../scripts/differential/generated.ts';
 import { differenceCount, formatReport } from '../../../scripts/differential/report.ts';
 
 const START = Date.parse('2026-04-01T10:30:00Z');
@@ -162,5 +163,26 @@ describe('formatReport', () => {
     expect(text).toMatch(/^oauth2\s+1\s+2\s+1\s+1\s+0\s+0$/m);
     expect(text).toContain('request outcome: ours continue | cpp-host stalled');
     expect(text).toContain('[jwt] s2: v128 value type requires simd feature');
+  });
+});
+
+describe('scenariosFromListeners', () => {
+  it('makes one scenario per wasm filter of a generated listener, probing each configured route and an unknown one', () => {
+    const listeners = [{
+      name: 'apip/http',
+      filterChains: [{ filters: [{ typedConfig: { httpFilters: [
+        { name: 'envoy.filters.http.wasm/api-key', typedConfig: { config: { name: 'api-key', vmConfig: { vmId: 'apip/api-key' }, configuration: { value: '{"routes":{"books/GET/books/{id}":{}}}' } } } },
+        { name: 'envoy.filters.http.router' },
+      ] } }] }],
+    }];
+    const [scenario, ...rest] = scenariosFromListeners('reading-list', listeners);
+    expect(rest).toEqual([]);
+    expect(scenario?.module).toBe('api-key');
+    expect(Buffer.from(scenario?.configuration ?? '', 'base64').toString()).toBe('{"routes":{"books/GET/books/{id}":{}}}');
+    const requests = (scenario?.events ?? []).filter((event) => event.kind === 'request');
+    expect(new Set(requests.map((event) => event.routeName))).toEqual(new Set(['books/GET/books/{id}', 'unknown/GET/nowhere']));
+    expect(requests[0]?.requestHeaders?.slice(0, 2)).toEqual([[':method', 'GET'], [':path', '/books/1']]);
+    // Strictly increasing times: the clock never goes back between two requests.
+    expect(requests.every((event, i) => i === 0 || event.timeMs > (requests[i - 1]?.timeMs ?? 0))).toBe(true);
   });
 });
