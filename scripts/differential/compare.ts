@@ -35,23 +35,25 @@ interface Normalized {
 function normalizeOurs(outcome: RecordedOutcome): Normalized {
   if (outcome.action !== 'localReply') return { kind: outcome.action };
   if (outcome.details === 'wasm_stalled') return { kind: 'stalled' };
-  if (outcome.details === 'wasm_trap' || outcome.details === 'wasm_fail_closed') return { kind: 'vmFailed' };
+  // Kept with its status: ours answers 500 and replaces the VM, Envoy fails the stream with 503 (and later ones).
+  if (outcome.details === 'wasm_trap' || outcome.details === 'wasm_fail_closed') return { kind: 'vmFailed', status: outcome.status };
   return { kind: 'localReply', status: outcome.status, body: outcome.body, headers: outcome.headers };
 }
 
 function normalizeTheirs(step: WasmcheckStep): Normalized {
   const local = step.local_response ?? null;
   if (local !== null) {
-    if (local.details === 'wasm_fail_stream') return { kind: 'vmFailed' };
+    if (local.details === 'wasm_fail_stream') return { kind: 'vmFailed', status: local.status };
     return { kind: 'localReply', status: local.status, body: local.body, headers: local.additional_headers };
   }
   if (step.upstream_request) return { kind: 'continue' };
-  if (step.vm_failed) return { kind: 'vmFailed' };
+  if (step.vm_failed) return { kind: 'vmFailed', status: 503 };
   return { kind: 'stalled' };
 }
 
 function describe(outcome: Normalized): string {
-  return outcome.kind === 'localReply' ? `local reply ${outcome.status}` : outcome.kind;
+  if (outcome.kind === 'localReply') return `local reply ${outcome.status}`;
+  return outcome.kind === 'vmFailed' ? `VM failure ${outcome.status ?? ''}`.trim() : outcome.kind;
 }
 
 function lower(pairs: Pairs, skip: ReadonlySet<string>): string[] {

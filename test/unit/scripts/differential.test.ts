@@ -133,10 +133,15 @@ describe('compareRequest', () => {
       .toEqual([{ field: 'http calls made', ours: '1', theirs: '2' }]);
   });
 
-  it('holds our trap and stall replies to cpp-host failing the stream or leaving it stalled', () => {
+  it('reads our trap reply and cpp-host failing the stream as one outcome, and reports their statuses', () => {
     const trapped = request({ requestOutcome: { action: 'localReply', status: 500, headers: [], body: '', details: 'wasm_trap' }, upstreamHeaders: null });
     const failStream: WasmcheckStep = { local_response: { status: 503, body: '', additional_headers: [], details: 'wasm_fail_stream' }, upstream_request: null, vm_failed: true };
-    expect(compareRequest(trapped, failStream)).toEqual([]);
+    expect(compareRequest(trapped, failStream)).toEqual([{ field: 'request outcome', ours: 'VM failure 500', theirs: 'VM failure 503' }]);
+  });
+
+  it('reads our stall reply as the stream cpp-host leaves stalled', () => {
+    const stalled = request({ requestOutcome: { action: 'localReply', status: 500, headers: [], body: '', details: 'wasm_stalled' }, upstreamHeaders: null });
+    expect(compareRequest(stalled, { local_response: null, upstream_request: null, response: { state: 'stalled: on_request_headers stopped iteration' } })).toEqual([]);
   });
 });
 
