@@ -154,6 +154,7 @@ for (const [index, scenario] of scenarios.entries()) {
   const result = await replay(scenario, index);
   recorded.push(result.recorded);
   if (result.whole !== null) whole.push(result.whole);
+  else if (result.recorded.kind === 'failedToLoad') whole.push(result.recorded);
 }
 // The configurations the control plane generates (golden listeners), probed on every route they configure.
 const goldenDir = join(root, 'test', 'golden', 'xds', 'out');
