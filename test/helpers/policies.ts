@@ -54,6 +54,9 @@ export function captureLogger(level = 'info'): CapturingLogger {
 
 let vmCounter = 0;
 
+/** APIP_DIFF_RECORD=<dir>: record every loaded plugin for scripts/differential.ts (test/helpers/diff-recorder.ts). */
+const recordDir = process.env.APIP_DIFF_RECORD || undefined;
+
 /** Loads policy `name` with `configuration` (an object is JSON-encoded); a fresh VM id unless one is given. */
 export async function loadPolicy(
   name: string,
@@ -61,14 +64,17 @@ export async function loadPolicy(
   options: Partial<LoadPluginOptions> = {},
 ): Promise<Plugin> {
   vmCounter += 1;
-  const plugin = await loadPlugin({
+  const pluginOptions: LoadPluginOptions = {
     name,
     wasm: policyModule(name),
     configuration: typeof configuration === 'string' ? configuration : JSON.stringify(configuration),
     vmId: `${name}-test-${vmCounter}`,
     logger: captureLogger(),
     ...options,
-  });
+  };
+  const plugin = recordDir === undefined
+    ? await loadPlugin(pluginOptions)
+    : await (await import('./diff-recorder.ts')).loadRecorded(recordDir, pluginOptions, options, loadPlugin);
   // Whatever a module accepts is within its configuration's JSON Schema (server/policies/<kind>.ts), so the schema
   // that documents and checks the translator's output cannot drift from the module.
   if (plugin.isConfigured) {
