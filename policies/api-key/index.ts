@@ -61,6 +61,10 @@ class RouteSettings {
   /** `name` UTF-8 encoded once (header lookups and removal on every request). */
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
   inQuery: bool = false;
+  /** The key's name in the other place (a query parameter for a header key, a lowercase header for a query key):
+   *  present there too, the key is ambiguous. */
+  otherName: string = "";
+  otherNameBytes: ArrayBuffer = new ArrayBuffer(0);
   valuePrefix: string = "";
   propagateCredential: bool = false;
   /** No key: continue without identity (the API has plans of other security types). */
@@ -122,6 +126,8 @@ function readRoute(
   const key = readString(route, "key", path, problems, true);
   settings.name = settings.inQuery ? key : key.toLowerCase();
   settings.nameBytes = String.UTF8.encode(settings.name);
+  settings.otherName = settings.inQuery ? key.toLowerCase() : key;
+  settings.otherNameBytes = String.UTF8.encode(settings.otherName);
   if (settings.name.length == 0 || (!settings.inQuery && !isValidHeaderName(settings.name))) {
     problems.add(memberPath(path, "key"), "must be a valid header or parameter name");
   }
@@ -190,15 +196,22 @@ function reject(message: string, details: string): u32 {
   return sendJsonError(401, details, message);
 }
 
-/** No credential: an optional route continues without identity, any other gets 401. */
-/** The key given twice (two query values, or the header repeated): which one counts would depend on who reads
- *  it, so neither does (docs/gateway.md "Request hygiene"). */
+/** The key given twice (two query values, the header repeated, or both the header and a query parameter of the
+ *  same name, whatever their values): which one counts would depend on who reads it, so neither does
+ *  (docs/gateway.md "Request hygiene"). */
 function ambiguous(): u32 {
   return reject("Invalid API key.", "apip_api_key_ambiguous");
 }
 
+/** No credential: an optional route continues without identity, any other gets 401. */
 function missing(route: RouteSettings): u32 {
   return route.optional ? Action.Continue : reject("Missing API key.", "apip_api_key_missing");
+}
+
+/** True when a header route's key also appears as a query parameter of the same name. */
+function isInQueryToo(route: RouteSettings): bool {
+  const path = getRequestHeader(":path");
+  return path !== null && findQueryParam(path, route.otherName) !== null;
 }
 
 function includes(list: Array<string>, value: string): bool {
@@ -222,7 +235,7 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
     if (!route.inQuery && route.valuePrefix.length == 0) {
       const raw = getHeaderRaw(MapType.RequestHeaders, route.nameBytes);
       if (raw === null || raw.byteLength == 0) return missing(route);
-      if (countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1) return ambiguous();
+      if (countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1 || isInQueryToo(route)) return ambiguous();
       if (isAscii(raw)) presentedBytes = raw;
       else presented = String.UTF8.decode(raw);
     } else if (route.inQuery) {
@@ -231,13 +244,14 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
         const param = findQueryParam(path, route.name);
         if (param !== null) {
           if (findQueryParam(param.pathWithout, route.name) !== null) return ambiguous();
+          if (getHeaderRaw(MapType.RequestHeaders, route.otherNameBytes) !== null) return ambiguous();
           presented = param.value;
           pathWithout = param.pathWithout;
         }
       }
     } else {
       presented = getRequestHeader(route.name);
-      if (presented !== null && countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1) return ambiguous();
+      if (presented !== null && (countHeaderOf(MapType.RequestHeaders, route.nameBytes) > 1 || isInQueryToo(route))) return ambiguous();
     }
     if (presentedBytes === null) {
       if (presented === null || presented.length == 0) return missing(route);

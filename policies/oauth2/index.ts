@@ -11,7 +11,7 @@ import { claimString, claimText, scopesSatisfied } from "../lib/claims";
 import { parseConfigObject, Problems } from "../lib/config";
 import { sha256HexOfString } from "../lib/crypto/sha256";
 import {
-  getHeader, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader,
+  countHeaderOf, getHeader, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader,
   startsWithIgnoringCase,
 } from "../lib/headers";
 import { APPLICATION_ID_HEADER, PLAN_HEADER, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
@@ -108,6 +108,9 @@ class OAuth2Stream extends PolicyStream<OAuth2Root> {
     // The token: "Bearer <token>" (scheme compared case-insensitively, RFC 9110 section 11.1). Anything else is
     // no bearer credential: with other security types on the route (optional), another module's business.
     const raw = getRequestHeader(route.header);
+    // The header repeated: which token counts would depend on who reads it (Envoy hands a module only the first
+    // value), so neither does (docs/gateway.md "Request hygiene").
+    if (raw !== null && countHeaderOf(MapType.RequestHeaders, route.headerBytes) > 1) return invalidToken("apip_oauth2_ambiguous");
     let token = "";
     if (raw !== null && startsWithIgnoringCase(raw, "bearer ")) token = raw.substring(7).trim();
     if (token.length == 0) return route.optional ? Action.Continue : missingToken();

@@ -51,6 +51,8 @@ export class RouteSettings {
   optional: bool = false;
   /** Lowercase request header carrying `Bearer <token>`. */
   header: string = "authorization";
+  /** `header` UTF-8 encoded once (counting its entries on every request). */
+  headerBytes: ArrayBuffer = new ArrayBuffer(0);
   propagateToken: bool = false;
   /** Introspection member with the client id. */
   clientIdClaim: string = "client_id";
@@ -227,6 +229,7 @@ function readRoute(
   const header = asciiLower(readString(route, "header", path, problems, false, "authorization"));
   if (!isValidHeaderName(header)) problems.add(memberPath(path, "header"), "must be a valid header name");
   settings.header = header;
+  settings.headerBytes = String.UTF8.encode(header);
   settings.propagateToken = readBool(route, "propagateToken", path, problems, false);
   const clientIdClaim = readOptionalString(route, "clientIdClaim", path, problems);
   if (clientIdClaim !== null) settings.clientIdClaim = clientIdClaim;

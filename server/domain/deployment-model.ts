@@ -64,6 +64,8 @@ export interface ModelOperation {
   /** As written, with `{param}` segments. */
   path: string;
   policies: ModelPolicy[];
+  /** The route keeps the method-override headers (docs/gateway.md "Request hygiene"). Absent: false. */
+  allowMethodOverride?: boolean;
 }
 
 export interface DeployedApi {

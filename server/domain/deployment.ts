@@ -122,7 +122,12 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
       })),
       vhosts: row.vhostMain === null ? null : { main: row.vhostMain, sandbox: row.vhostSandbox },
       policies: (polsByOwner.get(`api:${row.id}`) ?? []).map(toPolicy),
-      operations: (opsByApi.get(row.id) ?? []).map((o) => ({ method: o.method, path: o.path, policies: (polsByOwner.get(o.id) ?? []).map(toPolicy) })),
+      operations: (opsByApi.get(row.id) ?? []).map((o) => ({
+        method: o.method,
+        path: o.path,
+        policies: (polsByOwner.get(o.id) ?? []).map(toPolicy),
+        allowMethodOverride: o.allowMethodOverride,
+      })),
       subscriptionPlans: row.subscriptionPlanNames,
       visibility: row.visibility,
     };

@@ -54,6 +54,8 @@ export interface IrRoute {
   settings: Partial<RouteSettingsByKind>;
   /** Serving plans that admit traffic on this route, in the API's plan order (the plan module's `plans`). */
   plans: string[];
+  /** The operation opted in to keeping the method-override headers; otherwise the route removes them. */
+  allowMethodOverride: boolean;
 }
 
 export interface IrEndpoint {

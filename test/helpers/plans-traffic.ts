@@ -64,7 +64,7 @@ export async function userAuth(t: TestPlatform, username: string, role: 'admin' 
 export interface ApiOptions {
   context: string;
   upstreamUrl: string;
-  operations?: { method: string; path: string; policies?: unknown[] }[];
+  operations?: { method: string; path: string; policies?: unknown[]; allowMethodOverride?: boolean }[];
   visibility?: 'public' | 'private';
   version?: string;
 }

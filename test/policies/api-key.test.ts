@@ -130,6 +130,16 @@ describe('api-key policy', () => {
     }
   });
 
+  it('answers 401 to a key given both in its header and in a query parameter of the same name, whatever the values', async () => {
+    const plugin = await load();
+    for (const other of [valid, 'other-key']) {
+      const headerRoute = sendRequest(plugin, { route: ROUTE, path: `/books?X-API-Key=${encodeURIComponent(other)}`, headers: [['x-api-key', valid]] });
+      expect(localReplyOf(headerRoute.outcome)).toMatchObject({ status: 401, details: 'apip_api_key_ambiguous' });
+      const queryRoute = sendRequest(plugin, { route: QUERY_ROUTE, path: `/books/7?apikey=${encodeURIComponent(valid)}`, headers: [['apikey', other]] });
+      expect(localReplyOf(queryRoute.outcome)).toMatchObject({ status: 401, details: 'apip_api_key_ambiguous' });
+    }
+  });
+
   it('ignores a header key when configured for the query', async () => {
     const plugin = await load();
     const reply = localReplyOf(sendRequest(plugin, { route: QUERY_ROUTE, path: '/books/7', headers: [['apikey', valid]] }).outcome);

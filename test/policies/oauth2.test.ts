@@ -281,6 +281,16 @@ describe('oauth2 policy', () => {
     expect(calls).toHaveLength(0);
   });
 
+  it('answers 401 without introspecting when the token header is repeated, even with the same token twice', async () => {
+    answers.set('tok-twice', active());
+    for (const second of ['Bearer tok-twice', 'Bearer tok-other', 'Basic dXNlcjpwdw==']) {
+      const result = await send(plugin, ROUTE, 'tok-twice', [['authorization', second]]);
+      expect(result.status).toBe(401);
+      expect(result.reply!.details).toBe('apip_oauth2_ambiguous');
+    }
+    expect(calls).toHaveLength(0);
+  });
+
   it('reads the scheme case-insensitively', async () => {
     answers.set('tok-case', active());
     expect((await send(plugin, ROUTE, 'tok-case', [], 'bEaReR')).status).toBe(200);

@@ -116,6 +116,8 @@ export const operations = pgTable(
     position: integer('position').notNull(),
     method: httpMethod('method').notNull(),
     path: text('path').notNull(),
+    /** The route keeps X-HTTP-Method-Override and its variants (docs/gateway.md "Request hygiene"). */
+    allowMethodOverride: boolean('allow_method_override').notNull().default(false),
   },
   (t) => [
     // An API's operations in order; one route per method + path.

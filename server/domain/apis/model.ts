@@ -44,6 +44,8 @@ export interface Operation {
   method: HttpMethod;
   path: string;
   policies: PolicyAttachment[];
+  /** The route keeps X-HTTP-Method-Override and its variants; otherwise the data planes remove them. */
+  allowMethodOverride: boolean;
 }
 
 /** The v0.9 RestApi resource, plus visibility and owner. */
@@ -99,7 +101,8 @@ export interface ApiSpecInput {
   }[] | null;
   vhosts?: { main: string; sandbox?: string | null } | null;
   policies?: PolicyInput[] | null;
-  operations: { method: HttpMethod; path: string; policies?: PolicyInput[] | null }[];
+  /** `allowMethodOverride` @default false */
+  operations: { method: HttpMethod; path: string; policies?: PolicyInput[] | null; allowMethodOverride?: boolean | null }[];
   subscriptionPlans?: string[] | null;
   /** @default 'deployed' */
   deploymentState?: DeploymentState | null;
@@ -187,7 +190,13 @@ export async function hydrate(db: Executor, rows: readonly ApiRow[]): Promise<Ap
       policies: pols.filter((p) => p.apiId === row.id && p.operationId === null).map(toPolicy),
       operations: ops
         .filter((o) => o.apiId === row.id)
-        .map((o) => ({ id: o.id, method: o.method, path: o.path, policies: pols.filter((p) => p.operationId === o.id).map(toPolicy) })),
+        .map((o) => ({
+          id: o.id,
+          method: o.method,
+          path: o.path,
+          policies: pols.filter((p) => p.operationId === o.id).map(toPolicy),
+          allowMethodOverride: o.allowMethodOverride,
+        })),
       subscriptionPlans: row.subscriptionPlanNames,
       deploymentState: row.deploymentState,
       deployedAt: row.deployedAt,

@@ -221,7 +221,10 @@ function checkOperations(value: unknown, issues: FieldIssue[]): void {
       issues.push({ path, message: 'Operation must be an object with method and path' });
       return;
     }
-    const { method, path: opPath, policies } = op;
+    const { method, path: opPath, policies, allowMethodOverride } = op;
+    if (allowMethodOverride != null && typeof allowMethodOverride !== 'boolean') {
+      issues.push({ path: `${path}.allowMethodOverride`, message: 'allowMethodOverride must be true or false' });
+    }
     const methodOk = typeof method === 'string' && (httpMethods as readonly string[]).includes(method);
     if (!methodOk) {
       issues.push({ path: `${path}.method`, message: `Method must be one of ${httpMethods.join(', ')}` });

@@ -122,7 +122,14 @@ async function insertParts(tx: Transaction, apiId: string, spec: ApiSpecInput): 
       .insert(upstreamTargets)
       .values(def.upstreams.map((t, i) => ({ definitionId, position: i, url: t.url, weight: t.weight ?? null })));
   }
-  const ops = spec.operations.map((op, position) => ({ id: newId('operation'), apiId, position, method: op.method, path: op.path }));
+  const ops = spec.operations.map((op, position) => ({
+    id: newId('operation'),
+    apiId,
+    position,
+    method: op.method,
+    path: op.path,
+    allowMethodOverride: op.allowMethodOverride ?? false,
+  }));
   await tx.insert(operations).values(ops);
   const pols = [
     ...policyRows(apiId, null, spec.policies),

@@ -9,6 +9,7 @@ import { ConflictError, type FieldIssue, InvalidTransitionError, NotFoundError, 
 import { newId } from '../ids.ts';
 import { assertPlanAcceptsSubscriptions } from '../plans/model.ts';
 import {
+  assertApiTakesSubscriptions,
   assertFrom,
   auditView,
   checkDates,
@@ -61,9 +62,7 @@ export async function subscribe(ctx: DomainContext, input: SubscribeInput): Prom
     if (input.apiId != null && input.apiId !== api.id && input.apiId !== api.handle) {
       throw new ValidationError([{ path: 'planId', message: `Plan '${plan.id}' does not belong to API '${input.apiId}'` }]);
     }
-    if (api.deploymentState !== 'deployed') {
-      throw new ValidationError([{ path: 'planId', message: `API '${api.handle}' is not deployed: it takes no new subscriptions` }]);
-    }
+    assertApiTakesSubscriptions(api, 'planId');
     assertPlanAcceptsSubscriptions({ status: plan.status, security: { type: plan.security, apiKey: null, jwt: null, oauth2: null } });
     if (input.customApiKey != null && plan.security !== 'API_KEY') {
       throw new ValidationError([{ path: 'customApiKey', message: 'Only API-key plans take a custom API key' }]);

@@ -6,7 +6,7 @@ import type { IssuedApiKey } from '../api-keys/index.ts';
 import type { ApiKeyMode } from '../applications.ts';
 import { type DomainContext, type WriteScope, write } from '../context.ts';
 import { conflictOnUniqueViolation } from '../db-errors.ts';
-import { type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError } from '../errors.ts';
+import { type FieldIssue, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.ts';
 
 export const subscriptionStatuses = ['PENDING', 'ACCEPTED', 'REJECTED', 'PAUSED', 'CLOSED'] as const;
 export type SubscriptionStatus = (typeof subscriptionStatuses)[number];
@@ -129,6 +129,16 @@ export function toSubscription(row: SubscriptionRow): Subscription {
   };
 }
 
+/**
+ * A subscription (contract or v0.9) needs a deployed API: an undeployed one serves no traffic, and a subscription
+ * made now would start admitting requests the moment someone deploys it. The one rule for every role and both
+ * interfaces; `field` names the input that chose the API (`planId` for contracts, `apiId` for v0.9).
+ */
+export function assertApiTakesSubscriptions(api: { handle: string; deploymentState: string }, field: string): void {
+  if (api.deploymentState !== 'deployed') {
+    throw new ValidationError([{ path: field, message: `API '${api.handle}' is not deployed: it takes no new subscriptions` }]);
+  }
+}
 
 export function nullIfNotFound(error: unknown): null {
   if (error instanceof NotFoundError) return null;

@@ -9,6 +9,7 @@ import { ConflictError, type FieldIssue, InvalidTransitionError, ValidationError
 import { newId } from '../ids.ts';
 import { keyDigest } from '../secrets.ts';
 import {
+  assertApiTakesSubscriptions,
   assertFrom,
   auditView,
   checkText,
@@ -74,6 +75,7 @@ export async function createSubscription(ctx: DomainContext, input: CreateSubscr
   return writeMapped(ctx, async (scope) => {
     const api = await findVisibleApi(ctx, scope.tx, input.apiId);
     await requireApiManager(scope.tx, ctx.actor, api.id, input.apiId);
+    assertApiTakesSubscriptions(api, 'apiId');
     if (input.subscriptionPlanId != null) await checkSubscriptionPlan(scope.tx, input.subscriptionPlanId, api);
     const tokenHash = keyDigest(scope.keys.digestKey, input.subscriptionToken);
     await assertTokenFree(scope.tx, api.id, tokenHash, null);

@@ -94,6 +94,9 @@ const OperationRef = builder.objectRef<Operation>('Operation').implement({
     method: t.field({ type: HttpMethodEnum, resolve: (o) => o.method }),
     path: t.exposeString('path'),
     policies: t.field({ type: [PolicyAttachmentRef], resolve: (o) => o.policies }),
+    allowMethodOverride: t.exposeBoolean('allowMethodOverride', {
+      description: 'The route keeps X-HTTP-Method-Override, X-Method-Override and X-HTTP-Method (docs/gateway.md).',
+    }),
   }),
 });
 
@@ -188,6 +191,10 @@ const OperationInput = builder.inputType('OperationInput', {
     method: t.field({ type: HttpMethodEnum }),
     path: t.string(),
     policies: t.field({ type: [PolicyInput], required: false }),
+    allowMethodOverride: t.boolean({
+      required: false,
+      description: 'Keep X-HTTP-Method-Override, X-Method-Override and X-HTTP-Method on this route (the data planes remove them otherwise). Default false.',
+    }),
   }),
 });
 

@@ -115,13 +115,27 @@ function envelopeIssues(body: Record<string, unknown>): FieldIssue[] {
 }
 
 /**
+ * The spec without the fields v0.9 does not have: an operation's `allowMethodOverride` is GraphQL's, and the
+ * reference ignores unknown fields, so a REST body never opts a route in (docs/gateway.md "Request hygiene").
+ */
+function referenceSpec(spec: unknown): unknown {
+  if (!isRecord(spec) || !Array.isArray(spec.operations)) return spec;
+  const operations: unknown[] = spec.operations.map((op: unknown) => {
+    if (!isRecord(op) || !('allowMethodOverride' in op)) return op;
+    const { allowMethodOverride: _graphqlOnly, ...rest } = op;
+    return rest;
+  });
+  return { ...spec, operations };
+}
+
+/**
  * A RestAPIRequest body as the domain's input. Only the envelope (`apiVersion`, `kind`) is REST's to check;
  * when it is wrong the domain's own problems are listed too, so one answer names everything. The rest is
  * validated by the domain (it takes arbitrary JSON), which is why the casts below are sound.
  */
 export function fromRestApiBody(body: unknown): ApiInput {
   if (!isRecord(body)) throw new ValidationError([{ path: 'body', message: 'The request body must be a RestApi object' }]);
-  const input = { metadata: body.metadata, spec: body.spec };
+  const input = { metadata: body.metadata, spec: referenceSpec(body.spec) };
   const envelope = envelopeIssues(body);
   // PUT passes metadata on to the domain, which would read a non-object as "no metadata given".
   if (!isRecord(body.metadata)) envelope.push({ path: 'metadata', message: 'metadata is required' });

@@ -97,6 +97,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
         policies: chain,
         settings,
         plans: apiTables.planIds,
+        allowMethodOverride: op.allowMethodOverride === true,
       });
     }
   });

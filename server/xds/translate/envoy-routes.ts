@@ -8,6 +8,9 @@ import type { EnvoyResource } from '../../envoy/resources.ts';
  * per method, and the whole route action of regex routes (one per API environment, whose rewrite is the
  * context's). Resources are never mutated after translation (serialised, encoded, compiled by the gateway).
  */
+/** One list shared by every route that removes the method-override headers. */
+const methodOverrideList: readonly string[] = [...methodOverrideHeaders];
+
 class RouteParts {
   private readonly methodHeaders = new Map<string, Record<string, unknown>[]>();
   private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean }>();
@@ -53,14 +56,19 @@ function routeAction(route: IrRoute): Record<string, unknown> {
 /**
  * One RouteConfiguration; a virtual host per domain (sorted by name), its routes in IR order, which is match
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
- * The method-override headers are removed before the upstream on every route, and so are the identity headers when
- * no policy module runs to strip them (a snapshot whose routes carry no policy).
+ * The method-override headers are removed before the upstream on every route whose operation does not allow them
+ * (`allowMethodOverride`), and the identity headers on every route when no policy module runs to strip them (a
+ * snapshot whose routes carry no policy).
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
   const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
-    const envoyRoute = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    // Per route, not on the RouteConfiguration: Envoy removes the union of the three levels' lists, so a route
+    // can only keep a header that no enclosing level removes.
+    // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-route-request-headers-to-remove
+    if (!route.allowMethodOverride) envoyRoute.requestHeadersToRemove = methodOverrideList;
     const list = byDomain.get(route.domain);
     if (list) list.push(envoyRoute);
     else byDomain.set(route.domain, [envoyRoute]);
@@ -68,6 +76,7 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const virtualHosts = [...byDomain.entries()]
     .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const clientIdentity = hasWasmFilters(ir) ? [] : Object.values(identityHeaders);
-  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders, ...clientIdentity] };
+  const config: EnvoyResource = { name: routeConfigurationName, virtualHosts };
+  if (!hasWasmFilters(ir)) config.requestHeadersToRemove = Object.values(identityHeaders);
+  return config;
 }

@@ -27,7 +27,12 @@ function api(a: Loose<DeployedApi>, i: number): DeployedApi {
     })),
     vhosts: a.vhosts ? { main: a.vhosts.main ?? '*', sandbox: a.vhosts.sandbox ?? null } : null,
     policies: (a.policies ?? []).map(policy),
-    operations: (a.operations ?? []).map((o): ModelOperation => ({ method: o.method ?? 'GET', path: o.path ?? '/', policies: (o.policies ?? []).map(policy) })),
+    operations: (a.operations ?? []).map((o): ModelOperation => ({
+      method: o.method ?? 'GET',
+      path: o.path ?? '/',
+      policies: (o.policies ?? []).map(policy),
+      allowMethodOverride: o.allowMethodOverride === true,
+    })),
     subscriptionPlans: (a.subscriptionPlans ?? []) as string[],
     visibility: a.visibility ?? 'public',
   };

@@ -100,6 +100,36 @@ describe.each(shapeDrivers)('REST and GraphQL over the same domain (%s)', (drive
       expect(off.body.status).not.toHaveProperty('deployedAt');
     });
 
+    it('keeps allowMethodOverride a GraphQL field: a REST body cannot set it and the v0.9 shape does not show it', async () => {
+      const body = {
+        ...seedRestApi,
+        metadata: { name: 'override-over-rest' },
+        spec: { ...seedRestApi.spec, context: '/override-rest/$version', operations: [{ method: 'POST', path: '/books', allowMethodOverride: true }] },
+      };
+      expect((await rest.post('/rest-apis', body)).status).toBe(201);
+      const read = await gql<{ apiByHandle: { operations: { allowMethodOverride: boolean }[] } }>(
+        t, 'query($h: String!) { apiByHandle(handle: $h) { operations { allowMethodOverride } } }', { h: 'override-over-rest' },
+      );
+      expect(read.apiByHandle.operations).toEqual([{ allowMethodOverride: false }]);
+
+      const created = await gql<{ createApi: { __typename: string } }>(
+        t,
+        `mutation($input: CreateApiInput!) { createApi(input: $input) { __typename } }`,
+        {
+          input: {
+            metadata: { name: 'override-over-graphql' },
+            spec: {
+              displayName: 'Override', version: 'v1', context: '/override-gql/$version', upstream: { main: { url: 'https://override.example' } },
+              operations: [{ method: 'POST', path: '/orders', allowMethodOverride: true }],
+            },
+          },
+        },
+      );
+      expect(created.createApi.__typename).toBe('CreateApiPayload');
+      const shown = await rest.get<{ spec: { operations: unknown[] } }>('/rest-apis/override-over-graphql');
+      expect(shown.body.spec.operations).toEqual([{ method: 'POST', path: '/orders' }]);
+    });
+
     it('an API made over GraphQL reads in the v0.9 shape over REST, and deleted over GraphQL is gone from REST', async () => {
       const created = await gql<{ createApi: { __typename: string; api?: { id: string } } }>(
         t,

@@ -104,6 +104,19 @@ describe.each(shapeDrivers)('REST /subscriptions (%s)', (driver) => {
     expect(res).toMatchObject({ status: 404, body: { message: "RestAPI with handle 'no-such-api' not found" } });
   });
 
+  it('answers 400 naming apiId when the API is not deployed, and takes subscriptions again once it is', async () => {
+    seq++;
+    const handle = `undeployed-${seq}`;
+    const spec = { ...seedRestApi.spec, displayName: `Undeployed-${seq}`, context: `/undeployed-${seq}`, deploymentState: 'undeployed' };
+    expect((await rest.post('/rest-apis', { ...seedRestApi, metadata: { name: handle }, spec })).status).toBe(201);
+    const refused = await rest.post<ErrorJson>('/subscriptions', { apiId: handle, subscriptionToken: 'tok-undeployed' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ field: 'apiId', message: `API '${handle}' is not deployed: it takes no new subscriptions` }]);
+    expect((await rest.get<{ count: number }>(`/subscriptions?apiId=${handle}`)).body.count).toBe(0);
+    expect((await rest.put(`/rest-apis/${handle}`, { ...seedRestApi, metadata: { name: handle }, spec: { ...spec, deploymentState: 'deployed' } })).status).toBe(200);
+    expect((await rest.post('/subscriptions', { apiId: handle, subscriptionToken: 'tok-undeployed' })).status).toBe(201);
+  });
+
   it('answers 400 naming the plan when it is missing, INACTIVE or not among the API\'s subscriptionPlans', async () => {
     const open = await makeApi();
     const missing = await rest.post<ErrorJson>('/subscriptions', { apiId: open, subscriptionToken: 't1', subscriptionPlanId: 'spl_missing' });

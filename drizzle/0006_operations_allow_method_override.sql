@@ -1,0 +1,1 @@
+ALTER TABLE "operations" ADD COLUMN "allow_method_override" boolean DEFAULT false NOT NULL;
