@@ -112,8 +112,9 @@ function readClaims(token: VerifiedToken): bool {
 
 /**
  * Parses `token`, selects the key by `kid` among the route's keys (every key that accepts the algorithm when
- * the token names none), and verifies the signature. Null when anything is wrong: malformed, an algorithm the
- * route does not allow (never "none"), an unknown kid, a key of another type, a bad signature.
+ * the token names none, unless every key carries a kid: then it is refused), and verifies the signature. Null
+ * when anything is wrong: malformed, an algorithm the route does not allow (never "none"), an unknown kid, no kid
+ * where every key has one, a key of another type, a bad signature.
  */
 export function verifyToken(token: string, route: RouteSettings): VerifiedToken | null {
   const dot1 = token.indexOf(".");
@@ -140,10 +141,12 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
   const inputPtr = changetype<usize>(input);
   const inputLen = input.byteLength;
 
-  // Key choice as Envoy's jwt_verify_lib makes it: a token naming a kid is checked against the key with that kid;
-  // keys without a kid (a PEM given to a plan, say) are candidates for every token, kid or not.
+  // Key choice: a token naming a kid is checked against the key with that kid; keys without a kid (a PEM given
+  // to a plan, say) are candidates for every token, kid or not. When every key of the route carries a kid, a token
+  // without one is refused (stricter than Envoy's jwt_verify_lib, which tries them all): no key is guessed.
   let key: VerificationKey | null = null;
   const kid = kidValue !== null ? kidValue.stringValue : null;
+  const allKeysNamed = route.keysByKid.size == route.keys.length;
   if (kid !== null && route.keysByKid.has(kid)) {
     const candidate = route.keysByKid.get(kid);
     if (!candidate.accepts(alg) || !verifySignature(candidate, alg, inputPtr, inputLen, sig)) return null;
@@ -152,8 +155,9 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
     const keys = route.keys;
     for (let i = 0; i < keys.length; i++) {
       const candidate = unchecked(keys[i]);
-      // A token naming an unknown kid may still match a key that has none, never another kid's key.
-      if (kid !== null && candidate.kid !== null) continue;
+      // A token naming an unknown kid may still match a key that has none, never another kid's key; a token
+      // naming no kid is tried against kid-carrying keys only when some key of the route has no kid.
+      if (candidate.kid !== null && (kid !== null || allKeysNamed)) continue;
       if (candidate.accepts(alg) && verifySignature(candidate, alg, inputPtr, inputLen, sig)) {
         key = candidate;
         break;

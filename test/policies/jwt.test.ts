@@ -198,8 +198,10 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, await sign('RS512')))).toBe(401);
   });
 
-  it('finds the key by trying each compatible key when the token has no kid', async () => {
-    const plugin = await load();
+  it('finds the key by trying each compatible key without a kid when the token has no kid', async () => {
+    const config = configuration();
+    const withoutKids = config.keySets.idp.keys.map(({ kid: _kid, ...key }) => key);
+    const plugin = await loadPolicy('jwt', { ...config, keySets: { ...config.keySets, idp: { keys: withoutKids } } }, { clock: createManualClock(NOW_MS) });
     for (const alg of ['RS256', 'ES384', 'HS512', 'EdDSA']) {
       const signer = signers[alg];
       if (signer === undefined) throw new Error(alg);
@@ -208,6 +210,19 @@ describe('jwt policy', () => {
     }
     const stranger = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256' }).sign(otherRsa.privateKey);
     expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
+  });
+
+  it('returns 401 when the token has no kid or an unknown kid and every key of the route carries a kid', async () => {
+    const plugin = await load();
+    for (const alg of ['RS256', 'ES384', 'HS512', 'EdDSA']) {
+      const signer = signers[alg];
+      if (signer === undefined) throw new Error(alg);
+      const anonymous = await new SignJWT(claims()).setProtectedHeader({ alg }).sign(signer.key);
+      expect(statusOf(call(plugin, ROUTE, anonymous)), alg).toBe(401);
+      const unknown = await new SignJWT(claims()).setProtectedHeader({ alg, kid: 'not-a-key-of-this-route' }).sign(signer.key);
+      expect(statusOf(call(plugin, ROUTE, unknown)), alg).toBe(401);
+      expect(statusOf(call(plugin, ROUTE, await sign(alg))), alg).toBe(200);
+    }
   });
 
   it('accepts a token naming a kid when the configured key has no kid, as Envoy does (a PEM given to a plan)', async () => {
