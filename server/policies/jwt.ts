@@ -51,7 +51,7 @@ const params = z.strictObject({
   propagateCredential: z.boolean().optional(),
 });
 
-const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional() });
+const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional(), iss: z.string().optional() });
 const oneOrMany = z.union([z.string(), z.array(z.string())]);
 const configuration = moduleConfiguration({
   cacheSize: z.number().int().min(0).max(100_000).optional(),

@@ -356,16 +356,22 @@ describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) =>
     await upstream?.close();
   });
 
-  it('admits tokens signed by a configured key with the subscription identity, and refuses other signers', async () => {
+  it('admits tokens signed by a configured key of their issuer with the subscription identity, and refuses other signers and issuers', async () => {
     const apiId = await createApi(t, 'gateway-keys-api', { context: '/partner/$version', upstreamUrl: upstream.url });
     const planId = await createPlan(t, apiId, 'Partners', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
     await waitServed(t, gw, '/partner/v1/items', 401);
     const sub = await newSubscriber(t, 'partner-app', planId, { clientId: 'partner-client' });
-    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ sub: 'svc', azp: 'partner-client' })) });
+    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
     expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
-    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ sub: 'svc', azp: 'partner-client' })) });
+    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
     expect(refused.answer.status).toBe(401);
     expect(refused.seen).toEqual([]);
+    // The partner's key (same kid) vouches for its own issuer only: another issuer's token, or one naming none, is refused.
+    for (const claims of [{ iss: 'https://another-issuer.example' }, {}]) {
+      const otherIssuer = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await partner.sign({ ...claims, sub: 'svc', azp: 'partner-client' })) });
+      expect(otherIssuer.answer.status, JSON.stringify(claims)).toBe(401);
+      expect(otherIssuer.seen).toEqual([]);
+    }
     await expectServedConfigValid(t, ['gateway-keys-api'], ['partner-1']);
   });
 });

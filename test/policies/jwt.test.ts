@@ -26,6 +26,7 @@ const CUSTOM_HEADER = 'reading-list/GET/reviews';
 const RS256_ONLY = 'reading-list/GET/loans';
 const REQUIRED = 'reading-list/GET/fines';
 const OTHER_KEYS = 'archive/GET/records';
+const OTHER_ISSUER_ROUTE = 'any-issuer/GET/items';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -89,6 +90,7 @@ function configuration() {
       [RS256_ONLY]: { ...base, algorithms: ['RS256'] },
       [REQUIRED]: { ...base, requiredClaims: ['tenant'] },
       [OTHER_KEYS]: { keySets: ['archive'] },
+      [OTHER_ISSUER_ROUTE]: { keySets: ['idp'] },
     },
   };
 }
@@ -233,6 +235,15 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, named))).toBe(200);
     const stranger = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'whatever-the-idp-says' }).sign(otherRsa.privateKey);
     expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
+  });
+
+  it('verifies with a key pinned to an issuer (iss member) only tokens of that issuer', async () => {
+    const config = configuration();
+    const pinned = config.keySets.idp.keys.map((key) => ({ ...key, iss: ISSUER }));
+    const plugin = await loadPolicy('jwt', { ...config, keySets: { ...config.keySets, idp: { keys: pinned } } }, { clock: createManualClock(NOW_MS) });
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256')))).toBe(200);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: 'https://another-issuer.example' }))))).toBe(401);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: undefined }))))).toBe(401);
   });
 
   it('returns 401 when the token header declares a critical extension', async () => {
