@@ -100,6 +100,8 @@ export interface DeployedPlanSecurity {
     extractClaims: { claim: string; header: string }[];
     propagateAuthHeader: boolean;
     leewaySeconds: number;
+    /** Tokens without `exp` are refused; absent = false. */
+    requireExpiration?: boolean;
   } | null;
   oauth2: DeployedOAuth2Security | null;
 }

@@ -286,6 +286,7 @@ function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string,
       extractClaims: o.extractClaims,
       propagateAuthHeader: o.propagateAuthHeader,
       leewaySeconds: o.leewaySeconds,
+      requireExpiration: o.requireExpiration ?? false,
     };
   }
   if (type === 'OAUTH2') {

@@ -98,6 +98,8 @@ const jwtOptionsSchema = z
     propagateAuthHeader: z.boolean().default(false),
     /** Clock skew tolerated on exp/nbf/iat. @default 0 */
     leewaySeconds: z.number().int().min(0).max(600).default(0),
+    /** Refuse tokens without an `exp` claim. @default false (plans stored before it existed read as false) */
+    requireExpiration: z.boolean().default(false),
   })
   .superRefine((o, ctx) => {
     if (o.keyResolver === 'GIVEN_KEY' && !o.givenKey) ctx.addIssue({ code: 'custom', path: ['givenKey'], message: 'Required when keyResolver is GIVEN_KEY' });
@@ -310,7 +312,7 @@ export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityCon
   if (type === 'JWT') {
     const jwt = config as JwtOptions;
     const givenKey = jwt.givenKey === undefined || isSealed(jwt.givenKey) || isSymmetricKey(jwt.givenKey) ? null : jwt.givenKey;
-    security.jwt = { ...jwt, givenKey };
+    security.jwt = { ...jwt, givenKey, requireExpiration: jwt.requireExpiration ?? false };
   }
   if (type === 'OAUTH2') {
     const o = config as unknown as StoredOAuth2Options;

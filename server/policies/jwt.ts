@@ -89,6 +89,8 @@ const tokenCacheSize = 1024;
 export interface JwtPlanOptions {
   signatureAlgorithms: readonly string[];
   leewaySeconds: number;
+  /** Refuse tokens without `exp`; absent = false. */
+  requireExpiration?: boolean;
   clientIdClaim: string | null;
   userClaim: string;
   requiredScopes: readonly string[];
@@ -112,7 +114,8 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
     issuer: null,
     audience: null,
     leewaySeconds: Math.max(...plans.map((p) => p.leewaySeconds)),
-    requiredClaims: null,
+    // The route's settings serve all its JWT plans: one plan requiring exp requires it of every token (fail closed).
+    requiredClaims: plans.some((p) => p.requireExpiration === true) ? ['exp'] : null,
     scopes: null,
     scopesMode: 'any',
     optional: false,

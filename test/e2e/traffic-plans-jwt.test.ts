@@ -187,6 +187,20 @@ describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
     });
   });
 
+  describe('requireExpiration', () => {
+    it('refuses a token without exp when the plan requires one, and admits it when the plan does not', async () => {
+      const apiId = await createApi(t, 'exp-api', { context: '/exp/$version', upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Expiring', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'], requireExpiration: true } });
+      await waitServed(t, gw, '/exp/v1/items', 401);
+      const sub = await newSubscriber(t, 'exp-app', planId, { clientId: 'exp-client' });
+      await gatewayAnswers(gw, '/exp/v1/items', 200, { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' })) });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+      const forever = await sendThrough(gw, upstream, '/exp/v1/items', { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' }, { expiresIn: false })) });
+      expect(forever.answer.status).toBe(401);
+      expect(forever.seen).toEqual([]);
+    });
+  });
+
   describe('JWKS_URL served on loopback', () => {
     it('admits a token signed by a key of the JWKS with the subscription identity', async () => {
       const apiId = await createApi(t, 'jwks-api', { context: '/federated/$version', upstreamUrl: upstream.url });

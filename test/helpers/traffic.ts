@@ -276,7 +276,8 @@ export async function subscribeNewApplication(t: TestPlatform, name: string, pla
 export interface SigningKey {
   kid: string;
   /** `kid: false` leaves the `kid` header out (as tokens for a kid-less PEM key often are). */
-  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number; kid?: boolean }): Promise<string>;
+  /** `expiresIn: false` leaves the `exp` claim out. */
+  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number | false; kid?: boolean }): Promise<string>;
   publicPem: string;
   publicJwk: Record<string, unknown>;
 }
@@ -289,12 +290,12 @@ export async function rsaSigningKey(kid: string): Promise<SigningKey> {
     kid,
     publicPem: await exportSPKI(publicKey),
     publicJwk,
-    sign: (claims, options = {}) =>
-      new SignJWT(claims)
+    sign: (claims, options = {}) => {
+      const jwt = new SignJWT(claims)
         .setProtectedHeader(options.kid === false ? { alg: 'RS256', typ: 'JWT' } : { alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuedAt()
-        .setExpirationTime(options.expiresIn ?? '5m')
-        .sign(privateKey),
+        .setIssuedAt();
+      return (options.expiresIn === false ? jwt : jwt.setExpirationTime(options.expiresIn ?? '5m')).sign(privateKey);
+    },
   };
 }
 

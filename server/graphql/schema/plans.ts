@@ -76,6 +76,7 @@ const JwtSecurityRef = builder.objectRef<JwtSecurity>('JwtPlanSecurity').impleme
     extractClaims: t.field({ type: [ClaimHeaderRef], resolve: (o) => o.extractClaims }),
     propagateAuthHeader: t.exposeBoolean('propagateAuthHeader'),
     leewaySeconds: t.exposeInt('leewaySeconds'),
+    requireExpiration: t.exposeBoolean('requireExpiration', { description: 'Tokens without an exp claim are refused (401).' }),
   }),
 });
 
@@ -178,6 +179,7 @@ const JwtSecurityInput = builder.inputType('JwtPlanSecurityInput', {
     jwksUrl: t.string({ required: false }),
     userClaim: t.string({ required: false }),
     leewaySeconds: t.int({ required: false }),
+    requireExpiration: t.boolean({ required: false }),
     ...tokenRuleInputs(t),
   }),
 });

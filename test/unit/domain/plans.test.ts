@@ -159,6 +159,7 @@ describe.each(drivers)('plans (%s)', (driver) => {
         extractClaims: [],
         propagateAuthHeader: false,
         leewaySeconds: 0,
+        requireExpiration: false,
       });
     });
 
