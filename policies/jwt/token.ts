@@ -16,6 +16,9 @@ export class VerifiedToken {
   exp: f64 = 0;
   hasNbf: bool = false;
   nbf: f64 = 0;
+  /** `iat` when it is a number (RFC 7519 section 4.1.6); read for plans bounding a token's lifetime. */
+  hasIat: bool = false;
+  iat: f64 = 0;
   iss: string | null = null;
   audiences: Array<string> = new Array<string>(0);
   scopes: Array<string> = new Array<string>(0);
@@ -62,6 +65,12 @@ function readClaims(token: VerifiedToken): bool {
     if (!nbf.isNumber) return false;
     token.hasNbf = true;
     token.nbf = nbf.numberValue;
+  }
+  // Not refused when malformed (it never was): a plan bounding lifetimes then counts from now instead.
+  const iat = payload.get("iat");
+  if (iat !== null && iat.isNumber) {
+    token.hasIat = true;
+    token.iat = iat.numberValue;
   }
   const iss = payload.get("iss");
   if (iss !== null) {

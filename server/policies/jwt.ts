@@ -58,7 +58,14 @@ const configuration = moduleConfiguration({
   keySets: z.record(z.string(), z.object({ keys: z.array(jwk) })),
   // A client id -> one entry, or its entries in plan order.
   clients: z.record(z.string(), z.record(z.string(), z.union([clientIdentity, z.array(clientIdentity)]))).optional(),
-  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).optional(), scopesMode: scopesMode.optional(), keySets: z.array(z.string()).optional() })).optional(),
+  plans: z.record(z.string(), z.object({
+    rule: selectionRule,
+    scopes: z.array(z.string()).optional(),
+    scopesMode: scopesMode.optional(),
+    keySets: z.array(z.string()).optional(),
+    requireExpiration: z.boolean().optional(),
+    maxLifetimeSeconds: z.number().int().min(1).max(31_536_000).optional(),
+  })).optional(),
   routes: z.record(
     z.string(),
     z.object({
