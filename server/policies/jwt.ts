@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
+import { maxTokenLifetimeSeconds } from '../domain/token-lifetime.ts';
 import { clientHeaderName, headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
 import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
@@ -64,7 +65,7 @@ const configuration = moduleConfiguration({
     scopesMode: scopesMode.optional(),
     keySets: z.array(z.string()).optional(),
     requireExpiration: z.boolean().optional(),
-    maxLifetimeSeconds: z.number().int().min(1).max(31_536_000).optional(),
+    maxLifetimeSeconds: z.number().int().min(1).max(maxTokenLifetimeSeconds).optional(),
   })).optional(),
   routes: z.record(
     z.string(),
@@ -96,8 +97,10 @@ const tokenCacheSize = 1024;
 export interface JwtPlanOptions {
   signatureAlgorithms: readonly string[];
   leewaySeconds: number;
-  /** Refuse tokens without `exp`; absent = false. */
+  /** Tokens without `exp` cannot select the plan; absent = false. */
   requireExpiration?: boolean;
+  /** The longest exp - iat the plan admits, in seconds; absent or null = no bound. */
+  maxTokenLifetimeSeconds?: number | null;
   clientIdClaim: string | null;
   userClaim: string;
   requiredScopes: readonly string[];
@@ -121,8 +124,7 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
     issuer: null,
     audience: null,
     leewaySeconds: Math.max(...plans.map((p) => p.leewaySeconds)),
-    // The route's settings serve all its JWT plans: one plan requiring exp requires it of every token (fail closed).
-    requiredClaims: plans.some((p) => p.requireExpiration === true) ? ['exp'] : null,
+    requiredClaims: null,
     scopes: null,
     scopesMode: 'any',
     optional: false,
@@ -141,9 +143,19 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
  */
 export type JwtPlanEntry = IrJwtPlan & { keySets?: string[] };
 
-/** A JWT plan as the module's top-level `plans` holds it: its selection rule, its required scopes, its key sets. */
+/**
+ * A JWT plan as the module's top-level `plans` holds it: its selection rule, its required scopes, its key sets, its
+ * token lifetime rules (per plan, so an API's older plan keeps admitting tokens without exp beside a new one).
+ */
 export function jwtPlanOf(options: JwtPlanOptions, rule: string | null, keySets: readonly string[]): JwtPlanEntry {
-  return { rule, scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null, scopesMode: options.strictScopes ? 'all' : 'any', keySets: [...keySets] };
+  return {
+    rule,
+    scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null,
+    scopesMode: options.strictScopes ? 'all' : 'any',
+    keySets: [...keySets],
+    requireExpiration: options.requireExpiration === true,
+    maxLifetimeSeconds: options.maxTokenLifetimeSeconds ?? null,
+  };
 }
 
 /**
@@ -158,6 +170,8 @@ function jwtPlanJson(id: string, plan: JwtPlanEntry, routes: readonly JwtRouteSe
     rule: plan.rule,
     ...(plan.scopes === null ? {} : { scopes: plan.scopes, scopesMode: plan.scopesMode }),
     ...(narrower ? { keySets } : {}),
+    ...(plan.requireExpiration ? { requireExpiration: true } : {}),
+    ...(plan.maxLifetimeSeconds === null ? {} : { maxLifetimeSeconds: plan.maxLifetimeSeconds }),
   };
 }
 

@@ -275,9 +275,11 @@ export async function subscribeNewApplication(t: TestPlatform, name: string, pla
 /** An RSA signing key for tests: the private key signs, the public key is given to a plan (PEM or JWKS). */
 export interface SigningKey {
   kid: string;
-  /** `kid: false` leaves the `kid` header out (as tokens for a kid-less PEM key often are). */
-  /** `expiresIn: false` leaves the `exp` claim out. */
-  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number | false; kid?: boolean }): Promise<string>;
+  /**
+   * `kid: false` leaves the `kid` header out (as tokens for a kid-less PEM key often are), a string names another kid;
+   * `expiresIn: false` leaves the `exp` claim out; `issuedAt` (seconds since the epoch) replaces now as `iat`.
+   */
+  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number | false; kid?: boolean | string; issuedAt?: number }): Promise<string>;
   publicPem: string;
   publicJwk: Record<string, unknown>;
 }
@@ -292,8 +294,8 @@ export async function rsaSigningKey(kid: string): Promise<SigningKey> {
     publicJwk,
     sign: (claims, options = {}) => {
       const jwt = new SignJWT(claims)
-        .setProtectedHeader(options.kid === false ? { alg: 'RS256', typ: 'JWT' } : { alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuedAt();
+        .setProtectedHeader(options.kid === false ? { alg: 'RS256', typ: 'JWT' } : { alg: 'RS256', kid: typeof options.kid === 'string' ? options.kid : kid, typ: 'JWT' })
+        .setIssuedAt(options.issuedAt);
       return (options.expiresIn === false ? jwt : jwt.setExpirationTime(options.expiresIn ?? '5m')).sign(privateKey);
     },
   };
