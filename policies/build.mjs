@@ -30,6 +30,15 @@ const ascFlags = [
   '-O3',
 ];
 
+// Flags for one module on top of ascFlags. jwt carries RSA, ECDSA, EdDSA and HMAC verification and is the one
+// module at its size budget (100 KB, test/policies/imports.test.ts): Binaryen's size-aware passes at level 1 (still
+// -O3) take it from 102.8 to 90.2 KB for +3-8 % of its time, which RSA dominates (bench/policies.ts: uncached
+// ~80 -> ~83 µs, cached ~4.6 -> ~5.0 µs, targets 150 and 10). Every module at this level would cost api-key and
+// subscription-validation 13-15 % (api-key 4.7 -> 5.4 µs, over its 5 µs target), so the others keep -O3 alone.
+const moduleFlags = {
+  jwt: ['--shrinkLevel', '1'],
+};
+
 // asc's default listFiles joins an absolute library path onto baseDir; resolve it instead.
 async function listLibraryFiles(dir, baseDir) {
   try {
@@ -48,6 +57,7 @@ async function compileOne(name) {
   const { error } = await asc.main([
     join(policiesDir, name, 'index.ts'),
     ...ascFlags,
+    ...(moduleFlags[name] ?? []),
     '--outFile', join(buildDir, `${name}.wasm`),
     '--baseDir', rootDir,
   ], { stdout, stderr, listFiles: listLibraryFiles });
@@ -81,7 +91,7 @@ function listFiles(dir) {
 
 function hashSources(name, compilerVersion) {
   const hash = createHash('sha256');
-  hash.update(`${compilerVersion}\0${ascFlags.join(' ')}\0`);
+  hash.update(`${compilerVersion}\0${[...ascFlags, ...(moduleFlags[name] ?? [])].join(' ')}\0`);
   for (const file of [...listFiles(libDir), ...listFiles(join(policiesDir, name))]) {
     hash.update(relative(policiesDir, file));
     hash.update('\0');

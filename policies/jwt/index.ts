@@ -19,7 +19,7 @@ import { sendJsonError, sendMisconfigured } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 import { RuleInput } from "../lib/selection-rule";
 import { TokenCache } from "./cache";
-import { Client, JwtSettings, readSettings, RouteSettings, Scopes } from "./settings";
+import { Client, JwtSettings, PlanSettings, readSettings, RouteSettings } from "./settings";
 import { verifyToken, VerifiedToken } from "./token";
 
 /** The identity header carrying the user claim (`sub` unless configured otherwise). */
@@ -77,6 +77,23 @@ function routeHasKey(route: RouteSettings, token: VerifiedToken): bool {
   return false;
 }
 
+// Why a token cannot select a plan of its client (plans' lifetime rules), worst last: the reply names it.
+const LIFETIME_OK = 0;
+const EXP_REQUIRED = 1;
+const LIFETIME_EXCEEDED = 2;
+
+/**
+ * The plan's lifetime rules for `token`: `exp` present when required or bounded, and exp - iat within the maximum.
+ * Without iat, or with an iat ahead of the clock, exp - now counts: an issuer cannot lengthen what a plan admits.
+ */
+function lifetimeOutcome(plan: PlanSettings, token: VerifiedToken, nowSeconds: f64, leeway: f64): i32 {
+  const max = plan.maxLifetimeSeconds;
+  if (!token.hasExp) return plan.requireExpiration || max > 0 ? EXP_REQUIRED : LIFETIME_OK;
+  if (max == 0) return LIFETIME_OK;
+  const from = token.hasIat && token.iat < nowSeconds ? token.iat : nowSeconds;
+  return token.exp - from > max + leeway ? LIFETIME_EXCEEDED : LIFETIME_OK;
+}
+
 function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32 {
   const leeway = route.leewaySeconds;
   // RFC 7519 section 4.1.4: valid only before exp; section 4.1.5: not before nbf.
@@ -109,9 +126,11 @@ function reply(status: u32, details: string, message: string, challenge: string)
   return sendJsonError(status, details, message, headers);
 }
 
+const INVALID_TOKEN_CHALLENGE = "Bearer error=\"invalid_token\"";
+
 /** 401 for a presented token (RFC 6750 section 3: the challenge names the error when a token was presented). */
 function invalid(details: string): u32 {
-  return reply(401, details, "Invalid token.", "Bearer error=\"invalid_token\"");
+  return reply(401, details, "Invalid token.", INVALID_TOKEN_CHALLENGE);
 }
 
 function insufficientScope(): u32 {
@@ -202,6 +221,7 @@ class JwtStream extends HttpContext {
       const entries = clients.get(clientId);
       const allowed = route.plans;
       let candidates = 0;
+      let lifetime = LIFETIME_OK;
       let input: RuleInput | null = null;
       for (let i = 0; i < entries.length && client === null; i++) {
         const entry = unchecked(entries[i]);
@@ -211,6 +231,13 @@ class JwtStream extends HttpContext {
         const planSettings = entry.settings;
         const trusted = planSettings !== null ? planSettings.keySets : null;
         if (trusted !== null && !hasString(trusted, verified.key.set)) continue;
+        if (planSettings !== null) {
+          const outcome = lifetimeOutcome(planSettings, verified, nowSeconds, route.leewaySeconds);
+          if (outcome != LIFETIME_OK) {
+            if (outcome > lifetime) lifetime = outcome;
+            continue;
+          }
+        }
         candidates++;
         const rule = planSettings !== null ? planSettings.rule : null;
         if (rule !== null) {
@@ -223,6 +250,9 @@ class JwtStream extends HttpContext {
         client = entry;
       }
       if (client === null) {
+        // A plan of the client refused the token's lifetime: say so rather than "no plan" (the client can fix it).
+        if (lifetime == EXP_REQUIRED) return reply(401, "apip_jwt_exp_required", "Token has no expiration (exp).", INVALID_TOKEN_CHALLENGE);
+        if (lifetime == LIFETIME_EXCEEDED) return reply(401, "apip_jwt_lifetime_exceeded", "Token lifetime exceeds the plan maximum.", INVALID_TOKEN_CHALLENGE);
         return candidates == 0 ? noSubscription() : reply(401, "apip_plan_no_match", "No plan matches this request.", "Bearer");
       }
       if (!client.active) return reply(403, "apip_subscription_inactive", "Subscription is not active.", "");

@@ -15,6 +15,8 @@ const MIN_HMAC_KEY_BYTES = 32;
 
 export class VerificationKey {
   kid: string | null = null;
+  /** The issuer this key vouches for (the JWK's non-standard `iss` member, GATEWAY_KEYS), or null for any. */
+  issuer: string | null = null;
   /** The name of the key set (`$.keySets.<name>`) this key was read from: plans trust key sets by name. */
   set: string = "";
   keyType: i32 = -1;
@@ -55,6 +57,7 @@ export function parseJwk(jwk: JsonValue, path: string, problems: Problems): Veri
   }
   const key = new VerificationKey();
   key.kid = readOptionalString(jwk, "kid", path, problems);
+  key.issuer = readOptionalString(jwk, "iss", path, problems);
   const use = readOptionalString(jwk, "use", path, problems);
   if (use !== null && use != "sig") problems.add(memberPath(path, "use"), "must be \"sig\" when present");
   const alg = readOptionalString(jwk, "alg", path, problems);

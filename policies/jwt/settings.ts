@@ -10,6 +10,9 @@ import { lowerAscii as asciiLower, parseRule, Rule } from "../lib/selection-rule
 import { ALL_ALGORITHMS, algId } from "./algorithms";
 import { parseJwk, VerificationKey } from "./keys";
 
+/** The largest `plans.<id>.maxLifetimeSeconds`: a year (the control plane bounds plans lower). */
+const MAX_LIFETIME_SECONDS: f64 = 31536000;
+
 /** Scopes a token must grant (a route's, a plan's). */
 export class Scopes {
   scopes: Array<string> = new Array<string>(0);
@@ -22,6 +25,10 @@ export class PlanSettings extends Scopes {
   rule: Rule | null = null;
   /** `keySets`: the key sets whose keys may select this plan; null = any of the route's. */
   keySets: Array<string> | null = null;
+  /** `requireExpiration`: a token without `exp` cannot select this plan. */
+  requireExpiration: bool = false;
+  /** `maxLifetimeSeconds`: the longest exp - iat (exp - now without iat) this plan admits; 0 = no bound. */
+  maxLifetimeSeconds: f64 = 0;
 }
 
 /** One subscription of a client id. */
@@ -151,6 +158,8 @@ function readPlans(config: JsonValue, problems: Problems, keySets: Map<string, A
     const text = readOptionalString(plan, "rule", path, problems);
     if (text !== null) settings.rule = parseRule(text, problems, memberPath(path, "rule"));
     readScopes(plan, path, problems, settings);
+    settings.requireExpiration = readBool(plan, "requireExpiration", path, problems, false);
+    settings.maxLifetimeSeconds = readInteger(plan, "maxLifetimeSeconds", path, problems, false, 0, 1, MAX_LIFETIME_SECONDS);
     if (plan.get("keySets") !== null) {
       const names = readStrings(plan, "keySets", path, problems);
       for (let s = 0; s < names.length; s++) {

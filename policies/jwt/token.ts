@@ -16,6 +16,9 @@ export class VerifiedToken {
   exp: f64 = 0;
   hasNbf: bool = false;
   nbf: f64 = 0;
+  /** `iat` when it is a number (RFC 7519 section 4.1.6); read for plans bounding a token's lifetime. */
+  hasIat: bool = false;
+  iat: f64 = 0;
   iss: string | null = null;
   audiences: Array<string> = new Array<string>(0);
   scopes: Array<string> = new Array<string>(0);
@@ -62,6 +65,12 @@ function readClaims(token: VerifiedToken): bool {
     if (!nbf.isNumber) return false;
     token.hasNbf = true;
     token.nbf = nbf.numberValue;
+  }
+  // Not refused when malformed (it never was): a plan bounding lifetimes then counts from now instead.
+  const iat = payload.get("iat");
+  if (iat !== null && iat.isNumber) {
+    token.hasIat = true;
+    token.iat = iat.numberValue;
   }
   const iss = payload.get("iss");
   if (iss !== null) {
@@ -110,10 +119,16 @@ function readClaims(token: VerifiedToken): bool {
   return true;
 }
 
+function issuerMatches(key: VerificationKey, iss: string | null): bool {
+  const issuer = key.issuer;
+  return issuer === null || (iss !== null && iss == issuer);
+}
+
 /**
  * Parses `token`, selects the key by `kid` among the route's keys (every key that accepts the algorithm when
- * the token names none), and verifies the signature. Null when anything is wrong: malformed, an algorithm the
- * route does not allow (never "none"), an unknown kid, a key of another type, a bad signature.
+ * the token names none, unless every key carries a kid: then it is refused), and verifies the signature. Null
+ * when anything is wrong: malformed, an algorithm the route does not allow (never "none"), an unknown kid, no kid
+ * where every key has one, a key pinned to another issuer, a key of another type, a bad signature.
  */
 export function verifyToken(token: string, route: RouteSettings): VerifiedToken | null {
   const dot1 = token.indexOf(".");
@@ -140,20 +155,30 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
   const inputPtr = changetype<usize>(input);
   const inputLen = input.byteLength;
 
-  // Key choice as Envoy's jwt_verify_lib makes it: a token naming a kid is checked against the key with that kid;
-  // keys without a kid (a PEM given to a plan, say) are candidates for every token, kid or not.
+  // Key choice: a token naming a kid is checked against the key with that kid; keys without a kid (a PEM given
+  // to a plan, say) are candidates for every token, kid or not. When every key of the route carries a kid, a token
+  // without one is refused (stricter than Envoy's jwt_verify_lib, which tries them all): no key is guessed.
+  // A key pinned to an issuer (GATEWAY_KEYS) is a candidate only for tokens whose `iss` names that issuer.
+  const payload = decodeJsonObject(token.substring(dot1 + 1, dot2));
+  if (payload === null) return null;
+  const issValue = payload.get("iss");
+  const iss = issValue !== null && issValue.isString ? issValue.stringValue : null;
   let key: VerificationKey | null = null;
   const kid = kidValue !== null ? kidValue.stringValue : null;
+  const allKeysNamed = route.keysByKid.size == route.keys.length;
   if (kid !== null && route.keysByKid.has(kid)) {
     const candidate = route.keysByKid.get(kid);
+    if (!issuerMatches(candidate, iss)) return null;
     if (!candidate.accepts(alg) || !verifySignature(candidate, alg, inputPtr, inputLen, sig)) return null;
     key = candidate;
   } else {
     const keys = route.keys;
     for (let i = 0; i < keys.length; i++) {
       const candidate = unchecked(keys[i]);
-      // A token naming an unknown kid may still match a key that has none, never another kid's key.
-      if (kid !== null && candidate.kid !== null) continue;
+      // A token naming an unknown kid may still match a key that has none, never another kid's key; a token
+      // naming no kid is tried against kid-carrying keys only when some key of the route has no kid.
+      if (candidate.kid !== null && (kid !== null || allKeysNamed)) continue;
+      if (!issuerMatches(candidate, iss)) continue;
       if (candidate.accepts(alg) && verifySignature(candidate, alg, inputPtr, inputLen, sig)) {
         key = candidate;
         break;
@@ -162,8 +187,6 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
     if (key === null) return null;
   }
 
-  const payload = decodeJsonObject(token.substring(dot1 + 1, dot2));
-  if (payload === null) return null;
   const verified = new VerifiedToken(key!, alg, payload);
   if (!readClaims(verified)) return null;
   return verified;

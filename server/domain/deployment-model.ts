@@ -102,6 +102,10 @@ export interface DeployedPlanSecurity {
     extractClaims: { claim: string; header: string }[];
     propagateAuthHeader: boolean;
     leewaySeconds: number;
+    /** Tokens without `exp` cannot select the plan; absent = false. */
+    requireExpiration?: boolean;
+    /** The longest exp - iat the plan admits, in seconds; absent or null = no bound. */
+    maxTokenLifetimeSeconds?: number | null;
   } | null;
   oauth2: DeployedOAuth2Security | null;
 }

@@ -16,6 +16,7 @@ import {
 } from '../db/schema/index.ts';
 import type { DeployedApi, DeployedKey, DeployedPlan, DeployedPlanSecurity, DeploymentModel, ModelPolicy } from './deployment-model.ts';
 import { type ApiKeyOptions, type JwtOptions, oauth2TokenRules, type StoredOAuth2Options, openSecurityConfig } from './plan-security.ts';
+import { tokenLifetimeSeconds } from './token-lifetime.ts';
 import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
@@ -291,6 +292,9 @@ function planSecurity(type: DeployedPlanSecurity['type'], config: Record<string,
       extractClaims: o.extractClaims,
       propagateAuthHeader: o.propagateAuthHeader,
       leewaySeconds: o.leewaySeconds,
+      // Absent in plans stored before these options: no requirement, no bound (as they always behaved).
+      requireExpiration: o.requireExpiration ?? false,
+      maxTokenLifetimeSeconds: tokenLifetimeSeconds(o.maxTokenLifetime),
     };
   }
   if (type === 'OAUTH2') {

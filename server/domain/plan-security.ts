@@ -5,6 +5,7 @@ import { missingAuthorizationServers } from './authorization-servers.ts';
 import { type FieldIssue, joinPath } from './errors.ts';
 import { clientHeaderName, headerName as httpHeaderName } from './http-primitives.ts';
 import { isSealed, type SecretBox } from './secret-box.ts';
+import { defaultMaxTokenLifetime, tokenLifetime } from './token-lifetime.ts';
 
 /**
  * Per-type security options of a plan (seed 000, "Types of plans"), validated with zod. The stored form
@@ -98,6 +99,13 @@ const jwtOptionsSchema = z
     propagateAuthHeader: z.boolean().default(false),
     /** Clock skew tolerated on exp/nbf/iat. @default 0 */
     leewaySeconds: z.number().int().min(0).max(600).default(0),
+    /** Refuse tokens without an `exp` claim. @default true (plans stored before it existed read as false) */
+    requireExpiration: z.boolean().default(true),
+    /**
+     * The longest token lifetime (exp - iat) admitted, a Go-style duration; null: no bound.
+     * @default '24h' when requireExpiration, else null (plans stored before it existed read as null)
+     */
+    maxTokenLifetime: tokenLifetime.nullable().optional(),
   })
   .superRefine((o, ctx) => {
     if (o.keyResolver === 'GIVEN_KEY' && !o.givenKey) ctx.addIssue({ code: 'custom', path: ['givenKey'], message: 'Required when keyResolver is GIVEN_KEY' });
@@ -107,7 +115,12 @@ const jwtOptionsSchema = z
     if (new Set(o.signatureAlgorithms).size !== o.signatureAlgorithms.length) {
       ctx.addIssue({ code: 'custom', path: ['signatureAlgorithms'], message: 'Algorithms must be distinct' });
     }
-  });
+    // A token without exp has no lifetime to bound: the bound only makes sense with exp required.
+    if (!o.requireExpiration && o.maxTokenLifetime != null) {
+      ctx.addIssue({ code: 'custom', path: ['maxTokenLifetime'], message: 'Requires requireExpiration: a token without exp has no lifetime to bound' });
+    }
+  })
+  .transform((o) => ({ ...o, maxTokenLifetime: o.maxTokenLifetime === undefined ? (o.requireExpiration ? defaultMaxTokenLifetime : null) : o.maxTokenLifetime }));
 
 /** `asv_` + 26 base32 characters (server/domain/ids.ts). */
 const authorizationServerId = z.string().regex(/^asv_[0-9a-z]{26}$/, 'Must be the id of an authorization server');
@@ -310,7 +323,8 @@ export function toPlanSecurity(type: PlanSecurityType, config: StoredSecurityCon
   if (type === 'JWT') {
     const jwt = config as JwtOptions;
     const givenKey = jwt.givenKey === undefined || isSealed(jwt.givenKey) || isSymmetricKey(jwt.givenKey) ? null : jwt.givenKey;
-    security.jwt = { ...jwt, givenKey };
+    // Plans stored before these options existed admit tokens without exp, for any lifetime, as they always did.
+    security.jwt = { ...jwt, givenKey, requireExpiration: jwt.requireExpiration ?? false, maxTokenLifetime: jwt.maxTokenLifetime ?? null };
   }
   if (type === 'OAUTH2') {
     const o = config as unknown as StoredOAuth2Options;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
+import { maxTokenLifetimeSeconds } from '../domain/token-lifetime.ts';
 import { clientHeaderName, headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
 import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
@@ -51,14 +52,21 @@ const params = z.strictObject({
   propagateCredential: z.boolean().optional(),
 });
 
-const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional() });
+const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional(), iss: z.string().optional() });
 const oneOrMany = z.union([z.string(), z.array(z.string())]);
 const configuration = moduleConfiguration({
   cacheSize: z.number().int().min(0).max(100_000).optional(),
   keySets: z.record(z.string(), z.object({ keys: z.array(jwk) })),
   // A client id -> one entry, or its entries in plan order.
   clients: z.record(z.string(), z.record(z.string(), z.union([clientIdentity, z.array(clientIdentity)]))).optional(),
-  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).optional(), scopesMode: scopesMode.optional(), keySets: z.array(z.string()).optional() })).optional(),
+  plans: z.record(z.string(), z.object({
+    rule: selectionRule,
+    scopes: z.array(z.string()).optional(),
+    scopesMode: scopesMode.optional(),
+    keySets: z.array(z.string()).optional(),
+    requireExpiration: z.boolean().optional(),
+    maxLifetimeSeconds: z.number().int().min(1).max(maxTokenLifetimeSeconds).optional(),
+  })).optional(),
   routes: z.record(
     z.string(),
     z.object({
@@ -89,6 +97,10 @@ const tokenCacheSize = 1024;
 export interface JwtPlanOptions {
   signatureAlgorithms: readonly string[];
   leewaySeconds: number;
+  /** Tokens without `exp` cannot select the plan; absent = false. */
+  requireExpiration?: boolean;
+  /** The longest exp - iat the plan admits, in seconds; absent or null = no bound. */
+  maxTokenLifetimeSeconds?: number | null;
   clientIdClaim: string | null;
   userClaim: string;
   requiredScopes: readonly string[];
@@ -131,9 +143,19 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
  */
 export type JwtPlanEntry = IrJwtPlan & { keySets?: string[] };
 
-/** A JWT plan as the module's top-level `plans` holds it: its selection rule, its required scopes, its key sets. */
+/**
+ * A JWT plan as the module's top-level `plans` holds it: its selection rule, its required scopes, its key sets, its
+ * token lifetime rules (per plan, so an API's older plan keeps admitting tokens without exp beside a new one).
+ */
 export function jwtPlanOf(options: JwtPlanOptions, rule: string | null, keySets: readonly string[]): JwtPlanEntry {
-  return { rule, scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null, scopesMode: options.strictScopes ? 'all' : 'any', keySets: [...keySets] };
+  return {
+    rule,
+    scopes: options.requiredScopes.length > 0 ? [...options.requiredScopes] : null,
+    scopesMode: options.strictScopes ? 'all' : 'any',
+    keySets: [...keySets],
+    requireExpiration: options.requireExpiration === true,
+    maxLifetimeSeconds: options.maxTokenLifetimeSeconds ?? null,
+  };
 }
 
 /**
@@ -148,6 +170,8 @@ function jwtPlanJson(id: string, plan: JwtPlanEntry, routes: readonly JwtRouteSe
     rule: plan.rule,
     ...(plan.scopes === null ? {} : { scopes: plan.scopes, scopesMode: plan.scopesMode }),
     ...(narrower ? { keySets } : {}),
+    ...(plan.requireExpiration ? { requireExpiration: true } : {}),
+    ...(plan.maxLifetimeSeconds === null ? {} : { maxLifetimeSeconds: plan.maxLifetimeSeconds }),
   };
 }
 

@@ -99,10 +99,14 @@ export interface IrAuthPlan {
   rule: string | null;
 }
 
-/** A JWT plan: its rule and its own required scopes. */
+/** A JWT plan: its rule, its own required scopes and its token lifetime rules. */
 export interface IrJwtPlan extends IrAuthPlan {
   scopes: string[] | null;
   scopesMode: 'any' | 'all';
+  /** A token without `exp` cannot select the plan. */
+  requireExpiration: boolean;
+  /** The longest exp - iat admitted, in seconds; null = no bound. */
+  maxLifetimeSeconds: number | null;
 }
 
 /** A plan as the `plan` module sees it. */

@@ -23,7 +23,7 @@ export interface JwksResolverOptions {
   now?: () => number;
   /**
    * GATEWAY_KEYS: the control plane's own trusted public keys per issuer (`GATEWAY_JWT_KEYS`, config.ts), each
-   * with its `kid`. A GATEWAY_KEYS plan accepts tokens signed by any of them.
+   * with its `kid`. A GATEWAY_KEYS plan accepts tokens signed by any of them whose `iss` is that key's issuer.
    */
   gatewayKeys?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
 }
@@ -126,7 +126,8 @@ export class JwksResolver {
     for (const issuer of Object.keys(options.gatewayKeys ?? {}).sort()) {
       for (const jwk of options.gatewayKeys?.[issuer] ?? []) {
         const key = publicJwk(jwk, false);
-        if (key) this.gatewayKeys.push(key);
+        // Pinned to its issuer (the module's `iss` JWK member): it never vouches for another issuer's tokens.
+        if (key) this.gatewayKeys.push({ ...key, iss: issuer });
       }
     }
   }

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shapeDrivers } from '../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
+import { sql } from 'drizzle-orm';
 import {
-  createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, newSubscriber, replyOf,
-  sendThrough, sshRsaPublicKey, subscribe, waitServed,
+  createApi, createApplication, createPlan, expectedIdentity, expectServedConfigValid, forgedIdentity, identityOf, must, newSubscriber, query,
+  replyOf, sendThrough, sshRsaPublicKey, subscribe, waitServed,
 } from '../helpers/plans-traffic.ts';
-import { gatewayAnswers, type Recorder, rsaSigningKey, send, type SigningKey, startJsonServer, startRecorder } from '../helpers/traffic.ts';
+import { gatewayAnswers, rawId, type Recorder, rsaSigningKey, send, type SigningKey, startJsonServer, startRecorder } from '../helpers/traffic.ts';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const insufficientScope = { status: 'error', message: 'Insufficient scope.' };
@@ -187,6 +188,92 @@ describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
     });
   });
 
+  describe('requireExpiration', () => {
+    it('refuses a token without exp when the plan requires one, and admits it when the plan does not', async () => {
+      const apiId = await createApi(t, 'exp-api', { context: '/exp/$version', upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Expiring', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'], requireExpiration: true } });
+      await waitServed(t, gw, '/exp/v1/items', 401);
+      const sub = await newSubscriber(t, 'exp-app', planId, { clientId: 'exp-client' });
+      await gatewayAnswers(gw, '/exp/v1/items', 200, { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' })) });
+      expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+      const forever = await sendThrough(gw, upstream, '/exp/v1/items', { headers: bearer(await issuer.sign({ sub: 'u', azp: 'exp-client' }, { expiresIn: false })) });
+      expect(forever.answer.status).toBe(401);
+      expect(forever.seen).toEqual([]);
+    });
+  });
+
+  // requireExpiration and maxTokenLifetime: on by default for new plans (exp required, at most 24 h), off for plans
+  // stored before they existed, and each can be turned off (docs/plan-selection.md).
+  describe('token lifetime', () => {
+    const hours = (n: number) => n * 3600;
+    const now = () => Math.floor(Date.now() / 1000);
+    const tokenOf = (azp: string, life: { iat?: number; exp: number | false }) =>
+      issuer.sign({ sub: 'u', azp }, { kid: false, expiresIn: life.exp, ...(life.iat === undefined ? {} : { issuedAt: life.iat }) });
+    const noExpiration = { status: 'error', message: 'Token has no expiration (exp).' };
+    const tooLong = { status: 'error', message: 'Token lifetime exceeds the plan maximum.' };
+
+    /** A JWT plan on its own API with one subscriber `<handle>-client`, served; returns the API's path and the plan's id. */
+    async function servedPlan(handle: string, jwt: Record<string, unknown>, beforePublish?: (planId: string) => Promise<void>): Promise<{ path: string; planId: string }> {
+      const apiId = await createApi(t, handle, { context: `/${handle}/$version`, upstreamUrl: upstream.url });
+      const planId = await createPlan(t, apiId, 'Tokens', { type: 'JWT', jwt: { keyResolver: 'GIVEN_KEY', givenKey: issuer.publicPem, signatureAlgorithms: ['RS256'], ...jwt } }, { publish: false });
+      await beforePublish?.(planId);
+      await must(t, 'publishPlan', 'PublishPlanInput', 'plan { status }', { id: planId });
+      const path = `/${handle}/v1/items`;
+      await waitServed(t, gw, path, 401);
+      await newSubscriber(t, `${handle}-app`, planId, { clientId: `${handle}-client` });
+      await gatewayAnswers(gw, path, 200, { headers: bearer(await tokenOf(`${handle}-client`, { exp: now() + 300 })) });
+      return { path, planId };
+    }
+
+    async function jwtSecurityOf(planId: string) {
+      const read = await query<{ plan: { security: { jwt: { requireExpiration: boolean; maxTokenLifetime: string | null } } } }>(
+        t, 'query($id: ID!) { plan(id: $id) { security { jwt { requireExpiration maxTokenLifetime } } } }', { id: planId });
+      return read.plan.security.jwt;
+    }
+
+    it('refuses a token without exp, or living longer than 24 h, on a new plan with the defaults, and admits one within', async () => {
+      const { path, planId } = await servedPlan('lifetime-default', {});
+      expect(await jwtSecurityOf(planId)).toEqual({ requireExpiration: true, maxTokenLifetime: '24h' });
+      const forever = await sendThrough(gw, upstream, path, { headers: bearer(await tokenOf('lifetime-default-client', { exp: false })) });
+      expect(replyOf(forever.answer)).toEqual({ status: 401, body: noExpiration });
+      expect(forever.answer.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+      expect(forever.seen).toEqual([]);
+      const long = await sendThrough(gw, upstream, path, { headers: bearer(await tokenOf('lifetime-default-client', { iat: now() - 60, exp: now() - 60 + hours(24) + 60 })) });
+      expect(replyOf(long.answer)).toEqual({ status: 401, body: tooLong });
+      expect(long.seen).toEqual([]);
+      const day = await sendThrough(gw, upstream, path, { headers: bearer(await tokenOf('lifetime-default-client', { iat: now() - 60, exp: now() + hours(23) })) });
+      expect(day.answer.status).toBe(200);
+      expect(day.seen).toHaveLength(1);
+    });
+
+    it('applies the maxTokenLifetime a plan gives, and admits what an operator turned off', async () => {
+      const { path: tenMinutes } = await servedPlan('lifetime-short', { maxTokenLifetime: '10m' });
+      expect((await send(gw, tenMinutes, { headers: bearer(await tokenOf('lifetime-short-client', { exp: now() + 600 })) })).status).toBe(200);
+      expect(replyOf(await send(gw, tenMinutes, { headers: bearer(await tokenOf('lifetime-short-client', { exp: now() + 900 })) }))).toEqual({ status: 401, body: tooLong });
+      // No bound (explicit null), exp still required.
+      const { path: unbounded, planId: unboundedId } = await servedPlan('lifetime-unbounded', { maxTokenLifetime: null });
+      expect(await jwtSecurityOf(unboundedId)).toEqual({ requireExpiration: true, maxTokenLifetime: null });
+      expect((await send(gw, unbounded, { headers: bearer(await tokenOf('lifetime-unbounded-client', { exp: now() + hours(24 * 30) })) })).status).toBe(200);
+      expect(replyOf(await send(gw, unbounded, { headers: bearer(await tokenOf('lifetime-unbounded-client', { exp: false })) }))).toEqual({ status: 401, body: noExpiration });
+      // Neither: a token without exp is admitted, as before these options.
+      const { path: open, planId: openId } = await servedPlan('lifetime-off', { requireExpiration: false });
+      expect(await jwtSecurityOf(openId)).toEqual({ requireExpiration: false, maxTokenLifetime: null });
+      expect((await send(gw, open, { headers: bearer(await tokenOf('lifetime-off-client', { exp: false })) })).status).toBe(200);
+    });
+
+    it('still admits a token without exp through a plan stored before these options existed', async () => {
+      // The stored security options of a plan written before requireExpiration and maxTokenLifetime: neither member.
+      const { path, planId } = await servedPlan('lifetime-legacy', {}, async (id) => {
+        await t.platform.database.db.execute(sql`update plans set security_config = security_config - 'requireExpiration' - 'maxTokenLifetime' where id = ${rawId(id)}`);
+      });
+      expect(await jwtSecurityOf(planId)).toEqual({ requireExpiration: false, maxTokenLifetime: null });
+      const forever = await sendThrough(gw, upstream, path, { headers: bearer(await tokenOf('lifetime-legacy-client', { exp: false })) });
+      expect(forever.answer.status).toBe(200);
+      expect(forever.seen).toHaveLength(1);
+      expect((await send(gw, path, { headers: bearer(await tokenOf('lifetime-legacy-client', { iat: now(), exp: now() + hours(24 * 7) })) })).status).toBe(200);
+    });
+  });
+
   describe('JWKS_URL served on loopback', () => {
     it('admits a token signed by a key of the JWKS with the subscription identity', async () => {
       const apiId = await createApi(t, 'jwks-api', { context: '/federated/$version', upstreamUrl: upstream.url });
@@ -333,7 +420,10 @@ describe.each(shapeDrivers)('traffic: JWT plans (%s)', (driver) => {
   });
 
   it('passes the strict Envoy proto check with every JWT plan of this suite served', async () => {
-    await expectServedConfigValid(t, ['pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'jwks-user-api', 'tiered-jwt-api', 'hybrid-api'], ['idp-key-1']);
+    await expectServedConfigValid(t, [
+      'pem-api', 'jwk-api', 'ssh-api', 'jwks-api', 'jwks-user-api', 'tiered-jwt-api', 'hybrid-api', 'exp-api',
+      'lifetime-default', 'lifetime-short', 'lifetime-unbounded', 'lifetime-off', 'lifetime-legacy',
+    ], ['idp-key-1', 'maxLifetimeSeconds']);
   });
 });
 
@@ -343,12 +433,15 @@ describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) =>
   let upstream: Recorder;
   let gw: number;
   let partner: SigningKey;
+  let supplier: SigningKey;
   let stranger: SigningKey;
 
   beforeAll(async () => {
     upstream = await startRecorder('gateway-keys-upstream');
-    [partner, stranger] = await Promise.all([rsaSigningKey('partner-1'), rsaSigningKey('stranger-1')]);
-    t = await startTestPlatform(driver, { gatewayJwtKeys: { 'https://idp.partner.example': [partner.publicJwk] } });
+    [partner, supplier, stranger] = await Promise.all([rsaSigningKey('partner-1'), rsaSigningKey('supplier-1'), rsaSigningKey('stranger-1')]);
+    t = await startTestPlatform(driver, {
+      gatewayJwtKeys: { 'https://idp.partner.example': [partner.publicJwk], 'https://idp.supplier.example': [supplier.publicJwk] },
+    });
     gw = t.platform.ports.gateway ?? 0;
   });
   afterAll(async () => {
@@ -356,16 +449,55 @@ describe.each(shapeDrivers)('traffic: a GATEWAY_KEYS JWT plan (%s)', (driver) =>
     await upstream?.close();
   });
 
-  it('admits tokens signed by a configured key with the subscription identity, and refuses other signers', async () => {
+  it('admits tokens signed by a configured key of their issuer with the subscription identity, and refuses other signers and issuers', async () => {
     const apiId = await createApi(t, 'gateway-keys-api', { context: '/partner/$version', upstreamUrl: upstream.url });
     const planId = await createPlan(t, apiId, 'Partners', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
     await waitServed(t, gw, '/partner/v1/items', 401);
     const sub = await newSubscriber(t, 'partner-app', planId, { clientId: 'partner-client' });
-    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ sub: 'svc', azp: 'partner-client' })) });
+    await gatewayAnswers(gw, '/partner/v1/items', 200, { headers: bearer(await partner.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
     expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
-    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ sub: 'svc', azp: 'partner-client' })) });
+    const refused = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await stranger.sign({ iss: 'https://idp.partner.example', sub: 'svc', azp: 'partner-client' })) });
     expect(refused.answer.status).toBe(401);
     expect(refused.seen).toEqual([]);
+    // The partner's key (same kid) vouches for its own issuer only: another issuer's token, or one naming none, is refused.
+    for (const claims of [{ iss: 'https://another-issuer.example' }, {}]) {
+      const otherIssuer = await sendThrough(gw, upstream, '/partner/v1/items', { headers: bearer(await partner.sign({ ...claims, sub: 'svc', azp: 'partner-client' })) });
+      expect(otherIssuer.answer.status, JSON.stringify(claims)).toBe(401);
+      expect(otherIssuer.seen).toEqual([]);
+    }
     await expectServedConfigValid(t, ['gateway-keys-api'], ['partner-1']);
+  });
+
+  it('chooses the key by issuer and kid together: a token of one issuer signed with the other issuer’s key and kid is refused', async () => {
+    const apiId = await createApi(t, 'two-issuers-api', { context: '/suppliers/$version', upstreamUrl: upstream.url });
+    const planId = await createPlan(t, apiId, 'Suppliers', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
+    await waitServed(t, gw, '/suppliers/v1/items', 401);
+    const sub = await newSubscriber(t, 'supplier-app', planId, { clientId: 'supplier-client' });
+    const claims = (iss: string) => ({ iss, sub: 'svc', azp: 'supplier-client' });
+    // Each issuer's own key admits its own tokens.
+    await gatewayAnswers(gw, '/suppliers/v1/items', 200, { headers: bearer(await supplier.sign(claims('https://idp.supplier.example'))) });
+    expect(identityOf(upstream.last().headers)).toEqual(expectedIdentity(sub.applicationId, sub.id, planId));
+    expect((await send(gw, '/suppliers/v1/items', { headers: bearer(await partner.sign(claims('https://idp.partner.example'))) })).status).toBe(200);
+    // The partner's key (a registered kid) does not vouch for the supplier's issuer, nor the supplier's for the partner's.
+    for (const token of [await partner.sign(claims('https://idp.supplier.example')), await supplier.sign(claims('https://idp.partner.example'))]) {
+      const crossed = await sendThrough(gw, upstream, '/suppliers/v1/items', { headers: bearer(token) });
+      expect(crossed.answer.status).toBe(401);
+      expect(crossed.seen).toEqual([]);
+    }
+  });
+
+  it('refuses a token naming no kid, or a kid the plan does not have, when every key of the plan carries a kid', async () => {
+    const apiId = await createApi(t, 'kid-api', { context: '/kids/$version', upstreamUrl: upstream.url });
+    const planId = await createPlan(t, apiId, 'Kids', { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', signatureAlgorithms: ['RS256'] } });
+    await waitServed(t, gw, '/kids/v1/items', 401);
+    await newSubscriber(t, 'kid-app', planId, { clientId: 'kid-client' });
+    const claims = { iss: 'https://idp.partner.example', sub: 'svc', azp: 'kid-client' };
+    await gatewayAnswers(gw, '/kids/v1/items', 200, { headers: bearer(await partner.sign(claims)) });
+    for (const kid of [false, 'not-a-gateway-key'] as const) {
+      const refused = await sendThrough(gw, upstream, '/kids/v1/items', { headers: bearer(await partner.sign(claims, { kid })) });
+      expect(refused.answer.status, String(kid)).toBe(401);
+      expect(refused.seen).toEqual([]);
+    }
+    await expectServedConfigValid(t, ['gateway-keys-api', 'two-issuers-api', 'kid-api'], ['partner-1', 'supplier-1']);
   });
 });

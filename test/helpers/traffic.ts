@@ -275,8 +275,11 @@ export async function subscribeNewApplication(t: TestPlatform, name: string, pla
 /** An RSA signing key for tests: the private key signs, the public key is given to a plan (PEM or JWKS). */
 export interface SigningKey {
   kid: string;
-  /** `kid: false` leaves the `kid` header out (as tokens for a kid-less PEM key often are). */
-  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number; kid?: boolean }): Promise<string>;
+  /**
+   * `kid: false` leaves the `kid` header out (as tokens for a kid-less PEM key often are), a string names another kid;
+   * `expiresIn: false` leaves the `exp` claim out; `issuedAt` (seconds since the epoch) replaces now as `iat`.
+   */
+  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number | false; kid?: boolean | string; issuedAt?: number }): Promise<string>;
   publicPem: string;
   publicJwk: Record<string, unknown>;
 }
@@ -289,12 +292,12 @@ export async function rsaSigningKey(kid: string): Promise<SigningKey> {
     kid,
     publicPem: await exportSPKI(publicKey),
     publicJwk,
-    sign: (claims, options = {}) =>
-      new SignJWT(claims)
-        .setProtectedHeader(options.kid === false ? { alg: 'RS256', typ: 'JWT' } : { alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuedAt()
-        .setExpirationTime(options.expiresIn ?? '5m')
-        .sign(privateKey),
+    sign: (claims, options = {}) => {
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader(options.kid === false ? { alg: 'RS256', typ: 'JWT' } : { alg: 'RS256', kid: typeof options.kid === 'string' ? options.kid : kid, typ: 'JWT' })
+        .setIssuedAt(options.issuedAt);
+      return (options.expiresIn === false ? jwt : jwt.setExpirationTime(options.expiresIn ?? '5m')).sign(privateKey);
+    },
   };
 }
 

@@ -26,6 +26,7 @@ const CUSTOM_HEADER = 'reading-list/GET/reviews';
 const RS256_ONLY = 'reading-list/GET/loans';
 const REQUIRED = 'reading-list/GET/fines';
 const OTHER_KEYS = 'archive/GET/records';
+const OTHER_ISSUER_ROUTE = 'any-issuer/GET/items';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -89,6 +90,7 @@ function configuration() {
       [RS256_ONLY]: { ...base, algorithms: ['RS256'] },
       [REQUIRED]: { ...base, requiredClaims: ['tenant'] },
       [OTHER_KEYS]: { keySets: ['archive'] },
+      [OTHER_ISSUER_ROUTE]: { keySets: ['idp'] },
     },
   };
 }
@@ -198,8 +200,10 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, await sign('RS512')))).toBe(401);
   });
 
-  it('finds the key by trying each compatible key when the token has no kid', async () => {
-    const plugin = await load();
+  it('finds the key by trying each compatible key without a kid when the token has no kid', async () => {
+    const config = configuration();
+    const withoutKids = config.keySets.idp.keys.map(({ kid: _kid, ...key }) => key);
+    const plugin = await loadPolicy('jwt', { ...config, keySets: { ...config.keySets, idp: { keys: withoutKids } } }, { clock: createManualClock(NOW_MS) });
     for (const alg of ['RS256', 'ES384', 'HS512', 'EdDSA']) {
       const signer = signers[alg];
       if (signer === undefined) throw new Error(alg);
@@ -210,6 +214,19 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
   });
 
+  it('returns 401 when the token has no kid or an unknown kid and every key of the route carries a kid', async () => {
+    const plugin = await load();
+    for (const alg of ['RS256', 'ES384', 'HS512', 'EdDSA']) {
+      const signer = signers[alg];
+      if (signer === undefined) throw new Error(alg);
+      const anonymous = await new SignJWT(claims()).setProtectedHeader({ alg }).sign(signer.key);
+      expect(statusOf(call(plugin, ROUTE, anonymous)), alg).toBe(401);
+      const unknown = await new SignJWT(claims()).setProtectedHeader({ alg, kid: 'not-a-key-of-this-route' }).sign(signer.key);
+      expect(statusOf(call(plugin, ROUTE, unknown)), alg).toBe(401);
+      expect(statusOf(call(plugin, ROUTE, await sign(alg))), alg).toBe(200);
+    }
+  });
+
   it('accepts a token naming a kid when the configured key has no kid, as Envoy does (a PEM given to a plan)', async () => {
     const config = configuration();
     const { kid: _kid, ...withoutKid } = publicJwk(rsa.publicKey, 'rsa');
@@ -218,6 +235,15 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, ROUTE, named))).toBe(200);
     const stranger = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'whatever-the-idp-says' }).sign(otherRsa.privateKey);
     expect(statusOf(call(plugin, ROUTE, stranger))).toBe(401);
+  });
+
+  it('verifies with a key pinned to an issuer (iss member) only tokens of that issuer', async () => {
+    const config = configuration();
+    const pinned = config.keySets.idp.keys.map((key) => ({ ...key, iss: ISSUER }));
+    const plugin = await loadPolicy('jwt', { ...config, keySets: { ...config.keySets, idp: { keys: pinned } } }, { clock: createManualClock(NOW_MS) });
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256')))).toBe(200);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: 'https://another-issuer.example' }))))).toBe(401);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: undefined }))))).toBe(401);
   });
 
   it('returns 401 when the token header declares a critical extension', async () => {
@@ -788,6 +814,94 @@ describe('jwt policy: plans trusting different key sets', () => {
     for (const keySets of [['missing'], 'corp', [''], null]) {
       const plugin = await loadPolicy('jwt', { ...config, plans: { ...config.plans, corp: { rule: null, keySets } } });
       expect(plugin.isConfigured, JSON.stringify(keySets)).toBe(false);
+    }
+  });
+});
+
+describe('jwt policy: token lifetime per plan', () => {
+  // Two JWT plans of one API: `bounded` (new plans' defaults: exp required, lifetime at most an hour here) and
+  // `legacy` (a plan stored before these options: neither). The route serves both; each plan judges its own tokens.
+  const LIFETIME = 'tokens/GET/items';
+  const HOUR = 3600;
+
+  function lifetimeConfiguration(bounded: Record<string, unknown> = { requireExpiration: true, maxLifetimeSeconds: HOUR }) {
+    return {
+      keySets: { idp: { keys: [publicJwk(rsa.publicKey, 'rsa')] } },
+      plans: { bounded: { rule: null, ...bounded }, legacy: { rule: null } },
+      clients: {
+        tokens: {
+          'bounded-client': { applicationId: 'app-b', subscriptionId: 'sub-b', plan: 'bounded' },
+          'legacy-client': { applicationId: 'app-l', subscriptionId: 'sub-l', plan: 'legacy' },
+          'both-client': [
+            { applicationId: 'app-2', subscriptionId: 'sub-2-bounded', plan: 'bounded' },
+            { applicationId: 'app-2', subscriptionId: 'sub-2-legacy', plan: 'legacy' },
+          ],
+        },
+      },
+      routes: { [LIFETIME]: { keySets: ['idp'], issuer: ISSUER, clients: 'tokens', plans: ['bounded', 'legacy'] } },
+    };
+  }
+
+  async function loadLifetime(config: unknown = lifetimeConfiguration(), clock: ManualClock = createManualClock(NOW_MS)): Promise<Plugin> {
+    const plugin = await loadPolicy('jwt', config, { clock });
+    expect(plugin.isConfigured).toBe(true);
+    return plugin;
+  }
+
+  const token = (azp: string, times: JWTPayload) => sign('RS256', { ...claims({ azp }), ...times });
+  const withoutExp = (azp: string) => sign('RS256', { iss: ISSUER, sub: 'user-42', azp, iat: NOW });
+
+  it('returns 401 Token has no expiration for a token without exp on a plan requiring exp, and admits it on a plan that does not', async () => {
+    const plugin = await loadLifetime();
+    const reply = localReplyOf(call(plugin, LIFETIME, await withoutExp('bounded-client')).outcome);
+    expect(reply.status).toBe(401);
+    expect(reply.details).toBe('apip_jwt_exp_required');
+    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Token has no expiration (exp).' });
+    expect(headerOf(reply, 'www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(call(plugin, LIFETIME, await withoutExp('legacy-client')).headers.get('x-apip-plan')).toBe('legacy');
+    // A client of both plans: the plan that admits the token is selected.
+    expect(call(plugin, LIFETIME, await withoutExp('both-client')).headers.get('x-apip-subscription-id')).toBe('sub-2-legacy');
+  });
+
+  it('returns 401 when exp - iat is above the plan maximum, and admits a token at the maximum', async () => {
+    const plugin = await loadLifetime();
+    const long = localReplyOf(call(plugin, LIFETIME, await token('bounded-client', { iat: NOW - 60, exp: NOW - 60 + HOUR + 1 })).outcome);
+    expect(long.status).toBe(401);
+    expect(long.details).toBe('apip_jwt_lifetime_exceeded');
+    expect(jsonOf(long)).toEqual({ status: 'error', message: 'Token lifetime exceeds the plan maximum.' });
+    const atMax = call(plugin, LIFETIME, await token('bounded-client', { iat: NOW - 60, exp: NOW - 60 + HOUR }));
+    expect(atMax.outcome).toEqual({ action: 'continue' });
+    expect(atMax.headers.get('x-apip-plan')).toBe('bounded');
+    // The legacy plan sets no maximum: a day-long token of its client passes.
+    expect(statusOf(call(plugin, LIFETIME, await token('legacy-client', { iat: NOW, exp: NOW + 24 * HOUR })))).toBe(200);
+  });
+
+  it('bounds exp - now when the token has no iat, or an iat in the future', async () => {
+    const plugin = await loadLifetime();
+    const noIat = (exp: number) => sign('RS256', { iss: ISSUER, sub: 'user-42', azp: 'bounded-client', exp });
+    expect(statusOf(call(plugin, LIFETIME, await noIat(NOW + HOUR + 60)))).toBe(401);
+    expect(statusOf(call(plugin, LIFETIME, await noIat(NOW + HOUR - 60)))).toBe(200);
+    // An iat ahead of the clock never lengthens what the plan accepts: exp - now still counts.
+    expect(statusOf(call(plugin, LIFETIME, await token('bounded-client', { iat: NOW + 2 * HOUR, exp: NOW + 3 * HOUR })))).toBe(401);
+  });
+
+  it('checks the lifetime of a cached token again on each request, for the plan it selects', async () => {
+    const plugin = await loadLifetime();
+    const long = await token('both-client', { iat: NOW, exp: NOW + 2 * HOUR });
+    for (let i = 0; i < 2; i++) expect(call(plugin, LIFETIME, long).headers.get('x-apip-subscription-id')).toBe('sub-2-legacy');
+    const boundedOnly = await token('bounded-client', { iat: NOW, exp: NOW + 2 * HOUR });
+    for (let i = 0; i < 2; i++) expect(statusOf(call(plugin, LIFETIME, boundedOnly))).toBe(401);
+  });
+
+  it('refuses a token without exp on a plan with a maximum lifetime even when exp is not required', async () => {
+    const plugin = await loadLifetime(lifetimeConfiguration({ maxLifetimeSeconds: HOUR }));
+    expect(localReplyOf(call(plugin, LIFETIME, await withoutExp('bounded-client')).outcome).details).toBe('apip_jwt_exp_required');
+  });
+
+  it('refuses a plan maximum that is not a positive whole number of seconds, or a requireExpiration that is not a boolean', async () => {
+    for (const bounded of [{ maxLifetimeSeconds: 0 }, { maxLifetimeSeconds: -5 }, { maxLifetimeSeconds: 1.5 }, { maxLifetimeSeconds: '1h' }, { requireExpiration: 'yes' }]) {
+      const plugin = await loadPolicy('jwt', lifetimeConfiguration(bounded));
+      expect(plugin.isConfigured, JSON.stringify(bounded)).toBe(false);
     }
   });
 });

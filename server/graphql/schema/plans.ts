@@ -76,6 +76,11 @@ const JwtSecurityRef = builder.objectRef<JwtSecurity>('JwtPlanSecurity').impleme
     extractClaims: t.field({ type: [ClaimHeaderRef], resolve: (o) => o.extractClaims }),
     propagateAuthHeader: t.exposeBoolean('propagateAuthHeader'),
     leewaySeconds: t.exposeInt('leewaySeconds'),
+    requireExpiration: t.exposeBoolean('requireExpiration', { description: 'Tokens without an exp claim are refused (401).' }),
+    maxTokenLifetime: t.exposeString('maxTokenLifetime', {
+      nullable: true,
+      description: 'The longest token lifetime (exp - iat) admitted, a duration such as 24h; null: no bound.',
+    }),
   }),
 });
 
@@ -178,6 +183,12 @@ const JwtSecurityInput = builder.inputType('JwtPlanSecurityInput', {
     jwksUrl: t.string({ required: false }),
     userClaim: t.string({ required: false }),
     leewaySeconds: t.int({ required: false }),
+    requireExpiration: t.boolean({ required: false, description: 'Refuse tokens without an exp claim. Default: true.' }),
+    maxTokenLifetime: t.string({
+      required: false,
+      description: 'The longest token lifetime (exp - iat) admitted, a duration such as 15m or 24h (1s..8760h). Omitted: 24h when '
+        + 'requireExpiration, else none; null: no bound.',
+    }),
     ...tokenRuleInputs(t),
   }),
 });
@@ -205,10 +216,10 @@ const SecurityInput = builder.inputType('PlanSecurityInput', {
 
 const PolicyInput = policyInputType('PlanPolicyInput');
 
-/** Null means "not given": drop such keys so the domain's defaults apply. */
-function compact(value: object | null | undefined): Record<string, unknown> | null {
+/** Null means "not given": drop such keys so the domain's defaults apply, except `nullable` ones, where null is a value. */
+function compact(value: object | null | undefined, nullable: readonly string[] = []): Record<string, unknown> | null {
   if (value == null) return null;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v != null));
+  return Object.fromEntries(Object.entries(value).filter(([k, v]) => v != null || (v === null && nullable.includes(k))));
 }
 
 function toSecurityInput(input: {
@@ -220,7 +231,8 @@ function toSecurityInput(input: {
   const oauth2 = compact(input.oauth2);
   const server = input.oauth2?.authorizationServerId;
   if (oauth2 && server) oauth2.authorizationServerId = rawId(server, 'AuthorizationServer');
-  return { type: input.type, apiKey: compact(input.apiKey), jwt: compact(input.jwt), oauth2 };
+  // An explicit null maxTokenLifetime turns the default bound off.
+  return { type: input.type, apiKey: compact(input.apiKey), jwt: compact(input.jwt, ['maxTokenLifetime']), oauth2 };
 }
 
 

@@ -14,7 +14,7 @@ const planFields = `id name status version lineageId publishedAt closedAt valida
   security {
     type
     apiKey { keyLocation keyName propagateKey }
-    jwt { signatureAlgorithms keyResolver jwksUrl givenKey clientIdClaim userClaim requiredScopes strictScopes extractClaims { claim header } propagateAuthHeader leewaySeconds }
+    jwt { signatureAlgorithms keyResolver jwksUrl givenKey clientIdClaim userClaim requiredScopes strictScopes extractClaims { claim header } propagateAuthHeader leewaySeconds requireExpiration maxTokenLifetime }
     oauth2 { introspectionUrl clientId hasClientSecret cacheTtlSeconds requiredScopes strictScopes propagateAuthHeader }
   }`;
 
@@ -106,8 +106,26 @@ describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
         extractClaims: [{ claim: 'tenant', header: 'x-tenant' }],
         propagateAuthHeader: false,
         leewaySeconds: 0,
+        requireExpiration: true,
+        maxTokenLifetime: '24h',
       },
     });
+  });
+
+  it('takes a JWT plan\u2019s maxTokenLifetime as a duration, null for no bound, and names the field when it is invalid', async () => {
+    const jwt = (options: Record<string, unknown>) => ({ security: { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', ...options } } });
+    const lifetimeOf = (result: PlanResult) => {
+      const security = result.plan?.security.jwt as { requireExpiration: boolean; maxTokenLifetime: string | null } | undefined;
+      return security && { requireExpiration: security.requireExpiration, maxTokenLifetime: security.maxTokenLifetime };
+    };
+    expect(lifetimeOf(await create(jwt({ maxTokenLifetime: '15m' })))).toEqual({ requireExpiration: true, maxTokenLifetime: '15m' });
+    expect(lifetimeOf(await create(jwt({ maxTokenLifetime: null })))).toEqual({ requireExpiration: true, maxTokenLifetime: null });
+    expect(lifetimeOf(await create(jwt({ requireExpiration: false })))).toEqual({ requireExpiration: false, maxTokenLifetime: null });
+    for (const options of [{ maxTokenLifetime: 'forever' }, { maxTokenLifetime: '0s' }, { requireExpiration: false, maxTokenLifetime: '1h' }]) {
+      const refused = await create(jwt(options));
+      expect(refused.__typename, JSON.stringify(options)).toBe('ValidationError');
+      expect(refused.issues?.map((i) => i.path)).toEqual(['security.jwt.maxTokenLifetime']);
+    }
   });
 
   it('refuses a client credential header name with an underscore (the gateway drops such headers) and accepts one in the query', async () => {

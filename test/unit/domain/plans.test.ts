@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { count, eq } from 'drizzle-orm';
+import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../../server/db/client.ts';
 import { apiKeys, apis, applications, auditLog, planPolicies, plans, subscriptions } from '../../../server/db/schema/index.ts';
@@ -159,7 +159,33 @@ describe.each(drivers)('plans (%s)', (driver) => {
         extractClaims: [],
         propagateAuthHeader: false,
         leewaySeconds: 0,
+        requireExpiration: true,
+        maxTokenLifetime: '24h',
       });
+    });
+
+    it('requires exp and bounds token lifetimes to 24 h on a new JWT plan unless told otherwise', async () => {
+      const jwt = (options: Record<string, unknown>) => ({ type: 'JWT' as const, jwt: { keyResolver: 'GATEWAY_KEYS', ...options } });
+      const pick = (plan: Awaited<ReturnType<typeof create>>) => ({ requireExpiration: plan.security.jwt?.requireExpiration, maxTokenLifetime: plan.security.jwt?.maxTokenLifetime });
+      expect(pick(await create({ security: jwt({ maxTokenLifetime: '1h30m' }) }))).toEqual({ requireExpiration: true, maxTokenLifetime: '1h30m' });
+      expect(pick(await create({ security: jwt({ maxTokenLifetime: null }) }))).toEqual({ requireExpiration: true, maxTokenLifetime: null });
+      expect(pick(await create({ security: jwt({ requireExpiration: false }) }))).toEqual({ requireExpiration: false, maxTokenLifetime: null });
+    });
+
+    it('reads a JWT plan stored before requireExpiration and maxTokenLifetime as requiring neither', async () => {
+      const plan = await create({ security: { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS' } } });
+      await database.db.execute(sql`update plans set security_config = security_config - 'requireExpiration' - 'maxTokenLifetime' where id = ${plan.id}`);
+      const stored = await getPlan(publisher, plan.id);
+      expect(stored.security.jwt).toMatchObject({ requireExpiration: false, maxTokenLifetime: null });
+    });
+
+    it('refuses a maxTokenLifetime that is not a duration of whole seconds in 1s..8760h, or that comes without requireExpiration', async () => {
+      for (const maxTokenLifetime of ['1 hour', '24', '0s', '1500ms', '8761h', '', 3600]) {
+        const attempt = create({ security: { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', maxTokenLifetime } } });
+        expect(await issuePaths(attempt), String(maxTokenLifetime)).toEqual(['security.jwt.maxTokenLifetime']);
+      }
+      const unbounded = create({ security: { type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', requireExpiration: false, maxTokenLifetime: '1h' } } });
+      expect(await issuePaths(unbounded)).toEqual(['security.jwt.maxTokenLifetime']);
     });
 
     it('accepts a given PEM key, a public JWK and an ssh-rsa key, and returns them readable', async () => {

@@ -169,8 +169,10 @@ describe('plan selection (translator)', () => {
     expect(blocked.headers.filter(([n]) => n === 'www-authenticate').map(([, v]) => v)).toEqual(['ApiKey header="x-api-key"']);
   });
 
-  it('puts two JWT plans with their rules and scopes in the jwt plans table and the client lists in plan order', async () => {
-    const model = shop([jwtPlan('pln_gold', 0, { selectionRule: 'claims.tier == "gold"' }, ['gold:read']), jwtPlan('pln_std', 1)], {
+  it('puts two JWT plans with their rules, scopes and token lifetime rules in the jwt plans table and the client lists in plan order', async () => {
+    // pln_gold: a new plan's lifetime rules (exp required, at most an hour); pln_std: a plan stored before them.
+    const gold = { type: 'JWT', jwt: { ...jwtOptions(['gold:read']), requireExpiration: true, maxTokenLifetimeSeconds: 3600 } };
+    const model = shop([jwtPlan('pln_gold', 0, { selectionRule: 'claims.tier == "gold"', security: gold }), jwtPlan('pln_std', 1)], {
       subscriptions: [
         { id: 'sub_std', apiId: 'api_shop', applicationId: 'app_1', clientId: 'client-1', planId: 'pln_std' },
         { id: 'sub_gold', apiId: 'api_shop', applicationId: 'app_1', clientId: 'client-1', planId: 'pln_gold', status: 'PAUSED', isLive: false },
@@ -182,12 +184,17 @@ describe('plan selection (translator)', () => {
     expect(route().settings.jwt).toMatchObject({ keySets: ['plan/pln_gold'], optional: false, plans: ['pln_gold', 'pln_std'], scopes: null, clients: 'shop' });
     // The same key for both plans is shipped once, in the first plan's set, which both plans then trust.
     expect(ir.tables.jwtPlans).toEqual({
-      pln_gold: { rule: 'claims.tier == "gold"', scopes: ['gold:read'], scopesMode: 'any', keySets: ['plan/pln_gold'] },
-      pln_std: { rule: null, scopes: null, scopesMode: 'any', keySets: ['plan/pln_gold'] },
+      pln_gold: { rule: 'claims.tier == "gold"', scopes: ['gold:read'], scopesMode: 'any', keySets: ['plan/pln_gold'], requireExpiration: true, maxLifetimeSeconds: 3600 },
+      pln_std: { rule: null, scopes: null, scopesMode: 'any', keySets: ['plan/pln_gold'], requireExpiration: false, maxLifetimeSeconds: null },
     });
-    // Each plan trusts every set of its routes: the module's default (any of the route's sets), left implicit.
+    // Each plan trusts every set of its routes: the module's default (any of the route's sets), left implicit; the
+    // lifetime rules are the plan's own, absent for the plan without them.
     const jwtConfig = JSON.parse(configurations(model).jwt!) as { plans: Record<string, Record<string, unknown>> };
     expect(Object.values(jwtConfig.plans).map((p) => p.keySets)).toEqual([undefined, undefined]);
+    expect(jwtConfig.plans).toEqual({
+      pln_gold: { rule: 'claims.tier == "gold"', scopes: ['gold:read'], scopesMode: 'any', requireExpiration: true, maxLifetimeSeconds: 3600 },
+      pln_std: { rule: null },
+    });
     expect(ir.tables.jwtClients.shop).toEqual({
       'client-1': [
         { applicationId: 'app_1', subscriptionId: 'sub_gold', plan: 'pln_gold', active: false },
