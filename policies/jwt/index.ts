@@ -8,10 +8,10 @@
 // filtered to the route's plans and to the plans that trust the key set that verified the token, the first whose
 // plan's selection rule holds for the token's claims wins.
 // 401: missing or invalid token, or no plan matches; 403: scope or subscription. Config: docs/policies.md#jwt.
-import { Action } from "../lib/abi";
+import { Action, MapType } from "../lib/abi";
 import { logRefused, parseConfigObject, Problems } from "../lib/config";
 import { claimString, claimText, hasString, scopesSatisfied } from "../lib/claims";
-import { getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader, startsWithIgnoringCase } from "../lib/headers";
+import { countHeaderOf, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader, startsWithIgnoringCase } from "../lib/headers";
 import { APPLICATION_ID_HEADER, PLAN_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { nowMillis, RouteCache } from "../lib/properties";
@@ -172,6 +172,9 @@ class JwtStream extends HttpContext {
     // No token (in this scheme): an optional route continues without identity.
     const raw = getRequestHeader(route.header);
     if (raw === null) return missing(route);
+    // The header repeated: which token counts would depend on who reads it (Envoy hands a module only the first
+    // value), so neither does (docs/gateway.md "Request hygiene").
+    if (countHeaderOf(MapType.RequestHeaders, route.headerBytes) > 1) return invalid("apip_jwt_ambiguous");
     let token = raw;
     const prefix = route.schemePrefix;
     if (prefix.length > 0) {

@@ -53,6 +53,8 @@ export class RouteSettings extends Scopes {
   algorithms: u32 = ALL_ALGORITHMS;
   /** Lowercase request header carrying the token. */
   header: string = "authorization";
+  /** `header` as UTF-8 bytes, to count its entries without decoding the map. */
+  headerBytes: ArrayBuffer = new ArrayBuffer(0);
   /** Lowercase scheme followed by a space ("bearer "), or "" when the header holds the bare token. */
   schemePrefix: string = "bearer ";
   issuers: Array<string> = new Array<string>(0);
@@ -270,6 +272,7 @@ function readRoute(
   const header = asciiLower(readString(route, "header", path, problems, false, "authorization"));
   if (!isValidHeaderName(header)) problems.add(memberPath(path, "header"), "must be a valid header name");
   settings.header = header;
+  settings.headerBytes = String.UTF8.encode(header);
   const scheme = readString(route, "scheme", path, problems, false, "Bearer");
   settings.schemePrefix = scheme.length == 0 ? "" : asciiLower(scheme) + " ";
   settings.issuers = readStringOrStrings(route, "issuer", path, problems);

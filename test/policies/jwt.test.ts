@@ -271,6 +271,16 @@ describe('jwt policy', () => {
     expect(statusOf(sendRequest(plugin, { route: ROUTE, headers: [['authorization', `BEARER ${token}`]] }))).toBe(200);
   });
 
+  it('answers 401 to a token header given twice, whatever the second value', async () => {
+    const plugin = await load();
+    const token = await sign('ES256');
+    for (const second of [`Bearer ${token}`, `Bearer ${await sign('ES256', claims({ sub: 'other' }))}`, 'Basic dXNlcjpwdw==']) {
+      const result = sendRequest(plugin, { route: ROUTE, headers: [['authorization', `Bearer ${token}`], ['authorization', second]] });
+      expect(statusOf(result)).toBe(401);
+      expect(localReplyOf(result.outcome).details).toBe('apip_jwt_ambiguous');
+    }
+  });
+
   it('returns 401 when the token is malformed', async () => {
     const plugin = await load();
     const good = await sign('HS256');
