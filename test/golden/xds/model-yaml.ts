@@ -30,6 +30,8 @@ function api(a: Loose<DeployedApi>, i: number): DeployedApi {
     operations: (a.operations ?? []).map((o): ModelOperation => ({ method: o.method ?? 'GET', path: o.path ?? '/', policies: (o.policies ?? []).map(policy) })),
     subscriptionPlans: (a.subscriptionPlans ?? []) as string[],
     visibility: a.visibility ?? 'public',
+    // The domain's default: an API without a serving plan is closed unless it says `accessMode: OPEN`.
+    accessMode: a.accessMode ?? 'PLANS',
   };
 }
 
