@@ -27,11 +27,16 @@ export interface ReachabilityInput {
   isDeployed: boolean;
   /** The API has at least one PUBLISHED or DEPRECATED plan. */
   hasServingPlan: boolean;
+  /** A private API admits only applications with a contract, which needs a plan. */
+  isPrivate: boolean;
 }
 
-/** The one access rule: serving plans govern; without one, an OPEN API is open and a PLANS API is closed. */
-export function reachabilityOf({ accessMode, isDeployed, hasServingPlan }: ReachabilityInput): Reachability {
+/**
+ * The one access rule: serving plans govern; without one, an OPEN public API is open and any other API is closed
+ * (a private API admits only contracted applications, and there is no contract without a plan).
+ */
+export function reachabilityOf({ accessMode, isDeployed, hasServingPlan, isPrivate }: ReachabilityInput): Reachability {
   if (!isDeployed) return 'NOT_DEPLOYED';
   if (hasServingPlan) return 'PLANS';
-  return accessMode === 'OPEN' ? 'OPEN' : 'CLOSED';
+  return accessMode === 'OPEN' && !isPrivate ? 'OPEN' : 'CLOSED';
 }

@@ -8,7 +8,9 @@ import type { Api } from './model.ts';
  * (domain/reachability.ts), in the order given; one query whatever the number of APIs. The APIs are ones the
  * actor has already read.
  */
-export async function loadApiReachability(ctx: DomainContext, apis: readonly Pick<Api, 'id' | 'accessMode' | 'deploymentState'>[]): Promise<Reachability[]> {
+export async function loadApiReachability(ctx: DomainContext, apis: readonly Pick<Api, 'id' | 'accessMode' | 'deploymentState' | 'visibility'>[]): Promise<Reachability[]> {
   const serving = await apisWithServingPlans(ctx.db, apis.map((api) => api.id));
-  return apis.map((api) => reachabilityOf({ accessMode: api.accessMode, isDeployed: api.deploymentState === 'deployed', hasServingPlan: serving.has(api.id) }));
+  return apis.map((api) =>
+    reachabilityOf({ accessMode: api.accessMode, isDeployed: api.deploymentState === 'deployed', hasServingPlan: serving.has(api.id), isPrivate: api.visibility === 'private' }),
+  );
 }

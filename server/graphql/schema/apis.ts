@@ -35,15 +35,15 @@ export const ApiAccessModeEnum = builder.enumType('ApiAccessMode', {
     'How an API admits traffic while none of its plans is PUBLISHED or DEPRECATED. Serving plans govern traffic in both modes (docs/plan-selection.md, "Who can reach an API").',
   values: {
     PLANS: { value: accessModes[0], description: 'Only through serving plans: with none, nobody (403). The default of createApi.' },
-    OPEN: { value: accessModes[1], description: 'Open: the API’s own policies decide until a plan is published (v0.9; the default of REST-created APIs).' },
+    OPEN: { value: accessModes[1], description: 'Open: the API’s own policies decide until a plan is published (v0.9; the default of REST-created APIs). Public APIs only: a private API without a serving plan is closed.' },
   } as const,
 });
 export const ApiReachabilityEnum = builder.enumType('ApiReachability', {
   description: 'How a request reaches the API now.',
   values: {
-    OPEN: { value: reachabilities[0], description: 'Deployed, OPEN, no serving plan: anyone its own policies admit.' },
+    OPEN: { value: reachabilities[0], description: 'Deployed, public, OPEN, no serving plan: anyone its own policies admit.' },
     PLANS: { value: reachabilities[1], description: 'Deployed with a PUBLISHED or DEPRECATED plan: only through its plans.' },
-    CLOSED: { value: reachabilities[2], description: 'Deployed, PLANS, no serving plan: nobody (403 `No published plan admits traffic to this API.`).' },
+    CLOSED: { value: reachabilities[2], description: 'Deployed, no serving plan, PLANS or private: nobody (403 `No published plan admits traffic to this API.`).' },
     NOT_DEPLOYED: { value: reachabilities[3], description: 'Not deployed: no route (404).' },
   } as const,
 });

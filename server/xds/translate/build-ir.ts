@@ -100,7 +100,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     const apiProblems: Problem[] = [];
     // The one access rule (domain/reachability.ts): no serving plan on a PLANS API = every route answers 403.
     const hasServingPlan = (index.plansByApi.get(api.id) ?? []).some((p) => (servingPlanStatuses as readonly string[]).includes(p.status));
-    const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, hasServingPlan });
+    const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, hasServingPlan, isPrivate: api.visibility === 'private' });
     const closed = reach === 'CLOSED';
     const apiTables = buildApiTables(api, index, options.modules, apiProblems);
     const apiRoutes = buildApiRoutes(api, apiTables, options.modules, apiProblems, closed);

@@ -3,13 +3,16 @@ import { reachabilityOf } from '../../../server/domain/reachability.ts';
 
 describe('reachabilityOf (the one access rule, docs/plan-selection.md)', () => {
   it.each([
-    ['PLANS', true, true, 'PLANS'],
-    ['OPEN', true, true, 'PLANS'],
-    ['PLANS', true, false, 'CLOSED'],
-    ['OPEN', true, false, 'OPEN'],
-    ['PLANS', false, true, 'NOT_DEPLOYED'],
-    ['OPEN', false, false, 'NOT_DEPLOYED'],
-  ] as const)('a %s API (deployed: %s, serving plan: %s) is %s', (accessMode, isDeployed, hasServingPlan, expected) => {
-    expect(reachabilityOf({ accessMode, isDeployed, hasServingPlan })).toBe(expected);
+    ['PLANS', true, true, false, 'PLANS'],
+    ['OPEN', true, true, false, 'PLANS'],
+    ['PLANS', true, false, false, 'CLOSED'],
+    ['OPEN', true, false, false, 'OPEN'],
+    // Private: only contracted applications, and a contract needs a plan.
+    ['OPEN', true, false, true, 'CLOSED'],
+    ['OPEN', true, true, true, 'PLANS'],
+    ['PLANS', false, true, false, 'NOT_DEPLOYED'],
+    ['OPEN', false, false, false, 'NOT_DEPLOYED'],
+  ] as const)('a %s API (deployed: %s, serving plan: %s, private: %s) is %s', (accessMode, isDeployed, hasServingPlan, isPrivate, expected) => {
+    expect(reachabilityOf({ accessMode, isDeployed, hasServingPlan, isPrivate })).toBe(expected);
   });
 });
