@@ -98,7 +98,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
   const apis = [...model.apis].sort((a, b) => compare(a.handle, b.handle));
   for (const api of apis) {
     const apiProblems: Problem[] = [];
-    // The one access rule (domain/reachability.ts): no serving plan on a PLANS API = every route answers 403.
+    // The one access rule (domain/reachability.ts): no serving plan on a PLANS or private API = every route answers 403.
     const hasServingPlan = (index.plansByApi.get(api.id) ?? []).some((p) => (servingPlanStatuses as readonly string[]).includes(p.status));
     const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, hasServingPlan, isPrivate: api.visibility === 'private' });
     const closed = reach === 'CLOSED';
@@ -115,7 +115,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     problems.push(...apiProblems);
     if (apiProblems.some((p) => p.severity === 'error')) continue;
     for (const key of seen) claimed.set(key, api.handle);
-    reachability[api.handle] = reach as IrSnapshot['reachability'][string];
+    if (reach !== 'NOT_DEPLOYED') reachability[api.handle] = reach;
     routes.push(...apiRoutes.routes);
     // A closed API sends nothing anywhere: none of its clusters or policy tables are needed.
     if (closed) continue;
