@@ -64,6 +64,8 @@ describe.each(shapeDrivers)('traffic: who can reach an API (%s)', (driver) => {
     await must(t, 'publishPlan', 'PublishPlanInput', 'plan { status }', { id: plan });
     await waitServed(t, gw, '/staging-only/items', 401);
     const sub = await newSubscriber(t, 'staging-only-app', plan);
+    // The new key is served with the next snapshot.
+    await waitServed(t, gw, '/staging-only/items', 200, { headers: { 'x-api-key': sub.key! } });
     const admitted = await sendThrough(gw, upstream, '/staging-only/items', { headers: { 'x-api-key': sub.key! } });
     expect(admitted.answer.status).toBe(200);
     expect(admitted.seen).toHaveLength(1);
