@@ -154,7 +154,8 @@ async function createRuns(): Promise<Run[]> {
     const started = performance.now();
     const answer = (await call('POST', '/graphql', {
       query: 'mutation($input: CreateApiInput!) { createApi(input: $input) { __typename } }',
-      variables: { input: { metadata: { name: `prop-${i}` }, spec: { displayName: `prop-${i}`, version: 'v1', context: `/prop-${i}`, upstream: { main: { url: upstreamUrl } }, operations: [{ method: 'GET', path: '/ping' }] } } },
+      // OPEN: the measure is "created -> first 200", and a PLANS API (the default) admits nobody until a plan is published.
+      variables: { input: { metadata: { name: `prop-${i}` }, accessMode: 'OPEN', spec: { displayName: `prop-${i}`, version: 'v1', context: `/prop-${i}`, upstream: { main: { url: upstreamUrl } }, operations: [{ method: 'GET', path: '/ping' }] } } },
     })) as { data?: { createApi?: { __typename: string } } };
     const responseAt = performance.now();
     if (answer.data?.createApi?.__typename !== 'CreateApiPayload') throw new Error(JSON.stringify(answer));

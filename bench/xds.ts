@@ -50,6 +50,8 @@ function syntheticModel(): DeploymentModel {
       ],
       subscriptionPlans: [],
       visibility: 'public',
+      // Unsecured APIs are the v0.9 kind: open without plans.
+      accessMode: secured ? 'PLANS' : 'OPEN',
     });
     if (secured) {
       plans.push({ id: `pln_${i}`, apiId: id, name: 'Gold', status: 'PUBLISHED', position: 0, policies: [], selectionRule: null, security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x-api-key', propagateKey: false }, jwt: null, oauth2: null } });

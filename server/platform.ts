@@ -107,7 +107,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
 
   const authenticate = createAuthenticator({ db: database.db, jwt: config.jwtAuth, throttle: config.loginThrottle });
   // Bound once the xDS runner and ADS server exist (below); GraphQL is built before them.
-  let readDeployment: DeploymentStatusReader = () => ({ version: null, problems: [], dataPlanes: [] });
+  let readDeployment: DeploymentStatusReader = () => ({ version: null, problems: [], apis: [], dataPlanes: [] });
   const graphql = createGraphQLServer({
     schema: toSchema(),
     domain,
@@ -219,7 +219,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         onRefused: (reason, entries) => dropped.add(reason, entries),
       }),
   });
-  readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status());
+  readDeployment = () => deploymentStatusOf(snapshots.current()?.version ?? null, runner.problems(), ads.status(), runner.reachability());
   // Other replicas on the same Postgres learn of our commits, and we of theirs. PGlite is one process only.
   let changeNotify: ChangeNotify | null = null;
   if (database.driver === 'postgres' && config.databaseUrl) {

@@ -1,6 +1,7 @@
 import type { HostRewrite, HttpMethod } from './apis/index.ts';
 import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from './plan-security.ts';
 import type { PlanStatus } from './plans/index.ts';
+import type { AccessMode } from './reachability.ts';
 import type { ThrottleLimitUnit } from './subscription-plans.ts';
 import type { SubscriptionStatus } from './subscriptions/index.ts';
 
@@ -84,6 +85,11 @@ export interface DeployedApi {
   subscriptionPlans: string[];
   /** `private`: only applications with a contract pass (KEYLESS plans admit nothing there). */
   visibility: 'public' | 'private';
+  /**
+   * How the API admits traffic while `plans` holds none of its plans (domain/reachability.ts): `PLANS` = nobody
+   * (every route answers 403), `OPEN` = its own policies decide.
+   */
+  accessMode: AccessMode;
 }
 
 export interface DeployedPlanSecurity {

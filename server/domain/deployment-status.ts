@@ -1,6 +1,7 @@
 import { requireRole } from './access/index.ts';
 import type { DomainContext } from './context.ts';
 import type { Problem } from './errors.ts';
+import type { Reachability } from './reachability.ts';
 
 /** One connected data plane (an Envoy or a remote gateway) and what it accepted, per resource type. */
 export interface DataPlaneStatus {
@@ -13,6 +14,11 @@ export interface DeploymentStatus {
   version: string | null;
   /** What the control plane could not turn into data-plane configuration (translation and strict-check findings). */
   problems: Problem[];
+  /**
+   * How each API of the configuration being served is reachable (domain/reachability.ts), by handle: OPEN ones
+   * admit anyone their own policies admit. An API left out by an error (see `problems`) is not listed.
+   */
+  apis: { api: string; reachability: Reachability }[];
   dataPlanes: DataPlaneStatus[];
 }
 

@@ -21,6 +21,7 @@ import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
 import { keyUsableAt } from './api-keys/index.ts';
+import { servingPlanStatuses } from './reachability.ts';
 
 /** The ids of deployed APIs, as a subquery. */
 function deployedIdsQuery(db: Executor) {
@@ -50,13 +51,13 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
     db
       .select()
       .from(plans)
-      .where(and(inArray(plans.apiId, deployedIds), inArray(plans.status, ['PUBLISHED', 'DEPRECATED'])))
+      .where(and(inArray(plans.apiId, deployedIds), inArray(plans.status, [...servingPlanStatuses])))
       .orderBy(asc(plans.apiId), asc(plans.position), asc(plans.id)),
     db
       .select()
       .from(planPolicies)
       .innerJoin(plans, eq(plans.id, planPolicies.planId))
-      .where(and(inArray(plans.apiId, deployedIds), inArray(plans.status, ['PUBLISHED', 'DEPRECATED'])))
+      .where(and(inArray(plans.apiId, deployedIds), inArray(plans.status, [...servingPlanStatuses])))
       .orderBy(asc(planPolicies.planId), asc(planPolicies.position)),
     db
       .select({ sub: subscriptions, clientId: applications.clientId })
@@ -131,6 +132,7 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
       })),
       subscriptionPlans: row.subscriptionPlanNames,
       visibility: row.visibility,
+      accessMode: row.accessMode,
     };
   });
 
@@ -225,7 +227,7 @@ function listKeyRows(db: Executor, now: Date, deployedIds: ReturnType<typeof dep
           isNull(apiKeys.subscriptionId),
           inArray(subscriptions.apiId, deployedIds),
           eq(plans.security, 'API_KEY'),
-          inArray(plans.status, ['PUBLISHED', 'DEPRECATED']),
+          inArray(plans.status, [...servingPlanStatuses]),
         ),
       )
       .orderBy(asc(apiKeys.id), desc(subscriptions.usesSharedKey), asc(subscriptions.id)),

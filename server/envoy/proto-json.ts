@@ -126,6 +126,8 @@ function isDefault(value: unknown): boolean {
   if (value === null || value === undefined) return true;
   if (value === false || value === 0 || value === '') return true;
   if (value instanceof Uint8Array) return value.length === 0;
+  // An unset bytes field reads protobufjs's default, an empty (plain) array (HeaderValue.raw_value).
+  if (Array.isArray(value)) return value.length === 0;
   if (isLong(value)) return value.toString() === '0';
   return false;
 }

@@ -13,7 +13,7 @@ import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
 import type { RouteSeries } from './gateway-metrics.ts';
 import { readRequestHead, setFlat, withoutNamed } from './http-headers.ts';
-import { sendLocalReply, sendText } from './local-replies.ts';
+import { sendDirectResponse, sendLocalReply, sendText } from './local-replies.ts';
 import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
 import { HeaderMap } from './proxy-wasm/header-map.ts';
@@ -130,7 +130,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     this.isRouted = true;
     this.routeSeries = this.ctx.telemetry.metrics.forRoute(route.name);
     if (route.action.kind === 'direct') {
-      sendText(res, route.action.status, route.action.body, 'text/plain');
+      sendDirectResponse(res, route.action);
       return;
     }
     const action = route.action;

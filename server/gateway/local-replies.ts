@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { toRawHeaders } from './http-headers.ts';
 import type { LocalReply } from './proxy-wasm/types.ts';
+import type { DirectResponse } from './direct-response.ts';
 
 export function sendText(res: ServerResponse, status: number, body: string, contentType: string): void {
   if (res.headersSent) {
@@ -20,6 +21,19 @@ export function sendLocalReply(res: ServerResponse, reply: LocalReply): void {
   }
   const headers = toRawHeaders(reply.headers.filter(([name]) => name !== 'content-length'));
   headers.push('content-length', String(reply.body.length));
+  res.writeHead(reply.status, headers);
+  res.end(reply.body);
+}
+
+/** A route's direct response (direct-response.ts): its status, headers and body. */
+export function sendDirectResponse(res: ServerResponse, reply: DirectResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: string[] = [];
+  for (const [name, value] of reply.headers) headers.push(name, value);
+  headers.push('content-length', String(Buffer.byteLength(reply.body)));
   res.writeHead(reply.status, headers);
   res.end(reply.body);
 }

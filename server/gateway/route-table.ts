@@ -1,6 +1,7 @@
 // A RouteConfiguration compiled for matching: virtual hosts by authority, then routes in order (first match
 // wins) on path (`prefix`, `path`, `safe_regex`, `path_separated_prefix`), headers (incl. `:method`) and query.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routematch
+import { compileDirectResponse, type DirectResponse } from './direct-response.ts';
 import { durationMs } from './duration.ts';
 import {
   arrayAt, booleanAt, ConfigError, type JsonObject, numberAt, objectAt, stringAt,
@@ -32,7 +33,7 @@ export type RouteAction =
     readonly timeoutMs: number;
     readonly hostRewrite: HostRewrite;
   }
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string };
+  | DirectResponse;
 
 type PathTest = (pathOnly: string) => number;
 
@@ -144,10 +145,12 @@ function compileRoute(spec: JsonObject, where: string, inheritedRemovals: readon
   const route = objectAt(spec, 'route', where);
   const direct = objectAt(spec, 'directResponse', where);
   let action: RouteAction;
-  if (route !== undefined) action = compileForward(route, `${where}.route`);
-  else if (direct !== undefined) {
-    const body = objectAt(direct, 'body', `${where}.directResponse`);
-    action = { kind: 'direct', status: numberAt(direct, 'status', `${where}.directResponse`) ?? 200, body: body === undefined ? '' : stringAt(body, 'inlineString', `${where}.directResponse.body`) ?? '' };
+  if (route !== undefined) {
+    // Response headers are added to direct responses only (the one use we have); refused rather than ignored here.
+    if (spec.responseHeadersToAdd !== undefined) throw new ConfigError(`${where}.responseHeadersToAdd is supported on directResponse routes only`);
+    action = compileForward(route, `${where}.route`);
+  } else if (direct !== undefined) {
+    action = compileDirectResponse(spec, direct, where);
   } else {
     throw new ConfigError(`${where}: only route and directResponse actions are supported`);
   }

@@ -1,4 +1,5 @@
 import type { DeploymentStatus } from '../domain/deployment-status.ts';
+import { type Reachability, reachabilities } from '../domain/reachability.ts';
 import type { Problem } from '../domain/errors.ts';
 import type { AdsStreamStatus } from './ads-stream.ts';
 
@@ -19,10 +20,18 @@ function toProblem(raw: unknown): Problem {
 }
 
 /** The operator's view of what is served: pure, from the runner's and the ADS server's own state. */
-export function deploymentStatusOf(version: string | null, problems: readonly unknown[], streams: readonly AdsStreamStatus[]): DeploymentStatus {
+export function deploymentStatusOf(
+  version: string | null,
+  problems: readonly unknown[],
+  streams: readonly AdsStreamStatus[],
+  reachability: Readonly<Record<string, string>> = {},
+): DeploymentStatus {
   return {
     version,
     problems: problems.map(toProblem),
+    apis: Object.entries(reachability)
+      .filter((entry): entry is [string, Reachability] => (reachabilities as readonly string[]).includes(entry[1]))
+      .map(([api, value]) => ({ api, reachability: value })),
     dataPlanes: streams.map((s) => ({
       nodeId: s.nodeId,
       resources: s.types.map((t) => ({

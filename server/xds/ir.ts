@@ -5,6 +5,8 @@
  * YAML-serialisable, sorted: the Envoy step only arranges it into resources.
  */
 
+import type { Reachability } from '../domain/reachability.ts';
+
 /** A public JWK as JSON members (what the deployment model's resolved `jwks` hold); never a private member. */
 export type IrJwk = Record<string, string>;
 
@@ -29,7 +31,14 @@ export type IrPathMatch = { kind: 'exact'; path: string } | { kind: 'regex'; reg
 /** How the matched path reaches the upstream: `prefix` for exact matches, an anchored regex otherwise. */
 export type IrRewrite = { kind: 'prefix'; prefix: string } | { kind: 'regex'; pattern: string; substitution: string } | null;
 
-export type IrDestination = { kind: 'cluster'; cluster: string } | { kind: 'weighted'; clusters: { cluster: string; weight: number }[] };
+/**
+ * Where a matched request goes: a cluster, a weighted choice of clusters, or nowhere: a `reply` the data plane
+ * answers itself (a CLOSED API, docs/plan-selection.md), `body` being JSON (content-type application/json).
+ */
+export type IrDestination =
+  | { kind: 'cluster'; cluster: string }
+  | { kind: 'weighted'; clusters: { cluster: string; weight: number }[] }
+  | { kind: 'reply'; status: number; body: string };
 
 export interface IrRoute {
   /** `<api-handle>/<METHOD>/<path-template>` (names.ts). */
@@ -213,6 +222,11 @@ export interface IrSnapshot {
   keyDigestSecret: string;
   /** Platform-wide settings of a module, merged into its plugin configuration (absent: the module's defaults). */
   moduleSettings?: Partial<Record<string, Record<string, unknown>>>;
+  /**
+   * How each translated API (by handle) is reachable (domain/reachability.ts): an API left out by an error is
+   * absent; a CLOSED API's routes all have a `reply` destination.
+   */
+  reachability: Record<string, Exclude<Reachability, 'NOT_DEPLOYED'>>;
   /** Sorted by name; routes in match order. */
   routes: IrRoute[];
   clusters: IrCluster[];

@@ -7,6 +7,8 @@ import type { SnapshotCache } from './snapshot-cache.ts';
 export interface TranslationResult {
   resources: EnvoyResources;
   problems: readonly unknown[];
+  /** How each API of the snapshot (by handle) is reachable, for deploymentStatus. */
+  reachability?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -74,6 +76,7 @@ export class SnapshotRunner<Model> {
   private pendingReason: RebuildReason | null = null;
   private failures = 0;
   private lastProblems: readonly unknown[] = [];
+  private lastReachability: Readonly<Record<string, string>> = {};
   private lastReport = '';
   private closed = false;
 
@@ -130,6 +133,11 @@ export class SnapshotRunner<Model> {
     return this.lastProblems;
   }
 
+  /** How each API of the snapshot being served is reachable (a refused build keeps the last served one's). */
+  reachability(): Readonly<Record<string, string>> {
+    return this.lastReachability;
+  }
+
   /** One timer at the model's next time-based change, replacing any earlier one. */
   private async scheduleNextChange(): Promise<void> {
     const { pipeline, db, now } = this.options;
@@ -183,6 +191,7 @@ export class SnapshotRunner<Model> {
       else this.lastReport = '';
       const before = cache.current();
       const snapshot: Snapshot = cache.publish(resources);
+      this.lastReachability = translated.reachability ?? {};
       await this.scheduleNextChange();
       if (snapshot !== before) {
         this.logger.info({ version: snapshot.version, reason, ms: Math.round(performance.now() - started) }, 'snapshot published');

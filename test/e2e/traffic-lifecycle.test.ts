@@ -102,6 +102,8 @@ describe.each(drivers)('traffic: API lifecycle through the embedded gateway (%s)
     it('serves its routes after createApi, with $version substituted and {param} segments matched', async () => {
       const created = await mutate<{ api: { id: string } }>(t, 'createApi', 'CreateApiInput', 'api { id }', {
         metadata: { name: 'weather-api-v2' },
+        // No plan: this is about routes and lifecycle, so the API is open by choice (docs/plan-selection.md).
+        accessMode: 'OPEN',
         spec: {
           displayName: 'Weather',
           version: 'v2',

@@ -45,6 +45,8 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
       // Throttle counters live per VM id in the process, shared by every gateway in it (this file runs once per
       // driver in one process): a handle of its own per driver gives this route counters of its own.
       await createApiOverGraphql(t, `metered-api-${driver}`, {
+        // No plan: the API's own throttle policy is under test, so the API is open by choice.
+        accessMode: 'OPEN',
         context: '/metered/$version',
         upstreamUrl: upstream.url,
         operations: [

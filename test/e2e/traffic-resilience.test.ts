@@ -102,6 +102,8 @@ describe.each(drivers)('traffic: a standalone gateway while the control plane an
 
   it('serves an API created on the control plane through the gateway fed over ADS', async () => {
     await createApiOverGraphql(asTestPlatform(controlPlane!), 'before-outage', {
+      // No plan: configuration delivery is under test, so the API is open by choice.
+      accessMode: 'OPEN',
       context: '/before/$version',
       upstreamUrl: upstream.url,
       operations: [{ method: 'GET', path: '/items/{id}' }],
@@ -120,7 +122,7 @@ describe.each(drivers)('traffic: a standalone gateway while the control plane an
         headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${adminCredentials.username}:${adminCredentials.password}`).toString('base64')}` },
         body: JSON.stringify({
           query: 'mutation($input: CreateApiInput!) { createApi(input: $input) { __typename } }',
-          variables: { input: { metadata: { name: 'during-outage' }, spec: { displayName: 'x', version: 'v1', context: '/during', upstream: { main: { url: upstream.url } }, operations: [{ method: 'GET', path: '/x' }] } } },
+          variables: { input: { metadata: { name: 'during-outage' }, accessMode: 'OPEN', spec: { displayName: 'x', version: 'v1', context: '/during', upstream: { main: { url: upstream.url } }, operations: [{ method: 'GET', path: '/x' }] } } },
         }),
         signal: AbortSignal.timeout(3000),
       }).then((res) => res.text(), (error: unknown) => String(error));
@@ -143,6 +145,8 @@ describe.each(drivers)('traffic: a standalone gateway while the control plane an
     controlPlane = await startControlPlane(xdsPort);
     await eventually(async () => client.isConnected, (connected) => connected, { timeoutMs: 5000, what: 'the ADS stream to reconnect' });
     await createApiOverGraphql(asTestPlatform(controlPlane), 'after-recovery', {
+      // No plan: configuration delivery is under test, so the API is open by choice.
+      accessMode: 'OPEN',
       context: '/after/$version',
       upstreamUrl: upstream.url,
       operations: [{ method: 'GET', path: '/items' }],

@@ -67,6 +67,8 @@ export interface ApiOptions {
   operations?: { method: string; path: string; policies?: unknown[]; allowMethodOverride?: boolean }[];
   visibility?: 'public' | 'private';
   version?: string;
+  /** @default the GraphQL default, PLANS (closed until a plan is published) */
+  accessMode?: 'PLANS' | 'OPEN';
 }
 
 /** createApi (deployed) with one upstream; returns its global id. Operations default to `GET /items`. */
@@ -74,6 +76,7 @@ export async function createApi(t: TestPlatform, handle: string, options: ApiOpt
   const created = await must<{ api: { id: string } }>(t, 'createApi', 'CreateApiInput', 'api { id }', {
     metadata: { name: handle },
     ...(options.visibility ? { visibility: options.visibility } : {}),
+    ...(options.accessMode ? { accessMode: options.accessMode } : {}),
     spec: {
       displayName: handle,
       version: options.version ?? 'v1',

@@ -217,14 +217,25 @@ export async function requestCounts(adminPort: number): Promise<Map<string, numb
   return counts;
 }
 
-/** createApi over GraphQL with one upstream URL, deployed and public; returns its global id. */
+/**
+ * createApi over GraphQL with one upstream URL, deployed and public; returns its global id. `accessMode` as given,
+ * else the GraphQL default (PLANS: closed until a plan is published).
+ */
 export async function createApiOverGraphql(
   t: TestPlatform,
   handle: string,
-  spec: { context: string; upstreamUrl: string; operations: { method: string; path: string; policies?: unknown[] }[]; policies?: unknown[]; version?: string },
+  spec: {
+    context: string;
+    upstreamUrl: string;
+    operations: { method: string; path: string; policies?: unknown[] }[];
+    policies?: unknown[];
+    version?: string;
+    accessMode?: 'PLANS' | 'OPEN';
+  },
 ): Promise<string> {
   const created = await mutate<{ api: { id: string } }>(t, 'createApi', 'CreateApiInput', 'api { id }', {
     metadata: { name: handle },
+    ...(spec.accessMode ? { accessMode: spec.accessMode } : {}),
     spec: {
       displayName: handle,
       version: spec.version ?? 'v1',

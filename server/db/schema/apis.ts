@@ -11,6 +11,8 @@ export const deploymentState = pgEnum('deployment_state', ['deployed', 'undeploy
 export const hostRewrite = pgEnum('host_rewrite', ['auto', 'manual']);
 export const httpMethod = pgEnum('http_method', ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']);
 export const upstreamEnvironment = pgEnum('upstream_environment', ['main', 'sandbox']);
+/** domain/reachability.ts `AccessMode`: how an API without a serving plan admits traffic. */
+export const apiAccessMode = pgEnum('api_access_mode', ['PLANS', 'OPEN']);
 
 export const apis = pgTable(
   'apis',
@@ -24,6 +26,8 @@ export const apis = pgTable(
     context: text('context').notNull(),
     visibility: apiVisibility('visibility').notNull().default('public'),
     deploymentState: deploymentState('deployment_state').notNull().default('deployed'),
+    /** PLANS (closed while no plan serves) or OPEN (v0.9: the API's own policies decide while no plan serves). */
+    accessMode: apiAccessMode('access_mode').notNull().default('PLANS'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     annotations: jsonb('annotations').$type<Record<string, string>>().notNull().default({}),
     vhostMain: text('vhost_main'),

@@ -22,6 +22,7 @@ export type {
 export { resolvedContext } from './model.ts';
 export { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from './members.ts';
 export { getApi, getApiByHandle, listApis, loadApis, loadApisByHandle } from './reads.ts';
+export { loadApiReachability } from './reachability.ts';
 export { resolveContext, routePath, type RouteClaimant } from './routes.ts';
 export { type HttpMethod, httpMethods, isHttpUrl, isValidOperationPath, routeTemplate, validateApiInput } from './validation.ts';
 export { type ApiRefRow, findVisibleApi } from './visibility.ts';

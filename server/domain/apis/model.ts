@@ -5,6 +5,7 @@ import { resolveContext } from './routes.ts';
 import type { HttpMethod } from './validation.ts';
 import { NotFoundError } from '../errors.ts';
 import { maskSecretParams } from '../policy-registry.ts';
+import type { AccessMode } from '../reachability.ts';
 
 export type DeploymentState = 'deployed' | 'undeployed';
 export type ApiVisibility = 'public' | 'private';
@@ -70,6 +71,8 @@ export interface Api {
   /** Last deployment; null while undeployed. */
   deployedAt: Date | null;
   visibility: ApiVisibility;
+  /** How the API admits traffic while no plan serves (domain/reachability.ts). */
+  accessMode: AccessMode;
   ownerId: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -114,6 +117,11 @@ export interface ApiInput {
   spec: ApiSpecInput;
   /** @default 'public' (kept as it was on update when absent) */
   visibility?: ApiVisibility | null;
+  /**
+   * @default 'PLANS' (fail closed: nobody passes until a plan is published). The REST v0.9 layer creates with
+   * 'OPEN', the v0.9 behaviour its clients rely on.
+   */
+  accessMode?: AccessMode | null;
 }
 
 /** A full replacement of the spec and metadata; `metadata.name`, when given, must equal the handle. */
@@ -121,6 +129,8 @@ export interface UpdateApiInput {
   metadata?: { name?: string | null; labels?: Record<string, string> | null; annotations?: Record<string, string> | null } | null;
   spec: ApiSpecInput;
   visibility?: ApiVisibility | null;
+  /** Absent: unchanged. */
+  accessMode?: AccessMode | null;
 }
 
 export interface ApiFilters {
@@ -201,6 +211,7 @@ export async function hydrate(db: Executor, rows: readonly ApiRow[]): Promise<Ap
       deploymentState: row.deploymentState,
       deployedAt: row.deployedAt,
       visibility: row.visibility,
+      accessMode: row.accessMode,
       ownerId: row.ownerId,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,

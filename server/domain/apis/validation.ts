@@ -3,6 +3,7 @@ import { durationPattern } from '../durations.ts';
 import { validatePolicyAttachment } from '../policy-registry.ts';
 import { isRecord } from '../../json/is-record.ts';
 import { routeTemplate } from '../route-claims.ts';
+import { accessModes } from '../reachability.ts';
 
 /** `/books/{id}` and `/books/{bookId}` are the same route (route-claims.ts). */
 export { routeTemplate };
@@ -258,14 +259,17 @@ function checkSubscriptionPlans(value: unknown, issues: FieldIssue[]): void {
   });
 }
 
-/** Every problem of a RestApi (metadata + spec) and our own `visibility`; empty when it is valid. */
+/** Every problem of a RestApi (metadata + spec) and our own `visibility` and `accessMode`; empty when it is valid. */
 export function validateApiInput(input: unknown): FieldIssue[] {
   const issues: FieldIssue[] = [];
   if (!isRecord(input)) return [{ path: '', message: 'API must be an object with metadata and spec' }];
   checkHandle(input.metadata, issues);
-  const { visibility, spec } = input;
+  const { visibility, accessMode, spec } = input;
   if (isPresent(visibility) && visibility !== 'public' && visibility !== 'private') {
     issues.push({ path: 'visibility', message: 'Visibility must be public or private' });
+  }
+  if (isPresent(accessMode) && !(accessModes as readonly unknown[]).includes(accessMode)) {
+    issues.push({ path: 'accessMode', message: `accessMode must be one of ${accessModes.join(', ')}` });
   }
   if (!isRecord(spec)) {
     issues.push({ path: 'spec', message: 'spec is required' });

@@ -161,7 +161,10 @@ function mapConflicts<T>(work: () => Promise<T>): Promise<T> {
   return conflictOnUniqueViolation(work, 'configuration already exists: a concurrent change took this handle or name');
 }
 
-/** Creates a RestAPI; deployed unless `spec.deploymentState` says otherwise. */
+/**
+ * Creates a RestAPI; deployed unless `spec.deploymentState` says otherwise, governed by plans (closed until one is
+ * published) unless `accessMode` is OPEN.
+ */
 export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Api> {
   requireCreator(ctx);
   assertNoIssues(validateApiInput(input));
@@ -177,6 +180,8 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
         handle: input.metadata.name,
         ...columnsOf(input),
         visibility: input.visibility ?? 'public',
+        // Fail closed: an API nobody chose to open admits only its published plans' traffic.
+        accessMode: input.accessMode ?? 'PLANS',
         deploymentState: deployed ? 'deployed' : 'undeployed',
         deployedAt: deployed ? now : null,
         ownerId: actor.userId,
@@ -192,8 +197,8 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
 }
 
 /**
- * Replaces the API's metadata and spec (PUT semantics); the handle never changes and visibility is kept when
- * not given. Never creates. Deployed after the update unless `spec.deploymentState` is `undeployed`.
+ * Replaces the API's metadata and spec (PUT semantics); the handle never changes, and visibility and access mode
+ * are kept when not given. Never creates. Deployed after the update unless `spec.deploymentState` is `undeployed`.
  */
 export async function updateApi(ctx: DomainContext, idOrHandle: string, input: UpdateApiInput): Promise<Api> {
   const existing = await findManagedRow(ctx, idOrHandle);
@@ -211,6 +216,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
     metadata: { ...(input.metadata ?? {}), name: existing.handle },
     spec: { ...input.spec, policies: keep(input.spec.policies), operations: input.spec.operations.map((op) => ({ ...op, policies: keep(op.policies) })) },
     visibility: input.visibility ?? existing.visibility,
+    accessMode: input.accessMode ?? existing.accessMode,
   };
   assertNoIssues(validateApiInput(full));
   const spec = await normalizeSpec(full.spec);
@@ -225,6 +231,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
         .set({
           ...columnsOf(full),
           visibility: full.visibility ?? existing.visibility,
+          accessMode: full.accessMode ?? existing.accessMode,
           deploymentState: deployed ? 'deployed' : 'undeployed',
           deployedAt: deployed ? now : null,
           updatedAt: now,

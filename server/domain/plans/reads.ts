@@ -5,6 +5,8 @@ import { NotFoundError } from '../errors.ts';
 import { type PageArgs, selectPage } from '../pagination.ts';
 import { apiVisibleTo, canReadPlanStatus, consumerPlanStatuses } from '../access/index.ts';
 import { hydrate, type Plan, type PlanFilters } from './model.ts';
+import { servingPlanStatuses } from '../reachability.ts';
+import type { Executor } from '../../db/client.ts';
 
 /**
  * Which of these APIs the actor may see. Consumers: deployed public APIs and private ones an application
@@ -56,4 +58,17 @@ export async function listPlans(ctx: DomainContext, apiId: string, filters: Plan
   if (filters.security) where.push(eq(plans.security, filters.security));
   const rows = await selectPage(ctx.db, plans, where, page);
   return hydrate(ctx.db, rows);
+}
+
+/**
+ * Which of these APIs have a plan that carries traffic (PUBLISHED or DEPRECATED), one query: the input of
+ * reachability (domain/reachability.ts). No visibility check: callers pass APIs the actor already read.
+ */
+export async function apisWithServingPlans(db: Executor, apiIds: readonly string[]): Promise<Set<string>> {
+  if (apiIds.length === 0) return new Set();
+  const rows = await db
+    .selectDistinct({ apiId: plans.apiId })
+    .from(plans)
+    .where(and(inArray(plans.apiId, [...new Set(apiIds)]), inArray(plans.status, [...servingPlanStatuses])));
+  return new Set(rows.map((r) => r.apiId));
 }

@@ -8,6 +8,7 @@ import {
   getApi,
   getApiByHandle,
   listApis,
+  loadApiReachability,
   loadApis,
   type Operation,
   type PolicyAttachment,
@@ -19,6 +20,7 @@ import {
   type UpstreamTarget,
 } from '../../domain/apis/index.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { accessModes, reachabilities } from '../../domain/reachability.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
@@ -28,6 +30,23 @@ export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['p
 export const DeploymentStateEnum = builder.enumType('DeploymentState', { values: ['deployed', 'undeployed'] as const });
 export const HttpMethodEnum = builder.enumType('HttpMethod', { values: httpMethods });
 export const HostRewriteEnum = builder.enumType('HostRewrite', { values: ['auto', 'manual'] as const });
+export const ApiAccessModeEnum = builder.enumType('ApiAccessMode', {
+  description:
+    'How an API admits traffic while none of its plans is PUBLISHED or DEPRECATED. Serving plans govern traffic in both modes (docs/plan-selection.md, "Who can reach an API").',
+  values: {
+    PLANS: { value: accessModes[0], description: 'Only through serving plans: with none, nobody (403). The default of createApi.' },
+    OPEN: { value: accessModes[1], description: 'Open: the API’s own policies decide until a plan is published (v0.9; the default of REST-created APIs). Public APIs only: a private API without a serving plan is closed.' },
+  } as const,
+});
+export const ApiReachabilityEnum = builder.enumType('ApiReachability', {
+  description: 'How a request reaches the API now.',
+  values: {
+    OPEN: { value: reachabilities[0], description: 'Deployed, public, OPEN, no serving plan: anyone its own policies admit.' },
+    PLANS: { value: reachabilities[1], description: 'Deployed with a PUBLISHED or DEPRECATED plan: only through its plans.' },
+    CLOSED: { value: reachabilities[2], description: 'Deployed, no serving plan, PLANS or private: nobody (403 `No published plan admits traffic to this API.`).' },
+    NOT_DEPLOYED: { value: reachabilities[3], description: 'Not deployed: no route (404).' },
+  } as const,
+});
 
 interface Label {
   key: string;
@@ -121,6 +140,13 @@ export const ApiRef = builder.loadableNode('Api', {
     deploymentState: t.field({ type: DeploymentStateEnum, resolve: (api) => api.deploymentState }),
     deployedAt: t.expose('deployedAt', { type: 'DateTime', nullable: true }),
     visibility: t.field({ type: ApiVisibilityEnum, resolve: (api) => api.visibility }),
+    accessMode: t.field({ type: ApiAccessModeEnum, resolve: (api) => api.accessMode }),
+    reachability: t.loadable({
+      type: ApiReachabilityEnum,
+      description: 'Who can reach the API now, from its deployment state, access mode and plans (what the data planes are given).',
+      load: (apis: Api[], ctx) => loadApiReachability(ctx.domain, apis),
+      resolve: (api) => api,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -299,12 +325,14 @@ builder.mutationField('createApi', (t) =>
       metadata: t.input.field({ type: ApiMetadataInput }),
       spec: t.input.field({ type: ApiSpecInputRef }),
       visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Default public.' }),
+      accessMode: t.input.field({ type: ApiAccessModeEnum, required: false, description: 'Default PLANS: nobody passes until a plan is published.' }),
     },
     resolve: async (_root, { input }, ctx) => ({
       api: await createApi(ctx.domain, {
         metadata: { name: input.metadata.name, labels: fromLabels(input.metadata.labels), annotations: fromLabels(input.metadata.annotations) },
         spec: toSpec(input.spec),
         visibility: input.visibility,
+        accessMode: input.accessMode ?? 'PLANS',
       }),
     }),
   }),
@@ -320,6 +348,7 @@ builder.mutationField('updateApi', (t) =>
       metadata: t.input.field({ type: UpdateApiMetadataInput, required: false }),
       spec: t.input.field({ type: ApiSpecInputRef }),
       visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Absent: unchanged.' }),
+      accessMode: t.input.field({ type: ApiAccessModeEnum, required: false, description: 'Absent: unchanged.' }),
     },
     resolve: async (_root, { input }, ctx) => ({
       api: await updateApi(ctx.domain, apiId(input.id), {
@@ -328,6 +357,7 @@ builder.mutationField('updateApi', (t) =>
           : null,
         spec: toSpec(input.spec),
         visibility: input.visibility,
+        accessMode: input.accessMode,
       }),
     }),
   }),

@@ -2,6 +2,7 @@ import type { DataPlaneStatus, DeploymentStatus } from '../../domain/deployment-
 import type { Problem } from '../../domain/errors.ts';
 import { getDeploymentStatus } from '../../domain/deployment-status.ts';
 import { builder } from '../builder.ts';
+import { ApiReachabilityEnum } from './apis.ts';
 
 const ProblemSeverity = builder.enumType('DeploymentProblemSeverity', { values: ['error', 'warning'] as const });
 
@@ -34,10 +35,23 @@ const DataPlaneRef = builder.objectRef<DataPlaneStatus>('DataPlane').implement({
   }),
 });
 
+const ServedApiRef = builder.objectRef<DeploymentStatus['apis'][number]>('ServedApi').implement({
+  description: 'An API of the configuration being served and who can reach it.',
+  fields: (t) => ({
+    api: t.exposeString('api', { description: 'The API handle.' }),
+    reachability: t.field({ type: ApiReachabilityEnum, resolve: (a) => a.reachability }),
+  }),
+});
+
 const DeploymentStatusRef = builder.objectRef<DeploymentStatus>('DeploymentStatus').implement({
   fields: (t) => ({
     version: t.exposeString('version', { nullable: true }),
     problems: t.field({ type: [DeploymentProblemRef], resolve: (s) => s.problems }),
+    apis: t.field({
+      type: [ServedApiRef],
+      description: 'Every API being served, by handle, with its reachability (OPEN ones admit anyone their own policies admit); APIs left out by a problem are not listed.',
+      resolve: (s) => s.apis,
+    }),
     dataPlanes: t.field({ type: [DataPlaneRef], resolve: (s) => s.dataPlanes }),
   }),
 });

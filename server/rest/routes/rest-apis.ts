@@ -25,7 +25,10 @@ export const restApiRoutes: readonly Route[] = [
     method: 'POST',
     path: '/rest-apis',
     access: 'manager',
-    handle: async ({ body, domain }) => ({ status: 201, body: toRestApi(await createApi(domain, fromRestApiBody(body))) }),
+    // v0.9 clients rely on an API without plans being open (its own policies decide): REST-created APIs are OPEN,
+    // shown as such in GraphQL, where an operator can switch them to PLANS (docs/rest.md). The body has no field
+    // for it, as the v0.9 reference has none; a PUT keeps the API's mode.
+    handle: async ({ body, domain }) => ({ status: 201, body: toRestApi(await createApi(domain, { ...fromRestApiBody(body), accessMode: 'OPEN' })) }),
   },
   {
     method: 'GET',

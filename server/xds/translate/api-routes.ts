@@ -18,8 +18,22 @@ export interface ApiRoutes {
   clusters: IrCluster[];
 }
 
-/** An API's routes (one per operation and environment) with their resolved chains, and the clusters they use. */
-export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: Readonly<Record<string, { sha256: string }>>, problems: Problem[]): ApiRoutes {
+/**
+ * What every route of a CLOSED API answers (a PLANS API with no serving plan, docs/plan-selection.md): the body
+ * shape of the policy modules' local replies (policies/lib/reply.ts `sendJsonError`), so clients parse one shape.
+ */
+export const closedApiReply: Extract<IrRoute['destination'], { kind: 'reply' }> = {
+  kind: 'reply',
+  status: 403,
+  body: JSON.stringify({ status: 'error', message: 'No published plan admits traffic to this API.' }),
+};
+
+/**
+ * An API's routes (one per operation and environment) with their resolved chains, and the clusters they use.
+ * A `closed` API is translated (and checked) all the same, then every route answers `closedApiReply` instead:
+ * no policy, no cluster, so no request can reach its upstream.
+ */
+export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: Readonly<Record<string, { sha256: string }>>, problems: Problem[], closed = false): ApiRoutes {
   const error = (path: string, message: string) => problems.push({ severity: 'error', api: api.handle, path, message });
   const resolved = resolveContext(api.context, api.version);
   const apiPolicies = resolveAttachments(api.policies, 'api', apiTables.ctx, modules, 'spec.policies', problems);
@@ -101,6 +115,10 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
       });
     }
   });
+  if (closed) {
+    const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, policies: [], settings: {}, plans: [] });
+    return { routes: routes.map(reply), clusters: [] };
+  }
   return { routes, clusters: [...clusters.values()] };
 }
 

@@ -2,6 +2,7 @@ import type { IrCluster, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi, DeploymentModel } from '../../domain/deployment-model.ts';
 import { routeClaims } from '../../domain/route-claims.ts';
+import { reachabilityOf, servingPlanStatuses } from '../../domain/reachability.ts';
 import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
@@ -93,11 +94,16 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
   const sharedClusters = new Set<string>();
   const tables = emptyTables();
   const plans: IrSnapshot['plans'] = [];
+  const reachability: IrSnapshot['reachability'] = {};
   const apis = [...model.apis].sort((a, b) => compare(a.handle, b.handle));
   for (const api of apis) {
     const apiProblems: Problem[] = [];
+    // The one access rule (domain/reachability.ts): no serving plan on a PLANS or private API = every route answers 403.
+    const hasServingPlan = (index.plansByApi.get(api.id) ?? []).some((p) => (servingPlanStatuses as readonly string[]).includes(p.status));
+    const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, hasServingPlan, isPrivate: api.visibility === 'private' });
+    const closed = reach === 'CLOSED';
     const apiTables = buildApiTables(api, index, options.modules, apiProblems);
-    const apiRoutes = buildApiRoutes(api, apiTables, options.modules, apiProblems);
+    const apiRoutes = buildApiRoutes(api, apiTables, options.modules, apiProblems, closed);
     const seen = new Set<string>();
     for (const claim of claimsOf(api)) {
       const owner = claimed.get(claim.key);
@@ -109,7 +115,10 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     problems.push(...apiProblems);
     if (apiProblems.some((p) => p.severity === 'error')) continue;
     for (const key of seen) claimed.set(key, api.handle);
+    if (reach !== 'NOT_DEPLOYED') reachability[api.handle] = reach;
     routes.push(...apiRoutes.routes);
+    // A closed API sends nothing anywhere: none of its clusters or policy tables are needed.
+    if (closed) continue;
     // API clusters are named after their API; an authorization server's cluster is shared by the APIs using it.
     for (const c of apiRoutes.clusters) if (!sharedClusters.has(c.name)) clusters.push(c);
     for (const c of apiTables.clusters) sharedClusters.add(c.name);
@@ -123,6 +132,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     modules: sortRecord({ ...options.modules }),
     keyDigestSecret: options.keyDigestSecret,
     ...(options.moduleSettings ? { moduleSettings: options.moduleSettings } : {}),
+    reachability: sortRecord(reachability),
     routes: sortRoutes(routes),
     clusters: clusters.sort((a, b) => compare(a.name, b.name)),
     plans,

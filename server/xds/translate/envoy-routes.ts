@@ -40,7 +40,23 @@ function sameRewrite(a: IrRewrite, b: IrRewrite): boolean {
   return a.kind === 'prefix' && b.kind === 'prefix' && a.prefix === b.prefix;
 }
 
+/**
+ * A route answered by the data plane itself (IR `reply`): Envoy's router sends the body as a local reply, after
+ * applying the route's `response_headers_to_add`, so the content type is set there (a local reply with a body is
+ * text/plain unless a header says otherwise).
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-directresponseaction
+ */
+function directResponseRoute(name: string, match: Record<string, unknown>, reply: Extract<IrDestination, { kind: 'reply' }>): Record<string, unknown> {
+  return {
+    name,
+    match,
+    directResponse: { status: reply.status, body: { inlineString: reply.body } },
+    responseHeadersToAdd: [{ header: { key: 'content-type', value: 'application/json' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  };
+}
+
 function routeAction(route: IrRoute): Record<string, unknown> {
+  if (route.destination.kind === 'reply') throw new Error(`route ${route.name} has no route action: it answers itself`);
   const action: Record<string, unknown> =
     route.destination.kind === 'cluster'
       ? { cluster: route.destination.cluster }
@@ -64,11 +80,14 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
   const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
-    const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    const isReply = route.destination.kind === 'reply';
+    const envoyRoute: Record<string, unknown> = route.destination.kind === 'reply'
+      ? directResponseRoute(route.name, parts.match(route), route.destination)
+      : { name: route.name, match: parts.match(route), route: parts.action(route) };
     // Per route, not on the RouteConfiguration: Envoy removes the union of the three levels' lists, so a route
-    // can only keep a header that no enclosing level removes.
+    // can only keep a header that no enclosing level removes (a direct response reaches no upstream).
     // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-route-request-headers-to-remove
-    if (!route.allowMethodOverride) envoyRoute.requestHeadersToRemove = methodOverrideList;
+    if (!isReply && !route.allowMethodOverride) envoyRoute.requestHeadersToRemove = methodOverrideList;
     const list = byDomain.get(route.domain);
     if (list) list.push(envoyRoute);
     else byDomain.set(route.domain, [envoyRoute]);

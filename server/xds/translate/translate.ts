@@ -1,6 +1,7 @@
 import type { Problem } from '../../domain/errors.ts';
 import type { DeploymentModel } from '../../domain/deployment-model.ts';
 import type { EnvoyResources } from '../../envoy/resources.ts';
+import type { IrSnapshot } from '../ir.ts';
 import { buildIr, type TranslateOptions } from './build-ir.ts';
 import { buildClusters, defaultTrustedCa } from './envoy-clusters.ts';
 import { buildListener } from './envoy-listener.ts';
@@ -12,6 +13,8 @@ export interface TranslateResult {
   resources: EnvoyResources;
   /** Errors (that API left out) and warnings, sorted by API then path. */
   problems: Problem[];
+  /** How each translated API (by handle) is reachable; APIs left out by an error are absent. */
+  reachability: IrSnapshot['reachability'];
 }
 
 export interface ExtraTranslateOptions {
@@ -36,5 +39,6 @@ export function translate(model: DeploymentModel, options: TranslateOptions & Ex
       clusterLoadAssignment: loadAssignments,
     },
     problems,
+    reachability: ir.reachability,
   };
 }

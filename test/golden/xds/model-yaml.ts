@@ -35,6 +35,8 @@ function api(a: Loose<DeployedApi>, i: number): DeployedApi {
     })),
     subscriptionPlans: (a.subscriptionPlans ?? []) as string[],
     visibility: a.visibility ?? 'public',
+    // The domain's default: an API without a serving plan is closed unless it says `accessMode: OPEN`.
+    accessMode: a.accessMode ?? 'PLANS',
   };
 }
 

@@ -193,6 +193,38 @@ describe.each(shapeDrivers)('GraphQL apis (%s)', (driver) => {
     expect(audit.data!.auditLog.edges.map((e) => e.node.action).sort()).toEqual(['api.create', 'api.delete', 'api.deploy', 'api.undeploy', 'api.update']);
   });
 
+  it('creates an API governed by plans unless told OPEN, and audits an operator’s change of access mode', async () => {
+    const select = `api { id accessMode reachability }`;
+    const created = await t.graphql<{ createApi: { api: { id: string; accessMode: string; reachability: string } } }>(
+      `mutation($input: CreateApiInput!) { createApi(input: $input) { ... on CreateApiPayload { ${select} } } }`,
+      { input: seedInput() },
+      publisherAuth,
+    );
+    const api = created.data!.createApi.api;
+    expect(api).toMatchObject({ accessMode: 'PLANS', reachability: 'CLOSED' });
+    const next = seedInput();
+    const opened = await t.graphql<{ updateApi: { api: { accessMode: string; reachability: string } } }>(
+      `mutation($input: UpdateApiInput!) { updateApi(input: $input) { ... on UpdateApiPayload { ${select} } } }`,
+      { input: { id: api.id, spec: next.spec, accessMode: 'OPEN' } },
+      publisherAuth,
+    );
+    expect(opened.data!.updateApi.api).toMatchObject({ accessMode: 'OPEN', reachability: 'OPEN' });
+    // Absent on update: kept.
+    const kept = await t.graphql<{ updateApi: { api: { accessMode: string } } }>(
+      `mutation($input: UpdateApiInput!) { updateApi(input: $input) { ... on UpdateApiPayload { ${select} } } }`,
+      { input: { id: api.id, spec: next.spec } },
+      publisherAuth,
+    );
+    expect(kept.data!.updateApi.api.accessMode).toBe('OPEN');
+    const audit = await t.graphql<{ auditLog: { edges: { node: { action: string; before: { accessMode?: string } | null; after: { accessMode?: string } | null } }[] } }>(
+      `query($id: String) { auditLog(first: 20, entityType: "api", entityId: $id) { edges { node { action before after } } } }`,
+      { id: rawId(api.id) },
+    );
+    const changes = audit.data!.auditLog.edges.map((e) => [e.node.action, e.node.before?.accessMode ?? null, e.node.after?.accessMode ?? null]);
+    expect(changes).toContainEqual(['api.create', null, 'PLANS']);
+    expect(changes).toContainEqual(['api.update', 'PLANS', 'OPEN']);
+  });
+
   it('forbids a consumer to create an API and writes nothing', async () => {
     const before = await count('apis');
     const res = await t.graphql<{ createApi: MutationResult | null }>(createApiMutation, { input: seedInput() }, consumerAuth);

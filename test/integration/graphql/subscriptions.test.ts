@@ -292,7 +292,7 @@ describe.each(shapeDrivers)('GraphQL subscriptions (%s)', (driver) => {
       schema: toSchema(),
       domain: { db: counting, changes: new ChangeFeed(), now: () => new Date(), settings: { ...defaultSettings }, keys: t.platform.keys },
       logger: pino({ level: 'silent' }),
-      deploymentStatus: () => ({ version: null, problems: [], dataPlanes: [] }),
+      deploymentStatus: () => ({ version: null, problems: [], apis: [], dataPlanes: [] }),
     });
     const label = `bench-${driver}`;
     const seed = async (count: number) => {

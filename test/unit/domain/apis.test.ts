@@ -142,6 +142,11 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       expect(events).toHaveLength(1);
     });
 
+    it('creates an API governed by plans (PLANS) unless the input says OPEN', async () => {
+      expect((await createApi(admin, apiInput())).accessMode).toBe('PLANS');
+      expect((await createApi(admin, apiInput((i) => (i.accessMode = 'OPEN')))).accessMode).toBe('OPEN');
+    });
+
     it('creates an undeployed API without deployedAt when deploymentState is undeployed', async () => {
       const api = await createApi(admin, apiInput((i) => (i.spec.deploymentState = 'undeployed')));
       expect(api.deploymentState).toBe('undeployed');
@@ -210,6 +215,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       ['a subscription plan name is empty', (i) => (i.spec.subscriptionPlans = ['']), 'spec.subscriptionPlans[0]', 'Plan name must be a non-empty string'],
       ['deploymentState is unknown', (i) => (i.spec.deploymentState = bad('paused')), 'spec.deploymentState', 'deploymentState must be deployed or undeployed'],
       ['visibility is unknown', (i) => (i.visibility = bad('secret')), 'visibility', 'Visibility must be public or private'],
+      ['accessMode is unknown', (i) => (i.accessMode = bad('ANYONE')), 'accessMode', 'accessMode must be one of PLANS, OPEN'],
     ];
 
     it.each(cases)('reports %s at its path', async (_name, edit, path, message) => {

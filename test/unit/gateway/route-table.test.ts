@@ -122,3 +122,30 @@ describe('route table: routes', () => {
     }
   });
 });
+
+describe('route table: direct responses (as Envoy’s router answers them)', () => {
+  const json = { header: { key: 'Content-Type', value: 'application/json' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' };
+  const direct = (extra: Record<string, unknown>) =>
+    compileRouteTable(routeConfiguration([{ name: 'v', domains: ['*'], routes: [{ name: 'closed', match: { prefix: '/' }, ...extra }] }])).match(request('/x'))?.route.action;
+
+  it('answers its status and body with the route’s response_headers_to_add, lower-cased', () => {
+    expect(direct({ directResponse: { status: 403, body: { inlineString: '{"status":"error"}' } }, responseHeadersToAdd: [json] })).toEqual({
+      kind: 'direct',
+      status: 403,
+      body: '{"status":"error"}',
+      headers: [['content-type', 'application/json']],
+    });
+  });
+
+  it('labels a body text/plain when no header sets a content type, and an empty body not at all', () => {
+    expect(direct({ directResponse: { status: 404, body: { inlineString: 'gone' } } })).toMatchObject({ headers: [['content-type', 'text/plain']] });
+    expect(direct({ directResponse: { status: 204 }, responseHeadersToAdd: [json] })).toMatchObject({ body: '', headers: [] });
+  });
+
+  it('refuses a status outside [200, 600), header formatters, and response headers on a forwarding route', () => {
+    expect(() => direct({ directResponse: { status: 199 } })).toThrow(ConfigError);
+    expect(() => direct({ directResponse: {} })).toThrow(/status/);
+    expect(() => direct({ directResponse: { status: 403 }, responseHeadersToAdd: [{ header: { key: 'x-id', value: '%REQ(x-id)%' } }] })).toThrow(/formatters/);
+    expect(() => direct({ route: { cluster: 'c' }, responseHeadersToAdd: [json] })).toThrow(/directResponse routes only/);
+  });
+});
