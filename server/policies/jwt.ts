@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
 import { clientHeaderName, headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
-import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
+import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields, routeAttachments } from './kind.ts';
 import { claimToHeader, clientIdentity, moduleConfiguration, scopesMode, selectionEntry, selectionRule } from './module-config.ts';
 
 /** The jwt kind (policies/jwt, docs/policies.md#jwt): bearer JWTs verified against key sets, v0.9 `jwt-auth` compatible. */
@@ -45,7 +45,8 @@ const params = z.strictObject({
   jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
   algorithms: z.array(jwtAlgorithm).min(1, 'must list at least one algorithm').optional(),
   requiredScopes: scopes.optional(),
-  requiredClaims: z.record(z.string(), z.string()).optional(),
+  // The module checks presence only: a required value it cannot check is refused here, never silently passed.
+  requiredClaims: z.record(z.string(), z.enum(['', '*'], { error: 'claim values cannot be enforced yet; use "*" to require presence' })).optional(),
   claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: validHeaderName })).optional(),
   clockSkewSeconds: z.number().int().min(0).max(600).optional(),
   propagateCredential: z.boolean().optional(),
@@ -154,7 +155,7 @@ function jwtPlanJson(id: string, plan: JwtPlanEntry, routes: readonly JwtRouteSe
 /** docs/policies.md#jwt; params as in the policy registry (v0.9 `jwt-auth` compatible). */
 export const jwtFilter: PolicyKindModule<'jwt'> = {
   kind: 'jwt',
-  definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params },
+  definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params, attachTo: routeAttachments },
   fromParams: fromParsedParams('jwt', params, (p, ctx) => {
     const issues: FieldIssue[] = [];
     let keySets: string[] = [...ctx.jwtPlanKeySets];

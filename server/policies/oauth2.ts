@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
 import { headerName } from '../domain/http-primitives.ts';
 import type { IrTables } from '../xds/ir.ts';
-import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings, routeAttachments } from './kind.ts';
 import { claimToHeader, moduleConfiguration, scopesMode, selectionRule } from './module-config.ts';
 
 /**
@@ -169,7 +169,7 @@ export function oauth2SettingsFromPlan(
 /** docs/policies.md#oauth2 */
 export const oauth2Filter: PolicyKindModule<'oauth2'> = {
   kind: 'oauth2',
-  definition: { name: 'oauth2', aliases: [], description: 'OAuth2 bearer tokens checked by token introspection, with scopes.', params },
+  definition: { name: 'oauth2', aliases: [], description: 'OAuth2 bearer tokens checked by token introspection, with scopes.', params, attachTo: routeAttachments },
   fromParams: fromParsedParams('oauth2', params, (p, ctx) => {
     if (!ctx.hasAuthorizationServer(p.authorizationServerId)) {
       return fail([{ path: 'params.authorizationServerId', message: `no authorization server '${p.authorizationServerId}' is deployed` }]);

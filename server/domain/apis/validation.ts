@@ -1,6 +1,8 @@
 import type { FieldIssue } from '../errors.ts';
 import { durationPattern } from '../durations.ts';
-import { validatePolicyAttachment } from '../policy-registry.ts';
+import { attachmentChainIssues, validatePolicyAttachment } from '../policy-registry.ts';
+
+type PolicyLike = { name: string; params?: Record<string, unknown> | null };
 import { isRecord } from '../../json/is-record.ts';
 import { routeTemplate } from '../route-claims.ts';
 
@@ -197,7 +199,7 @@ function checkVhosts(value: unknown, issues: FieldIssue[]): void {
   }
 }
 
-function checkPolicies(value: unknown, path: string, issues: FieldIssue[]): void {
+function checkPolicies(value: unknown, path: string, at: 'api' | 'operation', issues: FieldIssue[]): void {
   if (!isPresent(value)) return;
   if (!Array.isArray(value)) {
     issues.push({ path, message: 'Policies must be a list' });
@@ -205,7 +207,7 @@ function checkPolicies(value: unknown, path: string, issues: FieldIssue[]): void
   }
   value.forEach((policy: unknown, i) => {
     if (!isRecord(policy)) issues.push({ path: `${path}[${i}]`, message: 'Policy must be an object' });
-    else issues.push(...validatePolicyAttachment(policy as { name: unknown; version: unknown }, `${path}[${i}]`));
+    else issues.push(...validatePolicyAttachment(policy as { name: unknown; version: unknown }, `${path}[${i}]`, at));
   });
 }
 
@@ -233,7 +235,7 @@ function checkOperations(value: unknown, issues: FieldIssue[]): void {
       if (seen.has(route)) issues.push({ path: `${path}.path`, message: `Duplicate operation ${String(method)} ${opPath}` });
       seen.add(route);
     }
-    checkPolicies(policies, `${path}.policies`, issues);
+    checkPolicies(policies, `${path}.policies`, 'operation', issues);
   });
 }
 
@@ -287,7 +289,7 @@ export function validateApiInput(input: unknown): FieldIssue[] {
     if (isPresent(spec.upstream.sandbox)) checkUpstream(spec.upstream.sandbox, 'spec.upstream.sandbox', definitionNames, issues);
   }
   checkVhosts(spec.vhosts, issues);
-  checkPolicies(spec.policies, 'spec.policies', issues);
+  checkPolicies(spec.policies, 'spec.policies', 'api', issues);
   checkOperations(spec.operations, issues);
   checkSubscriptionPlans(spec.subscriptionPlans, issues);
   const state = spec.deploymentState;
@@ -295,4 +297,16 @@ export function validateApiInput(input: unknown): FieldIssue[] {
     issues.push({ path: 'spec.deploymentState', message: 'deploymentState must be deployed or undeployed' });
   }
   return issues;
+}
+
+/**
+ * Policies that cannot be served together on a route (stored params, after normalization): the API's own, then
+ * each operation's chain (the API's policies followed by the operation's).
+ */
+export function policyChainIssues(spec: { policies?: readonly PolicyLike[] | null; operations: readonly { policies?: readonly PolicyLike[] | null }[] }): FieldIssue[] {
+  const place = (list: readonly PolicyLike[] | null | undefined, path: string) => (list ?? []).map((policy, i) => ({ path: `${path}[${i}]`, policy }));
+  const api = place(spec.policies, 'spec.policies');
+  const own = attachmentChainIssues(api);
+  if (own.length > 0) return own;
+  return spec.operations.flatMap((op, i) => attachmentChainIssues([...api, ...place(op.policies, `spec.operations[${i}].policies`)]));
 }

@@ -58,7 +58,7 @@ describe('basic-auth params (unit)', () => {
 
   it('reports each invalid user at its path', async () => {
     const at = 'policies[0]';
-    const issues = (params: unknown) => validatePolicyAttachment({ name: 'basic-auth', version: 'v1', params }, at).map((i) => i.path);
+    const issues = (params: unknown) => validatePolicyAttachment({ name: 'basic-auth', version: 'v1', params }, at, 'plan').map((i) => i.path);
     expect(issues({ realm: 'ops', users: [{ username: 'a', password: 'x' }, { username: 'b', passwordHash: await hashBasicAuthPassword('y') }] })).toEqual([]);
     expect(issues({ realm: 'ops' })).toEqual([`${at}.params.users`]);
     expect(issues({ users: [] })).toEqual([`${at}.params.users`]);

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shapeDrivers } from '../../helpers/database.ts';
+import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
+import { type RestClient, restClient } from '../../helpers/rest.ts';
+import { seedRestApi } from '../../helpers/rest-seed.ts';
+
+interface ErrorJson {
+  message: string;
+  errors?: { field: string; message: string }[];
+}
+type Spec = Record<string, unknown>;
+
+let seq = 0;
+/** The seed's RestApi with a fresh handle and context, its spec edited by `edit`. */
+function restApi(edit: (spec: Spec) => void) {
+  seq++;
+  const body = structuredClone(seedRestApi) as unknown as { metadata: Spec; spec: Spec };
+  body.metadata.name = `unservable-${seq}`;
+  body.spec.displayName = `Unservable-${seq}`;
+  body.spec.context = `/unservable-${seq}/$version`;
+  edit(body.spec);
+  return body;
+}
+
+// Issue 12 item 2: a configuration the data planes cannot serve used to be stored (201) and then take the whole
+// API off traffic, the reason only in deploymentStatus. It is refused at write time, naming the field.
+describe.each(shapeDrivers)('REST /rest-apis refuses what no data plane serves (%s)', (driver) => {
+  let t: TestPlatform;
+  let rest: RestClient;
+  beforeAll(async () => {
+    t = await startTestPlatform(driver);
+    rest = restClient(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  async function rejects(body: unknown, field: string, message: RegExp): Promise<void> {
+    const res = await rest.post<ErrorJson>('/rest-apis', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.errors).toEqual(expect.arrayContaining([{ field, message: expect.stringMatching(message) }]));
+  }
+
+  it('returns 400 naming executionCondition when an API or operation policy has one', async () => {
+    const throttle = { name: 'throttle', version: 'v1', executionCondition: "request.method == 'GET'", params: { limits: [{ requests: 5, duration: '1m' }] } };
+    await rejects(restApi((s) => { s.policies = [throttle]; }), 'spec.policies[0].executionCondition', /not supported/);
+    await rejects(
+      restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [throttle] }]; }),
+      'spec.operations[0].policies[0].executionCondition',
+      /not supported/,
+    );
+  });
+
+  it('returns 400 naming the policy name when it is cors (no module serves it)', async () => {
+    const cors = { name: 'cors', version: 'v1', params: { allowedOrigins: ['https://example.com'] } };
+    await rejects(restApi((s) => { s.policies = [cors]; }), 'spec.policies[0].name', /Unknown policy 'cors'/);
+    await rejects(restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [cors] }]; }), 'spec.operations[0].policies[0].name', /Unknown policy 'cors'/);
+  });
+
+  it('returns 400 naming the operation policy when it cannot be combined with the API policy on its route', async () => {
+    await rejects(
+      restApi((s) => {
+        s.policies = [{ name: 'api-key', version: 'v1', params: { key: 'x-api-key', in: 'header' } }];
+        s.operations = [{ method: 'GET', path: '/books', policies: [{ name: 'api-key', version: 'v1', params: { key: 'apikey', in: 'query' } }] }];
+      }),
+      'spec.operations[0].policies[0]',
+      /two different api-key policies/,
+    );
+  });
+
+  it('still accepts an empty execution condition and the same policy on API and operation', async () => {
+    const key = { name: 'api-key', version: 'v1', executionCondition: '', params: { key: 'x-api-key', in: 'header' } };
+    const res = await rest.post('/rest-apis', restApi((s) => { s.policies = [key]; s.operations = [{ method: 'GET', path: '/books', policies: [key] }]; }));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+  });
+});
