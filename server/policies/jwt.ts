@@ -42,7 +42,9 @@ const params = z.strictObject({
   header: clientHeaderName('must be a valid header name').optional(),
   issuer: z.string().min(1).optional(),
   audiences: z.array(z.string().min(1)).optional(),
-  jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
+  // Required: an attachment verifies with these keys (and the API's JWT plans' keys besides). Without it, it
+  // would depend on JWT plans that may close, and a route with no key cannot be served.
+  jwksUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'must be an http or https URL') }),
   algorithms: z.array(jwtAlgorithm).min(1, 'must list at least one algorithm').optional(),
   requiredScopes: scopes.optional(),
   // The module checks presence only: a required value it cannot check is refused here, never silently passed.

@@ -4,7 +4,7 @@ import { attachmentChainIssues, validatePolicyAttachment } from '../policy-regis
 
 type PolicyLike = { name: string; params?: Record<string, unknown> | null };
 import { isRecord } from '../../json/is-record.ts';
-import { routeTemplate } from '../route-claims.ts';
+import { claimVhosts, routeTemplate } from '../route-claims.ts';
 
 /** `/books/{id}` and `/books/{bookId}` are the same route (route-claims.ts). */
 export { routeTemplate };
@@ -199,6 +199,15 @@ function checkVhosts(value: unknown, issues: FieldIssue[]): void {
   }
 }
 
+/** A sandbox upstream is served on its own virtual host (route-claims.ts): one equal to the main one would clash. */
+function checkSandboxVhost(spec: Record<string, unknown>, issues: FieldIssue[]): void {
+  if (!isRecord(spec.upstream) || !isPresent(spec.upstream.sandbox)) return;
+  const vhosts = isRecord(spec.vhosts) ? spec.vhosts : {};
+  const named = (v: unknown) => (typeof v === 'string' ? v : null);
+  const { main, sandbox } = claimVhosts({ vhostMain: named(vhosts.main), vhostSandbox: named(vhosts.sandbox), hasSandbox: true });
+  if (main === sandbox) issues.push({ path: 'spec.vhosts.sandbox', message: `The sandbox upstream needs a virtual host other than the main one ('${main}')` });
+}
+
 function checkPolicies(value: unknown, path: string, at: 'api' | 'operation', issues: FieldIssue[]): void {
   if (!isPresent(value)) return;
   if (!Array.isArray(value)) {
@@ -289,6 +298,7 @@ export function validateApiInput(input: unknown): FieldIssue[] {
     if (isPresent(spec.upstream.sandbox)) checkUpstream(spec.upstream.sandbox, 'spec.upstream.sandbox', definitionNames, issues);
   }
   checkVhosts(spec.vhosts, issues);
+  checkSandboxVhost(spec, issues);
   checkPolicies(spec.policies, 'spec.policies', 'api', issues);
   checkOperations(spec.operations, issues);
   checkSubscriptionPlans(spec.subscriptionPlans, issues);

@@ -68,6 +68,21 @@ describe.each(shapeDrivers)('REST /rest-apis refuses what no data plane serves (
     );
   });
 
+  it('returns 400 naming jwksUrl when a jwt policy names no keys of its own', async () => {
+    await rejects(restApi((s) => { s.policies = [{ name: 'jwt-auth', version: 'v1', params: { issuer: 'https://idp.example' } }]; }), 'spec.policies[0].params.jwksUrl', /required/);
+  });
+
+  it('returns 400 naming spec.vhosts.sandbox when the sandbox upstream would share the main virtual host', async () => {
+    await rejects(
+      restApi((s) => {
+        s.upstream = { main: { url: 'http://main.internal' }, sandbox: { url: 'http://sandbox.internal' } };
+        s.vhosts = { main: 'api.example.com', sandbox: 'API.example.com' };
+      }),
+      'spec.vhosts.sandbox',
+      /virtual host other than the main one/,
+    );
+  });
+
   it('still accepts an empty execution condition and the same policy on API and operation', async () => {
     const key = { name: 'api-key', version: 'v1', executionCondition: '', params: { key: 'x-api-key', in: 'header' } };
     const res = await rest.post('/rest-apis', restApi((s) => { s.policies = [key]; s.operations = [{ method: 'GET', path: '/books', policies: [key] }]; }));

@@ -69,7 +69,7 @@ describe('policy registry', () => {
   });
 
   it('rejects a major version the registry does not have when it is v2', () => {
-    expect(issuesOf('jwt', {}, 'v2')).toEqual([{ path: `${at}.version`, message: "Policy 'jwt' has no version v2; available: v1" }]);
+    expect(issuesOf('jwt', { jwksUrl: 'https://idp.example/jwks.json' }, 'v2')).toEqual([{ path: `${at}.version`, message: "Policy 'jwt' has no version v2; available: v1" }]);
   });
 
   it('reports params.key when api-key has no key', () => {
