@@ -1,5 +1,5 @@
 import type { FieldIssue } from '../errors.ts';
-import { durationPattern } from '../durations.ts';
+import { durationPattern, parseDurationMs } from '../durations.ts';
 import { attachmentChainIssues, validatePolicyAttachment } from '../policy-registry.ts';
 
 type PolicyLike = { name: string; params?: Record<string, unknown> | null };
@@ -160,12 +160,17 @@ function checkUpstreamDefinitions(value: unknown, issues: FieldIssue[]): Set<str
       if (!isRecord(timeout)) issues.push({ path: `${path}.timeout`, message: 'timeout must be an object' });
       else if (isPresent(timeout.connect) && (typeof timeout.connect !== 'string' || !durationPattern.test(timeout.connect))) {
         issues.push({ path: `${path}.timeout.connect`, message: 'Connect timeout must be a duration such as 5s or 500ms' });
+      } else if (typeof timeout.connect === 'string' && Math.round(parseDurationMs(timeout.connect) ?? 0) < 1) {
+        // Envoy requires connect_timeout > 0; configurations carry whole ms (rounded).
+        issues.push({ path: `${path}.timeout.connect`, message: 'Connect timeout must be at least 1ms' });
       }
     }
     if (!Array.isArray(upstreams) || upstreams.length === 0) {
       issues.push({ path: `${path}.upstreams`, message: 'At least one upstream is required' });
       return;
     }
+    // A weight of 0 takes no traffic (the target gets no cluster): at least one target must take some.
+    if (upstreams.every((t: unknown) => isRecord(t) && t.weight === 0)) issues.push({ path: `${path}.upstreams`, message: 'At least one upstream must have a weight above 0' });
     upstreams.forEach((target: unknown, j) => {
       const targetPath = `${path}.upstreams[${j}]`;
       if (!isRecord(target)) {

@@ -83,6 +83,15 @@ describe.each(shapeDrivers)('REST /rest-apis refuses what no data plane serves (
     );
   });
 
+  it('returns 400 naming the upstream definition when Envoy could not take it (0 connect timeout, every weight 0)', async () => {
+    const pool = (def: Record<string, unknown>) => restApi((s) => {
+      s.upstream = { main: { ref: 'pool' } };
+      s.upstreamDefinitions = [{ name: 'pool', upstreams: [{ url: 'http://a.internal:8080' }], ...def }];
+    });
+    await rejects(pool({ timeout: { connect: '0s' } }), 'spec.upstreamDefinitions[0].timeout.connect', /at least 1ms/);
+    await rejects(pool({ upstreams: [{ url: 'http://a.internal:8080', weight: 0 }] }), 'spec.upstreamDefinitions[0].upstreams', /weight above 0/);
+  });
+
   it('still accepts an empty execution condition and the same policy on API and operation', async () => {
     const key = { name: 'api-key', version: 'v1', executionCondition: '', params: { key: 'x-api-key', in: 'header' } };
     const res = await rest.post('/rest-apis', restApi((s) => { s.policies = [key]; s.operations = [{ method: 'GET', path: '/books', policies: [key] }]; }));
