@@ -115,7 +115,7 @@ describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
       security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x_api_key' } },
       policies: [
         { name: 'api-key', version: 'v1', params: { key: 'api_key', in: 'header' } },
-        { name: 'jwt', version: 'v1', params: { header: 'x_token' } },
+        { name: 'jwt', version: 'v1', params: { header: 'x_token', jwksUrl: 'https://idp.example/jwks.json' } },
       ],
     });
     expect(result.__typename).toBe('ValidationError');
