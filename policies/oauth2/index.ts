@@ -1,10 +1,12 @@
-// oauth2: authenticates a request by a bearer token checked with the authorization server's RFC 7662 token
-// introspection endpoint (proxy_http_call; the request waits paused), answers cached by the token's SHA-256 until
-// min(exp, now + maxCacheSeconds). The introspected client id selects the subscription and plan
-// (docs/plan-selection.md): the route's candidate plans in order, the first whose selection rule holds among those
-// the client subscribes to; then the plan's scopes. Identity goes forward as x-apip-* headers.
-// 401: missing or invalid token, no plan; 403: subscription or scope; 503: authorization server unavailable
-// (fail closed, never cached). Plugin configuration: docs/policies.md#oauth2.
+// oauth2: authenticates a request by a bearer token checked with RFC 7662 token introspection (proxy_http_call; the
+// request waits paused). A route lists its authorization servers (its OAuth2 plans' servers, in plan order): a token
+// is introspected with each in turn, one call at a time, until one says active; answers are cached per server by
+// the token's SHA-256 until min(exp, now + maxCacheSeconds). The introspected client id selects the subscription and
+// plan (docs/plan-selection.md) among the plans of the server that answered: the route's candidate plans in order,
+// the first whose selection rule holds among those the client subscribes to; then the plan's scopes. Identity goes
+// forward as x-apip-* headers. 401: missing or invalid token (inactive at every server), no plan; 403: subscription
+// or scope; 503: no server said active and one was unavailable (fail closed, never cached). Plugin configuration:
+// docs/policies.md#oauth2.
 import { Action, BufferType, MapType, proxy_continue_stream, proxy_get_buffer_bytes, Status } from "../lib/abi";
 import { httpCall } from "../lib/http-call";
 import { claimString, claimText, scopesSatisfied } from "../lib/claims";
@@ -92,9 +94,13 @@ function readCallBody(size: u32): ArrayBuffer {
 }
 
 class OAuth2Stream extends PolicyStream<OAuth2Root> {
-  // While the request waits for the introspection answer:
+  // While the request waits for an introspection answer: the route, the token and its digest, which of the route's
+  // servers is being asked, and whether an earlier one failed (then "inactive everywhere" is 503, not 401).
   route: RouteSettings | null = null;
-  cacheKey: string = "";
+  token: string = "";
+  tokenHash: string = "";
+  serverIndex: i32 = 0;
+  sawFailure: bool = false;
   callToken: u32 = 0;
   isWaiting: bool = false;
 
@@ -116,16 +122,41 @@ class OAuth2Stream extends PolicyStream<OAuth2Root> {
     if (token.length == 0) return route.optional ? Action.Continue : missingToken();
     if (token.length > MAX_TOKEN_LENGTH) return invalidToken("apip_oauth2_invalid");
 
-    const server = route.server;
-    const key = server.id + " " + sha256HexOfString(token);
+    // A token any of the route's servers said active (and still cached) is decided without a call.
+    const hash = sha256HexOfString(token);
     const nowMs = <f64>nowMillis();
-    const cached = policy.cache.get(key, nowMs);
-    if (cached !== null) return this.admit(route, cached, nowMs);
-    return this.introspect(route, server, key, token);
+    const servers = route.servers;
+    for (let i = 0; i < servers.length; i++) {
+      const server = unchecked(servers[i]);
+      const cached = policy.cache.get(server.id + " " + hash, nowMs);
+      if (cached !== null) return this.admit(route, server, cached, nowMs);
+    }
+    this.route = route;
+    this.token = token;
+    this.tokenHash = hash;
+    this.sawFailure = false;
+    return this.introspectFrom(0);
   }
 
-  /** Sends the introspection request (RFC 7662 2.1) and pauses the request until the answer. */
-  introspect(route: RouteSettings, server: Server, key: string, token: string): u32 {
+  /**
+   * Asks the route's servers from `index` on, one call at a time: Pause while a call is pending, or the local reply
+   * when none is left (401 when every server said inactive, 503 when one could not answer).
+   */
+  introspectFrom(index: i32): u32 {
+    const route = this.route!;
+    for (let i = index; i < route.servers.length; i++) {
+      this.serverIndex = i;
+      if (this.introspect(unchecked(route.servers[i]))) return Action.Pause;
+      this.sawFailure = true;
+    }
+    this.route = null;
+    this.token = "";
+    return this.sawFailure ? unavailable("no authorization server said active") : invalidToken("apip_oauth2_inactive");
+  }
+
+  /** Sends the introspection request (RFC 7662 2.1) to `server`; false when it could not be dispatched. */
+  introspect(server: Server): bool {
+    const token = this.token;
     const headers = new Array<Header>(0);
     headers.push(new Header(":method", "POST"));
     headers.push(new Header(":path", server.path));
@@ -135,63 +166,76 @@ class OAuth2Stream extends PolicyStream<OAuth2Root> {
     headers.push(new Header("authorization", server.authorization));
     const body = String.UTF8.encode("token=" + formEncode(token) + server.hintSuffix);
     const call = httpCall(this, server.cluster, headers, body, server.timeoutMs);
-    if (call.status != Status.Ok) return unavailable("dispatch to cluster " + server.cluster + " failed (status " + call.status.toString() + ")");
-    this.route = route;
-    this.cacheKey = key;
+    if (call.status != Status.Ok) {
+      if (isLogEnabled(LogLevel.Warn)) log(LogLevel.Warn, "oauth2: dispatch to cluster " + server.cluster + " failed (status " + call.status.toString() + ")");
+      return false;
+    }
     this.callToken = call.token;
     this.isWaiting = true;
-    return Action.Pause;
+    return true;
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
     if (!this.isWaiting || token != this.callToken) return;
     this.isWaiting = false;
     const route = this.route!;
+    const server = unchecked(route.servers[this.serverIndex]);
+    const claims = this.activeClaims(server, numHeaders, bodySize);
+    // Inactive (RFC 7662 2.2: revoked, expired, unknown, not for this resource) or no answer: the next server.
+    if (claims === null) {
+      // Pause: the next server is asked (this handler runs again); otherwise the local reply is already sent.
+      this.introspectFrom(this.serverIndex + 1);
+      return;
+    }
+    const key = server.id + " " + this.tokenHash;
     this.route = null;
-    if (numHeaders == 0) {
-      unavailable("call failed or timed out");
-      return;
-    }
-    const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
-    if (status === null || status != "200") {
-      unavailable("status " + (status === null ? "none" : status));
-      return;
-    }
-    if (bodySize > MAX_RESPONSE_BYTES) {
-      unavailable("response too large");
-      return;
-    }
-    const parsed = parseJson(readCallBody(bodySize));
-    const claims = parsed.value;
-    if (claims === null || !claims.isObject) {
-      unavailable("response is not a JSON object");
-      return;
-    }
-    const active = claims.get("active");
-    if (active === null || !active.isBool) {
-      unavailable("response has no boolean active");
-      return;
-    }
-    // RFC 7662 2.2: inactive covers revoked, expired, unknown and not-for-this-resource tokens alike.
-    if (!active.boolValue) {
-      invalidToken("apip_oauth2_inactive");
-      return;
-    }
+    this.token = "";
     const nowMs = <f64>nowMillis();
     let expMs: f64 = -1;
     const exp = claims.get("exp");
     if (exp !== null && exp.isNumber) expMs = exp.numberValue * 1000;
     const entry = new Introspection(claims, splitScopes(claims), expMs, 0);
-    const maxCacheMs = route.server.maxCacheMs;
+    const maxCacheMs = server.maxCacheMs;
     let until = nowMs + maxCacheMs;
     if (expMs >= 0 && expMs < until) until = expMs;
     entry.cachedUntilMs = until;
-    if (maxCacheMs > 0 && until > nowMs) this.policy.cache.put(this.cacheKey, entry);
-    if (this.admit(route, entry, nowMs) == Action.Continue) proxy_continue_stream(REQUEST_STREAM);
+    if (maxCacheMs > 0 && until > nowMs) this.policy.cache.put(key, entry);
+    if (this.admit(route, server, entry, nowMs) == Action.Continue) proxy_continue_stream(REQUEST_STREAM);
   }
 
-  /** Decides on an active token: expiry, client -> plan, scopes; sets identity. Continue, or a local reply. */
-  admit(route: RouteSettings, token: Introspection, nowMs: f64): u32 {
+  /** The claims of an answer that says active, or null: inactive, or no usable answer (then `sawFailure`). */
+  activeClaims(server: Server, numHeaders: u32, bodySize: u32): JsonValue | null {
+    let failure = "";
+    let claims: JsonValue | null = null;
+    if (numHeaders == 0) failure = "call failed or timed out";
+    else {
+      const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
+      if (status === null) failure = "status none";
+      else if (status != "200") failure = "status " + status;
+      else if (bodySize > MAX_RESPONSE_BYTES) failure = "response too large";
+      else {
+        claims = parseJson(readCallBody(bodySize)).value;
+        if (claims === null || !claims.isObject) failure = "response is not a JSON object";
+        else {
+          const active = claims.get("active");
+          if (active === null || !active.isBool) failure = "response has no boolean active";
+          else if (!active.boolValue) return null;
+        }
+      }
+    }
+    if (failure.length > 0) {
+      this.sawFailure = true;
+      if (isLogEnabled(LogLevel.Warn)) log(LogLevel.Warn, "oauth2: authorization server " + server.id + " unavailable: " + failure);
+      return null;
+    }
+    return claims;
+  }
+
+  /**
+   * Decides on a token `server` said active: expiry, client -> plan among that server's plans, scopes; sets
+   * identity. Continue, or a local reply.
+   */
+  admit(route: RouteSettings, server: Server, token: Introspection, nowMs: f64): u32 {
     // A server that says active past exp (clock skew, or a cached answer at its end) is not trusted.
     if (token.expMs >= 0 && nowMs >= token.expMs) return invalidToken("apip_oauth2_expired");
     if (!scopesSatisfied(route.scopes, route.scopesStrict, token.scopes)) return insufficientScope();
@@ -212,6 +256,9 @@ class OAuth2Stream extends PolicyStream<OAuth2Root> {
       }
       for (let p = 0; p < planIds.length && chosen === null; p++) {
         const planId = unchecked(planIds[p]);
+        // A client id is the server's own name for a client: another server's plans are not this token's.
+        const planServer = unchecked(route.plans[p]).server;
+        if (planServer.length > 0 && planServer != server.id) continue;
         let entry: ClientEntry | null = null;
         for (let e = 0; e < entries.length; e++) {
           if (unchecked(entries[e]).plan == planId) { entry = unchecked(entries[e]); break; }

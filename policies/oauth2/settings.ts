@@ -33,6 +33,8 @@ export class ClientEntry {
 }
 
 export class Plan {
+  /** The authorization server whose tokens may select this plan ("": any of the route's). */
+  server: string = "";
   rule: Rule | null = null;
   scopes: Array<string> = new Array<string>(0);
   scopesStrict: bool = false;
@@ -43,7 +45,8 @@ export class ClaimHeader {
 }
 
 export class RouteSettings {
-  server: Server = new Server();
+  /** Introspected in this order (the API's OAuth2 plans' servers in plan order) until one says active. */
+  servers: Array<Server> = new Array<Server>(0);
   /** Candidate plans in the API's plan order, with their settings (same order as planIds). */
   planIds: Array<string> = new Array<string>(0);
   plans: Array<Plan> = new Array<Plan>(0);
@@ -193,6 +196,7 @@ function readPlans(config: JsonValue, problems: Problems): Map<string, Plan> {
     const path = entries.path;
     const entry = entries.value;
     const plan = new Plan();
+    plan.server = readString(entry, "server", path, problems, false, "");
     const rule = readOptionalString(entry, "rule", path, problems);
     if (rule !== null) plan.rule = parseRule(rule, problems, memberPath(path, "rule"));
     plan.scopes = readStrings(entry, "scopes", path, problems);
@@ -207,9 +211,13 @@ function readRoute(
   tables: Map<string, Map<string, Array<ClientEntry>>>, plans: Map<string, Plan>,
 ): RouteSettings {
   const settings = new RouteSettings();
-  const serverId = readString(route, "server", path, problems, true);
-  if (servers.has(serverId)) settings.server = servers.get(serverId);
-  else if (route.get("server") !== null) problems.add(memberPath(path, "server"), "must name a server of $.servers");
+  const serverIds = readStrings(route, "servers", path, problems);
+  if (serverIds.length == 0) problems.add(memberPath(path, "servers"), "must list at least one server");
+  for (let i = 0; i < serverIds.length; i++) {
+    const id = unchecked(serverIds[i]);
+    if (servers.has(id)) settings.servers.push(servers.get(id));
+    else problems.add(indexPath(memberPath(path, "servers"), i), "must name a server of $.servers");
+  }
   const planIds = readStrings(route, "plans", path, problems);
   for (let p = 0; p < planIds.length; p++) {
     const id = unchecked(planIds[p]);

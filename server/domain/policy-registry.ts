@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { isRecord } from '../json/is-record.ts';
+import { attachmentConflict } from '../policies/attachment-conflicts.ts';
 import { canonicalPolicyName, policyDefinitions as catalogue } from '../policies/index.ts';
 import { hashBasicAuthPassword } from '../policies/basic-auth.ts';
-import { paramsIssues, type PolicyParamsDefinition, type WriteOnlyField } from '../policies/kind.ts';
+import { type AttachmentPoint, paramsIssues, type PolicyParamsDefinition, type WriteOnlyField } from '../policies/kind.ts';
 import type { FieldIssue } from './errors.ts';
 
 export { canonicalPolicyName };
@@ -21,6 +22,8 @@ export interface PolicyDefinition {
   majorVersion: 'v1';
   description: string;
   paramsSchema: z.ZodType<Record<string, unknown>>;
+  /** Where it may be attached (server/policies/kind.ts). */
+  attachTo: readonly AttachmentPoint[];
   /** Secret fields of the params: write-only for everyone (see `maskSecretParams`, `restoreSecretParams`). */
   writeOnly: readonly WriteOnlyField[];
 }
@@ -59,7 +62,7 @@ export async function normalizePolicies<P extends { name: string; params?: Recor
 }
 
 function definition(def: PolicyParamsDefinition): PolicyDefinition {
-  return { name: def.name, aliases: def.aliases, majorVersion: 'v1', description: def.description, paramsSchema: def.params, writeOnly: def.writeOnly ?? [] };
+  return { name: def.name, aliases: def.aliases, majorVersion: 'v1', description: def.description, paramsSchema: def.params, attachTo: def.attachTo, writeOnly: def.writeOnly ?? [] };
 }
 
 /** The catalogue of design.md (server/policies/index.ts), canonical names first in each entry. */
@@ -81,11 +84,14 @@ export function paramsJsonSchema(def: PolicyDefinition): Record<string, unknown>
 const majorOnly = /^v\d+$/;
 const fullVersion = /^v?\d+\.\d+(\.\d+)?([-+].*)?$/;
 
+const attachmentPlaces: Record<AttachmentPoint, string> = { api: 'an API', operation: 'an operation', plan: 'a plan' };
+
 /**
- * Every problem of one attachment: known name (or alias), major-only version that the registry has, and
- * params against the definition's schema. `pathPrefix` is where the attachment sits (`spec.policies[0]`).
+ * Every problem of one attachment: known name (or alias), attachable where it sits (`at`), major-only version
+ * that the registry has, no execution condition, and params against the definition's schema. `pathPrefix` is where
+ * the attachment sits (`spec.policies[0]`). What passes here is what the data planes serve.
  */
-export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPrefix: string): FieldIssue[] {
+export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPrefix: string, at: AttachmentPoint): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const { name, version, executionCondition, params } = policy;
   let def: PolicyDefinition | undefined;
@@ -98,6 +104,9 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
         path: `${pathPrefix}.name`,
         message: `Unknown policy '${name}'; known policies: ${policyDefinitions.map((d) => d.name).join(', ')}`,
       });
+    } else if (!def.attachTo.includes(at)) {
+      const allowed = policyDefinitions.filter((d) => d.attachTo.includes(at)).map((d) => d.name);
+      issues.push({ path: `${pathPrefix}.name`, message: `Policy '${def.name}' cannot be attached to ${attachmentPlaces[at]}; allowed there: ${allowed.join(', ')}` });
     }
   }
   if (typeof version !== 'string' || version.length === 0) {
@@ -117,6 +126,10 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
   }
   if (executionCondition !== undefined && executionCondition !== null && typeof executionCondition !== 'string') {
     issues.push({ path: `${pathPrefix}.executionCondition`, message: 'Execution condition must be a string' });
+  } else if (typeof executionCondition === 'string' && executionCondition !== '') {
+    // No data plane evaluates conditions yet (CEL comes later): a policy that applies only sometimes would be
+    // enforced always or never, so it is refused rather than stored.
+    issues.push({ path: `${pathPrefix}.executionCondition`, message: 'Execution conditions are not supported yet; leave executionCondition empty' });
   }
   if (params !== undefined && params !== null && !isRecord(params)) {
     issues.push({ path: `${pathPrefix}.params`, message: 'Params must be an object' });
@@ -127,6 +140,24 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
     if (!result.success) issues.push(...paramsIssues(result.error.issues, `${pathPrefix}.params`, def.name));
   }
   return issues;
+}
+
+/** An attachment and where it sits (`spec.operations[0].policies[1]`). */
+export interface PlacedAttachment {
+  path: string;
+  policy: { name: string; params?: Record<string, unknown> | null };
+}
+
+/**
+ * Attachments that apply together to one route (the API's then an operation's, or a plan's), stored params
+ * (after `normalizePolicies`): refused when their kind cannot combine them on one route (its `merge`, the same
+ * rule the translator folds with), naming the later attachment.
+ */
+export function attachmentChainIssues(chain: readonly PlacedAttachment[]): FieldIssue[] {
+  const conflict = attachmentConflict(chain.map((a) => a.policy));
+  if (conflict === null) return [];
+  const [index, message] = conflict;
+  return [{ path: chain[index]!.path, message: `Cannot be combined with the policies before it: ${message}` }];
 }
 
 /**

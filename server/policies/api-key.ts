@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { headerNamePattern, underscoreHeaderMessage } from '../domain/http-primitives.ts';
 import type { IrTables } from '../xds/ir.ts';
-import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
+import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields, routeAttachments } from './kind.ts';
 import { moduleConfiguration, selectionEntry, selectionRule, sha256Hex } from './module-config.ts';
 
 /** The api-key kind (policies/api-key, docs/policies.md#api-key): keys looked up by digest in the API's key sets. */
@@ -85,7 +85,7 @@ export function apiKeySettingsFromPlan(
 /** docs/policies.md#api-key */
 export const apiKeyFilter: PolicyKindModule<'api-key'> = {
   kind: 'api-key',
-  definition: { name: 'api-key', aliases: ['api-key-auth'], description: 'API key from a header or query parameter; 401 on failure.', params },
+  definition: { name: 'api-key', aliases: ['api-key-auth'], description: 'API key from a header or query parameter; 401 on failure.', params, attachTo: routeAttachments },
   usesKeyDigests: true,
   fromParams: fromParsedParams('api-key', params, (p, ctx) => {
     if (ctx.apiKeySets.length === 0) return fail([{ path: 'params', message: 'no key set for this API' }]);

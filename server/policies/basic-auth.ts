@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
 import type { IrTables } from '../xds/ir.ts';
-import { type PolicyKindModule, fail, fromParsedParams, ok, routesObject, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fail, fromParsedParams, ok, routesObject, sameSettings, anyAttachment } from './kind.ts';
 import { moduleConfiguration } from './module-config.ts';
 
 /**
@@ -157,6 +157,7 @@ export const basicAuthFilter: PolicyKindModule<'basic-auth'> = {
     aliases: [],
     description: 'HTTP Basic credentials checked against users stored as salted PBKDF2 hashes.',
     params,
+    attachTo: anyAttachment,
     writeOnly: [{ list: 'users', identity: 'username', field: 'passwordHash' }],
   },
   fromParams: fromParsedParams('basic-auth', params, (p, ctx) => {

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
-import { corsDefinition, hostRewriteDefinition, respondDefinition } from './edge.ts';
 import { jwtFilter } from './jwt.ts';
 import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
@@ -61,7 +60,10 @@ export const httpFilterOrder = [
 /** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
 export const policyKinds: readonly PolicyKind[] = httpFilterOrder;
 
-/** The catalogue of design.md (what attachments may name), in the order clients see it. */
+/**
+ * The catalogue of design.md (what attachments may name), in the order clients see it: only kinds with a module,
+ * so every name it lists is served (design.md's cors, respond and host-rewrite come back with their modules).
+ */
 export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   apiKeyFilter.definition!,
   jwtFilter.definition!,
@@ -69,9 +71,6 @@ export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   throttleFilter.definition!,
   subscriptionValidationFilter.definition!,
   basicAuthFilter.definition!,
-  corsDefinition,
-  respondDefinition,
-  hostRewriteDefinition,
   oauth2Filter.definition!,
 ];
 

@@ -3,7 +3,7 @@ import type { FieldIssue } from '../domain/errors.ts';
 import { maxTokenLifetimeSeconds } from '../domain/token-lifetime.ts';
 import { clientHeaderName, headerName } from '../domain/http-primitives.ts';
 import type { IrJwtPlan } from '../xds/ir.ts';
-import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields } from './kind.ts';
+import { type PlanSelectionFields, type PolicyKindModule, authPlansTable, fail, fromParsedParams, ok, pick, routesObject, sameSettings, selectionFields, routeAttachments } from './kind.ts';
 import { claimToHeader, clientIdentity, moduleConfiguration, scopesMode, selectionEntry, selectionRule } from './module-config.ts';
 
 /** The jwt kind (policies/jwt, docs/policies.md#jwt): bearer JWTs verified against key sets, v0.9 `jwt-auth` compatible. */
@@ -43,10 +43,13 @@ const params = z.strictObject({
   header: clientHeaderName('must be a valid header name').optional(),
   issuer: z.string().min(1).optional(),
   audiences: z.array(z.string().min(1)).optional(),
-  jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
+  // Required: an attachment verifies with these keys (and the API's JWT plans' keys besides). Without it, it
+  // would depend on JWT plans that may close, and a route with no key cannot be served.
+  jwksUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'must be an http or https URL') }),
   algorithms: z.array(jwtAlgorithm).min(1, 'must list at least one algorithm').optional(),
   requiredScopes: scopes.optional(),
-  requiredClaims: z.record(z.string(), z.string()).optional(),
+  // The module checks presence only: a required value it cannot check is refused here, never silently passed.
+  requiredClaims: z.record(z.string(), z.enum(['', '*'], { error: 'claim values cannot be enforced yet; use "*" to require presence' })).optional(),
   claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: validHeaderName })).optional(),
   clockSkewSeconds: z.number().int().min(0).max(600).optional(),
   propagateCredential: z.boolean().optional(),
@@ -178,7 +181,7 @@ function jwtPlanJson(id: string, plan: JwtPlanEntry, routes: readonly JwtRouteSe
 /** docs/policies.md#jwt; params as in the policy registry (v0.9 `jwt-auth` compatible). */
 export const jwtFilter: PolicyKindModule<'jwt'> = {
   kind: 'jwt',
-  definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params },
+  definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params, attachTo: routeAttachments },
   fromParams: fromParsedParams('jwt', params, (p, ctx) => {
     const issues: FieldIssue[] = [];
     let keySets: string[] = [...ctx.jwtPlanKeySets];

@@ -12,10 +12,18 @@ export interface WriteOnlyField {
   field: string;
 }
 
+/** Where an attachment sits: on the API, on one operation, or on a plan (runs for the requests that plan admits). */
+export type AttachmentPoint = 'api' | 'operation' | 'plan';
+
+/** Attachable on the API and its operations, not on plans. */
+export const routeAttachments: readonly AttachmentPoint[] = ['api', 'operation'];
+/** Attachable everywhere: the module also keeps per-plan settings (`planPolicies`, docs/plan-selection.md). */
+export const anyAttachment: readonly AttachmentPoint[] = ['api', 'operation', 'plan'];
+
 /**
  * What the control plane knows of a policy name: its params (the one check, with zod, before an attachment is
- * stored and again when it is translated), its v0.9 aliases and its write-only fields. Every kind has one; the
- * kinds Envoy itself would implement (cors, respond, host-rewrite: server/policies/edge.ts) have only this.
+ * stored and again when it is translated), its v0.9 aliases, where it may be attached and its write-only fields.
+ * Only kinds with a wasm module have one: a name the data planes cannot serve is not in the catalogue.
  */
 export interface PolicyParamsDefinition {
   /** Canonical name on the wire (`api-key`). */
@@ -24,6 +32,11 @@ export interface PolicyParamsDefinition {
   readonly aliases: readonly string[];
   readonly description: string;
   readonly params: z.ZodType<Record<string, unknown>>;
+  /**
+   * Where attachments of this kind may sit. The one owner of that rule: the domain refuses other places at write
+   * time and the translator folds plan policies only of these kinds.
+   */
+  readonly attachTo: readonly AttachmentPoint[];
   /** Secret fields of the params: write-only for everyone (server/domain/policy-registry.ts). */
   readonly writeOnly?: readonly WriteOnlyField[];
 }

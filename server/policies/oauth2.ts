@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FieldIssue } from '../domain/errors.ts';
 import { headerName } from '../domain/http-primitives.ts';
 import type { IrTables } from '../xds/ir.ts';
-import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fail, fromParsedParams, ok, pick, routesObject, sameSettings, routeAttachments } from './kind.ts';
 import { claimToHeader, moduleConfiguration, scopesMode, selectionRule } from './module-config.ts';
 
 /**
@@ -17,8 +17,8 @@ export const oauth2CacheSize = 1024;
 
 /** Per-route settings of the oauth2 module (`routes.<route>`). */
 export interface OAuth2RouteSettings {
-  /** A key of the module's `servers`. */
-  server: string;
+  /** Keys of the module's `servers`, asked in this order until one says a token is active. */
+  servers: string[];
   /** Candidate OAuth2 plans in the API's plan order (keys of the module's `plans`); [] = token only / any entry. */
   plans: string[];
   /** Client table name, or null: the token is checked but no subscription is looked up. */
@@ -87,11 +87,13 @@ const configuration = moduleConfiguration({
     }),
   ),
   clients: z.record(z.string(), z.record(z.string(), z.array(z.object({ applicationId: z.string().nullable(), subscriptionId: z.string().nullable(), plan: z.string(), active: z.boolean() })))).optional(),
-  plans: z.record(z.string(), z.object({ rule: selectionRule, scopes: z.array(z.string()).nullable().optional(), scopesMode: scopesMode.optional() })).optional(),
+  plans: z
+    .record(z.string(), z.object({ server: z.string().optional(), rule: selectionRule, scopes: z.array(z.string()).nullable().optional(), scopesMode: scopesMode.optional() }))
+    .optional(),
   routes: z.record(
     z.string(),
     z.object({
-      server: z.string(),
+      servers: z.array(z.string()).min(1),
       plans: z.array(z.string()).optional(),
       clients: z.string().nullable().optional(),
       optional: z.boolean().optional(),
@@ -115,11 +117,15 @@ export function oauth2ClientTableName(apiHandle: string): string {
   return apiHandle;
 }
 
-/** The module's `plans` entry of an OAuth2 plan: its selection rule and required scopes. */
+/**
+ * The module's `plans` entry of an OAuth2 plan: its authorization server (only tokens that server says active
+ * select it: client ids are each server's own names), selection rule and required scopes.
+ */
 export function oauth2PlanConfig(plan: Pick<OAuth2Plan, 'selectionRule' | 'security'>): IrTables['oauth2Plans'][string] {
   const options = plan.security.oauth2;
   const scopes = options?.requiredScopes ?? [];
   return {
+    ...(options ? { server: options.authorizationServerId } : {}),
     rule: plan.selectionRule,
     scopes: scopes.length > 0 ? [...scopes] : null,
     scopesMode: options?.strictScopes ? 'all' : 'any',
@@ -127,10 +133,9 @@ export function oauth2PlanConfig(plan: Pick<OAuth2Plan, 'selectionRule' | 'secur
 }
 
 /**
- * Route settings implied by an API's OAuth2 plans: the first plan's server and options over every OAuth2 plan
- * (each plan's scopes and rule live in the module's `plans`). `issues` lists plans that use another authorization
- * server than the first: one route introspects with one server, so those plans would be checked against the wrong
- * one (the translator reports them as errors, failing closed).
+ * Route settings implied by an API's OAuth2 plans: their authorization servers in plan order (a token is
+ * introspected with each until one says active, then only that server's plans are candidates) and the first plan's
+ * options over every OAuth2 plan (each plan's server, scopes and rule live in the module's `plans`).
  */
 export function oauth2SettingsFromPlan(
   plans: readonly Pick<OAuth2Plan, 'id' | 'name' | 'security'>[],
@@ -141,17 +146,9 @@ export function oauth2SettingsFromPlan(
   const first = oauth2[0]?.security.oauth2 ?? null;
   const issues: FieldIssue[] = [];
   if (first === null) issues.push({ path: 'security.oauth2', message: 'no OAuth2 plan' });
-  for (const plan of oauth2.slice(1)) {
-    if (plan.security.oauth2!.authorizationServerId !== first!.authorizationServerId) {
-      issues.push({
-        path: `plans[${plan.id}].security.oauth2.authorizationServerId`,
-        message: `OAuth2 plan '${plan.name}' uses another authorization server than plan '${oauth2[0]!.name}'; the OAuth2 plans of an API must share one`,
-      });
-    }
-  }
   return {
     settings: {
-      server: first?.authorizationServerId ?? '',
+      servers: [...new Set(oauth2.map((p) => p.security.oauth2!.authorizationServerId))],
       plans: oauth2.map((p) => p.id),
       clients,
       optional,
@@ -169,14 +166,14 @@ export function oauth2SettingsFromPlan(
 /** docs/policies.md#oauth2 */
 export const oauth2Filter: PolicyKindModule<'oauth2'> = {
   kind: 'oauth2',
-  definition: { name: 'oauth2', aliases: [], description: 'OAuth2 bearer tokens checked by token introspection, with scopes.', params },
+  definition: { name: 'oauth2', aliases: [], description: 'OAuth2 bearer tokens checked by token introspection, with scopes.', params, attachTo: routeAttachments },
   fromParams: fromParsedParams('oauth2', params, (p, ctx) => {
     if (!ctx.hasAuthorizationServer(p.authorizationServerId)) {
       return fail([{ path: 'params.authorizationServerId', message: `no authorization server '${p.authorizationServerId}' is deployed` }]);
     }
     const mapped = (p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() }));
     return ok({
-      server: p.authorizationServerId,
+      servers: [p.authorizationServerId],
       plans: [...ctx.oauth2Plans],
       clients: ctx.oauth2Clients,
       optional: false,
@@ -196,11 +193,11 @@ export const oauth2Filter: PolicyKindModule<'oauth2'> = {
     const settings = [...routes.values()];
     return {
       cacheSize: oauth2CacheSize,
-      servers: pick(tables.oauth2Servers, settings.map((r) => r.server)),
+      servers: pick(tables.oauth2Servers, settings.flatMap((r) => r.servers)),
       clients: pick(tables.oauth2Clients, settings.flatMap((r) => (r.clients === null ? [] : [r.clients]))),
       plans: pick(tables.oauth2Plans, settings.flatMap((r) => r.plans)),
       routes: routesObject(routes, (r) => ({
-        server: r.server,
+        servers: r.servers,
         plans: r.plans,
         clients: r.clients,
         optional: r.optional,

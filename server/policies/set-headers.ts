@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { headerName, headerValue } from '../domain/http-primitives.ts';
-import { type PolicyKindModule, fromParsedParams, ok, planPoliciesOf, routesObject } from './kind.ts';
+import { type PolicyKindModule, fromParsedParams, ok, planPoliciesOf, routesObject, anyAttachment } from './kind.ts';
 import { moduleConfiguration } from './module-config.ts';
 
 /** The set-headers kind (policies/set-headers, docs/policies.md#set-headers): request and response headers set, last in the chain. */
@@ -50,7 +50,7 @@ function combine(a: HeaderList | null, b: HeaderList | null): HeaderList | null 
 /** docs/policies.md#set-headers */
 export const setHeadersFilter: PolicyKindModule<'set-headers'> = {
   kind: 'set-headers',
-  definition: { name: 'set-headers', aliases: [], description: 'Sets (overwrites) request and response headers.', params },
+  definition: { name: 'set-headers', aliases: [], description: 'Sets (overwrites) request and response headers.', params, attachTo: anyAttachment },
   fromParams: fromParsedParams('set-headers', params, (p) => ok({ request: headerList(p.request), response: headerList(p.response) })),
   merge(earlier, later) {
     return { request: combine(earlier.request, later.request), response: combine(earlier.response, later.response) };

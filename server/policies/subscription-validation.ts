@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { headerName } from '../domain/http-primitives.ts';
 import type { IrSubscriptionPlan } from '../xds/ir.ts';
-import { type PolicyKindModule, fromParsedParams, ok, pick, sameSettings } from './kind.ts';
+import { type PolicyKindModule, fromParsedParams, ok, pick, sameSettings, routeAttachments } from './kind.ts';
 import { moduleConfiguration, sha256Hex } from './module-config.ts';
 
 /** The subscription-validation kind (policies/subscription-validation): v0.9 subscription tokens and plan quotas. */
@@ -57,7 +57,7 @@ const configuration = moduleConfiguration(
 /** docs/policies.md#subscription-validation */
 export const subscriptionValidationFilter: PolicyKindModule<'subscription-validation'> = {
   kind: 'subscription-validation',
-  definition: { name: 'subscription-validation', aliases: [], description: 'Subscription-Key header to an active subscription and its plan quota.', params },
+  definition: { name: 'subscription-validation', aliases: [], description: 'Subscription-Key header to an active subscription and its plan quota.', params, attachTo: routeAttachments },
   usesKeyDigests: true,
   fromParams: fromParsedParams('subscription-validation', params, (p, ctx) => ok({ api: ctx.api, header: p.header.toLowerCase(), propagateCredential: p.propagateCredential ?? false })),
   merge(earlier, later) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseDurationMs } from '../domain/durations.ts';
 import type { IrQuotaPlan } from '../xds/ir.ts';
 import { durationWholeMs } from '../xds/translate/durations.ts';
-import { type PolicyKindModule, fromParsedParams, ok, routesObject } from './kind.ts';
+import { type PolicyKindModule, fromParsedParams, ok, routesObject, anyAttachment } from './kind.ts';
 import { moduleConfiguration } from './module-config.ts';
 
 /** The throttle kind (policies/throttle, docs/policies.md#throttle): sliding-window limits and plan quotas. */
@@ -79,7 +79,7 @@ export function quotaFromSettings(settings: ThrottleRouteSettings): IrQuotaPlan 
 /** docs/policies.md#throttle */
 export const throttleFilter: PolicyKindModule<'throttle'> = {
   kind: 'throttle',
-  definition: { name: 'throttle', aliases: ['basic-ratelimit'], description: 'Request limits per route or API, plan and subscription quotas.', params },
+  definition: { name: 'throttle', aliases: ['basic-ratelimit'], description: 'Request limits per route or API, plan and subscription quotas.', params, attachTo: anyAttachment },
   fromParams: fromParsedParams('throttle', params, (p) =>
     ok({
       limits: (p.limits ?? []).map((l) => ({ requests: l.requests, windowMs: durationWholeMs(l.duration)!, scope: l.scope ?? 'route', key: l.key ?? null })),

@@ -148,6 +148,8 @@ export interface OAuth2ClientEntry {
 
 /** One entry of the oauth2 module's `plans`. */
 export interface OAuth2PlanConfig {
+  /** The plan's authorization server: only tokens it says active select the plan. */
+  server?: string;
   rule: string | null;
   scopes: string[] | null;
   scopesMode: 'any' | 'all';

@@ -186,6 +186,63 @@ describe.each(shapeDrivers)('traffic: OAuth2 plans with token introspection (%s)
     });
   });
 
+  // Issue 12 item 2: a second OAuth2 plan naming another authorization server used to take the whole API off
+  // traffic (404, the reason only in deploymentStatus). The route now introspects with each plan's server in plan
+  // order until one says active, and only that server's plans are candidates.
+  describe('two OAUTH2 plans on one API, each on its own authorization server', () => {
+    const path = '/oauth-two/v1/items';
+    let second: IntrospectionServer;
+    let planA: string;
+    let planB: string;
+    let subA: Awaited<ReturnType<typeof newSubscriber>>;
+    let subB: Awaited<ReturnType<typeof newSubscriber>>;
+
+    beforeAll(async () => {
+      second = await startIntrospectionServer('gateway-client', 'gateway-secret');
+      const serverA = await authorizationServer('idp-a', idp, { maxCacheSeconds: 60 });
+      const serverB = await authorizationServer('idp-b', second, { maxCacheSeconds: 60 });
+      const apiId = await createApi(t, 'oauth-two-api', { context: '/oauth-two/$version', upstreamUrl: upstream.url });
+      planA = await createPlan(t, apiId, 'Workforce', { type: 'OAUTH2', oauth2: { authorizationServerId: serverA, requiredScopes: ['items:read'] } });
+      planB = await createPlan(t, apiId, 'Partners', { type: 'OAUTH2', oauth2: { authorizationServerId: serverB, requiredScopes: ['items:read'] } });
+      await waitServed(t, gw, path, 401);
+      subA = await newSubscriber(t, 'oauth-two-a', planA, { clientId: 'two-client-a' });
+      subB = await newSubscriber(t, 'oauth-two-b', planB, { clientId: 'two-client-b' });
+    });
+    afterAll(async () => {
+      await second?.close();
+    });
+
+    it('admits each server\u2019s tokens to its own plan, with that plan\u2019s identity at the upstream', async () => {
+      const tokenA = activeToken(idp, 'two-client-a', 'items:read');
+      const tokenB = activeToken(second, 'two-client-b', 'items:read');
+      await waitServed(t, gw, path, 200, { headers: bearer(tokenB) });
+      const a = await sendThrough(gw, upstream, path, { headers: { ...bearer(tokenA), ...forgedIdentity } });
+      expect(a.answer.status).toBe(200);
+      expect(identityOf(a.seen[0]!.headers)).toEqual(expectedIdentity(subA.applicationId, subA.id, planA));
+      const b = await sendThrough(gw, upstream, path, { headers: { ...bearer(tokenB), ...forgedIdentity } });
+      expect(b.answer.status).toBe(200);
+      expect(identityOf(b.seen[0]!.headers)).toEqual(expectedIdentity(subB.applicationId, subB.id, planB));
+      // Introspected at idp-a first (plan order), inactive there, then at idp-b; cached at idp-b from then on.
+      expect(idp.callsFor(tokenB)).toBeGreaterThanOrEqual(1);
+      const callsB = second.callsFor(tokenB);
+      expect((await send(gw, path, { headers: bearer(tokenB) })).status).toBe(200);
+      expect(second.callsFor(tokenB)).toBe(callsB);
+    });
+
+    it('answers 401 for a token neither server knows, and 403 for a client of the other server\u2019s plan', async () => {
+      const mark = upstream.received.length;
+      const unknown = await send(gw, path, { headers: bearer(opaque()) });
+      expect(unknown.status).toBe(401);
+      // idp-b says active for a client id only idp-a's plan has a subscription for: not a subscriber of idp-b's plan.
+      expect((await send(gw, path, { headers: bearer(activeToken(second, 'two-client-a', 'items:read')) })).status).toBe(403);
+      expect(upstream.since(mark)).toEqual([]);
+    });
+
+    it('serves the API with no deployment problem and a strictly valid Envoy configuration', async () => {
+      await expectServedConfigValid(t, ['oauth-two-api'], ['apip/oauth2/']);
+    });
+  });
+
   describe('an authorization server that is down', () => {
     it('answers 503 for a token that needs introspection, without calling the upstream', async () => {
       const flaky = await startIntrospectionServer('gateway-client', 'gateway-secret');

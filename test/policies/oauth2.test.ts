@@ -24,6 +24,7 @@ const PLAIN = 'books/GET/plain';
 const NO_CACHE = 'books/GET/fresh';
 const DOWN = 'books/GET/down';
 const SLOW = 'books/GET/slow';
+const TWO_SERVERS = 'books/GET/two-servers';
 
 /** What the introspection server answers per token; tokens not listed are inactive. */
 type Answer = Record<string, unknown> | { status: number; body: string } | 'hang';
@@ -112,7 +113,7 @@ function serverEntry(extra: Record<string, unknown> = {}) {
 }
 
 function configuration(cacheSize = 1024) {
-  const base = { server: 'asv_main', plans: ['pln_gold', 'pln_silver'], clients: 'books' };
+  const base = { servers: ['asv_main'], plans: ['pln_gold', 'pln_silver'], clients: 'books' };
   return {
     stripIdentityHeaders: true,
     cacheSize,
@@ -133,6 +134,10 @@ function configuration(cacheSize = 1024) {
         'silver-client': [{ applicationId: 'app-2', subscriptionId: 'sub-2', plan: 'pln_silver', active: true }],
         'paused-client': [{ applicationId: 'app-3', subscriptionId: 'sub-3', plan: 'pln_gold', active: false }],
         'other-plan-client': [{ applicationId: 'app-4', subscriptionId: 'sub-4', plan: 'pln_other', active: true }],
+        'both-client': [
+          { applicationId: 'app-5', subscriptionId: 'sub-down', plan: 'pln_down_only', active: true },
+          { applicationId: 'app-5', subscriptionId: 'sub-main', plan: 'pln_main_only', active: true },
+        ],
       },
     },
     plans: {
@@ -141,17 +146,21 @@ function configuration(cacheSize = 1024) {
       pln_any: { rule: null, scopes: ['books:read', 'books:admin'], scopesMode: 'any' },
       pln_all: { rule: null, scopes: ['books:read', 'books:delete'], scopesMode: 'all' },
       pln_other: { rule: null, scopes: null, scopesMode: 'any' },
+      // Plans of TWO_SERVERS: each selected only by tokens its own server said active.
+      pln_down_only: { server: 'asv_down', rule: null, scopes: null, scopesMode: 'any' },
+      pln_main_only: { server: 'asv_main', rule: null, scopes: null, scopesMode: 'any' },
     },
     routes: {
       [ROUTE]: { ...base, claimsToHeaders: [{ claim: 'email', header: 'X-User-Email' }, { claim: 'roles', header: 'x-roles' }] },
-      [ANY_SCOPE]: { server: 'asv_main', plans: ['pln_any'], clients: 'books' },
-      [ALL_SCOPES]: { server: 'asv_main', plans: ['pln_all'], clients: 'books' },
+      [ANY_SCOPE]: { servers: ['asv_main'], plans: ['pln_any'], clients: 'books' },
+      [ALL_SCOPES]: { servers: ['asv_main'], plans: ['pln_all'], clients: 'books' },
       [OPTIONAL]: { ...base, optional: true },
       [PROPAGATE]: { ...base, propagateToken: true, header: 'authorization' },
-      [PLAIN]: { server: 'asv_main', plans: [], clients: null },
-      [NO_CACHE]: { server: 'asv_nocache', plans: [], clients: null },
-      [DOWN]: { server: 'asv_down', plans: [], clients: null },
-      [SLOW]: { server: 'asv_slow', plans: [], clients: null },
+      [PLAIN]: { servers: ['asv_main'], plans: [], clients: null },
+      [NO_CACHE]: { servers: ['asv_nocache'], plans: [], clients: null },
+      [DOWN]: { servers: ['asv_down'], plans: [], clients: null },
+      [SLOW]: { servers: ['asv_slow'], plans: [], clients: null },
+      [TWO_SERVERS]: { servers: ['asv_down', 'asv_main'], plans: ['pln_down_only', 'pln_main_only'], clients: 'books' },
     },
   };
 }
@@ -465,6 +474,32 @@ describe('oauth2 policy', () => {
     expect(result.headers.get('x-apip-plan')).toBeUndefined();
   });
 
+  it('asks the route\u2019s next server when the first cannot answer, and selects only that server\u2019s plans', async () => {
+    answers.set('tok-both', active({ client_id: 'both-client' }));
+    const result = await send(plugin, TWO_SERVERS, 'tok-both');
+    expect(result.status).toBe(200);
+    // The client subscribes to a plan of each server; asv_main said active, so its plan, although listed second.
+    expect(result.headers.get('x-apip-plan')).toBe('pln_main_only');
+    expect(result.headers.get('x-apip-subscription-id')).toBe('sub-main');
+    expect(calls).toHaveLength(1);
+    // Cached under asv_main: no call the second time.
+    expect((await send(plugin, TWO_SERVERS, 'tok-both')).headers.get('x-apip-plan')).toBe('pln_main_only');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('answers 503 when no server says active and one could not answer, 401 when all said inactive', async () => {
+    const result = await send(plugin, TWO_SERVERS, 'tok-unknown');
+    expect(result.status).toBe(503);
+    const config = configuration();
+    config.routes[TWO_SERVERS] = { servers: ['asv_nocache', 'asv_main'], plans: ['pln_main_only'], clients: 'books' };
+    plugin = await load(clock, config);
+    calls = [];
+    const inactive = await send(plugin, TWO_SERVERS, 'tok-unknown');
+    expect(inactive.status).toBe(401);
+    expect(inactive.reply!.details).toBe('apip_oauth2_inactive');
+    expect(calls).toHaveLength(2);
+  });
+
   it('passes routes it does not know untouched', async () => {
     const result = await send(plugin, 'other/GET/x', null);
     expect(result.status).toBe(200);
@@ -476,7 +511,7 @@ describe('oauth2 policy', () => {
       ...config,
       servers: { ...config.servers, asv_bad: serverEntry({ timeoutMs: 50, maxCacheSeconds: 7200, path: 'no-slash' }) },
       plans: { ...config.plans, pln_rule: { rule: 'claims.tier ==', scopes: null, scopesMode: 'some' } },
-      routes: { ...config.routes, 'x/GET/y': { server: 'asv_missing', plans: ['pln_missing'], clients: 'missing' } },
+      routes: { ...config.routes, 'x/GET/y': { servers: ['asv_missing'], plans: ['pln_missing'], clients: 'missing' } },
     };
     const logger = captureLogger();
     const refused = await load(clock, bad, logger);
@@ -485,7 +520,7 @@ describe('oauth2 policy', () => {
     const refusal = logger.entries.map((e) => String((e.fields as { message?: unknown }).message ?? '')).find((m) => m.includes('configuration refused')) ?? '';
     for (const path of [
       '$.servers["asv_bad"].path', '$.servers["asv_bad"].timeoutMs', '$.servers["asv_bad"].maxCacheSeconds',
-      '$.plans["pln_rule"].rule', '$.plans["pln_rule"].scopesMode', '$.routes["x/GET/y"].server',
+      '$.plans["pln_rule"].rule', '$.plans["pln_rule"].scopesMode', '$.routes["x/GET/y"].servers[0]',
       '$.routes["x/GET/y"].plans[0]', '$.routes["x/GET/y"].clients',
     ]) expect(refusal).toContain(path);
     expect(calls).toHaveLength(0);

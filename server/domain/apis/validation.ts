@@ -1,8 +1,10 @@
 import type { FieldIssue } from '../errors.ts';
-import { durationPattern } from '../durations.ts';
-import { validatePolicyAttachment } from '../policy-registry.ts';
+import { durationPattern, parseDurationMs } from '../durations.ts';
+import { attachmentChainIssues, validatePolicyAttachment } from '../policy-registry.ts';
+
+type PolicyLike = { name: string; params?: Record<string, unknown> | null };
 import { isRecord } from '../../json/is-record.ts';
-import { routeTemplate } from '../route-claims.ts';
+import { claimVhosts, routeTemplate } from '../route-claims.ts';
 import { accessModes } from '../reachability.ts';
 
 /** `/books/{id}` and `/books/{bookId}` are the same route (route-claims.ts). */
@@ -159,12 +161,17 @@ function checkUpstreamDefinitions(value: unknown, issues: FieldIssue[]): Set<str
       if (!isRecord(timeout)) issues.push({ path: `${path}.timeout`, message: 'timeout must be an object' });
       else if (isPresent(timeout.connect) && (typeof timeout.connect !== 'string' || !durationPattern.test(timeout.connect))) {
         issues.push({ path: `${path}.timeout.connect`, message: 'Connect timeout must be a duration such as 5s or 500ms' });
+      } else if (typeof timeout.connect === 'string' && Math.round(parseDurationMs(timeout.connect) ?? 0) < 1) {
+        // Envoy requires connect_timeout > 0; configurations carry whole ms (rounded).
+        issues.push({ path: `${path}.timeout.connect`, message: 'Connect timeout must be at least 1ms' });
       }
     }
     if (!Array.isArray(upstreams) || upstreams.length === 0) {
       issues.push({ path: `${path}.upstreams`, message: 'At least one upstream is required' });
       return;
     }
+    // A weight of 0 takes no traffic (the target gets no cluster): at least one target must take some.
+    if (upstreams.every((t: unknown) => isRecord(t) && t.weight === 0)) issues.push({ path: `${path}.upstreams`, message: 'At least one upstream must have a weight above 0' });
     upstreams.forEach((target: unknown, j) => {
       const targetPath = `${path}.upstreams[${j}]`;
       if (!isRecord(target)) {
@@ -198,7 +205,16 @@ function checkVhosts(value: unknown, issues: FieldIssue[]): void {
   }
 }
 
-function checkPolicies(value: unknown, path: string, issues: FieldIssue[]): void {
+/** A sandbox upstream is served on its own virtual host (route-claims.ts): one equal to the main one would clash. */
+function checkSandboxVhost(spec: Record<string, unknown>, issues: FieldIssue[]): void {
+  if (!isRecord(spec.upstream) || !isPresent(spec.upstream.sandbox)) return;
+  const vhosts = isRecord(spec.vhosts) ? spec.vhosts : {};
+  const named = (v: unknown) => (typeof v === 'string' ? v : null);
+  const { main, sandbox } = claimVhosts({ vhostMain: named(vhosts.main), vhostSandbox: named(vhosts.sandbox), hasSandbox: true });
+  if (main === sandbox) issues.push({ path: 'spec.vhosts.sandbox', message: `The sandbox upstream needs a virtual host other than the main one ('${main}')` });
+}
+
+function checkPolicies(value: unknown, path: string, at: 'api' | 'operation', issues: FieldIssue[]): void {
   if (!isPresent(value)) return;
   if (!Array.isArray(value)) {
     issues.push({ path, message: 'Policies must be a list' });
@@ -206,7 +222,7 @@ function checkPolicies(value: unknown, path: string, issues: FieldIssue[]): void
   }
   value.forEach((policy: unknown, i) => {
     if (!isRecord(policy)) issues.push({ path: `${path}[${i}]`, message: 'Policy must be an object' });
-    else issues.push(...validatePolicyAttachment(policy as { name: unknown; version: unknown }, `${path}[${i}]`));
+    else issues.push(...validatePolicyAttachment(policy as { name: unknown; version: unknown }, `${path}[${i}]`, at));
   });
 }
 
@@ -237,7 +253,7 @@ function checkOperations(value: unknown, issues: FieldIssue[]): void {
       if (seen.has(route)) issues.push({ path: `${path}.path`, message: `Duplicate operation ${String(method)} ${opPath}` });
       seen.add(route);
     }
-    checkPolicies(policies, `${path}.policies`, issues);
+    checkPolicies(policies, `${path}.policies`, 'operation', issues);
   });
 }
 
@@ -294,7 +310,8 @@ export function validateApiInput(input: unknown): FieldIssue[] {
     if (isPresent(spec.upstream.sandbox)) checkUpstream(spec.upstream.sandbox, 'spec.upstream.sandbox', definitionNames, issues);
   }
   checkVhosts(spec.vhosts, issues);
-  checkPolicies(spec.policies, 'spec.policies', issues);
+  checkSandboxVhost(spec, issues);
+  checkPolicies(spec.policies, 'spec.policies', 'api', issues);
   checkOperations(spec.operations, issues);
   checkSubscriptionPlans(spec.subscriptionPlans, issues);
   const state = spec.deploymentState;
@@ -302,4 +319,16 @@ export function validateApiInput(input: unknown): FieldIssue[] {
     issues.push({ path: 'spec.deploymentState', message: 'deploymentState must be deployed or undeployed' });
   }
   return issues;
+}
+
+/**
+ * Policies that cannot be served together on a route (stored params, after normalization): the API's own, then
+ * each operation's chain (the API's policies followed by the operation's).
+ */
+export function policyChainIssues(spec: { policies?: readonly PolicyLike[] | null; operations: readonly { policies?: readonly PolicyLike[] | null }[] }): FieldIssue[] {
+  const place = (list: readonly PolicyLike[] | null | undefined, path: string) => (list ?? []).map((policy, i) => ({ path: `${path}[${i}]`, policy }));
+  const api = place(spec.policies, 'spec.policies');
+  const own = attachmentChainIssues(api);
+  if (own.length > 0) return own;
+  return spec.operations.flatMap((op, i) => attachmentChainIssues([...api, ...place(op.policies, `spec.operations[${i}].policies`)]));
 }

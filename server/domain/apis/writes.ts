@@ -4,7 +4,7 @@ import { apiPolicies, apis, apiUpstreams, operations, upstreamDefinitions, upstr
 import { canManageApis, requireApiManager } from '../access/index.ts';
 import { deleteApiKeysOfApi } from '../api-keys/index.ts';
 import { assertRoutesFree, lockRouteClaims } from './routes.ts';
-import { validateApiInput } from './validation.ts';
+import { policyChainIssues, validateApiInput } from './validation.ts';
 import { type DomainContext, write } from '../context.ts';
 import { ConflictError, ForbiddenError, ValidationError, assertNoIssues } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -169,6 +169,7 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
   requireCreator(ctx);
   assertNoIssues(validateApiInput(input));
   const spec = await normalizeSpec(input.spec);
+  assertNoIssues(policyChainIssues(spec));
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now, actor }) => {
       await assertUnique(tx, input, null);
@@ -220,6 +221,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
   };
   assertNoIssues(validateApiInput(full));
   const spec = await normalizeSpec(full.spec);
+  assertNoIssues(policyChainIssues(spec));
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now }) => {
       const before = await reload(tx, existing.id);

@@ -2,7 +2,8 @@ import { asc, eq, max } from 'drizzle-orm';
 import { planPolicies, plans } from '../../db/schema/index.ts';
 import { requireRole } from '../access/index.ts';
 import { type DomainContext, type WriteScope, write } from '../context.ts';
-import { InvalidTransitionError } from '../errors.ts';
+import { InvalidTransitionError, ValidationError } from '../errors.ts';
+import { validatePolicyAttachment } from '../policy-registry.ts';
 import { newId } from '../ids.ts';
 import { closeSubscriptionsOfPlan } from '../subscriptions/index.ts';
 import { insertPolicies, isLocked, lockPlan, type Plan, type PlanStatus, reload } from './model.ts';
@@ -33,8 +34,17 @@ async function transition(ctx: DomainContext, id: string, to: PlanStatus, extra?
   });
 }
 
+/**
+ * Publishing puts the plan on traffic: a plan stored before the registry refused what no data plane serves (a
+ * `cors` plan policy, an execution condition) must be edited first, or it would take the whole API off traffic.
+ * Params were checked when stored (and are read masked here), so only names, places and conditions are checked.
+ */
 export function publishPlan(ctx: DomainContext, id: string): Promise<Plan> {
-  return transition(ctx, id, 'PUBLISHED');
+  return transition(ctx, id, 'PUBLISHED', async (_scope, plan) => {
+    const issues = plan.policies.flatMap((p, i) => validatePolicyAttachment({ name: p.name, version: p.version, executionCondition: p.executionCondition }, `policies[${i}]`, 'plan'));
+    const unservable = issues.filter((issue) => !issue.path.includes('.params'));
+    if (unservable.length > 0) throw new ValidationError(unservable);
+  });
 }
 
 /** A deprecated plan keeps its subscriptions but takes no new ones. */

@@ -7,7 +7,7 @@ import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError
 import { parseSelectionRule } from '../selection-rule.ts';
 import { newId } from '../ids.ts';
 import { checkOAuth2References, parsePlanSecurity, sealSecurityConfig } from '../plan-security.ts';
-import { normalizePolicies, restoreSecretParams, validatePolicyAttachment } from '../policy-registry.ts';
+import { attachmentChainIssues, normalizePolicies, restoreSecretParams, validatePolicyAttachment } from '../policy-registry.ts';
 import { planHasSubscriptions } from '../subscriptions/index.ts';
 import {
   type CreatePlanInput,
@@ -43,9 +43,16 @@ function validateCommon(input: UpdatePlanInput, issues: FieldIssue[]): void {
           ...(policy.executionCondition != null ? { executionCondition: policy.executionCondition } : {}),
         },
         `policies[${i}]`,
+        'plan',
       ),
     );
   });
+}
+
+/** A plan's policies all run for the requests it admits: refused when their kinds cannot combine them. */
+function assertServable(policies: readonly { name: string; params?: Record<string, unknown> | null }[]): void {
+  const issues = attachmentChainIssues(policies.map((policy, i) => ({ path: `policies[${i}]`, policy })));
+  if (issues.length > 0) throw new ValidationError(issues);
 }
 
 /** Write-only params left out of `input.policies` (or sent back as read) keep the plan's stored values. */
@@ -64,6 +71,7 @@ export async function createPlan(ctx: DomainContext, input: CreatePlanInput): Pr
   issues.push(...security.issues);
   if (issues.length > 0) throw new ValidationError(issues);
   const policies = await normalizePolicies(input.policies ?? []);
+  assertServable(policies);
   return write(ctx, async (scope) => {
     const [api] = await scope.tx.select({ id: apis.id }).from(apis).where(eq(apis.id, input.apiId));
     if (!api) throw new NotFoundError('Api', input.apiId);
@@ -101,6 +109,7 @@ export async function updatePlan(ctx: DomainContext, id: string, given: UpdatePl
   validateCommon(input, issues);
   if (issues.length > 0) throw new ValidationError(issues);
   const policies = input.policies == null ? null : await normalizePolicies(input.policies);
+  if (policies !== null) assertServable(policies);
   return write(ctx, async (scope) => {
     const before = await lockPlan(scope, id);
     // null selectionRule clears it (a change); null elsewhere means "leave as is".

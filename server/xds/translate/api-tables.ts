@@ -1,5 +1,5 @@
 import type { DeployedApi, DeployedPlan } from '../../domain/deployment-model.ts';
-import { policyFilters, policyKindOf } from '../../policies/index.ts';
+import { policyFilters, policyKindOf, policyKinds } from '../../policies/index.ts';
 import type { AttachmentContext } from '../../policies/kind.ts';
 import { quotaFromSettings } from '../../policies/throttle.ts';
 import type { IrCluster, IrPlan, IrPolicy, IrTables, PolicyKind, RouteSettingsByKind } from '../ir.ts';
@@ -57,8 +57,11 @@ export function emptyTables(): IrTables {
 /** Statuses that carry traffic: a deprecated plan still serves its subscribers. */
 const servingStatuses = new Set(['PUBLISHED', 'DEPRECATED']);
 
-/** What a plan may carry as its own policies: they run for requests it admits (docs/plan-selection.md). */
-const planPolicyKinds: ReadonlySet<PolicyKind> = new Set(['throttle', 'set-headers', 'basic-auth']);
+/**
+ * What a plan may carry as its own policies: they run for requests it admits (docs/plan-selection.md). The kinds
+ * say so themselves (`attachTo`), the same rule the domain refuses other plan policies with.
+ */
+const planPolicyKinds: ReadonlySet<PolicyKind> = new Set(policyKinds.filter((kind) => policyFilters[kind].definition?.attachTo.includes('plan')));
 
 export function buildApiTables(api: DeployedApi, index: ModelIndex, modules: Readonly<Record<string, { sha256: string }>>, problems: Problem[]): ApiTables {
   const planPath = (plan: DeployedPlan) => `plans[${plan.id}]`;

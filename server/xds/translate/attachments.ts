@@ -20,6 +20,8 @@ function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, params:
  * Attachments (`spec.policies`, an operation's, a plan's) as IR policies, in order. Anything the data plane
  * could not enforce exactly is an error, so the API is left out rather than served with a policy missing:
  * a policy with no module, a module the control plane does not serve, an execution condition, bad params.
+ * The domain refuses all of these at write time (server/domain/policy-registry.ts), so apart from a module not
+ * served and context the API lacks (docs/xds.md) this is a guard that should never fire.
  */
 export function resolveAttachments(
   policies: readonly ModelPolicy[],

@@ -43,19 +43,20 @@ describe.each(shapeDrivers)('deploymentStatus (%s)', (driver) => {
   });
 
   it('names an API the data planes cannot serve, and still serves the others', async () => {
-    // cors has a registry definition but no module yet: the translator leaves the API out, failing closed.
+    // Configuration the data planes cannot serve is refused at write time; what is left is runtime: here a JWKS URL
+    // that answers nothing, so the jwt policy has no key and the API is left out (failing closed).
     const res = await t.graphql<{ createApi: { __typename: string; message?: string } }>(
       createApi,
-      apiInput('cors-api', [{ name: 'cors', version: 'v1', params: { allowedOrigins: ['https://example.com'] } }]),
+      apiInput('keyless-jwt-api', [{ name: 'jwt', version: 'v1', params: { jwksUrl: 'http://127.0.0.1:9/jwks.json' } }]),
     );
     expect(res.data?.createApi.__typename).toBe('CreateApiPayload');
     await t.platform.rebuildSnapshot();
     const status = await t.graphql<StatusData>(statusQuery);
-    const problem = status.data?.deploymentStatus.problems.find((p) => p.api === 'cors-api');
-    expect(problem?.severity).toBe('error');
+    const problem = status.data?.deploymentStatus.problems.find((p) => p.api === 'keyless-jwt-api');
+    expect(problem).toMatchObject({ severity: 'error', path: 'spec.policies[0].params.jwksUrl' });
     const routes = JSON.stringify(t.platform.snapshots.current()?.resources.routeConfiguration);
     expect(routes).toContain('good-api/GET/');
-    expect(routes).not.toContain('cors-api/GET/');
+    expect(routes).not.toContain('keyless-jwt-api/GET/');
   });
 
   it('is refused to consumers', async () => {

@@ -133,13 +133,14 @@ describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
       security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x_api_key' } },
       policies: [
         { name: 'api-key', version: 'v1', params: { key: 'api_key', in: 'header' } },
-        { name: 'jwt', version: 'v1', params: { header: 'x_token' } },
+        { name: 'jwt', version: 'v1', params: { header: 'x_token', jwksUrl: 'https://idp.example/jwks.json' } },
       ],
     });
     expect(result.__typename).toBe('ValidationError');
-    expect(result.issues?.map((i) => i.path).sort()).toEqual(['policies[0].params.key', 'policies[1].params.header', 'security.apiKey.keyName']);
-    expect(result.issues?.every((i) => i.message.includes('underscore'))).toBe(true);
-    const query = await create({ security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'api_key' } }, policies: [{ name: 'api-key', version: 'v1', params: { key: 'api_key', in: 'query' } }] });
+    // api-key and jwt cannot be plan policies at all (they authenticate before a plan is chosen): refused at .name too.
+    expect(result.issues?.map((i) => i.path).sort()).toEqual(['policies[0].name', 'policies[0].params.key', 'policies[1].name', 'policies[1].params.header', 'security.apiKey.keyName']);
+    expect(result.issues?.filter((i) => !i.path.endsWith('.name')).every((i) => i.message.includes('underscore'))).toBe(true);
+    const query = await create({ security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'api_key' } } });
     expect(query.__typename).toBe('CreatePlanPayload');
   });
 
@@ -195,10 +196,10 @@ describe.each(shapeDrivers)('GraphQL plans (%s)', (driver) => {
     const { plan } = await create({});
     const res = await t.graphql<{ updatePlan: PlanResult }>(
       updatePlanMutation,
-      { input: { id: plan!.id, security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'key' } }, policies: [{ name: 'cors', version: 'v1', params: { allowedOrigins: ['*'] } }] } },
+      { input: { id: plan!.id, security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'key' } }, policies: [{ name: 'set-headers', version: 'v1', params: { request: { headers: [{ name: 'x-tier', value: 'gold' }] } } }] } },
       publisher,
     );
-    expect(res.data?.updatePlan.plan).toMatchObject({ security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'key', propagateKey: false } }, policies: [{ name: 'cors' }] });
+    expect(res.data?.updatePlan.plan).toMatchObject({ security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'key', propagateKey: false } }, policies: [{ name: 'set-headers' }] });
   });
 
   it('refuses backwards transitions and a second publish', async () => {

@@ -89,7 +89,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
         ];
         i.spec.vhosts = { main: 'api.example.com', sandbox: 'sandbox.example.com' };
         i.spec.subscriptionPlans = ['Gold', 'Silver'];
-        i.spec.operations[0]!.policies = [{ name: 'basic-ratelimit', version: 'v1', executionCondition: 'true', params: { limits: [{ requests: 5, duration: '1m' }] } }];
+        i.spec.operations[0]!.policies = [{ name: 'basic-ratelimit', version: 'v1', executionCondition: '', params: { limits: [{ requests: 5, duration: '1m' }] } }];
       });
       const api = await createApi(publisher, input);
       expect(api).toMatchObject({
@@ -116,7 +116,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       expect(api.deployedAt).toBeInstanceOf(Date);
       expect(api.policies).toEqual([{ ...input.spec.policies![0], executionCondition: null }]);
       expect(api.operations.map((o) => `${o.method} ${o.path}`)).toEqual(input.spec.operations.map((o) => `${o.method} ${o.path}`));
-      expect(api.operations[0]!.policies).toEqual([{ name: 'basic-ratelimit', version: 'v1', executionCondition: 'true', params: { limits: [{ requests: 5, duration: '1m' }] } }]);
+      expect(api.operations[0]!.policies).toEqual([{ name: 'basic-ratelimit', version: 'v1', executionCondition: '', params: { limits: [{ requests: 5, duration: '1m' }] } }]);
       expect(resolvedContext(api)).toBe(input.spec.context.replace('$version', 'v1.0'));
       expect(await getApi(admin, api.handle)).toEqual(api);
       expect(await getApi(admin, api.id)).toEqual(api);

@@ -271,7 +271,7 @@ describe.each(drivers)('plans (%s)', (driver) => {
           policies: [
             { name: 'throttle', version: 'v1', params: { limits: [{ requests: 0, duration: '1m' }] } },
             { name: 'teleport', version: 'v1' },
-            { name: 'cors', version: '1.0.0', params: { allowedOrigins: ['*'] } },
+            { name: 'set-headers', version: '1.0.0', params: { request: { headers: [{ name: 'x-a', value: '1' }] } } },
           ],
         }),
       );

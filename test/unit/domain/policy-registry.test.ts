@@ -12,14 +12,14 @@ import { durationWholeMs } from '../../../server/xds/translate/durations.ts';
 const at = 'spec.policies[0]';
 
 function issuesOf(name: unknown, params: unknown, version: unknown = 'v1') {
-  return validatePolicyAttachment({ name, version, params }, at);
+  return validatePolicyAttachment({ name, version, params }, at, 'api');
 }
 
 describe('policy registry', () => {
-  it('holds the catalogue of the design brief with its aliases', () => {
+  it('holds the catalogue of the design brief with its aliases, only kinds with a module', () => {
     expect(policyDefinitions.map((d) => d.name)).toEqual([
       'api-key', 'jwt', 'set-headers', 'throttle', 'subscription-validation',
-      'basic-auth', 'cors', 'respond', 'host-rewrite', 'oauth2',
+      'basic-auth', 'oauth2',
     ]);
     expect(canonicalPolicyName('api-key-auth')).toBe('api-key');
     expect(canonicalPolicyName('jwt-auth')).toBe('jwt');
@@ -54,7 +54,7 @@ describe('policy registry', () => {
   });
 
   it('reports a missing name and version when they are absent', () => {
-    const issues = validatePolicyAttachment({ name: undefined, version: '' }, at);
+    const issues = validatePolicyAttachment({ name: undefined, version: '' }, at, 'api');
     expect(issues.map((i) => i.path)).toEqual([`${at}.name`, `${at}.version`]);
   });
 
@@ -69,7 +69,7 @@ describe('policy registry', () => {
   });
 
   it('rejects a major version the registry does not have when it is v2', () => {
-    expect(issuesOf('jwt', {}, 'v2')).toEqual([{ path: `${at}.version`, message: "Policy 'jwt' has no version v2; available: v1" }]);
+    expect(issuesOf('jwt', { jwksUrl: 'https://idp.example/jwks.json' }, 'v2')).toEqual([{ path: `${at}.version`, message: "Policy 'jwt' has no version v2; available: v1" }]);
   });
 
   it('reports params.key when api-key has no key', () => {
@@ -112,10 +112,22 @@ describe('policy registry', () => {
     expect(issues.map((i) => i.path)).toEqual([`${at}.params.jwksUrl`, `${at}.params.algorithms[0]`]);
   });
 
+  it('refuses names no data plane serves (cors, respond, host-rewrite) at .name', () => {
+    for (const name of ['cors', 'respond', 'host-rewrite']) {
+      expect(issuesOf(name, {})).toEqual([{ path: `${at}.name`, message: expect.stringContaining(`Unknown policy '${name}'`) }]);
+    }
+  });
+
+  it('refuses a kind where it cannot be attached, and any execution condition', () => {
+    const planIssues = (name: string, params: unknown) => validatePolicyAttachment({ name, version: 'v1', params }, 'policies[0]', 'plan');
+    expect(planIssues('api-key', { in: 'header', key: 'x-key' })).toEqual([{ path: 'policies[0].name', message: expect.stringContaining('cannot be attached to a plan') }]);
+    expect(planIssues('throttle', { planQuota: true })).toEqual([]);
+    expect(validatePolicyAttachment({ name: 'throttle', version: 'v1', executionCondition: 'request.method == "GET"', params: { planQuota: true } }, at, 'operation'))
+      .toEqual([{ path: `${at}.executionCondition`, message: expect.stringContaining('not supported') }]);
+    expect(validatePolicyAttachment({ name: 'throttle', version: 'v1', executionCondition: '', params: { planQuota: true } }, at, 'operation')).toEqual([]);
+  });
+
   it('checks the remaining catalogue entries', () => {
-    expect(issuesOf('cors', { allowedOrigins: [] }).map((i) => i.path)).toEqual([`${at}.params.allowedOrigins`]);
-    expect(issuesOf('respond', { statusCode: 700 }).map((i) => i.path)).toEqual([`${at}.params.statusCode`]);
-    expect(issuesOf('host-rewrite', {}).map((i) => i.path)).toEqual([`${at}.params.host`]);
     expect(issuesOf('oauth2', {}).map((i) => i.path)).toEqual([`${at}.params.authorizationServerId`]);
     expect(issuesOf('basic-auth', { realm: 'apis' }).map((i) => i.path)).toEqual([`${at}.params.users`]);
     expect(issuesOf('basic-auth', { realm: 'apis', users: [{ username: 'alice', password: 'wonderland' }] })).toEqual([]);

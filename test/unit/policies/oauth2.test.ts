@@ -69,7 +69,7 @@ describe('oauth2 filter: authorization servers', () => {
 });
 
 describe('oauth2 filter: plans and clients', () => {
-  it('takes the first plan\u2019s server and options and lists every OAuth2 plan in order', () => {
+  it('takes the first plan\u2019s options and lists every OAuth2 plan and its server in order', () => {
     const { settings, issues } = oauth2SettingsFromPlan(
       [
         { id: 'pln_gold', name: 'Gold', security: { oauth2: oauth2({ propagateAuthHeader: true, clientIdClaim: 'cid', extractClaims: [{ claim: 'email', header: 'X-Email' }] }) } },
@@ -81,7 +81,7 @@ describe('oauth2 filter: plans and clients', () => {
     );
     expect(issues).toEqual([]);
     expect(settings).toEqual({
-      server: SERVER_A,
+      servers: [SERVER_A],
       plans: ['pln_gold', 'pln_silver'],
       clients: 'books',
       optional: true,
@@ -94,25 +94,29 @@ describe('oauth2 filter: plans and clients', () => {
     });
   });
 
-  it('reports OAuth2 plans of one API that use different authorization servers', () => {
-    const { issues } = oauth2SettingsFromPlan(
+  it('lists every authorization server of the OAuth2 plans, in plan order, once each', () => {
+    const { settings, issues } = oauth2SettingsFromPlan(
       [
         { id: 'pln_a', name: 'A', security: { oauth2: oauth2() } },
         { id: 'pln_b', name: 'B', security: { oauth2: oauth2({ authorizationServerId: SERVER_B }) } },
+        { id: 'pln_c', name: 'C', security: { oauth2: oauth2() } },
       ],
       null,
       false,
     );
-    expect(issues.map((i) => i.path)).toEqual(['plans[pln_b].security.oauth2.authorizationServerId']);
+    expect(issues).toEqual([]);
+    expect(settings.servers).toEqual([SERVER_A, SERVER_B]);
+    expect(settings.plans).toEqual(['pln_a', 'pln_b', 'pln_c']);
   });
 
-  it('gives each plan its selection rule and scopes', () => {
+  it('gives each plan its authorization server, selection rule and scopes', () => {
     expect(oauth2PlanConfig({ selectionRule: 'claims.tier == "gold"', security: { oauth2: oauth2({ requiredScopes: ['a', 'b'], strictScopes: true }) } })).toEqual({
+      server: SERVER_A,
       rule: 'claims.tier == "gold"',
       scopes: ['a', 'b'],
       scopesMode: 'all',
     });
-    expect(oauth2PlanConfig({ selectionRule: null, security: { oauth2: oauth2() } })).toEqual({ rule: null, scopes: null, scopesMode: 'any' });
+    expect(oauth2PlanConfig({ selectionRule: null, security: { oauth2: oauth2() } })).toEqual({ server: SERVER_A, rule: null, scopes: null, scopesMode: 'any' });
   });
 });
 
@@ -132,7 +136,7 @@ describe('oauth2 filter: attachments', () => {
     expect(oauth2Filter.fromParams({ authorizationServerId: SERVER_A, requiredScopes: ['r'], strictScopes: true, claimsToHeaders: [{ claim: 'sub', header: 'X-Sub' }], propagateCredential: true }, ctx)).toEqual({
       ok: true,
       settings: {
-        server: SERVER_A,
+        servers: [SERVER_A],
         plans: ['pln_gold'],
         clients: 'books',
         optional: false,
@@ -202,7 +206,7 @@ describe('oauth2 filter: plugin configuration', () => {
     expect(Object.keys(config.servers as object)).toEqual([SERVER_A]);
     expect(Object.keys(config.plans as object)).toEqual(['pln_gold', 'pln_silver']);
     expect(config.routes).toEqual({
-      'books/GET/books': { server: SERVER_A, plans: ['pln_gold', 'pln_silver'], clients: 'books', optional: false, header: 'authorization', propagateToken: false, claimsToHeaders: null },
+      'books/GET/books': { servers: [SERVER_A], plans: ['pln_gold', 'pln_silver'], clients: 'books', optional: false, header: 'authorization', propagateToken: false, claimsToHeaders: null },
     });
   });
 

@@ -280,9 +280,9 @@ describe('plan selection (translator)', () => {
     const settings = route().settings;
     expect([settings['api-key']?.optional, settings.jwt?.optional, settings.oauth2?.optional]).toEqual([true, true, true]);
     expect([settings['api-key']?.plans, settings.jwt?.plans, settings.oauth2?.plans]).toEqual([['pln_key'], ['pln_jwt'], ['pln_oauth']]);
-    expect(settings.oauth2).toMatchObject({ server: 'as_1', clients: 'shop' });
+    expect(settings.oauth2).toMatchObject({ servers: ['as_1'], clients: 'shop' });
     expect(settings.plan).toEqual({ plans: ['pln_key', 'pln_jwt', 'pln_oauth'], challenges: ['ApiKey header="x-api-key"', 'Bearer'] });
-    expect(ir.tables.oauth2Plans).toEqual({ pln_oauth: { rule: null, scopes: ['read'], scopesMode: 'any' } });
+    expect(ir.tables.oauth2Plans).toEqual({ pln_oauth: { server: 'as_1', rule: null, scopes: ['read'], scopesMode: 'any' } });
     expect(ir.tables.oauth2Clients.shop).toEqual({ svc: [{ applicationId: 'app_2', subscriptionId: 'sub_o', plan: 'pln_oauth', active: true }] });
     expect(ir.clusters.map((c) => c.name)).toContain('apip/oauth2/as_1');
     const chain = await servedChain(model);

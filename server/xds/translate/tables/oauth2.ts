@@ -93,8 +93,9 @@ export const oauth2Tables: TablesStep = {
   implied(input, { ctx }) {
     const oauth2Plans = input.ofType('OAUTH2');
     if (oauth2Plans.length === 0 || !input.served('oauth2', input.planPath(oauth2Plans[0]!))) return null;
+    // Plans naming different authorization servers share the route: it lists all their servers (docs/policies.md#oauth2).
     const implied = oauth2SettingsFromPlan(oauth2Plans, ctx.oauth2Clients, input.optional);
-    for (const issue of implied.issues) input.error(issue.path.startsWith('plans[') ? issue.path : `${input.planPath(oauth2Plans[0]!)}.${issue.path}`, issue.message);
+    for (const issue of implied.issues) input.error(`${input.planPath(oauth2Plans[0]!)}.${issue.path}`, issue.message);
     return { kind: 'oauth2', source: 'plan', settings: implied.settings };
   },
 };
