@@ -25,18 +25,19 @@ export const servingPlanStatuses = ['PUBLISHED', 'DEPRECATED'] as const;
 export interface ReachabilityInput {
   accessMode: AccessMode;
   isDeployed: boolean;
-  /** The API has at least one PUBLISHED or DEPRECATED plan. */
-  hasServingPlan: boolean;
+  /** The security types of the API's PUBLISHED or DEPRECATED plans (one entry per plan, or per type). */
+  servingPlanTypes: readonly string[];
   /** A private API admits only applications with a contract, which needs a plan. */
   isPrivate: boolean;
 }
 
 /**
  * The one access rule: serving plans govern; without one, an OPEN public API is open and any other API is closed
- * (a private API admits only contracted applications, and there is no contract without a plan).
+ * (a private API admits only contracted applications, and there is no contract without a plan). On a private API a
+ * KEYLESS plan admits no one (only contracts pass, and a keyless request names no application), so it does not count.
  */
-export function reachabilityOf({ accessMode, isDeployed, hasServingPlan, isPrivate }: ReachabilityInput): Reachability {
+export function reachabilityOf({ accessMode, isDeployed, servingPlanTypes, isPrivate }: ReachabilityInput): Reachability {
   if (!isDeployed) return 'NOT_DEPLOYED';
-  if (hasServingPlan) return 'PLANS';
+  if (servingPlanTypes.some((type) => !isPrivate || type !== 'KEYLESS')) return 'PLANS';
   return accessMode === 'OPEN' && !isPrivate ? 'OPEN' : 'CLOSED';
 }

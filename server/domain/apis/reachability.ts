@@ -1,5 +1,5 @@
 import type { DomainContext } from '../context.ts';
-import { apisWithServingPlans } from '../plans/index.ts';
+import { servingPlanTypesOfApis } from '../plans/index.ts';
 import { type Reachability, reachabilityOf } from '../reachability.ts';
 import type { Api } from './model.ts';
 
@@ -9,8 +9,8 @@ import type { Api } from './model.ts';
  * actor has already read.
  */
 export async function loadApiReachability(ctx: DomainContext, apis: readonly Pick<Api, 'id' | 'accessMode' | 'deploymentState' | 'visibility'>[]): Promise<Reachability[]> {
-  const serving = await apisWithServingPlans(ctx.db, apis.map((api) => api.id));
+  const serving = await servingPlanTypesOfApis(ctx.db, apis.map((api) => api.id));
   return apis.map((api) =>
-    reachabilityOf({ accessMode: api.accessMode, isDeployed: api.deploymentState === 'deployed', hasServingPlan: serving.has(api.id), isPrivate: api.visibility === 'private' }),
+    reachabilityOf({ accessMode: api.accessMode, isDeployed: api.deploymentState === 'deployed', servingPlanTypes: serving.get(api.id) ?? [], isPrivate: api.visibility === 'private' }),
   );
 }

@@ -17,5 +17,5 @@ export {
   planValidations,
   type UpdatePlanInput,
 } from './model.ts';
-export { apisWithServingPlans, getPlan, listPlans, listPlansForApis, loadPlans } from './reads.ts';
+export { getPlan, servingPlanTypesOfApis, listPlans, listPlansForApis, loadPlans } from './reads.ts';
 export { createPlan, deletePlan, deletePlansOfApi, updatePlan } from './writes.ts';

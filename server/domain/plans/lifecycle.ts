@@ -7,6 +7,7 @@ import { validatePolicyAttachment } from '../policy-registry.ts';
 import { newId } from '../ids.ts';
 import { closeSubscriptionsOfPlan } from '../subscriptions/index.ts';
 import { insertPolicies, isLocked, lockPlan, type Plan, type PlanStatus, reload } from './model.ts';
+import { assertRouteWideOptionsAgree } from './route-wide-options.ts';
 
 /** Allowed moves of the one-way lifecycle; anything else (including backwards) is an InvalidTransitionError. */
 const transitions: Record<PlanStatus, readonly PlanStatus[]> = {
@@ -40,10 +41,11 @@ async function transition(ctx: DomainContext, id: string, to: PlanStatus, extra?
  * Params were checked when stored (and are read masked here), so only names, places and conditions are checked.
  */
 export function publishPlan(ctx: DomainContext, id: string): Promise<Plan> {
-  return transition(ctx, id, 'PUBLISHED', async (_scope, plan) => {
+  return transition(ctx, id, 'PUBLISHED', async (scope, plan) => {
     const issues = plan.policies.flatMap((p, i) => validatePolicyAttachment({ name: p.name, version: p.version, executionCondition: p.executionCondition }, `policies[${i}]`, 'plan'));
     const unservable = issues.filter((issue) => !issue.path.includes('.params'));
     if (unservable.length > 0) throw new ValidationError(unservable);
+    await assertRouteWideOptionsAgree(scope, plan);
   });
 }
 

@@ -7,6 +7,7 @@ import { apiVisibleTo, canReadPlanStatus, consumerPlanStatuses } from '../access
 import { hydrate, type Plan, type PlanFilters } from './model.ts';
 import { servingPlanStatuses } from '../reachability.ts';
 import type { Executor } from '../../db/client.ts';
+import type { PlanSecurityType } from '../plan-security.ts';
 
 /**
  * Which of these APIs the actor may see. Consumers: deployed public APIs and private ones an application
@@ -64,11 +65,13 @@ export async function listPlans(ctx: DomainContext, apiId: string, filters: Plan
  * Which of these APIs have a plan that carries traffic (PUBLISHED or DEPRECATED), one query: the input of
  * reachability (domain/reachability.ts). No visibility check: callers pass APIs the actor already read.
  */
-export async function apisWithServingPlans(db: Executor, apiIds: readonly string[]): Promise<Set<string>> {
-  if (apiIds.length === 0) return new Set();
+export async function servingPlanTypesOfApis(db: Executor, apiIds: readonly string[]): Promise<Map<string, PlanSecurityType[]>> {
+  const types = new Map<string, PlanSecurityType[]>();
+  if (apiIds.length === 0) return types;
   const rows = await db
-    .selectDistinct({ apiId: plans.apiId })
+    .selectDistinct({ apiId: plans.apiId, security: plans.security })
     .from(plans)
     .where(and(inArray(plans.apiId, [...new Set(apiIds)]), inArray(plans.status, [...servingPlanStatuses])));
-  return new Set(rows.map((r) => r.apiId));
+  for (const row of rows) types.set(row.apiId, [...(types.get(row.apiId) ?? []), row.security]);
+  return types;
 }

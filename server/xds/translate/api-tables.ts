@@ -74,14 +74,13 @@ export function buildApiTables(api: DeployedApi, index: ModelIndex, modules: Rea
   };
 
   // Every serving plan takes part in plan selection. On a private API only contracted applications pass, so a
-  // KEYLESS plan admits no one there: it is left out (and an API left with no plan is not served at all).
+  // KEYLESS plan admits no one there: it is left out, and an API left with no plan is CLOSED (domain/reachability.ts).
   const serving = (index.plansByApi.get(api.id) ?? []).filter((p) => servingStatuses.has(p.status));
   const plans = serving.filter((p) => {
     if (api.visibility !== 'private' || p.security.type !== 'KEYLESS') return true;
     warn(planPath(p), `KEYLESS plan '${p.name}' admits no one on a private API: only applications with a contract pass`);
     return false;
   });
-  if (serving.length > 0 && plans.length === 0) error('plans', 'a private API whose only plans are KEYLESS admits no one; add a plan applications can subscribe to');
   const securityTypes = [...new Set(plans.map((p) => p.security.type))];
   const optional = securityTypes.length > 1;
   const ofType = (type: DeployedPlan['security']['type']) => plans.filter((p) => p.security.type === type);

@@ -99,8 +99,8 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
   for (const api of apis) {
     const apiProblems: Problem[] = [];
     // The one access rule (domain/reachability.ts): no serving plan on a PLANS or private API = every route answers 403.
-    const hasServingPlan = (index.plansByApi.get(api.id) ?? []).some((p) => (servingPlanStatuses as readonly string[]).includes(p.status));
-    const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, hasServingPlan, isPrivate: api.visibility === 'private' });
+    const servingPlanTypes = (index.plansByApi.get(api.id) ?? []).filter((p) => (servingPlanStatuses as readonly string[]).includes(p.status)).map((p) => p.security.type);
+    const reach = reachabilityOf({ accessMode: api.accessMode, isDeployed: true, servingPlanTypes, isPrivate: api.visibility === 'private' });
     const closed = reach === 'CLOSED';
     const apiTables = buildApiTables(api, index, options.modules, apiProblems);
     const apiRoutes = buildApiRoutes(api, apiTables, options.modules, apiProblems, closed);

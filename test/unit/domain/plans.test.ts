@@ -354,6 +354,27 @@ describe.each(drivers)('plans (%s)', (driver) => {
       expect(actions).toEqual(['plan.create', 'plan.publish', 'plan.deprecate', 'plan.close']);
     });
 
+    it('refuses to publish a JWT plan whose route-wide options differ from a serving JWT plan, naming them (OAuth2 plans: the same rule)', async () => {
+      const apiId = await insertApi(`route-wide-${driver}`, 'public');
+      const jwt = (options: Record<string, unknown>): PlanSecurityInput => ({ type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', ...options } });
+      const first = await create({ apiId, name: 'Partners', security: jwt({ clientIdClaim: 'azp', extractClaims: [{ claim: 'email', header: 'x-user-email' }] }) });
+      await publishPlan(publisher, first.id);
+      const other = await create({ apiId, name: 'Staff', security: jwt({ clientIdClaim: 'client_id', userClaim: 'email' }) });
+      const before = await counts();
+      expect(await issuePaths(publishPlan(publisher, other.id))).toEqual(['security.jwt.clientIdClaim', 'security.jwt.extractClaims', 'security.jwt.userClaim']);
+      expect(await counts()).toEqual(before);
+      expect((await getPlan(publisher, other.id)).status).toBe('STAGING');
+      // A deprecated plan still serves: it binds the next one the same way; agreeing options publish.
+      await deprecatePlan(publisher, first.id);
+      expect(await issuePaths(publishPlan(publisher, other.id))).toContain('security.jwt.clientIdClaim');
+      const agreeing = await create({ apiId, name: 'Agreeing', security: jwt({ clientIdClaim: 'azp', extractClaims: [{ claim: 'email', header: 'x-user-email' }], leewaySeconds: 5 }) });
+      expect((await publishPlan(publisher, agreeing.id)).status).toBe('PUBLISHED');
+      // Plans of another type, and closed plans, do not count.
+      await closePlan(publisher, first.id);
+      await closePlan(publisher, agreeing.id);
+      expect((await publishPlan(publisher, other.id)).status).toBe('PUBLISHED');
+    });
+
     it('closes a STAGING or PUBLISHED plan directly', async () => {
       expect((await closePlan(publisher, (await create()).id)).status).toBe('CLOSED');
       const published = await publishPlan(publisher, (await create()).id);

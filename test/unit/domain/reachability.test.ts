@@ -3,16 +3,20 @@ import { reachabilityOf } from '../../../server/domain/reachability.ts';
 
 describe('reachabilityOf (the one access rule, docs/plan-selection.md)', () => {
   it.each([
-    ['PLANS', true, true, false, 'PLANS'],
-    ['OPEN', true, true, false, 'PLANS'],
-    ['PLANS', true, false, false, 'CLOSED'],
-    ['OPEN', true, false, false, 'OPEN'],
-    // Private: only contracted applications, and a contract needs a plan.
-    ['OPEN', true, false, true, 'CLOSED'],
-    ['OPEN', true, true, true, 'PLANS'],
-    ['PLANS', false, true, false, 'NOT_DEPLOYED'],
-    ['OPEN', false, false, false, 'NOT_DEPLOYED'],
-  ] as const)('a %s API (deployed: %s, serving plan: %s, private: %s) is %s', (accessMode, isDeployed, hasServingPlan, isPrivate, expected) => {
-    expect(reachabilityOf({ accessMode, isDeployed, hasServingPlan, isPrivate })).toBe(expected);
+    ['PLANS', true, ['API_KEY'], false, 'PLANS'],
+    ['OPEN', true, ['API_KEY'], false, 'PLANS'],
+    ['PLANS', true, [], false, 'CLOSED'],
+    ['OPEN', true, [], false, 'OPEN'],
+    ['PLANS', true, ['KEYLESS'], false, 'PLANS'],
+    // Private: only contracted applications, and a contract needs a plan; a KEYLESS plan admits no one there.
+    ['OPEN', true, [], true, 'CLOSED'],
+    ['OPEN', true, ['JWT'], true, 'PLANS'],
+    ['PLANS', true, ['KEYLESS'], true, 'CLOSED'],
+    ['OPEN', true, ['KEYLESS', 'KEYLESS'], true, 'CLOSED'],
+    ['PLANS', true, ['KEYLESS', 'OAUTH2'], true, 'PLANS'],
+    ['PLANS', false, ['API_KEY'], false, 'NOT_DEPLOYED'],
+    ['OPEN', false, [], false, 'NOT_DEPLOYED'],
+  ] as const)('a %s API (deployed: %s, serving plans: %j, private: %s) is %s', (accessMode, isDeployed, servingPlanTypes, isPrivate, expected) => {
+    expect(reachabilityOf({ accessMode, isDeployed, servingPlanTypes, isPrivate })).toBe(expected);
   });
 });

@@ -348,7 +348,7 @@ describe('plan selection (translator)', () => {
     expect(problems).toEqual([expect.objectContaining({ severity: 'error', api: 'shop', path: 'plans[pln_keyed].policies[1]' })]);
   });
 
-  it('admits no one through a KEYLESS plan of a private API, and leaves out a private API with only KEYLESS plans', () => {
+  it('admits no one through a KEYLESS plan of a private API, and closes a private API with only KEYLESS plans', () => {
     const mixed = irOf(shop([keylessPlan('pln_free', 0), apiKeyPlan('pln_keyed', 1)], {}, { visibility: 'private' }));
     expect(mixed.problems).toEqual([expect.objectContaining({ severity: 'warning', path: 'plans[pln_free]' })]);
     expect(mixed.route().plans).toEqual(['pln_keyed']);
@@ -356,12 +356,12 @@ describe('plan selection (translator)', () => {
     expect(mixed.route().settings.plan).toEqual({ plans: ['pln_keyed'], challenges: ['ApiKey header="x-api-key"'] });
     expect(mixed.ir.tables.selectionPlans).not.toHaveProperty('pln_free');
 
+    // Served CLOSED (every route answers 403 without the upstream), not left out: one access rule (domain/reachability.ts).
     const keylessOnly = irOf(shop([keylessPlan('pln_free', 0)], {}, { visibility: 'private' }));
-    expect(keylessOnly.ir.routes).toEqual([]);
-    expect(keylessOnly.problems.map((p) => [p.severity, p.path])).toEqual([
-      ['error', 'plans'],
-      ['warning', 'plans[pln_free]'],
-    ]);
+    expect(keylessOnly.ir.routes.length).toBeGreaterThan(0);
+    expect(keylessOnly.ir.routes.every((route) => route.destination.kind === 'reply' && route.destination.status === 403)).toBe(true);
+    expect(Object.values(keylessOnly.ir.reachability)).toEqual(['CLOSED']);
+    expect(keylessOnly.problems.map((p) => [p.severity, p.path])).toEqual([['warning', 'plans[pln_free]']]);
   });
 
   it('fails closed when the plan module is not served', () => {
