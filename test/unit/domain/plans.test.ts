@@ -354,7 +354,7 @@ describe.each(drivers)('plans (%s)', (driver) => {
       expect(actions).toEqual(['plan.create', 'plan.publish', 'plan.deprecate', 'plan.close']);
     });
 
-    it('refuses to publish a JWT plan whose route-wide options differ from a serving JWT plan, naming them (OAuth2 plans: the same rule)', async () => {
+    it('refuses to publish a JWT or API_KEY plan whose route-wide options differ from a serving plan of its type, naming them (OAuth2: the same rule)', async () => {
       const apiId = await insertApi(`route-wide-${driver}`, 'public');
       const jwt = (options: Record<string, unknown>): PlanSecurityInput => ({ type: 'JWT', jwt: { keyResolver: 'GATEWAY_KEYS', ...options } });
       const first = await create({ apiId, name: 'Partners', security: jwt({ clientIdClaim: 'azp', extractClaims: [{ claim: 'email', header: 'x-user-email' }] }) });
@@ -373,6 +373,11 @@ describe.each(drivers)('plans (%s)', (driver) => {
       await closePlan(publisher, first.id);
       await closePlan(publisher, agreeing.id);
       expect((await publishPlan(publisher, other.id)).status).toBe('PUBLISHED');
+      // API_KEY plans read the key in one place per route.
+      const header = await create({ apiId, name: 'Header key', security: { type: 'API_KEY', apiKey: { keyLocation: 'HEADER', keyName: 'x-api-key' } } });
+      await publishPlan(publisher, header.id);
+      const query = await create({ apiId, name: 'Query key', security: { type: 'API_KEY', apiKey: { keyLocation: 'QUERY', keyName: 'apikey' } } });
+      expect(await issuePaths(publishPlan(publisher, query.id))).toEqual(['security.apiKey.keyLocation', 'security.apiKey.keyName']);
     });
 
     it('closes a STAGING or PUBLISHED plan directly', async () => {
