@@ -12,7 +12,7 @@ type Final = { action: 'continue' } | LocalReply;
 /** What a stream needs from its plugin (implemented in plugin.ts). */
 export interface StreamHost {
   /** Calls `callback(a, b, c)` on `vm` in `scope` (fixed arity: no closure or argument array per call); 'trap'
-   *  when it trapped (the VM is then replaced). */
+   *  when it trapped (the VM is then failed: see plugin.ts). */
   runInStream(vm: PluginVm, scope: CallScope, callback: GuestCallback, a: number, b: number, c: number): number | undefined | 'trap';
   readonly isConfigured: boolean;
   /** The VM failed (trapped) while serving: every stream fails closed until the plugin is replaced. */

@@ -72,7 +72,7 @@ export interface LoadPluginOptions {
   sharedData?: SharedDataStore;
   /** @default the process-wide queues */
   queues?: SharedQueues;
-  /** Linear memory beyond this fails the request and replaces the VM. @default 128 MiB */
+  /** Linear memory beyond this fails the VM, as a trap does. @default 128 MiB */
   maxMemoryBytes?: number;
 }
 
