@@ -35,8 +35,9 @@ interface Normalized {
 function normalizeOurs(outcome: RecordedOutcome): Normalized {
   if (outcome.action !== 'localReply') return { kind: outcome.action };
   if (outcome.details === 'wasm_stalled') return { kind: 'stalled' };
-  // Kept with its status: ours answers 500 and replaces the VM, Envoy fails the stream with 503 (and later ones).
-  if (outcome.details === 'wasm_trap' || outcome.details === 'wasm_fail_closed') return { kind: 'vmFailed', status: outcome.status };
+  // Kept with its status: ours fails the VM as cpp-host does (503 `wasm_fail_stream`, and later requests too); a
+  // refused configuration answers 500 here, where Envoy rejects the configuration.
+  if (outcome.details === 'wasm_fail_stream' || outcome.details === 'wasm_fail_closed') return { kind: 'vmFailed', status: outcome.status };
   return { kind: 'localReply', status: outcome.status, body: outcome.body, headers: outcome.headers };
 }
 

@@ -2,8 +2,8 @@
 // (request headers, request body) in chain order, encoder callbacks (response headers, response body) in reverse
 // order; https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters#filter-ordering
 // The first local reply stops the chain and the upstream is not called; a local reply of the request phase
-// (headers or body) then goes through the response callbacks of the filters before the one that replied, last to
-// first, as Envoy's encoder filters see local replies (encode-local-reply.ts). A filter that failed to load answers
+// (headers or body) then goes through the response callbacks of the filter that replied and of those before it,
+// last to first, as Envoy's sendLocalReplyViaFilterChain does (encode-local-reply.ts). A filter that failed to load answers
 // in its place in the chain. Every phase is synchronous unless a filter pauses (awaits an http_call).
 // The gateway runs the headers phases and the end of streams in batches per event-loop turn (requestHeadersBatched,
 // responseHeadersBatched, done): each request sees exactly the callbacks it would alone, in the same order, but the
@@ -128,10 +128,10 @@ export class FilterChainRun {
     const endOfStream = this.batchEndOfStream;
     const outcome = guarded(streams[position] as HttpStream, true, headers, endOfStream);
     if (outcome instanceof Promise) this.batchOutcome = outcome;
-    else if (outcome.action === 'localReply') this.batchOutcome = encodeLocalReplyThrough(streams, position, outcome);
+    else if (outcome.action === 'localReply') this.batchOutcome = encodeLocalReplyThrough(streams, position + 1, outcome);
     else if (outcome.action === 'pause') {
       this.batchOutcome = outcome.resume.then((settled) => (settled.action === 'localReply'
-        ? encodeLocalReplyThrough(streams, position, settled)
+        ? encodeLocalReplyThrough(streams, position + 1, settled)
         : this.requestHeadersFrom(position + 1, headers, endOfStream)));
     }
   }
@@ -162,9 +162,9 @@ export class FilterChainRun {
     for (let i = first; i < streams.length; i++) {
       const outcome = (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream);
       if (outcome.action === 'continue') continue;
-      if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i, outcome);
+      if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i + 1, outcome);
       return outcome.resume.then((settled) => (settled.action === 'localReply'
-        ? encodeLocalReplyThrough(streams, i, settled)
+        ? encodeLocalReplyThrough(streams, i + 1, settled)
         : this.requestHeadersFrom(i + 1, headers, endOfStream)));
     }
     // A filter that could not load answers in its place: every filter before it encodes the reply.
@@ -177,7 +177,7 @@ export class FilterChainRun {
     for (let i = 0; i < streams.length; i++) {
       const stream = streams[i] as HttpStream;
       const outcome = stream.onRequestBody(data, endOfStream);
-      if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i, outcome);
+      if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i + 1, outcome);
       if (outcome.action === 'buffer') return { action: 'data', data: null };
       data = stream.requestBody;
     }

@@ -21,6 +21,8 @@ export function sendLocalReply(res: ServerResponse, reply: LocalReply): void {
   }
   const headers = toRawHeaders(reply.headers.filter(([name]) => name !== 'content-length'));
   headers.push('content-length', String(reply.body.length));
+  // Envoy's Utility::sendLocalReply: a body without a content type is text/plain.
+  if (reply.body.length > 0 && !reply.headers.some(([name]) => name.toLowerCase() === 'content-type')) headers.push('content-type', 'text/plain');
   res.writeHead(reply.status, headers);
   res.end(reply.body);
 }

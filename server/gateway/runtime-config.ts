@@ -1,7 +1,7 @@
 // A Snapshot compiled into what the proxy needs per request: the route table of the listener's route
 // configuration, the clusters, and the wasm filter chain with running plugins. Immutable once built; a new
 // snapshot builds a new one. Plugins whose module digest, VM id and configurations are unchanged are taken over
-// from the previous configuration as they are; anything else gets a new plugin (a new VM instance of the cached
+// from the previous configuration as they are, unless their VM failed; anything else gets a new plugin (a new VM instance of the cached
 // module) so requests in flight on the old configuration keep the plugin they started with. Shared data is per VM
 // id in the data plane's registry (BuildDependencies.shared), so counters carry over either way.
 import type { Snapshot } from '../envoy/resources.ts';
@@ -52,7 +52,10 @@ function pluginIdentity(spec: WasmFilterSpec): string {
 
 async function buildFilter(spec: WasmFilterSpec, deps: BuildDependencies, created: Map<string, Plugin>): Promise<ChainFilter | null> {
   const identity = pluginIdentity(spec);
-  const reused = deps.previous?.plugins.get(identity) ?? created.get(identity);
+  // A plugin whose VM failed is not carried over: the swap starts a new one, as cpp-host's
+  // getOrCreateThreadLocalPlugin drops a failed VM from its cache and clones a fresh one for the next plugin.
+  const previous = deps.previous?.plugins.get(identity);
+  const reused = created.get(identity) ?? (previous?.isFailed === true ? undefined : previous);
   const failed = (reason: string): ChainFilter | null => {
     deps.logger.error({ filter: spec.filterName, plugin: spec.pluginName, reason }, 'wasm filter could not be loaded');
     // PluginConfig.fail_open: bypass the filter instead of failing requests.

@@ -205,6 +205,7 @@ export async function loadRecorded(
     get name() { return plugin.name; },
     get vmId() { return plugin.vmId; },
     get isConfigured() { return plugin.isConfigured; },
+    get isFailed() { return plugin.isFailed; },
     get metrics() { return plugin.metrics; },
     reconfigure(configuration) {
       rec.unrenderable('reconfigures the plugin (wasmcheck configures once)');

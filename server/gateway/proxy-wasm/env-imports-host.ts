@@ -131,6 +131,7 @@ export function createHostImports(binding: HostBinding) {
       memory.check(resultPtr, 8);
       const value = services.metrics.get(id >>> 0);
       if (value === undefined) return Status.NotFound;
+      if (value === 'bad_argument') return Status.BadArgument;
       memory.writeU64(resultPtr, value);
       return Status.Ok;
     },

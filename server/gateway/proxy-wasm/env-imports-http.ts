@@ -4,14 +4,26 @@ import { HeaderMap, parsePairs } from './header-map.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
 import type { HeaderList } from './types.ts';
 
-/** The header map `mapType` in the current scope; null = not available now, undefined = unknown map type. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The header map `mapType` in the current scope as Envoy's Context hands it out (getMap when `forWrite`, else
+ * getConstMap): a stream's request or response map only while Envoy holds its pointer (see StreamState), the
+ * access log's copies readable in on_log; nothing on the root context. null = no map now, undefined = unknown type.
+ */
 function headerMap(binding: HostBinding, mapType: number, forWrite: boolean): HeaderMap | null | undefined {
   const scope = binding.scope;
   const stream = scope.stream;
   switch (mapType) {
-    case MapType.RequestHeaders: return stream === null ? null : stream.requestHeaders;
+    case MapType.RequestHeaders:
+      if (stream === null) return null;
+      if (stream.requestHeadersLive) return stream.requestHeaders;
+      return forWrite ? null : stream.readableRequestHeaders;
+    case MapType.ResponseHeaders:
+      if (stream === null) return null;
+      if (stream.responseHeadersLive) return stream.responseHeaders;
+      return forWrite ? null : stream.readableResponseHeaders;
     case MapType.RequestTrailers: return stream === null ? null : stream.requestTrailers;
-    case MapType.ResponseHeaders: return stream === null ? null : stream.responseHeaders;
     case MapType.ResponseTrailers: return stream === null ? null : stream.responseTrailers;
     case MapType.HttpCallResponseHeaders: {
       // Immutable per the spec.
@@ -31,17 +43,12 @@ function headerMap(binding: HostBinding, mapType: number, forWrite: boolean): He
   }
 }
 
-function mapStatus(map: HeaderMap | null | undefined): number {
-  return map === undefined ? Status.BadArgument : Status.NotFound;
-}
-
-/** The buffer `bufferType` in the current scope, or a status when unavailable. */
-/** proxy_add_header_map_value (`replace` false: another value beside those there) and proxy_replace_header_map_value. */
+/** proxy_add_header_map_value (`replace` false: Envoy's addCopy) and proxy_replace_header_map_value (setCopy). */
 function writeHeader(
   binding: HostBinding, mapType: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number, replace: boolean,
 ): number {
   const map = headerMap(binding, mapType, true);
-  if (!map) return mapStatus(map);
+  if (!map) return Status.BadArgument;
   const memory = memoryOf(binding);
   const name = memory.readString(keyPtr, keySize);
   const value = memory.readString(valuePtr, valueSize);
@@ -50,6 +57,7 @@ function writeHeader(
   return Status.Ok;
 }
 
+/** The buffer `bufferType` in the current scope, or a status when unavailable. */
 function buffer(binding: HostBinding, bufferType: number): Uint8Array | number {
   const { stream, httpCallResponse, pluginConfiguration, vmConfiguration } = binding.scope;
   switch (bufferType) {
@@ -74,28 +82,31 @@ function readPairs(binding: HostBinding, ptr: number, size: number): HeaderList 
 export function createHttpStreamImports(binding: HostBinding) {
   return {
     proxy_get_header_map_size(mapType: number, sizePtr: number): number {
-      const map = headerMap(binding, mapType, false);
-      if (!map) return mapStatus(map);
-      memoryOf(binding).writeU32(sizePtr, map.serializedSize());
+      // Envoy: the writable map's byteSize() (names and values, not the serialised pairs).
+      const map = headerMap(binding, mapType, true);
+      if (!map) return Status.BadArgument;
+      memoryOf(binding).writeU32(sizePtr, map.byteSize());
       return Status.Ok;
     },
     proxy_get_header_map_pairs(mapType: number, dataPtr: number, sizePtr: number): number {
       const map = headerMap(binding, mapType, false);
-      if (!map) return mapStatus(map);
-      memoryOf(binding).returnPairs(map, dataPtr, sizePtr);
+      if (map === undefined) return Status.BadArgument;
+      // No map, or an empty one: cpp-host returns empty pairs (no bytes) with Ok.
+      if (map === null || map.size === 0) memoryOf(binding).returnBytes(EMPTY, dataPtr, sizePtr);
+      else memoryOf(binding).returnPairs(map, dataPtr, sizePtr);
       return Status.Ok;
     },
     proxy_set_header_map_pairs(mapType: number, dataPtr: number, size: number): number {
       const map = headerMap(binding, mapType, true);
-      if (!map) return mapStatus(map);
+      if (!map) return Status.BadArgument;
       const pairs = readPairs(binding, dataPtr, size);
       if (pairs === null) return Status.BadArgument;
-      map.setAll(pairs);
+      map.assignPairs(pairs);
       return Status.Ok;
     },
     proxy_get_header_map_value(mapType: number, keyPtr: number, keySize: number, valuePtr: number, valueSizePtr: number): number {
       const map = headerMap(binding, mapType, false);
-      if (!map) return mapStatus(map);
+      if (!map) return map === null && binding.scope.stream?.isLogPhase === true ? Status.NotFound : Status.BadArgument;
       const memory = memoryOf(binding);
       const value = map.first(memory.readString(keyPtr, keySize));
       if (value === undefined) return Status.NotFound;
@@ -110,7 +121,7 @@ export function createHttpStreamImports(binding: HostBinding) {
     },
     proxy_remove_header_map_value(mapType: number, keyPtr: number, keySize: number): number {
       const map = headerMap(binding, mapType, true);
-      if (!map) return mapStatus(map);
+      if (!map) return Status.BadArgument;
       map.remove(memoryOf(binding).readString(keyPtr, keySize));
       return Status.Ok;
     },
@@ -139,12 +150,8 @@ export function createHttpStreamImports(binding: HostBinding) {
       if (stream === null) return Status.NotFound;
       const replacement = memoryOf(binding).copy(dataPtr, dataSize);
       const current = bufferType === BufferType.HttpRequestBody ? stream.requestBody : stream.responseBody;
-      const from = Math.min(start >>> 0, current.length);
-      const to = Math.min(current.length, from + (size >>> 0));
-      const next = new Uint8Array(from + replacement.length + (current.length - to));
-      next.set(current.subarray(0, from), 0);
-      next.set(replacement, from);
-      next.set(current.subarray(to), from + replacement.length);
+      const next = copyFrom(current, start >>> 0, size >>> 0, replacement);
+      if (next === null) return Status.BadArgument;
       if (bufferType === BufferType.HttpRequestBody) stream.requestBody = next;
       else stream.responseBody = next;
       return Status.Ok;
@@ -175,6 +182,9 @@ export function createHttpStreamImports(binding: HostBinding) {
       }
       if (stream === null) return Status.Ok;
       stream.continueRequested = true;
+      // Envoy's Context::continueStream drops its request-side pointers (for either direction): from here the
+      // request map answers BadArgument.
+      stream.requestHeadersLive = false;
       return Status.Ok;
     },
     proxy_close_stream(streamType: number): number {
@@ -194,3 +204,18 @@ export function createHttpStreamImports(binding: HostBinding) {
   };
 }
 
+/** Envoy's Buffer::copyFrom rules for proxy_set_buffer_bytes: (0, 0) prepends, (0, >= length) replaces, a start at
+ *  or past the end appends; anything else (a splice) is refused (null: BadArgument). */
+function copyFrom(current: Uint8Array, start: number, length: number, data: Uint8Array): Uint8Array | null {
+  if (start === 0 && length === 0) return concatBytes(data, current);
+  if (start === 0 && length >= current.length) return data;
+  if (start !== 0 && start >= current.length) return concatBytes(current, data);
+  return null;
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

@@ -13,8 +13,15 @@ function failure(status: number, details: string, message: string): LocalReply {
   };
 }
 
-/** The module trapped (or exceeded its memory) during this request. */
-export const trapReply = (): LocalReply => failure(500, 'wasm_trap', 'Policy failed.');
+/** The VM failed (a trap, or memory beyond the limit) during this request or before it: Envoy's
+ *  Context::failStream answer, fail closed (503, no body, details `wasm_fail_stream`). */
+export const failStreamReply = (): LocalReply => ({
+  action: 'localReply',
+  status: 503,
+  headers: [],
+  body: new Uint8Array(0),
+  details: 'wasm_fail_stream',
+});
 /** The plugin refused its configuration (or its VM failed to start): requests fail closed. */
 export const failClosedReply = (): LocalReply => failure(500, 'wasm_fail_closed', 'Policy is not configured.');
 /** The module paused the stream with nothing pending that could resume it. */

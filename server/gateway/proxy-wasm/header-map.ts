@@ -1,5 +1,7 @@
 // A mutable, ordered header map with Envoy's semantics for proxy-wasm: lowercase names, get joins repeated
-// values with ",", replace drops every value then adds one, remove drops every value.
+// values with ",", add appends ",value" to an existing inline header (Envoy's HeaderMapImpl::addCopy) and adds an
+// entry otherwise (pseudo-headers after the pseudo-headers), replace drops every value then adds one (setCopy with
+// http_set_copy_replace_all_headers), remove drops every value.
 // Stored as two parallel arrays (no tuple per header); names are lowercased once on the way in.
 import { decodeUtf8, encodeUtf8 } from './utf8.ts';
 import type { HeaderList } from './types.ts';
@@ -12,6 +14,25 @@ export function lowerName(name: string): string {
   }
   return name;
 }
+
+/** Envoy's O(1) "inline" headers (envoy/http/header_map.h INLINE_* request and response lists, as wasmcheck
+ *  src/host.cc lists them): adding one that exists appends `,value` to it instead of adding an entry. */
+const INLINE_HEADERS: ReadonlySet<string> = new Set([
+  ':authority', ':method', ':path', ':protocol', ':scheme', ':status', 'x-client-trace-id',
+  'x-envoy-downstream-service-cluster', 'x-envoy-downstream-service-node', 'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-external-address', 'x-envoy-force-trace', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-internal',
+  'x-envoy-ip-tags', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names', 'x-envoy-is-timeout-retry', 'x-envoy-original-path', 'x-envoy-original-url',
+  'x-envoy-upstream-alt-stat-name', 'x-envoy-upstream-rq-timeout-alt-response', 'expect', 'x-forwarded-client-cert',
+  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'grpc-timeout', 'te', 'user-agent',
+  'x-envoy-attempt-count', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-stream-duration-ms', 'connection', 'content-type',
+  'x-envoy-decorator-operation', 'keep-alive', 'proxy-connection', 'proxy-status', 'x-request-id',
+  'transfer-encoding', 'upgrade', 'via', 'content-length', 'date', 'x-envoy-degraded',
+  'x-envoy-immediate-health-check-fail', 'x-envoy-ratelimited', 'x-envoy-upstream-canary',
+  'x-envoy-upstream-healthchecked-cluster', 'location', 'server', 'x-envoy-upstream-service-time',
+  'x-envoy-overloaded', 'grpc-status', 'grpc-message',
+]);
 
 export class HeaderMap {
   private names: string[] = [];
@@ -49,24 +70,51 @@ export class HeaderMap {
     return index < 0 ? undefined : (this.values[index] ?? '');
   }
 
+  /** Envoy's addCopy: `,value` appended to an inline header that exists, else a new entry (a pseudo-header after
+   *  the others, as Envoy's header list keeps them first). */
   add(name: string, value: string): void {
     this.version++;
-    this.names.push(lowerName(name));
-    this.values.push(value);
+    const key = lowerName(name);
+    const { names, values } = this;
+    if (INLINE_HEADERS.has(key)) {
+      const index = names.indexOf(key);
+      if (index >= 0) {
+        const current = values[index] ?? '';
+        values[index] = current === '' ? value : `${current},${value}`;
+        return;
+      }
+    }
+    if (key.charCodeAt(0) === 58 /* ':' */) {
+      let at = 0;
+      while (at < names.length && (names[at] as string).charCodeAt(0) === 58) at++;
+      if (at < names.length) {
+        names.splice(at, 0, key);
+        values.splice(at, 0, value);
+        return;
+      }
+    }
+    names.push(key);
+    values.push(value);
   }
 
+  /** Envoy's setCopy (http_set_copy_replace_all_headers): every value removed, then add. */
   replace(name: string, value: string): void {
-    this.version++;
-    const key = lowerName(name);
-    const names = this.names;
-    const index = names.indexOf(key);
-    if (index < 0) {
-      names.push(key);
-      this.values.push(value);
-      return;
-    }
-    this.values[index] = value;
-    if (names.indexOf(key, index + 1) >= 0) this.removeFrom(key, index + 1);
+    this.remove(name);
+    this.add(name, value);
+  }
+
+  /** Envoy's proxy_set_header_map_pairs: the map emptied, then each pair added as `add` does. */
+  assignPairs(entries: HeaderList): void {
+    this.setAll([]);
+    for (const [name, value] of entries) this.add(name, value);
+  }
+
+  /** Envoy's HeaderMap::byteSize (what proxy_get_header_map_size answers): the UTF-8 length of every name and value. */
+  byteSize(): number {
+    const { names, values } = this;
+    let size = 0;
+    for (let i = 0; i < names.length; i++) size += utf8Length(names[i] ?? '') + utf8Length(values[i] ?? '');
+    return size;
   }
 
   remove(name: string): void {

@@ -22,8 +22,8 @@ export interface CallScope {
   /** The HTTP call response's header maps, built on first read. */
   httpCallHeaders?: HeaderMap;
   httpCallTrailers?: HeaderMap;
-  /** What proxy_get_status reports (the HTTP call's status during proxy_on_http_call_response); replaced, never
-   *  mutated (scopes share the default). */
+  /** What proxy_get_status reports (Envoy's Context status: BrokenConnection / "reset" in a failed http call's
+   *  response, see plugin.ts); replaced, never mutated (scopes share the default). */
   status: { readonly code: number; readonly message: string };
 }
 

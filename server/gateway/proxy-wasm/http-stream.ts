@@ -1,6 +1,6 @@
 // One request through one plugin: the HTTP context of the proxy-wasm ABI. Created by Plugin.createHttpContext.
 import { Action } from './abi.ts';
-import { failClosedReply, stalledReply, trapReply } from './failures.ts';
+import { failClosedReply, failStreamReply, stalledReply } from './failures.ts';
 import { HeaderMap } from './header-map.ts';
 import { type CallScope, emptyScope } from './host-binding.ts';
 import { type StreamOwner, StreamState } from './stream-state.ts';
@@ -12,9 +12,11 @@ type Final = { action: 'continue' } | LocalReply;
 /** What a stream needs from its plugin (implemented in plugin.ts). */
 export interface StreamHost {
   /** Calls `callback(a, b, c)` on `vm` in `scope` (fixed arity: no closure or argument array per call); 'trap'
-   *  when it trapped (the VM is then replaced). */
+   *  when it trapped (the VM is then failed: see plugin.ts). */
   runInStream(vm: PluginVm, scope: CallScope, callback: GuestCallback, a: number, b: number, c: number): number | undefined | 'trap';
   readonly isConfigured: boolean;
+  /** The VM failed (trapped) while serving: every stream fails closed until the plugin is replaced. */
+  readonly isFailed: boolean;
   /** The VM currently serving new streams (a crash replaces it). */
   isCurrent(vm: PluginVm): boolean;
   /** Takes back a finished stream for reuse by a later createHttpContext. */
@@ -56,6 +58,11 @@ export class HttpStream implements StreamOwner {
   /** proxy_on_context_create for the stream the state describes. */
   private start(): void {
     const { host, vm, state } = this;
+    if (host.isFailed) {
+      // cpp-host: a failed VM runs no callback; Envoy's filter answers each stream 503 (Context::failStream).
+      this.failure = failStreamReply();
+      return;
+    }
     if (!host.isConfigured) {
       this.failure = failClosedReply();
       return;
@@ -63,7 +70,7 @@ export class HttpStream implements StreamOwner {
     state.owner = this;
     vm.binding.streams.set(state.contextId, state);
     const result = host.runInStream(vm, this.scope, vm.exports.proxy_on_context_create, state.contextId, vm.binding.rootContextId, 0);
-    if (result === 'trap') this.failure = trapReply();
+    if (result === 'trap') this.failure = failStreamReply();
   }
 
   /** Starts this (released) object as a new stream: the plugin reuses finished streams instead of allocating a
@@ -94,6 +101,9 @@ export class HttpStream implements StreamOwner {
   }
 
   get contextId(): number { return this.state.contextId; }
+  /** The host answered this stream in the module's place (VM failure, refused configuration, stall): its
+   *  callbacks no longer run, and a local reply passes it by. */
+  get hasFailed(): boolean { return this.failure !== null; }
   get requestHeaders(): HeaderMap { return this.state.requestHeaders; }
   get responseHeaders(): HeaderMap { return this.state.responseHeaders; }
   get requestBody(): Uint8Array { return this.state.requestBody; }
@@ -101,16 +111,25 @@ export class HttpStream implements StreamOwner {
 
   /** proxy_on_request_headers. `headers` is kept and mutated in place (share one HeaderMap along a chain). */
   onRequestHeaders(headers: HeaderMap | HeaderList, endOfStream: boolean): HeadersOutcome {
-    this.state.requestHeaders = toHeaderMap(headers);
-    this.state.requestBodyEnded = endOfStream;
-    return this.headersCallback(this.vm.exports.proxy_on_request_headers, this.state.requestHeaders.size, endOfStream);
+    const state = this.state;
+    state.requestHeaders = toHeaderMap(headers);
+    state.requestBodyEnded = endOfStream;
+    state.requestHeadersLive = true;
+    const outcome = this.headersCallback(this.vm.exports.proxy_on_request_headers, state.requestHeaders.size, endOfStream);
+    // Envoy drops its pointer once the callback continues; a pause keeps it until the module continues.
+    if (outcome.action === 'continue') state.requestHeadersLive = false;
+    return outcome;
   }
 
   /** proxy_on_response_headers (`:status` among the headers). */
   onResponseHeaders(headers: HeaderMap | HeaderList, endOfStream: boolean): HeadersOutcome {
-    this.state.responseHeaders = toHeaderMap(headers);
-    this.state.responseBodyEnded = endOfStream;
-    return this.headersCallback(this.vm.exports.proxy_on_response_headers, this.state.responseHeaders.size, endOfStream);
+    const state = this.state;
+    state.responseHeaders = toHeaderMap(headers);
+    state.responseBodyEnded = endOfStream;
+    state.responseHeadersLive = true;
+    const outcome = this.headersCallback(this.vm.exports.proxy_on_response_headers, state.responseHeaders.size, endOfStream);
+    if (outcome.action === 'continue') state.responseHeadersLive = false;
+    return outcome;
   }
 
   /** proxy_on_request_body with the next chunk; after `buffer`, chunks accumulate until endOfStream. */
@@ -130,17 +149,25 @@ export class HttpStream implements StreamOwner {
     return outcome;
   }
 
-  /** proxy_on_done, proxy_on_log, proxy_on_delete: the stream is over (also after a local reply). */
+  /** proxy_on_log, proxy_on_done, proxy_on_delete: the stream is over (also after a local reply). Envoy's order
+   *  (doDeferredStreamDestroy: access log first, then the filters' destruction); on_log reads the access log's
+   *  copies of the headers, on_done and on_delete no map. */
   onDone(): void {
     if (this.isDone) return;
     this.isDone = true;
     const { vm, state, host, scope } = this;
-    if (this.failure === null && host.isCurrent(vm)) {
+    state.requestHeadersLive = false;
+    state.responseHeadersLive = false;
+    if (this.failure === null && !host.isFailed && host.isCurrent(vm)) {
       const id = state.contextId;
       const { proxy_on_done: done, proxy_on_log: log, proxy_on_delete: remove } = vm.exports;
-      if (done !== undefined) host.runInStream(vm, scope, done, id, 0, 0);
-      if (log !== undefined) host.runInStream(vm, scope, log, id, 0, 0);
-      if (remove !== undefined) host.runInStream(vm, scope, remove, id, 0, 0);
+      if (log !== undefined) {
+        state.isLogPhase = true;
+        host.runInStream(vm, scope, log, id, 0, 0);
+        state.isLogPhase = false;
+      }
+      if (done !== undefined && !host.isFailed) host.runInStream(vm, scope, done, id, 0, 0);
+      if (remove !== undefined && !host.isFailed) host.runInStream(vm, scope, remove, id, 0, 0);
     }
     vm.binding.streams.delete(state.contextId);
     state.owner = null;
@@ -150,14 +177,24 @@ export class HttpStream implements StreamOwner {
   /** Called by the plugin after a proxy_on_http_call_response for this stream ran. */
   afterHttpCallResponse(trapped: boolean): void {
     if (trapped) {
-      this.failure = trapReply();
+      this.failure = failStreamReply();
       this.settle(this.failure);
       return;
     }
     const { state } = this;
-    if (state.localReply !== null) this.settle(state.localReply);
-    else if (state.continueRequested) this.settle(CONTINUE);
-    else if (state.pendingCallCount === 0) this.settle(stalledReply());
+    if (state.localReply !== null) this.settle(this.takeReply(state.localReply));
+    else if (state.continueRequested) {
+      state.requestHeadersLive = false;
+      state.responseHeadersLive = false;
+      this.settle(CONTINUE);
+    } else if (state.pendingCallCount === 0) this.settle(stalledReply());
+  }
+
+  /** Hands the module's local reply to the chain, which sends it through this stream's own response callbacks
+   *  (Envoy's sendLocalReplyViaFilterChain); a reply the module sends there is a new one (sent directly). */
+  private takeReply(reply: LocalReply): LocalReply {
+    this.state.localReply = null;
+    return reply;
   }
 
   private settle(outcome: Final): void {
@@ -169,13 +206,13 @@ export class HttpStream implements StreamOwner {
   private call(callback: GuestCallback | undefined, size: number, endOfStream: boolean): number | LocalReply {
     if (this.failure !== null) return this.failure;
     const state = this.state;
-    if (state.localReply !== null) return state.localReply;
+    if (state.localReply !== null) return this.takeReply(state.localReply);
     if (callback === undefined) return Action.Continue;
-    if (!this.host.isCurrent(this.vm)) return (this.failure = trapReply());
+    if (this.host.isFailed || !this.host.isCurrent(this.vm)) return (this.failure = failStreamReply());
     state.continueRequested = false;
     const result = this.host.runInStream(this.vm, this.scope, callback, state.contextId, size, endOfStream ? 1 : 0);
-    if (result === 'trap') return (this.failure = trapReply());
-    if (state.localReply !== null) return state.localReply;
+    if (result === 'trap') return (this.failure = failStreamReply());
+    if (state.localReply !== null) return this.takeReply(state.localReply);
     return result ?? Action.Continue;
   }
 

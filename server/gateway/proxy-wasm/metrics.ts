@@ -1,5 +1,7 @@
-// Metrics a module defines with proxy_define_metric: counters (increment only), gauges, histograms (recorded
-// values are kept as count/sum/last here).
+// Metrics a module defines with proxy_define_metric, with Envoy's rules (Context::incrementMetric, recordMetric,
+// getMetric in source/extensions/common/wasm/context.cc): a counter only goes up (an increment <= 0 is
+// BadArgument) and a record adds to it; a gauge is set by a record and moves either way by an increment; a
+// histogram only takes records (samples, kept here as count and sum) and cannot be read or incremented.
 import { MetricType } from './abi.ts';
 
 export interface MetricSnapshot {
@@ -33,26 +35,30 @@ export class MetricsRegistry {
     return id;
   }
 
-  /** 'ok' | 'not_found' | 'bad_argument' (a counter cannot go down). */
+  /** 'ok' | 'not_found' | 'bad_argument' (a counter increment <= 0, any histogram increment). */
   increment(id: number, delta: bigint): 'ok' | 'not_found' | 'bad_argument' {
     const metric = this.byId.get(id);
     if (!metric) return 'not_found';
-    if (metric.type === MetricType.Counter && delta < 0n) return 'bad_argument';
+    if (metric.type === MetricType.Histogram || (metric.type === MetricType.Counter && delta <= 0n)) return 'bad_argument';
     metric.value += delta;
     metric.count += 1;
     return 'ok';
   }
 
+  /** A counter adds `value`, a gauge takes it, a histogram samples it; false for an unknown id. */
   record(id: number, value: bigint): boolean {
     const metric = this.byId.get(id);
     if (!metric) return false;
-    metric.value = metric.type === MetricType.Histogram ? metric.value + value : value;
+    metric.value = metric.type === MetricType.Gauge ? BigInt.asIntN(64, value) : metric.value + value;
     metric.count += 1;
     return true;
   }
 
-  get(id: number): bigint | undefined {
-    return this.byId.get(id)?.value;
+  /** The value, undefined for an unknown id, 'bad_argument' for a histogram. */
+  get(id: number): bigint | undefined | 'bad_argument' {
+    const metric = this.byId.get(id);
+    if (metric === undefined) return undefined;
+    return metric.type === MetricType.Histogram ? 'bad_argument' : metric.value;
   }
 
   snapshot(): MetricSnapshot[] {

@@ -22,10 +22,12 @@
  * Several plugins in order: the gateway's FilterChainRun (../filter-chain.ts). A local reply there goes back through
  * the response callbacks of the plugins before the replying one, last to first, as Envoy's encoder filters see
  * local replies (../encode-local-reply.ts).
- * Failures never escape: a module that traps, runs out of memory or stalls fails only that request, with a 500
- * local reply (details `wasm_trap`, `wasm_stalled`) and one error log line; the VM is then replaced by a fresh
- * instance for the next request (the spec's "plugin crashes"). A plugin whose configuration was refused answers
- * every request with a 500 (`wasm_fail_closed`).
+ * Failures never escape. A module that traps or runs out of memory fails its VM, as in proxy-wasm-cpp-host: that
+ * request and every later one get a 503 local reply (details `wasm_fail_stream`, Envoy's fail-closed answer)
+ * without running the VM, timers stop, one error log line; the gateway replaces the plugin at its next
+ * configuration swap (runtime-config.ts), as cpp-host's getOrCreateThreadLocalPlugin does. A stream the module
+ * paused with nothing that could resume it gets a 500 (`wasm_stalled`). A plugin whose configuration was refused
+ * answers every request with a 500 (`wasm_fail_closed`).
  *
  * Per-request cost (bench/policies.ts): released streams are reused (no stream, state and scope objects per
  * request); live streams sit in a slot array by context id; guest calls take their arguments directly (no closure or array per call);
@@ -36,6 +38,7 @@
  * Known gaps: CPU time is not bounded (a module looping forever blocks the event loop); gRPC calls and foreign
  * functions answer UNIMPLEMENTED.
  */
+import { Status } from './abi.ts';
 import { systemClock } from './clock.ts';
 import { encodeUtf8 } from './utf8.ts';
 import { type CallScope, emptyScope, type HostServices } from './host-binding.ts';
@@ -69,7 +72,7 @@ export interface LoadPluginOptions {
   sharedData?: SharedDataStore;
   /** @default the process-wide queues */
   queues?: SharedQueues;
-  /** Linear memory beyond this fails the request and replaces the VM. @default 128 MiB */
+  /** Linear memory beyond this fails the VM, as a trap does. @default 128 MiB */
   maxMemoryBytes?: number;
 }
 
@@ -78,6 +81,8 @@ export interface Plugin {
   readonly vmId: string;
   /** False after the module refused its configuration (or failed to start): requests fail closed. */
   readonly isConfigured: boolean;
+  /** True once the VM trapped while serving: requests fail closed (503) until the plugin is replaced. */
+  readonly isFailed: boolean;
   readonly metrics: MetricsRegistry;
   /** Calls proxy_on_configure with a new configuration; false when the module refused it. */
   reconfigure(configuration: string | Uint8Array): boolean;
@@ -104,6 +109,7 @@ class LoadedPlugin implements Plugin, StreamHost {
   readonly vmId: string;
   readonly metrics = new MetricsRegistry();
   isConfigured = false;
+  isFailed = false;
   private vm: PluginVm;
   private configuration: Uint8Array;
   private readonly vmConfiguration: Uint8Array;
@@ -115,6 +121,9 @@ class LoadedPlugin implements Plugin, StreamHost {
   /** True while a VM runs its start sequence: a trap then must not restart it again (crash loop). */
   private isStarting = false;
   private nextToken = 1;
+  /** What proxy_get_status reports in an http call response: Envoy's root Context status_code_, set to
+   *  BrokenConnection by a failed call (message "reset" during that callback) and never reset by a success. */
+  private callStatusCode = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Released streams, reused by createHttpContext (LIFO: the most recently used memory first). */
   private readonly spareStreams: HttpStream[] = [];
@@ -176,6 +185,7 @@ class LoadedPlugin implements Plugin, StreamHost {
   }
 
   reconfigure(configuration: string | Uint8Array): boolean {
+    if (this.isFailed) return false;
     this.configuration = bytesOf(configuration);
     return this.configure(this.configuration);
   }
@@ -200,6 +210,7 @@ class LoadedPlugin implements Plugin, StreamHost {
 
   /** Runs a guest call in the root context; undefined on a trap (the VM is replaced). */
   private runInRoot(call: (vm: PluginVm) => number | undefined): number | undefined {
+    if (this.isFailed) return undefined;
     const vm = this.vm;
     vm.binding.scope = emptyScope(ROOT_CONTEXT_ID);
     try {
@@ -215,7 +226,7 @@ class LoadedPlugin implements Plugin, StreamHost {
   }
 
   runInStream(vm: PluginVm, scope: CallScope, callback: GuestCallback, a: number, b: number, c: number): number | undefined | 'trap' {
-    if (vm !== this.vm) return 'trap';
+    if (vm !== this.vm || this.isFailed) return 'trap';
     vm.binding.scope = scope;
     try {
       const result = callback(a, b, c);
@@ -235,17 +246,14 @@ class LoadedPlugin implements Plugin, StreamHost {
     }
   }
 
-  /** Logs the failure once and replaces the VM (spec "Plugin crashes"); shared data lives outside it. */
+  /** Logs the failure once and marks the VM failed (cpp-host WasmBase::fail(RuntimeError)): no callback runs on it
+   *  again and its timer stops. A trap while starting leaves the plugin unconfigured instead (Envoy rejects it). */
   private crash(vm: PluginVm, error: unknown, contextId: number): void {
-    if (vm !== this.vm) return;
+    if (vm !== this.vm || this.isFailed) return;
     this.logger.error({ plugin: this.name, contextId, err: error }, 'proxy-wasm module trapped');
     if (this.isStarting) return;
-    try {
-      this.startVm();
-    } catch (restartError: unknown) {
-      this.isConfigured = false;
-      this.logger.error({ plugin: this.name, err: restartError }, 'proxy-wasm vm restart failed');
-    }
+    this.isFailed = true;
+    this.setTickPeriod(0);
   }
 
   private startHttpCall(httpCall: HttpCaller, contextId: number, request: HttpCallRequest): number {
@@ -274,15 +282,18 @@ class LoadedPlugin implements Plugin, StreamHost {
    * callback returns is the one whose continue or local reply takes effect. A trap fails the stream that made the call.
    */
   private finishHttpCall(vm: PluginVm, contextId: number, token: number, response: HttpCallResponse | null, error: unknown): void {
-    if (vm !== this.vm) return;
     const caller = vm.binding.streams.get(contextId) ?? null;
     caller?.pendingCalls.delete(token);
+    // A failed VM gets no callback: its caller fails closed now (Envoy would hold it until its timeout).
+    if (vm !== this.vm || this.isFailed) {
+      caller?.owner?.afterHttpCallResponse(true);
+      return;
+    }
     if (error !== null) this.logger.warn({ plugin: this.name, contextId, err: error }, 'proxy-wasm http call failed');
     const scope = emptyScope(ROOT_CONTEXT_ID);
     scope.httpCallResponse = response ?? { headers: [], body: new Uint8Array(0), trailers: [] };
-    scope.status = response
-      ? { code: Number(response.headers.find(([name]) => name === ':status')?.[1] ?? 0), message: '' }
-      : { code: 0, message: error instanceof Error ? error.message : 'failed' };
+    if (response === null) this.callStatusCode = Status.BrokenConnection;
+    scope.status = { code: this.callStatusCode, message: response === null ? 'reset' : '' };
     vm.binding.scope = scope;
     let trapped = false;
     let effective: StreamState | null = null;

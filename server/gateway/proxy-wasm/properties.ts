@@ -2,7 +2,9 @@
 // a dotted path such as "request.path" is NOT_FOUND in both hosts and a module cannot silently depend on ours.
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes
 // Values: strings as UTF-8 bytes, integers as 8-byte little-endian, timestamps as int64 nanoseconds, maps as
-// proxy-wasm serialised pairs.
+// proxy-wasm serialised pairs. Properties read from the headers (request.path, request.headers, response.headers...)
+// exist only while the module may read that map (StreamState.readableRequestHeaders): Envoy reads them through
+// the same pointers it drops once the headers callback continued.
 import { encodeUtf8 } from './utf8.ts';
 import type { StreamState } from './stream-state.ts';
 
@@ -31,7 +33,14 @@ function splitAddress(address: string | undefined): { host: string; port: number
 }
 
 function requestProperty(name: string, rest: string[], stream: StreamState): Uint8Array | undefined {
-  const headers = stream.requestHeaders;
+  switch (name) {
+    case 'protocol': return text(stream.info.protocol ?? 'HTTP/1.1');
+    case 'time': return int64(stream.timeNanos);
+    case 'size': return int64(stream.requestBody.length);
+    default: break;
+  }
+  const headers = stream.readableRequestHeaders;
+  if (headers === null) return undefined;
   const path = headers.get(':path');
   switch (name) {
     case 'path': return text(path);
@@ -43,9 +52,6 @@ function requestProperty(name: string, rest: string[], stream: StreamState): Uin
     case 'id': return text(headers.get('x-request-id'));
     case 'referer': return text(headers.get('referer'));
     case 'useragent': return text(headers.get('user-agent'));
-    case 'protocol': return text(stream.info.protocol ?? 'HTTP/1.1');
-    case 'time': return int64(stream.timeNanos);
-    case 'size': return int64(stream.requestBody.length);
     case 'headers': {
       if (rest.length === 0) return headers.serialize();
       return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
@@ -55,14 +61,16 @@ function requestProperty(name: string, rest: string[], stream: StreamState): Uin
 }
 
 function responseProperty(name: string, rest: string[], stream: StreamState): Uint8Array | undefined {
-  const headers = stream.responseHeaders;
   switch (name) {
     case 'code': {
-      const status = headers.get(':status');
+      // The stream's response code (Envoy's stream info), not a header read: it outlives the map.
+      const status = stream.responseHeaders.get(':status');
       return status === undefined ? undefined : int64(Number(status));
     }
     case 'size': return int64(stream.responseBody.length);
     case 'headers': {
+      const headers = stream.readableResponseHeaders;
+      if (headers === null) return undefined;
       if (rest.length === 0) return headers.serialize();
       return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
     }
@@ -85,9 +93,9 @@ type FastResolver = (plugin: PluginIdentity, stream: StreamState | null) => stri
 const fastPaths = new Map<string, FastResolver>([
   ['xds\0route_name', (_plugin, stream) => stream?.info.routeName],
   ['xds\0cluster_name', (_plugin, stream) => stream?.info.clusterName],
-  ['request\0path', (_plugin, stream) => stream?.requestHeaders.get(':path')],
-  ['request\0method', (_plugin, stream) => stream?.requestHeaders.get(':method')],
-  ['request\0host', (_plugin, stream) => stream?.requestHeaders.get(':authority')],
+  ['request\0path', (_plugin, stream) => stream?.readableRequestHeaders?.get(':path')],
+  ['request\0method', (_plugin, stream) => stream?.readableRequestHeaders?.get(':method')],
+  ['request\0host', (_plugin, stream) => stream?.readableRequestHeaders?.get(':authority')],
   ['source\0address', (_plugin, stream) => stream?.info.sourceAddress],
   ['plugin_name', (plugin) => plugin.name],
   ['plugin_root_id', (plugin) => plugin.rootId],

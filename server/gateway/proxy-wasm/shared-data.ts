@@ -15,9 +15,24 @@ export interface SharedDataStore {
   set(key: string, value: Uint8Array, cas: number): number;
 }
 
+/** CAS tokens as cpp-host draws them (src/shared_data.h nextCas): one counter for every VM id of the data plane,
+ *  starting at 1, never 0 (0 means "no CAS"), wrapping within u32. */
+export class CasCounter {
+  private next = 1;
+
+  take(): number {
+    const token = this.next;
+    this.next = this.next >= 0xffffffff ? 1 : this.next + 1;
+    return token;
+  }
+}
+
+/** cpp-host SharedData::set: a write with a non-zero `cas` that differs from the stored token is refused; cas 0,
+ *  or a key not there yet, writes unconditionally; every write takes a new token. */
 export class InMemorySharedData implements SharedDataStore {
   private readonly entries = new Map<string, SharedValue>();
-  private nextCas = 1;
+
+  constructor(private readonly tokens: CasCounter = new CasCounter()) {}
 
   get(key: string): SharedValue | undefined {
     return this.entries.get(key);
@@ -26,9 +41,7 @@ export class InMemorySharedData implements SharedDataStore {
   set(key: string, value: Uint8Array, cas: number): number {
     const current = this.entries.get(key);
     if (cas !== 0 && current !== undefined && current.cas !== cas) return Status.CasMismatch;
-    // Tokens are never 0 (0 means "no CAS"), and wrap within u32.
-    const token = this.nextCas;
-    this.nextCas = this.nextCas >= 0xffffffff ? 1 : this.nextCas + 1;
+    const token = this.tokens.take();
     // Counters are rewritten with a value of the same length on every request: reuse the entry and its bytes
     // (no garbage per write). get() hands out the entry itself, so callers copy what they keep (the import
     // copies it into guest memory at once).
@@ -46,11 +59,12 @@ export class InMemorySharedData implements SharedDataStore {
  *  reconfigures. Each embedded gateway has its own (counters are per data plane, as per Envoy instance). */
 export class SharedDataRegistry {
   private readonly storesByVmId = new Map<string, SharedDataStore>();
+  private readonly tokens = new CasCounter();
 
   forVm(vmId: string): SharedDataStore {
     let store = this.storesByVmId.get(vmId);
     if (store === undefined) {
-      store = new InMemorySharedData();
+      store = new InMemorySharedData(this.tokens);
       this.storesByVmId.set(vmId, store);
     }
     return store;

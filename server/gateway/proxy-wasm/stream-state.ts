@@ -29,6 +29,12 @@ export class StreamState {
   isClosed = false;
   /** The live HttpStream of this state (null once it is done), so http call responses reach it. */
   owner: StreamOwner | null = null;
+  // Header map lifetime, as Envoy's Context holds its map pointers: the request map from on_request_headers until
+  // that callback returns Continue (or the module continues the stream), the response map likewise; in on_log the
+  // access log's copies are readable. Outside those the maps answer BadArgument and header properties NotFound.
+  requestHeadersLive = false;
+  responseHeadersLive = false;
+  isLogPhase = false;
 
   private requestHeadersMap: HeaderMap | null;
 
@@ -61,6 +67,20 @@ export class StreamState {
     this.continueRequested = false;
     this.isClosed = false;
     this.owner = null;
+    this.requestHeadersLive = false;
+    this.responseHeadersLive = false;
+    this.isLogPhase = false;
+  }
+
+  /** The request map a module may read now (live, or the access log's copy in on_log), else null. */
+  get readableRequestHeaders(): HeaderMap | null {
+    return this.requestHeadersLive || this.isLogPhase ? this.requestHeaders : null;
+  }
+
+  /** The response map a module may read now, else null (in on_log only when there was a response). */
+  get readableResponseHeaders(): HeaderMap | null {
+    if (this.responseHeadersLive) return this.responseHeaders;
+    return this.isLogPhase ? this.responseHeadersMap : null;
   }
 
   get requestHeaders(): HeaderMap {

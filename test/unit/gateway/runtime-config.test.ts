@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ModuleCache } from '../../../server/gateway/module-cache.ts';
 import { buildRuntimeConfig } from '../../../server/gateway/runtime-config.ts';
 import type { EnvoyResource, Snapshot } from '../../../server/envoy/resources.ts';
+import type { ChainFilter } from '../../../server/gateway/filter-chain.ts';
+import { HeaderMap } from '../../../server/gateway/proxy-wasm/header-map.ts';
+import { compileProbe } from '../../policies/fixtures/compile-probe.ts';
+import { localReplyOf } from '../../helpers/policies.ts';
 import { listener, route, routeConfiguration, snapshot, staticCluster, wasmFilter } from '../../fixtures/gateway/envoy-resources.ts';
 
 const routes = [routeConfiguration([{ name: 'v', domains: ['*'], routes: [route({ name: 'r', match: { prefix: '/' }, cluster: 'c' })] }])];
@@ -83,5 +88,36 @@ describe('buildRuntimeConfig', () => {
     expect((await buildRuntimeConfig(withAction('REJECT_REQUEST'), deps())).headersWithUnderscores).toBe('REJECT_REQUEST');
     expect((await buildRuntimeConfig(withAction(undefined), deps())).headersWithUnderscores).toBe('ALLOW');
     await expect(buildRuntimeConfig(withAction('SOMETHING'), deps())).rejects.toThrow(/headersWithUnderscoresAction SOMETHING is not supported/);
+  });
+
+  it('replaces a plugin whose VM failed when the next snapshot carries the same filter (cpp-host getOrCreateThreadLocalPlugin)', async () => {
+    const probe = await compileProbe();
+    const sha256 = createHash('sha256').update(probe).digest('hex');
+    const modules = new ModuleCache(async () => probe);
+    const filter = wasmFilter({ module: 'host-probe', baseUrl: 'http://modules.test', sha256, configuration: 'trap' });
+    const served = snapshot('1', { listeners: [listener([filter])], routes, clusters });
+    const pluginOf = (filters: readonly ChainFilter[]) => {
+      const first = filters[0];
+      if (first?.kind !== 'plugin') throw new Error('expected a running plugin');
+      return first.plugin;
+    };
+    const headers = (extra: Array<[string, string]> = []) => new HeaderMap([[':method', 'GET'], [':path', '/'], [':authority', 'a'], ...extra]);
+    const first = await buildRuntimeConfig(served, { ...deps(), modules });
+    const failing = pluginOf(first.filters);
+    const trapped = failing.createHttpContext();
+    expect(localReplyOf(trapped.onRequestHeaders(headers([['x-trap', '1']]), true)).status).toBe(503);
+    trapped.onDone();
+
+    const second = await buildRuntimeConfig({ ...served, version: '2' }, { ...deps(), modules, previous: first });
+    const replaced = pluginOf(second.filters);
+    expect(replaced).not.toBe(failing);
+    const stream = replaced.createHttpContext();
+    const next = headers();
+    expect(stream.onRequestHeaders(next, true)).toEqual({ action: 'continue' });
+    stream.onDone();
+    expect(next.get('x-ran')).toBe('1');
+    // A healthy plugin is still carried over as it is.
+    const third = await buildRuntimeConfig({ ...served, version: '3' }, { ...deps(), modules, previous: second });
+    expect(pluginOf(third.filters)).toBe(replaced);
   });
 });

@@ -133,10 +133,12 @@ describe('compareRequest', () => {
       .toEqual([{ field: 'http calls made', ours: '1', theirs: '2' }]);
   });
 
-  it('reads our trap reply and cpp-host failing the stream as one outcome, and reports their statuses', () => {
-    const trapped = request({ requestOutcome: { action: 'localReply', status: 500, headers: [], body: '', details: 'wasm_trap' }, upstreamHeaders: null });
+  it('reads our VM failure reply and cpp-host failing the stream as one outcome, and reports their statuses', () => {
     const failStream: WasmcheckStep = { local_response: { status: 503, body: '', additional_headers: [], details: 'wasm_fail_stream' }, upstream_request: null, vm_failed: true };
-    expect(compareRequest(trapped, failStream)).toEqual([{ field: 'request outcome', ours: 'VM failure 500', theirs: 'VM failure 503' }]);
+    const failed = request({ requestOutcome: { action: 'localReply', status: 503, headers: [], body: '', details: 'wasm_fail_stream' }, upstreamHeaders: null });
+    expect(compareRequest(failed, failStream)).toEqual([]);
+    const refused = request({ requestOutcome: { action: 'localReply', status: 500, headers: [], body: '', details: 'wasm_fail_closed' }, upstreamHeaders: null });
+    expect(compareRequest(refused, failStream)).toEqual([{ field: 'request outcome', ours: 'VM failure 500', theirs: 'VM failure 503' }]);
   });
 
   it('reads our stall reply as the stream cpp-host leaves stalled', () => {

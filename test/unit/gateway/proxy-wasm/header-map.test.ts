@@ -8,17 +8,21 @@ import { HeaderMap, parsePairs, serializePairs } from '../../../../server/gatewa
 const PAGE = 65_536;
 
 describe('HeaderMap', () => {
-  it('keeps Envoy semantics when headers repeat: get joins, replace keeps the first position, remove drops all', () => {
+  it('keeps Envoy semantics when headers repeat: get joins, replace removes every value then adds, remove drops all', () => {
     const map = new HeaderMap([['Accept', 'a'], ['x-b', '1'], ['accept', 'b'], ['X-C', '2'], ['ACCEPT', 'c']]);
     expect(map.get('accept')).toBe('a,b,c');
+    // Envoy's setCopy with http_set_copy_replace_all_headers: remove, then addCopy (at the end).
     map.replace('Accept', 'json');
-    expect(map.toList()).toEqual([['accept', 'json'], ['x-b', '1'], ['x-c', '2']]);
+    expect(map.toList()).toEqual([['x-b', '1'], ['x-c', '2'], ['accept', 'json']]);
     map.add('x-b', '3');
     map.remove('X-B');
-    expect(map.toList()).toEqual([['accept', 'json'], ['x-c', '2']]);
+    expect(map.toList()).toEqual([['x-c', '2'], ['accept', 'json']]);
     expect(map.size).toBe(2);
     map.replace('x-new', 'v');
-    expect(map.toList()).toEqual([['accept', 'json'], ['x-c', '2'], ['x-new', 'v']]);
+    expect(map.toList()).toEqual([['x-c', '2'], ['accept', 'json'], ['x-new', 'v']]);
+    // A pseudo-header goes after the pseudo-headers, as Envoy's header list keeps them first.
+    map.add(':path', '/');
+    expect(map.nameAt(0)).toBe(':path');
   });
 
   it('serialises UTF-8 names and values of any length so that parsePairs reads them back', () => {

@@ -16,7 +16,8 @@ import { captureLogger } from '../../../helpers/policies.ts';
 
 const PAGE = 65_536;
 
-/** A binding over one page of memory with a bump allocator from 32 KiB, and a stream with two headers. */
+/** A binding over one page of memory with a bump allocator from 32 KiB, and a stream with two headers, inside its
+ *  request headers callback (the request map live). */
 function setup() {
   const memory = new WebAssembly.Memory({ initial: 1 });
   let next = 32_768;
@@ -26,6 +27,7 @@ function setup() {
     return next > PAGE ? 0 : address;
   });
   const stream = new StreamState(2, new HeaderMap([[':path', '/books?x=1'], ['x-api-key', 'k'], ['x-tier', 'gold'], ['X-Tier', 'silver']]), { routeName: 'api/GET/books' }, 0n);
+  stream.requestHeadersLive = true;
   const binding: HostBinding = {
     memory: guest,
     scope: { ...emptyScope(2), stream },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPlugin } from '../../../../server/gateway/proxy-wasm/plugin.ts';
 import { ModuleRejectedError } from '../../../../server/gateway/proxy-wasm/vm.ts';
 import { baseFunctions, buildModule, op } from '../../../helpers/wasm-builder.ts';
-import { captureLogger, jsonOf, loadPolicy, localReplyOf, sendRequest, testDigestKeyHex } from '../../../helpers/policies.ts';
+import { captureLogger, loadPolicy, localReplyOf, sendRequest, testDigestKeyHex } from '../../../helpers/policies.ts';
 
 const headersType = { params: 3, results: 1 } as const;
 
@@ -19,20 +19,22 @@ function trappingModule(): Uint8Array {
 }
 
 describe('loadPlugin', () => {
-  it('fails only the trapping request with a 500 when the module traps', async () => {
+  it('fails the trapping request and every later one with a 503 when the module traps (fail closed, as Envoy)', async () => {
     const logger = captureLogger();
     const plugin = await loadPlugin({ name: 'trap', wasm: trappingModule(), configuration: '', logger });
     const first = plugin.createHttpContext();
     const trapped = first.onRequestHeaders([['a', '1'], ['b', '2'], ['c', '3'], ['d', '4'], ['e', '5']], true);
     first.onDone();
     const reply = localReplyOf(trapped);
-    expect(reply.status).toBe(500);
-    expect(reply.details).toBe('wasm_trap');
-    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'Policy failed.' });
+    expect(reply.status).toBe(503);
+    expect(reply.details).toBe('wasm_fail_stream');
+    expect(reply.body).toHaveLength(0);
     expect(logger.entries.filter((entry) => entry.level === 'error').map((entry) => entry.message)).toEqual(['proxy-wasm module trapped']);
 
+    // The VM stays failed until the plugin is replaced (runtime-config.test.ts): a request that would not trap
+    // gets the same answer.
     const next = plugin.createHttpContext();
-    expect(next.onRequestHeaders([['a', '1']], true)).toEqual({ action: 'continue' });
+    expect(localReplyOf(next.onRequestHeaders([['a', '1']], true))).toMatchObject({ status: 503, details: 'wasm_fail_stream' });
     next.onDone();
   });
 
@@ -46,12 +48,12 @@ describe('loadPlugin', () => {
     await expect(loadPlugin({ name: 'old', wasm, configuration: '', logger: captureLogger() })).rejects.toThrow(/proxy_abi_version_0_2_1/);
   });
 
-  it('answers a local reply without calling later callbacks when a module replies', async () => {
+  it('answers a local reply and then runs the module\'s response callbacks on it, as Envoy does', async () => {
     const plugin = await loadPolicy('api-key', { digestKey: testDigestKeyHex, keySets: {}, routes: { 'a/GET/x': { keySets: [], key: 'x-api-key' } } });
     const stream = plugin.createHttpContext({ routeName: 'a/GET/x' });
     const outcome = stream.onRequestHeaders([[':path', '/x']], true);
     expect(localReplyOf(outcome).status).toBe(401);
-    expect(stream.onResponseHeaders([[':status', '200']], true)).toEqual(outcome);
+    expect(stream.onResponseHeaders([[':status', '401']], true)).toEqual({ action: 'continue' });
     stream.onDone();
   });
 
