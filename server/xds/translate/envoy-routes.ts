@@ -1,7 +1,18 @@
-import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
-import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName } from '../names.ts';
-import { hasWasmFilters } from './envoy-listener.ts';
-import type { EnvoyResource } from '../../envoy/resources.ts';
+import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '../ir.ts';
+import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
+import { modulesByRoute } from './route-modules.ts';
+import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
+
+/**
+ * A FilterConfig with no `config` and `disabled` false: enables, on the route that has it, an HTTP filter the
+ * connection manager disables by default (envoy-listener.ts `buildHttpFilters`); Envoy keys the entry by the
+ * filter's name in the connection manager.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-filterconfig
+ */
+const enableFilter = { '@type': extensionTypeUrls.filterConfig };
+
+/** Client-sent identity headers, removed before the upstream on routes no module runs on (none strips them). */
+const clientIdentity: readonly string[] = Object.values(identityHeaders);
 
 /**
  * Sub-objects many routes have in common are built once per translation and shared: the `:method` header match
@@ -9,6 +20,7 @@ import type { EnvoyResource } from '../../envoy/resources.ts';
  * context's). Resources are never mutated after translation (serialised, encoded, compiled by the gateway).
  */
 class RouteParts {
+  private readonly enabledFilters = new Map<readonly PolicyKind[], Record<string, unknown>>();
   private readonly methodHeaders = new Map<string, Record<string, unknown>[]>();
   private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean }>();
 
@@ -17,6 +29,13 @@ class RouteParts {
     // The method is the `:method` pseudo-header. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-headermatcher
     if (headers === undefined) this.methodHeaders.set(route.method, (headers = [{ name: ':method', stringMatch: { exact: route.method } }]));
     return route.match.kind === 'exact' ? { path: route.match.path, headers } : { safeRegex: { regex: route.match.regex }, headers };
+  }
+
+  /** `typed_per_filter_config` enabling a route's modules; one object per set of modules (modulesByRoute shares them). */
+  filters(kinds: readonly PolicyKind[]): Record<string, unknown> {
+    let config = this.enabledFilters.get(kinds);
+    if (config === undefined) this.enabledFilters.set(kinds, (config = Object.fromEntries(kinds.map((kind) => [wasmFilterName(kind), enableFilter]))));
+    return config;
   }
 
   action(route: IrRoute): Record<string, unknown> {
@@ -53,14 +72,20 @@ function routeAction(route: IrRoute): Record<string, unknown> {
 /**
  * One RouteConfiguration; a virtual host per domain (sorted by name), its routes in IR order, which is match
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
- * The method-override headers are removed before the upstream on every route, and so are the identity headers when
- * no policy module runs to strip them (a snapshot whose routes carry no policy).
+ * Each route enables the wasm filters of the modules it runs (modulesByRoute). The method-override headers are
+ * removed before the upstream on every route; client-sent identity headers on each route no module runs on (where
+ * modules run, the first strips them before the others read them, and removing them at the router would also
+ * remove the identity the modules set).
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
+  const modules = modulesByRoute(ir);
   const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
-    const envoyRoute = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    const kinds = modules.get(route.name) ?? [];
+    if (kinds.length > 0) envoyRoute.typedPerFilterConfig = parts.filters(kinds);
+    else envoyRoute.requestHeadersToRemove = clientIdentity;
     const list = byDomain.get(route.domain);
     if (list) list.push(envoyRoute);
     else byDomain.set(route.domain, [envoyRoute]);
@@ -68,6 +93,5 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const virtualHosts = [...byDomain.entries()]
     .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const clientIdentity = hasWasmFilters(ir) ? [] : Object.values(identityHeaders);
-  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders, ...clientIdentity] };
+  return { name: routeConfigurationName, virtualHosts, requestHeadersToRemove: [...methodOverrideHeaders] };
 }
