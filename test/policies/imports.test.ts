@@ -32,14 +32,14 @@ const PORTABLE_FEATURES = [
   ['sign-extension', binaryen.Features.SignExt],
   ['non-trapping float-to-int', binaryen.Features.NontrappingFPToInt],
   ['bulk memory', binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt],
-  ['multi-value', binaryen.Features.MultiValue],
+  ['multi-value', binaryen.Features.Multivalue],
 ] as const;
 
 /** Whether binaryen validates `bytes` with only the portable features enabled. */
 function isPortable(bytes: Uint8Array): boolean {
   const module = binaryen.readBinary(bytes);
   try {
-    module.setFeatures(PORTABLE_FEATURES.reduce((all, [, feature]) => all | feature, 0));
+    module.setFeatures(PORTABLE_FEATURES.reduce<number>((all, [, feature]) => all | feature, 0) as binaryen.Features);
     return module.validate() !== 0;
   } finally {
     module.dispose();
