@@ -1,5 +1,5 @@
 import { httpFilterOrder, policyFilters } from '../../policies/index.ts';
-import { modulesByRoute, routesByName } from './route-modules.ts';
+import { modulesByRoute } from './route-modules.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
@@ -79,9 +79,9 @@ interface ModuleRoutes {
 function wasmFilterRoutes(ir: IrSnapshot): ModuleRoutes[] {
   const perKind = new Map<PolicyKind, ModuleRoutes>();
   for (const kind of httpFilterOrder) perKind.set(kind, { kind, routes: new SortedEntries(), firstOn: [] });
-  const modules = modulesByRoute(ir);
-  // Settings maps must be sorted by route name; routes are sorted by domain then match order.
-  for (const route of routesByName(ir.routes)) {
+  // Settings maps must be sorted by route name (routesByName), not in IR order (domain then match order).
+  const { routes, modules } = modulesByRoute(ir);
+  for (const route of routes) {
     const settings = route.settings as Record<PolicyKind, RouteSettingsByKind[PolicyKind]>;
     const kinds = modules.get(route.name) ?? [];
     for (let i = 0; i < kinds.length; i++) {

@@ -79,7 +79,7 @@ function routeAction(route: IrRoute): Record<string, unknown> {
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
-  const modules = modulesByRoute(ir);
+  const { modules } = modulesByRoute(ir);
   const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
     const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };

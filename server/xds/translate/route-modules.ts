@@ -16,7 +16,14 @@ export function routesByName(routes: readonly IrRoute[]): IrRoute[] {
   return out;
 }
 
-const computed = new WeakMap<IrSnapshot, ReadonlyMap<string, readonly PolicyKind[]>>();
+export interface RouteModules {
+  /** routesByName of the snapshot. */
+  readonly routes: readonly IrRoute[];
+  /** The modules each route (by name) runs. */
+  readonly modules: ReadonlyMap<string, readonly PolicyKind[]>;
+}
+
+const computed = new WeakMap<IrSnapshot, RouteModules>();
 
 /**
  * The modules that run on each route (by route name), in httpFilterOrder: the kinds the route has settings for
@@ -26,12 +33,13 @@ const computed = new WeakMap<IrSnapshot, ReadonlyMap<string, readonly PolicyKind
  * could run a module that does not know it, or run none that strips. Lists are shared between routes with the same
  * modules (tens of thousands of routes, a handful of combinations); memoised per snapshot, both callers ask.
  */
-export function modulesByRoute(ir: IrSnapshot): ReadonlyMap<string, readonly PolicyKind[]> {
+export function modulesByRoute(ir: IrSnapshot): RouteModules {
   const known = computed.get(ir);
   if (known !== undefined) return known;
   const shared = new Map<string, PolicyKind[]>();
   const byRoute = new Map<string, readonly PolicyKind[]>();
-  for (const route of routesByName(ir.routes)) {
+  const routes = routesByName(ir.routes);
+  for (const route of routes) {
     const settings = route.settings as Partial<Record<PolicyKind, unknown>>;
     const kinds = httpFilterOrder.filter((kind) => settings[kind] !== undefined && ir.modules[kind] !== undefined);
     const key = kinds.join(',');
@@ -39,6 +47,7 @@ export function modulesByRoute(ir: IrSnapshot): ReadonlyMap<string, readonly Pol
     if (list === undefined) shared.set(key, (list = kinds));
     byRoute.set(route.name, list);
   }
-  computed.set(ir, byRoute);
-  return byRoute;
+  const result = { routes, modules: byRoute };
+  computed.set(ir, result);
+  return result;
 }
