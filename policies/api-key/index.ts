@@ -224,8 +224,8 @@ class ApiKeyStream extends PolicyStream<ApiKeyRoot> {
     const policy = this.policy;
     const route = policy.enterRequest();
     if (route === null) return policy.skipAction;
-    // Admitted by an earlier module (the first module strips client-supplied x-apip-*, so only then can it be set).
-    if (!policy.stripIdentity && getHeaderRaw(MapType.RequestHeaders, PLAN_HEADER_BYTES) !== null) return Action.Continue;
+    // Admitted by an earlier module (the route's first module strips client-supplied x-apip-*, so only then can it be set).
+    if (!policy.isFirst && getHeaderRaw(MapType.RequestHeaders, PLAN_HEADER_BYTES) !== null) return Action.Continue;
 
     // Read the credential. A plain ASCII header value without a prefix to strip is hashed as received: for ASCII
     // the UTF-8 decode + encode round trip of the general path gives the same bytes.

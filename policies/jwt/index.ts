@@ -12,7 +12,7 @@ import { Action, MapType } from "../lib/abi";
 import { logRefused, parseConfigObject, Problems } from "../lib/config";
 import { claimString, claimText, hasString, scopesSatisfied } from "../lib/claims";
 import { countHeaderOf, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader, startsWithIgnoringCase } from "../lib/headers";
-import { APPLICATION_ID_HEADER, PLAN_HEADER, stripIdentityHeaders, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
+import { APPLICATION_ID_HEADER, enterRoute, PLAN_HEADER, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { nowMillis, RouteCache } from "../lib/properties";
 import { sendJsonError, sendMisconfigured } from "../lib/reply";
@@ -162,11 +162,10 @@ class JwtStream extends HttpContext {
     const policy = this.policy;
     if (!policy.isConfigured) return sendMisconfigured();
     const settings = policy.settings;
-    if (settings.stripIdentity) stripIdentityHeaders();
-    const route = routeCache.lookup(settings.routes);
+    const route = enterRoute(routeCache, settings.routes, settings.strip);
     if (route === null) return Action.Continue;
-    // Admitted by an earlier module (the first module strips client-supplied x-apip-*, so only then can it be set).
-    if (!settings.stripIdentity && getRequestHeader(PLAN_HEADER) !== null) return Action.Continue;
+    // Admitted by an earlier module (the route's first module strips client-supplied x-apip-*, so only then can it be set).
+    if (!settings.strip.all && !routeCache.isFirst && getRequestHeader(PLAN_HEADER) !== null) return Action.Continue;
 
     // The token: "<scheme> <token>" (scheme compared case-insensitively, RFC 9110 section 11.1) or bare.
     // No token (in this scheme): an optional route continues without identity.

@@ -5,6 +5,7 @@ import {
   readString,
 } from "../lib/config";
 import { isValidHeaderName } from "../lib/headers";
+import { readStripRule, StripRule } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { lowerAscii as asciiLower, parseRule, Rule } from "../lib/selection-rule";
 import { ALL_ALGORITHMS, algId } from "./algorithms";
@@ -76,7 +77,7 @@ export class RouteSettings extends Scopes {
 }
 
 export class JwtSettings {
-  stripIdentity: bool = false;
+  strip: StripRule = new StripRule();
   cacheSize: i32 = 1024;
   /** The largest leeway of any route: a cached token is dropped once past exp by that much. */
   maxLeewaySeconds: f64 = 0;
@@ -311,7 +312,7 @@ function readRoute(
 /** Parses the whole configuration; problems are collected in `problems` (the caller refuses when any). */
 export function readSettings(config: JsonValue, problems: Problems): JwtSettings {
   const settings = new JwtSettings();
-  settings.stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+  settings.strip = readStripRule(config, problems);
   settings.cacheSize = <i32>readInteger(config, "cacheSize", "$", problems, false, 1024, 0, 100000);
   const keySets = readKeySets(config, problems);
   const clientTables = readClients(config, problems, readPlans(config, problems, keySets));

@@ -1,8 +1,12 @@
-// Identity passed between policies as request headers. The first policy of every chain strips client-supplied
-// `x-apip-*` headers before anything else runs (its configuration sets stripIdentityHeaders), so a client can
-// never forge them.
+// Identity passed between policies as request headers. On every route, the first module that runs strips
+// client-supplied `x-apip-*` headers before anything else reads them (its configuration says where:
+// `stripIdentityHeaders`, `stripIdentityRoutes`), so a client can never forge them. Each route runs only its own
+// modules (the control plane enables them per route), so which module is first depends on the route.
 import { MapType } from "./abi";
+import { memberPath, Problems, readArray, readBool } from "./config";
 import { getHeaderPairsRaw, removeRequestHeader } from "./headers";
+import { JsonValue } from "./json";
+import { RouteCache } from "./properties";
 
 export const IDENTITY_PREFIX = "x-apip-";
 export const APPLICATION_ID_HEADER = "x-apip-application-id";
@@ -44,4 +48,45 @@ export function stripIdentityHeaders(): void {
   }
   if (names === null) return;
   for (let i = 0; i < names.length; i++) removeRequestHeader(unchecked(names[i]));
+}
+
+/** Where a module strips client identity headers: on every request, or on the routes where it runs first. */
+export class StripRule {
+  /** `stripIdentityHeaders`: the module runs first on every route it runs on. */
+  all: bool = false;
+  /** `stripIdentityRoutes`: otherwise, the routes where it runs first, sorted (null: none). */
+  routes: Array<string> | null = null;
+}
+
+/** `stripIdentityHeaders` and `stripIdentityRoutes` of a module configuration. */
+export function readStripRule(config: JsonValue, problems: Problems): StripRule {
+  const rule = new StripRule();
+  rule.all = readBool(config, "stripIdentityHeaders", "$", problems, false);
+  const names = readArray(config, "stripIdentityRoutes", "$", problems, false);
+  if (names.length == 0) return rule;
+  // A sorted array searched by bisection rather than a Set: a Set<string> would add 2 KB to every module.
+  const routes = new Array<string>(0);
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(names[i]);
+    if (!name.isString || (i > 0 && !(unchecked(routes[i - 1]) < name.stringValue))) {
+      problems.add(memberPath("$", "stripIdentityRoutes"), "must be an array of distinct route names in ascending order");
+      return rule;
+    }
+    routes.push(name.stringValue);
+  }
+  rule.routes = routes;
+  return rule;
+}
+
+/**
+ * The start of a request: strips client identity headers where `rule` makes this module the first to run, and
+ * returns this request's route settings (one RouteCache lookup). Afterwards `rule.all || cache.isFirst` tells
+ * whether this module is first here: where it is not, an earlier module stripped, so an identity header present
+ * was set by an earlier module.
+ */
+export function enterRoute<T>(cache: RouteCache<T>, routes: Map<string, T>, rule: StripRule): T | null {
+  if (rule.all) stripIdentityHeaders();
+  const route = cache.lookup(routes, rule.routes);
+  if (!rule.all && cache.isFirst) stripIdentityHeaders();
+  return route;
 }

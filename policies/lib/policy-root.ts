@@ -1,8 +1,8 @@
 // The state and request prologue every policy module shares: per-route settings keyed by route name, parsed once
 // per configuration (style: one lookup on the hot path), and fail-closed handling of a refused configuration.
 import { Action } from "./abi";
-import { logRefused, parseConfigObject, Problems, readBool } from "./config";
-import { stripIdentityHeaders } from "./identity";
+import { logRefused, parseConfigObject, Problems } from "./config";
+import { enterRoute, readStripRule, StripRule } from "./identity";
 import { JsonValue } from "./json";
 import { RouteCache } from "./properties";
 import { sendMisconfigured } from "./reply";
@@ -10,27 +10,29 @@ import { HttpContext, RootContext } from "./runtime";
 
 export class PolicyRoot<T> extends RootContext {
   isConfigured: bool = false;
-  /** Set on the first module of a chain: it removes client-supplied `x-apip-*` identity headers. */
-  stripIdentity: bool = false;
+  /** Where this module removes client-supplied `x-apip-*` identity headers: where it runs first. */
+  strip: StripRule = new StripRule();
+  /** Whether this module runs first on this request's route (it stripped): set by `enterRequest`. */
+  isFirst: bool = false;
   routes: Map<string, T> = new Map<string, T>();
   /** What onRequestHeaders returns when `enterRequest` gives no route: continue, or the misconfigured reply. */
   skipAction: u32 = Action.Continue;
   private readonly routeCache: RouteCache<T> = new RouteCache<T>();
 
   /**
-   * The usual onConfigure: parses the configuration object, reads `stripIdentityHeaders`, then the module's tables
+   * The usual onConfigure: parses the configuration object, reads where to strip identity headers, then the module's tables
    * (`readRoutes`), and commits. A policy with other top-level handling reads and commits itself.
    */
   configure(policy: string, configuration: ArrayBuffer): bool {
     const problems = new Problems();
     const config = parseConfigObject(configuration, problems);
     let routes = new Map<string, T>();
-    let stripIdentity = false;
+    let strip = new StripRule();
     if (config !== null) {
-      stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+      strip = readStripRule(config, problems);
       routes = this.readRoutes(config, problems);
     }
-    return this.commit(policy, problems, routes, stripIdentity);
+    return this.commit(policy, problems, routes, strip);
   }
 
   /** For `configure`: the module's tables from the parsed configuration (other tables into its own fields). */
@@ -42,21 +44,21 @@ export class PolicyRoot<T> extends RootContext {
    * Ends onConfigure: with no problem, the new tables replace the old ones at once; with any, the whole
    * configuration is refused, logged, and the policy denies every request until a valid one arrives.
    */
-  commit(policy: string, problems: Problems, routes: Map<string, T>, stripIdentity: bool): bool {
+  commit(policy: string, problems: Problems, routes: Map<string, T>, strip: StripRule): bool {
     if (!problems.isEmpty) {
       logRefused(policy, problems);
       this.isConfigured = false;
       return false;
     }
     this.routes = routes;
-    this.stripIdentity = stripIdentity;
+    this.strip = strip;
     this.isConfigured = true;
     return true;
   }
 
   /**
-   * The start of every request: a refused configuration answers 500 (fail closed), the first module strips forged
-   * identity headers, then one lookup by `xds.route_name`. Null means nothing more to do: return `skipAction`.
+   * The start of every request: a refused configuration answers 500 (fail closed), the route's first module strips
+   * forged identity headers, and one lookup by `xds.route_name`. Null means nothing more to do: return `skipAction`.
    */
   enterRequest(): T | null {
     if (!this.isConfigured) {
@@ -64,8 +66,10 @@ export class PolicyRoot<T> extends RootContext {
       return null;
     }
     this.skipAction = Action.Continue;
-    if (this.stripIdentity) stripIdentityHeaders();
-    return this.routeCache.lookup(this.routes);
+    const strip = this.strip;
+    const route = enterRoute(this.routeCache, this.routes, strip);
+    this.isFirst = strip.all || this.routeCache.isFirst;
+    return route;
   }
 }
 

@@ -36,6 +36,20 @@ export function routeName(): string {
   return name === null ? "" : name;
 }
 
+/** Whether sorted `names` holds `name` (bisection; strings compare by UTF-16 code units, as the translator sorts). */
+export function includesSorted(names: Array<string>, name: string): bool {
+  let low = 0;
+  let high = names.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const candidate = unchecked(names[middle]);
+    if (candidate == name) return true;
+    if (candidate < name) low = middle + 1;
+    else high = middle;
+  }
+  return false;
+}
+
 // @ts-ignore: decorator
 @lazy const NO_BYTES = new ArrayBuffer(0);
 
@@ -48,20 +62,25 @@ export class RouteCache<T> {
   private routes: Map<string, T> | null = null;
   private bytes: ArrayBuffer | null = null;
   private value: T | null = null;
+  private firstRoutes: Array<string> | null = null;
+  /** Whether this request's route is in the `firstRoutes` of the last lookup (identity.ts `enterRoute`). */
+  isFirst: bool = false;
 
   /** The settings of this request's route in `routes`, or null when the route is not there. */
-  lookup(routes: Map<string, T>): T | null {
+  lookup(routes: Map<string, T>, firstRoutes: Array<string> | null = null): T | null {
     let bytes = getPropertyBytes(ROUTE_NAME_PATH);
     if (bytes === null) bytes = NO_BYTES;
     const last = this.bytes;
     const length = <usize>bytes.byteLength;
-    if (this.routes === routes && last !== null && <usize>last.byteLength == length
+    if (this.routes === routes && this.firstRoutes === firstRoutes && last !== null && <usize>last.byteLength == length
       && memory.compare(changetype<usize>(last), changetype<usize>(bytes), length) == 0) {
       return this.value;
     }
     const name = String.UTF8.decode(bytes);
     const value: T | null = routes.has(name) ? routes.get(name) : null;
     this.routes = routes;
+    this.firstRoutes = firstRoutes;
+    this.isFirst = firstRoutes !== null && includesSorted(firstRoutes, name);
     this.bytes = bytes;
     this.value = value;
     return value;

@@ -45,7 +45,7 @@ class OAuth2Root extends PolicyRoot<RouteSettings> {
     const problems = new Problems();
     const config = parseConfigObject(configuration, problems);
     const settings = config === null ? new OAuth2Settings() : readSettings(config, problems);
-    if (!this.commit("oauth2", problems, settings.routes, settings.stripIdentity)) return false;
+    if (!this.commit("oauth2", problems, settings.routes, settings.strip)) return false;
     // Servers or credentials may have changed: nothing introspected under the previous configuration is reused.
     this.cache = new IntrospectionCache(settings.cacheSize);
     return true;

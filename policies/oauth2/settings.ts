@@ -7,6 +7,7 @@ import {
 } from "../lib/config";
 import { base64Encode } from "../lib/encoding";
 import { isValidHeaderName, isValidHeaderValue } from "../lib/headers";
+import { readStripRule, StripRule } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { parseRule, Rule } from "../lib/selection-rule";
 
@@ -66,7 +67,7 @@ export class RouteSettings {
 }
 
 export class OAuth2Settings {
-  stripIdentity: bool = false;
+  strip: StripRule = new StripRule();
   cacheSize: i32 = 1024;
   routes: Map<string, RouteSettings> = new Map<string, RouteSettings>();
 }
@@ -266,7 +267,7 @@ function readRoute(
 /** Parses the whole configuration; problems are collected in `problems` (the caller refuses when any). */
 export function readSettings(config: JsonValue, problems: Problems): OAuth2Settings {
   const settings = new OAuth2Settings();
-  settings.stripIdentity = readBool(config, "stripIdentityHeaders", "$", problems, false);
+  settings.strip = readStripRule(config, problems);
   settings.cacheSize = <i32>readInteger(config, "cacheSize", "$", problems, false, 1024, 0, 100000);
   const servers = readServers(config, problems);
   const tables = readClients(config, problems);

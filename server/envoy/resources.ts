@@ -33,6 +33,8 @@ export const extensionTypeUrls = {
   rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
   stringValue: 'type.googleapis.com/google.protobuf.StringValue',
   bytesValue: 'type.googleapis.com/google.protobuf.BytesValue',
+  /** A `typed_per_filter_config` value: enables or disables an HTTP filter on a route or virtual host. */
+  filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
 } as const;
 
 /** A proto3-JSON Envoy message; always has `name` (or `clusterName` for ClusterLoadAssignment). */

@@ -146,7 +146,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     if (!head.hasRequestId) headers.push('x-request-id', randomUUID());
     this.requestEnded = head.hasNoBody;
 
-    if (config.filters.length === 0) {
+    // Only the filters this route runs (a filter disabled by default runs where the route enables it).
+    const filters = config.routeFilters.of(route);
+    if (filters.length === 0) {
       if (this.ctx.telemetry.wantsIdentity) this.identity = this.ctx.telemetry.identityOfFlat(headers);
       // Forwarded at the end of the event-loop turn with the other requests of the turn (see proxy.ts).
       this.forwardAction = action;
@@ -159,7 +161,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       this.ctx.forwards.add(this);
       return;
     }
-    const chain = new FilterChainRun(config.filters, new LazyRequestInfo(req, route.name, clusterName), this.ctx.chainBatches);
+    const chain = new FilterChainRun(filters, new LazyRequestInfo(req, route.name, clusterName), this.ctx.chainBatches);
     this.chain = chain;
     const map = new HeaderMap();
     map.add(':method', method);

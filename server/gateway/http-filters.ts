@@ -1,6 +1,7 @@
 // The listener's HttpConnectionManager: where routes come from (RDS name or inline) and its HTTP filters in
-// order. Supported filters: `envoy.filters.http.wasm` (any number, in order) and `envoy.filters.http.router`,
-// which must be last (Envoy's terminal filter). An unknown filter is refused unless marked `isOptional`, as Envoy
+// order. Supported filters: `envoy.filters.http.wasm` (any number, in order; `disabled` ones run only on routes
+// that enable them, per-filter-config.ts) and `envoy.filters.http.router`, which must be last (Envoy's terminal
+// filter) and cannot be disabled. An unknown filter is refused unless marked `isOptional`, as Envoy
 // does: https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-httpfilter
 import { extensionTypeUrls as typeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
@@ -23,6 +24,8 @@ export interface WasmFilterSpec {
   code: WasmCode;
   /** PluginConfig.fail_open: a plugin that cannot run is skipped instead of failing requests. */
   failOpen: boolean;
+  /** HttpFilter.disabled: off unless a route (or its virtual host) enables it. */
+  isDisabled: boolean;
 }
 
 export interface ListenerSpec {
@@ -68,7 +71,7 @@ function readCode(vmConfig: JsonObject, where: string): WasmCode {
   throw new ConfigError(`${where}.code needs remote or local`);
 }
 
-function readWasmFilter(filterName: string, typed: JsonObject, where: string): WasmFilterSpec {
+function readWasmFilter(filterName: string, typed: JsonObject, isDisabled: boolean, where: string): WasmFilterSpec {
   const config = objectAt(typed, 'config', where);
   if (config === undefined) throw new ConfigError(`${where}.config is required`);
   const vmConfig = objectAt(config, 'vmConfig', `${where}.config`);
@@ -83,6 +86,7 @@ function readWasmFilter(filterName: string, typed: JsonObject, where: string): W
     configuration: anyText(objectAt(config, 'configuration', `${where}.config`), `${where}.config.configuration`),
     code: readCode(vmConfig, `${where}.config.vmConfig`),
     failOpen: booleanAt(config, 'failOpen', `${where}.config`) === true,
+    isDisabled,
   };
 }
 
@@ -132,10 +136,12 @@ export function readListener(listeners: readonly unknown[], name?: string): List
       const typed = objectAt(filter, 'typedConfig', at);
       const type = typed?.['@type'];
       const isLast = i === filters.length - 1;
+      const isDisabled = booleanAt(filter, 'disabled', at) === true;
       if (type === typeUrls.router) {
         if (!isLast) throw new ConfigError(`${at}: the router must be the last HTTP filter`);
+        if (isDisabled) throw new ConfigError(`${at}: the router (a terminal filter) cannot be disabled`);
       } else if (type === typeUrls.wasm && typed !== undefined) {
-        wasmFilters.push(readWasmFilter(filterName, typed, at));
+        wasmFilters.push(readWasmFilter(filterName, typed, isDisabled, at));
       } else if (booleanAt(filter, 'isOptional', at) !== true) {
         throw new ConfigError(`${at}: HTTP filter ${filterName} (${String(type)}) is not supported`);
       }

@@ -6,6 +6,7 @@ import { durationMs } from './duration.ts';
 import {
   arrayAt, booleanAt, ConfigError, type JsonObject, numberAt, objectAt, stringAt,
 } from './json-fields.ts';
+import { type FilterStates, mergeFilterStates, readFilterStates } from './per-filter-config.ts';
 import { compileHeaderMatcher, compileQueryMatcher, type HeaderLookup, type HeaderMatcher, type QueryMatcher } from './matchers.ts';
 import { compilePathRewrite, type PathRewriter } from './path-rewrite.ts';
 import { compileFullMatch } from './re2.ts';
@@ -47,6 +48,9 @@ export interface CompiledRoute {
   /** `request_headers_to_remove` of the route configuration, virtual host and route (lower-case), removed before
    *  the upstream as Envoy's router does (filters still see them); null when none. */
   readonly removeHeaders: ReadonlySet<string> | null;
+  /** HTTP filters turned on or off for this route (`typed_per_filter_config` of the route, its virtual host and
+   *  the route configuration, the most specific winning); null when none of them has an entry. */
+  readonly filterStates: FilterStates;
 }
 
 export interface RouteRequest {
@@ -139,7 +143,7 @@ function headersToRemove(spec: JsonObject, where: string): string[] {
   });
 }
 
-function compileRoute(spec: JsonObject, where: string, inheritedRemovals: readonly string[]): CompiledRoute {
+function compileRoute(spec: JsonObject, where: string, inheritedRemovals: readonly string[], inheritedFilters: FilterStates): CompiledRoute {
   const match = objectAt(spec, 'match', where);
   if (match === undefined) throw new ConfigError(`${where}.match is required`);
   const route = objectAt(spec, 'route', where);
@@ -162,6 +166,7 @@ function compileRoute(spec: JsonObject, where: string, inheritedRemovals: readon
     headers: arrayAt(match, 'headers', `${where}.match`).map((header, i) => compileHeaderMatcher(header, `${where}.match.headers[${i}]`)),
     query: arrayAt(match, 'queryParameters', `${where}.match`).map((query, i) => compileQueryMatcher(query, `${where}.match.queryParameters[${i}]`)),
     removeHeaders: removals.length === 0 ? null : new Set(removals),
+    filterStates: mergeFilterStates(inheritedFilters, readFilterStates(spec, where)),
   };
 }
 
@@ -201,6 +206,7 @@ export function compileRouteTable(config: JsonObject): RouteTable {
   const where = `routeConfiguration ${JSON.stringify(name)}`;
   const index = new VirtualHostIndex<CompiledVirtualHost>();
   const configRemovals = headersToRemove(config, where);
+  const configFilters = readFilterStates(config, where);
   arrayAt(config, 'virtualHosts', where).forEach((host, i) => {
     const at = `${where}.virtualHosts[${i}]`;
     const domains = host.domains;
@@ -208,7 +214,8 @@ export function compileRouteTable(config: JsonObject): RouteTable {
       throw new ConfigError(`${at}.domains must be a non-empty array of strings`);
     }
     const hostRemovals = [...configRemovals, ...headersToRemove(host, at)];
-    const routes = arrayAt(host, 'routes', at).map((route, r) => compileRoute(route, `${at}.routes[${r}]`, hostRemovals));
+    const hostFilters = mergeFilterStates(configFilters, readFilterStates(host, at));
+    const routes = arrayAt(host, 'routes', at).map((route, r) => compileRoute(route, `${at}.routes[${r}]`, hostRemovals, hostFilters));
     index.add(domains, { name: stringAt(host, 'name', at) ?? '', routes }, at);
   });
   return new RouteTable(name, index);

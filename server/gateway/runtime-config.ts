@@ -16,6 +16,7 @@ import type { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
 import type { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller, PolicyLogger } from './proxy-wasm/types.ts';
 import type { HeadersWithUnderscores } from './http-headers.ts';
+import { type ListenerFilter, RouteFilters } from './route-filters.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
 
 export interface RuntimeConfig {
@@ -27,8 +28,10 @@ export interface RuntimeConfig {
   /** HCM `headers_with_underscores_action`, applied as the request head is read. */
   readonly headersWithUnderscores: HeadersWithUnderscores;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;
-  /** Wasm filters in chain order (the router is implied last). */
+  /** Wasm filters in chain order (the router is implied last), those disabled by default included. */
   readonly filters: readonly ChainFilter[];
+  /** The filters each route runs (`routeFilters.of(route)`). */
+  readonly routeFilters: RouteFilters;
   /** Running plugins by identity (digest, VM, configurations), for reuse by the next configuration. */
   readonly plugins: ReadonlyMap<string, Plugin>;
   /** Module digests in use (the module cache keeps these). */
@@ -107,11 +110,11 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
     clusters.set(cluster.name, cluster);
   }
   const created = new Map<string, Plugin>();
-  const filters: ChainFilter[] = [];
+  const filters: ListenerFilter[] = [];
   // Sequential on purpose: the chain order is the listener's filter order, and identical filters share a plugin.
   for (const spec of listener.wasmFilters) {
     const filter = await buildFilter(spec, deps, created);
-    if (filter !== null) filters.push(filter);
+    if (filter !== null) filters.push({ filter, isDisabled: spec.isDisabled });
   }
   return {
     version: snapshot.version,
@@ -120,7 +123,8 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
     pathNormalization: listener.pathNormalization,
     headersWithUnderscores: listener.headersWithUnderscores,
     clusters,
-    filters,
+    filters: filters.map((entry) => entry.filter),
+    routeFilters: new RouteFilters(filters),
     plugins: created,
     digests: new Set(listener.wasmFilters.map((spec) => ModuleCache.digestOf(spec.code))),
   };

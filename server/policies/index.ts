@@ -30,8 +30,9 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } 
 /**
  * The order of the wasm filters on the listener, i.e. the order every route's policies run in. Envoy's HTTP
  * filter chain is per listener, so one module instance serves every route in this one order, whatever order
- * the attachments were listed in (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters).
- * The first filter present also strips client-supplied `x-apip-*` headers. How the modules choose a plan
+ * the attachments were listed in (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_filters);
+ * each route enables only its own modules (translate/route-modules.ts). On each route the first module that runs
+ * also strips client-supplied `x-apip-*` headers. How the modules choose a plan
  * together: docs/plan-selection.md.
  */
 export const httpFilterOrder = [

@@ -18,7 +18,10 @@ export const claimToHeader = z.object({ claim: z.string(), header: z.string() })
 /** Members the translator adds to every module's configuration. */
 export function moduleConfiguration<S extends z.core.$ZodLooseShape>(shape: S, options: { digestKey?: boolean } = {}) {
   return z.object({
+    // Client-sent x-apip-* headers are removed by the first module that runs on a route: true on every request
+    // (the module is first on every route it runs on), else only on `stripIdentityRoutes`.
     stripIdentityHeaders: z.boolean().optional(),
+    stripIdentityRoutes: z.array(z.string()).optional(),
     // The platform's digest key, 32 bytes in hex.
     ...(options.digestKey ? { digestKey: z.string().regex(/^[0-9a-fA-F]{64}$/) } : {}),
     ...shape,

@@ -28,8 +28,9 @@ export const xdsClusterName = 'apip-xds';
 export const accessLogName = 'apip';
 
 /**
- * The identity the authentication policies establish for everything after them (the first filter strips what
- * clients send): what analytics read from both data planes, Envoy's access log and the embedded gateway's hook.
+ * The identity the authentication policies establish for everything after them (on each route the first module
+ * that runs strips what clients send; a route with no module removes them): what analytics read from both data
+ * planes, Envoy's access log and the embedded gateway's hook.
  */
 export const identityHeaders = {
   applicationId: 'x-apip-application-id',

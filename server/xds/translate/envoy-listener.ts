@@ -1,4 +1,5 @@
 import { httpFilterOrder, policyFilters } from '../../policies/index.ts';
+import { modulesByRoute } from './route-modules.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
@@ -11,21 +12,6 @@ export function adsConfigSource(): Record<string, unknown> {
 
 function pluginConfiguration<K extends PolicyKind>(kind: K, routes: ReadonlyMap<string, RouteSettingsByKind[K]>, ir: IrSnapshot): Record<string, unknown> {
   return policyFilters[kind].pluginConfiguration(routes, ir.tables);
-}
-
-type IrRoute = IrSnapshot['routes'][number];
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/**
- * One route per name, sorted by name: a name recurs on the sandbox vhost with the same chain, and the first
- * (in IR order, which the stable sort keeps) serves both.
- */
-export function routesByName(routes: readonly IrRoute[]): IrRoute[] {
-  const sorted = [...routes].sort((a, b) => compare(a.name, b.name));
-  const out: IrRoute[] = [];
-  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i - 1]!.name !== sorted[i]!.name) out.push(sorted[i]!);
-  return out;
 }
 
 /**
@@ -81,45 +67,62 @@ class SortedEntries<V> implements ReadonlyMap<string, V> {
   }
 }
 
-/** Each module some route uses and that the snapshot has, in httpFilterOrder, with its routes' settings. */
-function wasmFilterRoutes(ir: IrSnapshot): [PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>][] {
-  // Settings maps must be sorted by route name; routes are sorted by domain then match order.
-  const perKind = new Map<PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>>();
-  for (const kind of httpFilterOrder) perKind.set(kind, new SortedEntries());
-  for (const route of routesByName(ir.routes)) {
-    // Only the kinds a route has (mostly one or two of the five).
-    const settings = route.settings as Record<string, RouteSettingsByKind[PolicyKind] | undefined>;
-    for (const kind in settings) {
-      const value = settings[kind];
-      if (value !== undefined) perKind.get(kind as PolicyKind)?.push(route.name, value);
+interface ModuleRoutes {
+  kind: PolicyKind;
+  /** The module's settings per route it runs on. */
+  routes: SortedEntries<RouteSettingsByKind[PolicyKind]>;
+  /** The routes where it is the first module to run. */
+  firstOn: string[];
+}
+
+/** Each module some route runs (modulesByRoute), in httpFilterOrder, with its routes' settings. */
+function wasmFilterRoutes(ir: IrSnapshot): ModuleRoutes[] {
+  const perKind = new Map<PolicyKind, ModuleRoutes>();
+  for (const kind of httpFilterOrder) perKind.set(kind, { kind, routes: new SortedEntries(), firstOn: [] });
+  // Settings maps must be sorted by route name (routesByName), not in IR order (domain then match order).
+  const { routes, modules } = modulesByRoute(ir);
+  for (const route of routes) {
+    const settings = route.settings as Record<PolicyKind, RouteSettingsByKind[PolicyKind]>;
+    const kinds = modules.get(route.name) ?? [];
+    for (let i = 0; i < kinds.length; i++) {
+      const entry = perKind.get(kinds[i]!)!;
+      entry.routes.push(route.name, settings[kinds[i]!]);
+      if (i === 0) entry.firstOn.push(route.name);
     }
   }
   return httpFilterOrder.flatMap((kind) => {
-    const routes = perKind.get(kind);
-    return routes && routes.size > 0 && ir.modules[kind] ? [[kind, routes] as [PolicyKind, SortedEntries<RouteSettingsByKind[PolicyKind]>]] : [];
+    const entry = perKind.get(kind)!;
+    return entry.routes.size > 0 ? [entry] : [];
   });
 }
 
 /**
- * Whether the listener runs a wasm filter, whose first module strips client-sent identity headers. Without one the
- * route configuration removes them instead (envoy-routes.ts), so an upstream never trusts an identity a client wrote.
+ * Who strips client-sent `x-apip-*` identity headers, per module: on each route, the first module that runs there
+ * removes them before anything reads them (a later one would remove the identity the earlier ones set). A module
+ * first on every route it runs on strips on every request; otherwise it gets the routes where it is first.
+ * Routes no module runs on remove them in their route entry instead (envoy-routes.ts).
  */
-export function hasWasmFilters(ir: IrSnapshot): boolean {
-  return wasmFilterRoutes(ir).length > 0;
+function identityStripping(module: ModuleRoutes): Record<string, unknown> {
+  if (module.firstOn.length === module.routes.size) return { stripIdentityHeaders: true };
+  return module.firstOn.length === 0 ? { stripIdentityHeaders: false } : { stripIdentityHeaders: false, stripIdentityRoutes: module.firstOn };
 }
 
-/** The wasm filters (in httpFilterOrder, only modules some route uses) then the router, which must be last. */
+/**
+ * The wasm filters (in httpFilterOrder, only modules some route runs) then the router, which must be last and is
+ * always on. Each wasm filter is disabled by default: a route enables the ones it runs in its
+ * `typed_per_filter_config` (envoy-routes.ts), so a request passes only through its route's modules.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpfilter-disabled
+ */
 export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
   const filters: EnvoyResource[] = [];
-  for (const [kind, routes] of wasmFilterRoutes(ir)) {
-    const module = ir.modules[kind]!;
-    // The first module of the chain removes client-supplied identity headers before anything reads them.
+  for (const module of wasmFilterRoutes(ir)) {
+    const { kind, routes } = module;
+    const source = ir.modules[kind]!;
     // Key-checking modules get the digest key to compute keyed digests of what clients present (secrets.ts `keyDigest`).
     const digestKey = policyFilters[kind].usesKeyDigests ? { digestKey: ir.keyDigestSecret } : {};
-    const configuration = { stripIdentityHeaders: filters.length === 0, ...digestKey, ...ir.moduleSettings?.[kind], ...pluginConfiguration(kind, routes, ir) };
-    filters.push(
-      wasmHttpFilter({ name: kind, sha256: module.sha256, controlPlaneUrl: ir.controlPlane.url, controlPlaneCluster: ir.controlPlane.cluster.name }, configuration),
-    );
+    const configuration = { ...identityStripping(module), ...digestKey, ...ir.moduleSettings?.[kind], ...pluginConfiguration(kind, routes, ir) };
+    const filter = wasmHttpFilter({ name: kind, sha256: source.sha256, controlPlaneUrl: ir.controlPlane.url, controlPlaneCluster: ir.controlPlane.cluster.name }, configuration);
+    filters.push({ name: filter.name, disabled: true, typedConfig: filter.typedConfig });
   }
   filters.push({ name: 'envoy.filters.http.router', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } });
   return filters;

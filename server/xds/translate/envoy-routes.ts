@@ -1,17 +1,33 @@
-import type { IrDestination, IrRewrite, IrRoute, IrSnapshot } from '../ir.ts';
-import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName } from '../names.ts';
-import { hasWasmFilters } from './envoy-listener.ts';
-import type { EnvoyResource } from '../../envoy/resources.ts';
+import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '../ir.ts';
+import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
+import { modulesByRoute } from './route-modules.ts';
+import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
+
+/**
+ * A FilterConfig with no `config` and `disabled` false: enables, on the route that has it, an HTTP filter the
+ * connection manager disables by default (envoy-listener.ts `buildHttpFilters`); Envoy keys the entry by the
+ * filter's name in the connection manager.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-filterconfig
+ */
+const enableFilter = { '@type': extensionTypeUrls.filterConfig };
+
+/** Client-sent identity headers, removed before the upstream on routes no module runs on (none strips them). */
+const clientIdentity: readonly string[] = Object.values(identityHeaders);
+
+/** The headers a route removes before the upstream, by whether modules run on it and whether it allows method
+ *  overrides: four lists shared by every route (a 10,000-route configuration holds four arrays, not 10,000). */
+const removedHeaders = {
+  modules: { removed: [...methodOverrideHeaders] as readonly string[], allowed: [] as readonly string[] },
+  none: { removed: [...methodOverrideHeaders, ...clientIdentity] as readonly string[], allowed: clientIdentity },
+};
 
 /**
  * Sub-objects many routes have in common are built once per translation and shared: the `:method` header match
  * per method, and the whole route action of regex routes (one per API environment, whose rewrite is the
  * context's). Resources are never mutated after translation (serialised, encoded, compiled by the gateway).
  */
-/** One list shared by every route that removes the method-override headers. */
-const methodOverrideList: readonly string[] = [...methodOverrideHeaders];
-
 class RouteParts {
+  private readonly enabledFilters = new Map<readonly PolicyKind[], Record<string, unknown>>();
   private readonly methodHeaders = new Map<string, Record<string, unknown>[]>();
   private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean }>();
 
@@ -20,6 +36,13 @@ class RouteParts {
     // The method is the `:method` pseudo-header. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-headermatcher
     if (headers === undefined) this.methodHeaders.set(route.method, (headers = [{ name: ':method', stringMatch: { exact: route.method } }]));
     return route.match.kind === 'exact' ? { path: route.match.path, headers } : { safeRegex: { regex: route.match.regex }, headers };
+  }
+
+  /** `typed_per_filter_config` enabling a route's modules; one object per set of modules (modulesByRoute shares them). */
+  filters(kinds: readonly PolicyKind[]): Record<string, unknown> {
+    let config = this.enabledFilters.get(kinds);
+    if (config === undefined) this.enabledFilters.set(kinds, (config = Object.fromEntries(kinds.map((kind) => [wasmFilterName(kind), enableFilter]))));
+    return config;
   }
 
   action(route: IrRoute): Record<string, unknown> {
@@ -72,22 +95,31 @@ function routeAction(route: IrRoute): Record<string, unknown> {
 /**
  * One RouteConfiguration; a virtual host per domain (sorted by name), its routes in IR order, which is match
  * order: Envoy takes the first route that matches (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_routing).
- * The method-override headers are removed before the upstream on every route whose operation does not allow them
- * (`allowMethodOverride`), and the identity headers on every route when no policy module runs to strip them (a
- * snapshot whose routes carry no policy).
+ * Each route enables the wasm filters of the modules it runs (modulesByRoute). Before the upstream, a route removes
+ * the method-override headers unless its operation allows them (`allowMethodOverride`), and client-sent identity
+ * headers when no module runs on it (where modules run, the first strips them before the others read them, and
+ * removing them at the router would also remove the identity the modules set). Per route, not on the
+ * RouteConfiguration: Envoy removes the union of the levels' lists, so a route could not keep a header removed above.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-route-request-headers-to-remove
  */
 export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const parts = new RouteParts();
+  const { modules } = modulesByRoute(ir);
   const byDomain = new Map<string, Record<string, unknown>[]>();
   for (const route of ir.routes) {
-    const isReply = route.destination.kind === 'reply';
-    const envoyRoute: Record<string, unknown> = route.destination.kind === 'reply'
-      ? directResponseRoute(route.name, parts.match(route), route.destination)
-      : { name: route.name, match: parts.match(route), route: parts.action(route) };
-    // Per route, not on the RouteConfiguration: Envoy removes the union of the three levels' lists, so a route
-    // can only keep a header that no enclosing level removes (a direct response reaches no upstream).
-    // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-route-request-headers-to-remove
-    if (!isReply && !route.allowMethodOverride) envoyRoute.requestHeadersToRemove = methodOverrideList;
+    if (route.destination.kind === 'reply') {
+      // A direct response reaches no upstream and runs no module (closed APIs are in no module's tables).
+      const list = byDomain.get(route.domain);
+      const envoyRoute = directResponseRoute(route.name, parts.match(route), route.destination);
+      if (list) list.push(envoyRoute);
+      else byDomain.set(route.domain, [envoyRoute]);
+      continue;
+    }
+    const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };
+    const kinds = modules.get(route.name) ?? [];
+    if (kinds.length > 0) envoyRoute.typedPerFilterConfig = parts.filters(kinds);
+    const removed = removedHeaders[kinds.length > 0 ? 'modules' : 'none'][route.allowMethodOverride ? 'allowed' : 'removed'];
+    if (removed.length > 0) envoyRoute.requestHeadersToRemove = removed;
     const list = byDomain.get(route.domain);
     if (list) list.push(envoyRoute);
     else byDomain.set(route.domain, [envoyRoute]);
@@ -95,7 +127,5 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
   const virtualHosts = [...byDomain.entries()]
     .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const config: EnvoyResource = { name: routeConfigurationName, virtualHosts };
-  if (!hasWasmFilters(ir)) config.requestHeadersToRemove = Object.values(identityHeaders);
-  return config;
+  return { name: routeConfigurationName, virtualHosts };
 }

@@ -149,3 +149,34 @@ describe('route table: direct responses (as Envoy’s router answers them)', () 
     expect(() => direct({ route: { cluster: 'c' }, responseHeadersToAdd: [json] })).toThrow(/directResponse routes only/);
   });
 });
+
+describe('route table: filters per route (typed_per_filter_config)', () => {
+  const FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+  const on = { '@type': FILTER_CONFIG };
+  const off = { '@type': FILTER_CONFIG, disabled: true };
+  const withEntries = <T extends object>(spec: T, entries: Record<string, unknown>): T => ({ ...spec, typedPerFilterConfig: entries });
+
+  it('takes the route entry over the virtual host entry over the route configuration entry', () => {
+    const table = compileRouteTable(withEntries(routeConfiguration([
+      withEntries({ name: 'v', domains: ['*'], routes: [
+        { ...route({ name: 'overrides', match: { path: '/o' }, cluster: 'c' }), typedPerFilterConfig: { a: on, b: off } },
+        hostRoute('inherits'),
+      ] }, { b: on }),
+    ]), { a: off, c: on }));
+    const states = (path: string) => Object.fromEntries(table.match(request(path))?.route.filterStates ?? []);
+    expect(states('/o')).toEqual({ a: true, b: false, c: true });
+    expect(states('/x')).toEqual({ a: false, b: true, c: true });
+  });
+
+  it('refuses filter-specific per-route configuration unless the entry is optional, and an Any that is no FilterConfig', () => {
+    const compile = (entry: unknown) => compileRouteTable(routeConfiguration([
+      { name: 'v', domains: ['*'], routes: [{ ...hostRoute('r'), typedPerFilterConfig: { a: entry } }] },
+    ]));
+    const config = { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: 'x' };
+    expect(() => compile({ '@type': FILTER_CONFIG, config })).toThrow(ConfigError);
+    expect(() => compile({ '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm' })).toThrow(/not supported/);
+    // Optional: ignored (no entry); disabled: the config is ignored.
+    expect(compile({ '@type': FILTER_CONFIG, config, isOptional: true }).match(request('/'))?.route.filterStates).toBeNull();
+    expect(Object.fromEntries(compile({ '@type': FILTER_CONFIG, config, disabled: true }).match(request('/'))?.route.filterStates ?? [])).toEqual({ a: false });
+  });
+});

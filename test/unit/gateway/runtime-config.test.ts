@@ -49,6 +49,10 @@ describe('buildRuntimeConfig', () => {
     expect(config.filters).toEqual([]);
   });
 
+  it('refuses a disabled router: a terminal filter cannot be disabled', async () => {
+    await expect(buildRuntimeConfig(withFilters([{ ...router, disabled: true }]), deps())).rejects.toThrow(/cannot be disabled/);
+  });
+
   it('keeps a wasm filter whose module cannot be fetched as a fail-closed entry', async () => {
     const filter = wasmFilter({ module: 'set-headers', baseUrl: 'http://127.0.0.1:1', sha256: 'a'.repeat(64), configuration: {} });
     const config = await buildRuntimeConfig(snapshot('1', { listeners: [listener([filter])], routes, clusters }), deps());

@@ -38,21 +38,29 @@ describe('request hygiene in the generated Envoy configuration', () => {
     const [config] = translated('path-params').routeConfiguration as Json[];
     const routes = (config!.virtualHosts as { routes: Json[] }[]).flatMap((vhost) => vhost.routes);
     const removed = Object.fromEntries(routes.map((route) => [route.name, route.requestHeadersToRemove ?? null]));
-    expect(removed['catalog/PATCH/items/{itemId}']).toBeNull();
+    const overrides = ['x-http-method-override', 'x-method-override', 'x-http-method'];
+    for (const name of overrides) expect(removed['catalog/PATCH/items/{itemId}'] ?? []).not.toContain(name);
     for (const [name, list] of Object.entries(removed)) {
-      if (name !== 'catalog/PATCH/items/{itemId}') expect(list, name).toEqual(['x-http-method-override', 'x-method-override', 'x-http-method']);
+      if (name !== 'catalog/PATCH/items/{itemId}') expect(list, name).toEqual(expect.arrayContaining(overrides));
     }
     // Not on the route configuration: Envoy removes the union of the levels, so no route could keep them.
     expect(config!.requestHeadersToRemove).not.toContain('x-http-method-override');
   });
 
-  it('removes client-sent identity headers at the route configuration when no policy module runs to strip them', () => {
+  it('removes client-sent identity headers on the routes where no policy module runs to strip them', () => {
     const [bare] = translated('path-params').routeConfiguration as Json[];
-    expect(bare!.requestHeadersToRemove).toEqual(expect.arrayContaining(['x-apip-application-id', 'x-apip-subscription-id', 'x-apip-plan']));
+    const routes = (bare!.virtualHosts as { routes: Json[] }[]).flatMap((host) => host.routes);
+    expect(routes.length).toBeGreaterThan(0);
+    for (const route of routes) {
+      expect(route.requestHeadersToRemove).toEqual(expect.arrayContaining(['x-apip-application-id', 'x-apip-subscription-id', 'x-apip-plan']));
+    }
     // With modules the first one strips them before any policy reads them; removing them at the router would also
     // remove the identity the policies established.
     const [withPolicies] = translated().routeConfiguration as Json[];
     expect(withPolicies!.requestHeadersToRemove ?? []).not.toContain('x-apip-plan');
+    for (const host of withPolicies!.virtualHosts as { routes: Json[] }[]) {
+      for (const route of host.routes) expect(route.requestHeadersToRemove ?? []).not.toContain('x-apip-plan');
+    }
   });
 
   it('has the connection manager drop every header whose name holds an underscore (x_apip_plan as well as x_other)', () => {
