@@ -155,10 +155,11 @@ describe.each(drivers)('authorization servers (%s)', (driver) => {
       selectionRule: 'claims.tier == "gold"',
       security: { type: 'OAUTH2', oauth2: { authorizationServerId: server.id, requiredScopes: ['a'], strictScopes: true, clientIdClaim: 'cid' } },
     });
+    // Serving OAuth2 plans of one API agree on the route-wide options (plans/route-wide-options.ts): clientIdClaim too.
     const inline = await createPlan(admin, {
       apiId,
       name: 'Inline',
-      security: { type: 'OAUTH2', oauth2: { introspectionUrl: 'https://legacy.example.test/introspect', clientId: 'legacy', clientSecret: 'legacy-secret', cacheTtlSeconds: 7200 } },
+      security: { type: 'OAUTH2', oauth2: { introspectionUrl: 'https://legacy.example.test/introspect', clientId: 'legacy', clientSecret: 'legacy-secret', cacheTtlSeconds: 7200, clientIdClaim: 'cid' } },
     });
     const staging = await createPlan(admin, { apiId, name: 'Staging', security: { type: 'OAUTH2', oauth2: { authorizationServerId: server.id } } });
     await publishPlan(admin, referenced.id);
