@@ -208,10 +208,19 @@ function missing(route: RouteSettings): u32 {
   return route.optional ? Action.Continue : reject("Missing API key.", "apip_api_key_missing");
 }
 
-/** True when a header route's key also appears as a query parameter of the same name. */
+const PATH_BYTES = String.UTF8.encode(":path");
+
+/** True when a header route's key also appears as a query parameter of the same name. Most paths have no query:
+ *  those are told apart on the raw bytes, without decoding the path (this runs on every keyed request). */
 function isInQueryToo(route: RouteSettings): bool {
-  const path = getRequestHeader(":path");
-  return path !== null && findQueryParam(path, route.otherName) !== null;
+  const raw = getHeaderRaw(MapType.RequestHeaders, PATH_BYTES);
+  if (raw === null) return false;
+  const start = changetype<usize>(raw);
+  const end = start + <usize>raw.byteLength;
+  let at = start;
+  while (at < end && load<u8>(at) != 0x3f) at++;
+  if (at == end) return false;
+  return findQueryParam(String.UTF8.decode(raw), route.otherName) !== null;
 }
 
 function includes(list: Array<string>, value: string): bool {
