@@ -138,3 +138,21 @@ export function keysOf(value: unknown): string[] {
 export function sorted(keys: readonly string[]): string[] {
   return [...keys].sort();
 }
+
+/** The seed's RestApi body, loosely typed: tests change it, sometimes to break it on purpose. */
+export interface RestApiBody {
+  apiVersion: string;
+  kind: string;
+  metadata: Record<string, unknown>;
+  spec: Record<string, unknown>;
+}
+
+/** A copy of the seed's RestApi named `name` (handle, displayName and context follow it), then edited by `edit`. */
+export function freshRestApi(name: string, edit: (body: RestApiBody) => void = () => {}): RestApiBody {
+  const body = structuredClone(seedRestApi) as unknown as RestApiBody;
+  body.metadata.name = name;
+  body.spec.displayName = name.charAt(0).toUpperCase() + name.slice(1);
+  body.spec.context = `/${name}/$version`;
+  edit(body);
+  return body;
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
-import { seedRestApi } from '../../helpers/rest-seed.ts';
+import { freshRestApi, type RestApiBody } from '../../helpers/rest-seed.ts';
 
 type Json = Record<string, unknown>;
 interface ErrorJson {
@@ -11,24 +11,13 @@ interface ErrorJson {
   message: string;
   errors?: { field: string; message: string }[];
 }
-/** The seed's RestApi, mutable and loosely typed: tests break it on purpose. */
-interface Body {
-  apiVersion: string;
-  kind: string;
-  metadata: Json;
-  spec: Json;
-}
+type Body = RestApiBody;
 
 let seq = 0;
 /** The seed's RestApi with a fresh handle, displayName and context, edited by `edit`. */
 function restApi(edit: (body: Body) => void = () => {}): Body {
   seq++;
-  const body = structuredClone(seedRestApi) as unknown as Body;
-  body.metadata.name = `books-${seq}`;
-  body.spec.displayName = `Books-${seq}`;
-  body.spec.context = `/books-${seq}/$version`;
-  edit(body);
-  return body;
+  return freshRestApi(`books-${seq}`, edit);
 }
 
 describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {

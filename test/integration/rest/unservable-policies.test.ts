@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shapeDrivers } from '../../helpers/database.ts';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.ts';
 import { type RestClient, restClient } from '../../helpers/rest.ts';
-import { seedRestApi } from '../../helpers/rest-seed.ts';
+import { freshRestApi } from '../../helpers/rest-seed.ts';
 
 interface ErrorJson {
   message: string;
@@ -14,12 +14,7 @@ let seq = 0;
 /** The seed's RestApi with a fresh handle and context, its spec edited by `edit`. */
 function restApi(edit: (spec: Spec) => void) {
   seq++;
-  const body = structuredClone(seedRestApi) as unknown as { metadata: Spec; spec: Spec };
-  body.metadata.name = `unservable-${seq}`;
-  body.spec.displayName = `Unservable-${seq}`;
-  body.spec.context = `/unservable-${seq}/$version`;
-  edit(body.spec);
-  return body;
+  return freshRestApi(`unservable-${seq}`, (body) => edit(body.spec));
 }
 
 // Issue 12 item 2: a configuration the data planes cannot serve used to be stored (201) and then take the whole

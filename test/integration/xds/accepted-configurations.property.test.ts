@@ -37,8 +37,6 @@ import { domainContext, testPlatformKeys } from '../../helpers/domain.ts';
 const expectedFindings: { severity: Problem['severity']; message: RegExp; why: string }[] = [
   { severity: 'warning', message: /admits no one on a private API/, why: 'a KEYLESS plan on a private API is left out of plan selection (only contracts pass)' },
   { severity: 'warning', message: /own \(v0\.9\) API keys belong to no plan/, why: 'v0.9 keys of an API that also has plans admit nothing unless a KEYLESS plan does' },
-  { severity: 'warning', message: /the key is read where the first API_KEY plan/, why: 'one key location per route: the first API_KEY plan decides' },
-  { severity: 'warning', message: /the first JWT plan .* decides/, why: 'one claim mapping per route: the first JWT plan decides' },
   { severity: 'warning', message: /shares key set/, why: 'two JWT plans on one JWKS: its keys select either' },
   { severity: 'warning', message: /the URL path is ignored; the definition basePath applies/, why: 'an upstream definition target URL with a path' },
 ];
