@@ -210,7 +210,7 @@ describe('throttle policy: stages and named quotas (basic-ratelimit, advanced-ra
     expect(as('b').action).toBe('continue');
     const reply = localReplyOf(as('a'));
     expect(reply.status).toBe(503);
-    expect(Buffer.from(Object.values(reply.body as Record<string, number>)).toString()).toBe('busy');
+    expect(Buffer.from(reply.body).toString()).toBe('busy');
     expect(headerOf(reply, 'content-type')).toBe('text/plain');
     expect(headerOf(reply, 'x-ratelimit-quota')).toBe('per-user');
     expect(headerOf(reply, 'retry-after')).toBeUndefined();
