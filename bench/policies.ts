@@ -53,6 +53,22 @@ const cases: Case[] = [
     headers: [],
   },
   {
+    // advanced-ratelimit as the translator writes it: an API-level stage, then a per-user quota keyed by a header.
+    name: 'throttle advanced',
+    policy: 'throttle',
+    configuration: {
+      routes: {
+        [ROUTE]: {
+          stages: [
+            { limits: [{ requests: 1_000_000_000, windowMs: 3_600_000, scope: 'api' }] },
+            { limits: [{ requests: 1_000_000_000, windowMs: 60_000, scope: 'route', quota: 'per-user', keyBy: [{ type: 'header', name: 'x-user-id' }] }], reply: { status: 429, body: '{}', contentType: 'application/json' } },
+          ],
+        },
+      },
+    },
+    headers: [['x-user-id', 'alice']],
+  },
+  {
     name: 'subscription-validation',
     policy: 'subscription-validation',
     configuration: {

@@ -23,6 +23,11 @@ export class LimitCheck {
    * @param enforce deny when exceeded (stopOnQuotaReach); false lets the request through, marked as exceeded
    */
   constructor(public key: ArrayBuffer, public requests: u32, public windowMs: u64, public enforce: bool) {}
+  /** The quota it belongs to (X-RateLimit-Quota, IETF RateLimit fields). */
+  quota: string = "default";
+  /** Figures of the last checkAndConsume over this check (read them before the next request is checked). */
+  remaining: u32 = 0;
+  resetSeconds: u32 = 0;
 }
 
 export class RateLimitOutcome {
@@ -37,7 +42,11 @@ export class RateLimitOutcome {
   limit: u32 = 0;
   remaining: u32 = 0;
   resetSeconds: u32 = 0;
+  /** Unix time (s) of the most restrictive limit's window end, for X-RateLimit-Reset. */
+  resetEpochSeconds: u64 = 0;
   retryAfterSeconds: u32 = 0;
+  /** Index of the enforced limit that refused the request (the first one over), -1 when none did. */
+  violated: i32 = -1;
 
   /** RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset (IETF draft-ietf-httpapi-ratelimit-headers), and
    *  Retry-After when denied. */
@@ -180,17 +189,23 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
     const isOver = used + 1 > <f64>check.requests;
     if (isOver) {
       outcome.exceeded = true;
-      if (check.enforce) outcome.allowed = false;
+      if (check.enforce && outcome.allowed) {
+        outcome.allowed = false;
+        outcome.violated = i;
+      }
       maxRetryMs = Math.max(maxRetryMs, retryAfterMs(state, check.requests, elapsed, check.windowMs));
     }
     const remaining = Math.max(0, <f64>check.requests - Math.ceil(used + 1));
     const resetSeconds = ceilSeconds(<f64>(check.windowMs - elapsed));
+    check.remaining = <u32>remaining;
+    check.resetSeconds = resetSeconds;
     if (remaining < minRemaining || (remaining == minRemaining && resetSeconds > outcome.resetSeconds)) {
       minRemaining = remaining;
       outcome.hasFigures = true;
       outcome.limit = check.requests;
       outcome.remaining = <u32>remaining;
       outcome.resetSeconds = resetSeconds;
+      outcome.resetEpochSeconds = ((index + 1) * check.windowMs + 999) / 1000;
     }
   }
   outcome.retryAfterSeconds = ceilSeconds(maxRetryMs);
@@ -210,6 +225,8 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
           if (check.enforce) {
             rollback(checks, i, nowMs);
             outcome.allowed = false;
+            outcome.violated = i;
+            check.remaining = 0;
             outcome.remaining = 0;
             outcome.retryAfterSeconds = ceilSeconds(retryAfterMs(state, check.requests, elapsed, check.windowMs));
             return outcome;
@@ -225,6 +242,7 @@ export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimi
     if (!committed) {
       rollback(checks, i, nowMs);
       outcome.allowed = false;
+      outcome.violated = i;
       outcome.contended = true;
       return outcome;
     }

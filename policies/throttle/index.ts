@@ -2,20 +2,23 @@
 // subscription, counted in sliding windows in proxy shared data (so every worker and every plugin of the same
 // VM id shares the counters, and they survive configuration updates). 429 with Retry-After when over; the
 // RateLimit-* headers go on every response; stopOnQuotaReach=false lets an over-limit request through marked
-// with x-apip-quota-exceeded. Plugin configuration: docs/policies.md#throttle.
+// with x-apip-quota-exceeded. A route's limits come in stages (one per attachment, API-level first), counted one
+// after the other as the reference gateway runs one rate-limit policy after another: a stage's limits are all
+// checked before any is consumed, and a refused stage stops the later ones. Plugin configuration:
+// docs/policies.md#throttle.
 import { Action, MapType } from "../lib/abi";
 import {
-  indexPath, memberPath, objectEntries, Problems, readArray, readBool, readObject,
+  indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger, readObject,
   readOptionalString, readString,
 } from "../lib/config";
-import { getRequestHeader, setRequestHeader } from "../lib/headers";
+import { getRequestHeader, Header, setHeader, setRequestHeader } from "../lib/headers";
 import {
   APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, SUBSCRIPTION_ID_HEADER,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
-import { apiIdOfRoute, nowMillis } from "../lib/properties";
+import { apiIdOfRoute, getPropertyString, nowMillis, propertyPath } from "../lib/properties";
 import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
-import { sendJsonError } from "../lib/reply";
+import { sendJsonError, sendLocalReply } from "../lib/reply";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
@@ -26,13 +29,34 @@ namespace Scope {
   export const Subscription: i32 = 3;
 }
 
+/** A request-dependent part of a counter key: a request header's value, or the client address. */
+class KeyPart {
+  constructor(public header: string | null) {}
+}
+
 class RouteLimit {
   spec: LimitSpec = new LimitSpec();
   scope: i32 = Scope.Route;
-  /** Counter key prefix, fixed at configure time: "throttle|<scope>|<scope key>|<windowMs>|". */
+  quota: string = "default";
+  /** Counter key prefix, fixed at configure time: "throttle|<scope>|<scope key>|<windowMs>|" (+ quota, constants). */
   keyPrefix: string = "";
-  /** Route and API scopes: the whole check, built once at configure time (the key has no per-request part). */
+  keyBy: Array<KeyPart> = new Array<KeyPart>(0);
+  /** No per-request key part: the whole check, built once at configure time. */
   fixedCheck: LimitCheck | null = null;
+}
+
+class Reply {
+  status: u32 = 429;
+  body: string = "";
+  contentType: string = "";
+}
+
+class Stage {
+  limits: Array<RouteLimit> = new Array<RouteLimit>(0);
+  reply: Reply | null = null;
+  xRateLimit: bool = true;
+  ietf: bool = true;
+  retryAfter: bool = true;
 }
 
 class PlanQuota {
@@ -41,7 +65,7 @@ class PlanQuota {
 }
 
 class RouteSettings {
-  limits: Array<RouteLimit> = new Array<RouteLimit>(0);
+  stages: Array<Stage> = new Array<Stage>(0);
   applyPlanQuota: bool = false;
   stopOnQuotaReach: bool = true;
 }
@@ -77,12 +101,24 @@ function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string,
   return plans;
 }
 
-function readRoute(name: string, route: JsonValue, path: string, problems: Problems): RouteSettings {
-  const settings = new RouteSettings();
-  const limits = readArray(route, "limits", path, problems, false);
-  for (let l = 0; l < limits.length; l++) {
+/** Reads `keyBy` parts: headers and the client address stay per request, constants join the key prefix. */
+function readKeyBy(limit: RouteLimit, item: JsonValue, path: string, problems: Problems): void {
+  const parts = readArray(item, "keyBy", path, problems, false);
+  for (let k = 0; k < parts.length; k++) {
+    const partPath = indexPath(memberPath(path, "keyBy"), k);
+    const part = unchecked(parts[k]);
+    const type = readString(part, "type", partPath, problems, true, "");
+    if (type == "header") limit.keyBy.push(new KeyPart(readString(part, "name", partPath, problems, true, "").toLowerCase()));
+    else if (type == "ip") limit.keyBy.push(new KeyPart(null));
+    else if (type == "constant") limit.keyPrefix += "c:" + readString(part, "value", partPath, problems, true, "") + "|";
+    else problems.add(memberPath(partPath, "type"), "must be one of header, ip, constant");
+  }
+}
+
+function readLimits(name: string, stage: Stage, items: Array<JsonValue>, path: string, stopOnQuotaReach: bool, problems: Problems): void {
+  for (let l = 0; l < items.length; l++) {
     const limitPath = indexPath(memberPath(path, "limits"), l);
-    const item = unchecked(limits[l]);
+    const item = unchecked(items[l]);
     if (!item.isObject) {
       problems.add(limitPath, "must be an object");
       continue;
@@ -98,17 +134,59 @@ function readRoute(name: string, route: JsonValue, path: string, problems: Probl
     const explicitKey = readOptionalString(item, "key", limitPath, problems);
     const scopeKey = explicitKey !== null ? explicitKey : (limit.scope == Scope.Route ? name : apiIdOfRoute(name));
     limit.keyPrefix = "throttle|" + scopeName + "|" + scopeKey + "|" + limit.spec.windowMs.toString() + "|";
-    settings.limits.push(limit);
+    const quota = readOptionalString(item, "quota", limitPath, problems);
+    if (quota !== null) {
+      limit.quota = quota;
+      limit.keyPrefix += "q:" + quota + "|";
+    }
+    readKeyBy(limit, item, limitPath, problems);
+    if ((limit.scope == Scope.Route || limit.scope == Scope.Api) && limit.keyBy.length == 0) {
+      const check = new LimitCheck(String.UTF8.encode(limit.keyPrefix), limit.spec.requests, limit.spec.windowMs, stopOnQuotaReach);
+      check.quota = limit.quota;
+      limit.fixedCheck = check;
+    }
+    stage.limits.push(limit);
   }
+}
+
+function readStage(name: string, item: JsonValue, path: string, stopOnQuotaReach: bool, problems: Problems): Stage {
+  const stage = new Stage();
+  readLimits(name, stage, readArray(item, "limits", path, problems, true), path, stopOnQuotaReach, problems);
+  const reply = readObject(item, "reply", path, problems, false);
+  if (reply !== null) {
+    const replyPath = memberPath(path, "reply");
+    const r = new Reply();
+    r.status = <u32>readInteger(reply, "status", replyPath, problems, true, 429, 200, 599);
+    r.body = readString(reply, "body", replyPath, problems, true, "");
+    r.contentType = readString(reply, "contentType", replyPath, problems, true, "");
+    stage.reply = r;
+  }
+  const headers = readObject(item, "headers", path, problems, false);
+  if (headers !== null) {
+    const headersPath = memberPath(path, "headers");
+    stage.xRateLimit = readBool(headers, "xRateLimit", headersPath, problems, true);
+    stage.ietf = readBool(headers, "ietf", headersPath, problems, true);
+    stage.retryAfter = readBool(headers, "retryAfter", headersPath, problems, true);
+  }
+  return stage;
+}
+
+function readRoute(name: string, route: JsonValue, path: string, problems: Problems): RouteSettings {
+  const settings = new RouteSettings();
   settings.applyPlanQuota = readBool(route, "planQuota", path, problems, false);
   settings.stopOnQuotaReach = readBool(route, "stopOnQuotaReach", path, problems, true);
-  for (let l = 0; l < settings.limits.length; l++) {
-    const limit = unchecked(settings.limits[l]);
-    if (limit.scope == Scope.Route || limit.scope == Scope.Api) {
-      limit.fixedCheck = new LimitCheck(String.UTF8.encode(limit.keyPrefix), limit.spec.requests, limit.spec.windowMs, settings.stopOnQuotaReach);
-    }
+  // `limits`: one stage, as hand-written configurations give it; `stages`: what the translator writes.
+  const limits = readArray(route, "limits", path, problems, false);
+  if (limits.length > 0) {
+    const stage = new Stage();
+    readLimits(name, stage, limits, path, settings.stopOnQuotaReach, problems);
+    settings.stages.push(stage);
   }
-  if (settings.limits.length == 0 && !settings.applyPlanQuota) {
+  const stages = readArray(route, "stages", path, problems, false);
+  for (let s = 0; s < stages.length; s++) {
+    settings.stages.push(readStage(name, unchecked(stages[s]), indexPath(memberPath(path, "stages"), s), settings.stopOnQuotaReach, problems));
+  }
+  if (settings.stages.length == 0 && !settings.applyPlanQuota) {
     problems.add(path, "must have limits or planQuota");
   }
   return settings;
@@ -140,61 +218,196 @@ function identityOr(header: string): string {
   return value === null || value.length == 0 ? "-" : value;
 }
 
+// @ts-ignore: decorator
+@lazy const SOURCE_ADDRESS = propertyPath(["source", "address"]);
+
+/** The client address without its port (`source.address` is `ip:port`; IPv6 as `[ip]:port`). */
+function clientAddress(): string {
+  const address = getPropertyString(SOURCE_ADDRESS);
+  if (address === null) return "unknown";
+  const colon = address.lastIndexOf(":");
+  if (colon <= 0 || address.indexOf("]") > colon) return address;
+  return address.startsWith("[") ? address.substring(1, colon - 1) : address.substring(0, colon);
+}
+
+/** The counter key of `limit` for this request (scopes and key parts the configuration left to the request). */
+function keyOf(limit: RouteLimit): string {
+  let key = limit.keyPrefix;
+  if (limit.scope == Scope.Application) key += identityOr(APPLICATION_ID_HEADER);
+  else if (limit.scope == Scope.Subscription) key += identityOr(SUBSCRIPTION_ID_HEADER);
+  for (let k = 0; k < limit.keyBy.length; k++) {
+    const header = unchecked(limit.keyBy[k]).header;
+    let value: string | null;
+    if (header === null) value = clientAddress();
+    else {
+      value = getRequestHeader(header);
+      // The reference's placeholder: requests without the header share one counter.
+      if (value === null || value.length == 0) value = "_missing_header_" + header + "_";
+    }
+    key += "|" + value;
+  }
+  return key;
+}
+
 // The checks of the request being handled, reused (callbacks never overlap within a module).
 // @ts-ignore: decorator
 @lazy const checks = new Array<LimitCheck>(0);
 
+/** `"name";q=1;w=60` / `"name";r=0;t=60` items of the IETF fields (draft-ietf-httpapi-ratelimit-headers), one per quota. */
+class QuotaFields {
+  policy: string = "";
+  state: string = "";
+
+  add(stageChecks: Array<LimitCheck>): void {
+    let i = 0;
+    while (i < stageChecks.length) {
+      // A quota's limits are consecutive; its most restrictive one speaks for it.
+      let best = unchecked(stageChecks[i]);
+      let j = i + 1;
+      while (j < stageChecks.length && unchecked(stageChecks[j]).quota == best.quota) {
+        const next = unchecked(stageChecks[j]);
+        if (next.remaining < best.remaining) best = next;
+        j++;
+      }
+      if (this.policy.length > 0) {
+        this.policy += ", ";
+        this.state += ", ";
+      }
+      this.policy += "\"" + best.quota + "\";q=" + best.requests.toString() + ";w=" + (best.windowMs / 1000).toString();
+      this.state += "\"" + best.quota + "\";r=" + best.remaining.toString() + ";t=" + best.resetSeconds.toString();
+      i = j;
+    }
+  }
+}
+
 class ThrottleStream extends PolicyStream<ThrottleRoot> {
   outcome: RateLimitOutcome | null = null;
+  xRateLimit: bool = false;
+  fields: QuotaFields | null = null;
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
     const route = policy.enterRequest();
     if (route === null) return policy.skipAction;
 
-    checks.length = 0;
-    const limits = route.limits;
-    for (let i = 0; i < limits.length; i++) {
-      const limit = unchecked(limits[i]);
-      const fixed = limit.fixedCheck;
-      if (fixed !== null) {
-        checks.push(fixed);
-        continue;
-      }
-      let key = limit.keyPrefix;
-      if (limit.scope == Scope.Application) key += identityOr(APPLICATION_ID_HEADER);
-      else if (limit.scope == Scope.Subscription) key += identityOr(SUBSCRIPTION_ID_HEADER);
-      checks.push(new LimitCheck(String.UTF8.encode(key), limit.spec.requests, limit.spec.windowMs, route.stopOnQuotaReach));
-    }
-    if (route.applyPlanQuota) {
-      const plan = getRequestHeader(PLAN_HEADER);
-      if (plan !== null && policy.plans.has(plan)) {
-        const quota = policy.plans.get(plan);
-        const subscription = getRequestHeader(SUBSCRIPTION_ID_HEADER);
-        const holder = subscription !== null ? "subscription|" + subscription : "application|" + identityOr(APPLICATION_ID_HEADER);
-        for (let i = 0; i < quota.limits.length; i++) {
-          const spec = unchecked(quota.limits[i]);
-          const key = "throttle|plan|" + holder + "|" + spec.windowMs.toString();
-          checks.push(new LimitCheck(String.UTF8.encode(key), spec.requests, spec.windowMs, quota.stopOnQuotaReach));
+    const now = nowMillis();
+    const stages = route.stages;
+    // Plan quotas are checked with the last stage (or alone).
+    const rounds = stages.length == 0 ? 1 : stages.length;
+    let best: RateLimitOutcome | null = null;
+    let exceeded = false;
+    let xRateLimit = false;
+    let fields: QuotaFields | null = null;
+    for (let s = 0; s < rounds; s++) {
+      const stage: Stage | null = s < stages.length ? unchecked(stages[s]) : null;
+      checks.length = 0;
+      if (stage !== null) {
+        const limits = stage.limits;
+        for (let i = 0; i < limits.length; i++) {
+          const limit = unchecked(limits[i]);
+          const fixed = limit.fixedCheck;
+          if (fixed !== null) {
+            checks.push(fixed);
+            continue;
+          }
+          const check = new LimitCheck(String.UTF8.encode(keyOf(limit)), limit.spec.requests, limit.spec.windowMs, route.stopOnQuotaReach);
+          check.quota = limit.quota;
+          checks.push(check);
         }
       }
-    }
+      if (s == rounds - 1 && route.applyPlanQuota) this.addPlanChecks(route);
 
-    const outcome = checkAndConsume(checks, nowMillis());
-    checks.length = 0;
-    this.outcome = outcome;
-    if (!outcome.allowed) {
-      const message = outcome.contended ? "Rate limit state is contended; retry." : "Rate limit exceeded.";
-      return sendJsonError(429, "apip_throttled", message, outcome.headers(true));
+      const outcome = checkAndConsume(checks, now);
+      const withXRateLimit = stage === null || stage.xRateLimit;
+      const withIetf = stage === null || stage.ietf;
+      if (!outcome.allowed) {
+        const action = this.refuse(stage, outcome, withXRateLimit, withIetf);
+        checks.length = 0;
+        return action;
+      }
+      exceeded = exceeded || outcome.exceeded;
+      if (withIetf && checks.length > 0) {
+        if (fields === null) fields = new QuotaFields();
+        fields.add(checks);
+      }
+      if (outcome.hasFigures && (best === null || outcome.remaining < best.remaining)) {
+        best = outcome;
+        xRateLimit = withXRateLimit;
+      }
     }
-    if (outcome.exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
+    checks.length = 0;
+    this.outcome = best;
+    this.xRateLimit = xRateLimit;
+    this.fields = fields;
+    if (exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
     return Action.Continue;
+  }
+
+  addPlanChecks(route: RouteSettings): void {
+    const policy = this.policy;
+    const plan = getRequestHeader(PLAN_HEADER);
+    if (plan === null || !policy.plans.has(plan)) return;
+    const quota = policy.plans.get(plan);
+    const subscription = getRequestHeader(SUBSCRIPTION_ID_HEADER);
+    const holder = subscription !== null ? "subscription|" + subscription : "application|" + identityOr(APPLICATION_ID_HEADER);
+    for (let i = 0; i < quota.limits.length; i++) {
+      const spec = unchecked(quota.limits[i]);
+      const key = "throttle|plan|" + holder + "|" + spec.windowMs.toString();
+      const check = new LimitCheck(String.UTF8.encode(key), spec.requests, spec.windowMs, quota.stopOnQuotaReach);
+      check.quota = "plan";
+      checks.push(check);
+    }
+  }
+
+  /** The 429 (or the stage's own answer) of a refused stage: its figures, the violated quota named. */
+  refuse(stage: Stage | null, outcome: RateLimitOutcome, withXRateLimit: bool, withIetf: bool): u32 {
+    const headers = new Array<Header>(0);
+    const withRetryAfter = stage === null || stage.retryAfter;
+    if (withIetf) {
+      const legacy = outcome.headers(withRetryAfter);
+      for (let i = 0; i < legacy.length; i++) headers.push(unchecked(legacy[i]));
+    } else if (withRetryAfter && outcome.hasFigures) {
+      headers.push(new Header("retry-after", outcome.retryAfterSeconds.toString()));
+    }
+    if (outcome.violated >= 0) {
+      const violated = unchecked(checks[outcome.violated]);
+      if (withXRateLimit) {
+        headers.push(new Header("x-ratelimit-limit", violated.requests.toString()));
+        headers.push(new Header("x-ratelimit-remaining", "0"));
+        headers.push(new Header("x-ratelimit-reset", (((nowMillis() / violated.windowMs) + 1) * violated.windowMs / 1000).toString()));
+      }
+      if (withIetf) {
+        const fields = new QuotaFields();
+        fields.add(checks);
+        headers.push(new Header("ratelimit-policy", fields.policy));
+        headers.push(new Header("ratelimit", fields.state));
+      }
+      headers.push(new Header("x-ratelimit-quota", violated.quota));
+    }
+    if (stage !== null && stage.reply !== null) {
+      const reply = stage.reply!;
+      headers.unshift(new Header("content-type", reply.contentType));
+      return sendLocalReply(reply.status, "apip_throttled", reply.body, headers);
+    }
+    const message = outcome.contended ? "Rate limit state is contended; retry." : "Rate limit exceeded.";
+    return sendJsonError(429, "apip_throttled", message, headers);
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const outcome = this.outcome;
-    if (outcome === null || !outcome.allowed) return Action.Continue;
-    outcome.setHeaders(MapType.ResponseHeaders);
+    if (outcome !== null) {
+      outcome.setHeaders(MapType.ResponseHeaders);
+      if (this.xRateLimit) {
+        setHeader(MapType.ResponseHeaders, "x-ratelimit-limit", outcome.limit.toString());
+        setHeader(MapType.ResponseHeaders, "x-ratelimit-remaining", outcome.remaining.toString());
+        setHeader(MapType.ResponseHeaders, "x-ratelimit-reset", outcome.resetEpochSeconds.toString());
+      }
+    }
+    const fields = this.fields;
+    if (fields !== null) {
+      setHeader(MapType.ResponseHeaders, "ratelimit-policy", fields.policy);
+      setHeader(MapType.ResponseHeaders, "ratelimit", fields.state);
+    }
     return Action.Continue;
   }
 }

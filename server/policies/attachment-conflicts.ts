@@ -1,5 +1,5 @@
 import type { PolicyKind } from '../xds/ir.ts';
-import { policyFilters, policyKindOf } from './index.ts';
+import { canonicalPolicyName, policyFilters, policyKindOf } from './index.ts';
 import type { AttachmentContext } from './kind.ts';
 
 /**
@@ -26,7 +26,7 @@ export function attachmentConflict(policies: readonly { name: string; params?: R
   for (const [i, policy] of policies.entries()) {
     const kind = policyKindOf(policy.name);
     if (kind === undefined || policyFilters[kind].definition === null) continue;
-    const result = policyFilters[kind].fromParams(policy.params ?? {}, neutralContext);
+    const result = policyFilters[kind].fromParams(policy.params ?? {}, neutralContext, { source: 'operation', name: canonicalPolicyName(policy.name) ?? policy.name });
     if (!result.ok) continue;
     const before = merged.get(kind);
     if (before === undefined) {

@@ -70,6 +70,7 @@ export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   jwtFilter.definition!,
   setHeadersFilter.definition!,
   throttleFilter.definition!,
+  ...throttleFilter.variants!,
   subscriptionValidationFilter.definition!,
   basicAuthFilter.definition!,
   oauth2Filter.definition!,
@@ -81,7 +82,9 @@ for (const def of policyDefinitions) {
   canonical.set(def.name, def.name);
   for (const alias of def.aliases) canonical.set(alias, def.name);
 }
-const kinds = new Set<string>(httpFilterOrder);
+// Canonical name -> the kind whose module serves it: its own name, and its variants' (advanced-ratelimit -> throttle).
+const kindByName = new Map<string, PolicyKind>(httpFilterOrder.map((kind) => [kind, kind]));
+for (const kind of httpFilterOrder) for (const variant of policyFilters[kind].variants ?? []) kindByName.set(variant.name, kind);
 
 /** The canonical name of a policy name or alias (`basic-ratelimit` -> `throttle`), or undefined when unknown. */
 export function canonicalPolicyName(name: string): string | undefined {
@@ -90,8 +93,7 @@ export function canonicalPolicyName(name: string): string | undefined {
 
 /** The module kind of a policy name or alias, or undefined when no module implements it. */
 export function policyKindOf(name: string): PolicyKind | undefined {
-  const kind = canonical.get(name) ?? name;
-  return kinds.has(kind) ? (kind as PolicyKind) : undefined;
+  return kindByName.get(canonical.get(name) ?? name);
 }
 
 /** JSON Schema (draft 2020-12) of the plugin configuration `kind`'s module accepts (docs/policies.md). */

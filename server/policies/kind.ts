@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type FieldIssue, joinPath } from '../domain/errors.ts';
-import type { IrTables, PolicyKind, RouteSettingsByKind } from '../xds/ir.ts';
+import type { IrTables, PolicyKind, PolicySource, RouteSettingsByKind } from '../xds/ir.ts';
 
 /** Settings, or the problems of an attachment's params, each `path` relative to the attachment (`params.key`). */
 export type ParamsResult<S> = { ok: true; settings: S } | { ok: false; issues: FieldIssue[] };
@@ -59,6 +59,14 @@ export interface AttachmentContext {
   oauth2Clients: string | null;
   /** The API's serving OAuth2 plans, in plan order. */
   oauth2Plans: readonly string[];
+  /** The API's version (`spec.version`); absent where no API is at hand (write-time conflict checks). */
+  apiVersion?: string;
+}
+
+/** Where an attachment sits and the catalogue name it was written with (canonical: `basic-ratelimit` -> `throttle`). */
+export interface AttachmentSite {
+  source: PolicySource;
+  name: string;
 }
 
 /**
@@ -72,8 +80,13 @@ export interface AttachmentContext {
 export interface PolicyKindModule<K extends PolicyKind> {
   readonly kind: K;
   readonly definition: PolicyParamsDefinition | null;
-  /** Params (checked against `definition.params` first) as per-route settings, or what the context refuses. */
-  fromParams(params: Record<string, unknown>, ctx: AttachmentContext): ParamsResult<RouteSettingsByKind[K]>;
+  /**
+   * Params (checked against `definition.params` first) as per-route settings, or what the context refuses. `site`
+   * says where the attachment sits (throttle: an API-level limit is one bucket per API); absent: an operation.
+   */
+  fromParams(params: Record<string, unknown>, ctx: AttachmentContext, site?: AttachmentSite): ParamsResult<RouteSettingsByKind[K]>;
+  /** Further catalogue entries this kind's module serves, each with params of its own (throttle: advanced-ratelimit). */
+  readonly variants?: readonly PolicyParamsDefinition[];
   /** Both apply, `earlier` first; returns the combination, or why they cannot be combined. */
   merge(earlier: RouteSettingsByKind[K], later: RouteSettingsByKind[K]): RouteSettingsByKind[K] | string;
   /** The module digests presented keys or tokens: its configuration carries the digest key (`digestKey`). */
@@ -91,12 +104,12 @@ export interface PolicyKindModule<K extends PolicyKind> {
 export function fromParsedParams<S extends z.ZodType<Record<string, unknown>>, R>(
   kind: string,
   schema: S,
-  settings: (params: z.output<S>, ctx: AttachmentContext) => ParamsResult<R>,
-): (params: Record<string, unknown>, ctx: AttachmentContext) => ParamsResult<R> {
-  return (params, ctx) => {
+  settings: (params: z.output<S>, ctx: AttachmentContext, site?: AttachmentSite) => ParamsResult<R>,
+): (params: Record<string, unknown>, ctx: AttachmentContext, site?: AttachmentSite) => ParamsResult<R> {
+  return (params, ctx, site) => {
     const parsed = schema.safeParse(params);
     if (!parsed.success) return fail(paramsIssues(parsed.error.issues, 'params', kind));
-    return settings(parsed.data, ctx);
+    return settings(parsed.data, ctx, site);
   };
 }
 

@@ -171,3 +171,64 @@ describe('throttle policy', () => {
     }
   });
 });
+
+describe('throttle policy: stages and named quotas (basic-ratelimit, advanced-ratelimit)', () => {
+  const OTHER = 'reading-list/GET/authors';
+  const HOUR = 3_600_000;
+
+  it('counts the API stage first and keeps that count when the operation stage refuses', async () => {
+    const api = { limits: [{ requests: 3, windowMs: HOUR, scope: 'api' }] };
+    const plugin = await loadPolicy('throttle', {
+      routes: { [ROUTE]: { stages: [api, { limits: [{ requests: 1, windowMs: HOUR }] }] }, [OTHER]: { stages: [api] } },
+    }, { clock: createManualClock(START) });
+    expect(sendRequest(plugin, { route: ROUTE }).outcome.action).toBe('continue');
+    const refused = localReplyOf(sendRequest(plugin, { route: ROUTE }).outcome);
+    expect(refused.status).toBe(429);
+    expect(headerOf(refused, 'x-ratelimit-limit')).toBe('1');
+    expect(headerOf(refused, 'x-ratelimit-quota')).toBe('default');
+    // API bucket: 2 of 3 spent (the refused request counted there), so one more passes on the other route.
+    expect(sendRequest(plugin, { route: OTHER }).outcome.action).toBe('continue');
+    const apiRefused = localReplyOf(sendRequest(plugin, { route: OTHER }).outcome);
+    expect(headerOf(apiRefused, 'x-ratelimit-limit')).toBe('3');
+    expect(headerOf(apiRefused, 'ratelimit-policy')).toBe('"default";q=3;w=3600');
+  });
+
+  it('keys a quota by a header value and answers with the stage reply', async () => {
+    const plugin = await loadPolicy('throttle', {
+      routes: {
+        [ROUTE]: {
+          stages: [{
+            limits: [{ requests: 1, windowMs: MINUTE, quota: 'per-user', keyBy: [{ type: 'header', name: 'x-user' }, { type: 'constant', value: 'v1' }] }],
+            reply: { status: 503, body: 'busy', contentType: 'text/plain' },
+            headers: { xRateLimit: false, ietf: false, retryAfter: false },
+          }],
+        },
+      },
+    }, { clock: createManualClock(START) });
+    const as = (user: string) => sendRequest(plugin, { route: ROUTE, headers: [['x-user', user]] }).outcome;
+    expect(as('a').action).toBe('continue');
+    expect(as('b').action).toBe('continue');
+    const reply = localReplyOf(as('a'));
+    expect(reply.status).toBe(503);
+    expect(Buffer.from(reply.body).toString()).toBe('busy');
+    expect(headerOf(reply, 'content-type')).toBe('text/plain');
+    expect(headerOf(reply, 'x-ratelimit-quota')).toBe('per-user');
+    expect(headerOf(reply, 'retry-after')).toBeUndefined();
+    expect(headerOf(reply, 'ratelimit-limit')).toBeUndefined();
+  });
+
+  it('names every quota in the IETF fields and the most restrictive in X-RateLimit on success', async () => {
+    const plugin = await loadPolicy('throttle', {
+      routes: { [ROUTE]: { stages: [{ limits: [{ requests: 5, windowMs: HOUR, quota: 'hourly' }, { requests: 2, windowMs: MINUTE, quota: 'minute' }] }] } },
+    }, { clock: createManualClock(START) });
+    const stream = plugin.createHttpContext({ routeName: ROUTE });
+    stream.onRequestHeaders(requestHeaders({}), true);
+    stream.onResponseHeaders([[':status', '200']], true);
+    stream.onDone();
+    expect(stream.responseHeaders.get('x-ratelimit-limit')).toBe('2');
+    expect(stream.responseHeaders.get('x-ratelimit-remaining')).toBe('1');
+    expect(stream.responseHeaders.get('x-ratelimit-reset')).toBe(String((START + MINUTE) / 1000));
+    expect(stream.responseHeaders.get('ratelimit-policy')).toBe('"hourly";q=5;w=3600, "minute";q=2;w=60');
+    expect(stream.responseHeaders.get('ratelimit')).toBe('"hourly";r=4;t=1800, "minute";r=1;t=60');
+  });
+});

@@ -70,7 +70,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     // and the plan's keys are still accepted, see AttachmentContext).
     for (const auth of apiTables.impliedAuth) if (!attachedKinds.has(auth.kind)) chain.push(auth);
     chain.push(...apiPolicies, ...opPolicies);
-    if (apiTables.hasPlanQuota) chain.push({ kind: 'throttle', source: 'plan', settings: { limits: [], planQuota: true, stopOnQuotaReach: true } });
+    if (apiTables.hasPlanQuota) chain.push({ kind: 'throttle', source: 'plan', settings: { stages: [], planQuota: true, stopOnQuotaReach: true } });
     const merged = mergeChain(chain);
     const settings: Partial<RouteSettingsByKind> = {};
     if (typeof merged === 'string') return { chain, settings, conflict: merged };

@@ -114,6 +114,7 @@ export function buildApiTables(api: DeployedApi, index: ModelIndex, modules: Rea
   const ctx: AttachmentContext = {
     ...draft.ctx,
     api: api.handle,
+    apiVersion: api.version,
     jwtUrlKeySet: (url) => (tables.jwtKeySets[urlJwtKeySetName(url)] ? urlJwtKeySetName(url) : null),
     hasAuthorizationServer: (id) => tables.oauth2Servers[id] !== undefined,
   };

@@ -1,4 +1,4 @@
-import { policyFilters, policyKindOf } from '../../policies/index.ts';
+import { canonicalPolicyName, policyFilters, policyKindOf } from '../../policies/index.ts';
 import type { AttachmentContext } from '../../policies/kind.ts';
 import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
@@ -7,8 +7,8 @@ import type { ModelPolicy } from '../../domain/deployment-model.ts';
 /** The one major version each module implements. */
 const supportedVersion = 'v1';
 
-function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, params: Record<string, unknown>, ctx: AttachmentContext, at: string, problems: Problem[]): IrPolicy | null {
-  const result = policyFilters[kind].fromParams(params, ctx);
+function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, name: string, params: Record<string, unknown>, ctx: AttachmentContext, at: string, problems: Problem[]): IrPolicy | null {
+  const result = policyFilters[kind].fromParams(params, ctx, { source, name: canonicalPolicyName(name) ?? name });
   if (!result.ok) {
     for (const issue of result.issues) problems.push({ severity: 'error', api: ctx.api, path: `${at}.${issue.path}`, message: issue.message });
     return null;
@@ -47,7 +47,7 @@ export function resolveAttachments(
     if (policy.executionCondition !== null && policy.executionCondition !== '') {
       return error(`${at}.executionCondition`, 'execution conditions are not supported by the data plane yet');
     }
-    const resolved = resolveOne(kind, source, policy.params ?? {}, ctx, at, problems);
+    const resolved = resolveOne(kind, source, policy.name, policy.params ?? {}, ctx, at, problems);
     if (resolved) out.push(resolved);
   });
   return out;

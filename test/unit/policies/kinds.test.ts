@@ -82,11 +82,36 @@ describe('set-headers filter', () => {
 });
 
 describe('throttle filter', () => {
-  it('converts durations to windowMs and keeps every limit when both levels apply', () => {
-    const api = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 100, duration: '1h', scope: 'api' }] }, ctx));
-    const op = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 5, duration: '1m30s' }] }, ctx));
+  it('converts durations to windowMs and keeps every limit when both levels apply, API level first', () => {
+    // An API-level limit is one bucket per API (the reference's basic-ratelimit), an operation's its own.
+    const api = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 100, duration: '1h' }] }, ctx, { source: 'api', name: 'throttle' }));
+    const op = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 5, duration: '1m30s' }] }, ctx, { source: 'operation', name: 'throttle' }));
     const merged = throttleFilter.merge(api, op);
-    expect(merged).toEqual({ limits: [{ requests: 100, windowMs: 3_600_000, scope: 'api', key: null }, { requests: 5, windowMs: 90_000, scope: 'route', key: null }], planQuota: false, stopOnQuotaReach: true });
+    const headers = { xRateLimit: true, ietf: true, retryAfter: true };
+    expect(merged).toEqual({
+      stages: [
+        { limits: [{ requests: 100, windowMs: 3_600_000, scope: 'api', key: null, quota: 'default', keyBy: [] }], reply: null, headers },
+        { limits: [{ requests: 5, windowMs: 90_000, scope: 'route', key: null, quota: 'default', keyBy: [] }], reply: null, headers },
+      ],
+      planQuota: false,
+      stopOnQuotaReach: true,
+    });
+  });
+
+  it('maps advanced-ratelimit quotas to one stage, scoped per API when the key names the API', () => {
+    const settings = settingsOf(throttleFilter.fromParams({
+      keyExtraction: [{ type: 'apiname' }, { type: 'header', key: 'X-User' }],
+      quotas: [{ name: 'users', limits: [{ limit: 10, duration: '1m' }] }, { limits: [{ limit: 3, duration: '1s' }], keyExtraction: [{ type: 'routename' }, { type: 'constant', key: 'k' }] }],
+      onRateLimitExceeded: { bodyFormat: 'plain', body: 'no' },
+    }, { ...ctx, apiVersion: 'v1' }, { source: 'operation', name: 'advanced-ratelimit' }));
+    expect(settings.stages).toEqual([{
+      limits: [
+        { requests: 10, windowMs: 60_000, scope: 'api', key: null, quota: 'users', keyBy: [{ type: 'header', name: 'x-user' }] },
+        { requests: 3, windowMs: 1000, scope: 'route', key: null, quota: 'quota-1', keyBy: [{ type: 'constant', value: 'k' }] },
+      ],
+      reply: { status: 429, body: 'no', contentType: 'text/plain' },
+      headers: { xRateLimit: true, ietf: true, retryAfter: true },
+    }]);
   });
 
   it('refuses a window shorter than a second', () => {
