@@ -25,8 +25,27 @@ const unsupported = (what: string) =>
     if (value !== undefined) ctx.addIssue({ code: 'custom', message: `is not supported: ${what}; only pathRewrite is` });
   });
 
+/** `^a|b` is `(^a)|b`: a `|` outside any group makes the pattern unanchored again. */
+function hasTopLevelAlternation(pattern: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') {
+      inClass = true;
+      if (pattern[i + 1] === '^') i++;
+      if (pattern[i + 1] === ']') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
 const re2Pattern = z.string().min(1).max(1024).superRefine((pattern, ctx) => {
-  if (!pattern.startsWith('^')) {
+  if (!pattern.startsWith('^') || hasTopLevelAlternation(pattern)) {
     ctx.addIssue({ code: 'custom', message: 'must start with ^ (anchored at the start of the path after the context): an unanchored pattern replacing every match cannot be one Envoy regex_rewrite with the context swap' });
     return;
   }

@@ -132,6 +132,12 @@ describe('policy registry', () => {
     expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/(?=a)', substitution: '' } } })).toEqual([
       { path: `${at}.params.pathRewrite.replaceRegexMatch.pattern`, message: expect.stringContaining('invalid RE2 pattern') },
     ]);
+    for (const pattern of ['/a', '^/a|/b', '(?i)^/a']) {
+      expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern, substitution: '' } } })).toEqual([
+        { path: `${at}.params.pathRewrite.replaceRegexMatch.pattern`, message: expect.stringContaining('must start with ^') },
+      ]);
+    }
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/(a|b)[|]\\|', substitution: '' } } })).toEqual([]);
     for (const field of ['queryRewrite', 'methodRewrite', 'match']) {
       expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceFullPath', replaceFullPath: '/x' }, [field]: {} })).toEqual([
         { path: `${at}.params.${field}`, message: expect.stringContaining('is not supported') },
