@@ -90,6 +90,8 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   // Operations without policies of their own share one chain (most of a catalogue: translation time and memory).
   let shared: ReturnType<typeof chainOf> | null = null;
 
+  // API-level route actions, folded once; an operation's own fold over them (operation-level wins).
+  const apiRouteActions = foldRouteActions(apiActions, noRouteActions, error);
   const routes: IrRoute[] = [];
   const ignoredHostRewrite = new Set<UpstreamEnvironment>();
   api.operations.forEach((op, i) => {
@@ -97,7 +99,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     const own = op.policies.length === 0 ? null : resolveAttachments(op.policies, 'operation', apiTables.ctx, modules, `spec.operations[${i}].policies`, problems, undefined, opActions);
     const { chain, settings, conflict } = own === null ? (shared ??= chainOf([])) : chainOf(own);
     if (conflict !== null) error(`spec.operations[${i}].policies`, conflict);
-    const actions = foldRouteActions([...apiActions, ...opActions], error);
+    const actions = opActions.length === 0 ? apiRouteActions : foldRouteActions(opActions, apiRouteActions, error);
     const name = routeName(api.handle, op.method, op.path);
     const match = pathMatch(resolved, op.path);
     for (const env of targets) {
@@ -140,9 +142,8 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   return { routes, clusters: [...clusters.values()] };
 }
 
-/** A route's route actions (host-rewrite, request-rewrite), API-level first: the later attachment wins. */
-function foldRouteActions(attachments: readonly RouteActionAttachment[], error: (path: string, message: string) => void): RouteActions {
-  let actions = noRouteActions;
+/** Route-action attachments (host-rewrite, request-rewrite) folded over `actions`: the later attachment wins. */
+function foldRouteActions(attachments: readonly RouteActionAttachment[], actions: RouteActions, error: (path: string, message: string) => void): RouteActions {
   for (const attachment of attachments) {
     const result = applyRouteAction(attachment.name, attachment.params, actions);
     if (result.ok) actions = result.settings;

@@ -1,8 +1,8 @@
 import type { IrPathMatch, IrRewrite } from '../ir.ts';
 import type { PathRewriteSettings } from '../../policies/route-actions/index.ts';
 
-/** `$version` substituted, and context + operation path: the same rule the route claims use (server/domain/route-claims.ts). */
-export { resolveContext, routePath as fullPath } from '../../domain/route-claims.ts';
+/** `$version` substituted: the same rule the route claims use (server/domain/route-claims.ts). */
+export { resolveContext } from '../../domain/route-claims.ts';
 
 /** RE2 metacharacters (`\\^$.|?*+()[]{}`) by char code. */
 const metachar = new Uint8Array(128);
