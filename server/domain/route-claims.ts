@@ -5,8 +5,12 @@
  *
  * A deployed API claims `vhost + method + path` for each operation on each virtual host it is served on: its
  * main vhost (`*` when it names none) and, when it has a sandbox upstream, its sandbox vhost (`sandbox-*` when it
- * names none). Path parameters are compared by position only (`/books/{id}` = `/books/{bookId}`), as the router
- * sees them. Pure: no database, no xds imports.
+ * names none). Two claims clash when they match the very same requests (docs/xds.md, "Route matching"): path
+ * parameters are compared by position only (`/books/{id}` = `/books/{bookId}`), a root operation `/` claims its
+ * context (`/shop` + `/` = `/` + `/shop`: both match `/shop` and `/shop/`), and a `/*` operation claims its prefix
+ * (`/shop/*`). Routes that merely overlap (`/shop/*` and `/shop/books`, `/shop/*` and `/shop/v1/*`) do not clash:
+ * the more specific one is matched first (literal, then template, then prefix; longer first), on one API as
+ * across APIs. Pure: no database, no xds imports.
  */
 
 /** The virtual host of an API that names none. */
@@ -28,7 +32,7 @@ export interface RouteClaim {
   /** Lowercased virtual host domain. */
   vhost: string;
   method: string;
-  /** The resolved path with parameters reduced to `{}`: what two claims compare. */
+  /** The resolved path with parameters reduced to `{}` (a root operation: its context; a wildcard: `<prefix>/*`): what two claims compare. */
   pathKey: string;
   /** The resolved path as written, for messages (`/shop/v1/books/{id}`). */
   path: string;
@@ -51,6 +55,18 @@ export function routePath(resolvedContext: string, operationPath: string): strin
 /** `/books/{id}` -> `/books/{}`: parameters compared by position only. */
 export function routeTemplate(path: string): string {
   return path.replace(/\{[^}]*\}/g, '{}');
+}
+
+/**
+ * What an operation's route matches, as one comparable string: the template of its path, except that a root
+ * operation `/` matches its context with or without a trailing slash (the same requests as a literal operation
+ * naming the context) and a `/*` operation its prefix.
+ */
+export function routeShape(resolvedContext: string, operationPath: string): string {
+  const ctx = resolvedContext === '/' ? '' : resolvedContext;
+  if (operationPath === '/') return ctx === '' ? '/' : routeTemplate(ctx);
+  if (operationPath.endsWith('/*')) return `${routeTemplate(`${ctx}${operationPath.slice(0, -2)}`)}/*`;
+  return routeTemplate(`${ctx}${operationPath}`);
 }
 
 /** The virtual hosts an API is served on, lowercased: main first, then the sandbox one if it has a sandbox upstream. */
@@ -76,7 +92,7 @@ export function routeClaims(api: ClaimantShape): RouteClaim[] {
   const out: RouteClaim[] = [];
   for (const op of api.operations) {
     const path = routePath(resolved, op.path);
-    const pathKey = routeTemplate(path);
+    const pathKey = routeShape(resolved, op.path);
     for (const vhost of hosts) out.push({ vhost, method: op.method, pathKey, path, operationPath: op.path, key: claimKey(vhost, op.method, pathKey) });
   }
   return out;

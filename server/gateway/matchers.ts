@@ -2,7 +2,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/matcher/v3/string.proto
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-headermatcher
 import { booleanAt, ConfigError, type JsonObject, objectAt, stringAt } from './json-fields.ts';
-import { compileFullMatch } from './re2.ts';
+import { compileFullMatch } from '../envoy/re2.ts';
 
 export type StringPredicate = (value: string) => boolean;
 

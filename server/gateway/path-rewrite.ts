@@ -3,7 +3,7 @@
 // prefix_rewrite swaps "the matched prefix (or path)": the route's prefix for a prefix match, the whole path
 // for a path or safe_regex match. regex_rewrite substitutes every match of its pattern (RE2::GlobalReplace).
 import { ConfigError, type JsonObject, objectAt, stringAt } from './json-fields.ts';
-import { compileGlobal, re2Replace } from './re2.ts';
+import { compileGlobal, re2Replace } from '../envoy/re2.ts';
 
 /** `pathOnly` is the request path without query; `matchedPrefixLength` is what the route's match consumed. */
 export type PathRewriter = (pathOnly: string, matchedPrefixLength: number) => string;

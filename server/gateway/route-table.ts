@@ -9,7 +9,7 @@ import {
 import { type FilterStates, mergeFilterStates, readFilterStates } from './per-filter-config.ts';
 import { compileHeaderMatcher, compileQueryMatcher, type HeaderLookup, type HeaderMatcher, type QueryMatcher } from './matchers.ts';
 import { compilePathRewrite, type PathRewriter } from './path-rewrite.ts';
-import { compileFullMatch } from './re2.ts';
+import { compileFullMatch } from '../envoy/re2.ts';
 import { VirtualHostIndex } from './virtual-host-index.ts';
 
 /** Envoy's default route timeout when `timeout` is absent; `0s` disables it.

@@ -6,6 +6,7 @@ import { jwtFilter } from './jwt.ts';
 import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
 import { planFilter } from './plan.ts';
+import { routeActionDefinitions } from './route-actions/index.ts';
 import { setHeadersFilter } from './set-headers.ts';
 import { subscriptionValidationFilter } from './subscription-validation.ts';
 import { throttleFilter } from './throttle.ts';
@@ -62,8 +63,9 @@ export const httpFilterOrder = [
 export const policyKinds: readonly PolicyKind[] = httpFilterOrder;
 
 /**
- * The catalogue of design.md (what attachments may name), in the order clients see it: only kinds with a module,
- * so every name it lists is served (design.md's cors, respond and host-rewrite come back with their modules).
+ * The catalogue of design.md (what attachments may name), in the order clients see it: the kinds with a module,
+ * then the route actions (host-rewrite, request-rewrite: route fields, not modules, route-actions/kind.ts), so
+ * every name it lists is served.
  */
 export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   apiKeyFilter.definition!,
@@ -74,6 +76,7 @@ export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   subscriptionValidationFilter.definition!,
   basicAuthFilter.definition!,
   oauth2Filter.definition!,
+  ...routeActionDefinitions,
 ];
 
 // The one place aliases are resolved: name or alias -> canonical name.

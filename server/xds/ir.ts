@@ -26,9 +26,26 @@ export type IrPolicy = {
   [K in PolicyKind]: { kind: K; source: PolicySource; settings: RouteSettingsByKind[K] };
 }[PolicyKind];
 
-export type IrPathMatch = { kind: 'exact'; path: string } | { kind: 'regex'; regex: string };
+/**
+ * How a route matches the path: always an anchored RE2 regex (translate/paths.ts `pathMatch`); `kind` is the
+ * operation's shape, which decides match order: `exact` (a literal path, one trailing slash tolerated),
+ * `template` (`{param}` segments), `prefix` (a `/*` operation: the prefix with a segment boundary).
+ */
+export interface IrPathMatch {
+  kind: 'exact' | 'template' | 'prefix';
+  regex: string;
+  /**
+   * A further regex the path must match (a request-rewrite ReplaceRegexMatch pattern after the context): the Envoy
+   * route then matches the path on it and `regex` on the `:path` header; the same operation's unguarded route
+   * follows, for the paths the pattern does not match.
+   */
+  guard?: string;
+}
 
-/** How the matched path reaches the upstream: `prefix` for exact matches, an anchored regex otherwise. */
+/**
+ * How the matched path reaches the upstream (the query string is always kept): `prefix` replaces the whole path
+ * (a regex-matched route's "matched path"), `regex` substitutes every match of `pattern` (RE2).
+ */
 export type IrRewrite = { kind: 'prefix'; prefix: string } | { kind: 'regex'; pattern: string; substitution: string } | null;
 
 /**
@@ -54,6 +71,8 @@ export interface IrRoute {
   destination: IrDestination;
   /** hostRewrite `auto` (the default): Host becomes the upstream's; `manual`: the client's Host is kept. */
   autoHostRewrite: boolean;
+  /** With `manual`, the Host a host-rewrite policy sets (Envoy's `host_rewrite_literal`); null: none. */
+  hostRewrite: string | null;
   /**
    * The resolved chain: plan-implied authentication, then API-level, then operation-level policies, then the
    * plan entry (and the plan quota). Plan policies are per plan, in `IrPlan.policies` and `tables.planPolicies`.

@@ -2,7 +2,7 @@ import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Executor, Transaction } from '../../db/client.ts';
 import { apis, apiUpstreams, operations } from '../../db/schema/index.ts';
 import { ConflictError } from '../errors.ts';
-import { type ClaimantShape, claimKey, claimVhosts, resolveContext, routeClaims, routePath, routeTemplate } from '../route-claims.ts';
+import { type ClaimantShape, claimKey, claimVhosts, resolveContext, routeClaims, routePath, routeShape } from '../route-claims.ts';
 
 /**
  * Route claims (server/domain/route-claims.ts, shared with the translator): a deployed API serves
@@ -65,7 +65,7 @@ export async function assertRoutesFree(db: Executor, claimant: RouteClaimant): P
     .innerJoin(operations, eq(operations.apiId, apis.id))
     .where(and(...where));
   for (const row of rows) {
-    const pathKey = routeTemplate(routePath(resolveContext(row.context, row.version), row.path));
+    const pathKey = routeShape(resolveContext(row.context, row.version), row.path);
     const { main, sandbox } = claimVhosts({ ...row, hasSandbox: Boolean(row.hasSandbox) });
     for (const vhost of sandbox === null ? [main] : [main, sandbox]) {
       const claim = mine.get(claimKey(vhost, row.method, pathKey));

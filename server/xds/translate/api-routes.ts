@@ -8,8 +8,9 @@ import { claimVhosts } from '../../domain/route-claims.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
 import type { ApiTables } from './api-tables.ts';
 import type { AuthKind } from './tables/step.ts';
-import { mergeChain, resolveAttachments } from './attachments.ts';
-import { fullPath, pathMatch, pathRewrite, resolveContext } from './paths.ts';
+import { applyRouteAction, noRouteActions, type RouteActions } from '../../policies/route-actions/index.ts';
+import { mergeChain, resolveAttachments, type RouteActionAttachment } from './attachments.ts';
+import { pathMatch, pathRewrite, policyPathGuard, policyPathRewrite, resolveContext } from './paths.ts';
 import { resolveUpstream } from './upstreams.ts';
 
 
@@ -36,7 +37,8 @@ export const closedApiReply: Extract<IrRoute['destination'], { kind: 'reply' }> 
 export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: Readonly<Record<string, { sha256: string }>>, problems: Problem[], closed = false): ApiRoutes {
   const error = (path: string, message: string) => problems.push({ severity: 'error', api: api.handle, path, message });
   const resolved = resolveContext(api.context, api.version);
-  const apiPolicies = resolveAttachments(api.policies, 'api', apiTables.ctx, modules, 'spec.policies', problems);
+  const apiActions: RouteActionAttachment[] = [];
+  const apiPolicies = resolveAttachments(api.policies, 'api', apiTables.ctx, modules, 'spec.policies', problems, undefined, apiActions);
 
   // The vhosts the API claims (server/domain/route-claims.ts: `*` and `sandbox-*` when spec.vhosts names none).
   const vhosts = claimVhosts({ vhostMain: api.vhosts?.main ?? null, vhostSandbox: api.vhosts?.sandbox ?? null, hasSandbox: api.upstream.sandbox !== null });
@@ -88,38 +90,66 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   // Operations without policies of their own share one chain (most of a catalogue: translation time and memory).
   let shared: ReturnType<typeof chainOf> | null = null;
 
+  // API-level route actions, folded once; an operation's own fold over them (operation-level wins).
+  const apiRouteActions = foldRouteActions(apiActions, noRouteActions, error);
   const routes: IrRoute[] = [];
+  const ignoredHostRewrite = new Set<UpstreamEnvironment>();
   api.operations.forEach((op, i) => {
-    const own = op.policies.length === 0 ? null : resolveAttachments(op.policies, 'operation', apiTables.ctx, modules, `spec.operations[${i}].policies`, problems);
+    const opActions: RouteActionAttachment[] = [];
+    const own = op.policies.length === 0 ? null : resolveAttachments(op.policies, 'operation', apiTables.ctx, modules, `spec.operations[${i}].policies`, problems, undefined, opActions);
     const { chain, settings, conflict } = own === null ? (shared ??= chainOf([])) : chainOf(own);
     if (conflict !== null) error(`spec.operations[${i}].policies`, conflict);
+    const actions = opActions.length === 0 ? apiRouteActions : foldRouteActions(opActions, apiRouteActions, error);
     const name = routeName(api.handle, op.method, op.path);
-    const path = fullPath(resolved, op.path);
-    const match = pathMatch(path);
+    const match = pathMatch(resolved, op.path);
     for (const env of targets) {
       if (env === null) continue;
-      routes.push({
+      if (actions.hostRewrite !== null && env.autoHostRewrite && !ignoredHostRewrite.has(env.environment)) {
+        ignoredHostRewrite.add(env.environment);
+        problems.push({ severity: 'warning', api: api.handle, path: `spec.upstream.${env.environment}.hostRewrite`, message: "a host-rewrite policy has no effect while hostRewrite is auto (the upstream's host is sent); set hostRewrite: manual" });
+      }
+      const route: IrRoute = {
         name,
         api: api.handle,
         method: op.method,
         template: op.path,
         domain: env.domain,
         match,
-        rewrite: pathRewrite(match, resolved, op.path, env.target.basePath),
+        rewrite: pathRewrite(resolved, op.path, env.target.basePath),
         destination: env.target.destination,
         autoHostRewrite: env.autoHostRewrite,
+        // As the reference: a host-rewrite policy sets the Host only where hostRewrite is manual.
+        hostRewrite: env.autoHostRewrite ? null : actions.hostRewrite,
         policies: chain,
         settings,
         plans: apiTables.planIds,
         allowMethodOverride: op.allowMethodOverride === true,
-      });
+      };
+      if (actions.pathRewrite !== null) {
+        const rewritten = { ...route, rewrite: policyPathRewrite(actions.pathRewrite, resolved, op.path, env.target.basePath) };
+        const guard = policyPathGuard(actions.pathRewrite, resolved);
+        // A guarded rewrite (ReplaceRegexMatch) goes first; paths its pattern does not match take the plain route.
+        if (guard === null) routes.push(rewritten);
+        else routes.push({ ...rewritten, match: { ...match, guard } }, route);
+      } else routes.push(route);
     }
   });
   if (closed) {
-    const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, policies: [], settings: {}, plans: [] });
-    return { routes: routes.map(reply), clusters: [] };
+    const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, hostRewrite: null, policies: [], settings: {}, plans: [] });
+    // A guarded route's operation answers the same without its guard.
+    return { routes: routes.filter((route) => route.match.guard === undefined).map(reply), clusters: [] };
   }
   return { routes, clusters: [...clusters.values()] };
+}
+
+/** Route-action attachments (host-rewrite, request-rewrite) folded over `actions`: the later attachment wins. */
+function foldRouteActions(attachments: readonly RouteActionAttachment[], actions: RouteActions, error: (path: string, message: string) => void): RouteActions {
+  for (const attachment of attachments) {
+    const result = applyRouteAction(attachment.name, attachment.params, actions);
+    if (result.ok) actions = result.settings;
+    else for (const issue of result.issues) error(`${attachment.at}.${issue.path}`, issue.message);
+  }
+  return actions;
 }
 
 type Folded = Map<PolicyKind, IrPolicy['settings']>;

@@ -1,4 +1,5 @@
 import { canonicalPolicyName, policyFilters, policyKindOf } from '../../policies/index.ts';
+import { isRouteAction, type RouteActionName } from '../../policies/route-actions/index.ts';
 import type { AttachmentContext } from '../../policies/kind.ts';
 import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
@@ -14,6 +15,14 @@ function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, name: s
     return null;
   }
   return { kind, source, settings: result.settings } as IrPolicy;
+}
+
+/** A route-action attachment (host-rewrite, request-rewrite), folded into the route by api-routes.ts. */
+export interface RouteActionAttachment {
+  name: RouteActionName;
+  params: Record<string, unknown>;
+  /** Where it sits (`spec.operations[0].policies[1]`). */
+  at: string;
 }
 
 /**
@@ -32,11 +41,23 @@ export function resolveAttachments(
   problems: Problem[],
   /** Kinds this source may attach (plan policies: throttle, set-headers, basic-auth); default: any attachable kind. */
   allowed?: ReadonlySet<PolicyKind>,
+  /** Where route-action attachments go (API and operation policies); absent: they are refused here. */
+  routeActions?: RouteActionAttachment[],
 ): IrPolicy[] {
   const out: IrPolicy[] = [];
   policies.forEach((policy, i) => {
     const at = `${pathPrefix}[${i}]`;
     const error = (path: string, message: string) => problems.push({ severity: 'error', api: ctx.api, path, message });
+    const canonical = canonicalPolicyName(policy.name);
+    if (canonical !== undefined && isRouteAction(canonical)) {
+      if (!routeActions) return error(`${at}.name`, `policy '${policy.name}' is a route action and cannot be a ${source} policy`);
+      if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
+      if (policy.executionCondition !== null && policy.executionCondition !== '') {
+        return error(`${at}.executionCondition`, `policy '${policy.name}' is a route action, decided from its params alone: it takes no execution condition`);
+      }
+      routeActions.push({ name: canonical, params: policy.params ?? {}, at });
+      return;
+    }
     const kind = policyKindOf(policy.name);
     if (!kind) return error(`${at}.name`, `policy '${policy.name}' has no module in this build`);
     // A kind without params (plan) is configured only from the API's plans (docs/plan-selection.md).

@@ -7,7 +7,7 @@ import { controlPlaneClusterName, listenerName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
 import { indexModel } from './model-index.ts';
-import { regexParams } from './paths.ts';
+import { matchOrderKey } from './paths.ts';
 import { parseUpstreamUrl } from '../upstream-url.ts';
 import { defaultConnectTimeoutMs } from './upstreams.ts';
 
@@ -27,30 +27,30 @@ export interface TranslateOptions {
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Routes by domain, then match order (paths.ts `matchOrderKey`: exact first, then fewer parameters, then longer
- * regexes), then name. The keys are computed once per route into typed arrays and an index is sorted: no
+ * Routes by domain, then match order (paths.ts `matchOrderKey`: literal paths, then templates with fewer
+ * parameters, then wildcard prefixes; longer regexes first within each), then name, and a guarded route before
+ * its operation's plain one. The keys are computed once per route into typed arrays and an index is sorted: no
  * tuple or wrapper object per route (tens of thousands of them for a large catalogue).
  */
 function sortRoutes(routes: IrRoute[]): IrRoute[] {
   const n = routes.length;
+  const rank = new Float64Array(n);
   const params = new Float64Array(n);
   const length = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const match = routes[i]!.match;
-    // Exact paths have no parameters and sort before every regex (-1 parameters).
-    if (match.kind === 'exact') params[i] = -1;
-    else {
-      params[i] = regexParams(match.regex);
-      length[i] = match.regex.length;
-    }
+    const [r, p, l] = matchOrderKey(routes[i]!.match);
+    rank[i] = r;
+    params[i] = p;
+    length[i] = l;
   }
   const order: number[] = new Array<number>(n);
   for (let i = 0; i < n; i++) order[i] = i;
+  const unguarded = (route: IrRoute) => (route.match.guard === undefined ? 1 : 0);
   order.sort((x, y) => {
     const a = routes[x]!;
     const b = routes[y]!;
     if (a.domain !== b.domain) return compare(a.domain, b.domain);
-    return params[x]! - params[y]! || length[y]! - length[x]! || compare(a.name, b.name) || compare(a.method, b.method);
+    return rank[x]! - rank[y]! || params[x]! - params[y]! || length[x]! - length[y]! || compare(a.name, b.name) || compare(a.method, b.method) || unguarded(a) - unguarded(b);
   });
   const sorted: IrRoute[] = new Array<IrRoute>(n);
   for (let i = 0; i < n; i++) sorted[i] = routes[order[i]!]!;

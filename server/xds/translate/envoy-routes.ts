@@ -1,6 +1,7 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '../ir.ts';
 import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
 import { modulesByRoute } from './route-modules.ts';
+import { withQuery } from './paths.ts';
 import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
 
 /**
@@ -29,13 +30,17 @@ const removedHeaders = {
 class RouteParts {
   private readonly enabledFilters = new Map<readonly PolicyKind[], Record<string, unknown>>();
   private readonly methodHeaders = new Map<string, Record<string, unknown>[]>();
-  private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean }>();
+  private readonly sharedActions = new Map<IrDestination, { action: Record<string, unknown>; rewrite: IrRewrite; autoHostRewrite: boolean; hostRewrite: string | null }>();
 
   match(route: IrRoute): Record<string, unknown> {
     let headers = this.methodHeaders.get(route.method);
     // The method is the `:method` pseudo-header. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-headermatcher
     if (headers === undefined) this.methodHeaders.set(route.method, (headers = [{ name: ':method', stringMatch: { exact: route.method } }]));
-    return route.match.kind === 'exact' ? { path: route.match.path, headers } : { safeRegex: { regex: route.match.regex }, headers };
+    const { regex, guard } = route.match;
+    if (guard === undefined) return { safeRegex: { regex }, headers };
+    // A guarded route: the path (without query) must match the guard, and the operation's own regex is checked on
+    // the `:path` header, whose query string withQuery allows.
+    return { safeRegex: { regex: guard }, headers: [...headers, { name: ':path', stringMatch: { safeRegex: { regex: withQuery(regex) } } }] };
   }
 
   /** `typed_per_filter_config` enabling a route's modules; one object per set of modules (modulesByRoute shares them). */
@@ -50,9 +55,9 @@ class RouteParts {
     // prefix rewrites are per operation; the others depend on the API environment only.
     if (rewrite?.kind === 'prefix') return routeAction(route);
     const shared = this.sharedActions.get(route.destination);
-    if (shared && shared.autoHostRewrite === route.autoHostRewrite && sameRewrite(shared.rewrite, rewrite)) return shared.action;
+    if (shared && shared.autoHostRewrite === route.autoHostRewrite && shared.hostRewrite === route.hostRewrite && sameRewrite(shared.rewrite, rewrite)) return shared.action;
     const action = routeAction(route);
-    if (!shared) this.sharedActions.set(route.destination, { action, rewrite, autoHostRewrite: route.autoHostRewrite });
+    if (!shared) this.sharedActions.set(route.destination, { action, rewrite, autoHostRewrite: route.autoHostRewrite, hostRewrite: route.hostRewrite });
     return action;
   }
 }
@@ -89,6 +94,9 @@ function routeAction(route: IrRoute): Record<string, unknown> {
   // Host becomes the chosen endpoint's `hostname` (set on every endpoint, see envoy-clusters.ts).
   // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-auto-host-rewrite
   if (route.autoHostRewrite) action.autoHostRewrite = true;
+  // hostRewrite manual with a host-rewrite policy (one of the host_rewrite_specifier oneof).
+  // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-host-rewrite-literal
+  else if (route.hostRewrite !== null) action.hostRewriteLiteral = route.hostRewrite;
   return action;
 }
 

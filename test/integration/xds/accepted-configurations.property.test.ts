@@ -39,10 +39,12 @@ const expectedFindings: { severity: Problem['severity']; message: RegExp; why: s
   { severity: 'warning', message: /own \(v0\.9\) API keys belong to no plan/, why: 'v0.9 keys of an API that also has plans admit nothing unless a KEYLESS plan does' },
   { severity: 'warning', message: /shares key set/, why: 'two JWT plans on one JWKS: its keys select either' },
   { severity: 'warning', message: /the URL path is ignored; the definition basePath applies/, why: 'an upstream definition target URL with a path' },
+  { severity: 'warning', message: /host-rewrite policy has no effect while hostRewrite is auto/, why: 'as the reference: the upstream host wins unless hostRewrite is manual' },
 ];
 
 const methods = ['GET', 'POST'] as const;
-const opPaths = ['/items', '/items/{id}', '/orders'];
+// The reference's routing shapes: literal, template, root, wildcard prefixes (overlapping ones are served by order).
+const opPaths = ['/items', '/items/{id}', '/orders', '/', '/items/*', '/*'];
 
 /** A JWKS the jwt attachments and JWKS_URL plans name, served on 127.0.0.1. */
 let jwksUrl = '';
@@ -69,6 +71,19 @@ function policyArb(planKinds = false): fc.Arbitrary<PolicyInput> {
   const params: fc.Arbitrary<{ name: string; params: Record<string, unknown> }> = fc.oneof(
     // Weighted towards what the domain accepts, so that most scenarios reach translation.
     { arbitrary: fc.record({ name: fc.constantFrom('cors', 'respond', 'host-rewrite'), params: fc.constant({ allowedOrigins: ['*'] }) }), weight: 1 },
+    // Route actions (not on plans: the domain refuses them there).
+    { arbitrary: fc.record({ name: fc.constant('host-rewrite'), params: fc.record({ host: fc.constantFrom('api.example.com', 'backend.example.com:8443') }) }), weight: w(true) },
+    { weight: w(true), arbitrary: fc.record({
+      name: fc.constant('request-rewrite'),
+      params: fc.record({
+        pathRewrite: fc.constantFrom(
+          { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' },
+          { type: 'ReplaceFullPath', replaceFullPath: '/fixed' },
+          { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/items/([^/]+)', substitution: '/things/\\1' } },
+          { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: 'items', substitution: 'things' } },
+        ),
+      }),
+    }) },
     { arbitrary: fc.record({ name: fc.constantFrom('api-key', 'api-key-auth'), params: fc.record({ key: header, in: fc.constantFrom('header', 'query') }) }), weight: w(true) },
     { weight: w(true), arbitrary: fc.record({
       name: fc.constantFrom('jwt', 'jwt-auth'),
@@ -104,7 +119,7 @@ function policyArb(planKinds = false): fc.Arbitrary<PolicyInput> {
 }
 
 const upstreamArb = fc.oneof(
-  { arbitrary: fc.constantFrom({ url: 'http://backend.internal:8080' }, { url: 'https://backend.example.com/base' }), weight: 6 },
+  { arbitrary: fc.constantFrom({ url: 'http://backend.internal:8080' }, { url: 'https://backend.example.com/base' }, { url: 'http://backend.internal:8080/base', hostRewrite: 'manual' as const }), weight: 6 },
   { arbitrary: fc.constant({ ref: 'pool' }), weight: 3 },
   { arbitrary: fc.constant({ ref: 'missing' }), weight: 1 },
 );

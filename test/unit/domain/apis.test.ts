@@ -295,6 +295,30 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       expect(await rowCounts()).toEqual(before);
     });
 
+    it('refuses a root operation whose context another API serves as a literal path, and a wildcard another API serves; allows overlapping shapes', async () => {
+      const literal = await createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-r';
+        i.spec.operations = [{ method: 'GET', path: '/a' }, { method: 'GET', path: '/files/*' }];
+      }));
+      const root = await caught(createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-r/a';
+        i.spec.operations = [{ method: 'GET', path: '/' }];
+      })));
+      expect(root).toBeInstanceOf(ConflictError);
+      expect(root.message).toBe(`route GET /shared-r/a/ on vhost '*' is already served by deployed API '${literal.handle}'`);
+      const wildcard = await caught(createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-r/files';
+        i.spec.operations = [{ method: 'GET', path: '/*' }];
+      })));
+      expect(wildcard).toBeInstanceOf(ConflictError);
+      // Overlapping, not identical: served by match order (literal before prefix, the longer prefix first).
+      const overlapping = await createApi(admin, apiInput((i) => {
+        i.spec.context = '/shared-r';
+        i.spec.operations = [{ method: 'GET', path: '/files/x' }, { method: 'GET', path: '/files/x/*' }];
+      }));
+      expect(overlapping.deploymentState).toBe('deployed');
+    });
+
     it('allows the same route when the method, vhost or deployment differs', async () => {
       await createApi(admin, apiInput((i) => (i.spec.context = '/shared-b')));
       const otherMethod = await createApi(admin, apiInput((i) => {

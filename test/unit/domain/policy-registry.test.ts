@@ -16,10 +16,10 @@ function issuesOf(name: unknown, params: unknown, version: unknown = 'v1') {
 }
 
 describe('policy registry', () => {
-  it('holds the catalogue of the design brief with its aliases, only kinds with a module', () => {
+  it('holds the catalogue of the design brief with its aliases: the kinds with a module, then the route actions', () => {
     expect(policyDefinitions.map((d) => d.name)).toEqual([
       'api-key', 'jwt', 'set-headers', 'throttle', 'subscription-validation',
-      'basic-auth', 'oauth2',
+      'basic-auth', 'oauth2', 'host-rewrite', 'request-rewrite',
     ]);
     expect(canonicalPolicyName('api-key-auth')).toBe('api-key');
     expect(canonicalPolicyName('jwt-auth')).toBe('jwt');
@@ -112,8 +112,42 @@ describe('policy registry', () => {
     expect(issues.map((i) => i.path)).toEqual([`${at}.params.jwksUrl`, `${at}.params.algorithms[0]`]);
   });
 
-  it('refuses names no data plane serves (cors, respond, host-rewrite) at .name', () => {
-    for (const name of ['cors', 'respond', 'host-rewrite']) {
+  it('checks host-rewrite params: a host, optionally with a port', () => {
+    expect(issuesOf('host-rewrite', { host: 'backend.example.com:8080' })).toEqual([]);
+    expect(issuesOf('host-rewrite', { host: '[::1]:80' })).toEqual([]);
+    expect(issuesOf('host-rewrite', {})).toEqual([{ path: `${at}.params.host`, message: 'is required' }]);
+    expect(issuesOf('host-rewrite', { host: 'a b' })).toEqual([{ path: `${at}.params.host`, message: expect.stringContaining('host name') }]);
+    expect(validatePolicyAttachment({ name: 'host-rewrite', version: 'v1', params: { host: 'a.example.com' } }, at, 'plan')).toEqual([
+      { path: `${at}.name`, message: expect.stringContaining('cannot be attached to a plan') },
+    ]);
+  });
+
+  it('checks request-rewrite params: each pathRewrite type, and refuses what no route field serves', () => {
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } })).toEqual([]);
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceFullPath', replaceFullPath: '/fixed' } })).toEqual([]);
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/a/(\\d+)', substitution: '/b/\\1' } } })).toEqual([]);
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceFullPath', replaceFullPath: 'fixed' } })).toEqual([
+      { path: `${at}.params.pathRewrite.replaceFullPath`, message: 'must start with /' },
+    ]);
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/(?=a)', substitution: '' } } })).toEqual([
+      { path: `${at}.params.pathRewrite.replaceRegexMatch.pattern`, message: expect.stringContaining('invalid RE2 pattern') },
+    ]);
+    for (const pattern of ['/a', '^/a|/b', '(?i)^/a']) {
+      expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern, substitution: '' } } })).toEqual([
+        { path: `${at}.params.pathRewrite.replaceRegexMatch.pattern`, message: expect.stringContaining('must start with ^') },
+      ]);
+    }
+    expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceRegexMatch', replaceRegexMatch: { pattern: '^/(a|b)[|]\\|', substitution: '' } } })).toEqual([]);
+    for (const field of ['queryRewrite', 'methodRewrite', 'match']) {
+      expect(issuesOf('request-rewrite', { pathRewrite: { type: 'ReplaceFullPath', replaceFullPath: '/x' }, [field]: {} })).toEqual([
+        { path: `${at}.params.${field}`, message: expect.stringContaining('is not supported') },
+      ]);
+    }
+    expect(issuesOf('request-rewrite', {}).map((i) => i.path)).toEqual([`${at}.params.pathRewrite`]);
+  });
+
+  it('refuses names no data plane serves (cors, respond) at .name', () => {
+    for (const name of ['cors', 'respond']) {
       expect(issuesOf(name, {})).toEqual([{ path: `${at}.name`, message: expect.stringContaining(`Unknown policy '${name}'`) }]);
     }
   });

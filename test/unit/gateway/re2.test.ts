@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFullMatch, compileGlobal, re2Replace, RegexError } from '../../../server/gateway/re2.ts';
+import { compileFullMatch, compileGlobal, re2Replace, RegexError } from '../../../server/envoy/re2.ts';
 
 describe('re2', () => {
   it('anchors a safe_regex to the whole input', () => {

@@ -38,7 +38,8 @@ describe('snapshot consistency (part of the strict check)', () => {
   it('refuses a route to a cluster the snapshot does not have', () => {
     const resources = readingList();
     const route = firstRoute(resources);
-    (route.route as Record<string, unknown>).cluster = 'nowhere';
+    // A copy: routes of one API environment share their action object (envoy-routes.ts RouteParts).
+    route.route = { ...(route.route as Record<string, unknown>), cluster: 'nowhere' };
     expect(messages(resources)).toEqual([expect.stringMatching(/^routeConfiguration\/.* virtualHosts\[0\]\.routes\[0\]\.route\.cluster: names cluster 'nowhere'/)]);
   });
 

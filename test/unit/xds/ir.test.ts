@@ -34,7 +34,7 @@ describe('buildIr', () => {
     expect(route.policies.map((p) => `${p.source}:${p.kind}`)).toEqual(['plan:api-key', 'plan:plan', 'api:set-headers', 'operation:throttle']);
     expect(route.policies[0]!.settings).toEqual({ keySets: ['shop/subscriptions'], key: 'key', in: 'query', valuePrefix: '', propagateCredential: true, optional: false, plans: ['pln_1'] });
     expect(route.settings.plan).toEqual({ plans: ['pln_1'], challenges: ['ApiKey query="key"'] });
-    expect(route.match).toEqual({ kind: 'regex', regex: '^/shop/v1/items/[^/]+$' });
+    expect(route.match).toEqual({ kind: 'template', regex: '^/shop/v1/items/[^/]+$' });
     expect(route.rewrite).toEqual({ kind: 'regex', pattern: '^/shop/v1', substitution: '/base' });
     expect(route.plans).toEqual(['pln_1']);
   });

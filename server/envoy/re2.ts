@@ -1,3 +1,4 @@
+// Shared by the embedded gateway (route matching and rewriting) and the control plane (RE2 params checked at write time).
 // RE2 (the regex engine of Envoy's `safe_regex` / google_re2) translated to a JavaScript RegExp.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/matcher/v3/regex.proto
 // https://github.com/google/re2/wiki/Syntax
