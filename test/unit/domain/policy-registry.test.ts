@@ -18,7 +18,7 @@ function issuesOf(name: unknown, params: unknown, version: unknown = 'v1') {
 describe('policy registry', () => {
   it('holds the catalogue of the design brief with its aliases: the kinds with a module, then the route actions', () => {
     expect(policyDefinitions.map((d) => d.name)).toEqual([
-      'api-key', 'jwt', 'set-headers', 'throttle', 'subscription-validation',
+      'api-key', 'jwt', 'set-headers', 'throttle', 'advanced-ratelimit', 'subscription-validation',
       'basic-auth', 'oauth2', 'host-rewrite', 'request-rewrite',
     ]);
     expect(canonicalPolicyName('api-key-auth')).toBe('api-key');

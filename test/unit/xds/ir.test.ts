@@ -79,7 +79,7 @@ describe('buildIr', () => {
     m.plans[0]!.policies = [{ name: 'throttle', version: 'v1', executionCondition: null, params: { limits: [{ requests: 100, duration: '1h' }] } }];
     const { ir } = buildIr(m, options);
     expect(ir.tables.quotaPlans).toEqual({ pln_1: { limits: [{ requests: 100, windowMs: 3_600_000 }], stopOnQuotaReach: true } });
-    expect(ir.routes[0]!.policies.at(-1)).toEqual({ kind: 'throttle', source: 'plan', settings: { limits: [], planQuota: true, stopOnQuotaReach: true } });
+    expect(ir.routes[0]!.policies.at(-1)).toEqual({ kind: 'throttle', source: 'plan', settings: { stages: [], planQuota: true, stopOnQuotaReach: true } });
   });
 
   it('builds exactly the routes the domain’s claim rule says an API claims, and leaves out a later API on the same sandbox-* route', () => {

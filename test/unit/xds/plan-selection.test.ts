@@ -315,7 +315,7 @@ describe('plan selection (translator)', () => {
     // Every route gets an entry of the plan policies' modules (pass-through here) and checks the plan quota.
     expect(route().settings['set-headers']).toEqual({ request: null, response: null });
     expect(route().settings['basic-auth']).toMatchObject({ users: null });
-    expect(route().settings.throttle).toEqual({ limits: [], planQuota: true, stopOnQuotaReach: true });
+    expect(route().settings.throttle).toEqual({ stages: [], planQuota: true, stopOnQuotaReach: true });
     const set = JSON.parse(configurations(model)['set-headers']!) as Record<string, unknown>;
     expect(set.planPolicies).toEqual({ pln_free: { request: { headers: [{ name: 'x-plan', value: 'free' }] } } });
 
