@@ -3,6 +3,7 @@
 // `stripIdentityHeaders`, `stripIdentityRoutes`), so a client can never forge them. Each route runs only its own
 // modules (the control plane enables them per route), so which module is first depends on the route.
 import { MapType } from "./abi";
+import { GATE_RUN, gateOf, readWhen } from "./conditions";
 import { memberPath, Problems, readArray, readBool } from "./config";
 import { getHeaderPairsRaw, removeRequestHeader } from "./headers";
 import { JsonValue } from "./json";
@@ -50,18 +51,24 @@ export function stripIdentityHeaders(): void {
   for (let i = 0; i < names.length; i++) removeRequestHeader(unchecked(names[i]));
 }
 
-/** Where a module strips client identity headers: on every request, or on the routes where it runs first. */
+/**
+ * The route-entry rules every module's configuration carries at its top level: where the module strips client
+ * identity headers (on every request, or on the routes where it runs first) and where it is conditional.
+ */
 export class StripRule {
   /** `stripIdentityHeaders`: the module runs first on every route it runs on. */
   all: bool = false;
   /** `stripIdentityRoutes`: otherwise, the routes where it runs first, sorted (null: none). */
   routes: Array<string> | null = null;
+  /** `when`: the routes where an execution condition gates it, with their verdict's index (conditions.ts). */
+  when: Map<string, i32> | null = null;
 }
 
-/** `stripIdentityHeaders` and `stripIdentityRoutes` of a module configuration. */
+/** `stripIdentityHeaders`, `stripIdentityRoutes` and `when` of a module configuration. */
 export function readStripRule(config: JsonValue, problems: Problems): StripRule {
   const rule = new StripRule();
   rule.all = readBool(config, "stripIdentityHeaders", "$", problems, false);
+  rule.when = readWhen(config, problems);
   const names = readArray(config, "stripIdentityRoutes", "$", problems, false);
   if (names.length == 0) return rule;
   // A sorted array searched by bisection rather than a Set: a Set<string> would add 2 KB to every module.
@@ -82,11 +89,20 @@ export function readStripRule(config: JsonValue, problems: Problems): StripRule 
  * The start of a request: strips client identity headers where `rule` makes this module the first to run, and
  * returns this request's route settings (one RouteCache lookup). Afterwards `rule.all || cache.isFirst` tells
  * whether this module is first here: where it is not, an earlier module stripped, so an identity header present
- * was set by an earlier module.
+ * was set by an earlier module. Where an execution condition gates the module, `cache.gate` says whether it runs:
+ * null with GATE_SKIP (the condition does not hold: as if the module were not on the route) or GATE_DENY (the
+ * module must answer `sendUndecided()`).
  */
 export function enterRoute<T>(cache: RouteCache<T>, routes: Map<string, T>, rule: StripRule): T | null {
   if (rule.all) stripIdentityHeaders();
-  const route = cache.lookup(routes, rule.routes);
+  const route = cache.lookup(routes, rule.routes, rule.when);
   if (!rule.all && cache.isFirst) stripIdentityHeaders();
-  return route;
+  const condition = cache.condition;
+  if (condition < 0) {
+    cache.gate = GATE_RUN;
+    return route;
+  }
+  const gate = gateOf(condition);
+  cache.gate = gate;
+  return gate == GATE_RUN ? route : null;
 }

@@ -63,16 +63,21 @@ export class RouteCache<T> {
   private bytes: ArrayBuffer | null = null;
   private value: T | null = null;
   private firstRoutes: Array<string> | null = null;
+  private when: Map<string, i32> | null = null;
   /** Whether this request's route is in the `firstRoutes` of the last lookup (identity.ts `enterRoute`). */
   isFirst: bool = false;
+  /** The index of this route's verdict in the last lookup's `when` (conditions.ts), -1 when unconditional. */
+  condition: i32 = -1;
+  /** What the module does with this request (conditions.ts GATE_*), set by identity.ts `enterRoute`. */
+  gate: i32 = 0;
 
   /** The settings of this request's route in `routes`, or null when the route is not there. */
-  lookup(routes: Map<string, T>, firstRoutes: Array<string> | null = null): T | null {
+  lookup(routes: Map<string, T>, firstRoutes: Array<string> | null = null, when: Map<string, i32> | null = null): T | null {
     let bytes = getPropertyBytes(ROUTE_NAME_PATH);
     if (bytes === null) bytes = NO_BYTES;
     const last = this.bytes;
     const length = <usize>bytes.byteLength;
-    if (this.routes === routes && this.firstRoutes === firstRoutes && last !== null && <usize>last.byteLength == length
+    if (this.routes === routes && this.firstRoutes === firstRoutes && this.when === when && last !== null && <usize>last.byteLength == length
       && memory.compare(changetype<usize>(last), changetype<usize>(bytes), length) == 0) {
       return this.value;
     }
@@ -81,6 +86,8 @@ export class RouteCache<T> {
     this.routes = routes;
     this.firstRoutes = firstRoutes;
     this.isFirst = firstRoutes !== null && includesSorted(firstRoutes, name);
+    this.when = when;
+    this.condition = when !== null && when.has(name) ? when.get(name) : -1;
     this.bytes = bytes;
     this.value = value;
     return value;
