@@ -52,7 +52,7 @@ class Walker {
     if (++this.nodes > MAX_CONDITION_NODES) throw new ConditionError(`more than ${MAX_CONDITION_NODES} nodes`, node.start);
     if (depth > MAX_CONDITION_DEPTH) throw new ConditionError(`nested more than ${MAX_CONDITION_DEPTH} levels deep`, node.start);
     const fail = (message: string, at: ASTNode = node): never => {
-      throw new ConditionError(message, at.pos);
+      throw new ConditionError(message, at === node ? offsetOf(node) : at.start);
     };
     const expect = (child: ASTNode, want: Type): CompiledCondition => {
       const [compiled, type] = this.walk(child, depth + 1);
@@ -94,7 +94,7 @@ class Walker {
       case '==':
       case '!=': {
         const [a, at] = this.walk(node.args[0], depth + 1);
-        if (!isScalar(at)) fail(`${node.op} compares strings, integers or booleans`, node.args[0]);
+        if (!isScalar(at)) fail(`${node.op} compares strings, integers or booleans`);
         return [[node.op, a, expect(node.args[1], at)], 'bool'];
       }
       case 'in': {
@@ -142,9 +142,27 @@ class Walker {
   }
 }
 
-/** cel-js errors carry the node or range they are about; the offset is where it starts. */
+/**
+ * Where a node's problem is: its operator (after the left operand, or the method name after the receiver's dot)
+ * rather than its first character, so `request.Method == 1` points at `==`.
+ */
+function offsetOf(node: ASTNode): number {
+  const op = node.op as string;
+  const binary = ['==', '!=', 'in', '&&', '||', '+', '-', '*', '/', '%', '<', '<=', '>', '>=', '?:'].includes(op);
+  const left = binary ? (node.args as ASTNode[])[0] : op === 'rcall' ? (node.args as [string, ASTNode])[1] : null;
+  if (left === null || left === undefined || typeof left.end !== 'number') return node.pos;
+  const input = node.input;
+  let at = left.end;
+  while (at < input.length && /[\s)]/.test(input[at]!)) at++;
+  if (op === 'rcall' && input[at] === '.') at++;
+  while (op === 'rcall' && at < input.length && /\s/.test(input[at]!)) at++;
+  return at;
+}
+
+/** cel-js errors carry the node or range they are about. */
 function errorOffset(error: unknown): number {
-  const e = error as { range?: { start: number }; node?: { start?: number; pos?: number } };
+  const e = error as { range?: { start: number }; node?: ASTNode | { pos?: number } };
+  if (e.node !== undefined && 'op' in e.node && typeof e.node.input === 'string') return offsetOf(e.node);
   return e.node?.pos ?? e.range?.start ?? 0;
 }
 
