@@ -5,8 +5,9 @@
 // only what its conditions use (method, path, headers, query), once. Plugin configuration: docs/policies.md#condition.
 import { Action, MapType } from "../lib/abi";
 import { CONDITIONS_HEADER_BYTES, VERDICT_ERROR, VERDICT_FALSE, VERDICT_TRUE } from "../lib/conditions";
-import { indexPath, memberPath, objectEntries, Problems, readArray, readObject } from "../lib/config";
-import { getHeader, getHeaders, Header, setHeaderRaw } from "../lib/headers";
+import { indexPath, memberPath, objectEntries, Problems, readArray, readBool, readObject } from "../lib/config";
+import { getHeaderPairsRaw, Header, setHeaderRaw } from "../lib/headers";
+import { StripRule, stripIdentityHeadersOf } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { Regex } from "../lib/regex-vm";
@@ -99,55 +100,88 @@ class Node {
   a: Node | null = null;
   b: Node | null = null;
   items: Array<Node> | null = null;
-  /** A literal's value, built once. */
+  /** A literal's value, built once; a string literal's UTF-8 bytes too (header lookups). */
   value: Value = FAILED;
+  keyBytes: ArrayBuffer | null = null;
   regex: Regex | null = null;
 }
 
-/** The request values a condition reads, each read from the host at most once per request. */
+// @ts-ignore: decorator
+@lazy const METHOD_BYTES = String.UTF8.encode(":method");
+// @ts-ignore: decorator
+@lazy const PATH_BYTES = String.UTF8.encode(":path");
+
+/**
+ * The request values a condition reads, each read at most once per request: the header map is fetched once, as the
+ * host serialises it, and scanned for the names asked (no header is decoded unless a condition reads its value).
+ */
 class RequestView {
+  private raw: ArrayBuffer | null = null;
   method: Value | null = null;
   path: Value | null = null;
-  headers: Array<Header> | null = null;
   /** Decoded query pairs; null until read; `queryFailed` when an escape is malformed. */
   query: Array<Header> | null = null;
   queryFailed: bool = false;
 
-  reset(): void {
+  /** Starts a request from the header map as fetched (the module strips identity headers from it first). */
+  reset(raw: ArrayBuffer | null): void {
+    this.raw = raw;
     this.method = null;
     this.path = null;
-    this.headers = null;
     this.query = null;
     this.queryFailed = false;
   }
 
+  /**
+   * The values of header `name` (lowercase UTF-8), at most `limit` of them (1 to test presence), decoded only when
+   * `decode`; `out` collects them.
+   */
+  scan(name: ArrayBuffer, limit: i32, decode: bool, out: Array<Value> | null): i32 {
+    let raw = this.raw;
+    if (raw === null) this.raw = raw = getHeaderPairsRaw(MapType.RequestHeaders);
+    const size = <usize>raw.byteLength;
+    if (size < 4) return 0;
+    const base = changetype<usize>(raw);
+    const count = <usize>load<u32>(base);
+    if (count > (size - 4) / 8) return 0;
+    const wanted = changetype<usize>(name);
+    const wantedLength = <usize>name.byteLength;
+    let data = base + 4 + count * 8;
+    const end = base + size;
+    let found = 0;
+    for (let i: usize = 0; i < count && found < limit; i++) {
+      const keyLength = <usize>load<u32>(base + 4 + i * 8);
+      const valueLength = <usize>load<u32>(base + 8 + i * 8);
+      if (data + keyLength + valueLength + 2 > end) break;
+      if (keyLength == wantedLength && memory.compare(data, wanted, keyLength) == 0) {
+        found++;
+        if (decode && out !== null) out.push(Value.text(String.UTF8.decodeUnsafe(data + keyLength + 1, valueLength)));
+      }
+      data += keyLength + valueLength + 2;
+    }
+    return found;
+  }
+
+  private pseudo(name: ArrayBuffer): Value {
+    const values = new Array<Value>(0);
+    this.scan(name, 1, true, values);
+    return values.length == 0 ? FAILED : unchecked(values[0]);
+  }
+
   methodValue(): Value {
     let v = this.method;
-    if (v === null) this.method = v = pseudo(":method");
+    if (v === null) this.method = v = this.pseudo(METHOD_BYTES);
     return v;
   }
 
   pathValue(): Value {
     let v = this.path;
-    if (v === null) this.path = v = pseudo(":path");
+    if (v === null) this.path = v = this.pseudo(PATH_BYTES);
     return v;
   }
 
-  /** The map's pairs: headers without pseudo-headers (names lowercase), or the query's decoded pairs. */
-  pairs(kind: i32): Array<Header> | null {
-    if (kind == HEADERS) {
-      let headers = this.headers;
-      if (headers === null) {
-        headers = new Array<Header>(0);
-        const all = getHeaders(MapType.RequestHeaders);
-        for (let i = 0; i < all.length; i++) {
-          const h = unchecked(all[i]);
-          if (!h.name.startsWith(":")) headers.push(h);
-        }
-        this.headers = headers;
-      }
-      return headers;
-    }
+  /** The query's decoded pairs, or null when an escape is malformed (then every read of request.Query errs). */
+  queryPairs(): Array<Header> | null {
     if (this.query === null && !this.queryFailed) this.readQuery();
     return this.queryFailed ? null : this.query;
   }
@@ -175,9 +209,10 @@ class RequestView {
   }
 }
 
-function pseudo(name: string): Value {
-  const text = getHeader(MapType.RequestHeaders, name);
-  return text === null ? FAILED : Value.text(text);
+/** A map key as the header scan wants it: a literal's bytes (encoded once), or the value's, encoded now. */
+function keyBytes(node: Node, key: Value): ArrayBuffer {
+  const literal = node.keyBytes;
+  return literal !== null ? literal : String.UTF8.encode(key.text);
 }
 
 function equal(a: Value, b: Value): bool {
@@ -234,7 +269,9 @@ function evaluate(node: Node, request: RequestView): Value {
       return FALSE;
     }
     if (a.kind != STRING) return FAILED;
-    const pairs = request.pairs(b.kind);
+    // Header names are lowercase: a key with an uppercase letter is in no header map (as in the reference).
+    if (b.kind == HEADERS) return truth(request.scan(keyBytes(node.a!, a), 1, false, null) > 0);
+    const pairs = request.queryPairs();
     if (pairs === null) return FAILED;
     for (let i = 0; i < pairs.length; i++) if (unchecked(pairs[i]).name == a.text) return TRUE;
     return FALSE;
@@ -246,12 +283,15 @@ function evaluate(node: Node, request: RequestView): Value {
       return unchecked(items[<i32>b.int]);
     }
     if (b.kind != STRING) return FAILED;
-    const pairs = request.pairs(a.kind);
-    if (pairs === null) return FAILED;
     const values = new Array<Value>(0);
-    for (let i = 0; i < pairs.length; i++) {
-      const pair = unchecked(pairs[i]);
-      if (pair.name == b.text) values.push(Value.text(pair.value));
+    if (a.kind == HEADERS) request.scan(keyBytes(node.b!, b), i32.MAX_VALUE, true, values);
+    else {
+      const pairs = request.queryPairs();
+      if (pairs === null) return FAILED;
+      for (let i = 0; i < pairs.length; i++) {
+        const pair = unchecked(pairs[i]);
+        if (pair.name == b.text) values.push(Value.text(pair.value));
+      }
     }
     // A missing key is an error in CEL (`"k" in m` tests for it).
     return values.length == 0 ? FAILED : Value.list(values);
@@ -275,7 +315,10 @@ function readNode(json: JsonValue, path: string, problems: Problems, depth: i32)
   const node = new Node();
   if (head == "s" || head == "i" || head == "b") {
     const v = n == 2 ? unchecked(items[1]) : null;
-    if (v !== null && head == "s" && v.isString) node.value = Value.text(v.stringValue);
+    if (v !== null && head == "s" && v.isString) {
+      node.value = Value.text(v.stringValue);
+      node.keyBytes = String.UTF8.encode(v.stringValue);
+    }
     else if (v !== null && head == "b" && v.isBool) node.value = truth(v.boolValue);
     else if (v !== null && head == "i" && v.isNumber && Math.floor(v.numberValue) == v.numberValue && Math.abs(v.numberValue) <= 2147483648) {
       node.value = Value.int(<i64>v.numberValue);
@@ -295,6 +338,15 @@ function readNode(json: JsonValue, path: string, problems: Problems, depth: i32)
       list.push(item);
     }
     node.items = list;
+    // A list of literals is one value, built once (`request.Method in ["POST", "PUT"]` allocates nothing per request).
+    let constant = true;
+    for (let i = 0; i < list.length; i++) if (unchecked(list[i]).op != OP_LITERAL) constant = false;
+    if (constant) {
+      const values = new Array<Value>(list.length);
+      for (let i = 0; i < list.length; i++) unchecked(values[i] = unchecked(list[i]).value);
+      node.op = OP_LITERAL;
+      node.value = Value.list(values);
+    }
     return node;
   }
   let arity = 2;
@@ -345,12 +397,21 @@ class RouteConditions {
 
 class ConditionRoot extends PolicyRoot<RouteConditions> {
   request: RequestView = new RequestView();
+  stripsItself: bool = false;
+
+  commit(policy: string, problems: Problems, routes: Map<string, RouteConditions>, strip: StripRule): bool {
+    if (this.stripsItself) strip.all = false;
+    return super.commit(policy, problems, routes, strip);
+  }
 
   onConfigure(configuration: ArrayBuffer): bool {
     return this.configure("condition", configuration);
   }
 
   readRoutes(config: JsonValue, problems: Problems): Map<string, RouteConditions> {
+    // First on every route it runs on (the translator puts it first): it strips client identity headers itself,
+    // from the header map it reads conditions from, rather than through enterRequest (one serialisation, not two).
+    this.stripsItself = readBool(config, "stripIdentityHeaders", "$", problems, false);
     const routes = new Map<string, RouteConditions>();
     const entries = objectEntries(readObject(config, "routes", "$", problems, true), "$.routes", problems);
     while (entries.next()) {
@@ -376,10 +437,16 @@ class ConditionRoot extends PolicyRoot<RouteConditions> {
 class ConditionStream extends PolicyStream<ConditionRoot> {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
+    let raw: ArrayBuffer | null = null;
+    if (policy.stripsItself && policy.isConfigured) {
+      raw = getHeaderPairsRaw(MapType.RequestHeaders);
+      // Forged x-apip-* removed: the map is read again, without them, if a condition asks.
+      if (stripIdentityHeadersOf(raw)) raw = null;
+    }
     const route = policy.enterRequest();
     if (route === null) return policy.skipAction;
     const request = policy.request;
-    request.reset();
+    request.reset(raw);
     const conditions = route.conditions;
     const verdicts = route.verdicts;
     const out = changetype<usize>(verdicts);

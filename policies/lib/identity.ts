@@ -26,12 +26,19 @@ export const QUOTA_EXCEEDED_HEADER = "x-apip-quota-exceeded";
 
 /** Removes every request header whose name starts with `x-apip-`. Scans the serialized map without decoding. */
 export function stripIdentityHeaders(): void {
-  const raw = getHeaderPairsRaw(MapType.RequestHeaders);
+  stripIdentityHeadersOf(getHeaderPairsRaw(MapType.RequestHeaders));
+}
+
+/**
+ * `stripIdentityHeaders` over the request header map `raw` the caller already fetched (proxy-wasm serialisation);
+ * true when it removed any (then `raw` is stale).
+ */
+export function stripIdentityHeadersOf(raw: ArrayBuffer): bool {
   const size = <usize>raw.byteLength;
-  if (size < 4) return;
+  if (size < 4) return false;
   const base = changetype<usize>(raw);
   const count = <usize>load<u32>(base);
-  if (count > (size - 4) / 8) return;
+  if (count > (size - 4) / 8) return false;
   let data = base + 4 + count * 8;
   const end = base + size;
   let names: Array<string> | null = null;
@@ -47,8 +54,9 @@ export function stripIdentityHeaders(): void {
     }
     data += keyLength + valueLength + 2;
   }
-  if (names === null) return;
+  if (names === null) return false;
   for (let i = 0; i < names.length; i++) removeRequestHeader(unchecked(names[i]));
+  return true;
 }
 
 /**

@@ -27,6 +27,8 @@ class Instruction {
 
 export class Regex {
   program: Array<Instruction> = new Array<Instruction>(0);
+  /** The program starts with `^`: a match can only start at the beginning, so no thread starts later. */
+  anchored: bool = false;
   // Thread lists and their generation marks, reused by every match (a module serves one request at a time).
   private current: Int32Array = new Int32Array(0);
   private next: Int32Array = new Int32Array(0);
@@ -85,6 +87,7 @@ export class Regex {
       }
       regex.program.push(ins);
     }
+    regex.anchored = unchecked(regex.program[0]).op == OP_BEGIN;
     regex.current = new Int32Array(n);
     regex.next = new Int32Array(n);
     regex.stack = new Int32Array(2 * n + 2);
@@ -141,8 +144,10 @@ export class Regex {
         nextCount = this.addThread(next, nextCount, unchecked(current[t]), i == 0, atEnd);
         if (nextCount < 0) return true;
       }
-      nextCount = this.addThread(next, nextCount, 0, i == 0, atEnd);
-      if (nextCount < 0) return true;
+      if (i == 0 || !this.anchored) {
+        nextCount = this.addThread(next, nextCount, 0, i == 0, atEnd);
+        if (nextCount < 0) return true;
+      } else if (nextCount == 0) return false;
       if (atEnd) return false;
       // One code point (a surrogate pair is one).
       let c = text.charCodeAt(i++);
