@@ -3,7 +3,7 @@
 // `stripIdentityHeaders`, `stripIdentityRoutes`), so a client can never forge them. Each route runs only its own
 // modules (the control plane enables them per route), so which module is first depends on the route.
 import { MapType } from "./abi";
-import { GATE_RUN, gateOf, readWhen } from "./conditions";
+import { GATE_RUN, gateOf, readWhen, WhenTable } from "./conditions";
 import { memberPath, Problems, readArray, readBool } from "./config";
 import { getHeaderPairsRaw, removeRequestHeader } from "./headers";
 import { JsonValue } from "./json";
@@ -69,7 +69,7 @@ export class StripRule {
   /** `stripIdentityRoutes`: otherwise, the routes where it runs first, sorted (null: none). */
   routes: Array<string> | null = null;
   /** `when`: the routes where an execution condition gates it, with their verdict's index (conditions.ts). */
-  when: Map<string, i32> | null = null;
+  when: WhenTable | null = null;
 }
 
 /** `stripIdentityHeaders`, `stripIdentityRoutes` and `when` of a module configuration. */
