@@ -60,6 +60,15 @@ describe('condition module', () => {
     expect(check).toMatchObject({ ok: false, offset: c.offset, message: expect.stringContaining(c.message) });
   });
 
+  it('refuses conditions over the limits: 1024 characters, 64 nodes, 32 levels', () => {
+    expect(compileCondition(`"${'a'.repeat(1015)}" == "a"`)).toMatchObject({ ok: true });
+    expect(compileCondition(`"${'a'.repeat(1016)}" == "a"`)).toEqual({ ok: false, message: 'longer than 1024 characters', offset: 1024 });
+    expect(compileCondition(Array(32).fill('true').join(' && '))).toMatchObject({ ok: true });
+    expect(compileCondition(Array(33).fill('true').join(' && '))).toMatchObject({ ok: false, message: 'more than 64 nodes' });
+    expect(compileCondition(`${'!'.repeat(32)}true`)).toMatchObject({ ok: true });
+    expect(compileCondition(`${'!'.repeat(33)}true`)).toMatchObject({ ok: false, message: 'nested more than 32 levels deep' });
+  });
+
   it('sets one verdict per condition of the route, in order, and overrides a forged header', async () => {
     const conditions = ['request.Method == "GET"', 'request.Method == "POST"', 'request.Headers["x-none"][0] == "a"'].map(compiled);
     const plugin = await loadPolicy('condition', { stripIdentityHeaders: true, routes: { [ROUTE]: { conditions } } });
