@@ -83,6 +83,7 @@ class Parser {
   private repetition(depth: number): Node {
     const start = this.pos;
     let item = this.atom(depth);
+    let quantified = false;
     for (;;) {
       const c = this.peek();
       let min: number;
@@ -93,7 +94,9 @@ class Parser {
       else if (c === '{') [min, max] = this.braces();
       else return item;
       if (c !== '{') this.pos++;
-      if (item.kind === 'repeat') this.fail('a repetition cannot be repeated', start);
+      // `a**` is refused as by RE2 ("bad repetition operator"); `(a*)*` is fine.
+      if (quantified) this.fail('a repetition cannot be repeated', start);
+      quantified = true;
       if (item.kind === 'begin' || item.kind === 'end' || item.kind === 'empty') this.fail('nothing to repeat', start);
       // A lazy quantifier finds the same matches (only the extent differs), and `matches` asks only whether one exists.
       if (this.peek() === '?') this.pos++;
