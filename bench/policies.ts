@@ -10,6 +10,7 @@ import type { Plugin } from '../server/gateway/proxy-wasm/plugin.ts';
 import type { HeaderList, PolicyLogger } from '../server/gateway/proxy-wasm/types.ts';
 import { loadPolicy, policiesBuildDir } from '../test/helpers/policies.ts';
 import { keyDigest } from '../server/domain/secrets.ts';
+import { compileCondition } from '../server/domain/conditions/index.ts';
 
 const ITERATIONS = 100_000;
 const WARMUP = 10_000;
@@ -119,6 +120,37 @@ cases.push(
     policy: 'basic-auth',
     configuration: { users: { staff: [{ username: 'bench', hash: basicAuthHash }] }, routes: { [ROUTE]: { users: 'staff' } } },
     headers: [['authorization', `Basic ${Buffer.from('bench:bench-pw').toString('base64')}`]],
+  },
+);
+// condition: the reference's header-value condition behind a method test (every request reads the method, the
+// headers and evaluates both sides), and a path regex; set-headers gated by a verdict (`when`).
+const compiled = (text: string) => {
+  const check = compileCondition(text);
+  if (!check.ok) throw new Error(check.message);
+  return check.compiled;
+};
+cases.push(
+  {
+    name: 'condition',
+    policy: 'condition',
+    configuration: {
+      stripIdentityHeaders: true,
+      routes: {
+        [ROUTE]: {
+          conditions: [
+            compiled('request.Method in ["POST", "PUT", "DELETE"] || "x-tier" in request.Headers && request.Headers["x-tier"][0] == "premium"'),
+            compiled('request.Path.matches("^/books/[0-9]+$")'),
+          ],
+        },
+      },
+    },
+    headers: [['x-tier', 'premium']],
+  },
+  {
+    name: 'set-headers gated',
+    policy: 'set-headers',
+    configuration: { when: { [ROUTE]: 1 }, routes: { [ROUTE]: { request: { headers: [{ name: 'x-gateway', value: 'v1' }] } } } },
+    headers: [['x-apip-conditions', '01']],
   },
 );
 cases.push(

@@ -12,6 +12,7 @@ import { Action, MapType } from "../lib/abi";
 import { logRefused, parseConfigObject, Problems } from "../lib/config";
 import { claimString, claimText, hasString, scopesSatisfied } from "../lib/claims";
 import { countHeaderOf, getRequestHeader, Header, isValidHeaderValue, removeRequestHeader, setRequestHeader, startsWithIgnoringCase } from "../lib/headers";
+import { GATE_DENY, sendUndecided } from "../lib/conditions";
 import { APPLICATION_ID_HEADER, enterRoute, PLAN_HEADER, SUBSCRIPTION_ID_HEADER } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { nowMillis, RouteCache } from "../lib/properties";
@@ -163,7 +164,7 @@ class JwtStream extends HttpContext {
     if (!policy.isConfigured) return sendMisconfigured();
     const settings = policy.settings;
     const route = enterRoute(routeCache, settings.routes, settings.strip);
-    if (route === null) return Action.Continue;
+    if (route === null) return routeCache.gate == GATE_DENY ? sendUndecided() : Action.Continue;
     // Admitted by an earlier module (the route's first module strips client-supplied x-apip-*, so only then can it be set).
     if (!settings.strip.all && !routeCache.isFirst && getRequestHeader(PLAN_HEADER) !== null) return Action.Continue;
 

@@ -1,6 +1,7 @@
 // The state and request prologue every policy module shares: per-route settings keyed by route name, parsed once
 // per configuration (style: one lookup on the hot path), and fail-closed handling of a refused configuration.
 import { Action } from "./abi";
+import { GATE_DENY, sendUndecided } from "./conditions";
 import { logRefused, parseConfigObject, Problems } from "./config";
 import { enterRoute, readStripRule, StripRule } from "./identity";
 import { JsonValue } from "./json";
@@ -58,7 +59,9 @@ export class PolicyRoot<T> extends RootContext {
 
   /**
    * The start of every request: a refused configuration answers 500 (fail closed), the route's first module strips
-   * forged identity headers, and one lookup by `xds.route_name`. Null means nothing more to do: return `skipAction`.
+   * forged identity headers, and one lookup by `xds.route_name`. Where an execution condition gates the module, a
+   * condition that does not hold gives null (as on a route without an entry) and one that could not be decided
+   * answers 500. Null means nothing more to do for the route: return `skipAction` unless it is Continue.
    */
   enterRequest(): T | null {
     if (!this.isConfigured) {
@@ -69,6 +72,7 @@ export class PolicyRoot<T> extends RootContext {
     const strip = this.strip;
     const route = enterRoute(this.routeCache, this.routes, strip);
     this.isFirst = strip.all || this.routeCache.isFirst;
+    if (this.routeCache.gate == GATE_DENY) this.skipAction = sendUndecided();
     return route;
   }
 }

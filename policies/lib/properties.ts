@@ -2,6 +2,7 @@
 // paths are given as segments and joined with "\0" here, once.
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes
 import { proxy_get_current_time_nanoseconds, proxy_get_property, Status } from "./abi";
+import { WhenTable } from "./conditions";
 import { clearReturn, RETURN_PTR, RETURN_SIZE, RETURN_U64, takeReturned } from "./memory";
 
 /** The NUL-joined UTF-8 encoding of a property path, e.g. ["xds", "route_name"] -> "xds\0route_name". */
@@ -63,16 +64,21 @@ export class RouteCache<T> {
   private bytes: ArrayBuffer | null = null;
   private value: T | null = null;
   private firstRoutes: Array<string> | null = null;
+  private when: WhenTable | null = null;
   /** Whether this request's route is in the `firstRoutes` of the last lookup (identity.ts `enterRoute`). */
   isFirst: bool = false;
+  /** The index of this route's verdict in the last lookup's `when` (conditions.ts), -1 when unconditional. */
+  condition: i32 = -1;
+  /** What the module does with this request (conditions.ts GATE_*), set by identity.ts `enterRoute`. */
+  gate: i32 = 0;
 
   /** The settings of this request's route in `routes`, or null when the route is not there. */
-  lookup(routes: Map<string, T>, firstRoutes: Array<string> | null = null): T | null {
+  lookup(routes: Map<string, T>, firstRoutes: Array<string> | null = null, when: WhenTable | null = null): T | null {
     let bytes = getPropertyBytes(ROUTE_NAME_PATH);
     if (bytes === null) bytes = NO_BYTES;
     const last = this.bytes;
     const length = <usize>bytes.byteLength;
-    if (this.routes === routes && this.firstRoutes === firstRoutes && last !== null && <usize>last.byteLength == length
+    if (this.routes === routes && this.firstRoutes === firstRoutes && this.when === when && last !== null && <usize>last.byteLength == length
       && memory.compare(changetype<usize>(last), changetype<usize>(bytes), length) == 0) {
       return this.value;
     }
@@ -81,6 +87,8 @@ export class RouteCache<T> {
     this.routes = routes;
     this.firstRoutes = firstRoutes;
     this.isFirst = firstRoutes !== null && includesSorted(firstRoutes, name);
+    this.when = when;
+    this.condition = when !== null ? when.indexOf(name) : -1;
     this.bytes = bytes;
     this.value = value;
     return value;

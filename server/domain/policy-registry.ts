@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { isRecord } from '../json/is-record.ts';
 import { attachmentConflict } from '../policies/attachment-conflicts.ts';
-import { canonicalPolicyName, policyDefinitions as catalogue } from '../policies/index.ts';
+import { canonicalPolicyName, policyDefinitions as catalogue, policyKindOf } from '../policies/index.ts';
 import { hashBasicAuthPassword } from '../policies/basic-auth.ts';
 import { type AttachmentPoint, paramsIssues, type PolicyParamsDefinition, type WriteOnlyField } from '../policies/kind.ts';
+import { compileCondition, conditionMessage } from './conditions/index.ts';
 import type { FieldIssue } from './errors.ts';
 
 export { canonicalPolicyName };
@@ -88,7 +89,8 @@ const attachmentPlaces: Record<AttachmentPoint, string> = { api: 'an API', opera
 
 /**
  * Every problem of one attachment: known name (or alias), attachable where it sits (`at`), major-only version
- * that the registry has, no execution condition, and params against the definition's schema. `pathPrefix` is where
+ * that the registry has, an execution condition the modules evaluate (docs/execution-conditions.md), and params
+ * against the definition's schema. `pathPrefix` is where
  * the attachment sits (`spec.policies[0]`). What passes here is what the data planes serve.
  */
 export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPrefix: string, at: AttachmentPoint): FieldIssue[] {
@@ -127,9 +129,8 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
   if (executionCondition !== undefined && executionCondition !== null && typeof executionCondition !== 'string') {
     issues.push({ path: `${pathPrefix}.executionCondition`, message: 'Execution condition must be a string' });
   } else if (typeof executionCondition === 'string' && executionCondition !== '') {
-    // No data plane evaluates conditions yet (CEL comes later): a policy that applies only sometimes would be
-    // enforced always or never, so it is refused rather than stored.
-    issues.push({ path: `${pathPrefix}.executionCondition`, message: 'Execution conditions are not supported yet; leave executionCondition empty' });
+    const problem = conditionProblem(executionCondition, def, at);
+    if (problem !== null) issues.push({ path: `${pathPrefix}.executionCondition`, message: problem });
   }
   if (params !== undefined && params !== null && !isRecord(params)) {
     issues.push({ path: `${pathPrefix}.params`, message: 'Params must be an object' });
@@ -142,10 +143,22 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
   return issues;
 }
 
+/**
+ * Why a condition cannot be served there, or null. Conditions are evaluated by the condition module for the modules
+ * after it (docs/execution-conditions.md): only an API's or an operation's attachment of a kind with a module can
+ * be conditional (a plan policy runs for the requests its plan admits; route configuration cannot vary per request).
+ */
+function conditionProblem(condition: string, def: PolicyDefinition | undefined, at: AttachmentPoint): string | null {
+  if (at === 'plan') return 'Execution conditions are not supported on plan policies: a plan policy applies to every request its plan admits';
+  if (def !== undefined && policyKindOf(def.name) === undefined) return `Policy '${def.name}' is route configuration and cannot have an execution condition`;
+  const check = compileCondition(condition);
+  return check.ok ? null : conditionMessage(check);
+}
+
 /** An attachment and where it sits (`spec.operations[0].policies[1]`). */
 export interface PlacedAttachment {
   path: string;
-  policy: { name: string; params?: Record<string, unknown> | null };
+  policy: { name: string; params?: Record<string, unknown> | null; executionCondition?: string | null };
 }
 
 /**
@@ -154,10 +167,31 @@ export interface PlacedAttachment {
  * rule the translator folds with), naming the later attachment.
  */
 export function attachmentChainIssues(chain: readonly PlacedAttachment[]): FieldIssue[] {
+  const conditional = conditionalSharingIssues(chain);
+  if (conditional.length > 0) return conditional;
   const conflict = attachmentConflict(chain.map((a) => a.policy));
   if (conflict === null) return [];
   const [index, message] = conflict;
   return [{ path: chain[index]!.path, message: `Cannot be combined with the policies before it: ${message}` }];
+}
+
+/**
+ * A conditional attachment must be its kind's only one on the route: the translator folds a route's attachments of
+ * a kind into one module entry, and one entry has one condition (docs/execution-conditions.md).
+ */
+function conditionalSharingIssues(chain: readonly PlacedAttachment[]): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const kinds = chain.map((a) => canonicalPolicyName(a.policy.name));
+  chain.forEach((a, i) => {
+    if (!a.policy.executionCondition || kinds[i] === undefined) return;
+    const other = chain.findIndex((_, j) => j !== i && kinds[j] === kinds[i]);
+    if (other === -1) return;
+    issues.push({
+      path: `${a.path}.executionCondition`,
+      message: `A policy with an execution condition must be the only ${kinds[i]} policy on its routes; ${chain[other]!.path} is another`,
+    });
+  });
+  return issues;
 }
 
 /**

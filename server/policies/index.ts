@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
+import { conditionFilter } from './condition.ts';
 import { jwtFilter } from './jwt.ts';
 import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
@@ -18,6 +19,7 @@ import { throttleFilter } from './throttle.ts';
 
 /** The kinds with a wasm module (policies/<kind>/), by kind. */
 export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } = {
+  condition: conditionFilter,
   'api-key': apiKeyFilter,
   jwt: jwtFilter,
   oauth2: oauth2Filter,
@@ -37,6 +39,10 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } 
  * together: docs/plan-selection.md.
  */
 export const httpFilterOrder = [
+  // First where a route has conditional attachments (docs/execution-conditions.md): it strips client-sent x-apip-*
+  // (it is the route's first module), then evaluates the route's execution conditions once and passes the verdicts
+  // to the modules below in x-apip-conditions; a conditional module reads its own and runs, skips or denies.
+  'condition',
   // Authentication first, one module per credential type: each looks for its own credential and, when valid, sets
   // x-apip-application-id / -subscription-id / -plan for everything after it (the plan its subscription holds,
   // among the route's plans of that type whose selection rule holds). A request an earlier module admitted

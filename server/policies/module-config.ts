@@ -22,6 +22,9 @@ export function moduleConfiguration<S extends z.core.$ZodLooseShape>(shape: S, o
     // (the module is first on every route it runs on), else only on `stripIdentityRoutes`.
     stripIdentityHeaders: z.boolean().optional(),
     stripIdentityRoutes: z.array(z.string()).optional(),
+    // Routes where this module is conditional (docs/execution-conditions.md): the index of its verdict in
+    // `x-apip-conditions`, which the condition module (first on those routes) sets.
+    when: z.record(z.string(), z.number().int().min(0)).optional(),
     // The platform's digest key, 32 bytes in hex.
     ...(options.digestKey ? { digestKey: z.string().regex(/^[0-9a-fA-F]{64}$/) } : {}),
     ...shape,

@@ -21,9 +21,12 @@ export type PolicyKind = keyof RouteSettingsByKind;
 /** Where a policy of a route's chain comes from. */
 export type PolicySource = 'plan' | 'api' | 'operation';
 
-/** One link of a route's chain; `settings` are that module's per-route settings. */
+/**
+ * One link of a route's chain; `settings` are that module's per-route settings; `condition` the compiled execution
+ * condition (docs/execution-conditions.md), absent when the policy always runs.
+ */
 export type IrPolicy = {
-  [K in PolicyKind]: { kind: K; source: PolicySource; settings: RouteSettingsByKind[K] };
+  [K in PolicyKind]: { kind: K; source: PolicySource; settings: RouteSettingsByKind[K]; condition?: unknown[] };
 }[PolicyKind];
 
 /**

@@ -45,6 +45,12 @@ export const identityHeaders = {
  */
 export const methodOverrideHeaders = ['x-http-method-override', 'x-method-override', 'x-http-method'] as const;
 
+/**
+ * The condition module's verdicts for the modules after it (docs/execution-conditions.md): internal to the filter
+ * chain, so a route running that module removes it before the upstream (envoy-routes.ts).
+ */
+export const conditionVerdictsHeader = 'x-apip-conditions';
+
 /** Request headers every access-log entry carries: the identity the policies established (docs/analytics.md). */
 export const accessLogRequestHeaders = [identityHeaders.applicationId, identityHeaders.plan] as const;
 

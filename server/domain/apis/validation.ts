@@ -2,7 +2,7 @@ import type { FieldIssue } from '../errors.ts';
 import { durationPattern, parseDurationMs } from '../durations.ts';
 import { attachmentChainIssues, validatePolicyAttachment } from '../policy-registry.ts';
 
-type PolicyLike = { name: string; params?: Record<string, unknown> | null };
+type PolicyLike = { name: string; params?: Record<string, unknown> | null; executionCondition?: string | null };
 import { isRecord } from '../../json/is-record.ts';
 import { claimVhosts, routeTemplate } from '../route-claims.ts';
 import { accessModes } from '../reachability.ts';
@@ -330,5 +330,7 @@ export function policyChainIssues(spec: { policies?: readonly PolicyLike[] | nul
   const api = place(spec.policies, 'spec.policies');
   const own = attachmentChainIssues(api);
   if (own.length > 0) return own;
-  return spec.operations.flatMap((op, i) => attachmentChainIssues([...api, ...place(op.policies, `spec.operations[${i}].policies`)]));
+  const issues = spec.operations.flatMap((op, i) => attachmentChainIssues([...api, ...place(op.policies, `spec.operations[${i}].policies`)]));
+  // An API policy that cannot share a route is reported once, not once per operation.
+  return issues.filter((issue, i) => issues.findIndex((other) => other.path === issue.path && other.message === issue.message) === i);
 }

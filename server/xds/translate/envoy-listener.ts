@@ -73,12 +73,14 @@ interface ModuleRoutes {
   routes: SortedEntries<RouteSettingsByKind[PolicyKind]>;
   /** The routes where it is the first module to run. */
   firstOn: string[];
+  /** Where it is conditional: route name -> index of its verdict (docs/execution-conditions.md). */
+  when: Record<string, number> | null;
 }
 
 /** Each module some route runs (modulesByRoute), in httpFilterOrder, with its routes' settings. */
 function wasmFilterRoutes(ir: IrSnapshot): ModuleRoutes[] {
   const perKind = new Map<PolicyKind, ModuleRoutes>();
-  for (const kind of httpFilterOrder) perKind.set(kind, { kind, routes: new SortedEntries(), firstOn: [] });
+  for (const kind of httpFilterOrder) perKind.set(kind, { kind, routes: new SortedEntries(), firstOn: [], when: null });
   // Settings maps must be sorted by route name (routesByName), not in IR order (domain then match order).
   const { routes, modules } = modulesByRoute(ir);
   for (const route of routes) {
@@ -89,6 +91,12 @@ function wasmFilterRoutes(ir: IrSnapshot): ModuleRoutes[] {
       entry.routes.push(route.name, settings[kinds[i]!]);
       if (i === 0) entry.firstOn.push(route.name);
     }
+    // Each conditional module learns its verdict's index on this route (routes are visited in name order).
+    const conditions = (settings as Partial<RouteSettingsByKind>).condition?.conditions ?? [];
+    conditions.forEach((c, index) => {
+      const entry = perKind.get(c.kind)!;
+      (entry.when ??= {})[route.name] = index;
+    });
   }
   return httpFilterOrder.flatMap((kind) => {
     const entry = perKind.get(kind)!;
@@ -120,7 +128,8 @@ export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
     const source = ir.modules[kind]!;
     // Key-checking modules get the digest key to compute keyed digests of what clients present (secrets.ts `keyDigest`).
     const digestKey = policyFilters[kind].usesKeyDigests ? { digestKey: ir.keyDigestSecret } : {};
-    const configuration = { ...identityStripping(module), ...digestKey, ...ir.moduleSettings?.[kind], ...pluginConfiguration(kind, routes, ir) };
+    const when = module.when === null ? {} : { when: module.when };
+    const configuration = { ...identityStripping(module), ...when, ...digestKey, ...ir.moduleSettings?.[kind], ...pluginConfiguration(kind, routes, ir) };
     const filter = wasmHttpFilter({ name: kind, sha256: source.sha256, controlPlaneUrl: ir.controlPlane.url, controlPlaneCluster: ir.controlPlane.cluster.name }, configuration);
     filters.push({ name: filter.name, disabled: true, typedConfig: filter.typedConfig });
   }

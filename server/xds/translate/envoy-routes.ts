@@ -1,5 +1,5 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '../ir.ts';
-import { identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
+import { conditionVerdictsHeader, identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
 import { modulesByRoute } from './route-modules.ts';
 import { withQuery } from './paths.ts';
 import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
@@ -15,10 +15,12 @@ const enableFilter = { '@type': extensionTypeUrls.filterConfig };
 /** Client-sent identity headers, removed before the upstream on routes no module runs on (none strips them). */
 const clientIdentity: readonly string[] = Object.values(identityHeaders);
 
-/** The headers a route removes before the upstream, by whether modules run on it and whether it allows method
- *  overrides: four lists shared by every route (a 10,000-route configuration holds four arrays, not 10,000). */
+/** The headers a route removes before the upstream, by which modules run on it and whether it allows method
+ *  overrides: six lists shared by every route (a 10,000-route configuration holds six arrays, not 10,000). */
 const removedHeaders = {
   modules: { removed: [...methodOverrideHeaders] as readonly string[], allowed: [] as readonly string[] },
+  // The condition module's verdicts are for the modules after it only.
+  conditional: { removed: [...methodOverrideHeaders, conditionVerdictsHeader] as readonly string[], allowed: [conditionVerdictsHeader] as readonly string[] },
   none: { removed: [...methodOverrideHeaders, ...clientIdentity] as readonly string[], allowed: clientIdentity },
 };
 
@@ -126,7 +128,7 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
     const envoyRoute: Record<string, unknown> = { name: route.name, match: parts.match(route), route: parts.action(route) };
     const kinds = modules.get(route.name) ?? [];
     if (kinds.length > 0) envoyRoute.typedPerFilterConfig = parts.filters(kinds);
-    const removed = removedHeaders[kinds.length > 0 ? 'modules' : 'none'][route.allowMethodOverride ? 'allowed' : 'removed'];
+    const removed = removedHeaders[kinds[0] === 'condition' ? 'conditional' : kinds.length > 0 ? 'modules' : 'none'][route.allowMethodOverride ? 'allowed' : 'removed'];
     if (removed.length > 0) envoyRoute.requestHeadersToRemove = removed;
     const list = byDomain.get(route.domain);
     if (list) list.push(envoyRoute);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attachmentChainIssues,
   canonicalPolicyName,
   findPolicyDefinition,
   paramsJsonSchema,
@@ -152,13 +153,24 @@ describe('policy registry', () => {
     }
   });
 
-  it('refuses a kind where it cannot be attached, and any execution condition', () => {
+  it('refuses a kind where it cannot be attached, an execution condition outside the CEL subset, and any on a plan', () => {
     const planIssues = (name: string, params: unknown) => validatePolicyAttachment({ name, version: 'v1', params }, 'policies[0]', 'plan');
     expect(planIssues('api-key', { in: 'header', key: 'x-key' })).toEqual([{ path: 'policies[0].name', message: expect.stringContaining('cannot be attached to a plan') }]);
     expect(planIssues('throttle', { planQuota: true })).toEqual([]);
-    expect(validatePolicyAttachment({ name: 'throttle', version: 'v1', executionCondition: 'request.method == "GET"', params: { planQuota: true } }, at, 'operation'))
-      .toEqual([{ path: `${at}.executionCondition`, message: expect.stringContaining('not supported') }]);
-    expect(validatePolicyAttachment({ name: 'throttle', version: 'v1', executionCondition: '', params: { planQuota: true } }, at, 'operation')).toEqual([]);
+    const throttle = (executionCondition: string, where: 'operation' | 'plan' = 'operation') =>
+      validatePolicyAttachment({ name: 'throttle', version: 'v1', executionCondition, params: { planQuota: true } }, at, where);
+    expect(throttle('request.method == "GET"')).toEqual([{ path: `${at}.executionCondition`, message: 'Invalid execution condition: No such key: method at offset 8' }]);
+    expect(throttle('request.Method == "GET"')).toEqual([]);
+    expect(throttle('request.Method == "GET"', 'plan')).toEqual([{ path: `${at}.executionCondition`, message: expect.stringContaining('not supported on plan policies') }]);
+    expect(throttle('')).toEqual([]);
+  });
+
+  it('refuses a conditional attachment that shares its route with another of its kind, naming the other', () => {
+    const set = (executionCondition?: string) => ({ name: 'set-headers', params: { request: { headers: [{ name: 'x-a', value: '1' }] } }, ...(executionCondition ? { executionCondition } : {}) });
+    expect(attachmentChainIssues([{ path: 'spec.policies[0]', policy: set() }, { path: 'spec.operations[0].policies[0]', policy: set('request.Method == "GET"') }])).toEqual([
+      { path: 'spec.operations[0].policies[0].executionCondition', message: expect.stringContaining('spec.policies[0] is another') },
+    ]);
+    expect(attachmentChainIssues([{ path: 'spec.policies[0]', policy: { name: 'api-key', params: { key: 'k', in: 'header' } } }, { path: 'spec.policies[1]', policy: set('true') }])).toEqual([]);
   });
 
   it('checks the remaining catalogue entries', () => {

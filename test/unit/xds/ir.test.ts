@@ -53,12 +53,31 @@ describe('buildIr', () => {
     expect(buildIr(model(), options).ir).toEqual(first);
   });
 
-  it('leaves out an API whose policy has an execution condition, and says why', () => {
+  it('leaves out an API whose policy has an execution condition outside the CEL subset, and says why', () => {
     const m = model();
     m.apis[0]!.policies[0]!.executionCondition = 'request.path == "/x"';
-    const { ir, problems } = buildIr(m, options);
+    const { ir, problems } = buildIr(m, { ...options, modules: { ...modules, condition: modules['set-headers']! } });
     expect(ir.routes).toEqual([]);
     expect(problems).toEqual([expect.objectContaining({ severity: 'error', api: 'shop', path: 'spec.policies[0].executionCondition' })]);
+  });
+
+  it('gives a route with a conditional policy a condition entry naming the gated kind, the condition module first', () => {
+    const m = model();
+    m.apis[0]!.policies[0]!.executionCondition = 'request.Method == "POST"';
+    const { ir, problems } = buildIr(m, { ...options, modules: { ...modules, condition: modules['set-headers']! } });
+    expect(problems).toEqual([]);
+    const route = ir.routes.find((r) => r.domain === '*')!;
+    expect(route.settings.condition).toEqual({ conditions: [{ kind: 'set-headers', condition: ['==', ['method'], ['s', 'POST']] }] });
+    expect(Object.keys(route.settings)[0]).toBe('condition');
+  });
+
+  it('leaves out an API with a conditional policy only when the control plane does not serve the condition module', () => {
+    const m = model({ plans: [{ id: 'pln_1', apiId: 'api_1', security: { type: 'KEYLESS' }, policies: [] }] });
+    m.apis[0]!.operations[0]!.policies[0]!.executionCondition = 'request.Method == "POST"';
+    const plain = buildIr(m, { ...options, modules: { ...modules, condition: modules['set-headers']! } });
+    expect(plain.problems).toEqual([]);
+    const noModule = buildIr(m, options);
+    expect(noModule.problems).toEqual([expect.objectContaining({ path: 'spec.operations[0].policies[0].executionCondition', message: expect.stringContaining("module 'condition'") })]);
   });
 
   it('leaves out an API whose policy module the control plane does not serve', () => {
