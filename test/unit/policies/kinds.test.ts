@@ -29,8 +29,8 @@ function settingsOf<S>(result: { ok: true; settings: S } | { ok: false }): S {
 }
 
 describe('policy filter registry', () => {
-  it('orders authentication, then the plan decision, then plan and API policies', () => {
-    expect(httpFilterOrder).toEqual(['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers']);
+  it('orders execution conditions first, then authentication, then the plan decision, then plan and API policies', () => {
+    expect(httpFilterOrder).toEqual(['condition', 'api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers']);
   });
 
   it('maps v0.9 aliases to their module and knows no module for the rest', () => {
