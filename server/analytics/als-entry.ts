@@ -33,7 +33,8 @@ function header(headers: Record<string, string> | undefined, name: string): stri
 
 /**
  * One Envoy HTTP access-log entry as a RequestRecord. The API is the first segment of the route name
- * (`<api-handle>/<METHOD>/<template>`, server/xds/names.ts); an entry with no route name matched no route.
+ * (`<api-handle>/<METHOD>/<template>`, server/xds/names.ts); an entry with no route name, or
+ * the virtual hosts' catch-all (`no-api-found`), matched no API.
  * Duration: `duration` (Envoy ≥ 1.27, the whole stream), else time to the last byte sent downstream.
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/data/accesslog/v3/accesslog.proto
  */
@@ -43,7 +44,7 @@ export function recordFromAccessLogEntry(entry: HttpAccessLogEntry, receivedAt: 
   const headers = entry.request?.request_headers;
   return {
     startedAt: toMs(common.start_time) ?? receivedAt,
-    api: route === '' ? null : apiOfRouteName(route),
+    api: apiOfRouteName(route),
     status: entry.response?.response_code?.value ?? 0,
     durationMs: toMs(common.duration) ?? toMs(common.time_to_last_downstream_tx_byte) ?? toMs(common.time_to_last_rx_byte) ?? 0,
     applicationId: header(headers, identityHeaders.applicationId),

@@ -37,7 +37,7 @@ export class RouteSeries {
   latency: LatencySeries | null = null;
 
   constructor(readonly route: string) {
-    this.api = apiOfRouteName(route);
+    this.api = apiOfRouteName(route) ?? '';
   }
 }
 

@@ -72,10 +72,16 @@ export function routeName(apiHandle: string, method: string, operationPath: stri
   return `${apiHandle}/${method.toUpperCase()}/${template}`;
 }
 
-/** The API id a route name belongs to (what the throttle module calls the API scope). */
-export function apiOfRouteName(route: string): string {
+/**
+ * The last route of every virtual host, answering what no API serves (the reference's `no-api-found`). No `/` in
+ * it, so it can never be an API's route name.
+ */
+export const notFoundRouteName = 'no-api-found';
+
+/** The API id a route name belongs to (what the throttle module calls the API scope); null for a route of no API. */
+export function apiOfRouteName(route: string): string | null {
   const at = route.indexOf('/');
-  return at === -1 ? route : route.slice(0, at);
+  return at === -1 ? null : route.slice(0, at);
 }
 
 export type UpstreamEnvironment = 'main' | 'sandbox';

@@ -1,5 +1,5 @@
 import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '../ir.ts';
-import { conditionVerdictsHeader, identityHeaders, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
+import { conditionVerdictsHeader, identityHeaders, notFoundRouteName, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
 import { modulesByRoute } from './route-modules.ts';
 import { withQuery } from './paths.ts';
 import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
@@ -85,6 +85,11 @@ function directResponseRoute(name: string, match: Record<string, unknown>, reply
   };
 }
 
+/** Last in every virtual host: the reference's `no-api-found`, 404 `{"error":"Not Found"}` for any path and method. */
+function notFoundRoute(): Record<string, unknown> {
+  return directResponseRoute(notFoundRouteName, { prefix: '/' }, { kind: 'reply', status: 404, body: '{"error":"Not Found"}' });
+}
+
 function routeAction(route: IrRoute): Record<string, unknown> {
   if (route.destination.kind === 'reply') throw new Error(`route ${route.name} has no route action: it answers itself`);
   const action: Record<string, unknown> =
@@ -134,8 +139,11 @@ export function buildRouteConfiguration(ir: IrSnapshot): EnvoyResource {
     if (list) list.push(envoyRoute);
     else byDomain.set(route.domain, [envoyRoute]);
   }
+  // Every host is served, with or without APIs: what no route matches gets the same JSON 404 from Envoy as from
+  // the embedded gateway (Envoy's own no-route answer has no body).
+  if (!byDomain.has('*')) byDomain.set('*', []);
   const virtualHosts = [...byDomain.entries()]
-    .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes }))
+    .map(([domain, routes]) => ({ name: virtualHostName(domain), domains: [domain], routes: [...routes, notFoundRoute()] }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { name: routeConfigurationName, virtualHosts };
 }

@@ -111,7 +111,7 @@ describe.each(drivers)('loadDeploymentModel (%s)', (driver) => {
     const config = JSON.parse(findWasmConfiguration(apiKey, 'api-key')) as { keySets: Record<string, { sha256: string; status: string }[]> };
     const statuses = Object.fromEntries(config.keySets['reading-list-api-v1.0/subscriptions']!.map((k) => [k.sha256, k.status]));
     expect(statuses).toEqual({ [digestOf(values.subscriptionKey!)]: 'active', [digestOf(values.pausedKey!)]: 'suspended' });
-    expect(resources.routeConfiguration[0]).toMatchObject({ virtualHosts: [{ routes: [{ name: 'reading-list-api-v1.0/GET/books' }, { name: 'reading-list-api-v1.0/GET/books/{id}' }] }] });
+    expect(resources.routeConfiguration[0]).toMatchObject({ virtualHosts: [{ routes: [{ name: 'reading-list-api-v1.0/GET/books' }, { name: 'reading-list-api-v1.0/GET/books/{id}' }, { name: 'no-api-found' }] }] });
   });
 });
 

@@ -33,7 +33,8 @@ function translated(golden: string) {
     return { filter: f, configuration: JSON.parse(config.configuration.value) as ModuleConfiguration };
   });
   const [routeConfiguration] = resources.routeConfiguration as Json[];
-  const routes = (routeConfiguration!.virtualHosts as { routes: Route[] }[]).flatMap((host) => host.routes);
+  // The routes that forward upstream (not the direct responses: closed APIs, the catch-all 404).
+  const routes = (routeConfiguration!.virtualHosts as { routes: Route[] }[]).flatMap((host) => host.routes).filter((r) => 'route' in r);
   return { httpFilters, wasm, routes, routeConfiguration: routeConfiguration! };
 }
 
