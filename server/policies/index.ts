@@ -2,10 +2,13 @@ import { z } from 'zod';
 import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
+import { corsFilter } from './cors.ts';
 import { jwtFilter } from './jwt.ts';
 import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
 import { planFilter } from './plan.ts';
+import { redirectFilter } from './redirect.ts';
+import { respondFilter } from './respond.ts';
 import { setHeadersFilter } from './set-headers.ts';
 import { subscriptionValidationFilter } from './subscription-validation.ts';
 import { throttleFilter } from './throttle.ts';
@@ -17,6 +20,7 @@ import { throttleFilter } from './throttle.ts';
 
 /** The kinds with a wasm module (policies/<kind>/), by kind. */
 export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } = {
+  cors: corsFilter,
   'api-key': apiKeyFilter,
   jwt: jwtFilter,
   oauth2: oauth2Filter,
@@ -25,6 +29,8 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } 
   'subscription-validation': subscriptionValidationFilter,
   throttle: throttleFilter,
   'set-headers': setHeadersFilter,
+  redirect: redirectFilter,
+  respond: respondFilter,
 };
 
 /**
@@ -36,6 +42,10 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } 
  * together: docs/plan-selection.md.
  */
 export const httpFilterOrder = [
+  // Before authentication: a browser's preflight carries no credentials, so it is answered here or never; and the
+  // CORS headers it adds in its response callback then also reach a later module's local reply (a 401 the page
+  // must be able to read). Preflight routes run it alone (xds/translate/preflight-routes.ts).
+  'cors',
   // Authentication first, one module per credential type: each looks for its own credential and, when valid, sets
   // x-apip-application-id / -subscription-id / -plan for everything after it (the plan its subscription holds,
   // among the route's plans of that type whose selection rule holds). A request an earlier module admitted
@@ -54,8 +64,14 @@ export const httpFilterOrder = [
   'subscription-validation',
   // Counts only authenticated, subscribed requests, per route/API/application/subscription and plan.
   'throttle',
-  // Last: rejected requests never get the configured headers, and they reach the upstream as configured.
+  // After the checks: rejected requests never get the configured headers, and they reach the upstream as configured;
+  // its response headers also go on the replies of redirect and respond below.
   'set-headers',
+  // Terminal answers, after authentication, plans and quotas: a redirect or a mock answers only requests the API
+  // admits, and counts against their limits. Each replies locally, so the upstream is never called; when both
+  // apply to a route, redirect answers.
+  'redirect',
+  'respond',
 ] as const satisfies readonly PolicyKind[];
 
 /** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
@@ -63,7 +79,7 @@ export const policyKinds: readonly PolicyKind[] = httpFilterOrder;
 
 /**
  * The catalogue of design.md (what attachments may name), in the order clients see it: only kinds with a module,
- * so every name it lists is served (design.md's cors, respond and host-rewrite come back with their modules).
+ * so every name it lists is served (design.md's host-rewrite comes back with its module).
  */
 export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   apiKeyFilter.definition!,
@@ -73,6 +89,9 @@ export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   subscriptionValidationFilter.definition!,
   basicAuthFilter.definition!,
   oauth2Filter.definition!,
+  corsFilter.definition!,
+  respondFilter.definition!,
+  redirectFilter.definition!,
 ];
 
 // The one place aliases are resolved: name or alias -> canonical name.

@@ -10,6 +10,8 @@ import type { ApiTables } from './api-tables.ts';
 import type { AuthKind } from './tables/step.ts';
 import { mergeChain, resolveAttachments } from './attachments.ts';
 import { fullPath, pathMatch, pathRewrite, resolveContext } from './paths.ts';
+import { preflightRoutes } from './preflight-routes.ts';
+import { settingsForRoute } from './route-settings.ts';
 import { resolveUpstream } from './upstreams.ts';
 
 
@@ -96,6 +98,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     const name = routeName(api.handle, op.method, op.path);
     const path = fullPath(resolved, op.path);
     const match = pathMatch(path);
+    const routeSettings = settingsForRoute(settings, { fullPath: path });
     for (const env of targets) {
       if (env === null) continue;
       routes.push({
@@ -109,12 +112,13 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
         destination: env.target.destination,
         autoHostRewrite: env.autoHostRewrite,
         policies: chain,
-        settings,
+        settings: routeSettings,
         plans: apiTables.planIds,
         allowMethodOverride: op.allowMethodOverride === true,
       });
     }
   });
+  routes.push(...preflightRoutes(api, routes));
   if (closed) {
     const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, policies: [], settings: {}, plans: [] });
     return { routes: routes.map(reply), clusters: [] };

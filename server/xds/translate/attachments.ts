@@ -4,8 +4,6 @@ import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '..
 import type { Problem } from '../../domain/errors.ts';
 import type { ModelPolicy } from '../../domain/deployment-model.ts';
 
-/** The one major version each module implements. */
-const supportedVersion = 'v1';
 
 function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, params: Record<string, unknown>, ctx: AttachmentContext, at: string, problems: Problem[]): IrPolicy | null {
   const result = policyFilters[kind].fromParams(params, ctx);
@@ -43,7 +41,7 @@ export function resolveAttachments(
     if (policyFilters[kind].definition === null) return error(`${at}.name`, `policy '${policy.name}' is set from the API's plans and cannot be attached`);
     if (allowed && !allowed.has(kind)) return error(at, `a ${kind} policy cannot be a ${source} policy (allowed: ${[...allowed].join(', ')})`);
     if (!modules[kind]) return error(`${at}.name`, `module '${kind}' is not served by the control plane`);
-    if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
+    if (policy.version !== (policyFilters[kind].definition!.majorVersion ?? 'v1')) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
     if (policy.executionCondition !== null && policy.executionCondition !== '') {
       return error(`${at}.executionCondition`, 'execution conditions are not supported by the data plane yet');
     }
