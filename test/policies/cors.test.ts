@@ -66,6 +66,14 @@ describe('cors policy', () => {
       }
     });
 
+    it('allows several requested headers in any case and spacing, answering their configured names', async () => {
+      const plugin = await loadPolicy('cors', { routes: { [ROUTE]: { ...entry, allowedHeaders: ['Content-Type', 'X-Trace'] } } });
+      const reply = localReplyOf(send(plugin, 'OPTIONS', [['origin', 'http://example.com'], ['access-control-request-method', 'GET'], ['access-control-request-headers', 'x-trace ,CONTENT-TYPE']]).request);
+      expect(headerOf(reply, 'access-control-allow-headers')).toBe('X-Trace,Content-Type');
+      const trailing = localReplyOf(send(plugin, 'OPTIONS', [['origin', 'http://example.com'], ['access-control-request-method', 'GET'], ['access-control-request-headers', 'x-trace,']]).request);
+      expect(headerOf(trailing, 'access-control-allow-headers')).toBeUndefined();
+    });
+
     it('passes a refused preflight on to the upstream when forwardPreflight is set', async () => {
       const plugin = await loadPolicy('cors', { routes: { [ROUTE]: { ...entry, forwardPreflight: true } } });
       expect(send(plugin, 'OPTIONS', [['origin', 'http://evil.com'], ['access-control-request-method', 'GET']]).request.action).toBe('continue');
