@@ -187,7 +187,7 @@ describe.each(shapeDrivers)('traffic: respond, redirect and cors policies over R
     });
 
     it('adds no CORS header for a request from another origin or without Origin', async () => {
-      for (const headers of [{ origin: 'http://evil.com' }, {}]) {
+      for (const headers of [{ origin: 'http://evil.com' }, {}] as Record<string, string>[]) {
         const answer = await send(gw, '/cors-api/v1.0/us/seattle', { headers: { ...headers, authorization: basicAuth('web', 'browser-pass') } });
         expect(answer.status).toBe(200);
         expect(answer.headers['access-control-allow-origin']).toBeUndefined();
