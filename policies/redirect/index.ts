@@ -5,7 +5,7 @@
 // (`prefix`); the query string is always kept. No upstream call. Plugin configuration: docs/policies.md#redirect.
 import { MapType } from "../lib/abi";
 import { memberPath, objectEntries, Problems, readInteger, readObject, readOptionalString, readString } from "../lib/config";
-import { getHeaderOf, Header, serializePairs } from "../lib/headers";
+import { getHeaderOf, serializeEncodedPairs } from "../lib/headers";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { sendEncodedReply, sendJsonError } from "../lib/reply";
@@ -16,6 +16,7 @@ const EMPTY = new ArrayBuffer(0);
 const SCHEME = String.UTF8.encode(":scheme");
 const AUTHORITY = String.UTF8.encode(":authority");
 const PATH = String.UTF8.encode(":path");
+const LOCATION_NAMES: Array<ArrayBuffer> = [String.UTF8.encode("location")];
 
 const PATH_KEEP: u8 = 0;
 const PATH_FULL: u8 = 1;
@@ -168,9 +169,9 @@ class RedirectStream extends PolicyStream<RedirectRoot> {
     let location = scheme + "://" + host;
     if (port != 0 && port != defaultPort(scheme)) location += ":" + port.toString();
     location += path + query;
-    const headers = new Array<Header>(1);
-    headers[0] = new Header("location", location);
-    return sendEncodedReply(r.status, DETAILS, EMPTY, serializePairs(headers));
+    const values = new Array<ArrayBuffer>(1);
+    unchecked(values[0] = String.UTF8.encode(location));
+    return sendEncodedReply(r.status, DETAILS, EMPTY, serializeEncodedPairs(LOCATION_NAMES, values));
   }
 }
 
