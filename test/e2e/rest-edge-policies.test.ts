@@ -194,6 +194,22 @@ describe.each(shapeDrivers)('traffic: respond, redirect and cors policies over R
       }
     });
 
+    it('answers the preflight on a declared OPTIONS operation as the reference does, adding no route of its own', async () => {
+      await createApi('cors-declared', {
+        policies: [{ name: 'cors', version: 'v1', params: { allowedOrigins: ['http://example.com'], allowedMethods: ['GET', 'POST'], allowedHeaders: ['Content-Type'] } }],
+        operations: [{ method: 'GET', path: '/{country_code}/{city}' }, { method: 'OPTIONS', path: '/{country_code}/{city}' }],
+      });
+      await gatewayAnswers(gw, '/cors-declared/v1.0/us/seattle', 200);
+      const mark = upstream.received.length;
+      const answer = await send(gw, '/cors-declared/v1.0/us/seattle', { method: 'OPTIONS', headers: allowedPreflight });
+      expect(answer.status).toBe(204);
+      expect(answer.headers['access-control-allow-origin']).toBe('http://example.com');
+      expect(answer.headers['access-control-allow-methods']).toBe('GET,POST');
+      expect(upstream.since(mark)).toEqual([]);
+      const routes = t.platform.snapshots.current()!.resources.routeConfiguration.flatMap((c) => JSON.stringify(c).match(/cors-declared\/OPTIONS\/[^"]*/g) ?? []);
+      expect(routes).toEqual(['cors-declared/OPTIONS/{country_code}/{city}']);
+    });
+
     it('adds preflight routes only to the paths of operations with an operation-level cors', async () => {
       await createApi('cors-op', {
         operations: [
