@@ -29,7 +29,8 @@ const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 // eslint-disable-next-line no-control-regex
 const absolutePath = /^\/[^\x00-\x20\x7f?#]*$/;
 
-const params = z.strictObject({
+const params = z
+  .strictObject({
   statusCode: integerParam(100, 599)
     .refine((s) => [301, 302, 303, 307, 308].includes(s), 'must be 301, 302, 303, 307 or 308')
     .optional(),
@@ -42,7 +43,9 @@ const params = z.strictObject({
       value: z.string().regex(absolutePath, 'must be an absolute path without query or fragment'),
     })
     .optional(),
-});
+  })
+  // With nothing to change the Location is the request's own URL: a redirect loop, refused rather than served.
+  .refine((p) => p.scheme !== undefined || p.hostname !== undefined || p.port !== undefined || p.path !== undefined, 'must set at least one of scheme, hostname, port or path');
 
 const configuration = moduleConfiguration({
   routes: z.record(

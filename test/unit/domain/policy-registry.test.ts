@@ -123,7 +123,7 @@ describe('policy registry', () => {
 
     it('names the field with the reference\'s message when an integer param is given a string', () => {
       expect(issuesOf('respond', { statusCode: '200' })).toEqual([{ path: `${at}.params.statusCode`, message: 'Invalid type. Expected: integer, given: string' }]);
-      expect(issuesOf('redirect', { port: 80.5 }, 'v0')).toEqual([{ path: `${at}.params.port`, message: 'Invalid type. Expected: integer, given: number' }]);
+      expect(issuesOf('redirect', { hostname: 'example.org', port: 80.5 }, 'v0')).toEqual([{ path: `${at}.params.port`, message: 'Invalid type. Expected: integer, given: number' }]);
     });
 
     it('refuses what the modules cannot serve, naming the field', () => {
@@ -131,7 +131,8 @@ describe('policy registry', () => {
       expect(paths('respond', { statusCode: 100 })).toEqual([`${at}.params.statusCode`]);
       expect(paths('respond', { statusCode: 204, body: 'x' })).toEqual([`${at}.params.body`]);
       expect(paths('respond', { headers: [{ name: 'Content-Length', value: '3' }] })).toEqual([`${at}.params.headers[0].name`]);
-      expect(paths('redirect', { statusCode: 200 }, 'v0')).toEqual([`${at}.params.statusCode`]);
+      expect(paths('redirect', { statusCode: 200, hostname: 'example.org' }, 'v0')).toEqual([`${at}.params.statusCode`]);
+      expect(issuesOf('redirect', { statusCode: 301 }, 'v0')).toEqual([{ path: `${at}.params`, message: 'must set at least one of scheme, hostname, port or path' }]);
       expect(paths('redirect', { path: { mode: 'full', value: 'x?y' } }, 'v0')).toEqual([`${at}.params.path.value`]);
       expect(paths('redirect', { hostname: 'example.org' }, 'v1')).toEqual([`${at}.version`]);
       expect(paths('cors', {})).toEqual([`${at}.params.allowedOrigins`]);
