@@ -214,13 +214,18 @@ describe.each(shapeDrivers)('traffic: respond, redirect and cors policies over R
       await createApi('cors-op', {
         operations: [
           { method: 'GET', path: '/open' },
-          { method: 'GET', path: '/shared', policies: [{ name: 'cors', version: 'v1', params: { allowedOrigins: ['*'], allowedMethods: ['GET'] } }] },
+          { method: 'GET', path: '/shared', policies: [{ name: 'cors', version: 'v1', params: { allowedOrigins: ['*'], allowedMethods: ['GET'], forwardPreflight: true } }] },
         ],
       });
       const preflight = await gatewayAnswers(gw, '/cors-op/v1.0/shared', 204, { method: 'OPTIONS', headers: { origin: 'http://any.test', 'access-control-request-method': 'GET' } });
       expect(preflight.headers['access-control-allow-origin']).toBe('*');
       expect((await send(gw, '/cors-op/v1.0/shared', { headers: { origin: 'http://any.test' } })).headers['access-control-allow-origin']).toBe('*');
       expect((await send(gw, '/cors-op/v1.0/open', { method: 'OPTIONS', headers: { origin: 'http://any.test', 'access-control-request-method': 'GET' } })).status).toBe(404);
+      // forwardPreflight applies to declared OPTIONS operations: a generated preflight route never reaches the upstream.
+      const mark = upstream.received.length;
+      const refused = await send(gw, '/cors-op/v1.0/shared', { method: 'OPTIONS', headers: { origin: 'http://any.test', 'access-control-request-method': 'DELETE' } });
+      expect(refused.status).toBe(204);
+      expect(upstream.since(mark)).toEqual([]);
     });
   });
 

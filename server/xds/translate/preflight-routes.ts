@@ -8,8 +8,10 @@ import { routeName } from '../names.ts';
  * adds an OPTIONS route per virtual host, with the operation route's match (whatever paths.ts makes of the path),
  * rewrite and destination, that runs the cors module alone: it answers every OPTIONS request itself (a refused
  * preflight, or a plain OPTIONS, with a bare 204 as the reference does) and passes one on to the upstream only when
- * the policy says `forwardPreflight`. No authentication runs there: preflights carry no credentials.
- * The cors settings are those of the path's first operation (in spec order) that has cors.
+ * No authentication runs there (preflights carry no credentials), so such a route never passes a request on: its
+ * cors entry has `forwardPreflight` off, which applies only to a declared OPTIONS operation, whose chain
+ * authenticates what it forwards. The cors settings are those of the path's first operation (in spec order) that
+ * has cors.
  */
 export function preflightRoutes(api: { handle: string }, routes: readonly IrRoute[]): IrRoute[] {
   const withOptions = new Set<string>();
@@ -28,7 +30,7 @@ export function preflightRoutes(api: { handle: string }, routes: readonly IrRout
       name: routeName(api.handle, 'OPTIONS', route.template),
       method: 'OPTIONS',
       policies: route.policies.filter((p) => p.kind === 'cors'),
-      settings: { cors },
+      settings: { cors: cors.forwardPreflight ? { ...cors, forwardPreflight: false } : cors },
       plans: [],
       allowMethodOverride: false,
     });
