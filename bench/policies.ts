@@ -26,6 +26,10 @@ interface Case {
   policy: string;
   configuration: unknown;
   headers: HeaderList;
+  /** Request method. @default 'GET' */
+  method?: string;
+  /** The module answers the request itself (respond, redirect, a preflight): a local reply is the expected outcome. */
+  replies?: true;
 }
 
 // 1000 keys in the set, as a mid-sized API would have.
@@ -153,20 +157,44 @@ cases.push(
     headers: [['x-apip-conditions', '01']],
   },
 );
+// respond, redirect and a cors preflight answer locally; cors on an actual request adds its headers to the response.
+const corsEntry = {
+  allowedOrigins: ['http://example.com', 'https://*.example.com'], allowedMethods: ['GET', 'POST'], allowedHeaders: ['Content-Type'],
+  exposedHeaders: ['X-Custom-Header'], allowCredentials: true, maxAge: 600,
+};
+cases.push(
+  {
+    name: 'respond',
+    policy: 'respond',
+    configuration: { routes: { [ROUTE]: { statusCode: 200, body: '{"id": 7, "title": "Mocked"}', headers: [{ name: 'content-type', value: 'application/json' }] } } },
+    headers: [],
+    replies: true,
+  },
+  { name: 'redirect', policy: 'redirect', configuration: { routes: { [ROUTE]: { statusCode: 302, hostname: 'example.org', matchedPrefix: '/books' } } }, headers: [], replies: true },
+  {
+    name: 'cors preflight',
+    policy: 'cors',
+    configuration: { routes: { [ROUTE]: corsEntry } },
+    headers: [['origin', 'https://app.example.com'], ['access-control-request-method', 'POST'], ['access-control-request-headers', 'content-type']],
+    method: 'OPTIONS',
+    replies: true,
+  },
+  { name: 'cors actual request', policy: 'cors', configuration: { routes: { [ROUTE]: corsEntry } }, headers: [['origin', 'https://app.example.com']] },
+);
 cases.push(
   { name: 'jwt RS256 uncached', policy: 'jwt', configuration: jwtConfiguration(0), headers: [['authorization', `Bearer ${jwtToken}`]] },
   { name: 'jwt RS256 cached', policy: 'jwt', configuration: jwtConfiguration(1024), headers: [['authorization', `Bearer ${jwtToken}`]] },
 );
 
-function oneRequest(plugin: Plugin, extra: HeaderList): void {
+function oneRequest(plugin: Plugin, benchCase: Pick<Case, 'headers' | 'method' | 'replies'>): void {
   const stream = plugin.createHttpContext({ routeName: ROUTE, sourceAddress: '127.0.0.1:50000' });
   const headers = new HeaderMap([
-    [':method', 'GET'], [':path', '/books/7'], [':authority', 'api.example.test'], [':scheme', 'http'],
-    ['user-agent', 'bench'], ['accept', '*/*'], ...extra,
+    [':method', benchCase.method ?? 'GET'], [':path', '/books/7'], [':authority', 'api.example.test'], [':scheme', 'http'],
+    ['user-agent', 'bench'], ['accept', '*/*'], ...benchCase.headers,
   ]);
   const outcome = stream.onRequestHeaders(headers, true);
-  if (outcome.action !== 'continue') throw new Error(`unexpected ${outcome.action}`);
-  stream.onResponseHeaders([[':status', '200'], ['content-type', 'application/json']], true);
+  if (outcome.action !== (benchCase.replies ? 'localReply' : 'continue')) throw new Error(`unexpected ${outcome.action}`);
+  if (!benchCase.replies) stream.onResponseHeaders([[':status', '200'], ['content-type', 'application/json']], true);
   stream.onDone();
 }
 
@@ -182,11 +210,11 @@ const only = process.env['BENCH_ONLY'];
 for (const benchCase of cases.filter((c) => only === undefined || c.name === only)) {
   const plugin = await loadPolicy(benchCase.policy, benchCase.configuration, { logger: silent, clock: createManualClock(Date.now()) });
   if (!plugin.isConfigured) throw new Error(`${benchCase.name}: configuration refused`);
-  for (let i = 0; i < WARMUP; i++) oneRequest(plugin, benchCase.headers);
+  for (let i = 0; i < WARMUP; i++) oneRequest(plugin, benchCase);
   const samples = new BigInt64Array(ITERATIONS);
   for (let i = 0; i < ITERATIONS; i++) {
     const start = process.hrtime.bigint();
-    oneRequest(plugin, benchCase.headers);
+    oneRequest(plugin, benchCase);
     samples[i] = process.hrtime.bigint() - start;
   }
   samples.sort();

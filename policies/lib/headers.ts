@@ -161,14 +161,18 @@ export function serializePairs(headers: Array<Header>): ArrayBuffer {
   const count = headers.length;
   const names = new Array<ArrayBuffer>(count);
   const values = new Array<ArrayBuffer>(count);
-  let size: usize = 4 + <usize>count * 8;
   for (let i = 0; i < count; i++) {
-    const name = String.UTF8.encode(unchecked(headers[i]).name);
-    const value = String.UTF8.encode(unchecked(headers[i]).value);
-    unchecked(names[i] = name);
-    unchecked(values[i] = value);
-    size += <usize>name.byteLength + <usize>value.byteLength + 2;
+    unchecked(names[i] = String.UTF8.encode(unchecked(headers[i]).name));
+    unchecked(values[i] = String.UTF8.encode(unchecked(headers[i]).value));
   }
+  return serializeEncodedPairs(names, values);
+}
+
+/** `serializePairs` of names and values already UTF-8 encoded (once, at configure time, where they are fixed). */
+export function serializeEncodedPairs(names: Array<ArrayBuffer>, values: Array<ArrayBuffer>): ArrayBuffer {
+  const count = names.length;
+  let size: usize = 4 + <usize>count * 8;
+  for (let i = 0; i < count; i++) size += <usize>unchecked(names[i]).byteLength + <usize>unchecked(values[i]).byteLength + 2;
   const out = new ArrayBuffer(<i32>size);
   const base = changetype<usize>(out);
   store<u32>(base, <u32>count);

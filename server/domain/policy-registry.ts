@@ -19,8 +19,8 @@ export interface PolicyDefinition {
   name: string;
   /** v0.9 reference-implementation names accepted where the params are compatible (`api-key-auth`). */
   aliases: readonly string[];
-  /** The one major version we ship; attachments must name it exactly (`v1`). */
-  majorVersion: 'v1';
+  /** The one major version we ship of it; attachments must name it exactly (`v1`, redirect's `v0`). */
+  majorVersion: string;
   description: string;
   paramsSchema: z.ZodType<Record<string, unknown>>;
   /** Where it may be attached (server/policies/kind.ts). */
@@ -63,7 +63,7 @@ export async function normalizePolicies<P extends { name: string; params?: Recor
 }
 
 function definition(def: PolicyParamsDefinition): PolicyDefinition {
-  return { name: def.name, aliases: def.aliases, majorVersion: 'v1', description: def.description, paramsSchema: def.params, attachTo: def.attachTo, writeOnly: def.writeOnly ?? [] };
+  return { name: def.name, aliases: def.aliases, majorVersion: def.majorVersion ?? 'v1', description: def.description, paramsSchema: def.params, attachTo: def.attachTo, writeOnly: def.writeOnly ?? [] };
 }
 
 /** The catalogue of design.md (server/policies/index.ts), canonical names first in each entry. */

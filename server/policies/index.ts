@@ -3,11 +3,14 @@ import type { PolicyKind } from '../xds/ir.ts';
 import { apiKeyFilter } from './api-key.ts';
 import { basicAuthFilter } from './basic-auth.ts';
 import { conditionFilter } from './condition.ts';
+import { corsFilter } from './cors.ts';
 import { jwtFilter } from './jwt.ts';
 import type { PolicyKindModule, PolicyParamsDefinition } from './kind.ts';
 import { oauth2Filter } from './oauth2.ts';
 import { planFilter } from './plan.ts';
 import { routeActionDefinitions } from './route-actions/index.ts';
+import { redirectFilter } from './redirect.ts';
+import { respondFilter } from './respond.ts';
 import { setHeadersFilter } from './set-headers.ts';
 import { subscriptionValidationFilter } from './subscription-validation.ts';
 import { throttleFilter } from './throttle.ts';
@@ -20,6 +23,7 @@ import { throttleFilter } from './throttle.ts';
 /** The kinds with a wasm module (policies/<kind>/), by kind. */
 export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } = {
   condition: conditionFilter,
+  cors: corsFilter,
   'api-key': apiKeyFilter,
   jwt: jwtFilter,
   oauth2: oauth2Filter,
@@ -28,6 +32,8 @@ export const policyFilters: { readonly [K in PolicyKind]: PolicyKindModule<K> } 
   'subscription-validation': subscriptionValidationFilter,
   throttle: throttleFilter,
   'set-headers': setHeadersFilter,
+  redirect: redirectFilter,
+  respond: respondFilter,
 };
 
 /**
@@ -43,6 +49,10 @@ export const httpFilterOrder = [
   // (it is the route's first module), then evaluates the route's execution conditions once and passes the verdicts
   // to the modules below in x-apip-conditions; a conditional module reads its own and runs, skips or denies.
   'condition',
+  // Before authentication: a browser's preflight carries no credentials, so it is answered here or never; and the
+  // CORS headers it adds in its response callback then also reach a later module's local reply (a 401 the page
+  // must be able to read). Preflight routes run it alone (xds/translate/preflight-routes.ts).
+  'cors',
   // Authentication first, one module per credential type: each looks for its own credential and, when valid, sets
   // x-apip-application-id / -subscription-id / -plan for everything after it (the plan its subscription holds,
   // among the route's plans of that type whose selection rule holds). A request an earlier module admitted
@@ -61,8 +71,14 @@ export const httpFilterOrder = [
   'subscription-validation',
   // Counts only authenticated, subscribed requests, per route/API/application/subscription and plan.
   'throttle',
-  // Last: rejected requests never get the configured headers, and they reach the upstream as configured.
+  // After the checks: rejected requests never get the configured headers, and they reach the upstream as configured;
+  // its response headers also go on the replies of redirect and respond below.
   'set-headers',
+  // Terminal answers, after authentication, plans and quotas: a redirect or a mock answers only requests the API
+  // admits, and counts against their limits. Each replies locally, so the upstream is never called; when both
+  // apply to a route, redirect answers.
+  'redirect',
+  'respond',
 ] as const satisfies readonly PolicyKind[];
 
 /** The policy modules we ship (policies/<kind>/), i.e. the wasm HTTP filters the translator can configure. */
@@ -82,6 +98,9 @@ export const policyDefinitions: readonly PolicyParamsDefinition[] = [
   subscriptionValidationFilter.definition!,
   basicAuthFilter.definition!,
   oauth2Filter.definition!,
+  corsFilter.definition!,
+  respondFilter.definition!,
+  redirectFilter.definition!,
   ...routeActionDefinitions,
 ];
 

@@ -39,6 +39,13 @@ export interface PolicyParamsDefinition {
   readonly attachTo: readonly AttachmentPoint[];
   /** Secret fields of the params: write-only for everyone (server/domain/policy-registry.ts). */
   readonly writeOnly?: readonly WriteOnlyField[];
+  /** The one major version attachments name, the reference's for its policy (redirect: `v0`). @default 'v1' */
+  readonly majorVersion?: string;
+}
+
+/** What a route adds to its folded settings: the full path it matches (context + operation path). */
+export interface RouteFacts {
+  fullPath: string;
 }
 
 /** What an attachment may refer to besides its own params: the tables the API contributes. */
@@ -87,6 +94,8 @@ export interface PolicyKindModule<K extends PolicyKind> {
   fromParams(params: Record<string, unknown>, ctx: AttachmentContext, site?: AttachmentSite): ParamsResult<RouteSettingsByKind[K]>;
   /** Further catalogue entries this kind's module serves, each with params of its own (throttle: advanced-ratelimit). */
   readonly variants?: readonly PolicyParamsDefinition[];
+  /** The folded settings of one route, completed with what only the route knows (redirect: its matched prefix). */
+  forRoute?(settings: RouteSettingsByKind[K], route: RouteFacts): RouteSettingsByKind[K];
   /** Both apply, `earlier` first; returns the combination, or why they cannot be combined. */
   merge(earlier: RouteSettingsByKind[K], later: RouteSettingsByKind[K]): RouteSettingsByKind[K] | string;
   /** The module digests presented keys or tokens: its configuration carries the digest key (`digestKey`). */

@@ -4,13 +4,15 @@ import { planChallenges } from '../../policies/plan.ts';
 import type { IrCluster, IrPolicy, IrRoute, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi } from '../../domain/deployment-model.ts';
-import { claimVhosts } from '../../domain/route-claims.ts';
+import { claimVhosts, routePath } from '../../domain/route-claims.ts';
 import { routeName, type UpstreamEnvironment } from '../names.ts';
 import type { ApiTables } from './api-tables.ts';
 import type { AuthKind } from './tables/step.ts';
 import { applyRouteAction, noRouteActions, type RouteActions } from '../../policies/route-actions/index.ts';
 import { mergeChain, resolveAttachments, type RouteActionAttachment } from './attachments.ts';
 import { pathMatch, pathRewrite, policyPathGuard, policyPathRewrite, resolveContext } from './paths.ts';
+import { preflightRoutes } from './preflight-routes.ts';
+import { settingsForRoute } from './route-settings.ts';
 import { resolveUpstream } from './upstreams.ts';
 
 
@@ -102,6 +104,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
     const actions = opActions.length === 0 ? apiRouteActions : foldRouteActions(opActions, apiRouteActions, error);
     const name = routeName(api.handle, op.method, op.path);
     const match = pathMatch(resolved, op.path);
+    const routeSettings = settingsForRoute(settings, { fullPath: routePath(resolved, op.path) });
     for (const env of targets) {
       if (env === null) continue;
       if (actions.hostRewrite !== null && env.autoHostRewrite && !ignoredHostRewrite.has(env.environment)) {
@@ -121,7 +124,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
         // As the reference: a host-rewrite policy sets the Host only where hostRewrite is manual.
         hostRewrite: env.autoHostRewrite ? null : actions.hostRewrite,
         policies: chain,
-        settings,
+        settings: routeSettings,
         plans: apiTables.planIds,
         allowMethodOverride: op.allowMethodOverride === true,
       };
@@ -134,6 +137,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
       } else routes.push(route);
     }
   });
+  routes.push(...preflightRoutes(api, routes));
   if (closed) {
     const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, hostRewrite: null, policies: [], settings: {}, plans: [] });
     // A guarded route's operation answers the same without its guard.

@@ -7,8 +7,8 @@ import type { IrPolicy, PolicyKind, PolicySource, RouteSettingsByKind } from '..
 import type { Problem } from '../../domain/errors.ts';
 import type { ModelPolicy } from '../../domain/deployment-model.ts';
 
-/** The one major version each module implements. */
-const supportedVersion = 'v1';
+/** The one major version route actions implement (modules say theirs: `definition.majorVersion`, default v1). */
+const routeActionVersion = 'v1';
 
 function resolveOne<K extends PolicyKind>(kind: K, source: PolicySource, name: string, params: Record<string, unknown>, ctx: AttachmentContext, at: string, problems: Problem[]): IrPolicy | null {
   const result = policyFilters[kind].fromParams(params, ctx, { source, name: canonicalPolicyName(name) ?? name });
@@ -65,7 +65,7 @@ export function resolveAttachments(
     const canonical = canonicalPolicyName(policy.name);
     if (canonical !== undefined && isRouteAction(canonical)) {
       if (!routeActions) return error(`${at}.name`, `policy '${policy.name}' is a route action and cannot be a ${source} policy`);
-      if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
+      if (policy.version !== routeActionVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
       if (policy.executionCondition !== null && policy.executionCondition !== '') {
         return error(`${at}.executionCondition`, `policy '${policy.name}' is a route action, decided from its params alone: it takes no execution condition`);
       }
@@ -78,7 +78,7 @@ export function resolveAttachments(
     if (policyFilters[kind].definition === null) return error(`${at}.name`, `policy '${policy.name}' is set from the API's plans and cannot be attached`);
     if (allowed && !allowed.has(kind)) return error(at, `a ${kind} policy cannot be a ${source} policy (allowed: ${[...allowed].join(', ')})`);
     if (!modules[kind]) return error(`${at}.name`, `module '${kind}' is not served by the control plane`);
-    if (policy.version !== supportedVersion) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
+    if (policy.version !== (policyFilters[kind].definition!.majorVersion ?? 'v1')) return error(`${at}.version`, `policy '${policy.name}' has no version ${policy.version}`);
     const condition = conditionOf(policy, source, modules, at, error);
     if (condition === false) return;
     const resolved = resolveOne(kind, source, policy.name, policy.params ?? {}, ctx, at, problems);

@@ -19,9 +19,14 @@ const options = {
   controlPlaneUrl: 'http://control-plane:9090',
   listenerPort: 8080,
   keyDigestSecret: '0123456789abcdef'.repeat(4),
-  modules: Object.fromEntries(
-    ['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }]),
-  ),
+  modules: {
+    ...Object.fromEntries(
+      ['api-key', 'jwt', 'set-headers', 'subscription-validation', 'throttle', 'oauth2', 'plan', 'basic-auth'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }]),
+    ),
+    cors: { sha256: 'a'.repeat(64) },
+    redirect: { sha256: 'b'.repeat(64) },
+    respond: { sha256: 'c'.repeat(64) },
+  },
 };
 
 /** Output file suffix per resource kind. */

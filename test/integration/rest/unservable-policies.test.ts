@@ -46,10 +46,10 @@ describe.each(shapeDrivers)('REST /rest-apis refuses what no data plane serves (
     );
   });
 
-  it('returns 400 naming the policy name when it is cors (no module serves it)', async () => {
-    const cors = { name: 'cors', version: 'v1', params: { allowedOrigins: ['https://example.com'] } };
-    await rejects(restApi((s) => { s.policies = [cors]; }), 'spec.policies[0].name', /Unknown policy 'cors'/);
-    await rejects(restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [cors] }]; }), 'spec.operations[0].policies[0].name', /Unknown policy 'cors'/);
+  it('returns 400 naming the policy name when it is host-rewrite (no module serves it)', async () => {
+    const hostRewrite = { name: 'host-rewrite', version: 'v1', params: { host: 'example.com' } };
+    await rejects(restApi((s) => { s.policies = [hostRewrite]; }), 'spec.policies[0].name', /Unknown policy 'host-rewrite'/);
+    await rejects(restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [hostRewrite] }]; }), 'spec.operations[0].policies[0].name', /Unknown policy 'host-rewrite'/);
   });
 
   it('returns 400 naming the operation policy when it cannot be combined with the API policy on its route', async () => {

@@ -20,14 +20,15 @@ describe('policy registry', () => {
   it('holds the catalogue of the design brief with its aliases: the kinds with a module, then the route actions', () => {
     expect(policyDefinitions.map((d) => d.name)).toEqual([
       'api-key', 'jwt', 'set-headers', 'throttle', 'advanced-ratelimit', 'subscription-validation',
-      'basic-auth', 'oauth2', 'host-rewrite', 'request-rewrite',
+      'basic-auth', 'oauth2', 'cors', 'respond', 'redirect', 'host-rewrite', 'request-rewrite',
     ]);
     expect(canonicalPolicyName('api-key-auth')).toBe('api-key');
     expect(canonicalPolicyName('jwt-auth')).toBe('jwt');
     expect(canonicalPolicyName('basic-ratelimit')).toBe('throttle');
     expect(canonicalPolicyName('set-headers')).toBe('set-headers');
     expect(findPolicyDefinition('nope')).toBeUndefined();
-    for (const def of policyDefinitions) expect(def.majorVersion).toBe('v1');
+    // The reference's redirect policy is major version v0.
+    for (const def of policyDefinitions) expect(def.majorVersion).toBe(def.name === 'redirect' ? 'v0' : 'v1');
   });
 
   it('publishes a JSON Schema per definition when asked', () => {
@@ -147,8 +148,37 @@ describe('policy registry', () => {
     expect(issuesOf('request-rewrite', {}).map((i) => i.path)).toEqual([`${at}.params.pathRewrite`]);
   });
 
-  it('refuses names no data plane serves (cors, respond) at .name', () => {
-    for (const name of ['cors', 'respond']) {
+  describe('respond, redirect and cors params (the reference\'s names)', () => {
+    it('accepts the reference\'s examples', () => {
+      expect(issuesOf('respond', { statusCode: 201, body: '{"id":1}', headers: [{ name: 'Content-Type', value: 'application/json' }] })).toEqual([]);
+      expect(issuesOf('respond', {})).toEqual([]);
+      expect(issuesOf('redirect', { statusCode: 308, scheme: 'https', hostname: 'newhost.example.com', port: 8443, path: { mode: 'full', value: '/moved' } }, 'v0')).toEqual([]);
+      expect(issuesOf('cors', { allowedOrigins: ['http://example.com', 'https://*.example.com'], allowedMethods: ['GET', 'POST'], allowedHeaders: ['Content-Type'], exposedHeaders: ['X-Custom-Header'], allowCredentials: true })).toEqual([]);
+    });
+
+    it('names the field with the reference\'s message when an integer param is given a string', () => {
+      expect(issuesOf('respond', { statusCode: '200' })).toEqual([{ path: `${at}.params.statusCode`, message: 'Invalid type. Expected: integer, given: string' }]);
+      expect(issuesOf('redirect', { hostname: 'example.org', port: 80.5 }, 'v0')).toEqual([{ path: `${at}.params.port`, message: 'Invalid type. Expected: integer, given: number' }]);
+    });
+
+    it('refuses what the modules cannot serve, naming the field', () => {
+      const paths = (name: string, params: unknown, version = 'v1') => issuesOf(name, params, version).map((i) => i.path);
+      expect(paths('respond', { statusCode: 100 })).toEqual([`${at}.params.statusCode`]);
+      expect(paths('respond', { statusCode: 204, body: 'x' })).toEqual([`${at}.params.body`]);
+      expect(paths('respond', { headers: [{ name: 'Content-Length', value: '3' }] })).toEqual([`${at}.params.headers[0].name`]);
+      expect(paths('redirect', { statusCode: 200, hostname: 'example.org' }, 'v0')).toEqual([`${at}.params.statusCode`]);
+      expect(issuesOf('redirect', { statusCode: 301 }, 'v0')).toEqual([{ path: `${at}.params`, message: 'must set at least one of scheme, hostname, port or path' }]);
+      expect(paths('redirect', { path: { mode: 'full', value: 'x?y' } }, 'v0')).toEqual([`${at}.params.path.value`]);
+      expect(paths('redirect', { hostname: 'example.org' }, 'v1')).toEqual([`${at}.version`]);
+      expect(paths('cors', {})).toEqual([`${at}.params.allowedOrigins`]);
+      expect(paths('cors', { allowedOrigins: ['^https://[^.]+\\.example\\.com$'] })).toEqual([`${at}.params.allowedOrigins[0]`]);
+      expect(paths('cors', { allowedOrigins: ['*'], allowCredentials: true })).toEqual([`${at}.params.allowCredentials`]);
+      expect(paths('cors', { allowedOrigins: ['*'], allowedMethods: ['FETCH'] })).toEqual([`${at}.params.allowedMethods[0]`]);
+    });
+  });
+
+  it('refuses names no data plane serves (the reference\'s interceptor-service, log-message) at .name', () => {
+    for (const name of ['interceptor-service', 'log-message']) {
       expect(issuesOf(name, {})).toEqual([{ path: `${at}.name`, message: expect.stringContaining(`Unknown policy '${name}'`) }]);
     }
   });

@@ -29,15 +29,16 @@ function settingsOf<S>(result: { ok: true; settings: S } | { ok: false }): S {
 }
 
 describe('policy filter registry', () => {
-  it('orders execution conditions first, then authentication, then the plan decision, then plan and API policies', () => {
-    expect(httpFilterOrder).toEqual(['condition', 'api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers']);
+  it('orders execution conditions, then cors, then authentication, the plan decision, plan and API policies, then the terminal answers', () => {
+    expect(httpFilterOrder).toEqual(['condition', 'cors', 'api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers', 'redirect', 'respond']);
   });
 
   it('maps v0.9 aliases to their module and knows no module for the rest', () => {
     expect(policyKindOf('api-key-auth')).toBe('api-key');
     expect(policyKindOf('basic-ratelimit')).toBe('throttle');
     expect(policyKindOf('jwt-auth')).toBe('jwt');
-    expect(policyKindOf('cors')).toBeUndefined();
+    expect(policyKindOf('cors')).toBe('cors');
+    expect(policyKindOf('host-rewrite')).toBeUndefined();
   });
 
   it('lists every kind once, and every kind with params in the catalogue under its own name', () => {
