@@ -68,6 +68,9 @@ describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
     const issue = answer.body.errors?.find((e) => e.field === field);
     expect(issue, JSON.stringify(answer.body)).toBeDefined();
     if (message) expect(issue?.message).toMatch(message);
+    // The message itself names the field and says what is wrong (not the generic "Configuration validation failed").
+    expect(answer.body.message).toContain(issue?.message);
+    expect(answer.body.message).toContain(field);
     return answer.body;
   }
 
