@@ -1,6 +1,8 @@
-// subscription-validation: the request must belong to an ACTIVE subscription of the route's API, found by the
-// v0.9 `Subscription-Key` header (its keyed digest is configured, never the token) or by the identity an
-// auth policy set earlier in the chain (x-apip-subscription-id, else x-apip-application-id); 403 otherwise.
+// subscription-validation: the request must belong to an ACTIVE subscription of the route's API, found (in the
+// reference's order) by the token in the route's header (`Subscription-Key` by default), else in its cookie (when
+// one is configured), else by the identity an auth policy set earlier in the chain (x-apip-subscription-id, else
+// x-apip-application-id); only keyed digests of tokens are configured, never a token. 403 otherwise, with the
+// reference's body. A route configured `enabled: false` is let through untouched.
 // Then the subscription plan's quota (throttleLimitCount per Min | Hour | Day | Month) is counted in shared
 // data; 429 when over, or let through marked x-apip-quota-exceeded when stopOnQuotaReach is false.
 // Plugin configuration: docs/policies.md#subscription-validation.
@@ -12,7 +14,7 @@ import {
 import { KeyDigester, parseDigestKey } from "../lib/crypto/key-digest";
 import { isLowerHex } from "../lib/encoding";
 import {
-  getHeaderOf, isValidHeaderName, removeHeaderOf, setHeaderOf, setRequestHeader,
+  getHeaderOf, Header, isValidHeaderName, removeHeaderOf, setHeaderOf, setRequestHeader,
 } from "../lib/headers";
 import {
   APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, QUOTA_EXCEEDED_HEADER,
@@ -21,7 +23,8 @@ import {
 import { JsonValue } from "../lib/json";
 import { nowMillis } from "../lib/properties";
 import { checkAndConsume, LimitCheck, RateLimitOutcome } from "../lib/rate-limit";
-import { sendJsonError } from "../lib/reply";
+import { cookieValue, isValidCookieName, withoutCookie } from "../lib/cookies";
+import { sendJsonError, sendLocalReply } from "../lib/reply";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
@@ -67,6 +70,10 @@ class RouteSettings {
   /** `header` UTF-8 encoded once. */
   headerBytes: ArrayBuffer = new ArrayBuffer(0);
   propagateCredential: bool = false;
+  /** false: the policy does nothing on this route (the reference's `enabled`). */
+  enabled: bool = true;
+  /** The lowercase name of the cookie that may carry the token; "" = cookies are not read. */
+  cookie: string = "";
 }
 
 function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string, Plan> {
@@ -141,6 +148,9 @@ function readRoute(route: JsonValue, path: string, apis: Map<string, ApiSubscrip
   if (!isValidHeaderName(settings.header)) problems.add(memberPath(path, "header"), "must be a valid header name");
   settings.headerBytes = String.UTF8.encode(settings.header);
   settings.propagateCredential = readBool(route, "propagateCredential", path, problems, false);
+  settings.enabled = readBool(route, "enabled", path, problems, true);
+  settings.cookie = readString(route, "cookie", path, problems, false, "").toLowerCase();
+  if (settings.cookie.length > 0 && !isValidCookieName(settings.cookie)) problems.add(memberPath(path, "cookie"), "must be a valid cookie name");
   return settings;
 }
 
@@ -168,19 +178,75 @@ class SubscriptionRoot extends PolicyRoot<RouteSettings> {
   }
 }
 
-function findSubscription(route: RouteSettings): Subscription | null {
+// @ts-ignore: decorator
+@lazy const COOKIE_HEADER_BYTES = String.UTF8.encode("cookie");
+
+/** Where the credential of the request being handled came from (callbacks never overlap within a module). */
+const enum Credential { None, Header, Cookie, Identity }
+
+/** The reference's 403 (subscriptionvalidation.go `forbiddenResponse`), its detail only when nothing was presented. */
+function sendForbidden(credential: Credential): u32 {
+  const message = credential == Credential.None
+    ? "Subscription required for this API: no subscription token or application identity provided"
+    : "Subscription required for this API";
+  const headers = new Array<Header>(0);
+  headers.push(new Header("content-type", "application/json"));
+  return sendLocalReply(403, "apip_subscription_invalid", '{"error":"forbidden","message":"' + message + '"}', headers);
+}
+
+class Found {
+  subscription: Subscription | null = null;
+  credential: Credential = Credential.None;
+}
+
+// @ts-ignore: decorator
+@lazy const found = new Found();
+
+/** The token's subscription (or null) and where the credential came from, in the reference's order. */
+function findSubscription(route: RouteSettings): Found {
   const table = route.subscriptions;
-  const token = getHeaderOf(MapType.RequestHeaders, route.headerBytes);
+  found.subscription = null;
+  found.credential = Credential.None;
+  let token = getHeaderOf(MapType.RequestHeaders, route.headerBytes);
   if (token !== null && token.length > 0) {
-    const digest = route.digester!.digestHex(String.UTF8.encode(token));
-    return table.byToken.has(digest) ? table.byToken.get(digest) : null;
+    found.credential = Credential.Header;
+  } else if (route.cookie.length > 0) {
+    const cookies = getHeaderOf(MapType.RequestHeaders, COOKIE_HEADER_BYTES);
+    token = cookies === null ? null : cookieValue(cookies, route.cookie);
+    if (token !== null) found.credential = Credential.Cookie;
+  }
+  if (found.credential != Credential.None) {
+    const digest = route.digester!.digestHex(String.UTF8.encode(token!));
+    if (table.byToken.has(digest)) found.subscription = table.byToken.get(digest);
+    return found;
   }
   // Identity headers can be trusted here: the first policy of the chain strips client-supplied ones.
   const subscriptionId = getHeaderOf(MapType.RequestHeaders, SUBSCRIPTION_ID_HEADER_BYTES);
-  if (subscriptionId !== null) return table.byId.has(subscriptionId) ? table.byId.get(subscriptionId) : null;
+  if (subscriptionId !== null) {
+    found.credential = Credential.Identity;
+    if (table.byId.has(subscriptionId)) found.subscription = table.byId.get(subscriptionId);
+    return found;
+  }
   const applicationId = getHeaderOf(MapType.RequestHeaders, APPLICATION_ID_HEADER_BYTES);
-  if (applicationId !== null) return table.byApplication.has(applicationId) ? table.byApplication.get(applicationId) : null;
-  return null;
+  if (applicationId !== null) {
+    found.credential = Credential.Identity;
+    if (table.byApplication.has(applicationId)) found.subscription = table.byApplication.get(applicationId);
+  }
+  return found;
+}
+
+/** Takes the credential off the request once it did its work, unless the route forwards it. */
+function stripCredential(route: RouteSettings, credential: Credential): void {
+  if (route.propagateCredential) return;
+  if (credential == Credential.Header) {
+    removeHeaderOf(MapType.RequestHeaders, route.headerBytes);
+  } else if (credential == Credential.Cookie) {
+    const cookies = getHeaderOf(MapType.RequestHeaders, COOKIE_HEADER_BYTES);
+    if (cookies === null) return;
+    const rest = withoutCookie(cookies, route.cookie);
+    if (rest.length == 0) removeHeaderOf(MapType.RequestHeaders, COOKIE_HEADER_BYTES);
+    else setHeaderOf(MapType.RequestHeaders, COOKIE_HEADER_BYTES, rest);
+  }
 }
 
 // The one-element check list of the request being handled, reused (callbacks never overlap within a module).
@@ -195,10 +261,12 @@ class SubscriptionStream extends PolicyStream<SubscriptionRoot> {
     const route = policy.enterRequest();
     if (route === null) return policy.skipAction;
 
-    const subscription = findSubscription(route);
-    if (subscription === null || !subscription.isActive) {
-      return sendJsonError(403, "apip_subscription_invalid", "No active subscription for this API.");
-    }
+    if (!route.enabled) return Action.Continue;
+
+    const result = findSubscription(route);
+    const credential = result.credential;
+    const subscription = result.subscription;
+    if (subscription === null || !subscription.isActive) return sendForbidden(credential);
     const plan = subscription.plan;
     const quotaCheck = subscription.quotaCheck;
     if (quotaCheck !== null) {
@@ -216,7 +284,7 @@ class SubscriptionStream extends PolicyStream<SubscriptionRoot> {
     const applicationId = subscription.applicationId;
     if (applicationId !== null) setHeaderOf(MapType.RequestHeaders, APPLICATION_ID_HEADER_BYTES, applicationId);
     if (plan !== null) setHeaderOf(MapType.RequestHeaders, PLAN_HEADER_BYTES, plan.name);
-    if (!route.propagateCredential) removeHeaderOf(MapType.RequestHeaders, route.headerBytes);
+    stripCredential(route, credential);
     return Action.Continue;
   }
 

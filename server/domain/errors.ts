@@ -54,9 +54,12 @@ export class ConflictError extends DomainError {
   readonly code = 'CONFLICT';
 }
 
+/** A ValidationError's message when the thrower gave none: the issues say what is wrong. */
+export const genericValidationMessage = 'Configuration validation failed';
+
 export class ValidationError extends DomainError {
   readonly code = 'VALIDATION';
-  constructor(issues: readonly FieldIssue[], message = 'Configuration validation failed', options: { cause?: unknown } = {}) {
+  constructor(issues: readonly FieldIssue[], message = genericValidationMessage, options: { cause?: unknown } = {}) {
     super(message, { issues, cause: options.cause });
   }
 }

@@ -83,7 +83,26 @@ export function paramsJsonSchema(def: PolicyDefinition): Record<string, unknown>
 }
 
 const majorOnly = /^v\d+$/;
-const fullVersion = /^v?\d+\.\d+(\.\d+)?([-+].*)?$/;
+const fullVersion = /^v\d+\.\d+\.\d+$/;
+
+/**
+ * The version an attachment is stored with: as given, or, when it gives none, the installed major of its policy
+ * (`v1`), as the reference resolves a blank version to the latest installed one. We ship majors only, so the stored
+ * and echoed version is `v1` where the reference stores its full `v1.x.y`.
+ */
+export function resolvePolicyVersion(name: string, version: string | null | undefined): string {
+  const trimmed = version?.trim() ?? '';
+  if (trimmed !== '') return trimmed;
+  return findPolicyDefinition(name)?.majorVersion ?? '';
+}
+
+/** What is wrong with a given version (blank is fine: it resolves), in the reference's words (policy_validator.go). */
+function versionIssue(name: string, version: string, def: PolicyDefinition | undefined): string | null {
+  if (fullVersion.test(version)) return `policy '${name}' version must be major-only (e.g., v1); full semantic version (e.g., v1.0.0) is not allowed`;
+  if (!majorOnly.test(version)) return `invalid version format '${version}' for policy '${name}'; expected major-only version (e.g., v1)`;
+  if (def && version !== def.majorVersion) return `policy '${name}' major version '${version}' not found in loaded policy definitions`;
+  return null;
+}
 
 const attachmentPlaces: Record<AttachmentPoint, string> = { api: 'an API', operation: 'an operation', plan: 'a plan' };
 
@@ -111,20 +130,11 @@ export function validatePolicyAttachment(policy: PolicyAttachmentInput, pathPref
       issues.push({ path: `${pathPrefix}.name`, message: `Policy '${def.name}' cannot be attached to ${attachmentPlaces[at]}; allowed there: ${allowed.join(', ')}` });
     }
   }
-  if (typeof version !== 'string' || version.length === 0) {
-    issues.push({ path: `${pathPrefix}.version`, message: 'Policy version is required' });
-  } else if (!majorOnly.test(version)) {
-    issues.push({
-      path: `${pathPrefix}.version`,
-      message: fullVersion.test(version)
-        ? `Version must be major-only (e.g. v1); full semantic versions such as '${version}' are not accepted`
-        : 'Version must be major-only (e.g. v1)',
-    });
-  } else if (def && version !== def.majorVersion) {
-    issues.push({
-      path: `${pathPrefix}.version`,
-      message: `Policy '${def.name}' has no version ${version}; available: ${def.majorVersion}`,
-    });
+  if (version !== undefined && version !== null && typeof version !== 'string') {
+    issues.push({ path: `${pathPrefix}.version`, message: 'Policy version must be a string such as v1' });
+  } else if (typeof version === 'string' && version.trim() !== '') {
+    const problem = versionIssue(typeof name === 'string' ? name : '', version.trim(), def);
+    if (problem !== null) issues.push({ path: `${pathPrefix}.version`, message: problem });
   }
   if (executionCondition !== undefined && executionCondition !== null && typeof executionCondition !== 'string') {
     issues.push({ path: `${pathPrefix}.executionCondition`, message: 'Execution condition must be a string' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { headerName } from '../domain/http-primitives.ts';
+import { clientHeaderName, headerNamePattern } from '../domain/http-primitives.ts';
 import type { IrSubscriptionPlan } from '../xds/ir.ts';
 import { type PolicyKindModule, fromParsedParams, ok, pick, sameSettings, routeAttachments } from './kind.ts';
 import { moduleConfiguration, sha256Hex } from './module-config.ts';
@@ -8,7 +8,12 @@ import { moduleConfiguration, sha256Hex } from './module-config.ts';
 
 export interface SubscriptionValidationRouteSettings {
   api: string;
+  /** Lowercase. */
   header: string;
+  /** Lowercase cookie name; '' = cookies are not read. */
+  cookie: string;
+  /** false: the module lets the route's requests through untouched. */
+  enabled: boolean;
   propagateCredential: boolean;
 }
 
@@ -18,10 +23,25 @@ declare module '../xds/ir.ts' {
   }
 }
 
-const params = z.strictObject({
-  header: headerName('must be a valid header name').default('Subscription-Key'),
-  propagateCredential: z.boolean().optional(),
-});
+const credentialHeader = clientHeaderName('must be a valid header name');
+
+/**
+ * The reference's params (`enabled`, `subscriptionKeyHeader`, `subscriptionKeyCookie`), plus `header`, our earlier
+ * name of `subscriptionKeyHeader` (kept as a synonym), and `propagateCredential`. A blank header or cookie is the
+ * default, as the reference trims and falls back.
+ */
+const params = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    subscriptionKeyHeader: z.union([z.literal(''), credentialHeader]).optional(),
+    header: credentialHeader.optional(),
+    subscriptionKeyCookie: z.union([z.literal(''), z.string().regex(headerNamePattern, 'must be a valid cookie name')]).default(''),
+    propagateCredential: z.boolean().optional(),
+  })
+  .refine((p) => !p.header || !p.subscriptionKeyHeader || p.header.toLowerCase() === p.subscriptionKeyHeader.toLowerCase(), {
+    path: ['header'],
+    message: 'names another header than subscriptionKeyHeader (header is its synonym): give one of them',
+  });
 
 const configuration = moduleConfiguration(
   {
@@ -49,7 +69,16 @@ const configuration = moduleConfiguration(
         ),
       }),
     ),
-    routes: z.record(z.string(), z.object({ api: z.string(), header: z.string().optional(), propagateCredential: z.boolean().optional() })),
+    routes: z.record(
+      z.string(),
+      z.object({
+        api: z.string(),
+        header: z.string().optional(),
+        cookie: z.string().optional(),
+        enabled: z.boolean().optional(),
+        propagateCredential: z.boolean().optional(),
+      }),
+    ),
   },
   { digestKey: true },
 );
@@ -57,9 +86,17 @@ const configuration = moduleConfiguration(
 /** docs/policies.md#subscription-validation */
 export const subscriptionValidationFilter: PolicyKindModule<'subscription-validation'> = {
   kind: 'subscription-validation',
-  definition: { name: 'subscription-validation', aliases: [], description: 'Subscription-Key header to an active subscription and its plan quota.', params, attachTo: routeAttachments },
+  definition: { name: 'subscription-validation', aliases: [], description: 'Subscription-Key header (or cookie, or an auth policy\'s identity) to an active subscription and its plan quota.', params, attachTo: routeAttachments },
   usesKeyDigests: true,
-  fromParams: fromParsedParams('subscription-validation', params, (p, ctx) => ok({ api: ctx.api, header: p.header.toLowerCase(), propagateCredential: p.propagateCredential ?? false })),
+  fromParams: fromParsedParams('subscription-validation', params, (p, ctx) =>
+    ok({
+      api: ctx.api,
+      header: (p.subscriptionKeyHeader || p.header || 'Subscription-Key').toLowerCase(),
+      cookie: p.subscriptionKeyCookie.toLowerCase(),
+      enabled: p.enabled,
+      propagateCredential: p.propagateCredential ?? false,
+    }),
+  ),
   merge(earlier, later) {
     return sameSettings(earlier, later) ? earlier : 'two different subscription-validation policies apply to this route';
   },

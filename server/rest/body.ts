@@ -9,6 +9,17 @@ export const maxBodyBytes = 1024 * 1024;
 export const maxYamlBodyBytes = 128 * 1024;
 
 export class PayloadTooLargeError extends Error {}
+
+/**
+ * A body that is not the JSON or YAML its Content-Type says: 400 on field `body`, the parser's complaint kept
+ * (`failed to parse JSON: Unexpected end of JSON input`) as the reference's answers keep Go's. Routes may word the
+ * message their own way (`Route.parseFailureMessage`); by default it is `Invalid request body: <cause>`.
+ */
+export class BodyParseError extends ValidationError {
+  constructor(readonly detail: string) {
+    super([{ path: 'body', message: detail }], `Invalid request body: ${detail}`);
+  }
+}
 export class UnsupportedMediaTypeError extends Error {}
 
 const yamlTypes = new Set(['application/yaml', 'application/x-yaml', 'text/yaml']);
@@ -52,7 +63,9 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
   try {
     // logLevel 'error': warnings about a client's YAML (unknown tags) must not reach the process log.
     return isYaml ? parseYaml(text, { maxAliasCount: 50, logLevel: 'error' }) : JSON.parse(text);
-  } catch {
-    throw new ValidationError([{ path: 'body', message: `Request body is not valid ${isYaml ? 'YAML' : 'JSON'}` }], 'Invalid request body');
+  } catch (error: unknown) {
+    // The parser's first line only: YAML errors go on with a code frame of the client's text.
+    const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() || 'malformed';
+    throw new BodyParseError(`failed to parse ${isYaml ? 'YAML' : 'JSON'}: ${cause}`);
   }
 }

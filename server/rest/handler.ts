@@ -3,10 +3,10 @@ import type { Authenticator } from '../auth/authenticator.ts';
 import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
 import { assertPasswordCurrent, canManageApis } from '../domain/access/index.ts';
 import type { Actor, DomainContext } from '../domain/context.ts';
-import { ForbiddenError } from '../domain/errors.ts';
+import { ForbiddenError, ValidationError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RouteHandler } from '../management-server.ts';
-import { PayloadTooLargeError, readBody, UnsupportedMediaTypeError } from './body.ts';
+import { BodyParseError, PayloadTooLargeError, readBody, UnsupportedMediaTypeError } from './body.ts';
 import { errorBody, errorResponse } from './errors.ts';
 import { createRouter, type Route } from './router.ts';
 
@@ -35,6 +35,16 @@ const restRefusal: RefusalBody = { contentType: 'application/json', text: (messa
 
 /** The anonymous caller of `public` routes: reads nothing of the domain (those routes never call it). */
 const anonymous: Actor = { userId: null, username: 'anonymous', role: 'consumer' };
+
+/** The request's body, a parse failure worded as the route says (the reference words it per endpoint). */
+async function readRouteBody(req: IncomingMessage, route: Route): Promise<unknown> {
+  try {
+    return await readBody(req);
+  } catch (error: unknown) {
+    if (error instanceof BodyParseError && route.parseFailureMessage) throw new ValidationError(error.issues, route.parseFailureMessage(error.detail));
+    throw error;
+  }
+}
 
 /**
  * The v0.9 REST layer as a management-server handler. Routes answer under `/api/management/v0.9`, and
@@ -77,7 +87,7 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
       if (access === 'manager' && !canManageApis(actor)) {
         throw new ForbiddenError('This operation requires the admin or developer role');
       }
-      const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
+      const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readRouteBody(req, match.route);
       const result = await match.route.handle({
         params: match.params,
         query: url.searchParams,
@@ -92,7 +102,7 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
         await answerUnread(req, res, status, { 'content-type': 'application/json', ...headers }, JSON.stringify(errorBody(error.message)));
         return true;
       }
-      const mapped = errorResponse(error);
+      const mapped = errorResponse(error, match.route.validationMessage);
       if (mapped.unexpected) log.error({ err: error, method: req.method, path }, 'unexpected error in rest route');
       const retry: Record<string, string> = mapped.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(mapped.retryAfterSeconds) };
       send(res, mapped.status, mapped.body, { ...headers, ...retry });

@@ -1,4 +1,5 @@
 import type { DomainContext } from '../domain/context.ts';
+import type { ValidationMessageStyle } from './errors.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -32,6 +33,10 @@ export interface Route {
   path: string;
   /** @default 'authenticated' */
   access?: Access;
+  /** How a ValidationError's message reads (server/rest/errors.ts). @default 'field' */
+  validationMessage?: ValidationMessageStyle;
+  /** The message of a body that does not parse, from the parser's cause. @default `Invalid request body: <cause>` */
+  parseFailureMessage?: (cause: string) => string;
   handle(req: RestRequest): Promise<RestResponse>;
 }
 

@@ -123,7 +123,7 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
 
     it('answers 403 without a Subscription-Key and with an unknown one', async () => {
       const missing = await gatewayAnswers(gw, path, 403);
-      expect(missing.json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+      expect(missing.json()).toEqual({ error: 'forbidden', message: 'Subscription required for this API: no subscription token or application identity provided' });
       expect((await send(gw, path, { headers: { 'subscription-key': 'no-such-token' } })).status).toBe(403);
     });
 
@@ -158,7 +158,7 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
       const headers = { 'subscription-key': 'tok-paused' };
       await gatewayAnswers(gw, path, 200, { headers });
       expect((await rest.put(`/subscriptions/${sub.body.id}`, { status: 'INACTIVE' })).status).toBe(200);
-      expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+      expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ error: 'forbidden', message: 'Subscription required for this API' });
       expect((await rest.put(`/subscriptions/${sub.body.id}`, { status: 'ACTIVE' })).status).toBe(200);
       await gatewayAnswers(gw, path, 200, { headers });
     });
@@ -171,7 +171,7 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
       const headers = { 'subscription-key': 'tok-silver' };
       await gatewayAnswers(gw, path, 200, { headers });
       expect((await rest.put(`/subscription-plans/${plan.body.id}`, { status: 'INACTIVE' })).status).toBe(200);
-      expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+      expect((await gatewayAnswers(gw, path, 403, { headers })).json()).toEqual({ error: 'forbidden', message: 'Subscription required for this API' });
       expect((await rest.put(`/subscription-plans/${plan.body.id}`, { status: 'ACTIVE' })).status).toBe(200);
       await gatewayAnswers(gw, path, 200, { headers });
     });
@@ -186,7 +186,7 @@ describe.each(shapeDrivers)('traffic: throttle and subscription quotas enforced 
       await gatewayAnswers(gw, path, 200, { headers, timeoutMs: 2000 });
       const refused = await gatewayAnswers(gw, path, 403, { headers, timeoutMs: 8000 });
       expect(Date.now()).toBeGreaterThanOrEqual(expiry.getTime());
-      expect(refused.json()).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+      expect(refused.json()).toEqual({ error: 'forbidden', message: 'Subscription required for this API' });
     });
 
     it('passes the strict Envoy proto check with the throttle and subscription tables of this suite', () => {

@@ -37,6 +37,15 @@ async function load() {
   return loadPolicy('subscription-validation', configuration(), { clock: createManualClock(START) });
 }
 
+/** The configuration with the route's settings replaced by `route` (the API stays the same). */
+async function loadRoute(route: Record<string, unknown>) {
+  const config = { ...configuration(), routes: { [ROUTE]: { api: API, ...route } } };
+  return loadPolicy('subscription-validation', config, { clock: createManualClock(START) });
+}
+
+const forbidden = { error: 'forbidden', message: 'Subscription required for this API' };
+const noCredential = { error: 'forbidden', message: 'Subscription required for this API: no subscription token or application identity provided' };
+
 describe('subscription-validation policy', () => {
   it('continues with identity headers when the Subscription-Key belongs to an active subscription', async () => {
     const plugin = await load();
@@ -52,13 +61,54 @@ describe('subscription-validation policy', () => {
     const plugin = await load();
     const reply = localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'sub-token-off']] }).outcome);
     expect(reply.status).toBe(403);
-    expect(jsonOf(reply)).toEqual({ status: 'error', message: 'No active subscription for this API.' });
+    expect(jsonOf(reply)).toEqual(forbidden);
   });
 
-  it('returns 403 when the token is unknown or missing', async () => {
+  it("returns the reference's 403 when the token is unknown, and says why when there is no credential at all", async () => {
     const plugin = await load();
-    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'nope']] }).outcome).status).toBe(403);
-    expect(localReplyOf(sendRequest(plugin, { route: ROUTE }).outcome).status).toBe(403);
+    const unknown = localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'nope']] }).outcome);
+    expect(unknown.status).toBe(403);
+    expect(headerOf(unknown, 'content-type')).toBe('application/json');
+    expect(jsonOf(unknown)).toEqual(forbidden);
+    const missing = localReplyOf(sendRequest(plugin, { route: ROUTE }).outcome);
+    expect(missing.status).toBe(403);
+    expect(jsonOf(missing)).toEqual(noCredential);
+  });
+
+  it('reads the token from the header subscriptionKeyHeader names, and strips it', async () => {
+    const plugin = await loadRoute({ header: 'x-sub-token' });
+    const { outcome, headers } = sendRequest(plugin, { route: ROUTE, headers: [['x-sub-token', GOLD_TOKEN]] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-subscription-id')).toBe('sub-gold');
+    expect(headers.get('x-sub-token')).toBeUndefined();
+    // The default header is then not read.
+    expect(localReplyOf(sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', GOLD_TOKEN]] }).outcome).status).toBe(403);
+  });
+
+  it('reads the token from the configured cookie when the header is absent, and removes only that cookie', async () => {
+    const plugin = await loadRoute({ cookie: 'sub_token' });
+    const { outcome, headers } = sendRequest(plugin, { route: ROUTE, headers: [['cookie', `theme=dark; Sub_Token=${GOLD_TOKEN}; lang=en`]] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('x-apip-subscription-id')).toBe('sub-gold');
+    expect(headers.get('cookie')).toBe('theme=dark; lang=en');
+    // The only cookie: the Cookie header goes.
+    const alone = sendRequest(plugin, { route: ROUTE, headers: [['cookie', `sub_token=${GOLD_TOKEN}`]] });
+    expect(alone.outcome.action).toBe('continue');
+    expect(alone.headers.get('cookie')).toBeUndefined();
+    // The header wins over the cookie, and a bad header token is not rescued by a good cookie.
+    const both = sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'nope'], ['cookie', `sub_token=${GOLD_TOKEN}`]] });
+    expect(localReplyOf(both.outcome).status).toBe(403);
+    // Without a cookie setting, cookies are not read.
+    const plain = await load();
+    expect(jsonOf(localReplyOf(sendRequest(plain, { route: ROUTE, headers: [['cookie', `sub_token=${GOLD_TOKEN}`]] }).outcome))).toEqual(noCredential);
+  });
+
+  it('does nothing when enabled is false', async () => {
+    const plugin = await loadRoute({ enabled: false });
+    const { outcome, headers } = sendRequest(plugin, { route: ROUTE, headers: [['subscription-key', 'nope']] });
+    expect(outcome.action).toBe('continue');
+    expect(headers.get('subscription-key')).toBe('nope');
+    expect(headers.get('x-apip-subscription-id')).toBeUndefined();
   });
 
   it('finds the subscription from the identity an auth policy set earlier in the chain', async () => {

@@ -6,7 +6,7 @@ import type { WriteScope } from '../context.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { generateApiKey, keyDigest, maskSecret } from '../secrets.ts';
-import { auditView, type IssuedApiKey, toApiKey } from './model.ts';
+import { auditView, type IssuedApiKey, keySource, toApiKey } from './model.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Issuing (subscriptions call it inside their own write).
@@ -61,7 +61,8 @@ export async function issueApiKey(scope: WriteScope, owner: KeyOwnerRef, options
       apiId: owner.apiId ?? null,
       subscriptionId: owner.subscriptionId ?? null,
       applicationId: owner.applicationId ?? null,
-      ...(options.successorOf ? { source: options.successorOf.source } : {}),
+      // v0.9 `source`: how the key came to be, kept for life (a renewal's successor inherits it).
+      source: options.successorOf?.source ?? keySource(isCustom),
       createdById: options.successorOf ? options.successorOf.createdById : scope.actor.userId,
       createdByName: options.successorOf ? options.successorOf.createdByName : scope.actor.username,
       createdAt: scope.now,

@@ -3,6 +3,13 @@ import { apiKeys } from '../../db/schema/index.ts';
 import type { ExpiryInput } from './validation.ts';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
+/** v0.9 `source`: `external` when the client brought the value (a custom `apiKey`), `local` when we generated it. */
+export type ApiKeySource = 'local' | 'external';
+
+/** The source a new key gets; it never changes afterwards (regenerating an external key keeps it external). */
+export function keySource(isCustom: boolean): ApiKeySource {
+  return isCustom ? 'external' : 'local';
+}
 /** Who owns a key: a subscription (exclusive key), an application (shared key, seed 000) or an API (v0.9 key). */
 export type ApiKeyOwner = 'subscription' | 'application' | 'api';
 

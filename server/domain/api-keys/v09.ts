@@ -1,4 +1,4 @@
-import { and, count, desc, eq, isNotNull, isNull } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Executor } from '../../db/client.ts';
 import { apiKeys } from '../../db/schema/index.ts';
 import { apiKeyNameIssues, customApiKeyIssues, generateApiKeyName, randomKeyName, resolveExpiry } from './validation.ts';
@@ -92,6 +92,10 @@ async function findNamedKey(ctx: DomainContext, tx: Executor, apiId: string, nam
   return row;
 }
 
+/** The reference's words (v0.9 PUT on a generated key), kept verbatim: clients match on them. */
+const onlyExternalKeysUpdatable =
+  'operation not allowed: updates are only allowed for externally generated API keys. For locally generated keys, please use the regenerate endpoint to create a new key';
+
 /**
  * Replaces a v0.9 key's value in place (seed 002 regenerate, and PUT with a custom value): the previous
  * value stops at once, name and creation stay. `customValue` absent = generated.
@@ -109,6 +113,8 @@ export async function regenerateApiKey(
     const row = await findNamedKey(ctx, scope.tx, api.id, name);
     if (!row) throw new NotFoundError('ApiKey', name, `API key '${name}' not found on API '${api.handle}'`);
     await assertMayChange(scope.tx, ctx.actor, row);
+    // The reference's rule: a value we generated is replaced only by another generated one (regenerate).
+    if (isCustom && row.source !== 'external') throw new ValidationError([{ path, message: onlyExternalKeysUpdatable }], onlyExternalKeysUpdatable);
     const digest = keyDigest(scope.keys.digestKey, value);
     await assertValueUnused(scope.tx, digest, path);
     const before = toApiKey(row, scope.now);
@@ -139,17 +145,13 @@ export async function listApiKeysOfApi(ctx: DomainContext, apiRef: string): Prom
   );
 }
 
-/** Revokes the v0.9 key of that name; revoking an already revoked key succeeds again (idempotent). */
-export async function revokeApiKeyByName(ctx: DomainContext, apiRef: string, name: string): Promise<ApiKey> {
+/**
+ * Revokes the v0.9 key of that name. Idempotent as the reference's revoke: a name that no key (visible to the caller)
+ * holds, or a key already revoked, is a success that changes nothing (null), so a revoke tells nobody which names
+ * exist. An unknown API stays the caller's NOT_FOUND.
+ */
+export async function revokeApiKeyByName(ctx: DomainContext, apiRef: string, name: string): Promise<ApiKey | null> {
   const api = await findVisibleApi(ctx, ctx.db, apiRef);
   const current = await findNamedKey(ctx, ctx.db, api.id, name);
-  if (current) return revokeApiKey(ctx, current.id);
-  const [revoked] = await ctx.db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.apiId, api.id), eq(apiKeys.name, name), isNotNull(apiKeys.revokedAt), apiKeysVisibleTo(ctx.actor)))
-    .orderBy(desc(apiKeys.id))
-    .limit(1);
-  if (!revoked) throw new NotFoundError('ApiKey', name, `API key '${name}' not found on API '${api.handle}'`);
-  return toApiKey(revoked, ctx.now());
+  return current ? revokeApiKey(ctx, current.id) : null;
 }

@@ -80,7 +80,8 @@ export interface Api {
 
 export interface PolicyInput {
   name: string;
-  version: string;
+  /** Major only (`v1`); absent or blank: the installed major (policy-registry `resolvePolicyVersion`). */
+  version?: string | null | undefined;
   executionCondition?: string | null;
   params?: Record<string, unknown> | null;
 }

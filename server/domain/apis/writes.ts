@@ -8,7 +8,7 @@ import { policyChainIssues, validateApiInput } from './validation.ts';
 import { type DomainContext, write } from '../context.ts';
 import { ConflictError, ForbiddenError, ValidationError, assertNoIssues } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { normalizePolicies, restoreSecretParams } from '../policy-registry.ts';
+import { normalizePolicies, resolvePolicyVersion, restoreSecretParams } from '../policy-registry.ts';
 import { conflictOnUniqueViolation } from '../db-errors.ts';
 import { deletePlansOfApi } from '../plans/index.ts';
 import { deleteSubscriptionsOfApi } from '../subscriptions/index.ts';
@@ -79,7 +79,7 @@ function policyRows(apiId: string, operationId: string | null, policies: readonl
     operationId,
     position,
     name: p.name,
-    version: p.version,
+    version: resolvePolicyVersion(p.name, p.version),
     executionCondition: p.executionCondition ?? null,
     params: p.params ?? null,
   }));

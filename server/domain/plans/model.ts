@@ -6,7 +6,7 @@ import type { WriteScope } from '../context.ts';
 import { InvalidTransitionError, NotFoundError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { type PlanSecurity, type PlanSecurityInput, type PlanSecurityType, toPlanSecurity } from '../plan-security.ts';
-import { maskSecretParams } from '../policy-registry.ts';
+import { maskSecretParams, resolvePolicyVersion } from '../policy-registry.ts';
 
 export const planStatuses = ['STAGING', 'PUBLISHED', 'DEPRECATED', 'CLOSED'] as const;
 export type PlanStatus = (typeof planStatuses)[number];
@@ -45,7 +45,8 @@ export interface Plan {
 
 export interface PlanPolicyInput {
   name: string;
-  version: string;
+  /** Major only (`v1`); absent or blank: the installed major (policy-registry `resolvePolicyVersion`). */
+  version?: string | null | undefined;
   executionCondition?: string | null | undefined;
   params?: Record<string, unknown> | null | undefined;
 }
@@ -135,7 +136,7 @@ export async function insertPolicies(scope: WriteScope, planId: string, policies
       planId,
       position,
       name: p.name,
-      version: p.version,
+      version: resolvePolicyVersion(p.name, p.version),
       executionCondition: p.executionCondition ?? null,
       params: p.params ?? null,
     })),

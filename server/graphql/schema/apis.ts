@@ -167,7 +167,7 @@ export const policyInputType = (name: string) =>
   builder.inputType(name, {
     fields: (t) => ({
       name: t.string(),
-      version: t.string({ description: 'Major only, e.g. `v1`.' }),
+      version: t.string({ required: false, description: 'Major only, e.g. `v1`. Absent: the installed major, stored as such.' }),
       executionCondition: t.string({ required: false }),
       params: t.field({ type: 'JSON', required: false }),
     }),

@@ -24,9 +24,15 @@ export const apiKeyRoutes: readonly Route[] = [
     handle: async ({ params, body, domain }) => {
       const api = await getApi(domain, params.id ?? '');
       const issued = await createApiKey(domain, fromCreateApiKeyBody(api.id, body));
+      // As the reference: a value the client brought is "registered" and not sent back in clear (it has it).
+      const external = issued.key.source === 'external';
       return {
         status: 201,
-        body: apiKeyResponse('API key generated successfully', issued.remainingApiKeyQuota, toRestApiKey(issued.key, api.handle, issued.value)),
+        body: apiKeyResponse(
+          external ? 'API key registered successfully' : 'API key generated successfully',
+          issued.remainingApiKeyQuota,
+          toRestApiKey(issued.key, api.handle, external ? undefined : issued.value),
+        ),
       };
     },
   },
@@ -69,6 +75,7 @@ export const apiKeyRoutes: readonly Route[] = [
     path: '/rest-apis/:id/api-keys/:apiKeyName',
     handle: async ({ params, domain }) => {
       const api = await getApi(domain, params.id ?? '');
+      // Idempotent: a name no key holds is a success too (the reference's "for security reasons").
       await revokeApiKeyByName(domain, api.id, keyName(params));
       return { status: 200, body: { status: 'success', message: 'API key revoked successfully' } };
     },

@@ -1,4 +1,4 @@
-import { loadApis } from '../../domain/apis/index.ts';
+import { getApi, loadApis } from '../../domain/apis/index.ts';
 import type { DomainContext } from '../../domain/context.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import { allRows } from '../../domain/pagination.ts';
@@ -28,13 +28,18 @@ async function handlesOf(domain: DomainContext, subs: readonly Subscription[]): 
   return new Map(ids.map((id, i) => [id, apis[i]?.handle ?? id]));
 }
 
-function listFilters(query: URLSearchParams): SubscriptionFilters {
-  const status = query.get('status');
+/**
+ * The list's filters. `status` in any case (`ACTIVE`, `active`); `apiId` a handle or id of an API the caller can
+ * read, else 404 as the reference (and every other reference to an API here) answers.
+ */
+async function listFilters(domain: DomainContext, query: URLSearchParams): Promise<SubscriptionFilters> {
+  const status = query.get('status')?.toUpperCase() ?? null;
   if (status !== null && !Object.hasOwn(restStatusFilter, status)) {
     throw new ValidationError([{ path: 'status', message: `status must be one of ${Object.keys(restStatusFilter).join(', ')}` }]);
   }
+  const apiRef = query.get('apiId');
   return {
-    apiId: query.get('apiId') ?? undefined,
+    apiId: apiRef === null ? undefined : (await getApi(domain, apiRef)).id,
     applicationId: query.get('applicationId') ?? undefined,
     status: status === null ? undefined : restStatusFilter[status as RestSubscriptionStatus],
   };
@@ -62,7 +67,7 @@ export const subscriptionRoutes: readonly Route[] = [
     method: 'GET',
     path: '/subscriptions',
     handle: async ({ query, domain }) => {
-      const subs = await listSubscriptions(domain, listFilters(query), allRows);
+      const subs = await listSubscriptions(domain, await listFilters(domain, query), allRows);
       const handles = await handlesOf(domain, subs);
       return {
         status: 200,

@@ -81,10 +81,9 @@ export function fromUpdateApiKeyBody(pathName: string, body: unknown): { customV
   const customValue = reader.string('apiKey', { required: true });
   reader.assertValid();
   if (name !== undefined && name !== null && name !== pathName) {
-    throw new ValidationError(
-      [{ path: 'name', message: `name '${name}' does not match the API key name '${pathName}' in the path` }],
-      `API key name mismatch: body name '${name}' does not match '${pathName}' in the path`,
-    );
+    // The reference's words (it answers them with a 500; we keep the client's 400).
+    const message = `API key name mismatch: name in request body '${name}' must match the key name in URL '${pathName}'`;
+    throw new ValidationError([{ path: 'name', message }], message);
   }
   return { customValue: customValue as string };
 }

@@ -125,6 +125,14 @@ describe.each(shapeDrivers)('GraphQL apis (%s)', (driver) => {
     expect(byId.data).toEqual({ api: { handle: api.handle }, apiByHandle: { id: api.id }, node: { handle: api.handle } });
   });
 
+  it('stores a policy given without version as the installed major v1, as REST does', async () => {
+    const created = await createApi(seedInput((i) => {
+      i.spec.policies = i.spec.policies!.map(({ version: _omitted, ...rest }) => rest as PolicyVariables);
+    }));
+    expect(created.__typename).toBe('CreateApiPayload');
+    expect(created.api!.policies).toEqual([expect.objectContaining({ name: 'set-headers', version: 'v1' })]);
+  });
+
   it('returns ValidationError with v0.9 paths and writes nothing when the input breaks several rules', async () => {
     const before = await count('apis');
     const res = await createApi(seedInput((i) => {
@@ -147,7 +155,7 @@ describe.each(shapeDrivers)('GraphQL apis (%s)', (driver) => {
     ]);
     expect(res.issues).toContainEqual({
       path: 'spec.policies[0].version',
-      message: "Version must be major-only (e.g. v1); full semantic versions such as 'v1.0.0' are not accepted",
+      message: "policy 'api-key' version must be major-only (e.g., v1); full semantic version (e.g., v1.0.0) is not allowed",
     });
     expect(await count('apis')).toBe(before);
   });

@@ -68,6 +68,9 @@ describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
     const issue = answer.body.errors?.find((e) => e.field === field);
     expect(issue, JSON.stringify(answer.body)).toBeDefined();
     if (message) expect(issue?.message).toMatch(message);
+    // The message itself names the field and says what is wrong (not the generic "Configuration validation failed").
+    expect(answer.body.message).toContain(issue?.message);
+    expect(answer.body.message).toContain(field);
     return answer.body;
   }
 
@@ -102,7 +105,8 @@ describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
       const api = await makeApi(rest);
       const custom = await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys`, { apiKey: 'custom-value-0001' });
       expect(custom.status).toBe(201);
-      expect(custom.body.apiKey.apiKey).toBe('custom-value-0001');
+      // Registered, not generated: the caller has the value, the answer shows it masked.
+      expect(custom.body).toMatchObject({ message: 'API key registered successfully', apiKey: { apiKey: '***-0001', source: 'external' } });
       await expect400(rest.post<ErrorJson>(`/rest-apis/${api}/api-keys`, { apiKey: 'short' }), 'apiKey', /between 8 and 64/);
       await expect400(rest.post<ErrorJson>(`/rest-apis/${api}/api-keys`, { apiKey: 'has space in it' }), 'apiKey', /space/);
       const reused = await rest.post<ErrorJson>(`/rest-apis/${api}/api-keys`, { apiKey: 'custom-value-0001' });
@@ -200,23 +204,50 @@ describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
     });
   });
 
-  describe('PUT (custom value)', () => {
-    it('sets the custom value and answers it masked', async () => {
+  describe('source', () => {
+    it('is external for a custom value and local for a generated one, in every answer', async () => {
       const api = await makeApi(rest);
-      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'customised' });
+      const custom = await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys`, { name: 'brought', apiKey: 'brought-value-0001' });
+      const generated = await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys`, { name: 'made' });
+      expect(custom.body.apiKey.source).toBe('external');
+      expect(generated.body.apiKey.source).toBe('local');
+      const list = await rest.get<KeyList>(`/rest-apis/${api}/api-keys`);
+      expect(Object.fromEntries(list.body.apiKeys.map((k) => [k.name, k.source]))).toEqual({ brought: 'external', made: 'local' });
+      // A key keeps its source: regenerating an external key gives it a generated value, not a local origin.
+      expect((await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys/brought/regenerate`, {})).body.apiKey.source).toBe('external');
+      expect((await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys/made/regenerate`, {})).body.apiKey.source).toBe('local');
+      expect((await rest.put<KeyAnswer>(`/rest-apis/${api}/api-keys/brought`, { apiKey: 'brought-value-0002' })).body.apiKey.source).toBe('external');
+    });
+  });
+
+  describe('PUT (custom value)', () => {
+    it('sets the custom value of an external key and answers it masked', async () => {
+      const api = await makeApi(rest);
+      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'customised', apiKey: 'first-own-value-12345' });
       const res = await rest.put<KeyAnswer>(`/rest-apis/${api}/api-keys/customised`, { name: 'customised', apiKey: 'my-own-value-98765' });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ status: 'success', message: 'API key updated successfully', apiKey: { name: 'customised', apiKey: '***98765' } });
+      expect(res.body).toMatchObject({ status: 'success', message: 'API key updated successfully', apiKey: { name: 'customised', apiKey: '***98765', source: 'external' } });
+    });
+    it('answers 400 operation not allowed on a generated key, whose value stays', async () => {
+      const api = await makeApi(rest);
+      const made = await rest.post<KeyAnswer>(`/rest-apis/${api}/api-keys`, { name: 'generated' });
+      const res = await rest.put<ErrorJson>(`/rest-apis/${api}/api-keys/generated`, { apiKey: 'my-own-value-98765' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toBe(
+        'operation not allowed: updates are only allowed for externally generated API keys. For locally generated keys, please use the regenerate endpoint to create a new key',
+      );
+      const list = await rest.get<KeyList>(`/rest-apis/${api}/api-keys`);
+      expect(list.body.apiKeys.map((k) => k.apiKey)).toEqual([`***${made.body.apiKey.apiKey.slice(-5)}`]);
     });
     it('answers 400 for a body name other than the path name, with a clear message', async () => {
       const api = await makeApi(rest);
-      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'path-name' });
+      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'path-name', apiKey: 'first-own-value-12345' });
       const body = await expect400(rest.put<ErrorJson>(`/rest-apis/${api}/api-keys/path-name`, { name: 'other-name', apiKey: 'my-own-value-1' }), 'name');
       expect(body.message).toMatch(/mismatch.*other-name.*path-name/);
     });
     it('answers 400 without an apiKey value, or with an invalid one', async () => {
       const api = await makeApi(rest);
-      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'needs-value' });
+      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'needs-value', apiKey: 'first-own-value-12345' });
       await expect400(rest.put<ErrorJson>(`/rest-apis/${api}/api-keys/needs-value`, {}), 'apiKey', /required/);
       await expect400(rest.put<ErrorJson>(`/rest-apis/${api}/api-keys/needs-value`, { apiKey: 'a#b' }), 'apiKey');
       await expect400(rest.request<ErrorJson>('PUT', `/rest-apis/${api}/api-keys/needs-value`), 'body', /required/);
@@ -236,10 +267,19 @@ describe.each(shapeDrivers)('REST /rest-apis/{id}/api-keys (%s)', (driver) => {
       expect(await rest.delete(`/rest-apis/${api}/api-keys/going`)).toMatchObject(ok);
       expect((await rest.get<KeyList>(`/rest-apis/${api}/api-keys`)).body.totalCount).toBe(0);
     });
-    it('answers 404 for a key that never existed, and for an unknown API', async () => {
+    it('answers 200 for a key that never existed (the reference is idempotent), and 404 for an unknown API', async () => {
       const api = await makeApi(rest);
-      expect((await rest.delete(`/rest-apis/${api}/api-keys/never-existed`)).status).toBe(404);
+      expect(await rest.delete(`/rest-apis/${api}/api-keys/never-existed`)).toMatchObject({
+        status: 200,
+        body: { status: 'success', message: 'API key revoked successfully' },
+      });
       expect((await rest.delete('/rest-apis/no-such-api/api-keys/never-existed')).status).toBe(404);
+    });
+    it('answers 200 to a caller who may not see the key, and leaves the key working', async () => {
+      const api = await makeApi(rest);
+      await rest.post(`/rest-apis/${api}/api-keys`, { name: 'admins-own' });
+      expect((await rest.delete(`/rest-apis/${api}/api-keys/admins-own`, { auth: consumer })).status).toBe(200);
+      expect((await rest.get<KeyList>(`/rest-apis/${api}/api-keys`)).body.apiKeys.map((k) => k.name)).toEqual(['admins-own']);
     });
   });
 });

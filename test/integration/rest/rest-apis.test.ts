@@ -90,6 +90,20 @@ describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {
         'spec.operations[0].policies[0].params.key',
       );
     });
+    it('resolves a policy without version to the installed major v1, stored and echoed as v1', async () => {
+      const body = restApi((b) => { b.spec.policies = [{ name: 'set-headers', params: { request: { headers: [{ name: 'x-a', value: '1' }] } } }]; });
+      const created = await rest.post<Body>('/rest-apis', body);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(created.body.spec.policies).toEqual([expect.objectContaining({ name: 'set-headers', version: 'v1' })]);
+      expect((await rest.get<Body>(`/rest-apis/${body.metadata.name}`)).body.spec.policies).toEqual([expect.objectContaining({ version: 'v1' })]);
+    });
+    it("refuses policy versions as the reference does, at <path>.version with the reference's messages", async () => {
+      const at = (version: string) => restApi((b) => { b.spec.operations = [{ method: 'GET', path: '/books', policies: [{ name: 'set-headers', version, params: { request: { headers: [{ name: 'x-a', value: '1' }] } } }] }]; });
+      const field = 'spec.operations[0].policies[0].version';
+      await rejects(at('v1.0.0'), field, "policy 'set-headers' version must be major-only (e.g., v1); full semantic version (e.g., v1.0.0) is not allowed");
+      await rejects(at('v2'), field, "policy 'set-headers' major version 'v2' not found in loaded policy definitions");
+      await rejects(at('latest'), field, "invalid version format 'latest' for policy 'set-headers'; expected major-only version (e.g., v1)");
+    });
     it('lists every problem of the body in one answer', async () => {
       const body = await rejects(
         restApi((b) => {
@@ -102,13 +116,21 @@ describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {
       );
       expect(body.errors?.map((e) => e.field)).toEqual(expect.arrayContaining(['kind', 'spec.version', 'spec.context', 'spec.operations']));
     });
-    it('rejects malformed JSON and malformed YAML as 400 on field body', async () => {
+    it("rejects malformed JSON and YAML as 400 saying so, in the reference's words (create: 'failed to parse configuration')", async () => {
       const json = await rest.request<ErrorJson>('POST', '/rest-apis', { raw: '{"apiVersion":', contentType: 'application/json' });
       expect(json.status).toBe(400);
-      expect(json.body.errors).toEqual([{ field: 'body', message: 'Request body is not valid JSON' }]);
+      expect(json.body.message).toMatch(/^failed to parse configuration: failed to parse JSON: ./);
+      expect(json.body.errors).toEqual([{ field: 'body', message: expect.stringMatching(/^failed to parse JSON: ./) }]);
       const yaml = await rest.request<ErrorJson>('POST', '/rest-apis', { raw: 'a: [1, 2', contentType: 'application/yaml' });
       expect(yaml.status).toBe(400);
-      expect(yaml.body.errors).toEqual([{ field: 'body', message: 'Request body is not valid YAML' }]);
+      expect(yaml.body.message).toMatch(/^failed to parse configuration: failed to parse YAML: ./);
+    });
+    it("answers a malformed PUT body with 'Failed to parse configuration: failed to parse JSON: ...'", async () => {
+      const body = restApi();
+      expect((await rest.post('/rest-apis', body)).status).toBe(201);
+      const res = await rest.request<ErrorJson>('PUT', `/rest-apis/${body.metadata.name}`, { raw: '{tru', contentType: 'application/json' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/^Failed to parse configuration: failed to parse JSON: ./);
     });
     it('rejects a missing body', async () => {
       const res = await rest.request<ErrorJson>('POST', '/rest-apis');
@@ -242,6 +264,9 @@ describe.each(shapeDrivers)('REST /rest-apis (%s)', (driver) => {
       expect(await names(`context=${encodeURIComponent('/filter-a/$version')}`)).toEqual([a.metadata.name]);
       expect(await names('status=undeployed&displayName=Filter-B')).toEqual([bApi.metadata.name]);
       expect(await names('status=deployed&displayName=Filter-B')).toEqual([]);
+      // The reference's spellings, any case.
+      expect(await names('status=UNDEPLOYED&displayName=Filter-B')).toEqual([bApi.metadata.name]);
+      expect(await names('status=Deployed&displayName=Filter-A')).toEqual([a.metadata.name]);
       const list = await rest.get<{ count: number; apis: { spec: { context: string } }[] }>('/rest-apis?displayName=Filter-A');
       expect(list.body.count).toBe(1);
       expect(list.body.apis[0]?.spec.context).toBe('/filter-a/v7');

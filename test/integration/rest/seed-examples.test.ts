@@ -94,8 +94,13 @@ describe.each(shapeDrivers)('seed 002 example requests (%s)', (driver) => {
     expect((res.body.apiKey as Json).apiKey).toMatch(/^apip_[0-9a-f]{64}$/);
   });
 
-  it('PUT /rest-apis/{id}/api-keys/{apiKeyName} answers 200 with the custom value masked', async () => {
-    const res = await rest.put<Json>(`/rest-apis/reading-list-api-v1.0/api-keys/${generatedKey}`, { apiKey: 'my-custom-key-12345' });
+  it('PUT /rest-apis/{id}/api-keys/{apiKeyName} answers 200 with the custom value masked (external keys only)', async () => {
+    // The reference takes a custom value only for a key whose value the client brought (source external).
+    const refused = await rest.put<Json>(`/rest-apis/reading-list-api-v1.0/api-keys/${generatedKey}`, { apiKey: 'my-custom-key-12345' });
+    expect(refused.status).toBe(400);
+    const external = await rest.post<Json>('/rest-apis/reading-list-api-v1.0/api-keys', { name: 'brought-key', apiKey: 'my-first-key-00001' });
+    expect(external.status).toBe(201);
+    const res = await rest.put<Json>('/rest-apis/reading-list-api-v1.0/api-keys/brought-key', { apiKey: 'my-custom-key-12345' });
     expect(res.status).toBe(200);
     expect(keysOf(res.body)).toEqual(sorted(seedShapes.apiKeyResponse));
     expect((res.body.apiKey as Json).apiKey).toBe('***12345');

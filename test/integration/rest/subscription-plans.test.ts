@@ -45,6 +45,9 @@ describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
     const issue = res.body.errors?.find((e) => e.field === field);
     expect(issue, JSON.stringify(res.body)).toBeDefined();
     if (message) expect(issue?.message).toMatch(message);
+    // The message itself names the field and says what is wrong (not the generic "Configuration validation failed").
+    expect(res.body.message).toContain(issue?.message);
+    expect(res.body.message).toContain(field);
   }
 
   describe('POST', () => {
@@ -77,6 +80,11 @@ describe.each(shapeDrivers)('REST /subscription-plans (%s)', (driver) => {
     it('requires throttleLimitCount and throttleLimitUnit together', async () => {
       await expect400(rest.post<ErrorJson>('/subscription-plans', plan({ throttleLimitUnit: undefined })), 'throttleLimitUnit', /required when throttleLimitCount/);
       await expect400(rest.post<ErrorJson>('/subscription-plans', plan({ throttleLimitCount: undefined })), 'throttleLimitCount', /required when throttleLimitUnit/);
+    });
+    it("answers unparseable JSON with 'Invalid request body: failed to parse JSON: ...'", async () => {
+      const res = await rest.request<ErrorJson>('POST', '/subscription-plans', { raw: '{"planName" "x"}', contentType: 'application/json' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/^Invalid request body: failed to parse JSON: ./);
     });
     it('requires throttleLimitCount > 0', async () => {
       await expect400(rest.post<ErrorJson>('/subscription-plans', plan({ throttleLimitCount: 0 })), 'throttleLimitCount', /greater than 0/);

@@ -94,9 +94,19 @@ describe.each(shapeDrivers)('REST /subscriptions (%s)', (driver) => {
     expect(res.status).toBe(400);
     expect(res.body.errors?.map((e) => e.field).sort()).toEqual(['apiId', 'applicationId', 'status', 'subscriptionToken']);
     expect(res.body.errors?.find((e) => e.field === 'status')?.message).toBe('status must be one of ACTIVE, INACTIVE, REVOKED');
+    // The message names every field too (v0.9 clients show only the message).
+    expect(res.body.message).toBe(
+      'apiId is required; subscriptionToken is required; applicationId must be a string; status must be one of ACTIVE, INACTIVE, REVOKED',
+    );
     const blank = await rest.post<ErrorJson>('/subscriptions', { apiId: await makeApi(), subscriptionToken: ' padded ' });
     expect(blank.status).toBe(400);
     expect(blank.body.errors?.[0]?.field).toBe('subscriptionToken');
+  });
+
+  it("answers unparseable JSON with 'Invalid request body: failed to parse JSON: ...'", async () => {
+    const res = await rest.request<ErrorJson>('POST', '/subscriptions', { raw: '{"apiId": ', contentType: 'application/json' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^Invalid request body: failed to parse JSON: ./);
   });
 
   it('answers 404 for an unknown apiId', async () => {
@@ -187,7 +197,13 @@ describe.each(shapeDrivers)('REST /subscriptions (%s)', (driver) => {
     expect(await ids(`apiId=${handle}&status=INACTIVE`)).toEqual([b.id]);
     expect(await ids('applicationId=app-x&status=REVOKED')).toEqual([c.id]);
     expect(await ids('applicationId=app-x&status=ACTIVE')).toEqual([a.id]);
-    expect(await ids('apiId=no-such-api')).toEqual([]);
+    // The reference's spellings, any case; an unknown apiId is 404 as everywhere else.
+    expect(await ids('applicationId=app-x&status=active')).toEqual([a.id]);
+    expect(await ids(`apiId=${handle}&status=Inactive`)).toEqual([b.id]);
+    expect(await rest.get<ErrorJson>('/subscriptions?apiId=no-such-api')).toMatchObject({
+      status: 404,
+      body: { message: "RestAPI with handle 'no-such-api' not found" },
+    });
     const bad = await rest.get<ErrorJson>('/subscriptions?status=ACCEPTED');
     expect(bad.status).toBe(400);
     expect(bad.body.errors).toEqual([{ field: 'status', message: 'status must be one of ACTIVE, INACTIVE, REVOKED' }]);

@@ -279,19 +279,25 @@ describe.each(drivers)('api keys domain (%s)', (driver: Driver) => {
       const digests = (await liveKeys(db, clock)).map((k) => k.digest);
       expect(digests).not.toContain(digestOf(a.value));
       expect(digests).toContain(digestOf(regenerated.value));
-      const custom = await regenerateApiKey(as(alice), apiId, 'in-place', { customValue: 'put-custom-value' });
-      expect(custom.key).toMatchObject({ masked: '***value', isCustom: true });
+      // A custom value replaces only a value the client brought (source external), as in the reference.
+      await expect(regenerateApiKey(as(alice), apiId, 'in-place', { customValue: 'put-custom-value' })).rejects.toMatchObject({
+        code: 'VALIDATION',
+        message: expect.stringMatching(/^operation not allowed: updates are only allowed for externally generated API keys/),
+      });
+      await createApiKey(as(alice), { apiId, name: 'brought', apiKey: 'brought-custom-value' });
+      const custom = await regenerateApiKey(as(alice), apiId, 'brought', { customValue: 'put-custom-value' });
+      expect(custom.key).toMatchObject({ masked: '***value', isCustom: true, source: 'external' });
       await expect(regenerateApiKey(as(alice), apiId, 'missing')).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await expect(regenerateApiKey(as(bob), apiId, 'in-place')).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await expect(regenerateApiKey(as(alice), apiId, 'in-place', { customValue: 'x' })).rejects.toMatchObject({ code: 'VALIDATION' });
     });
 
-    it('revokes idempotently by name and returns NotFound for an unknown name', async () => {
+    it('revokes idempotently by name: an unknown or already revoked name changes nothing (null)', async () => {
       const apiId = await makeApi(db);
       await createApiKey(as(admin), { apiId, name: 'to-revoke' });
       expect(await revokeApiKeyByName(as(admin), apiId, 'to-revoke')).toMatchObject({ status: 'revoked' });
-      expect(await revokeApiKeyByName(as(admin), apiId, 'to-revoke')).toMatchObject({ status: 'revoked' });
-      await expect(revokeApiKeyByName(as(admin), apiId, 'never-was')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await revokeApiKeyByName(as(admin), apiId, 'to-revoke')).toBeNull();
+      expect(await revokeApiKeyByName(as(admin), apiId, 'never-was')).toBeNull();
       // The name is free again once revoked.
       await expect(createApiKey(as(admin), { apiId, name: 'to-revoke' })).resolves.toBeDefined();
     });

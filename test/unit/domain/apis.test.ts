@@ -209,7 +209,7 @@ describe.each(drivers)('apis domain (%s)', (driver) => {
       ['a path has a stray closing brace', (i) => (i.spec.operations[2]!.path = '/books/id}'), 'spec.operations[2].path', 'Path must start with / and have balanced {} around parameter names'],
       ['an operation repeats with another parameter name', (i) => (i.spec.operations[3] = { method: 'GET', path: '/books/{bookId}' }), 'spec.operations[3].path', 'Duplicate operation GET /books/{bookId}'],
       ['an API policy is unknown', (i) => (i.spec.policies![0]!.name = 'nope'), 'spec.policies[0].name', "Unknown policy 'nope'"],
-      ['an API policy version is v1.0.0', (i) => (i.spec.policies![0]!.version = 'v1.0.0'), 'spec.policies[0].version', "Version must be major-only (e.g. v1); full semantic versions such as 'v1.0.0' are not accepted"],
+      ['an API policy version is v1.0.0', (i) => (i.spec.policies![0]!.version = 'v1.0.0'), 'spec.policies[0].version', "policy 'set-headers' version must be major-only (e.g., v1); full semantic version (e.g., v1.0.0) is not allowed"],
       ['api-key params lack key', (i) => (i.spec.policies = [{ name: 'api-key', version: 'v1', params: {} }]), 'spec.policies[0].params.key', 'is required'],
       ['an operation policy has bad params', (i) => (i.spec.operations[1]!.policies = [{ name: 'throttle', version: 'v1', params: { limits: [{ requests: 0, duration: '1m' }] } }]), 'spec.operations[1].policies[0].params.limits[0].requests', 'must be at least 1'],
       ['a subscription plan name is empty', (i) => (i.spec.subscriptionPlans = ['']), 'spec.subscriptionPlans[0]', 'Plan name must be a non-empty string'],

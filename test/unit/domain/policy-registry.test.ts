@@ -5,6 +5,7 @@ import {
   findPolicyDefinition,
   paramsJsonSchema,
   policyDefinitions,
+  resolvePolicyVersion,
   validatePolicyAttachment,
 } from '../../../server/domain/policy-registry.ts';
 import { parseDurationMs } from '../../../server/domain/durations.ts';
@@ -55,23 +56,31 @@ describe('policy registry', () => {
     expect(issuesOf('add-headerz', {})).toEqual([{ path: `${at}.name`, message: expect.stringContaining("Unknown policy 'add-headerz'") }]);
   });
 
-  it('reports a missing name and version when they are absent', () => {
+  it('reports a missing name; a missing version is no problem (it resolves to the installed major)', () => {
     const issues = validatePolicyAttachment({ name: undefined, version: '' }, at, 'api');
-    expect(issues.map((i) => i.path)).toEqual([`${at}.name`, `${at}.version`]);
+    expect(issues.map((i) => i.path)).toEqual([`${at}.name`]);
+    expect(issuesOf('api-key', { key: 'X-API-Key' }, undefined as unknown as string)).toEqual([]);
+    expect(resolvePolicyVersion('api-key-auth', undefined)).toBe('v1');
+    expect(resolvePolicyVersion('api-key-auth', '  ')).toBe('v1');
+    expect(resolvePolicyVersion('api-key-auth', 'v1')).toBe('v1');
   });
 
-  it('rejects a full semantic version with a message saying so when the version is v1.0.0', () => {
+  it("rejects a full semantic version in the reference's words when the version is v1.0.0", () => {
     expect(issuesOf('api-key', { key: 'X-API-Key' }, 'v1.0.0')).toEqual([
-      { path: `${at}.version`, message: "Version must be major-only (e.g. v1); full semantic versions such as 'v1.0.0' are not accepted" },
+      { path: `${at}.version`, message: "policy 'api-key' version must be major-only (e.g., v1); full semantic version (e.g., v1.0.0) is not allowed" },
     ]);
   });
 
   it('rejects a version that is not a major version when it is free text', () => {
-    expect(issuesOf('api-key', { key: 'k' }, 'latest')).toEqual([{ path: `${at}.version`, message: 'Version must be major-only (e.g. v1)' }]);
+    expect(issuesOf('api-key', { key: 'k' }, 'latest')).toEqual([
+      { path: `${at}.version`, message: "invalid version format 'latest' for policy 'api-key'; expected major-only version (e.g., v1)" },
+    ]);
   });
 
   it('rejects a major version the registry does not have when it is v2', () => {
-    expect(issuesOf('jwt', { jwksUrl: 'https://idp.example/jwks.json' }, 'v2')).toEqual([{ path: `${at}.version`, message: "Policy 'jwt' has no version v2; available: v1" }]);
+    expect(issuesOf('jwt', { jwksUrl: 'https://idp.example/jwks.json' }, 'v2')).toEqual([
+      { path: `${at}.version`, message: "policy 'jwt' major version 'v2' not found in loaded policy definitions" },
+    ]);
   });
 
   it('reports params.key when api-key has no key', () => {
