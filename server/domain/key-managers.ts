@@ -244,11 +244,11 @@ export async function deleteKeyManager(ctx: DomainContext, name: string): Promis
   });
 }
 
-export async function getKeyManager(ctx: DomainContext, name: string): Promise<KeyManager> {
+/** The key manager named `name`, or null. */
+export async function findKeyManager(ctx: DomainContext, name: string): Promise<KeyManager | null> {
   requireRole(ctx.actor, 'admin');
   const [row] = await ctx.db.select().from(keyManagers).where(eq(keyManagers.name, name)).limit(1);
-  if (!row) throw notFound(name);
-  return toKeyManager(row);
+  return row ? toKeyManager(row) : null;
 }
 
 export async function listKeyManagers(ctx: DomainContext, page: PageArgs): Promise<KeyManager[]> {

@@ -172,7 +172,42 @@ describe.each(shapeDrivers)('traffic: v0.9 jwt-auth with key managers (%s)', (dr
     expect(await gql(deleteKeyManager, { name: 'mock-jwks' })).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
   });
 
-  it('serves the keys of a key manager pointed at a rotated JWKS', async () => {
+  it("admits a key its key manager's JWKS starts publishing, without a write (a token naming an unknown kid refreshes it)", async () => {
+    // A JWKS of its own: refreshes forced by unknown kids are rate-limited per URL, and earlier tests sent some.
+    const first = await rsaSigningKey('rotating-1');
+    const rotating = await startJsonServer({ keys: [first.publicJwk] });
+    try {
+      expect((await gql(createKeyManager, { name: 'rotating-km', issuer: issuerUrl, jwksUrl: rotating.url })).__typename).toBe('CreateKeyManagerPayload');
+      const created = await rest.post('/rest-apis', {
+        apiVersion: 'gateway.api-platform.wso2.com/v1alpha1',
+        kind: 'RestApi',
+        metadata: { name: 'jwt-auth-rotating-api' },
+        spec: {
+          displayName: 'JWT Auth Rotating API',
+          version: 'v1.0',
+          context: '/jwt-auth-rotating/$version',
+          upstream: { main: { url: upstream.url } },
+          operations: [{ method: 'GET', path: '/protected', policies: [{ name: 'jwt-auth', version: 'v1', params: { issuers: ['rotating-km'] } }] }],
+        },
+      });
+      expect(created.status).toBe(201);
+      const rotatingPath = '/jwt-auth-rotating/v1.0/protected';
+      const claims = { iss: issuerUrl, sub: 'user-3' };
+      await gatewayAnswers(gw, rotatingPath, 200, { headers: bearer(await first.sign(claims)) });
+
+      const next = await rsaSigningKey('rotating-2');
+      rotating.serve({ keys: [next.publicJwk] });
+      const fetchesBefore = rotating.fetches();
+      await gatewayAnswers(gw, rotatingPath, 200, { headers: bearer(await next.sign(claims)) });
+      expect(rotating.fetches()).toBeGreaterThan(fetchesBefore);
+      // The retired key went with the document that dropped it.
+      expect((await send(gw, rotatingPath, { headers: bearer(await first.sign(claims)) })).status).toBe(401);
+    } finally {
+      await rotating.close();
+    }
+  });
+
+  it('serves the keys of a key manager pointed at another JWKS URL', async () => {
     const next = await rsaSigningKey('mock-2');
     const rotated = await startJsonServer({ keys: [next.publicJwk] });
     try {

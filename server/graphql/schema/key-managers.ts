@@ -1,4 +1,4 @@
-import { type KeyManager, createKeyManager, deleteKeyManager, getKeyManager, listKeyManagers, loadKeyManagers, updateKeyManager } from '../../domain/key-managers.ts';
+import { type KeyManager, createKeyManager, deleteKeyManager, findKeyManager, listKeyManagers, loadKeyManagers, updateKeyManager } from '../../domain/key-managers.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { connectionQueryField, deletionPayload, nodeById, nodePayload } from '../node-fields.ts';
@@ -25,14 +25,7 @@ builder.queryField('keyManager', (t) =>
     nullable: true,
     authScopes: { admin: true },
     args: { name: t.arg.string({ required: true }) },
-    resolve: async (_root, { name }, ctx) => {
-      try {
-        return await getKeyManager(ctx.domain, name);
-      } catch (error: unknown) {
-        if (error instanceof NotFoundError) return null;
-        throw error;
-      }
-    },
+    resolve: (_root, { name }, ctx) => findKeyManager(ctx.domain, name),
   }),
 );
 
