@@ -4,6 +4,7 @@ import type { Executor } from '../db/client.ts';
 import { apiPolicies, keyManagers } from '../db/schema/index.ts';
 import { isRecord } from '../json/is-record.ts';
 import { policyKindOf } from '../policies/index.ts';
+import { keyManagerName } from '../policies/jwt.ts';
 import { authScopes, requireRole } from './access/index.ts';
 import { type DomainContext, write } from './context.ts';
 import { assertUniqueFree } from './db-errors.ts';
@@ -61,8 +62,6 @@ function toKeyManager(row: Row): KeyManager {
   };
 }
 
-// Names travel in policy params and key-set names: no spaces or slashes.
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // eslint-disable-next-line no-control-regex
 const printable = /^[^\x00-\x1f\x7f]+$/;
 const keySources = ['jwksUrl', 'certificate', 'jwks'] as const;
@@ -136,7 +135,8 @@ async function jwksIssues(text: string): Promise<FieldIssue[]> {
 async function validate(state: { [K in keyof KeyManagerInput]?: unknown }): Promise<FieldIssue[]> {
   const issues: FieldIssue[] = [];
   const { name, issuer, jwksUrl, certificate, jwks, audiences } = state;
-  if (typeof name !== 'string' || !namePattern.test(name)) issues.push({ path: 'name', message: 'Must be 1-64 letters, digits, dots, hyphens or underscores, starting with a letter or digit' });
+  // Names travel in policy params and key-set names: the jwt kind's rule, no spaces or slashes.
+  if (!keyManagerName.safeParse(name).success) issues.push({ path: 'name', message: 'Must be 1-64 letters, digits, dots, hyphens or underscores, starting with a letter or digit' });
   if (issuer != null && (typeof issuer !== 'string' || issuer.length > 2048 || !printable.test(issuer))) issues.push({ path: 'issuer', message: 'Must be 1-2048 printable characters' });
   const given = keySources.filter((k) => state[k] != null);
   if (given.length !== 1) issues.push({ path: given[1] ?? 'jwksUrl', message: 'Give exactly one of jwksUrl, certificate or jwks' });

@@ -40,8 +40,8 @@ const jwtAlgorithm = z.enum(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256
 const validHeaderName = headerName('must be a valid header name');
 const scopes = z.array(z.string().min(1, 'must not be empty'));
 
-// Key manager names (server/domain/key-managers.ts checks they exist when an API is written).
-const keyManagerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be the name of a key manager');
+/** A key manager's name (server/domain/key-managers.ts validates names with it and checks the named ones exist). */
+export const keyManagerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be the name of a key manager');
 // RFC 9110 section 11.1: an auth scheme is a token.
 const authScheme = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an auth scheme such as Bearer');
 
