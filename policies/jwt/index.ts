@@ -116,6 +116,12 @@ function check(route: RouteSettings, token: VerifiedToken, nowSeconds: f64): i32
     const claim = token.payload.get(unchecked(required[i]));
     if (claim === null || claim.isNull) return INVALID;
   }
+  const values = route.claimValues;
+  for (let i = 0; i < values.length; i++) {
+    const expected = unchecked(values[i]);
+    const actual = claimString(token.payload, expected.claim);
+    if (actual === null || actual != expected.value) return INVALID;
+  }
   if (!scopesSatisfied(route.scopes, route.scopesStrict, token.scopes)) return INSUFFICIENT_SCOPE;
   return OK;
 }

@@ -47,6 +47,19 @@ export class ClaimHeader {
   constructor(public claim: string, public header: string) {}
 }
 
+/** A claim that must be a string equal to `value`. */
+export class ClaimValue {
+  constructor(public claim: string, public value: string) {}
+}
+
+/**
+ * The `keysByKid` entry of a key: its kid, or kid + "\n" + issuer for a key pinned to an issuer, so two issuers
+ * may publish the same kid (two key managers on one JWKS) on one route.
+ */
+export function kidIndex(kid: string, issuer: string | null): string {
+  return issuer === null ? kid : kid + "\n" + issuer;
+}
+
 export class RouteSettings extends Scopes {
   keys: Array<VerificationKey> = new Array<VerificationKey>(0);
   keysByKid: Map<string, VerificationKey> = new Map<string, VerificationKey>();
@@ -62,6 +75,7 @@ export class RouteSettings extends Scopes {
   audiences: Array<string> = new Array<string>(0);
   leewaySeconds: f64 = 0;
   requiredClaims: Array<string> = new Array<string>(0);
+  claimValues: Array<ClaimValue> = new Array<ClaimValue>(0);
   /** The claim holding the client id; null = azp, then aud, then client_id. */
   clientIdClaim: string | null = null;
   /** The claim copied to x-apip-user-id; null = none. */
@@ -251,8 +265,9 @@ function readRoute(
       settings.keys.push(key);
       const kid = key.kid;
       if (kid === null) continue;
-      if (settings.keysByKid.has(kid)) problems.add(setPath, "has kid \"" + kid + "\" that another key set of this route has");
-      settings.keysByKid.set(kid, key);
+      const index = kidIndex(kid, key.issuer);
+      if (settings.keysByKid.has(index)) problems.add(setPath, "has kid \"" + kid + "\" that another key set of this route has");
+      settings.keysByKid.set(index, key);
     }
   }
   if (settings.keys.length == 0) problems.add(memberPath(path, "keySets"), "must name a key set with keys");
@@ -280,6 +295,16 @@ function readRoute(
   settings.audiences = readStringOrStrings(route, "audience", path, problems);
   settings.leewaySeconds = readInteger(route, "leewaySeconds", path, problems, false, 0, 0, 86400);
   settings.requiredClaims = readStrings(route, "requiredClaims", path, problems);
+  const values = readArray(route, "claimValues", path, problems, false);
+  for (let v = 0; v < values.length; v++) {
+    const valuePath = indexPath(memberPath(path, "claimValues"), v);
+    const entry = unchecked(values[v]);
+    if (!entry.isObject) {
+      problems.add(valuePath, "must be an object");
+      continue;
+    }
+    settings.claimValues.push(new ClaimValue(readString(entry, "claim", valuePath, problems, true), readString(entry, "value", valuePath, problems, true)));
+  }
   readScopes(route, path, problems, settings);
   settings.clientIdClaim = readOptionalString(route, "clientIdClaim", path, problems);
   const userClaim = route.get("userClaim");

@@ -5,7 +5,7 @@ import { base64UrlDecode } from "../lib/encoding";
 import { JsonValue, parseJson } from "../lib/json";
 import { algId } from "./algorithms";
 import { VerificationKey, verifySignature } from "./keys";
-import { RouteSettings } from "./settings";
+import { kidIndex, RouteSettings } from "./settings";
 
 export class VerifiedToken {
   key: VerificationKey;
@@ -166,8 +166,15 @@ export function verifyToken(token: string, route: RouteSettings): VerifiedToken 
   let key: VerificationKey | null = null;
   const kid = kidValue !== null ? kidValue.stringValue : null;
   const allKeysNamed = route.keysByKid.size == route.keys.length;
-  if (kid !== null && route.keysByKid.has(kid)) {
-    const candidate = route.keysByKid.get(kid);
+  // A key pinned to the token's issuer first (its entry is kid + "\n" + issuer), then one pinned to none.
+  const byKid = route.keysByKid;
+  let indexed = kid;
+  if (kid !== null && iss !== null) {
+    const pinned = kidIndex(kid, iss);
+    if (byKid.has(pinned)) indexed = pinned;
+  }
+  if (indexed !== null && byKid.has(indexed)) {
+    const candidate = byKid.get(indexed);
     if (!issuerMatches(candidate, iss)) return null;
     if (!candidate.accepts(alg) || !verifySignature(candidate, alg, inputPtr, inputLen, sig)) return null;
     key = candidate;

@@ -1,4 +1,5 @@
 import type { HostRewrite, HttpMethod } from './apis/index.ts';
+import type { DeployedKeyManager } from './key-managers.ts';
 import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from './plan-security.ts';
 import type { PlanStatus } from './plans/index.ts';
 import type { AccessMode } from './reachability.ts';
@@ -26,7 +27,8 @@ export interface DeploymentModel {
   /** v0.9 subscription plans (quotas). */
   subscriptionPlans: DeployedSubscriptionPlan[];
   /**
-   * Public JWKs per key source (`plan/<planId>` for a JWT plan, `url/<jwksUrl>` for a `jwt` attachment), resolved
+   * Public JWKs per key source (`plan/<planId>` for a JWT plan, `url/<jwksUrl>` for a `jwt` attachment,
+   * `keymanager/<name>` for a key manager), resolved
    * with jose outside the translator. A source without an entry has no usable key.
    */
   jwks: Record<string, PublicJwk[]>;
@@ -36,7 +38,14 @@ export interface DeploymentModel {
    * by id. Holds client secrets: never leaves the control plane except in the oauth2 module's configuration.
    */
   authorizationServers: DeployedAuthorizationServer[];
+  /**
+   * Key managers (docs/key-managers.md) by name, whose keys `resolveJwks` adds to `jwks` as `keymanager/<name>`.
+   * Absent = none (models written before key managers).
+   */
+  keyManagers?: DeployedKeyManager[];
 }
+
+export type { DeployedKeyManager };
 
 export interface ModelPolicy {
   /** As attached: canonical name or v0.9 alias. */

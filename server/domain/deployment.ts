@@ -19,6 +19,7 @@ import { type ApiKeyOptions, type JwtOptions, oauth2TokenRules, type StoredOAuth
 import { tokenLifetimeSeconds } from './token-lifetime.ts';
 import type { SecretBox } from './secret-box.ts';
 import { loadStoredAuthorizationServers } from './authorization-servers.ts';
+import { loadDeployedKeyManagers } from './key-managers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
 import { keyUsableAt } from './api-keys/index.ts';
 import { servingPlanStatuses } from './reachability.ts';
@@ -176,6 +177,7 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
     })),
     jwks: {},
     authorizationServers,
+    keyManagers: await loadDeployedKeyManagers(db),
   };
 }
 

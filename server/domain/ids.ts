@@ -14,6 +14,7 @@ const prefixes = {
   user: 'usr',
   audit: 'aud',
   authorizationServer: 'asv',
+  keyManager: 'kmg',
 } as const;
 
 export type IdKind = keyof typeof prefixes;

@@ -14,6 +14,7 @@ const neutralContext: AttachmentContext = {
   apiKeySets: ['keys'],
   jwtPlanKeySets: ['plans'],
   jwtUrlKeySet: (url) => `url:${url}`,
+  keyManager: (name) => ({ keySet: `km:${name}`, audiences: [] }),
   jwtClients: null,
   hasAuthorizationServer: () => true,
   oauth2Clients: null,

@@ -17,6 +17,8 @@ export interface JwtRouteSettings extends PlanSelectionFields {
   audience: string[] | null;
   leewaySeconds: number;
   requiredClaims: string[] | null;
+  /** Claims that must be strings equal to these values (v0.9 `requiredClaims`). */
+  claimValues: { claim: string; value: string }[] | null;
   scopes: string[] | null;
   scopesMode: 'any' | 'all';
   clients: string | null;
@@ -38,21 +40,37 @@ const jwtAlgorithm = z.enum(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256
 const validHeaderName = headerName('must be a valid header name');
 const scopes = z.array(z.string().min(1, 'must not be empty'));
 
+/** A key manager's name (server/domain/key-managers.ts validates names with it and checks the named ones exist). */
+export const keyManagerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be the name of a key manager');
+// RFC 9110 section 11.1: an auth scheme is a token.
+const authScheme = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an auth scheme such as Bearer');
+
 const params = z.strictObject({
   // Read from clients: no `_` (the gateway drops request headers whose name has one).
   header: clientHeaderName('must be a valid header name').optional(),
   issuer: z.string().min(1).optional(),
+  // v0.9 jwt-auth: the key managers whose keys (each pinned to its issuer) verify tokens here.
+  issuers: z.array(keyManagerName).min(1, 'must name at least one key manager').optional(),
   audiences: z.array(z.string().min(1)).optional(),
-  // Required: an attachment verifies with these keys (and the API's JWT plans' keys besides). Without it, it
-  // would depend on JWT plans that may close, and a route with no key cannot be served.
-  jwksUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'must be an http or https URL') }),
+  // An attachment verifies with these keys, its key managers' and the API's JWT plans' keys (one of the first two required).
+  jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
   algorithms: z.array(jwtAlgorithm).min(1, 'must list at least one algorithm').optional(),
   requiredScopes: scopes.optional(),
-  // The module checks presence only: a required value it cannot check is refused here, never silently passed.
-  requiredClaims: z.record(z.string(), z.enum(['', '*'], { error: 'claim values cannot be enforced yet; use "*" to require presence' })).optional(),
+  // "" or "*": the claim must be present; any other value: the claim must be that string (v0.9 jwt-auth).
+  requiredClaims: z.record(z.string().min(1), z.string()).optional(),
   claimsToHeaders: z.array(z.strictObject({ claim: z.string().min(1), header: validHeaderName })).optional(),
+  // v0.9 jwt-auth: claim -> upstream header (our claimsToHeaders).
+  claimMappings: z.record(z.string().min(1), validHeaderName).optional(),
+  // v0.9 jwt-auth: the scheme before the token (ours: Bearer in Authorization, none in another header).
+  authHeaderPrefix: authScheme.optional(),
+  // v0.9 jwt-auth: the claim sent as the user id (x-apip-user-id).
+  userIdClaim: z.string().min(1).optional(),
   clockSkewSeconds: z.number().int().min(0).max(600).optional(),
   propagateCredential: z.boolean().optional(),
+}).superRefine((p, ctx) => {
+  // Keys of its own: without them the route would depend on JWT plans that may close, and a route with no key
+  // cannot be served.
+  if (p.jwksUrl === undefined && p.issuers === undefined) ctx.addIssue({ code: 'custom', path: ['jwksUrl'], message: 'required unless issuers names a key manager' });
 });
 
 const jwk = z.object({ kty: z.enum(['RSA', 'EC', 'oct', 'OKP']), kid: z.string().optional(), iss: z.string().optional() });
@@ -81,6 +99,7 @@ const configuration = moduleConfiguration({
       audience: oneOrMany.optional(),
       leewaySeconds: z.number().int().min(0).max(86_400).optional(),
       requiredClaims: z.array(z.string()).optional(),
+      claimValues: z.array(z.object({ claim: z.string(), value: z.string() })).optional(),
       scopes: z.array(z.string()).optional(),
       scopesMode: scopesMode.optional(),
       clients: z.string().optional(),
@@ -128,6 +147,7 @@ export function jwtSettingsFromPlans(plans: readonly JwtPlanOptions[], keySets: 
     audience: null,
     leewaySeconds: Math.max(...plans.map((p) => p.leewaySeconds)),
     requiredClaims: null,
+    claimValues: null,
     scopes: null,
     scopesMode: 'any',
     optional: false,
@@ -184,40 +204,58 @@ export const jwtFilter: PolicyKindModule<'jwt'> = {
   definition: { name: 'jwt', aliases: ['jwt-auth'], description: 'Bearer JWT: signature, exp/nbf/iss/aud, scopes, required claims, claims to headers.', params, attachTo: routeAttachments },
   fromParams: fromParsedParams('jwt', params, (p, ctx) => {
     const issues: FieldIssue[] = [];
-    let keySets: string[] = [...ctx.jwtPlanKeySets];
+    const keySets: string[] = [];
     if (p.jwksUrl !== undefined) {
       const set = ctx.jwtUrlKeySet(p.jwksUrl);
       if (set === null) issues.push({ path: 'params.jwksUrl', message: `no usable key could be resolved from ${p.jwksUrl}` });
-      else keySets = [set, ...keySets];
-    } else if (keySets.length === 0) {
-      issues.push({ path: 'params.jwksUrl', message: 'required unless the API has a JWT plan with keys' });
+      else keySets.push(set);
     }
-    const claims: string[] = [];
+    const defaultAudiences: (readonly string[])[] = [];
+    (p.issuers ?? []).forEach((name, i) => {
+      const manager = ctx.keyManager?.(name) ?? null;
+      if (manager === null) issues.push({ path: `params.issuers[${i}]`, message: `no key manager named '${name}'` });
+      else if (manager.keySet === null) issues.push({ path: `params.issuers[${i}]`, message: `key manager '${name}' has no usable key` });
+      else {
+        keySets.push(manager.keySet);
+        defaultAudiences.push(manager.audiences);
+      }
+    });
+    keySets.push(...ctx.jwtPlanKeySets);
+    // Without audiences of its own, the key managers' defaults apply; one audience check per route, so they must agree
+    // on whether there is one (a token of a key manager without defaults would otherwise need another's audience).
+    let audience = p.audiences !== undefined && p.audiences.length > 0 ? p.audiences : null;
+    if (audience === null && defaultAudiences.some((a) => a.length > 0)) {
+      if (defaultAudiences.some((a) => a.length === 0)) issues.push({ path: 'params.audiences', message: 'required: some of the key managers named have default audiences and others none' });
+      else audience = [...new Set(defaultAudiences.flat())];
+    }
+    const presence: string[] = [];
+    const values: { claim: string; value: string }[] = [];
     for (const [claim, value] of Object.entries(p.requiredClaims ?? {})) {
-      // The module checks presence only; a required value it cannot check must not silently pass (fail closed).
-      if (value !== '' && value !== '*') issues.push({ path: `params.requiredClaims.${claim}`, message: 'claim values cannot be enforced yet; use "*" to require presence' });
-      claims.push(claim);
+      if (value === '' || value === '*') presence.push(claim);
+      else values.push({ claim, value });
     }
     if (issues.length > 0) return fail(issues);
     const header = p.header?.toLowerCase() ?? 'authorization';
-    const mapped = (p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() }));
+    const mapped = [...(p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header })), ...Object.entries(p.claimMappings ?? {}).map(([claim, header]) => ({ claim, header }))]
+      .map((c) => ({ claim: c.claim, header: c.header.toLowerCase() }));
     return ok({
       keySets,
       algorithms: p.algorithms ?? null,
       header,
-      // A custom header carries the bare token; Authorization carries `Bearer <token>`.
-      scheme: header === 'authorization' ? 'Bearer' : '',
+      // A custom header carries the bare token unless a prefix is given; Authorization carries `Bearer <token>`.
+      scheme: p.authHeaderPrefix ?? (header === 'authorization' ? 'Bearer' : ''),
       issuer: p.issuer ?? null,
-      audience: p.audiences !== undefined && p.audiences.length > 0 ? p.audiences : null,
+      audience,
       leewaySeconds: p.clockSkewSeconds ?? 0,
-      requiredClaims: claims.length > 0 ? claims : null,
+      requiredClaims: presence.length > 0 ? presence : null,
+      claimValues: values.length > 0 ? values : null,
       scopes: p.requiredScopes !== undefined && p.requiredScopes.length > 0 ? p.requiredScopes : null,
       scopesMode: 'all',
       optional: false,
       plans: null,
       clients: ctx.jwtClients,
       clientIdClaim: null,
-      userClaim: 'sub',
+      userClaim: p.userIdClaim ?? 'sub',
       claimsToHeaders: mapped.length > 0 ? mapped : null,
       propagateToken: p.propagateCredential ?? false,
     });
@@ -244,6 +282,7 @@ export const jwtFilter: PolicyKindModule<'jwt'> = {
         ...(r.audience === null ? {} : { audience: r.audience }),
         leewaySeconds: r.leewaySeconds,
         ...(r.requiredClaims === null ? {} : { requiredClaims: r.requiredClaims }),
+        ...(r.claimValues === null ? {} : { claimValues: r.claimValues }),
         ...(r.scopes === null ? {} : { scopes: r.scopes, scopesMode: r.scopesMode }),
         ...(r.clients === null ? {} : { clients: r.clients }),
         clientIdClaim: r.clientIdClaim,

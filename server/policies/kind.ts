@@ -58,6 +58,11 @@ export interface AttachmentContext {
   jwtPlanKeySets: readonly string[];
   /** jwt key set names resolved from JWKS URLs (only those with keys). */
   jwtUrlKeySet(jwksUrl: string): string | null;
+  /**
+   * A key manager named by a `jwt` attachment's `issuers`: its key set (null when none of its keys is usable) and
+   * its default audiences; null when there is no such key manager.
+   */
+  keyManager?(name: string): { keySet: string | null; audiences: readonly string[] } | null;
   /** The API's JWT client table, when it has JWT plans. */
   jwtClients: string | null;
   /** True when the deployment model has this authorization server (oauth2 attachments). */

@@ -1,11 +1,11 @@
 import { createRemoteJWKSet, customFetch, exportJWK, importSPKI, importX509, type JWK, type RemoteJWKSet } from 'jose';
 import type { DeploymentModel, PublicJwk } from '../domain/deployment-model.ts';
 import { policyKindOf } from '../policies/index.ts';
-import { planJwtKeySetName, urlJwtKeySetName } from './names.ts';
+import { keyManagerJwtKeySetName, planJwtKeySetName, urlJwtKeySetName } from './names.ts';
 
 /**
  * Resolves the JWT keys a deployment model refers to (JWT plans' GIVEN_KEY, GATEWAY_KEYS or JWKS_URL, `jwt`
- * attachments' jwksUrl) into public JWKs with jose, outside the pure translator. JWKS documents are fetched with
+ * attachments' jwksUrl, the key managers `jwt` attachments name in `issuers`) into public JWKs with jose, outside the pure translator. JWKS documents are fetched with
  * jose's remote JWK set and cached: a fresh copy is reused for `ttlMs`, and a failed refresh keeps serving the
  * last good keys (reported, so an IdP outage does not take the API off the data plane). `watch` re-fetches them
  * every `ttlMs` and says when a key set changed, so rotated keys reach the data planes without a write.
@@ -29,7 +29,7 @@ export interface JwksResolverOptions {
 }
 
 export interface JwksProblem {
-  /** `plan/<id>` or `url/<jwksUrl>`. */
+  /** `plan/<id>`, `url/<jwksUrl>` or `keymanager/<name>`. */
   source: string;
   message: string;
 }
@@ -98,6 +98,26 @@ export async function givenKeyToJwk(key: string, algorithms: readonly string[]):
   return null;
 }
 
+/** A key manager's PEM certificate or public key as a JWK (one per key type the jwt module verifies). */
+async function certificateJwks(pem: string): Promise<PublicJwk[]> {
+  const key = await givenKeyToJwk(pem, ['RS256', 'ES256', 'ES384', 'EdDSA']);
+  return key ? [key] : [];
+}
+
+/** A key manager's inline JWK Set (or single JWK): its public asymmetric keys. */
+function inlineJwks(text: string): PublicJwk[] {
+  try {
+    const parsed = JSON.parse(text) as { keys?: unknown };
+    const keys: unknown[] = Array.isArray(parsed.keys) ? parsed.keys : [parsed];
+    return keys.flatMap((k) => {
+      const jwk = typeof k === 'object' && k !== null ? publicJwk(k as Record<string, unknown>, false) : null;
+      return jwk ? [jwk] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
 export class JwksResolver {
   private readonly fetchFn: typeof fetch;
   private readonly ttlMs: number;
@@ -162,19 +182,41 @@ export class JwksResolver {
       const handle = handles.get(plan.apiId);
       if (url && handle !== undefined) urlsByApi.set(handle, [...(urlsByApi.get(handle) ?? []), url]);
     }
+    const keyManagers = new Map((model.keyManagers ?? []).map((km) => [km.name, km]));
+    const namedManagers = new Set<string>();
     for (const api of model.apis) {
       for (const p of [...api.policies, ...api.operations.flatMap((o) => o.policies)]) {
+        if (policyKindOf(p.name) !== 'jwt') continue;
         const url = p.params?.jwksUrl;
-        if (policyKindOf(p.name) === 'jwt' && typeof url === 'string') {
-          urls.add(url);
-          urlsByApi.set(api.handle, [...(urlsByApi.get(api.handle) ?? []), url]);
+        const apiUrls = typeof url === 'string' ? [url] : [];
+        if (typeof url === 'string') urls.add(url);
+        const issuers = p.params?.issuers;
+        for (const name of Array.isArray(issuers) ? issuers : []) {
+          const manager = typeof name === 'string' ? keyManagers.get(name) : undefined;
+          if (!manager) continue;
+          namedManagers.add(manager.name);
+          if (manager.jwksUrl !== null) apiUrls.push(manager.jwksUrl);
         }
+        if (apiUrls.length > 0) urlsByApi.set(api.handle, [...(urlsByApi.get(api.handle) ?? []), ...apiUrls]);
       }
     }
     this.urlsByApi = urlsByApi;
     for (const url of [...urls].sort()) {
       used.add(url);
       jwks[urlJwtKeySetName(url)] = await this.fetchKeys(url, problems, urlJwtKeySetName(url));
+    }
+    // Only the key managers some deployed policy names: an unused one is neither fetched nor reported.
+    for (const name of [...namedManagers].sort()) {
+      const manager = keyManagers.get(name)!;
+      const source = keyManagerJwtKeySetName(name);
+      if (manager.jwksUrl !== null) {
+        used.add(manager.jwksUrl);
+        jwks[source] = await this.fetchKeys(manager.jwksUrl, problems, source);
+      } else {
+        const keys = manager.certificate !== null ? await certificateJwks(manager.certificate) : inlineJwks(manager.jwks ?? '');
+        if (keys.length > 0) jwks[source] = keys;
+        else problems.push({ source, message: 'no usable public key in the key manager' });
+      }
     }
     // Documents of URLs no model refers to any more are dropped (and no longer refreshed).
     this.inUse = used;

@@ -132,6 +132,10 @@ export function planJwtKeySetName(planId: string): string {
 export function urlJwtKeySetName(jwksUrl: string): string {
   return `url/${jwksUrl}`;
 }
+/** jwt module key set of a key manager's keys (each pinned to its issuer). */
+export function keyManagerJwtKeySetName(name: string): string {
+  return `keymanager/${name}`;
+}
 
 /** jwt module client table (client id -> subscription) of an API. */
 export function jwtClientTableName(apiHandle: string): string {

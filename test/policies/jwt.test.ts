@@ -246,6 +246,17 @@ describe('jwt policy', () => {
     expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: undefined }))))).toBe(401);
   });
 
+  it('verifies on one route with two sets holding the same kid pinned to different issuers (two key managers, one JWKS)', async () => {
+    const config = configuration();
+    const rsaKey = publicJwk(rsa.publicKey, 'rsa');
+    const keySets = { ...config.keySets, a: { keys: [{ ...rsaKey, iss: ISSUER }] }, b: { keys: [{ ...rsaKey, iss: 'https://second.example' }] } };
+    const plugin = await loadPolicy('jwt', { ...config, keySets, routes: { [OTHER_ISSUER_ROUTE]: { keySets: ['a', 'b'] } } }, { clock: createManualClock(NOW_MS) });
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256')))).toBe(200);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: 'https://second.example' }))))).toBe(200);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: 'https://third.example' }))))).toBe(401);
+    expect(statusOf(call(plugin, OTHER_ISSUER_ROUTE, await sign('RS256', claims({ iss: undefined }))))).toBe(401);
+  });
+
   it('returns 401 when the token header declares a critical extension', async () => {
     const plugin = await load();
     const header = { alg: 'HS256', kid: 'hs', crit: ['exp'], exp: NOW + 60 };
@@ -351,6 +362,16 @@ describe('jwt policy', () => {
     const plugin = await load();
     expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims())))).toBe(401);
     expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ tenant: 'acme' }))))).toBe(200);
+  });
+
+  it('returns 401 unless each claim of claimValues is a string equal to its value', async () => {
+    const config = configuration();
+    const routes = { [REQUIRED]: { keySets: ['idp'], claimValues: [{ claim: 'department', value: 'platform' }, { claim: 'role', value: 'admin' }] } };
+    const plugin = await loadPolicy('jwt', { ...config, routes }, { clock: createManualClock(NOW_MS) });
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ department: 'platform', role: 'admin' }))))).toBe(200);
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ department: 'sales', role: 'admin' }))))).toBe(401);
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ department: 'platform' }))))).toBe(401);
+    expect(statusOf(call(plugin, REQUIRED, await sign('HS256', claims({ department: ['platform'], role: 'admin' }))))).toBe(401);
   });
 
   it('returns 403 when no required scope is granted in any-of mode', async () => {

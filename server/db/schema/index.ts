@@ -9,3 +9,4 @@ export * from './audit-log.ts';
 export * from './authorization-servers.ts';
 export * from './analytics.ts';
 export * from './platform-keys.ts';
+export * from './key-managers.ts';

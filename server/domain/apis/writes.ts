@@ -10,6 +10,7 @@ import { ConflictError, ForbiddenError, ValidationError, assertNoIssues } from '
 import { newId } from '../ids.ts';
 import { normalizePolicies, resolvePolicyVersion, restoreSecretParams } from '../policy-registry.ts';
 import { conflictOnUniqueViolation } from '../db-errors.ts';
+import { type PlacedPolicy, unknownKeyManagerIssues } from '../key-managers.ts';
 import { deletePlansOfApi } from '../plans/index.ts';
 import { deleteSubscriptionsOfApi } from '../subscriptions/index.ts';
 import {
@@ -138,6 +139,12 @@ async function insertParts(tx: Transaction, apiId: string, spec: ApiSpecInput): 
   if (pols.length > 0) await tx.insert(apiPolicies).values(pols);
 }
 
+/** Every attachment of `spec` with its path, for checks that need the database (key managers named). */
+function placedPolicies(spec: ApiSpecInput): PlacedPolicy[] {
+  const place = (list: readonly PolicyInput[] | null | undefined, path: string) => (list ?? []).map((p, i) => ({ path: `${path}[${i}]`, name: p.name, params: p.params }));
+  return [...place(spec.policies, 'spec.policies'), ...spec.operations.flatMap((op, i) => place(op.policies, `spec.operations[${i}].policies`))];
+}
+
 async function claimRoutes(tx: Transaction, apiId: string | null, input: ApiInput): Promise<void> {
   await lockRouteClaims(tx);
   await assertRoutesFree(tx, {
@@ -173,6 +180,7 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
   return mapConflicts(() =>
     write(ctx, async ({ tx, audit, now, actor }) => {
       await assertUnique(tx, input, null);
+      assertNoIssues(await unknownKeyManagerIssues(tx, placedPolicies(spec)));
       const deployed = (input.spec.deploymentState ?? 'deployed') === 'deployed';
       if (deployed) await claimRoutes(tx, null, input);
       const id = newId('api');
@@ -226,6 +234,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
     write(ctx, async ({ tx, audit, now }) => {
       const before = await reload(tx, existing.id);
       await assertUnique(tx, full, existing.id);
+      assertNoIssues(await unknownKeyManagerIssues(tx, placedPolicies(spec)));
       const deployed = (full.spec.deploymentState ?? 'deployed') === 'deployed';
       if (deployed) await claimRoutes(tx, existing.id, full);
       await tx

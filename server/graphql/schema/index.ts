@@ -15,6 +15,7 @@ import './api-keys.ts';
 import './subscriptions.ts';
 import './analytics.ts';
 import './authorization-servers.ts';
+import './key-managers.ts';
 import './data-planes.ts';
 
 export function toSchema(): GraphQLSchema {

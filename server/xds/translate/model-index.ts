@@ -1,4 +1,4 @@
-import type { DeployedAuthorizationServer, DeployedKey, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../../domain/deployment-model.ts';
+import type { DeployedAuthorizationServer, DeployedKey, DeployedKeyManager, DeployedPlan, DeployedSubscription, DeployedSubscriptionPlan, DeploymentModel } from '../../domain/deployment-model.ts';
 
 /** The model grouped by API once, so per-API translation is linear in the model's size. */
 export interface ModelIndex {
@@ -9,6 +9,7 @@ export interface ModelIndex {
   authorizationServers: Map<string, DeployedAuthorizationServer>;
   subscriptionPlans: Map<string, DeployedSubscriptionPlan>;
   jwks: DeploymentModel['jwks'];
+  keyManagers: Map<string, DeployedKeyManager>;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -37,5 +38,6 @@ export function indexModel(model: DeploymentModel): ModelIndex {
     subscriptionPlans: new Map(model.subscriptionPlans.map((p) => [p.id, p])),
     jwks: model.jwks,
     authorizationServers: new Map((model.authorizationServers ?? []).map((s) => [s.id, s])),
+    keyManagers: new Map((model.keyManagers ?? []).map((km) => [km.name, km])),
   };
 }

@@ -133,10 +133,38 @@ describe('jwt filter', () => {
     expect(s).toMatchObject({ keySets: ['url/https://idp/jwks'], issuer: 'https://idp', audience: ['shop'], scopes: ['read'], scopesMode: 'all', header: 'authorization', scheme: 'Bearer' });
   });
 
-  it('fails closed on a JWKS URL with no keys and on required claim values it cannot check', () => {
+  it('fails closed on a JWKS URL with no keys; required claim values are checked for equality, "*" for presence', () => {
     expect(jwtFilter.fromParams({ jwksUrl: 'https://other/jwks' }, ctx).ok).toBe(false);
-    expect(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', requiredClaims: { role: 'admin' } }, ctx).ok).toBe(false);
-    expect(settingsOf(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', requiredClaims: { sub: '*' } }, ctx)).requiredClaims).toEqual(['sub']);
+    const s = settingsOf(jwtFilter.fromParams({ jwksUrl: 'https://idp/jwks', requiredClaims: { sub: '*', role: 'admin' } }, ctx));
+    expect({ requiredClaims: s.requiredClaims, claimValues: s.claimValues }).toEqual({ requiredClaims: ['sub'], claimValues: [{ claim: 'role', value: 'admin' }] });
+  });
+
+  // v0.9 jwt-auth (the reference's params): key managers named in issuers, claimMappings, authHeaderPrefix, userIdClaim.
+  const managers: Record<string, { keySet: string | null; audiences: readonly string[] }> = {
+    'mock-jwks': { keySet: 'keymanager/mock-jwks', audiences: [] },
+    'corp': { keySet: 'keymanager/corp', audiences: ['corp-api'] },
+    'partner': { keySet: 'keymanager/partner', audiences: ['partner-api'] },
+    'empty': { keySet: null, audiences: [] },
+  };
+  const withManagers: AttachmentContext = { ...ctx, keyManager: (name) => managers[name] ?? null };
+
+  it("verifies with the named key managers' key sets and maps the reference's params onto ours", () => {
+    const s = settingsOf(jwtFilter.fromParams({ issuers: ['mock-jwks'], claimMappings: { email: 'X-User-Email' }, authHeaderPrefix: 'JWT', userIdClaim: 'email' }, withManagers));
+    expect(s).toMatchObject({ keySets: ['keymanager/mock-jwks'], scheme: 'JWT', userClaim: 'email', claimsToHeaders: [{ claim: 'email', header: 'x-user-email' }], audience: null });
+  });
+
+  it("takes the key managers' default audiences when the policy lists none, and refuses a mix with and without", () => {
+    expect(settingsOf(jwtFilter.fromParams({ issuers: ['corp', 'partner'] }, withManagers)).audience).toEqual(['corp-api', 'partner-api']);
+    expect(settingsOf(jwtFilter.fromParams({ issuers: ['corp'], audiences: ['mine'] }, withManagers)).audience).toEqual(['mine']);
+    expect(jwtFilter.fromParams({ issuers: ['corp', 'mock-jwks'] }, withManagers)).toEqual({ ok: false, issues: [{ path: 'params.audiences', message: expect.any(String) }] });
+  });
+
+  it('names the unknown key manager or the one without keys, and requires jwksUrl or issuers', () => {
+    expect(jwtFilter.fromParams({ issuers: ['mock-jwks', 'nope', 'empty'] }, withManagers)).toEqual({
+      ok: false,
+      issues: [{ path: 'params.issuers[1]', message: "no key manager named 'nope'" }, { path: 'params.issuers[2]', message: "key manager 'empty' has no usable key" }],
+    });
+    expect(jwtFilter.fromParams({ audiences: ['a'] }, withManagers)).toEqual({ ok: false, issues: [{ path: 'params.jwksUrl', message: 'required unless issuers names a key manager' }] });
   });
 });
 

@@ -46,4 +46,38 @@ describe('JwksResolver', () => {
     expect(model.jwks).toEqual({});
     expect(problems).toHaveLength(1);
   });
+
+  it('resolves the key managers deployed jwt policies name (JWKS URL, PEM, inline set) and no others', async () => {
+    const [a, b, c] = await Promise.all([generateKeyPair('RS256', { extractable: true }), generateKeyPair('ES256', { extractable: true }), generateKeyPair('EdDSA', { extractable: true })]);
+    const fetched: string[] = [];
+    const fetchStub = (async (url: string | URL | Request) => {
+      fetched.push(String(url));
+      return Response.json({ keys: [{ ...(await exportJWK(a.publicKey)), kid: 'remote' }] });
+    }) as typeof fetch;
+    const manager = (name: string, source: Partial<NonNullable<DeploymentModel['keyManagers']>[number]>) => ({ name, issuer: `https://${name}`, jwksUrl: null, certificate: null, jwks: null, audiences: [], ...source });
+    const api = {
+      id: 'api_1', handle: 'shop', version: 'v1', context: '/shop', upstream: { main: { url: 'http://up', ref: null, hostRewrite: null }, sandbox: null }, upstreamDefinitions: [], vhosts: null,
+      policies: [{ name: 'jwt-auth', version: 'v1', executionCondition: null, params: { issuers: ['remote', 'pem'] } }],
+      operations: [{ method: 'GET' as const, path: '/x', allowMethodOverride: false, policies: [{ name: 'jwt', version: 'v1', executionCondition: null, params: { issuers: ['inline', 'missing'] } }] }],
+      subscriptionPlans: [], visibility: 'public' as const, accessMode: 'OPEN' as const,
+    };
+    const model: DeploymentModel = {
+      ...emptyDeploymentModel(),
+      apis: [api],
+      keyManagers: [
+        manager('remote', { jwksUrl: 'https://remote/jwks' }),
+        manager('pem', { certificate: await exportSPKI(b.publicKey) }),
+        manager('inline', { jwks: JSON.stringify({ keys: [{ ...(await exportJWK(c.publicKey)), kid: 'ed' }, { ...(await exportJWK(c.privateKey)), kid: 'private' }] }) }),
+        manager('unused', { jwksUrl: 'https://unused/jwks' }),
+      ],
+    };
+    const { model: resolved, problems } = await new JwksResolver({ fetch: fetchStub }).resolve(model);
+    expect(problems).toEqual([]);
+    expect(fetched).toEqual(['https://remote/jwks']);
+    expect(Object.keys(resolved.jwks).sort()).toEqual(['keymanager/inline', 'keymanager/pem', 'keymanager/remote']);
+    expect(resolved.jwks['keymanager/remote']).toEqual([expect.objectContaining({ kty: 'RSA', kid: 'remote' })]);
+    expect(resolved.jwks['keymanager/pem']).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256' })]);
+    expect(resolved.jwks['keymanager/inline']).toEqual([expect.objectContaining({ kty: 'OKP', kid: 'ed' })]);
+    expect(JSON.stringify(resolved.jwks)).not.toContain('"d"');
+  });
 });

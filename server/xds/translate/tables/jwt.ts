@@ -1,11 +1,11 @@
 import { jwtPlanOf, jwtSettingsFromPlans } from '../../../policies/jwt.ts';
 import { policyKindOf } from '../../../policies/index.ts';
-import { jwtClientTableName, planJwtKeySetName, urlJwtKeySetName } from '../../names.ts';
+import { jwtClientTableName, keyManagerJwtKeySetName, planJwtKeySetName, urlJwtKeySetName } from '../../names.ts';
 import { clientTable, sameJson, type TablesStep } from './step.ts';
 
 /**
  * jwt: each JWT plan's resolved keys, its rule and scopes, one client table (client id -> its subscriptions to the
- * API's JWT plans, in plan order), and the keys of the JWKS URLs jwt attachments name.
+ * API's JWT plans, in plan order), and the keys of the JWKS URLs and key managers jwt attachments name.
  */
 export const jwtTables: TablesStep = {
   kind: 'jwt',
@@ -58,12 +58,28 @@ export const jwtTables: TablesStep = {
       tables.jwtClients[ctx.jwtClients] = clientTable(jwtPlans, input.subscriptions);
     }
     for (const p of input.attached) {
+      if (policyKindOf(p.name) !== 'jwt') continue;
       const url = p.params?.jwksUrl;
-      if (policyKindOf(p.name) === 'jwt' && typeof url === 'string') {
+      if (typeof url === 'string') {
         const keys = index.jwks[urlJwtKeySetName(url)] ?? [];
         if (keys.length > 0) tables.jwtKeySets[urlJwtKeySetName(url)] = keys;
       }
+      const issuers = p.params?.issuers;
+      for (const name of Array.isArray(issuers) ? issuers : []) {
+        const manager = typeof name === 'string' ? index.keyManagers.get(name) : undefined;
+        const keys = manager ? (index.jwks[keyManagerJwtKeySetName(manager.name)] ?? []) : [];
+        // Each key pinned to the key manager's issuer (the module's JWK `iss`): a token of another issuer is
+        // never verified by it, even where another key manager on the route shares the same keys.
+        const issuer = manager?.issuer ?? null;
+        if (keys.length > 0) tables.jwtKeySets[keyManagerJwtKeySetName(manager!.name)] = issuer === null ? keys : keys.map((key) => ({ ...key, iss: issuer }));
+      }
     }
+    ctx.keyManager = (name) => {
+      const manager = index.keyManagers.get(name);
+      if (!manager) return null;
+      const set = keyManagerJwtKeySetName(name);
+      return { keySet: tables.jwtKeySets[set] ? set : null, audiences: manager.audiences };
+    };
   },
   implied(input, { ctx }) {
     const jwtPlans = input.ofType('JWT');
