@@ -44,9 +44,9 @@ describe.each(shapeDrivers)('GraphQL refuses policies no data plane serves (%s)'
     await t.close();
   });
 
-  it('returns a ValidationError at policies[0].name when a plan policy is host-rewrite', async () => {
-    const res = await plan([{ name: 'host-rewrite', version: 'v1', params: { host: 'example.com' } }]);
-    expect(res).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'policies[0].name', message: expect.stringContaining("Unknown policy 'host-rewrite'") }] });
+  it('returns a ValidationError at policies[0].name when a plan policy is interceptor-service', async () => {
+    const res = await plan([{ name: 'interceptor-service', version: 'v1', params: { url: 'http://interceptor.internal' } }]);
+    expect(res).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'policies[0].name', message: expect.stringContaining("Unknown policy 'interceptor-service'") }] });
   });
 
   it('returns a ValidationError at policies[0].name when a plan policy is cors (API and operations only)', async () => {
@@ -86,7 +86,7 @@ describe.each(shapeDrivers)('GraphQL refuses policies no data plane serves (%s)'
 
   it('refuses to publish a plan stored with a policy no data plane serves (a row from before these rules)', async () => {
     const staging = await plan([]);
-    await t.platform.database.db.insert(planPolicies).values({ id: newId('policy'), planId: rawOf(staging.plan!.id), position: 0, name: 'host-rewrite', version: 'v1', params: { host: 'example.com' } });
+    await t.platform.database.db.insert(planPolicies).values({ id: newId('policy'), planId: rawOf(staging.plan!.id), position: 0, name: 'interceptor-service', version: 'v1', params: { url: 'http://interceptor.internal' } });
     const res = await mutate(publishPlan, { id: staging.plan!.id });
     expect(res).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'policies[0].name' }] });
     await t.platform.database.db.delete(planPolicies).where(eq(planPolicies.planId, rawOf(staging.plan!.id)));

@@ -46,10 +46,10 @@ describe.each(shapeDrivers)('REST /rest-apis refuses what no data plane serves (
     );
   });
 
-  it('returns 400 naming the policy name when it is host-rewrite (no module serves it)', async () => {
-    const hostRewrite = { name: 'host-rewrite', version: 'v1', params: { host: 'example.com' } };
-    await rejects(restApi((s) => { s.policies = [hostRewrite]; }), 'spec.policies[0].name', /Unknown policy 'host-rewrite'/);
-    await rejects(restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [hostRewrite] }]; }), 'spec.operations[0].policies[0].name', /Unknown policy 'host-rewrite'/);
+  it('returns 400 naming the policy name when it is interceptor-service (no data plane serves it)', async () => {
+    const interceptor = { name: 'interceptor-service', version: 'v1', params: { url: 'http://interceptor.internal' } };
+    await rejects(restApi((s) => { s.policies = [interceptor]; }), 'spec.policies[0].name', /Unknown policy 'interceptor-service'/);
+    await rejects(restApi((s) => { s.operations = [{ method: 'GET', path: '/books', policies: [interceptor] }]; }), 'spec.operations[0].policies[0].name', /Unknown policy 'interceptor-service'/);
   });
 
   it('returns 400 naming the operation policy when it cannot be combined with the API policy on its route', async () => {
