@@ -123,7 +123,7 @@ describe('throttle filter', () => {
 
 describe('subscription-validation filter', () => {
   it('names the API and lowercases the token header', () => {
-    expect(settingsOf(subscriptionValidationFilter.fromParams({ header: 'Subscription-Key' }, ctx))).toEqual({ api: 'shop', header: 'subscription-key', propagateCredential: false });
+    expect(settingsOf(subscriptionValidationFilter.fromParams({ header: 'Subscription-Key' }, ctx))).toEqual({ api: 'shop', header: 'subscription-key', cookie: '', enabled: true, propagateCredential: false });
   });
 });
 
