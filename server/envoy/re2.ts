@@ -141,3 +141,36 @@ export function re2Replace(input: string, regex: RegExp, substitution: string): 
     });
   });
 }
+
+/**
+ * The literal text every full match of `pattern` starts with ('' when none can be told): lets a route table skip a
+ * regex whose path cannot match with one `startsWith` (routes are regexes `^/ctx/v1/books/?$`, tested in order).
+ * Conservative: any alternation, flag group or class escape ends the prefix, and a quantified last character is
+ * dropped (`^/a/?$` -> `/a`).
+ */
+export function literalPrefixOf(pattern: string): string {
+  if (pattern.includes('|')) return '';
+  let at = pattern.startsWith('^') ? 1 : 0;
+  let prefix = '';
+  while (at < pattern.length) {
+    const c = pattern[at]!;
+    let literal: string;
+    let next: number;
+    if (c === '\\') {
+      const escaped = pattern[at + 1];
+      if (escaped === undefined || /[A-Za-z0-9]/.test(escaped)) break;
+      literal = escaped;
+      next = at + 2;
+    } else if ('^$.[]()?*+{}'.includes(c)) {
+      break;
+    } else {
+      literal = c;
+      next = at + 1;
+    }
+    const after = pattern[next];
+    if (after === '?' || after === '*' || after === '+' || after === '{') break;
+    prefix += literal;
+    at = next;
+  }
+  return prefix;
+}

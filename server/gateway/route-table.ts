@@ -9,7 +9,7 @@ import {
 import { type FilterStates, mergeFilterStates, readFilterStates } from './per-filter-config.ts';
 import { compileHeaderMatcher, compileQueryMatcher, type HeaderLookup, type HeaderMatcher, type QueryMatcher } from './matchers.ts';
 import { compilePathRewrite, type PathRewriter } from './path-rewrite.ts';
-import { compileFullMatch } from '../envoy/re2.ts';
+import { compileFullMatch, literalPrefixOf } from '../envoy/re2.ts';
 import { VirtualHostIndex } from './virtual-host-index.ts';
 
 /** Envoy's default route timeout when `timeout` is absent; `0s` disables it.
@@ -92,7 +92,10 @@ function compilePathTest(match: JsonObject, where: string): PathTest {
     const regex = stringAt(safeRegex, 'regex', `${where}.safeRegex`);
     if (regex === undefined) throw new ConfigError(`${where}.safeRegex.regex is required`);
     const compiled = compileFullMatch(regex);
-    return (pathOnly) => (compiled.test(pathOnly) ? pathOnly.length : -1);
+    // Most paths fail on their literal start: one startsWith before the regex (case-insensitive flags give '').
+    const literal = literalPrefixOf(regex);
+    if (literal === '') return (pathOnly) => (compiled.test(pathOnly) ? pathOnly.length : -1);
+    return (pathOnly) => (pathOnly.startsWith(literal) && compiled.test(pathOnly) ? pathOnly.length : -1);
   }
   throw new ConfigError(`${where} needs one of prefix, path, pathSeparatedPrefix, safeRegex`);
 }
