@@ -1,6 +1,6 @@
 // proxy_* functions on HTTP streams: header maps, buffers, local replies, continue/close.
 import { BufferType, MapType, Status, StreamType } from './abi.ts';
-import { HeaderMap, parsePairs } from './header-map.ts';
+import { HeaderMap } from './header-map.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
 import type { HeaderList } from './types.ts';
 
@@ -76,7 +76,7 @@ function buffer(binding: HostBinding, bufferType: number): Uint8Array | number {
 }
 
 function readPairs(binding: HostBinding, ptr: number, size: number): HeaderList | null {
-  return parsePairs(memoryOf(binding).bytesAt(ptr, size));
+  return memoryOf(binding).readPairs(ptr, size);
 }
 
 export function createHttpStreamImports(binding: HostBinding) {
