@@ -166,7 +166,8 @@ export function createHttpStreamImports(binding: HostBinding) {
       if (stream === null) return Status.Ok;
       const memory = memoryOf(binding);
       const details = memory.readString(detailsPtr, detailsSize);
-      const body = memory.copy(bodyPtr, bodySize);
+      // No body (preflights, redirects): the shared empty array, not a copy (still bounds-checked).
+      const body = bodySize === 0 ? (memory.check(bodyPtr, 0), EMPTY) : memory.copy(bodyPtr, bodySize);
       const headers = readPairs(binding, headersPtr, headersSize);
       if (headers === null || statusCode < 200 || statusCode > 599) return Status.BadArgument;
       // The first reply wins; Envoy ignores a second one on the same stream.
