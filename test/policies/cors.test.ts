@@ -78,7 +78,7 @@ describe('cors policy', () => {
       const plugin = await loadPolicy('cors', { routes: { [ROUTE]: { allowedOrigins: ['https://*.example.com'], allowedMethods: ['GET'], allowedHeaders: ['*'], exposedHeaders: [], maxAge: 60 } } });
       const longOrigin = `https://${'o'.repeat(600)}.example.com`;
       const longHeaders = Array.from({ length: 120 }, (_, i) => `x-h${i}`).join(',');
-      for (const [origin, requested] of [[longOrigin, longHeaders], ['https://a.example.com', 'x-a'], [longOrigin, longHeaders]]) {
+      for (const [origin, requested] of [[longOrigin, longHeaders], ['https://a.example.com', 'x-a'], [longOrigin, longHeaders]] as const) {
         const reply = localReplyOf(send(plugin, 'OPTIONS', [['origin', origin], ['access-control-request-method', 'GET'], ['access-control-request-headers', requested]]).request);
         expect(reply.status).toBe(204);
         expect(reply.headers).toEqual([
