@@ -10,11 +10,11 @@ import {
   indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger, readObject,
 } from "../lib/config";
 import {
-  addHeader, getHeaderOf, getHeaderRaw, Header, isValidHeaderName, removeHeaderOf, serializeEncodedPairs, serializePairs, setHeaderOf,
+  addHeader, getHeaderOf, getHeaderRaw, Header, isValidHeaderName, removeHeaderOf, replyPairs, serializePairs, setHeaderOf,
 } from "../lib/headers";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
-import { sendEncodedReply } from "../lib/reply";
+import { sendEncodedReply, sendWrittenReply } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 const DETAILS = String.UTF8.encode("apip_cors_preflight");
@@ -298,22 +298,14 @@ class CorsStream extends PolicyStream<CorsRoot> {
       }
     }
     if (!allowed) return c.forwardPreflight ? Action.Continue : sendEncodedReply(204, DETAILS, EMPTY, BARE);
-    const names = new Array<ArrayBuffer>(0);
-    const values = new Array<ArrayBuffer>(0);
-    names.push(ALLOW_ORIGIN);
-    // The Origin's own bytes when it is echoed: no encoding.
-    values.push(c.anyOrigin ? STAR : originBytes!);
-    if (allowHeaders !== null) {
-      names.push(ALLOW_HEADERS);
-      values.push(allowHeaders);
-    }
     const constantNames = c.constantNames;
     const constantValues = c.constantValues;
-    for (let i = 0; i < constantNames.length; i++) {
-      names.push(unchecked(constantNames[i]));
-      values.push(unchecked(constantValues[i]));
-    }
-    return sendEncodedReply(204, DETAILS, EMPTY, serializeEncodedPairs(names, values));
+    const pairs = replyPairs(1 + (allowHeaders !== null ? 1 : 0) + constantNames.length);
+    // The Origin's own bytes when it is echoed: no encoding.
+    pairs.pair(ALLOW_ORIGIN, c.anyOrigin ? STAR : originBytes!);
+    if (allowHeaders !== null) pairs.pair(ALLOW_HEADERS, allowHeaders);
+    for (let i = 0; i < constantNames.length; i++) pairs.pair(unchecked(constantNames[i]), unchecked(constantValues[i]));
+    return sendWrittenReply(204, DETAILS, EMPTY, pairs);
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {

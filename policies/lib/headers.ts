@@ -190,6 +190,124 @@ export function serializeEncodedPairs(names: Array<ArrayBuffer>, values: Array<A
   return out;
 }
 
+/**
+ * Pairs (proxy-wasm map format) built per request into one buffer that is reused (grown when needed): the local
+ * replies whose headers depend on the request (a preflight's echoed Origin, a redirect's Location) cost no array
+ * and no ArrayBuffer per request. `begin(count)`, then per pair `name()`, `append*()` for its value and `end()`;
+ * the pairs are valid until the next `begin` (the host copies them during proxy_send_local_response). Sources are
+ * passed as ArrayBuffers, never raw pointers, so a growth (an allocation) cannot free what is being copied.
+ */
+export class PairsWriter {
+  buffer: ArrayBuffer = new ArrayBuffer(512);
+  private count: i32 = 0;
+  private index: i32 = 0;
+  /** Offset of the next byte, and of the current value. */
+  private at: i32 = 0;
+  private valueAt: i32 = 0;
+
+  begin(count: i32): PairsWriter {
+    this.count = count;
+    this.index = 0;
+    this.at = 4 + count * 8;
+    this.reserve(0);
+    store<u32>(changetype<usize>(this.buffer), <u32>count);
+    return this;
+  }
+
+  /** Writes the next pair's name (and its NUL) and starts its value. */
+  name(name: ArrayBuffer): void {
+    const length = name.byteLength;
+    this.reserve(length + 1);
+    const base = changetype<usize>(this.buffer);
+    store<u32>(base + 4 + <usize>this.index * 8, <u32>length);
+    memory.copy(base + <usize>this.at, changetype<usize>(name), <usize>length);
+    store<u8>(base + <usize>(this.at + length), 0);
+    this.at += length + 1;
+    this.valueAt = this.at;
+  }
+
+  /** Appends `bytes[from, to)` to the current value. */
+  append(bytes: ArrayBuffer, from: i32, to: i32): void {
+    const length = to - from;
+    if (length <= 0) return;
+    this.reserve(length);
+    memory.copy(changetype<usize>(this.buffer) + <usize>this.at, changetype<usize>(bytes) + <usize>from, <usize>length);
+    this.at += length;
+  }
+
+  appendBytes(bytes: ArrayBuffer): void {
+    this.append(bytes, 0, bytes.byteLength);
+  }
+
+  appendByte(byte: u8): void {
+    this.reserve(1);
+    store<u8>(changetype<usize>(this.buffer) + <usize>this.at, byte);
+    this.at++;
+  }
+
+  /** Appends the decimal digits of `value` (as value.toString()). */
+  appendU32(value: u32): void {
+    let digits = 1;
+    for (let rest = value / 10; rest != 0; rest /= 10) digits++;
+    this.reserve(digits);
+    const base = changetype<usize>(this.buffer) + <usize>this.at;
+    let rest = value;
+    for (let i = digits - 1; i >= 0; i--) {
+      store<u8>(base + <usize>i, <u8>(48 + rest % 10));
+      rest /= 10;
+    }
+    this.at += digits;
+  }
+
+  /** Ends the current value (its NUL and its length). */
+  end(): void {
+    this.reserve(1);
+    const base = changetype<usize>(this.buffer);
+    store<u32>(base + 8 + <usize>this.index * 8, <u32>(this.at - this.valueAt));
+    store<u8>(base + <usize>this.at, 0);
+    this.at++;
+    this.index++;
+  }
+
+  /** A whole pair of encoded bytes. */
+  pair(name: ArrayBuffer, value: ArrayBuffer): void {
+    this.name(name);
+    this.appendBytes(value);
+    this.end();
+  }
+
+  /** The pairs' address and size (complete once every pair of `begin`'s count has ended). */
+  get pointer(): usize {
+    return changetype<usize>(this.buffer);
+  }
+
+  get size(): usize {
+    return <usize>this.at;
+  }
+
+  /** Room for `more` bytes after `at` (and the length table). */
+  private reserve(more: i32): void {
+    const needed = this.at + more;
+    const current = this.buffer.byteLength;
+    if (needed <= current) return;
+    let capacity = current * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new ArrayBuffer(capacity);
+    memory.copy(changetype<usize>(grown), changetype<usize>(this.buffer), <usize>this.at);
+    this.buffer = grown;
+  }
+}
+
+let sharedPairs: PairsWriter | null = null;
+
+/** The writer local replies share (a module sends at most one reply per callback), begun for `count` pairs.
+ *  Created on first use: a module that never calls this carries no PairsWriter code. */
+export function replyPairs(count: i32): PairsWriter {
+  let pairs = sharedPairs;
+  if (pairs === null) sharedPairs = pairs = new PairsWriter();
+  return pairs.begin(count);
+}
+
 /** True when `name` is a valid lowercase HTTP field name (RFC 9110 token, lowercase letters only). */
 export function isValidHeaderName(name: string): bool {
   if (name.length == 0) return false;

@@ -2,7 +2,7 @@
 // (Envoy: "the filter chain is stopped after send_local_response"; the upstream is never called).
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/wasm_filter
 import { proxy_send_local_response, Action } from "./abi";
-import { Header, serializePairs } from "./headers";
+import { Header, PairsWriter, serializePairs } from "./headers";
 import { writeJsonString } from "./json";
 
 /** Sends a local reply with `body` and `headers`; returns Action.Pause for the callback to return. */
@@ -21,6 +21,18 @@ export function sendEncodedReply(status: u32, detailBytes: ArrayBuffer, bodyByte
     changetype<usize>(bodyBytes), <usize>bodyBytes.byteLength,
     changetype<usize>(pairs), <usize>pairs.byteLength,
     // grpc_status -1: not a gRPC reply.
+    <u32>-1,
+  );
+  return Action.Pause;
+}
+
+/** Sends a local reply whose headers were just written into `pairs` (see PairsWriter). */
+export function sendWrittenReply(status: u32, detailBytes: ArrayBuffer, bodyBytes: ArrayBuffer, pairs: PairsWriter): u32 {
+  proxy_send_local_response(
+    status,
+    changetype<usize>(detailBytes), <usize>detailBytes.byteLength,
+    changetype<usize>(bodyBytes), <usize>bodyBytes.byteLength,
+    pairs.pointer, pairs.size,
     <u32>-1,
   );
   return Action.Pause;

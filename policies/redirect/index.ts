@@ -5,10 +5,10 @@
 // (`prefix`); the query string is always kept. No upstream call. Plugin configuration: docs/policies.md#redirect.
 import { MapType } from "../lib/abi";
 import { memberPath, objectEntries, Problems, readInteger, readObject, readOptionalString, readString } from "../lib/config";
-import { getHeaderOf, serializeEncodedPairs } from "../lib/headers";
+import { getHeaderRaw, replyPairs } from "../lib/headers";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
-import { sendEncodedReply, sendJsonError } from "../lib/reply";
+import { sendJsonError, sendWrittenReply } from "../lib/reply";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
 
 const DETAILS = String.UTF8.encode("apip_redirect");
@@ -16,7 +16,11 @@ const EMPTY = new ArrayBuffer(0);
 const SCHEME = String.UTF8.encode(":scheme");
 const AUTHORITY = String.UTF8.encode(":authority");
 const PATH = String.UTF8.encode(":path");
-const LOCATION_NAMES: Array<ArrayBuffer> = [String.UTF8.encode("location")];
+const LOCATION = String.UTF8.encode("location");
+const HTTP = String.UTF8.encode("http");
+const HTTPS = String.UTF8.encode("https");
+const SCHEME_SEPARATOR = String.UTF8.encode("://");
+const SLASH = String.UTF8.encode("/");
 
 const PATH_KEEP: u8 = 0;
 const PATH_FULL: u8 = 1;
@@ -32,6 +36,11 @@ class Redirect {
   pathValue: string = "";
   /** The route's literal path prefix (context + operation path up to its first parameter), for `prefix`. */
   matchedPrefix: string = "";
+  // The above UTF-8 encoded once: the Location is assembled from bytes (see RedirectStream).
+  schemeBytes: ArrayBuffer | null = null;
+  hostnameBytes: ArrayBuffer | null = null;
+  pathValueBytes: ArrayBuffer = EMPTY;
+  matchedPrefixBytes: ArrayBuffer = EMPTY;
 }
 
 function isRedirectStatus(status: u32): bool {
@@ -89,37 +98,60 @@ function readRedirect(entry: JsonValue, path: string, problems: Problems): Redir
     r.pathValue = readString(pathEntry, "value", at, problems, true);
     if (!isPath(r.pathValue)) problems.add(memberPath(at, "value"), "must be an absolute path without query");
   }
+  if (scheme !== null) r.schemeBytes = String.UTF8.encode(scheme);
+  if (hostname !== null) r.hostnameBytes = String.UTF8.encode(hostname);
+  r.pathValueBytes = String.UTF8.encode(r.pathValue);
+  r.matchedPrefixBytes = String.UTF8.encode(r.matchedPrefix);
   return r;
 }
 
-function defaultPort(scheme: string): u32 {
-  return scheme == "https" ? 443 : 80;
+/** The default port of `scheme` (bytes): 443 for https, 80 otherwise. */
+function defaultPort(scheme: ArrayBuffer): u32 {
+  return scheme.byteLength == 5 && memory.compare(changetype<usize>(scheme), changetype<usize>(HTTPS), 5) == 0 ? 443 : 80;
 }
 
-/** `host[:port]` split at the port colon (after a `]` for IPv6 literals); port 0 when absent. */
+/** The index of the last `byte` in `bytes`, or -1. */
+function lastIndexOfByte(bytes: ArrayBuffer, byte: u8): i32 {
+  const base = changetype<usize>(bytes);
+  for (let i = bytes.byteLength - 1; i >= 0; i--) if (load<u8>(base + <usize>i) == byte) return i;
+  return -1;
+}
+
+/** The index of the first `byte` in `bytes`, or its length. */
+function indexOfByte(bytes: ArrayBuffer, byte: u8): i32 {
+  const base = changetype<usize>(bytes);
+  const length = bytes.byteLength;
+  for (let i = 0; i < length; i++) if (load<u8>(base + <usize>i) == byte) return i;
+  return length;
+}
+
+/** `:authority` split at its port colon (after a `]` for IPv6 literals): the host is bytes [0, hostEnd), the port
+ *  0 when absent or not a port. (`:` and `]` never occur inside a multi-byte UTF-8 sequence.) */
 class Authority {
-  host: string = "";
+  hostEnd: i32 = 0;
   port: u32 = 0;
+
+  parse(authority: ArrayBuffer): void {
+    const length = authority.byteLength;
+    const colon = lastIndexOfByte(authority, 58);
+    this.port = 0;
+    if (colon == -1 || colon < lastIndexOfByte(authority, 93)) {
+      this.hostEnd = length;
+      return;
+    }
+    this.hostEnd = colon;
+    const base = changetype<usize>(authority);
+    let value: u32 = 0;
+    for (let i = colon + 1; i < length; i++) {
+      const c = <u32>load<u8>(base + <usize>i);
+      if (c < 48 || c > 57 || value > 65535) return;
+      value = value * 10 + (c - 48);
+    }
+    if (value <= 65535) this.port = value;
+  }
 }
 
-function parseAuthority(authority: string): Authority {
-  const out = new Authority();
-  const colon = authority.lastIndexOf(":");
-  if (colon == -1 || colon < authority.lastIndexOf("]")) {
-    out.host = authority;
-    return out;
-  }
-  out.host = authority.substring(0, colon);
-  const port = authority.substring(colon + 1);
-  let value: u32 = 0;
-  for (let i = 0; i < port.length; i++) {
-    const c = port.charCodeAt(i);
-    if (c < 48 || c > 57 || value > 65535) return out;
-    value = value * 10 + <u32>(c - 48);
-  }
-  if (value <= 65535) out.port = value;
-  return out;
-}
+const authority = new Authority();
 
 class RedirectRoot extends PolicyRoot<Redirect> {
   onConfigure(configuration: ArrayBuffer): bool {
@@ -139,40 +171,67 @@ class RedirectRoot extends PolicyRoot<Redirect> {
 }
 
 class RedirectStream extends PolicyStream<RedirectRoot> {
+  /** Builds the Location from the request's header bytes and the route's encoded settings straight into the
+   *  reply's pairs: no string decoded, concatenated or encoded per request. */
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
     const r = policy.enterRequest();
     if (r === null) return policy.skipAction;
-    const requestScheme = getHeaderOf(MapType.RequestHeaders, SCHEME);
-    const authority = parseAuthority(getHeaderOf(MapType.RequestHeaders, AUTHORITY) || "");
-    const hostname = r.hostname;
-    const host = hostname !== null ? hostname : authority.host;
+    const requestScheme = getHeaderRaw(MapType.RequestHeaders, SCHEME);
+    const requestAuthority = getHeaderRaw(MapType.RequestHeaders, AUTHORITY);
+    if (requestAuthority !== null) authority.parse(requestAuthority);
+    else {
+      authority.hostEnd = 0;
+      authority.port = 0;
+    }
+    const hostname = r.hostnameBytes;
     // Envoy always has :authority for HTTP/1.1 and later; without a host there is no Location to build.
-    if (host.length == 0) return sendJsonError(400, "apip_redirect_no_host", "The request has no Host to redirect from.");
-    const configuredScheme = r.scheme;
-    const scheme = configuredScheme !== null ? configuredScheme : requestScheme !== null ? requestScheme : "http";
+    if (hostname === null && authority.hostEnd == 0) {
+      return sendJsonError(400, "apip_redirect_no_host", "The request has no Host to redirect from.");
+    }
+    const configuredScheme = r.schemeBytes;
+    const scheme = configuredScheme !== null ? configuredScheme : requestScheme !== null ? requestScheme : HTTP;
     let port = r.port;
     if (port == 0 && configuredScheme === null) port = authority.port;
 
-    const fullPath = getHeaderOf(MapType.RequestHeaders, PATH) || "/";
-    const q = fullPath.indexOf("?");
-    let path = q == -1 ? fullPath : fullPath.substring(0, q);
-    const query = q == -1 ? "" : fullPath.substring(q);
-    if (r.pathMode == PATH_FULL) path = r.pathValue;
-    else if (r.pathMode == PATH_PREFIX && path.startsWith(r.matchedPrefix)) {
-      let rest = path.substring(r.matchedPrefix.length);
-      let value = r.pathValue;
-      if (value.endsWith("/") && rest.startsWith("/")) value = value.substring(0, value.length - 1);
-      path = value.length == 0 && rest.length == 0 ? "/" : value + rest;
-    }
+    const requestPath = getHeaderRaw(MapType.RequestHeaders, PATH);
+    const fullPath = requestPath !== null ? requestPath : SLASH;
+    const pathEnd = indexOfByte(fullPath, 63);
 
-    let location = scheme + "://" + host;
-    if (port != 0 && port != defaultPort(scheme)) location += ":" + port.toString();
-    location += path + query;
-    const values = new Array<ArrayBuffer>(1);
-    unchecked(values[0] = String.UTF8.encode(location));
-    return sendEncodedReply(r.status, DETAILS, EMPTY, serializeEncodedPairs(LOCATION_NAMES, values));
+    const pairs = replyPairs(1);
+    pairs.name(LOCATION);
+    pairs.appendBytes(scheme);
+    pairs.appendBytes(SCHEME_SEPARATOR);
+    if (hostname !== null) pairs.appendBytes(hostname);
+    else pairs.append(requestAuthority!, 0, authority.hostEnd);
+    if (port != 0 && port != defaultPort(scheme)) {
+      pairs.appendByte(58);
+      pairs.appendU32(port);
+    }
+    if (r.pathMode == PATH_FULL) pairs.appendBytes(r.pathValueBytes);
+    else if (r.pathMode == PATH_PREFIX && startsWithBytes(fullPath, pathEnd, r.matchedPrefixBytes)) {
+      const restStart = r.matchedPrefixBytes.byteLength;
+      const value = r.pathValueBytes;
+      let valueEnd = value.byteLength;
+      const restStartsWithSlash = restStart < pathEnd && load<u8>(changetype<usize>(fullPath) + <usize>restStart) == 47;
+      if (valueEnd > 0 && load<u8>(changetype<usize>(value) + <usize>(valueEnd - 1)) == 47 && restStartsWithSlash) valueEnd--;
+      if (valueEnd == 0 && restStart == pathEnd) pairs.appendByte(47);
+      else {
+        pairs.append(value, 0, valueEnd);
+        pairs.append(fullPath, restStart, pathEnd);
+      }
+    } else pairs.append(fullPath, 0, pathEnd);
+    // The query string, kept as it came.
+    pairs.append(fullPath, pathEnd, fullPath.byteLength);
+    pairs.end();
+    return sendWrittenReply(r.status, DETAILS, EMPTY, pairs);
   }
+}
+
+/** Whether `bytes[0, end)` starts with `prefix`. */
+function startsWithBytes(bytes: ArrayBuffer, end: i32, prefix: ArrayBuffer): bool {
+  const length = prefix.byteLength;
+  return length <= end && memory.compare(changetype<usize>(bytes), changetype<usize>(prefix), <usize>length) == 0;
 }
 
 registerRootContext((contextId: u32): RootContext => new RedirectRoot());

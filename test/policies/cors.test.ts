@@ -74,6 +74,20 @@ describe('cors policy', () => {
       expect(headerOf(trailing, 'access-control-allow-headers')).toBeUndefined();
     });
 
+    it('answers each preflight with its own origin and requested headers, however long', async () => {
+      const plugin = await loadPolicy('cors', { routes: { [ROUTE]: { allowedOrigins: ['https://*.example.com'], allowedMethods: ['GET'], allowedHeaders: ['*'], exposedHeaders: [], maxAge: 60 } } });
+      const longOrigin = `https://${'o'.repeat(600)}.example.com`;
+      const longHeaders = Array.from({ length: 120 }, (_, i) => `x-h${i}`).join(',');
+      for (const [origin, requested] of [[longOrigin, longHeaders], ['https://a.example.com', 'x-a'], [longOrigin, longHeaders]] as const) {
+        const reply = localReplyOf(send(plugin, 'OPTIONS', [['origin', origin], ['access-control-request-method', 'GET'], ['access-control-request-headers', requested]]).request);
+        expect(reply.status).toBe(204);
+        expect(reply.headers).toEqual([
+          ['access-control-allow-origin', origin], ['access-control-allow-headers', requested],
+          ['access-control-allow-methods', 'GET'], ['access-control-max-age', '60'],
+        ]);
+      }
+    });
+
     it('passes a refused preflight on to the upstream when forwardPreflight is set', async () => {
       const plugin = await loadPolicy('cors', { routes: { [ROUTE]: { ...entry, forwardPreflight: true } } });
       expect(send(plugin, 'OPTIONS', [['origin', 'http://evil.com'], ['access-control-request-method', 'GET']]).request.action).toBe('continue');

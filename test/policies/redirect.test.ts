@@ -51,6 +51,21 @@ describe('redirect policy', () => {
     expect((await locationOf({ statusCode: 302, scheme: 'https', matchedPrefix: '/go' }, { path: '/go', host: '[::1]:8080' })).location).toBe('https://[::1]/go');
   });
 
+  it('keeps a long path and query whole, and each request its own Location on one module', async () => {
+    // Locations of a few KB, then a short one, on the same plugin: the reply is assembled per request.
+    const plugin = await loadPolicy('redirect', { routes: { [ROUTE]: { statusCode: 302, path: { mode: 'prefix', value: '/new/' }, matchedPrefix: '/go' } } });
+    const long = `/go/${'a'.repeat(3000)}?q=${'b'.repeat(2000)}`;
+    for (const [path, location] of [
+      [long, `http://api.example.test/new/${'a'.repeat(3000)}?q=${'b'.repeat(2000)}`],
+      ['/go/x', 'http://api.example.test/new/x'],
+      ['/go', 'http://api.example.test/new/'],
+      [long, `http://api.example.test/new/${'a'.repeat(3000)}?q=${'b'.repeat(2000)}`],
+    ] as const) {
+      const reply = localReplyOf(sendRequest(plugin, { route: ROUTE, path }).outcome);
+      expect(reply.headers).toEqual([['location', location]]);
+    }
+  });
+
   it('lets requests of other routes continue', async () => {
     const plugin = await loadPolicy('redirect', { routes: { [ROUTE]: { statusCode: 302, hostname: 'example.org', matchedPrefix: '/go' } } });
     expect(sendRequest(plugin, { route: 'redirect-api/GET/other' }).outcome.action).toBe('continue');

@@ -3,7 +3,6 @@
 // accepts links) and answer UNIMPLEMENTED.
 import { LogLevel, Status } from './abi.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
-import { parsePairs } from './header-map.ts';
 import { lookupProperty } from './properties.ts';
 
 /** Maps a pino level name to proxy_log_level_t. */
@@ -141,9 +140,9 @@ export function createHostImports(binding: HostBinding) {
     ): number {
       const memory = memoryOf(binding);
       const cluster = memory.readString(upstreamPtr, upstreamSize);
-      const headers = parsePairs(memory.bytesAt(headersPtr, headersSize));
+      const headers = memory.readPairs(headersPtr, headersSize);
       const body = memory.copy(bodyPtr, bodySize);
-      const trailers = parsePairs(memory.bytesAt(trailersPtr, trailersSize));
+      const trailers = memory.readPairs(trailersPtr, trailersSize);
       memory.check(tokenPtr, 4);
       if (headers === null || trailers === null) return Status.BadArgument;
       const required = [':method', ':path', ':authority'];

@@ -1,6 +1,6 @@
 // proxy_* functions on HTTP streams: header maps, buffers, local replies, continue/close.
 import { BufferType, MapType, Status, StreamType } from './abi.ts';
-import { HeaderMap, parsePairs } from './header-map.ts';
+import { HeaderMap } from './header-map.ts';
 import { type HostBinding, memoryOf } from './host-binding.ts';
 import type { HeaderList } from './types.ts';
 
@@ -76,7 +76,7 @@ function buffer(binding: HostBinding, bufferType: number): Uint8Array | number {
 }
 
 function readPairs(binding: HostBinding, ptr: number, size: number): HeaderList | null {
-  return parsePairs(memoryOf(binding).bytesAt(ptr, size));
+  return memoryOf(binding).readPairs(ptr, size);
 }
 
 export function createHttpStreamImports(binding: HostBinding) {
@@ -166,7 +166,8 @@ export function createHttpStreamImports(binding: HostBinding) {
       if (stream === null) return Status.Ok;
       const memory = memoryOf(binding);
       const details = memory.readString(detailsPtr, detailsSize);
-      const body = memory.copy(bodyPtr, bodySize);
+      // No body (preflights, redirects): the shared empty array, not a copy (still bounds-checked).
+      const body = bodySize === 0 ? (memory.check(bodyPtr, 0), EMPTY) : memory.copy(bodyPtr, bodySize);
       const headers = readPairs(binding, headersPtr, headersSize);
       if (headers === null || statusCode < 200 || statusCode > 599) return Status.BadArgument;
       // The first reply wins; Envoy ignores a second one on the same stream.

@@ -33,6 +33,10 @@ function wrap<F extends HostFunction>(name: string, fn: F, logger: PolicyLogger,
     case 3: wrapped = (a, b, c) => { try { return call(a, b, c); } catch (error: unknown) { return fail(error); } }; break;
     case 4: wrapped = (a, b, c, d) => { try { return call(a, b, c, d); } catch (error: unknown) { return fail(error); } }; break;
     case 5: wrapped = (a, b, c, d, e) => { try { return call(a, b, c, d, e); } catch (error: unknown) { return fail(error); } }; break;
+    case 6: wrapped = (a, b, c, d, e, f) => { try { return call(a, b, c, d, e, f); } catch (error: unknown) { return fail(error); } }; break;
+    case 7: wrapped = (a, b, c, d, e, f, g) => { try { return call(a, b, c, d, e, f, g); } catch (error: unknown) { return fail(error); } }; break;
+    case 8: wrapped = (a, b, c, d, e, f, g, h) => { try { return call(a, b, c, d, e, f, g, h); } catch (error: unknown) { return fail(error); } }; break;
+    case 9: wrapped = (a, b, c, d, e, f, g, h, i) => { try { return call(a, b, c, d, e, f, g, h, i); } catch (error: unknown) { return fail(error); } }; break;
     default:
       wrapped = (a, b, c, d, e, f, g, h, i, j) => {
         try {

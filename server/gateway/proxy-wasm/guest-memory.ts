@@ -4,7 +4,8 @@
 // Hot paths avoid intermediate buffers: ASCII strings are written into guest memory char by char, short strings
 // read from the guest are interned (the same header names, property paths and shared-data keys arrive on every
 // request), and header maps are serialised straight into the guest's allocation.
-import { type HeaderMap, measuredPairsSize, utf8Length, writeUtf8 } from './header-map.ts';
+import { type HeaderMap, measuredPairsSize, parsePairsAt, utf8Length, writeUtf8 } from './header-map.ts';
+import type { HeaderList } from './types.ts';
 import { decodeAt, INTERN_MAX } from './utf8.ts';
 
 export class GuestMemoryError extends Error {
@@ -90,6 +91,12 @@ export class GuestMemory {
     this.addressKeys[slot] = start;
     this.addressStrings[slot] = text;
     return text;
+  }
+
+  /** The proxy-wasm map (pairs) at [ptr, ptr+length), decoded in place; null when malformed (see parsePairs). */
+  readPairs(ptr: number, length: number): HeaderList | null {
+    const start = this.check(ptr, length);
+    return parsePairsAt(this.text, start, length >>> 0);
   }
 
   readU32(ptr: number): number {

@@ -3,7 +3,7 @@
 // entry otherwise (pseudo-headers after the pseudo-headers), replace drops every value then adds one (setCopy with
 // http_set_copy_replace_all_headers), remove drops every value.
 // Stored as two parallel arrays (no tuple per header); names are lowercased once on the way in.
-import { decodeUtf8, encodeUtf8 } from './utf8.ts';
+import { decodeAt, encodeUtf8 } from './utf8.ts';
 import type { HeaderList } from './types.ts';
 
 /** `name` lowercased; the same string when it has no ASCII uppercase letter (no allocation, no runtime call). */
@@ -351,22 +351,36 @@ function serializeEncoded(entries: HeaderList): Uint8Array {
 /** Parses the proxy-wasm map format; null when the bytes are not a well-formed map. An empty buffer or a single
  *  NUL byte is the empty map (both allowed by the spec). */
 export function parsePairs(bytes: Uint8Array): HeaderList | null {
-  if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) return [];
-  if (bytes.length < 4) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = view.getUint32(0, true);
-  if (count > (bytes.length - 4) / 8) return null;
+  return parsePairsAt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length);
+}
+
+/**
+ * parsePairs of the `size` bytes at `start` of `bytes` (the guest's memory as a Buffer), read in place: integers
+ * from the bytes, names and values through decodeAt (short ASCII ones interned, so a module's fixed reply headers
+ * allocate no string), no view or subarray per entry. The caller checked [start, start + size) is in `bytes`.
+ */
+export function parsePairsAt(bytes: Buffer, start: number, size: number): HeaderList | null {
+  if (size === 0 || (size === 1 && bytes[start] === 0)) return [];
+  if (size < 4) return null;
+  const count = readU32(bytes, start);
+  if (count > (size - 4) / 8) return null;
+  const end = start + size;
   const out: HeaderList = [];
-  let data = 4 + count * 8;
-  for (let i = 0; i < count; i++) {
-    const nameLength = view.getUint32(4 + i * 8, true);
-    const valueLength = view.getUint32(8 + i * 8, true);
-    if (data + nameLength + valueLength + 2 > bytes.length) return null;
-    const name = decodeUtf8(bytes.subarray(data, data + nameLength));
+  let data = start + 4 + count * 8;
+  for (let entry = start + 4; entry < start + 4 + count * 8; entry += 8) {
+    const nameLength = readU32(bytes, entry);
+    const valueLength = readU32(bytes, entry + 4);
+    if (data + nameLength + valueLength + 2 > end) return null;
+    const name = decodeAt(bytes, data, nameLength);
     data += nameLength + 1;
-    const value = decodeUtf8(bytes.subarray(data, data + valueLength));
+    const value = decodeAt(bytes, data, valueLength);
     data += valueLength + 1;
     out.push([name, value]);
   }
   return out;
+}
+
+/** The little-endian u32 at `at` (no DataView per call). */
+function readU32(bytes: Buffer, at: number): number {
+  return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) >>> 0;
 }

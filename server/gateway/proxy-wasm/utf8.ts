@@ -23,12 +23,6 @@ export function encodeUtf8(text: string): Uint8Array {
   return out;
 }
 
-/** UTF-8 decoding with a fast path for short ASCII (TextDecoder's call overhead dominates for header-sized input). */
-export function decodeUtf8(bytes: Uint8Array): string {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return decodeAt(buffer, 0, bytes.length);
-}
-
 // Interning of short strings read from guest memory: a direct-mapped table (FNV-1a of the bytes -> the string
 // last decoded from them). A hit returns the same string object, so no string is allocated and Map lookups keyed
 // by it reuse its cached hash. A collision simply replaces the slot. Strings only, never guest memory, are kept.
