@@ -17,7 +17,9 @@ import {
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { apiIdOfRoute, getPropertyString, nowMillis, propertyPath } from "../lib/properties";
-import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
+import {
+  checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec, setRateLimitHeaders,
+} from "../lib/rate-limit";
 import { sendJsonError, sendLocalReply } from "../lib/reply";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
@@ -291,9 +293,11 @@ function keyOf(limit: RouteLimit, previous: ArrayBuffer): ArrayBuffer {
   return key.reuseOrCopy(previous);
 }
 
-// The checks of the request being handled, reused (callbacks never overlap within a module).
+// The checks of the stage being counted and its outcome, reused (callbacks never overlap within a module).
 // @ts-ignore: decorator
 @lazy const checks = new Array<LimitCheck>(0);
+// @ts-ignore: decorator
+@lazy const stageOutcome = new RateLimitOutcome();
 
 /**
  * Appends the IETF items (draft-ietf-httpapi-ratelimit-headers) of `stageChecks`, one per quota, to the
@@ -339,7 +343,12 @@ function textOf(builder: ByteBuilder): string {
 @lazy const RATELIMIT = String.UTF8.encode("ratelimit");
 
 class ThrottleStream extends PolicyStream<ThrottleRoot> {
-  outcome: RateLimitOutcome | null = null;
+  /** The most restrictive limit's figures over the stages (hasFigures false: none). */
+  hasFigures: bool = false;
+  limit: u32 = 0;
+  remaining: u32 = 0;
+  resetSeconds: u32 = 0;
+  resetEpochSeconds: u64 = 0;
   xRateLimit: bool = false;
   /** RateLimit-Policy and RateLimit values, null when no stage sends the IETF fields. */
   policyField: ArrayBuffer | null = null;
@@ -354,10 +363,16 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
     const stages = route.stages;
     // Plan quotas are checked with the last stage (or alone).
     const rounds = stages.length == 0 ? 1 : stages.length;
-    let best: RateLimitOutcome | null = null;
     let exceeded = false;
-    let xRateLimit = false;
     let ietf = false;
+    // The most restrictive figures so far; the stream keeps them only once every stage let the request through
+    // (a refused request's local reply also passes onResponseHeaders, which must not overwrite its figures).
+    let hasFigures = false;
+    let limit: u32 = 0;
+    let remaining: u32 = 0;
+    let resetSeconds: u32 = 0;
+    let resetEpochSeconds: u64 = 0;
+    let xRateLimit = false;
     policyBuilder.reset();
     stateBuilder.reset();
     for (let s = 0; s < rounds; s++) {
@@ -366,15 +381,15 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
       if (stage !== null) {
         const limits = stage.limits;
         for (let i = 0; i < limits.length; i++) {
-          const limit = unchecked(limits[i]);
-          const check = limit.check!;
-          if (limit.keyed) check.key = keyOf(limit, check.key);
+          const routeLimit = unchecked(limits[i]);
+          const check = routeLimit.check!;
+          if (routeLimit.keyed) check.key = keyOf(routeLimit, check.key);
           checks.push(check);
         }
       }
       if (s == rounds - 1 && route.applyPlanQuota) this.addPlanChecks();
 
-      const outcome = checkAndConsume(checks, now);
+      const outcome = checkAndConsume(checks, now, stageOutcome);
       const withXRateLimit = stage === null || stage.xRateLimit;
       const withIetf = stage === null || stage.ietf;
       if (!outcome.allowed) {
@@ -387,13 +402,21 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
         ietf = true;
         addQuotaItems(checks, policyBuilder, stateBuilder);
       }
-      if (outcome.hasFigures && (best === null || outcome.remaining < best.remaining)) {
-        best = outcome;
+      if (outcome.hasFigures && (!hasFigures || outcome.remaining < remaining)) {
+        hasFigures = true;
+        limit = outcome.limit;
+        remaining = outcome.remaining;
+        resetSeconds = outcome.resetSeconds;
+        resetEpochSeconds = outcome.resetEpochSeconds;
         xRateLimit = withXRateLimit;
       }
     }
     checks.length = 0;
-    this.outcome = best;
+    this.hasFigures = hasFigures;
+    this.limit = limit;
+    this.remaining = remaining;
+    this.resetSeconds = resetSeconds;
+    this.resetEpochSeconds = resetEpochSeconds;
     this.xRateLimit = xRateLimit;
     if (ietf) {
       const policyField = policyBuilder.reuseOrCopy(route.lastPolicy);
@@ -461,13 +484,12 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
-    const outcome = this.outcome;
-    if (outcome !== null) {
-      outcome.setHeaders(MapType.ResponseHeaders);
+    if (this.hasFigures) {
+      setRateLimitHeaders(MapType.ResponseHeaders, this.limit, this.remaining, this.resetSeconds);
       if (this.xRateLimit) {
-        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_LIMIT, outcome.limit);
-        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_REMAINING, outcome.remaining);
-        keyBuilder.reset().decimal(outcome.resetEpochSeconds).setHeader(MapType.ResponseHeaders, X_RATELIMIT_RESET);
+        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_LIMIT, this.limit);
+        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_REMAINING, this.remaining);
+        keyBuilder.reset().decimal(this.resetEpochSeconds).setHeader(MapType.ResponseHeaders, X_RATELIMIT_RESET);
       }
     }
     const policyField = this.policyField;
