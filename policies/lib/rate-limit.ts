@@ -62,11 +62,30 @@ export class RateLimitOutcome {
 
   /** Sets headers(false) on header map `map`, in the same order, without building strings. */
   setHeaders(map: i32): void {
-    if (!this.hasFigures) return;
-    setHeaderU32(map, RATELIMIT_LIMIT, this.limit);
-    setHeaderU32(map, RATELIMIT_REMAINING, this.remaining);
-    setHeaderU32(map, RATELIMIT_RESET, this.resetSeconds);
+    if (this.hasFigures) setRateLimitHeaders(map, this.limit, this.remaining, this.resetSeconds);
   }
+
+  /** Back to a fresh outcome, for reuse (throttle checks a route's stages one after another). */
+  reset(): RateLimitOutcome {
+    this.allowed = true;
+    this.exceeded = false;
+    this.contended = false;
+    this.hasFigures = false;
+    this.limit = 0;
+    this.remaining = 0;
+    this.resetSeconds = 0;
+    this.resetEpochSeconds = 0;
+    this.retryAfterSeconds = 0;
+    this.violated = -1;
+    return this;
+  }
+}
+
+/** RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset on header map `map`, without building strings. */
+export function setRateLimitHeaders(map: i32, limit: u32, remaining: u32, resetSeconds: u32): void {
+  setHeaderU32(map, RATELIMIT_LIMIT, limit);
+  setHeaderU32(map, RATELIMIT_REMAINING, remaining);
+  setHeaderU32(map, RATELIMIT_RESET, resetSeconds);
 }
 
 // @ts-ignore: decorator
@@ -171,9 +190,10 @@ function rollback(checks: Array<LimitCheck>, count: i32, nowMs: u64): void {
 /**
  * Checks every limit, then counts this request against all of them unless an enforced limit is exceeded.
  * Exceeded limits that are not enforced are reported (`exceeded`) and the request is let through and counted.
+ * The answer goes into `into` when given (reset first), else into a new outcome.
  */
-export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64): RateLimitOutcome {
-  const outcome = new RateLimitOutcome();
+export function checkAndConsume(checks: Array<LimitCheck>, nowMs: u64, into: RateLimitOutcome | null = null): RateLimitOutcome {
+  const outcome = into !== null ? into.reset() : new RateLimitOutcome();
   const count = checks.length;
   if (count == 0) return outcome;
   let minRemaining: f64 = f64.MAX_VALUE;

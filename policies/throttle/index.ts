@@ -11,16 +11,19 @@ import {
   indexPath, memberPath, objectEntries, Problems, readArray, readBool, readInteger, readObject,
   readOptionalString, readString,
 } from "../lib/config";
-import { getRequestHeader, Header, setHeader, setRequestHeader } from "../lib/headers";
+import { getHeaderRaw, Header, setHeaderRaw, setHeaderU32, setRequestHeader } from "../lib/headers";
 import {
-  APPLICATION_ID_HEADER, PLAN_HEADER, QUOTA_EXCEEDED_HEADER, SUBSCRIPTION_ID_HEADER,
+  APPLICATION_ID_HEADER_BYTES, PLAN_HEADER_BYTES, QUOTA_EXCEEDED_HEADER, SUBSCRIPTION_ID_HEADER_BYTES,
 } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { apiIdOfRoute, getPropertyString, nowMillis, propertyPath } from "../lib/properties";
-import { checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec } from "../lib/rate-limit";
+import {
+  checkAndConsume, LimitCheck, LimitSpec, RateLimitOutcome, readLimitSpec, setRateLimitHeaders,
+} from "../lib/rate-limit";
 import { sendJsonError, sendLocalReply } from "../lib/reply";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { HttpContext, registerRootContext, RootContext } from "../lib/runtime";
+import { ByteBuilder } from "./bytes";
 
 namespace Scope {
   export const Route: i32 = 0;
@@ -29,9 +32,27 @@ namespace Scope {
   export const Subscription: i32 = 3;
 }
 
-/** A request-dependent part of a counter key: a request header's value, or the client address. */
+/** A request-dependent part of a counter key: a request header's value, or the client address (header null). */
 class KeyPart {
-  constructor(public header: string | null) {}
+  /** The header's name, and the reference's placeholder for requests without it (they share one counter). */
+  name: ArrayBuffer;
+  missing: ArrayBuffer;
+  constructor(public header: string | null) {
+    this.name = String.UTF8.encode(header !== null ? header : "");
+    this.missing = String.UTF8.encode(header !== null ? "_missing_header_" + header + "_" : "");
+  }
+}
+
+/** A limit as counted, with its quota's IETF items encoded once (`"name";q=1;w=60` and `"name";r=`). */
+class QuotaCheck extends LimitCheck {
+  policyItem: ArrayBuffer;
+  stateItem: ArrayBuffer;
+  constructor(key: ArrayBuffer, spec: LimitSpec, enforce: bool, quota: string) {
+    super(key, spec.requests, spec.windowMs, enforce);
+    this.quota = quota;
+    this.policyItem = String.UTF8.encode("\"" + quota + "\";q=" + spec.requests.toString() + ";w=" + (spec.windowMs / 1000).toString());
+    this.stateItem = String.UTF8.encode("\"" + quota + "\";r=");
+  }
 }
 
 class RouteLimit {
@@ -41,8 +62,12 @@ class RouteLimit {
   /** Counter key prefix, fixed at configure time: "throttle|<scope>|<scope key>|<windowMs>|" (+ quota, constants). */
   keyPrefix: string = "";
   keyBy: Array<KeyPart> = new Array<KeyPart>(0);
-  /** No per-request key part: the whole check, built once at configure time. */
-  fixedCheck: LimitCheck | null = null;
+  /** keyPrefix, UTF-8 encoded. */
+  prefix: ArrayBuffer = new ArrayBuffer(0);
+  /** The check, built at configure time; a keyed one gets its key per request. */
+  check: QuotaCheck | null = null;
+  /** Some key part comes from the request (application, subscription, keyBy). */
+  keyed: bool = false;
 }
 
 class Reply {
@@ -62,12 +87,17 @@ class Stage {
 class PlanQuota {
   limits: Array<LimitSpec> = new Array<LimitSpec>(0);
   stopOnQuotaReach: bool = true;
+  /** One check per limit (keyed per request by the subscription or application), and its key's "|<windowMs>". */
+  checks: Array<QuotaCheck> = new Array<QuotaCheck>(0);
+  keySuffixes: Array<ArrayBuffer> = new Array<ArrayBuffer>(0);
 }
 
 class RouteSettings {
   stages: Array<Stage> = new Array<Stage>(0);
   applyPlanQuota: bool = false;
   stopOnQuotaReach: bool = true;
+  /** The last RateLimit-Policy value sent for this route (almost always the next one: reused when equal). */
+  lastPolicy: ArrayBuffer | null = null;
 }
 
 function scopeOf(name: string): i32 {
@@ -96,6 +126,11 @@ function readPlans(plansJson: JsonValue | null, problems: Problems): Map<string,
       quota.limits.push(readLimitSpec(item, limitPath, problems));
     }
     quota.stopOnQuotaReach = readBool(plan, "stopOnQuotaReach", path, problems, true);
+    for (let l = 0; l < quota.limits.length; l++) {
+      const spec = unchecked(quota.limits[l]);
+      quota.checks.push(new QuotaCheck(new ArrayBuffer(0), spec, quota.stopOnQuotaReach, "plan"));
+      quota.keySuffixes.push(String.UTF8.encode("|" + spec.windowMs.toString()));
+    }
     plans.set(entries.name, quota);
   }
   return plans;
@@ -140,11 +175,9 @@ function readLimits(name: string, stage: Stage, items: Array<JsonValue>, path: s
       limit.keyPrefix += "q:" + quota + "|";
     }
     readKeyBy(limit, item, limitPath, problems);
-    if ((limit.scope == Scope.Route || limit.scope == Scope.Api) && limit.keyBy.length == 0) {
-      const check = new LimitCheck(String.UTF8.encode(limit.keyPrefix), limit.spec.requests, limit.spec.windowMs, stopOnQuotaReach);
-      check.quota = limit.quota;
-      limit.fixedCheck = check;
-    }
+    limit.keyed = limit.scope == Scope.Application || limit.scope == Scope.Subscription || limit.keyBy.length > 0;
+    limit.prefix = String.UTF8.encode(limit.keyPrefix);
+    limit.check = new QuotaCheck(limit.prefix, limit.spec, stopOnQuotaReach, limit.quota);
     stage.limits.push(limit);
   }
 }
@@ -212,12 +245,6 @@ class ThrottleRoot extends PolicyRoot<RouteSettings> {
   }
 }
 
-/** The identity a per-application / per-subscription counter is keyed by; "-" when the request has none. */
-function identityOr(header: string): string {
-  const value = getRequestHeader(header);
-  return value === null || value.length == 0 ? "-" : value;
-}
-
 // @ts-ignore: decorator
 @lazy const SOURCE_ADDRESS = propertyPath(["source", "address"]);
 
@@ -230,60 +257,102 @@ function clientAddress(): string {
   return address.startsWith("[") ? address.substring(1, colon - 1) : address.substring(0, colon);
 }
 
-/** The counter key of `limit` for this request (scopes and key parts the configuration left to the request). */
-function keyOf(limit: RouteLimit): string {
-  let key = limit.keyPrefix;
-  if (limit.scope == Scope.Application) key += identityOr(APPLICATION_ID_HEADER);
-  else if (limit.scope == Scope.Subscription) key += identityOr(SUBSCRIPTION_ID_HEADER);
-  for (let k = 0; k < limit.keyBy.length; k++) {
-    const header = unchecked(limit.keyBy[k]).header;
-    let value: string | null;
-    if (header === null) value = clientAddress();
-    else {
-      value = getRequestHeader(header);
-      // The reference's placeholder: requests without the header share one counter.
-      if (value === null || value.length == 0) value = "_missing_header_" + header + "_";
-    }
-    key += "|" + value;
-  }
-  return key;
+// @ts-ignore: decorator
+@lazy const NO_IDENTITY = String.UTF8.encode("-");
+
+/** Adds the identity a per-application / per-subscription counter is keyed by; "-" when the request has none. */
+function addIdentity(key: ByteBuilder, header: ArrayBuffer): void {
+  const value = getHeaderRaw(MapType.RequestHeaders, header);
+  key.bytes(value === null || value.byteLength == 0 ? NO_IDENTITY : value);
 }
 
-// The checks of the request being handled, reused (callbacks never overlap within a module).
+// Builders reused across requests: counter keys, and the RateLimit-Policy / RateLimit values being built.
+// @ts-ignore: decorator
+@lazy const keyBuilder = new ByteBuilder();
+// @ts-ignore: decorator
+@lazy const policyBuilder = new ByteBuilder();
+// @ts-ignore: decorator
+@lazy const stateBuilder = new ByteBuilder();
+
+/** The counter key of `limit` for this request (scopes and key parts the configuration left to the request);
+ *  the previous request's key buffer when it is the same. */
+function keyOf(limit: RouteLimit, previous: ArrayBuffer): ArrayBuffer {
+  const key = keyBuilder.reset().bytes(limit.prefix);
+  if (limit.scope == Scope.Application) addIdentity(key, APPLICATION_ID_HEADER_BYTES);
+  else if (limit.scope == Scope.Subscription) addIdentity(key, SUBSCRIPTION_ID_HEADER_BYTES);
+  for (let k = 0; k < limit.keyBy.length; k++) {
+    const part = unchecked(limit.keyBy[k]);
+    key.ascii("|");
+    if (part.header === null) {
+      key.bytes(String.UTF8.encode(clientAddress()));
+      continue;
+    }
+    const value = getHeaderRaw(MapType.RequestHeaders, part.name);
+    key.bytes(value === null || value.byteLength == 0 ? part.missing : value);
+  }
+  return key.reuseOrCopy(previous);
+}
+
+// The checks of the stage being counted and its outcome, reused (callbacks never overlap within a module).
 // @ts-ignore: decorator
 @lazy const checks = new Array<LimitCheck>(0);
+// @ts-ignore: decorator
+@lazy const stageOutcome = new RateLimitOutcome();
 
-/** `"name";q=1;w=60` / `"name";r=0;t=60` items of the IETF fields (draft-ietf-httpapi-ratelimit-headers), one per quota. */
-class QuotaFields {
-  policy: string = "";
-  state: string = "";
-
-  add(stageChecks: Array<LimitCheck>): void {
-    let i = 0;
-    while (i < stageChecks.length) {
-      // A quota's limits are consecutive; its most restrictive one speaks for it.
-      let best = unchecked(stageChecks[i]);
-      let j = i + 1;
-      while (j < stageChecks.length && unchecked(stageChecks[j]).quota == best.quota) {
-        const next = unchecked(stageChecks[j]);
-        if (next.remaining < best.remaining) best = next;
-        j++;
-      }
-      if (this.policy.length > 0) {
-        this.policy += ", ";
-        this.state += ", ";
-      }
-      this.policy += "\"" + best.quota + "\";q=" + best.requests.toString() + ";w=" + (best.windowMs / 1000).toString();
-      this.state += "\"" + best.quota + "\";r=" + best.remaining.toString() + ";t=" + best.resetSeconds.toString();
-      i = j;
+/**
+ * Appends the IETF items (draft-ietf-httpapi-ratelimit-headers) of `stageChecks`, one per quota, to the
+ * RateLimit-Policy (`"name";q=1;w=60`) and RateLimit (`"name";r=0;t=60`) values being built.
+ */
+function addQuotaItems(stageChecks: Array<LimitCheck>, policy: ByteBuilder, state: ByteBuilder): void {
+  let i = 0;
+  while (i < stageChecks.length) {
+    // A quota's limits are consecutive; its most restrictive one speaks for it.
+    let best = unchecked(stageChecks[i]);
+    let j = i + 1;
+    while (j < stageChecks.length && unchecked(stageChecks[j]).quota == best.quota) {
+      const next = unchecked(stageChecks[j]);
+      if (next.remaining < best.remaining) best = next;
+      j++;
     }
+    if (policy.length > 0) {
+      policy.ascii(", ");
+      state.ascii(", ");
+    }
+    const item = changetype<QuotaCheck>(best);
+    policy.bytes(item.policyItem);
+    state.bytes(item.stateItem).decimal(best.remaining).ascii(";t=").decimal(best.resetSeconds);
+    i = j;
   }
 }
 
+/** The text built so far (for the headers of a local reply). */
+function textOf(builder: ByteBuilder): string {
+  return String.UTF8.decodeUnsafe(changetype<usize>(builder.buffer), <usize>builder.length);
+}
+
+// Response header names, encoded once.
+// @ts-ignore: decorator
+@lazy const X_RATELIMIT_LIMIT = String.UTF8.encode("x-ratelimit-limit");
+// @ts-ignore: decorator
+@lazy const X_RATELIMIT_REMAINING = String.UTF8.encode("x-ratelimit-remaining");
+// @ts-ignore: decorator
+@lazy const X_RATELIMIT_RESET = String.UTF8.encode("x-ratelimit-reset");
+// @ts-ignore: decorator
+@lazy const RATELIMIT_POLICY = String.UTF8.encode("ratelimit-policy");
+// @ts-ignore: decorator
+@lazy const RATELIMIT = String.UTF8.encode("ratelimit");
+
 class ThrottleStream extends PolicyStream<ThrottleRoot> {
-  outcome: RateLimitOutcome | null = null;
+  /** The most restrictive limit's figures over the stages (hasFigures false: none). */
+  hasFigures: bool = false;
+  limit: u32 = 0;
+  remaining: u32 = 0;
+  resetSeconds: u32 = 0;
+  resetEpochSeconds: u64 = 0;
   xRateLimit: bool = false;
-  fields: QuotaFields | null = null;
+  /** RateLimit-Policy and RateLimit values, null when no stage sends the IETF fields. */
+  policyField: ArrayBuffer | null = null;
+  stateField: ArrayBuffer | null = null;
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const policy = this.policy;
@@ -294,30 +363,33 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
     const stages = route.stages;
     // Plan quotas are checked with the last stage (or alone).
     const rounds = stages.length == 0 ? 1 : stages.length;
-    let best: RateLimitOutcome | null = null;
     let exceeded = false;
+    let ietf = false;
+    // The most restrictive figures so far; the stream keeps them only once every stage let the request through
+    // (a refused request's local reply also passes onResponseHeaders, which must not overwrite its figures).
+    let hasFigures = false;
+    let limit: u32 = 0;
+    let remaining: u32 = 0;
+    let resetSeconds: u32 = 0;
+    let resetEpochSeconds: u64 = 0;
     let xRateLimit = false;
-    let fields: QuotaFields | null = null;
+    policyBuilder.reset();
+    stateBuilder.reset();
     for (let s = 0; s < rounds; s++) {
       const stage: Stage | null = s < stages.length ? unchecked(stages[s]) : null;
       checks.length = 0;
       if (stage !== null) {
         const limits = stage.limits;
         for (let i = 0; i < limits.length; i++) {
-          const limit = unchecked(limits[i]);
-          const fixed = limit.fixedCheck;
-          if (fixed !== null) {
-            checks.push(fixed);
-            continue;
-          }
-          const check = new LimitCheck(String.UTF8.encode(keyOf(limit)), limit.spec.requests, limit.spec.windowMs, route.stopOnQuotaReach);
-          check.quota = limit.quota;
+          const routeLimit = unchecked(limits[i]);
+          const check = routeLimit.check!;
+          if (routeLimit.keyed) check.key = keyOf(routeLimit, check.key);
           checks.push(check);
         }
       }
-      if (s == rounds - 1 && route.applyPlanQuota) this.addPlanChecks(route);
+      if (s == rounds - 1 && route.applyPlanQuota) this.addPlanChecks();
 
-      const outcome = checkAndConsume(checks, now);
+      const outcome = checkAndConsume(checks, now, stageOutcome);
       const withXRateLimit = stage === null || stage.xRateLimit;
       const withIetf = stage === null || stage.ietf;
       if (!outcome.allowed) {
@@ -327,34 +399,52 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
       }
       exceeded = exceeded || outcome.exceeded;
       if (withIetf && checks.length > 0) {
-        if (fields === null) fields = new QuotaFields();
-        fields.add(checks);
+        ietf = true;
+        addQuotaItems(checks, policyBuilder, stateBuilder);
       }
-      if (outcome.hasFigures && (best === null || outcome.remaining < best.remaining)) {
-        best = outcome;
+      if (outcome.hasFigures && (!hasFigures || outcome.remaining < remaining)) {
+        hasFigures = true;
+        limit = outcome.limit;
+        remaining = outcome.remaining;
+        resetSeconds = outcome.resetSeconds;
+        resetEpochSeconds = outcome.resetEpochSeconds;
         xRateLimit = withXRateLimit;
       }
     }
     checks.length = 0;
-    this.outcome = best;
+    this.hasFigures = hasFigures;
+    this.limit = limit;
+    this.remaining = remaining;
+    this.resetSeconds = resetSeconds;
+    this.resetEpochSeconds = resetEpochSeconds;
     this.xRateLimit = xRateLimit;
-    this.fields = fields;
+    if (ietf) {
+      const policyField = policyBuilder.reuseOrCopy(route.lastPolicy);
+      route.lastPolicy = policyField;
+      this.policyField = policyField;
+      this.stateField = stateBuilder.copy();
+    }
     if (exceeded) setRequestHeader(QUOTA_EXCEEDED_HEADER, "true");
     return Action.Continue;
   }
 
-  addPlanChecks(route: RouteSettings): void {
+  addPlanChecks(): void {
     const policy = this.policy;
-    const plan = getRequestHeader(PLAN_HEADER);
-    if (plan === null || !policy.plans.has(plan)) return;
+    const planName = getHeaderRaw(MapType.RequestHeaders, PLAN_HEADER_BYTES);
+    if (planName === null) return;
+    const plan = String.UTF8.decode(planName);
+    if (!policy.plans.has(plan)) return;
     const quota = policy.plans.get(plan);
-    const subscription = getRequestHeader(SUBSCRIPTION_ID_HEADER);
-    const holder = subscription !== null ? "subscription|" + subscription : "application|" + identityOr(APPLICATION_ID_HEADER);
-    for (let i = 0; i < quota.limits.length; i++) {
-      const spec = unchecked(quota.limits[i]);
-      const key = "throttle|plan|" + holder + "|" + spec.windowMs.toString();
-      const check = new LimitCheck(String.UTF8.encode(key), spec.requests, spec.windowMs, quota.stopOnQuotaReach);
-      check.quota = "plan";
+    const subscription = getHeaderRaw(MapType.RequestHeaders, SUBSCRIPTION_ID_HEADER_BYTES);
+    for (let i = 0; i < quota.checks.length; i++) {
+      const check = unchecked(quota.checks[i]);
+      const key = keyBuilder.reset().ascii("throttle|plan|");
+      if (subscription !== null) key.ascii("subscription|").bytes(subscription);
+      else {
+        key.ascii("application|");
+        addIdentity(key, APPLICATION_ID_HEADER_BYTES);
+      }
+      check.key = key.bytes(unchecked(quota.keySuffixes[i])).reuseOrCopy(check.key);
       checks.push(check);
     }
   }
@@ -377,10 +467,10 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
         headers.push(new Header("x-ratelimit-reset", (((nowMillis() / violated.windowMs) + 1) * violated.windowMs / 1000).toString()));
       }
       if (withIetf) {
-        const fields = new QuotaFields();
-        fields.add(checks);
-        headers.push(new Header("ratelimit-policy", fields.policy));
-        headers.push(new Header("ratelimit", fields.state));
+        // The refused stage's quotas only.
+        addQuotaItems(checks, policyBuilder.reset(), stateBuilder.reset());
+        headers.push(new Header("ratelimit-policy", textOf(policyBuilder)));
+        headers.push(new Header("ratelimit", textOf(stateBuilder)));
       }
       headers.push(new Header("x-ratelimit-quota", violated.quota));
     }
@@ -394,19 +484,18 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
-    const outcome = this.outcome;
-    if (outcome !== null) {
-      outcome.setHeaders(MapType.ResponseHeaders);
+    if (this.hasFigures) {
+      setRateLimitHeaders(MapType.ResponseHeaders, this.limit, this.remaining, this.resetSeconds);
       if (this.xRateLimit) {
-        setHeader(MapType.ResponseHeaders, "x-ratelimit-limit", outcome.limit.toString());
-        setHeader(MapType.ResponseHeaders, "x-ratelimit-remaining", outcome.remaining.toString());
-        setHeader(MapType.ResponseHeaders, "x-ratelimit-reset", outcome.resetEpochSeconds.toString());
+        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_LIMIT, this.limit);
+        setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_REMAINING, this.remaining);
+        keyBuilder.reset().decimal(this.resetEpochSeconds).setHeader(MapType.ResponseHeaders, X_RATELIMIT_RESET);
       }
     }
-    const fields = this.fields;
-    if (fields !== null) {
-      setHeader(MapType.ResponseHeaders, "ratelimit-policy", fields.policy);
-      setHeader(MapType.ResponseHeaders, "ratelimit", fields.state);
+    const policyField = this.policyField;
+    if (policyField !== null) {
+      setHeaderRaw(MapType.ResponseHeaders, RATELIMIT_POLICY, policyField);
+      setHeaderRaw(MapType.ResponseHeaders, RATELIMIT, this.stateField!);
     }
     return Action.Continue;
   }

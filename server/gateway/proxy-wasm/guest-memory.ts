@@ -6,7 +6,7 @@
 // request), and header maps are serialised straight into the guest's allocation.
 import { type HeaderMap, measuredPairsSize, parsePairsAt, utf8Length, writeUtf8 } from './header-map.ts';
 import type { HeaderList } from './types.ts';
-import { decodeAt, INTERN_MAX } from './utf8.ts';
+import { decodeAt } from './utf8.ts';
 
 export class GuestMemoryError extends Error {
   constructor(ptr: number, length: number) {
@@ -78,10 +78,12 @@ export class GuestMemory {
   readString(ptr: number, length: number): string {
     const start = this.check(ptr, length);
     const size = length >>> 0;
-    if (size === 0 || size > INTERN_MAX) return decodeAt(this.text, start, size);
+    if (size === 0 || size > ADDRESS_MAX) return decodeAt(this.text, start, size);
     // Modules pass names (header names, property paths, shared-data keys) from buffers they encoded once, so the
     // same address brings the same string: a cache by address skips the intern table's hash. The bytes are
-    // compared in full, so a reused address with new contents is simply a miss.
+    // compared in full, so a reused address with new contents is simply a miss. It covers strings longer than
+    // the intern table's (counter keys of keyed limits run past 64 bytes): a hit also spares the shared-data
+    // map hashing a new string.
     const slot = ((start >>> 3) ^ size) & (ADDRESS_SLOTS - 1);
     if (this.addressKeys[slot] === start) {
       const cached = this.addressStrings[slot] as string;
@@ -182,6 +184,8 @@ export class GuestMemory {
 }
 
 const ADDRESS_SLOTS = 256;
+/** Strings up to this many bytes are cached by address. */
+const ADDRESS_MAX = 256;
 
 /** True when `text` has exactly the bytes at `start` of `bytes` as char codes (then both are ASCII: a decoded
  *  string never holds a char equal to a non-ASCII byte it was decoded from). The caller checked the length. */

@@ -99,8 +99,18 @@ export class HeaderMap {
 
   /** Envoy's setCopy (http_set_copy_replace_all_headers): every value removed, then add. */
   replace(name: string, value: string): void {
-    this.remove(name);
-    this.add(name, value);
+    // remove + add in one pass (a response policy sets several headers per request): the name is lowered and
+    // looked up once, and with every entry of it gone add's inline-header merge cannot apply.
+    this.version++;
+    const key = lowerName(name);
+    const index = this.names.indexOf(key);
+    if (index >= 0) this.removeFrom(key, index);
+    if (key.charCodeAt(0) === 58 /* ':' */) {
+      this.add(key, value);
+      return;
+    }
+    this.names.push(key);
+    this.values.push(value);
   }
 
   /** Envoy's proxy_set_header_map_pairs: the map emptied, then each pair added as `add` does. */
