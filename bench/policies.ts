@@ -64,9 +64,17 @@ const cases: Case[] = [
     configuration: {
       routes: {
         [ROUTE]: {
+          // One advanced-ratelimit attachment as the translator writes it: two quotas keyed by a header, the
+          // reference's headers only (no RateLimit-* trio).
           stages: [
-            { limits: [{ requests: 1_000_000_000, windowMs: 3_600_000, scope: 'api' }] },
-            { limits: [{ requests: 1_000_000_000, windowMs: 60_000, scope: 'route', quota: 'per-user', keyBy: [{ type: 'header', name: 'x-user-id' }] }], reply: { status: 429, body: '{}', contentType: 'application/json' } },
+            {
+              limits: [
+                { requests: 1_000_000_000, windowMs: 3_600_000, scope: 'route', quota: 'per-user', keyBy: [{ type: 'header', name: 'x-user-id' }] },
+                { requests: 1_000_000_000, windowMs: 60_000, scope: 'route', quota: 'burst', keyBy: [{ type: 'header', name: 'x-user-id' }] },
+              ],
+              reply: { status: 429, body: '{}', contentType: 'application/json' },
+              headers: { xRateLimit: true, ietf: true, retryAfter: true, legacy: false },
+            },
           ],
         },
       },

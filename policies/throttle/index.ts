@@ -82,6 +82,8 @@ class Stage {
   xRateLimit: bool = true;
   ietf: bool = true;
   retryAfter: bool = true;
+  /** RateLimit-Limit / -Remaining / -Reset (not sent by advanced-ratelimit stages). */
+  legacy: bool = true;
 }
 
 class PlanQuota {
@@ -200,6 +202,7 @@ function readStage(name: string, item: JsonValue, path: string, stopOnQuotaReach
     stage.xRateLimit = readBool(headers, "xRateLimit", headersPath, problems, true);
     stage.ietf = readBool(headers, "ietf", headersPath, problems, true);
     stage.retryAfter = readBool(headers, "retryAfter", headersPath, problems, true);
+    stage.legacy = readBool(headers, "legacy", headersPath, problems, true);
   }
   return stage;
 }
@@ -350,6 +353,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
   resetSeconds: u32 = 0;
   resetEpochSeconds: u64 = 0;
   xRateLimit: bool = false;
+  legacy: bool = false;
   /** RateLimit-Policy and RateLimit values, null when no stage sends the IETF fields. */
   policyField: ArrayBuffer | null = null;
   stateField: ArrayBuffer | null = null;
@@ -373,6 +377,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
     let resetSeconds: u32 = 0;
     let resetEpochSeconds: u64 = 0;
     let xRateLimit = false;
+    let legacy = false;
     policyBuilder.reset();
     stateBuilder.reset();
     for (let s = 0; s < rounds; s++) {
@@ -409,6 +414,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
         resetSeconds = outcome.resetSeconds;
         resetEpochSeconds = outcome.resetEpochSeconds;
         xRateLimit = withXRateLimit;
+        legacy = stage === null || stage.legacy;
       }
     }
     checks.length = 0;
@@ -418,6 +424,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
     this.resetSeconds = resetSeconds;
     this.resetEpochSeconds = resetEpochSeconds;
     this.xRateLimit = xRateLimit;
+    this.legacy = legacy;
     if (ietf) {
       const policyField = policyBuilder.reuseOrCopy(route.lastPolicy);
       route.lastPolicy = policyField;
@@ -453,7 +460,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
   refuse(stage: Stage | null, outcome: RateLimitOutcome, withXRateLimit: bool, withIetf: bool): u32 {
     const headers = new Array<Header>(0);
     const withRetryAfter = stage === null || stage.retryAfter;
-    if (withIetf) {
+    if (withIetf && (stage === null || stage.legacy)) {
       const legacy = outcome.headers(withRetryAfter);
       for (let i = 0; i < legacy.length; i++) headers.push(unchecked(legacy[i]));
     } else if (withRetryAfter && outcome.hasFigures) {
@@ -485,7 +492,7 @@ class ThrottleStream extends PolicyStream<ThrottleRoot> {
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): u32 {
     if (this.hasFigures) {
-      setRateLimitHeaders(MapType.ResponseHeaders, this.limit, this.remaining, this.resetSeconds);
+      if (this.legacy) setRateLimitHeaders(MapType.ResponseHeaders, this.limit, this.remaining, this.resetSeconds);
       if (this.xRateLimit) {
         setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_LIMIT, this.limit);
         setHeaderU32(MapType.ResponseHeaders, X_RATELIMIT_REMAINING, this.remaining);

@@ -124,6 +124,8 @@ export function advancedRateLimitStage(raw: Record<string, unknown>, ctx: Attach
       xRateLimit: p.headers?.includeXRateLimit ?? true,
       ietf: p.headers?.includeIETF ?? true,
       retryAfter: p.headers?.includeRetryAfter ?? true,
+      // The reference's advanced-ratelimit sends X-RateLimit-* and the IETF fields only, not our older trio.
+      legacy: false,
     },
   });
 }

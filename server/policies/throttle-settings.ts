@@ -26,6 +26,8 @@ export interface ThrottleHeaders {
   xRateLimit: boolean;
   ietf: boolean;
   retryAfter: boolean;
+  /** Our RateLimit-Limit / -Remaining / -Reset (throttle and basic-ratelimit; the reference's advanced-ratelimit has none). */
+  legacy: boolean;
 }
 
 /**

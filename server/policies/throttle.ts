@@ -30,7 +30,7 @@ const windowDuration = z.string().refine((v) => {
   return ms !== null && ms >= minWindowMs && ms <= maxWindowMs;
 }, 'must be a duration between 1s and 9600h (e.g. "1m", "1h")');
 
-const allHeaders: ThrottleHeaders = { xRateLimit: true, ietf: true, retryAfter: true };
+const allHeaders: ThrottleHeaders = { xRateLimit: true, ietf: true, retryAfter: true, legacy: true };
 
 const params = z
   .strictObject({
@@ -79,7 +79,7 @@ const configuration = moduleConfiguration({
           z.object({
             limits: z.array(routeLimit),
             reply: z.object({ status: z.number().int().min(200).max(599), body: z.string(), contentType: z.string().min(1) }).optional(),
-            headers: z.object({ xRateLimit: z.boolean(), ietf: z.boolean(), retryAfter: z.boolean() }).optional(),
+            headers: z.object({ xRateLimit: z.boolean(), ietf: z.boolean(), retryAfter: z.boolean(), legacy: z.boolean().optional() }).optional(),
           }),
         )
         .optional(),
@@ -106,7 +106,7 @@ function limitJson(l: ThrottleLimit): Record<string, unknown> {
   };
 }
 
-const sameHeaders = (a: ThrottleHeaders, b: ThrottleHeaders) => a.xRateLimit === b.xRateLimit && a.ietf === b.ietf && a.retryAfter === b.retryAfter;
+const sameHeaders = (a: ThrottleHeaders, b: ThrottleHeaders) => a.xRateLimit === b.xRateLimit && a.ietf === b.ietf && a.retryAfter === b.retryAfter && a.legacy === b.legacy;
 
 /** docs/policies.md#throttle */
 export const throttleFilter: PolicyKindModule<'throttle'> = {

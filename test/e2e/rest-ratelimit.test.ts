@@ -69,6 +69,7 @@ describe('REST v0.9 rate limiting through the gateway', () => {
       const routeHit = await send(gw, '/rl-mixed/v1.0/resource-b');
       expect(routeHit.status).toBe(429);
       expect(routeHit.headers['x-ratelimit-limit']).toBe('3');
+      expect(routeHit.headers['ratelimit-limit']).toBe('3');
       expect(routeHit.headers['x-ratelimit-remaining']).toBe('0');
       expect(routeHit.headers['x-ratelimit-quota']).toBe('default');
       const apiHit = await send(gw, '/rl-mixed/v1.0/resource-a');
@@ -162,6 +163,9 @@ describe('REST v0.9 rate limiting through the gateway', () => {
       expect(first.headers['x-ratelimit-remaining']).toBe('1');
       expect(first.headers['ratelimit-policy']).toBe('"per-user";q=2;w=3600, "burst";q=10;w=60');
       expect(first.headers.ratelimit).toMatch(/^"per-user";r=1;t=\d+, "burst";r=9;t=\d+$/);
+      // As the reference: no RateLimit-Limit / -Remaining / -Reset trio (throttle and basic-ratelimit keep theirs).
+      expect(first.headers['ratelimit-limit']).toBeUndefined();
+      expect(first.headers['ratelimit-remaining']).toBeUndefined();
       expect((await send(gw, '/rl-per-user/v1.0/data', { headers: user('alice') })).status).toBe(200);
       const denied = await send(gw, '/rl-per-user/v1.0/data', { headers: user('alice') });
       expect(denied.status).toBe(429);
@@ -169,6 +173,7 @@ describe('REST v0.9 rate limiting through the gateway', () => {
       expect(denied.headers['content-type']).toBe('application/json');
       expect(denied.headers['x-ratelimit-quota']).toBe('per-user');
       expect(denied.headers['retry-after']).toBeDefined();
+      expect(denied.headers['ratelimit-limit']).toBeUndefined();
       // Another user has a bucket of their own.
       expect(await statuses(gw, '/rl-per-user/v1.0/data', 3, user('bob'))).toEqual([200, 200, 429]);
     });

@@ -88,7 +88,7 @@ describe('throttle filter', () => {
     const api = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 100, duration: '1h' }] }, ctx, { source: 'api', name: 'throttle' }));
     const op = settingsOf(throttleFilter.fromParams({ limits: [{ requests: 5, duration: '1m30s' }] }, ctx, { source: 'operation', name: 'throttle' }));
     const merged = throttleFilter.merge(api, op);
-    const headers = { xRateLimit: true, ietf: true, retryAfter: true };
+    const headers = { xRateLimit: true, ietf: true, retryAfter: true, legacy: true };
     expect(merged).toEqual({
       stages: [
         { limits: [{ requests: 100, windowMs: 3_600_000, scope: 'api', key: null, quota: 'default', keyBy: [] }], reply: null, headers },
@@ -111,7 +111,7 @@ describe('throttle filter', () => {
         { requests: 3, windowMs: 1000, scope: 'route', key: null, quota: 'quota-1', keyBy: [{ type: 'constant', value: 'k' }] },
       ],
       reply: { status: 429, body: 'no', contentType: 'text/plain' },
-      headers: { xRateLimit: true, ietf: true, retryAfter: true },
+      headers: { xRateLimit: true, ietf: true, retryAfter: true, legacy: false },
     }]);
   });
 
