@@ -8,6 +8,7 @@ import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from '.
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
 import type { SecretBox } from './secret-box.ts';
+import { isHttpUrl } from './http-primitives.ts';
 
 /**
  * OAuth2 authorization servers: the RFC 7662 introspection endpoints OAUTH2 plans refer to
@@ -88,15 +89,6 @@ export function toStoredAuthorizationServer(row: Row, box: SecretBox): StoredAut
     timeoutMs: row.timeoutMs,
     maxCacheSeconds: row.maxCacheSeconds,
   };
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
-  } catch {
-    return false;
-  }
 }
 
 // RFC 7662 2.1 / RFC 7009 4.1.2: token type hints are registered names such as access_token, refresh_token.

@@ -28,3 +28,13 @@ const headerValuePattern = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 /** A header value: no control character but horizontal tab. */
 export const headerValue = z.string().regex(headerValuePattern, 'must not contain control characters');
+
+/** An absolute http(s) URL with a host and no credentials in it (where the platform itself will connect). */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}

@@ -11,6 +11,7 @@ import { assertUniqueFree } from './db-errors.ts';
 import { ConflictError, type FieldIssue, NotFoundError, assertNoIssues } from './errors.ts';
 import { newId } from './ids.ts';
 import { type PageArgs, selectPage } from './pagination.ts';
+import { isHttpUrl } from './http-primitives.ts';
 
 /**
  * Key managers (the reference's gateway-level `keyManagers` of jwt-auth): a token issuer and the public keys that
@@ -68,15 +69,6 @@ const keySources = ['jwksUrl', 'certificate', 'jwks'] as const;
 /** Algorithms a PEM key may be imported for, one per key type the jwt module verifies. */
 const pemAlgorithms = ['RS256', 'ES256', 'ES384', 'EdDSA'] as const;
 const jwkAlgorithms: Record<string, string | undefined> = { RSA: 'RS256', OKP: 'EdDSA' };
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
-  } catch {
-    return false;
-  }
-}
 
 async function certificateProblem(text: string): Promise<string | null> {
   const pem = text.trim();
