@@ -1,4 +1,6 @@
 // Header map access (request, response, http-call response) and the proxy-wasm map serialisation.
+import { indexPath, memberPath, Problems, readString } from "./config";
+import { JsonValue } from "./json";
 import {
   proxy_add_header_map_value, proxy_get_header_map_pairs, proxy_get_header_map_value,
   proxy_remove_header_map_value, proxy_replace_header_map_value, MapType, Status,
@@ -342,4 +344,26 @@ export function startsWithIgnoringCase(text: string, lowerPrefix: string): bool 
     if (c != lowerPrefix.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/**
+ * A configuration's `[{name, value}]` header items (set-headers, respond): names lowercased, both checked, problems at
+ * `<path>.headers[i].name|value`; an item that is not an object is skipped.
+ */
+export function readHeaderItems(items: Array<JsonValue>, path: string, problems: Problems): Array<Header> {
+  const out = new Array<Header>(0);
+  for (let i = 0; i < items.length; i++) {
+    const itemPath = indexPath(memberPath(path, "headers"), i);
+    const item = unchecked(items[i]);
+    if (!item.isObject) {
+      problems.add(itemPath, "must be an object");
+      continue;
+    }
+    const name = readString(item, "name", itemPath, problems, true).toLowerCase();
+    const value = readString(item, "value", itemPath, problems, true);
+    if (!isValidHeaderName(name)) problems.add(memberPath(itemPath, "name"), "is not a valid header name");
+    if (!isValidHeaderValue(value)) problems.add(memberPath(itemPath, "value"), "contains a control character");
+    out.push(new Header(name, value));
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 // called (a mock, a maintenance notice, a stub). The reply is encoded once at configure time, so a request costs
 // one route lookup and one send_local_response. Plugin configuration: docs/policies.md#respond.
 import { indexPath, memberPath, objectEntries, Problems, readArray, readInteger, readObject, readString } from "../lib/config";
-import { Header, isValidHeaderName, isValidHeaderValue, serializePairs } from "../lib/headers";
+import { readHeaderItems, serializePairs } from "../lib/headers";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
 import { sendEncodedReply } from "../lib/reply";
@@ -24,23 +24,13 @@ function readReply(entry: JsonValue, path: string, problems: Problems): Reply {
   const status = <u32>readInteger(entry, "statusCode", path, problems, false, 200, 200, 599);
   const body = readString(entry, "body", path, problems, false);
   if (body.length > 0 && isBodyless(status)) problems.add(memberPath(path, "body"), "must be empty with status " + status.toString());
-  const headers = new Array<Header>(0);
-  const items = readArray(entry, "headers", path, problems, false);
-  for (let i = 0; i < items.length; i++) {
-    const itemPath = indexPath(memberPath(path, "headers"), i);
-    const item = unchecked(items[i]);
-    if (!item.isObject) {
-      problems.add(itemPath, "must be an object");
-      continue;
-    }
-    const name = readString(item, "name", itemPath, problems, true).toLowerCase();
-    const value = readString(item, "value", itemPath, problems, true);
+  const headers = readHeaderItems(readArray(entry, "headers", path, problems, false), path, problems);
+  for (let i = 0; i < headers.length; i++) {
     // The data plane frames the reply itself: a configured length or coding would contradict it.
-    if (!isValidHeaderName(name) || name == "content-length" || name == "transfer-encoding") {
-      problems.add(memberPath(itemPath, "name"), "is not a header a reply may set");
+    const name = unchecked(headers[i]).name;
+    if (name == "content-length" || name == "transfer-encoding") {
+      problems.add(memberPath(indexPath(memberPath(path, "headers"), i), "name"), "is not a header a reply may set");
     }
-    if (!isValidHeaderValue(value)) problems.add(memberPath(itemPath, "value"), "contains a control character");
-    headers.push(new Header(name, value));
   }
   return new Reply(status, String.UTF8.encode(body), serializePairs(headers));
 }

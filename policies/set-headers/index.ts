@@ -3,10 +3,8 @@
 // sets therefore win. The plan is read once, at request time, and its response headers go on that request's
 // response. Plugin configuration: docs/policies.md#set-headers.
 import { Action, MapType } from "../lib/abi";
-import {
-  indexPath, memberPath, objectEntries, Problems, readArray, readObject, readString,
-} from "../lib/config";
-import { getHeaderRaw, isValidHeaderName, isValidHeaderValue, setHeaderRaw } from "../lib/headers";
+import { memberPath, objectEntries, Problems, readArray, readObject } from "../lib/config";
+import { getHeaderRaw, readHeaderItems, setHeaderRaw } from "../lib/headers";
 import { PLAN_HEADER_BYTES } from "../lib/identity";
 import { JsonValue } from "../lib/json";
 import { PolicyRoot, PolicyStream } from "../lib/policy-root";
@@ -25,19 +23,10 @@ class RouteHeaders {
 function readHeaderList(section: JsonValue | null, path: string, problems: Problems): Array<EncodedHeader> {
   const out = new Array<EncodedHeader>(0);
   if (section === null) return out;
-  const items = readArray(section, "headers", path, problems, true);
+  const items = readHeaderItems(readArray(section, "headers", path, problems, true), path, problems);
   for (let i = 0; i < items.length; i++) {
-    const itemPath = indexPath(memberPath(path, "headers"), i);
-    const item = unchecked(items[i]);
-    if (!item.isObject) {
-      problems.add(itemPath, "must be an object");
-      continue;
-    }
-    const name = readString(item, "name", itemPath, problems, true).toLowerCase();
-    const value = readString(item, "value", itemPath, problems, true);
-    if (!isValidHeaderName(name)) problems.add(memberPath(itemPath, "name"), "is not a valid header name");
-    if (!isValidHeaderValue(value)) problems.add(memberPath(itemPath, "value"), "contains a control character");
-    out.push(new EncodedHeader(String.UTF8.encode(name), String.UTF8.encode(value)));
+    const header = unchecked(items[i]);
+    out.push(new EncodedHeader(String.UTF8.encode(header.name), String.UTF8.encode(header.value)));
   }
   return out;
 }
