@@ -12,6 +12,7 @@ import { adsClientCredentials, type AdsClientTls, createAdsClient } from './gate
 import { createGateway } from './gateway/gateway.ts';
 import { createLogger } from './logger.ts';
 import { nodeIdOfCertificatePem } from './pki/platform-pki.ts';
+import { installProcessFaultPolicy } from './process-faults.ts';
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -59,6 +60,8 @@ const gateway = await createGateway({
   adminHost,
   logger,
 });
+// From here on no single fault ends the process (docs/operations.md); a failed start above still exits.
+installProcessFaultPolicy(logger);
 process.stdout.write(`${JSON.stringify({ gateway: gateway.port, gatewayAdmin: gateway.adminPort })}\n`);
 process.stderr.write(`listening: gateway ${host}:${gateway.port}, gateway admin ${adminHost}:${gateway.adminPort}; xds ${address} as node '${nodeId}' (${tls ? 'mutual TLS' : 'PLAINTEXT'})\n`);
 

@@ -1,5 +1,6 @@
 import { configFromEnv, type PlatformConfig } from './config.ts';
 import { createPlatform } from './platform.ts';
+import { installProcessFaultPolicy } from './process-faults.ts';
 
 // The only module that reads process.env or writes to stdout directly.
 // Whatever the platform writes (PGlite's files and the key files under DATA_DIR included) is owner-only.
@@ -13,6 +14,8 @@ try {
   process.exit(2);
 }
 const platform = await createPlatform(config);
+// From here on no single fault ends the process (docs/operations.md); a failed start above still exits.
+installProcessFaultPolicy(platform.logger);
 if (platform.admin.kind === 'generated') {
   process.stderr.write(
     `\nCreated admin user '${platform.admin.username}' with password: ${platform.admin.password}\n` +

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DroppedRecords } from './analytics/dropped-records.ts';
 import type { DeploymentStatus } from './domain/deployment-status.ts';
+import { unexpectedErrorLines } from './unexpected-errors.ts';
 
 /** Which interface a request used; a closed set, so label cardinality stays bounded whatever the paths. */
 export type Surface = 'graphql' | 'rest' | 'policies' | 'metrics' | 'health' | 'other';
@@ -76,6 +77,7 @@ export class ManagementMetrics {
       '# HELP apip_analytics_records_dropped_total Request records from data planes not counted, by reason.',
       '# TYPE apip_analytics_records_dropped_total counter',
       ...(dropped?.entries() ?? []).map(([reason, count]) => `apip_analytics_records_dropped_total{reason="${reason}"} ${count}`),
+      ...unexpectedErrorLines(),
     );
     return `${lines.join('\n')}\n`;
   }

@@ -1,6 +1,7 @@
 // Gateway metrics in the Prometheus text format (version 0.0.4), served on the admin port's /metrics:
 // requests by API, route, status and decision; a latency histogram per API and route; the snapshot in use.
 // https://prometheus.io/docs/instrumenting/exposition_formats/
+import { unexpectedErrorLines } from '../unexpected-errors.ts';
 import { apiOfRouteName } from '../xds/names.ts';
 
 /** How a request was answered: forwarded upstream, by a policy's local reply, or by the gateway itself
@@ -129,6 +130,8 @@ export class GatewayMetrics {
     lines.push('# HELP apip_gateway_config_rejected_total Snapshots that could not be built (the last good one stays).');
     lines.push('# TYPE apip_gateway_config_rejected_total counter');
     lines.push(`apip_gateway_config_rejected_total ${this.rejected}`);
+    // Process-wide: the gateway shares its process's fault policy (server/process-faults.ts).
+    lines.push(...unexpectedErrorLines());
     return `${lines.join('\n')}\n`;
   }
 }
