@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import type { Logger } from '../logger.ts';
+import { reconnectBackoffSeconds } from './reconnect-backoff.ts';
 
 /** The Postgres channel every control plane on one database notifies and listens on. */
 export const changeChannel = 'apip_changes';
@@ -11,8 +12,13 @@ export interface ChangeNotifyOptions {
   /** Called when another control plane committed a change (or when we may have missed some). */
   onRemoteChange: () => void;
   logger: Logger;
-  /** First reconnect delay after the LISTEN connection is lost, doubling up to 30 s. @default 500 */
+  /** First reconnect delay after the LISTEN connection is lost, doubling up to `maxReconnectMs`. @default 100 */
   reconnectMs?: number;
+  /**
+   * The longest wait between reconnect attempts. Reconnecting is what tells this control plane the database is back
+   * (a rebuild follows), so it bounds how long changes made after an outage take to reach data planes. @default 500
+   */
+  maxReconnectMs?: number;
 }
 
 export interface ChangeNotify {
@@ -50,7 +56,9 @@ export async function startChangeNotify(options: ChangeNotifyOptions): Promise<C
   const logger = options.logger.child({ component: 'change-notify' });
   const origin = randomUUID();
   const payload = JSON.stringify({ origin } satisfies Payload);
-  const reconnectMs = options.reconnectMs ?? 500;
+  const reconnectMs = options.reconnectMs ?? 100;
+  const maxReconnectMs = options.maxReconnectMs ?? 500;
+  const delayOf = (attempt: number) => Math.min(reconnectMs * 2 ** attempt, maxReconnectMs);
   let closed = false;
   let reconnectTimer: NodeJS.Timeout | null = null;
   let attempts = 0;
@@ -61,6 +69,8 @@ export async function startChangeNotify(options: ChangeNotifyOptions): Promise<C
     idle_timeout: undefined,
     max_lifetime: null,
     fetch_types: false,
+    connect_timeout: 5,
+    backoff: reconnectBackoffSeconds,
     onnotice: () => {},
     connection: { application_name: 'apip-change-listener' },
     onnotify: (channel, message) => {
@@ -74,7 +84,13 @@ export async function startChangeNotify(options: ChangeNotifyOptions): Promise<C
     },
   };
   const listener = postgres(options.url, listenOptions);
-  const notifier = postgres(options.url, { max: 1, onnotice: () => {}, connection: { application_name: 'apip-change-notifier' } });
+  const notifier = postgres(options.url, {
+    max: 1,
+    connect_timeout: 5,
+    backoff: reconnectBackoffSeconds,
+    onnotice: () => {},
+    connection: { application_name: 'apip-change-notifier' },
+  });
 
   const listen = async (): Promise<void> => {
     await listener.unsafe(`listen ${changeChannel}`);
@@ -82,7 +98,7 @@ export async function startChangeNotify(options: ChangeNotifyOptions): Promise<C
 
   function scheduleListen(): void {
     if (closed || reconnectTimer) return;
-    const delay = Math.min(reconnectMs * 2 ** attempts, 30_000);
+    const delay = delayOf(attempts);
     attempts += 1;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
@@ -93,7 +109,7 @@ export async function startChangeNotify(options: ChangeNotifyOptions): Promise<C
           options.onRemoteChange();
         },
         (error: unknown) => {
-          logger.warn({ err: error, retryInMs: Math.min(reconnectMs * 2 ** attempts, 30_000) }, 'change listener reconnect failed');
+          logger.warn({ err: error, retryInMs: delayOf(attempts) }, 'change listener reconnect failed');
           scheduleListen();
         },
       );

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { reconnectBackoffSeconds } from './reconnect-backoff.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -51,7 +52,12 @@ export function startMemoryDatabasesFrom(snapshot: Blob | undefined): void {
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     // `onnotice` silenced: migrations print NOTICEs for IF NOT EXISTS that are noise in logs.
-    const sql = postgres(options.url, { max: 10, connect_timeout: options.connectTimeoutSeconds ?? 5, onnotice: () => {} });
+    const sql = postgres(options.url, {
+      max: 10,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      backoff: reconnectBackoffSeconds,
+      onnotice: () => {},
+    });
     const db = drizzlePostgres(sql, { schema });
     await migratePostgres(db, { migrationsFolder });
     return { db: db as unknown as Database, driver: 'postgres', close: () => sql.end({ timeout: 5 }) };

@@ -127,7 +127,6 @@ describe.each(drivers.filter((driver) => driver === 'postgres'))('the platform w
       await Promise.all(Array.from({ length: inFlight }, worker));
       await cutDone;
 
-      console.log(mode, JSON.stringify([...outcomes]), server.stderr().slice(-3000));
       expect(server.child.exitCode, server.stderr().slice(-2000)).toBeNull();
       expect([...outcomes.values()].filter((o) => typeof o === 'object')).toEqual([]);
       expect(gatewayDuringOutage).toEqual(Array(10).fill(200));
