@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { abandonLostTransactions } from './abandon-lost-transactions.ts';
 import { reconnectBackoffSeconds } from './reconnect-backoff.ts';
 import * as schema from './schema/index.ts';
 
@@ -58,7 +59,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       backoff: reconnectBackoffSeconds,
       onnotice: () => {},
     });
-    const db = drizzlePostgres(sql, { schema });
+    // A reset inside a transaction must not throw from a timer nor wedge the connection (see the wrapper).
+    const db = drizzlePostgres(abandonLostTransactions(sql), { schema });
     await migratePostgres(db, { migrationsFolder });
     return { db: db as unknown as Database, driver: 'postgres', close: () => sql.end({ timeout: 5 }) };
   }

@@ -144,17 +144,22 @@ describe.each(drivers.filter((driver) => driver === 'postgres'))('the platform w
       const revoke = () => must(t, 'revokeApiKey', 'RevokeApiKeyInput', 'apiKey { status }', { id: keys.revoked.id });
       // The first writes after the outage may still find no connection (503); the promise starts at the acknowledgement.
       await eventually(() => revoke().then(() => true), (ok) => ok, { timeoutMs: 15_000, intervalMs: 200, what: 'the revocation to be accepted' });
-      await gatewayAnswers(server.ports.gateway!, '/kept/v1/items', 401, { headers: { 'x-api-key': keys.revoked.key }, timeoutMs: 1000 });
+      await gatewayAnswers(server.ports.gateway!, '/kept/v1/items', 401, { headers: { 'x-api-key': keys.revoked.key }, timeoutMs: 1000 }).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${server.stdout().slice(-4000)}`);
+      });
       expect((await send(server.ports.gateway!, '/kept/v1/items', { headers: { 'x-api-key': keys.kept } })).status).toBe(200);
       expect(server.child.exitCode).toBeNull();
     }, 60_000);
 
-    it('counts unexpected exceptions on both /metrics endpoints', async () => {
+    it('threw no uncaught exception, as both /metrics endpoints report', async () => {
       const management = await fetch(`${t.baseUrl}/metrics`, { headers: { authorization: adminAuth } }).then((res) => res.text());
       const gateway = await fetch(`http://127.0.0.1:${server.ports.gatewayAdmin}/metrics`).then((res) => res.text());
       for (const text of [management, gateway]) {
         const samples = parseMetrics(text).filter((sample) => sample.name === 'apip_unexpected_errors_total');
         expect(samples.map((sample) => sample.labels.source).sort()).toEqual(['uncaught_exception', 'unhandled_rejection']);
+        // postgres.js's reset-in-a-transaction TypeError is fixed at its source (db/abandon-lost-transactions.ts).
+        // Its unhandled ECONNRESET rejections remain (counted, logged once, harmless): not asserted here.
+        expect(samples.find((sample) => sample.labels.source === 'uncaught_exception')?.value).toBe(0);
       }
     });
   });
