@@ -56,6 +56,8 @@ export class DownstreamServer {
   private readonly tcp: TcpServer;
   private served: Served | null = null;
   private readonly retired = new Set<Served>();
+  /** Upgraded connections (WebSocket tunnels): no request ends them, so closing the gateway does. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly options: DownstreamServerOptions) {
     // noDelay and TCP keep-alive as node:http's own server sets them.
@@ -74,10 +76,11 @@ export class DownstreamServer {
     return (tcp.address() as AddressInfo).port;
   }
 
-  /** Stops accepting; resolves when every connection has ended (in-flight requests finish). */
+  /** Stops accepting; resolves when every connection has ended (in-flight requests finish, tunnels are cut). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const served of [...this.retired, ...(this.served === null ? [] : [this.served])]) drain(served);
+    for (const socket of this.upgraded) socket.destroy();
     await closed;
   }
 
@@ -142,7 +145,11 @@ export class DownstreamServer {
     }
     // HTTP/1.1 keep-alive as the gateway always had it (node's default of 5 s is shorter than most clients' pools).
     (server as HttpServer).keepAliveTimeout = keepAliveTimeoutMs;
-    server.on('upgrade', onUpgrade);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      onUpgrade(req, socket, head);
+    });
     // A handshake or h2 protocol error concerns that one connection: never an unhandled 'error'.
     server.on('tlsClientError', () => undefined);
     server.on('sessionError', () => undefined);
