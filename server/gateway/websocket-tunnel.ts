@@ -52,7 +52,9 @@ export class WebSocketTunnel {
       timeout: cluster.connectTimeoutMs,
       ...(tls === null ? {} : { rejectUnauthorized: tls.verify, ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.sni === undefined ? {} : { servername: tls.sni }) }),
     });
-    // Node's `timeout` is socket inactivity: until the upstream answers, that is Envoy's connect timeout.
+    // Node's `timeout` is socket inactivity: the cluster's connect timeout bounds connecting and the wait for the
+    // upstream's answer; once upgraded or answered there is none (Envoy's upgraded streams have no route timeout
+    // either by default).
     outgoing.once('timeout', () => outgoing.destroy(Object.assign(new Error('connection timeout'), { code: 'ETIMEDOUT' })));
     outgoing.on('error', (error: Error & { code?: string }) => {
       if (this.isOpen || res.headersSent) {
