@@ -158,7 +158,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     setFlat(headers, 'x-forwarded-for', head.forwardedFor === undefined ? remote : `${head.forwardedFor}, ${remote}`);
     setFlat(headers, 'x-forwarded-proto', scheme);
     if (!head.hasRequestId) headers.push('x-request-id', randomUUID());
-    this.requestEnded = head.hasNoBody;
+    // h2 needs no content-length for a body: the HEADERS frame's END_STREAM says whether one follows.
+    const h2Stream = (req as IncomingMessage & { stream?: { endAfterHeaders: boolean } }).stream;
+    this.requestEnded = h2Stream === undefined ? head.hasNoBody : h2Stream.endAfterHeaders;
 
     // Only the filters this route runs (a filter disabled by default runs where the route enables it).
     const filters = config.routeFilters.of(route);

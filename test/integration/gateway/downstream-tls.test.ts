@@ -224,6 +224,22 @@ describe('embedded gateway downstream TLS, HTTP/2, mTLS and WebSocket', () => {
     }
   });
 
+  it('streams an h2 request body sent without content-length to the upstream', async () => {
+    const session = await h2Session(optional.gateway.port, { ca });
+    try {
+      const stream = session.request({ ':path': '/books', ':method': 'POST', 'x-api-key': KEY });
+      stream.write('first ');
+      stream.end('second');
+      const [headers] = await once(stream, 'response') as [IncomingHttpHeaders];
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      expect(headers[':status']).toBe(200);
+      expect((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { body: string }).body).toBe('first second');
+    } finally {
+      session.close();
+    }
+  });
+
   it('shows a verified client certificate to modules as connection.* properties (optional client certificates)', async () => {
     const session = await h2Session(optional.gateway.port, { ca, cert: client.certificate, key: client.privateKey });
     try {
