@@ -83,6 +83,9 @@ export function readRequestHead(rawHeaders: readonly string[], underscores: Head
   let connectionListed: Set<string> | undefined;
   let host: string | undefined;
   let authority: string | undefined;
+  let isHttp2 = false;
+  /** Index in `headers` of the first cookie value (HTTP/2 joins cookie fields). */
+  let cookieAt = -1;
   let forwardedFor: string | undefined;
   let hasRequestId = false;
   let contentLength: string | undefined;
@@ -100,10 +103,21 @@ export function readRequestHead(rawHeaders: readonly string[], underscores: Head
       case 'content-length': contentLength ??= value; break;
       case 'x-forwarded-for': forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
       case 'x-request-id': hasRequestId = true; break;
+      // HTTP/2 may split Cookie into several fields; an HTTP/1.1 upstream gets one, joined with "; " (RFC 9113
+      // 8.2.3), as Envoy's codec does.
+      case 'cookie':
+        if (!isHttp2) break;
+        if (cookieAt >= 0) {
+          headers[cookieAt] += `; ${value}`;
+          continue;
+        }
+        cookieAt = headers.length + 1;
+        break;
       default:
         // HTTP/2 (node's compat API lists pseudo-headers first): `:authority` is the Host; the others are read
         // from the request itself.
         if (name.charCodeAt(0) === 58 /* ':' */) {
+          isHttp2 = true;
           if (name === ':authority') authority = value;
           continue;
         }
