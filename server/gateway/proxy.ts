@@ -36,13 +36,6 @@ function releaseAll(batch: readonly ResponseRelay[]): void {
   for (const relay of batch) relay.releasePlain();
 }
 
-/**
- * The handler owns its per-turn batches. Requests and responses without filters are handled per event-loop turn
- * too: all requests that arrived in a turn go upstream together at its end, and all responses that arrived are
- * written together at its end, as the filter chain's batches do. Measured at the benchmark's load (fixed-rate and
- * saturated A/B runs): about a quarter less CPU per request than handling each as it arrives (the peers are woken
- * once per batch rather than per request, and the gateway's own code runs hot); either half alone measured no gain.
- */
 /** The request handler, and `upgrade` for HTTP/1.1 Upgrade requests (the server's 'upgrade' event). */
 export type ProxyHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -78,6 +71,13 @@ function handleUpgrade(ctx: ExchangeContext, req: IncomingMessage, socket: Duple
   }
 }
 
+/**
+ * The handler owns its per-turn batches. Requests and responses without filters are handled per event-loop turn
+ * too: all requests that arrived in a turn go upstream together at its end, and all responses that arrived are
+ * written together at its end, as the filter chain's batches do. Measured at the benchmark's load (fixed-rate and
+ * saturated A/B runs): about a quarter less CPU per request than handling each as it arrives (the peers are woken
+ * once per batch rather than per request, and the gateway's own code runs hot); either half alone measured no gain.
+ */
 export function createProxyHandler(deps: ProxyDependencies): ProxyHandler {
   const ctx: ExchangeContext = {
     holder: deps.holder,
