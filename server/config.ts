@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { JwtAuthConfig } from './auth/authenticator.ts';
 import type { LoginThrottleOptions } from './auth/login-throttle.ts';
 import type { DomainSettings } from './domain/context.ts';
 import type { GraphQLLimits } from './graphql/yoga.ts';
 import { parseKey } from './platform-keys.ts';
+import type { IrDownstreamTls } from './xds/ir.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
@@ -24,6 +25,8 @@ export interface PlatformConfig {
   gatewayPort: number;
   /** @default 18000 */
   xdsPort: number;
+  /** TLS (and mTLS) of the gateway listener, embedded and Envoy alike (`GATEWAY_TLS_*`). @default plaintext */
+  gatewayTls?: IrDownstreamTls | undefined;
   /** Run the embedded gateway in this process (off when only Envoys or remote gateways serve traffic). @default true */
   embeddedGateway: boolean;
   /** The embedded gateway's admin port (/metrics, /ready); Envoy's admin keeps 9901. null = none. @default 9902 */
@@ -195,6 +198,45 @@ export function parseGatewayJwtKeys(value: string, readFile: (path: string) => s
   return keys;
 }
 
+const clientCertModes = ['none', 'optional', 'required'] as const;
+
+/**
+ * GATEWAY_TLS_*: the listener's certificate and key files (both or neither), and client certificates (mTLS):
+ * `GATEWAY_TLS_CLIENT_CERT` none | optional | required, verified against `GATEWAY_TLS_CLIENT_CA_FILE` (required as
+ * soon as certificates are asked for; given alone, it means `required`: fail closed). `checkFile` runs on each path
+ * when this process serves them itself (the embedded gateway); Envoy reads the same paths on its own machine.
+ */
+export function gatewayTlsFromEnv(env: Env, checkFile?: (name: string, path: string) => void): IrDownstreamTls | undefined {
+  const certFile = env.GATEWAY_TLS_CERT_FILE || undefined;
+  const keyFile = env.GATEWAY_TLS_KEY_FILE || undefined;
+  const clientCaFile = env.GATEWAY_TLS_CLIENT_CA_FILE || undefined;
+  const mode = env.GATEWAY_TLS_CLIENT_CERT || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE must be set together');
+  if (mode !== undefined && !(clientCertModes as readonly string[]).includes(mode)) {
+    throw new Error(`GATEWAY_TLS_CLIENT_CERT must be none, optional or required, got '${mode}'`);
+  }
+  const clientCert = (mode ?? (clientCaFile === undefined ? 'none' : 'required')) as IrDownstreamTls['clientCert'];
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCaFile !== undefined || mode !== undefined) throw new Error('GATEWAY_TLS_CLIENT_CA_FILE and GATEWAY_TLS_CLIENT_CERT need GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE');
+    return undefined;
+  }
+  if (clientCert !== 'none' && clientCaFile === undefined) throw new Error(`GATEWAY_TLS_CLIENT_CERT=${clientCert} needs GATEWAY_TLS_CLIENT_CA_FILE (the CA client certificates are verified against)`);
+  if (checkFile) {
+    checkFile('GATEWAY_TLS_CERT_FILE', certFile);
+    checkFile('GATEWAY_TLS_KEY_FILE', keyFile);
+    if (clientCaFile !== undefined && clientCert !== 'none') checkFile('GATEWAY_TLS_CLIENT_CA_FILE', clientCaFile);
+  }
+  return { certFile, keyFile, ...(clientCert === 'none' ? {} : { clientCaFile }), clientCert };
+}
+
+function checkReadable(name: string, path: string): void {
+  try {
+    accessSync(path, fsConstants.R_OK);
+  } catch (error: unknown) {
+    throw new Error(`${name}: cannot read '${path}' (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+}
+
 /** The environment contract of the design brief; nothing else in the server reads process.env. */
 export function configFromEnv(env: Env): PlatformConfig {
   const username = env.ADMIN_USERNAME;
@@ -205,6 +247,7 @@ export function configFromEnv(env: Env): PlatformConfig {
   const xdsHost = env.XDS_HOST || '127.0.0.1';
   const xds = xdsConfigFromEnv(env);
   assertXdsTransport(xdsHost, xds);
+  const embeddedGateway = !['false', '0', 'no'].includes((env.EMBEDDED_GATEWAY ?? '').toLowerCase());
   return {
     // Only the gateway's traffic port is for everyone; the rest stay on loopback unless an operator opens them.
     managementHost: env.MANAGEMENT_HOST || '127.0.0.1',
@@ -215,7 +258,8 @@ export function configFromEnv(env: Env): PlatformConfig {
     managementPort: port(env, 'MANAGEMENT_PORT', 9090),
     gatewayPort: port(env, 'GATEWAY_PORT', 8080),
     xdsPort: port(env, 'XDS_PORT', 18000),
-    embeddedGateway: !['false', '0', 'no'].includes((env.EMBEDDED_GATEWAY ?? '').toLowerCase()),
+    embeddedGateway,
+    gatewayTls: gatewayTlsFromEnv(env, embeddedGateway ? checkReadable : undefined),
     gatewayAdminPort: port(env, 'GATEWAY_ADMIN_PORT', 9902),
     dataDir: env.DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,

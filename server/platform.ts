@@ -164,6 +164,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       policyModules,
       controlPlaneUrl: `http://${reachableHost(config.managementHost)}:${managementPort}`,
       listenerPort: config.gatewayPort,
+      downstreamTls: config.gatewayTls,
       jwksRefreshSeconds: config.jwksRefreshSeconds,
       gatewayJwtKeys: config.gatewayJwtKeys,
       keys,

@@ -30,6 +30,7 @@ export const extensionTypeUrls = {
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
   upstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  downstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
   stringValue: 'type.googleapis.com/google.protobuf.StringValue',
   bytesValue: 'type.googleapis.com/google.protobuf.BytesValue',

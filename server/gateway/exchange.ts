@@ -6,9 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { streamRequestBody } from './body-streams.ts';
 import type { Endpoint, RuntimeCluster } from './clusters.ts';
+import { type ConnectionTls, connectionTlsOf } from './connection-tls.ts';
 import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
 import type { RouteSeries } from './gateway-metrics.ts';
@@ -25,6 +27,7 @@ import type { FinishedExchange, RequestIdentity, Telemetry } from './telemetry.t
 import type { TurnBatcher } from './turn-batcher.ts';
 import { failureReply, UpstreamAttempt, type UpstreamCall, type UpstreamFailure, type UpstreamHandlers } from './upstream-request.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
+import type { WebSocketTunnel } from './websocket-tunnel.ts';
 import { pickWeighted, type RandomSource } from './weighted-choice.ts';
 
 /** What every exchange of one proxy handler shares; the handler owns it (no module state). */
@@ -49,6 +52,7 @@ type ForwardAction = Extract<RouteAction, { kind: 'forward' }>;
 /** What the filters read beyond headers; computed only when a module asks (most never read the addresses). */
 class LazyRequestInfo implements RequestInfo {
   private time: bigint | undefined;
+  private tls: ConnectionTls | null | undefined;
 
   constructor(private readonly req: IncomingMessage, readonly routeName: string, readonly clusterName: string) {}
 
@@ -61,7 +65,13 @@ class LazyRequestInfo implements RequestInfo {
   }
 
   get protocol(): string {
-    return `HTTP/${this.req.httpVersion}`;
+    // Envoy names h2 `HTTP/2`; node's compat API says 2.0.
+    return this.req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`;
+  }
+
+  get connectionTls(): ConnectionTls | null {
+    if (this.tls === undefined) this.tls = connectionTlsOf(this.req.socket);
+    return this.tls;
   }
 
   /** request.time: one value for every filter of the request (Envoy's stream start time). */
@@ -79,6 +89,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
   endpoint: Endpoint | null = null;
   /** Identity after the request filter chain, kept only for onRequestComplete. */
   identity: RequestIdentity | null = null;
+  /** A WebSocket upgrade (proxy.ts): forwarding opens the tunnel instead of an upstream request. */
+  tunnel: WebSocketTunnel | null = null;
   private requestEnded = false;
   private call: UpstreamCall | null = null;
   private isRetried = false;
@@ -120,7 +132,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       return;
     }
     const authority = head.host ?? '';
-    const match = config === null ? null : this.ctx.routes.match(config, req, method, path, authority);
+    // node's TLS sockets (and h2's compat proxy of one) say `encrypted`.
+    const scheme = (req.socket as TLSSocket).encrypted === true ? 'https' : 'http';
+    const match = config === null ? null : this.ctx.routes.match(config, req, method, path, authority, scheme);
     if (config === null || match === null) {
       sendText(res, 404, notFoundBody, 'application/json');
       return;
@@ -142,9 +156,11 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     const headers = head.headers;
     const remote = req.socket.remoteAddress ?? '';
     setFlat(headers, 'x-forwarded-for', head.forwardedFor === undefined ? remote : `${head.forwardedFor}, ${remote}`);
-    setFlat(headers, 'x-forwarded-proto', 'http');
+    setFlat(headers, 'x-forwarded-proto', scheme);
     if (!head.hasRequestId) headers.push('x-request-id', randomUUID());
-    this.requestEnded = head.hasNoBody;
+    // h2 needs no content-length for a body: the HEADERS frame's END_STREAM says whether one follows.
+    const h2Stream = (req as IncomingMessage & { stream?: { endAfterHeaders: boolean } }).stream;
+    this.requestEnded = h2Stream === undefined ? head.hasNoBody : h2Stream.endAfterHeaders;
 
     // Only the filters this route runs (a filter disabled by default runs where the route enables it).
     const filters = config.routeFilters.of(route);
@@ -167,7 +183,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     map.add(':method', method);
     map.add(':path', path);
     map.add(':authority', authority);
-    map.add(':scheme', 'http');
+    map.add(':scheme', scheme);
     // readRequestHead lowercased the names.
     map.appendLowercaseFlat(headers);
     this.requestMap = map;
@@ -266,6 +282,11 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     if (removals !== null) headers = withoutNamed(headers, removals);
     headers.push('host', host);
     this.method = method;
+    if (this.tunnel !== null) {
+      this.decision = 'forwarded';
+      this.tunnel.open(res, cluster, endpoint, method, upstreamPath, headers);
+      return;
+    }
     const { req, chain } = this;
     let body: PassThrough | null = null;
     if (!this.requestEnded) {

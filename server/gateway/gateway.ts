@@ -1,11 +1,12 @@
 // The embedded data plane: serves HTTP traffic with the configuration of the latest snapshot that could be
 // built, from any SnapshotSource (the ADS server in-process, or an ADS client of a remote control plane). When
 // the source stops producing, the last configuration keeps serving.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 import { createAdminServer } from './admin-server.ts';
+import { DownstreamServer } from './downstream-server.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';
 import { type ModuleFetcher, ModuleCache } from './module-cache.ts';
@@ -122,12 +123,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return run;
   };
 
-  const server = createServer({ keepAlive: true }, createProxyHandler({
+  const handler = createProxyHandler({
     holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete,
-  }));
-  // Node's default keep-alive timeout (5 s) is shorter than most clients' pools; Envoy's idle timeout is 1 h.
-  server.keepAliveTimeout = 60_000;
-  const port = await listen(server, options.port, host);
+  });
+  // TLS, HTTP/2 and WebSocket upgrades as the served listener says (downstream-server.ts). Node's default
+  // keep-alive timeout (5 s) is shorter than most clients' pools; Envoy's idle timeout is 1 h.
+  const server = new DownstreamServer({
+    current: () => holder.current?.downstream ?? null, onRequest: handler, onUpgrade: handler.upgrade, keepAliveTimeoutMs: 60_000,
+  });
+  const port = await server.listen(options.port, host);
   const admin = options.adminPort === undefined || options.adminPort === null
     ? null
     : createAdminServer(metrics, () => holder.current !== null);
@@ -154,7 +158,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     close: async () => {
       isClosed = true;
       unsubscribe();
-      await Promise.all([closeServer(server), admin === null ? Promise.resolve() : closeServer(admin)]);
+      await Promise.all([server.close(), admin === null ? Promise.resolve() : closeServer(admin)]);
       await queue;
       holder.close();
       pools.close();

@@ -39,6 +39,10 @@ export interface ListenerSpec {
   pathNormalization: { normalizePath: boolean; mergeSlashes: boolean; rejectEscapedSlashes: boolean };
   /** HCM `common_http_protocol_options.headers_with_underscores_action` (ALLOW when absent). */
   headersWithUnderscores: HeadersWithUnderscores;
+  /** The filter chain holding the HCM, and the HCM (downstream-listener.ts reads the server's settings there). */
+  filterChain: JsonObject;
+  hcm: JsonObject;
+  where: string;
 }
 
 /** A google.protobuf.Any holding a StringValue or BytesValue, as text. */
@@ -106,11 +110,11 @@ function underscoresAction(hcm: JsonObject, where: string): HeadersWithUnderscor
   throw new ConfigError(`${where}.commonHttpProtocolOptions.headersWithUnderscoresAction ${action} is not supported`);
 }
 
-function findConnectionManager(listener: JsonObject, where: string): JsonObject | undefined {
+function findConnectionManager(listener: JsonObject, where: string): { chain: JsonObject; hcm: JsonObject; at: string } | undefined {
   for (const [c, chain] of arrayAt(listener, 'filterChains', where).entries()) {
     for (const [f, filter] of arrayAt(chain, 'filters', `${where}.filterChains[${c}]`).entries()) {
       const typed = objectAt(filter, 'typedConfig', `${where}.filterChains[${c}].filters[${f}]`);
-      if (typed?.['@type'] === typeUrls.httpConnectionManager) return typed;
+      if (typed?.['@type'] === typeUrls.httpConnectionManager) return { chain, hcm: typed, at: `${where}.filterChains[${c}]` };
     }
   }
   return undefined;
@@ -122,8 +126,9 @@ export function readListener(listeners: readonly unknown[], name?: string): List
   for (const listener of candidates) {
     const listenerName = typeof listener.name === 'string' ? listener.name : '';
     const where = `listener ${JSON.stringify(listenerName)}`;
-    const hcm = findConnectionManager(listener, where);
-    if (hcm === undefined) continue;
+    const found = findConnectionManager(listener, where);
+    if (found === undefined) continue;
+    const { hcm } = found;
     const rds = objectAt(hcm, 'rds', where);
     const routeConfigName = rds === undefined ? null : stringAt(rds, 'routeConfigName', `${where}.rds`) ?? null;
     const inlineRouteConfig = objectAt(hcm, 'routeConfig', where) ?? null;
@@ -156,7 +161,10 @@ export function readListener(listeners: readonly unknown[], name?: string): List
       rejectEscapedSlashes: escapedSlashesAction(hcm, where) === 'REJECT_REQUEST',
     };
     const headersWithUnderscores = underscoresAction(hcm, where);
-    return { listenerName, routeConfigName, inlineRouteConfig, wasmFilters, pathNormalization, headersWithUnderscores };
+    return {
+      listenerName, routeConfigName, inlineRouteConfig, wasmFilters, pathNormalization, headersWithUnderscores,
+      filterChain: found.chain, hcm, where: found.at,
+    };
   }
   throw new ConfigError(name === undefined ? 'no listener with an HttpConnectionManager' : `no listener ${JSON.stringify(name)} with an HttpConnectionManager`);
 }

@@ -59,7 +59,8 @@ export function withoutNamed(flat: readonly string[], names: ReadonlySet<string>
 /** The request head as the proxy needs it, read from `rawHeaders` in one pass (node's lazily built
  *  `req.headers` object is never needed on the common path): the end-to-end headers without Host, flat, and the
  *  few values the proxy acts on, with node's rules for repeated headers (first Host and Content-Length kept,
- *  X-Forwarded-For and Transfer-Encoding joined with ", "). */
+ *  X-Forwarded-For and Transfer-Encoding joined with ", "). HTTP/2's pseudo-headers are left out, `:authority`
+ *  taken as Host. */
 export interface RequestHead {
   /** End-to-end headers minus Host, `[name, value, …]`, names lowercased. */
   headers: string[];
@@ -81,6 +82,10 @@ export function readRequestHead(rawHeaders: readonly string[], underscores: Head
   const headers: string[] = [];
   let connectionListed: Set<string> | undefined;
   let host: string | undefined;
+  let authority: string | undefined;
+  let isHttp2 = false;
+  /** Index in `headers` of the first cookie value (HTTP/2 joins cookie fields). */
+  let cookieAt = -1;
   let forwardedFor: string | undefined;
   let hasRequestId = false;
   let contentLength: string | undefined;
@@ -98,7 +103,24 @@ export function readRequestHead(rawHeaders: readonly string[], underscores: Head
       case 'content-length': contentLength ??= value; break;
       case 'x-forwarded-for': forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
       case 'x-request-id': hasRequestId = true; break;
+      // HTTP/2 may split Cookie into several fields; an HTTP/1.1 upstream gets one, joined with "; " (RFC 9113
+      // 8.2.3), as Envoy's codec does.
+      case 'cookie':
+        if (!isHttp2) break;
+        if (cookieAt >= 0) {
+          headers[cookieAt] += `; ${value}`;
+          continue;
+        }
+        cookieAt = headers.length + 1;
+        break;
       default:
+        // HTTP/2 (node's compat API lists pseudo-headers first): `:authority` is the Host; the others are read
+        // from the request itself.
+        if (name.charCodeAt(0) === 58 /* ':' */) {
+          isHttp2 = true;
+          if (name === ':authority') authority = value;
+          continue;
+        }
         if (hopByHop.has(name)) continue;
         // DROP_HEADER: the header is gone before filters and routing (REJECT_REQUEST: the caller answers 400).
         if (checkUnderscores && name.includes('_')) {
@@ -110,7 +132,7 @@ export function readRequestHead(rawHeaders: readonly string[], underscores: Head
   }
   return {
     headers: connectionListed === undefined ? headers : withoutNamed(headers, connectionListed),
-    host,
+    host: authority ?? host,
     forwardedFor,
     hasRequestId,
     hasNoBody: !hasTransferEncoding && (contentLength === undefined || contentLength === '0'),

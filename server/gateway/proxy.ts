@@ -2,7 +2,9 @@
 // (response), back to the client. One configuration per request, taken at its start (ConfigHolder). One
 // Exchange object carries a request's state and is the upstream attempt's handler (exchange.ts: the request half;
 // response-relay.ts: the response half); telemetry.ts reports it when it closes.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ConfigHolder } from './config-holder.ts';
 import { Exchange, type ExchangeContext } from './exchange.ts';
@@ -12,6 +14,8 @@ import type { ResponseRelay } from './response-relay.ts';
 import { RouteLookup } from './route-lookup.ts';
 import { type GatewayRequestRecord, Telemetry } from './telemetry.ts';
 import { TurnBatcher } from './turn-batcher.ts';
+import { sendText } from './local-replies.ts';
+import { WebSocketTunnel } from './websocket-tunnel.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
 import type { RandomSource } from './weighted-choice.ts';
 
@@ -32,6 +36,41 @@ function releaseAll(batch: readonly ResponseRelay[]): void {
   for (const relay of batch) relay.releasePlain();
 }
 
+/** The request handler, and `upgrade` for HTTP/1.1 Upgrade requests (the server's 'upgrade' event). */
+export type ProxyHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+};
+
+/**
+ * An Upgrade request: a WebSocket upgrade where the listener's HCM has a websocket upgrade config runs as any
+ * request (route, request filters: a local reply is a normal response, then the connection closes) and then
+ * opens a tunnel (websocket-tunnel.ts); any other upgrade is refused with 403, as Envoy answers an upgrade it has
+ * no config for (response code details `upgrade_failed`). WebSocket over HTTP/2 (RFC 8441) is not offered.
+ */
+function handleUpgrade(ctx: ExchangeContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // node no longer owns the socket: its errors are this exchange's.
+  socket.on('error', () => socket.destroy());
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.on('finish', () => socket.end());
+  const live = ctx.holder.acquire();
+  const exchange = new Exchange(ctx, req, res, live);
+  res.on('close', () => exchange.onClose());
+  const upgrade = req.headers.upgrade ?? '';
+  if (live !== null && (!live.config.downstream.isWebSocketEnabled || upgrade.toLowerCase() !== 'websocket')) {
+    exchange.details = 'upgrade_failed';
+    sendText(res, 403, '', 'text/plain');
+    return;
+  }
+  exchange.tunnel = new WebSocketTunnel(socket, head, upgrade);
+  try {
+    exchange.run();
+  } catch (error: unknown) {
+    exchange.internalError(error, 'gateway request failed');
+  }
+}
+
 /**
  * The handler owns its per-turn batches. Requests and responses without filters are handled per event-loop turn
  * too: all requests that arrived in a turn go upstream together at its end, and all responses that arrived are
@@ -39,7 +78,7 @@ function releaseAll(batch: readonly ResponseRelay[]): void {
  * saturated A/B runs): about a quarter less CPU per request than handling each as it arrives (the peers are woken
  * once per batch rather than per request, and the gateway's own code runs hot); either half alone measured no gain.
  */
-export function createProxyHandler(deps: ProxyDependencies): (req: IncomingMessage, res: ServerResponse) => void {
+export function createProxyHandler(deps: ProxyDependencies): ProxyHandler {
   const ctx: ExchangeContext = {
     holder: deps.holder,
     pools: deps.pools,
@@ -51,7 +90,7 @@ export function createProxyHandler(deps: ProxyDependencies): (req: IncomingMessa
     forwards: new TurnBatcher(forwardAll),
     releases: new TurnBatcher(releaseAll),
   };
-  return (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const exchange = new Exchange(ctx, req, res, ctx.holder.acquire());
     res.on('close', () => exchange.onClose());
     try {
@@ -60,4 +99,5 @@ export function createProxyHandler(deps: ProxyDependencies): (req: IncomingMessa
       exchange.internalError(error, 'gateway request failed');
     }
   };
+  return Object.assign(handler, { upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(ctx, req, socket, head) });
 }

@@ -11,18 +11,20 @@ export class RouteLookup {
   private method = '';
   private path = '';
   private authority = '';
+  private scheme = 'http';
   private readonly header: HeaderLookup = (name) => {
     if (name === ':method') return this.method;
     if (name === ':path') return this.path;
     if (name === ':authority') return this.authority;
-    if (name === ':scheme') return 'http';
+    if (name === ':scheme') return this.scheme;
     const value = this.req?.headers[name];
     return Array.isArray(value) ? value.join(',') : value;
   };
   private readonly request: RouteRequest = { authority: '', path: '', header: this.header };
 
-  match(config: RuntimeConfig, req: IncomingMessage, method: string, path: string, authority: string): RouteMatch | null {
+  match(config: RuntimeConfig, req: IncomingMessage, method: string, path: string, authority: string, scheme = 'http'): RouteMatch | null {
     this.req = req;
+    this.scheme = scheme;
     this.method = method;
     this.path = path;
     this.authority = authority;

@@ -16,6 +16,7 @@ import type { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
 import type { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller, PolicyLogger } from './proxy-wasm/types.ts';
 import type { HeadersWithUnderscores } from './http-headers.ts';
+import { type DownstreamSettings, readDownstream } from './downstream-listener.ts';
 import { type ListenerFilter, RouteFilters } from './route-filters.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
 
@@ -27,6 +28,8 @@ export interface RuntimeConfig {
   readonly pathNormalization: PathNormalization;
   /** HCM `headers_with_underscores_action`, applied as the request head is read. */
   readonly headersWithUnderscores: HeadersWithUnderscores;
+  /** What the server accepting connections is made of: TLS, HTTP/2 limits, WebSocket upgrades. */
+  readonly downstream: DownstreamSettings;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;
   /** Wasm filters in chain order (the router is implied last), those disabled by default included. */
   readonly filters: readonly ChainFilter[];
@@ -102,6 +105,7 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
   }
   if (!isObject(routeConfig)) throw new ConfigError('no route configuration');
   const routes = compileRouteTable(routeConfig);
+  const downstream = await readDownstream(listener.filterChain, listener.hcm, listener.where);
   const assignments = indexAssignments(resources.clusterLoadAssignment);
   const clusters = new Map<string, RuntimeCluster>();
   for (const resource of resources.cluster) {
@@ -122,6 +126,7 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
     routes,
     pathNormalization: listener.pathNormalization,
     headersWithUnderscores: listener.headersWithUnderscores,
+    downstream,
     clusters,
     filters: filters.map((entry) => entry.filter),
     routeFilters: new RouteFilters(filters),

@@ -237,8 +237,19 @@ export interface IrTables {
   subscriptionApis: Record<string, { subscriptions: IrSubscription[] }>;
 }
 
+/** Downstream TLS of the listener (operator settings `GATEWAY_TLS_*`): file paths each data plane reads on its own
+ *  machine, so no key travels in the configuration. */
+export interface IrDownstreamTls {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle client certificates are verified against; required unless clientCert is `none`. */
+  clientCaFile?: string | undefined;
+  /** `optional`: a presented certificate must verify; `required`: a client without one is refused. */
+  clientCert: 'none' | 'optional' | 'required';
+}
+
 export interface IrSnapshot {
-  listener: { name: string; port: number };
+  listener: { name: string; port: number; tls?: IrDownstreamTls | undefined };
   controlPlane: { url: string; cluster: IrCluster };
   /** Modules available to data planes, with their sha256. */
   modules: Record<string, { sha256: string }>;

@@ -4,6 +4,7 @@ import { JwksResolver } from './jwks-resolver.ts';
 import type { DeploymentModel } from '../domain/deployment-model.ts';
 import type { SnapshotPipeline } from './runner.ts';
 import type { PlatformKeys } from '../domain/context.ts';
+import type { IrDownstreamTls } from './ir.ts';
 import { translate } from './translate/translate.ts';
 import { ValidationCache, validateResourcesAsync } from './validate.ts';
 
@@ -14,6 +15,8 @@ export interface SnapshotPipelineOptions {
   controlPlaneUrl: string;
   /** Port of the generated HTTP listener (what Envoy binds; the embedded gateway binds its own). */
   listenerPort: number;
+  /** Downstream TLS of the generated listener (config.ts `gatewayTls`). @default plaintext */
+  downstreamTls?: IrDownstreamTls | undefined;
   /** How often JWKS URLs are re-fetched; changed keys trigger a rebuild. @default 300 */
   jwksRefreshSeconds?: number | undefined;
   /** GATEWAY_KEYS plans' trusted public keys per issuer (config.ts `GATEWAY_JWT_KEYS`). */
@@ -41,7 +44,7 @@ export function createSnapshotPipeline(options: SnapshotPipelineOptions): Snapsh
   return {
     loadModel: (db, now) => loadDeploymentModel(db, now, options.keys.box),
     resolveJwks: (model) => jwks.resolve(model),
-    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, modules, keyDigestSecret, moduleSettings }),
+    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, downstreamTls: options.downstreamTls, modules, keyDigestSecret, moduleSettings }),
     validate: (resources) => validateResourcesAsync(resources, validation),
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
     // Rotated IdP keys are pushed without waiting for a write.

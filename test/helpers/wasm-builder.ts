@@ -72,6 +72,7 @@ export const op = {
   ifEmpty: () => [0x04, 0x40],
   end: () => [0x0b],
   i32Store: () => [0x36, 0x02, 0x00],
+  i32Load: () => [0x28, 0x02, 0x00],
 };
 
 export function buildModule(imports: ImportSpec[], functions: FunctionSpec[]): Uint8Array {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { configFromEnv } from '../../server/config.ts';
 
 describe('configFromEnv', () => {
@@ -43,5 +46,34 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ XDS_CA_CERT_FILE: '/x/ca.crt' })).toThrow(/XDS_CA_CERT_FILE and XDS_CA_KEY_FILE must be set together/);
     expect(() => configFromEnv({ XDS_PLAINTEXT: 'maybe' })).toThrow(/XDS_PLAINTEXT must be true or false/);
     expect(() => configFromEnv({ XDS_MAX_ADS_STREAMS_PER_NODE: '0' })).toThrow(/XDS_MAX_ADS_STREAMS_PER_NODE must be at least 1/);
+  });
+
+  describe('GATEWAY_TLS_*', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apip-config-tls-'));
+    const cert = join(dir, 'gateway.crt');
+    const key = join(dir, 'gateway.key');
+    const ca = join(dir, 'clients.crt');
+    for (const file of [cert, key, ca]) writeFileSync(file, 'PEM');
+    const files = { GATEWAY_TLS_CERT_FILE: cert, GATEWAY_TLS_KEY_FILE: key };
+
+    it('serves plaintext without certificate files, and TLS without client certificates with both files', () => {
+      expect(configFromEnv({}).gatewayTls).toBeUndefined();
+      expect(configFromEnv(files).gatewayTls).toEqual({ certFile: cert, keyFile: key, clientCert: 'none' });
+    });
+
+    it('requires client certificates when a client CA is given alone, and takes optional when asked', () => {
+      expect(configFromEnv({ ...files, GATEWAY_TLS_CLIENT_CA_FILE: ca }).gatewayTls).toEqual({ certFile: cert, keyFile: key, clientCaFile: ca, clientCert: 'required' });
+      expect(configFromEnv({ ...files, GATEWAY_TLS_CLIENT_CA_FILE: ca, GATEWAY_TLS_CLIENT_CERT: 'optional' }).gatewayTls?.clientCert).toBe('optional');
+    });
+
+    it('refuses half-given files, client settings without TLS, a mode without a CA, an unknown mode and an unreadable file, naming the variable', () => {
+      expect(() => configFromEnv({ GATEWAY_TLS_CERT_FILE: cert })).toThrow(/GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE must be set together/);
+      expect(() => configFromEnv({ GATEWAY_TLS_CLIENT_CA_FILE: ca })).toThrow(/need GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE/);
+      expect(() => configFromEnv({ ...files, GATEWAY_TLS_CLIENT_CERT: 'required' })).toThrow(/GATEWAY_TLS_CLIENT_CERT=required needs GATEWAY_TLS_CLIENT_CA_FILE/);
+      expect(() => configFromEnv({ ...files, GATEWAY_TLS_CLIENT_CERT: 'sometimes', GATEWAY_TLS_CLIENT_CA_FILE: ca })).toThrow(/GATEWAY_TLS_CLIENT_CERT must be none, optional or required/);
+      expect(() => configFromEnv({ ...files, GATEWAY_TLS_KEY_FILE: join(dir, 'missing.key') })).toThrow(/GATEWAY_TLS_KEY_FILE: cannot read/);
+      // Envoy reads the files on its own machine: without the embedded gateway they are not checked here.
+      expect(configFromEnv({ ...files, GATEWAY_TLS_KEY_FILE: join(dir, 'missing.key'), EMBEDDED_GATEWAY: 'false' }).gatewayTls?.keyFile).toBe(join(dir, 'missing.key'));
+    });
   });
 });

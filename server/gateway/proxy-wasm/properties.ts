@@ -7,6 +7,7 @@
 // the same pointers it drops once the headers callback continued.
 import { encodeUtf8 } from './utf8.ts';
 import type { StreamState } from './stream-state.ts';
+import type { ConnectionTls } from '../connection-tls.ts';
 
 export interface PluginIdentity {
   name: string;
@@ -74,6 +75,22 @@ function responseProperty(name: string, rest: string[], stream: StreamState): Ui
       if (rest.length === 0) return headers.serialize();
       return rest.length === 1 && rest[0] !== undefined ? text(headers.get(rest[0])) : undefined;
     }
+    default: return undefined;
+  }
+}
+
+/** Envoy's TLS connection attributes; a bool is one byte. Absent (NOT_FOUND) without TLS, and the peer's without a
+ *  verified client certificate. */
+function connectionProperty(name: string, tls: ConnectionTls | null): Uint8Array | undefined {
+  if (name === 'mtls') return Uint8Array.of(tls?.peer ? 1 : 0);
+  if (tls === null) return undefined;
+  switch (name) {
+    case 'tls_version': return text(tls.version);
+    case 'requested_server_name': return text(tls.requestedServerName);
+    case 'subject_peer_certificate': return text(tls.peer?.subject);
+    case 'uri_san_peer_certificate': return text(tls.peer?.uriSan);
+    case 'dns_san_peer_certificate': return text(tls.peer?.dnsSan);
+    case 'sha256_peer_certificate_digest': return text(tls.peer?.sha256);
     default: return undefined;
   }
 }
@@ -146,8 +163,9 @@ function resolveSegments(segments: string[], plugin: PluginIdentity, stream: Str
       return undefined;
     }
     case 'connection':
-      if (name === 'id' && rest.length === 0 && info.connectionId !== undefined) return int64(info.connectionId);
-      return undefined;
+      if (rest.length > 0) return undefined;
+      if (name === 'id') return info.connectionId === undefined ? undefined : int64(info.connectionId);
+      return connectionProperty(name, info.connectionTls ?? null);
     default:
       return undefined;
   }

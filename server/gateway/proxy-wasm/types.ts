@@ -21,6 +21,8 @@ export interface Clock {
 }
 
 /** What the gateway knows about a request beyond its headers; feeds the host properties. */
+import type { ConnectionTls } from '../connection-tls.ts';
+
 export interface RequestInfo {
   /** xds.route_name: `<api-id>/<METHOD>/<path-template>`. */
   routeName?: string;
@@ -34,6 +36,8 @@ export interface RequestInfo {
   protocol?: string;
   /** connection.id */
   connectionId?: number;
+  /** connection.mtls, tls_version, requested_server_name and the peer certificate's; null without TLS. */
+  connectionTls?: ConnectionTls | null;
   /** request.time in nanoseconds since the epoch; defaults to the clock at stream creation. */
   timeNanos?: bigint;
 }

@@ -1,4 +1,4 @@
-import type { IrCluster, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
+import type { IrCluster, IrDownstreamTls, IrRoute, IrSnapshot, IrTables } from '../ir.ts';
 import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi, DeploymentModel } from '../../domain/deployment-model.ts';
 import { routeClaims } from '../../domain/route-claims.ts';
@@ -16,6 +16,8 @@ export interface TranslateOptions {
   controlPlaneUrl: string;
   /** Port of the HTTP listener. */
   listenerPort: number;
+  /** Downstream TLS of the listener (`GATEWAY_TLS_*`). @default plaintext */
+  downstreamTls?: IrDownstreamTls | undefined;
   /** Policy modules the control plane serves, by name, with their sha256 (policies/build/manifest.json). */
   modules: Readonly<Record<string, { sha256: string }>>;
   /** The digest key as 64 hex characters (secrets.ts `keyDigest`): the key-checking modules' `digestKey`. */
@@ -127,7 +129,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
   }
   const cluster: IrCluster = { name: controlPlaneClusterName, endpoint: controlPlane.endpoint, tls: controlPlane.tls, connectTimeoutMs: defaultConnectTimeoutMs };
   const ir: IrSnapshot = {
-    listener: { name: listenerName, port: options.listenerPort },
+    listener: { name: listenerName, port: options.listenerPort, ...(options.downstreamTls ? { tls: options.downstreamTls } : {}) },
     controlPlane: { url: `${controlPlane.tls ? 'https' : 'http'}://${controlPlane.endpoint.hostHeader}${controlPlane.basePath}`, cluster },
     modules: sortRecord({ ...options.modules }),
     keyDigestSecret: options.keyDigestSecret,

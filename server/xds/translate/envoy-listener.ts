@@ -1,7 +1,7 @@
 import { httpFilterOrder, policyFilters } from '../../policies/index.ts';
 import { modulesByRoute } from './route-modules.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
-import type { IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
+import type { IrDownstreamTls, IrSnapshot, PolicyKind, RouteSettingsByKind } from '../ir.ts';
 import { accessLogName, accessLogRequestHeaders, routeConfigurationName, statPrefix, xdsClusterName } from '../names.ts';
 import type { EnvoyResource } from '../../envoy/resources.ts';
 
@@ -138,16 +138,46 @@ export function buildHttpFilters(ir: IrSnapshot): EnvoyResource[] {
 }
 
 /**
+ * The listener's TLS: certificate and key (and the client CA) named by file, never inline, so no key travels over
+ * ADS; ALPN offers h2 then HTTP/1.1 (the HCM's AUTO codec follows what was negotiated).
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/tls.proto#extensions-transport-sockets-tls-v3-downstreamtlscontext
+ */
+function downstreamTlsSocket(tls: IrDownstreamTls): Record<string, unknown> {
+  const validation = tls.clientCert !== 'none' && tls.clientCaFile !== undefined ? { validationContext: { trustedCa: { filename: tls.clientCaFile } } } : {};
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      commonTlsContext: {
+        tlsCertificates: [{ certificateChain: { filename: tls.certFile }, privateKey: { filename: tls.keyFile } }],
+        alpnProtocols: ['h2', 'http/1.1'],
+        ...validation,
+      },
+      ...(tls.clientCert === 'required' ? { requireClientCertificate: true } : {}),
+    },
+  };
+}
+
+/**
+ * HTTP/2 limits of the connection manager: Envoy's edge recommendations (100 streams per connection, 64 KiB stream
+ * and 1 MiB connection windows), so one client cannot hold unbounded streams or buffers.
+ * https://www.envoyproxy.io/docs/envoy/latest/configuration/best_practices/edge
+ */
+const http2ProtocolOptions = { maxConcurrentStreams: 100, initialStreamWindowSize: 65536, initialConnectionWindowSize: 1048576 };
+
+/**
  * One listener on all interfaces whose HttpConnectionManager gets its routes by RDS. Paths are normalised
  * (RFC 3986) and repeated slashes merged before routing, so `/a/../b` or `//b` cannot slip past a route's
  * policies (https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-normalize-path).
  */
 export function buildListener(ir: IrSnapshot): EnvoyResource {
+  const tls = ir.listener.tls;
   return {
     name: ir.listener.name,
     address: { socketAddress: { address: '0.0.0.0', portValue: ir.listener.port } },
     filterChains: [
       {
+        ...(tls === undefined ? {} : { transportSocket: downstreamTlsSocket(tls) }),
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
@@ -155,6 +185,9 @@ export function buildListener(ir: IrSnapshot): EnvoyResource {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               statPrefix,
               codecType: 'AUTO',
+              http2ProtocolOptions,
+              // WebSocket upgrades are proxied (after the route's request filters), as plain HTTP/1.1 upgrades.
+              upgradeConfigs: [{ upgradeType: 'websocket' }],
               rds: { routeConfigName: routeConfigurationName, configSource: adsConfigSource() },
               httpFilters: buildHttpFilters(ir),
               normalizePath: true,
