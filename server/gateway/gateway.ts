@@ -3,6 +3,7 @@
 // the source stops producing, the last configuration keeps serving.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 import { createAdminServer } from './admin-server.ts';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   /** Called once per finished request (forwarded, local reply, 404, upstream failure, client gone), after the
    *  response ended, for analytics. Must not throw (a throw is logged); costs nothing when unset. */
   onRequestComplete?: (record: GatewayRequestRecord) => void;
+  /** OpenTelemetry tracer of every request (server/telemetry/tracing.ts; one per worker thread). @default no tracing */
+  tracer?: Tracer;
 }
 
 export type { GatewayRequestRecord } from './telemetry.ts';
@@ -123,7 +126,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const server = createServer({ keepAlive: true }, createProxyHandler({
-    holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete,
+    holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete, tracer: options.tracer,
   }));
   // Node's default keep-alive timeout (5 s) is shorter than most clients' pools; Envoy's idle timeout is 1 h.
   server.keepAliveTimeout = 60_000;

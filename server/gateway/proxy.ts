@@ -3,6 +3,7 @@
 // Exchange object carries a request's state and is the upstream attempt's handler (exchange.ts: the request half;
 // response-relay.ts: the response half); telemetry.ts reports it when it closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ConfigHolder } from './config-holder.ts';
 import { Exchange, type ExchangeContext } from './exchange.ts';
@@ -22,6 +23,8 @@ export interface ProxyDependencies {
   logger: Logger;
   random: RandomSource;
   onRequestComplete?: ((record: GatewayRequestRecord) => void) | undefined;
+  /** Traces every request (tracing.ts); none when unset. */
+  tracer?: Tracer | undefined;
 }
 
 function forwardAll(batch: readonly Exchange[]): void {
@@ -45,7 +48,8 @@ export function createProxyHandler(deps: ProxyDependencies): (req: IncomingMessa
     pools: deps.pools,
     logger: deps.logger,
     random: deps.random,
-    telemetry: new Telemetry(deps.metrics, deps.logger, deps.onRequestComplete),
+    telemetry: new Telemetry(deps.metrics, deps.logger, deps.onRequestComplete, deps.tracer !== undefined),
+    tracer: deps.tracer ?? null,
     routes: new RouteLookup(),
     chainBatches: new ChainBatches(),
     forwards: new TurnBatcher(forwardAll),
