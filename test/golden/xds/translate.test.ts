@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import type { Problem } from '../../../server/domain/errors.ts';
 import type { DeploymentModel } from '../../../server/domain/deployment-model.ts';
 import type { ResourceKind } from '../../../server/envoy/resources.ts';
-import { translate } from '../../../server/xds/translate/translate.ts';
+import { type TranslateOptions, translate } from '../../../server/xds/translate/translate.ts';
 import { validateResources } from '../../../server/xds/validate.ts';
 import { modelFromYaml } from './model-yaml.ts';
 
@@ -27,6 +27,11 @@ const options = {
     redirect: { sha256: 'b'.repeat(64) },
     respond: { sha256: 'c'.repeat(64) },
   },
+};
+
+/** Translate options beyond the shared ones, per case. */
+const caseOptions: Record<string, Partial<TranslateOptions>> = {
+  tracing: { tracing: { collectorUrl: 'http://otel-collector:4318/v1/traces', serviceName: 'apip-envoy', samplingPercent: 25 } },
 };
 
 /** Output file suffix per resource kind. */
@@ -62,7 +67,7 @@ function yaml(value: unknown): string {
 describe('xds translation (golden files)', () => {
   it.each(cases)('%s: resources match the golden files and pass the strict Envoy check', (name) => {
     const model: DeploymentModel = modelFromYaml(parse(readFileSync(join(inDir, `${name}.yaml`), 'utf8')));
-    const { resources, problems } = translate(model, options);
+    const { resources, problems } = translate(model, { ...options, ...caseOptions[name] });
     expect(problems.map(({ severity, api, path }) => ({ severity, api, path }))).toEqual(expectedProblems[name] ?? []);
     expect(validateResources(resources)).toEqual([]);
     for (const [kind, suffix] of Object.entries(outputs) as [ResourceKind, string][]) {
