@@ -125,7 +125,9 @@ export class RequestTrace implements ChainObserver {
 
   moduleStarted(position: number, name: string): void {
     if (this.chain === null) return;
-    this.modules[position] = this.tracer.startSpan(`policy ${name}`, { attributes: { [apipAttributes.module]: name } }, this.chainContext);
+    // `envoy.filters.http.wasm/api-key` → `api-key`: the policy's own name reads best in a trace view.
+    const module = name.slice(name.lastIndexOf('/') + 1);
+    this.modules[position] = this.tracer.startSpan(`policy ${module}`, { attributes: { [apipAttributes.module]: module } }, this.chainContext);
   }
 
   moduleDecided(position: number, outcome: HeadersOutcome | Promise<never>): void {
