@@ -185,9 +185,8 @@ export class FilterChainRun {
     const streams = this.streams;
     const observer = this.observer;
     for (let i = first; i < streams.length; i++) {
-      if (observer !== null) observer.moduleStarted(i, (this.filters[i] as ChainFilter).name);
-      const outcome = (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream);
-      if (observer !== null) observer.moduleDecided(i, outcome);
+      // The untraced loop stays as it was: one call per filter.
+      const outcome = observer === null ? (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream) : this.observedRequestHeaders(observer, i, headers, endOfStream);
       if (outcome.action === 'continue') continue;
       if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i + 1, outcome);
       return outcome.resume.then((settled) => (settled.action === 'localReply'
@@ -196,6 +195,13 @@ export class FilterChainRun {
     }
     // A filter that could not load answers in its place: every filter before it encodes the reply.
     return this.failure === null ? CONTINUE : this.failLoadFailed();
+  }
+
+  private observedRequestHeaders(observer: ChainObserver, position: number, headers: HeaderMap, endOfStream: boolean): HeadersOutcome {
+    observer.moduleStarted(position, (this.filters[position] as ChainFilter).name);
+    const outcome = (this.streams[position] as HttpStream).onRequestHeaders(headers, endOfStream);
+    observer.moduleDecided(position, outcome);
+    return outcome;
   }
 
   requestBody(chunk: Uint8Array, endOfStream: boolean): BodyPhaseOutcome {
