@@ -111,7 +111,9 @@ export class RequestTrace implements ChainObserver {
   /** A route matched: its name is the span's route (low cardinality, as http.route should be). */
   routed(routeName: string, api: string): void {
     this.server.updateName(`${this.method} ${routeName}`);
-    this.server.setAttributes({ [ATTR_HTTP_ROUTE]: routeName, [apipAttributes.api]: api });
+    this.server.setAttribute(ATTR_HTTP_ROUTE, routeName);
+    // The platform's own routes (`no-api-found`) belong to no API.
+    if (api !== '') this.server.setAttribute(apipAttributes.api, api);
   }
 
   /** The route's request filters start (they run at the end of this event-loop turn, with the turn's others). */

@@ -6,6 +6,7 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../h
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
 const REST_TRACE = '0af7651916cd43dd8448eb211c80319d';
+const GATEWAY_TRACE = '0af7651916cd43dd8448eb211c80319e';
 const SERVER = 2;
 
 describe('platform traces (OTEL_* tracing): management API spans and the generated Envoy tracer', () => {
@@ -31,6 +32,10 @@ describe('platform traces (OTEL_* tracing): management API spans and the generat
       headers: { authorization: adminAuth, traceparent: `00-${REST_TRACE}-${PARENT}-01` },
     });
     expect(rest.status).toBe(404);
+    // The embedded gateway traces with the platform's tracer too (a request no route matches).
+    const gateway = await fetch(`http://127.0.0.1:${t.platform.ports.gateway}/nowhere?q=1`, { headers: { traceparent: `00-${GATEWAY_TRACE}-${PARENT}-01` } });
+    expect(gateway.status).toBe(404);
+    await gateway.arrayBuffer();
     // Closing the platform flushes every ended span.
     await t.close();
     spans = receiver.spans;
@@ -72,6 +77,15 @@ describe('platform traces (OTEL_* tracing): management API spans and the generat
       clusterName: 'apip/otel-collector',
       endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: Number(port) } }, hostname: `127.0.0.1:${port}` } }] }],
     });
+  });
+
+  it('traces embedded gateway requests with the platform’s tracer', () => {
+    expect(spans.filter((s) => s.traceId === GATEWAY_TRACE)).toEqual([expect.objectContaining({
+      service: 'apip-management-test', kind: SERVER, parentSpanId: PARENT, name: 'GET no-api-found',
+      attributes: {
+        'http.request.method': 'GET', 'url.path': '/nowhere', 'server.address': '127.0.0.1', 'http.route': 'no-api-found', 'http.response.status_code': 404,
+      },
+    })]);
   });
 
   it('names a REST request by its route template, and records no credential or body', () => {
