@@ -344,7 +344,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     this.chain?.done();
     if (this.live !== null) ctx.holder.release(this.live);
     ctx.telemetry.finished(this);
-    this.trace?.finished(res.headersSent ? res.statusCode : 0, this.identity);
+    // Only an identity the route's policies established: without filters it would be whatever the client sent.
+    this.trace?.finished(res.headersSent ? res.statusCode : 0, this.chain === null ? null : this.identity);
   }
 
   override onUpstreamResponse(status: number, rawHeaders: string[]): boolean {

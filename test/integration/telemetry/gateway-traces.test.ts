@@ -175,6 +175,27 @@ describe('embedded gateway traces (OTLP/HTTP to a receiver)', () => {
     expect(client.statusCode).toBe(ERROR);
   });
 
+  it('traces a route without policies (no chain span) and records no identity a client sent itself', async () => {
+    const plain = new ManualSource(snapshot('1', {
+      listeners: [listener([])],
+      routes: [routeConfiguration([{ name: 'default', domains: ['*'], routes: [route({ name: ROUTE, match: { path: '/books' }, cluster: 'books' })] }])],
+      clusters: [staticCluster('books', [{ address: '127.0.0.1', port: upstream.port }])],
+    }));
+    const third = await createGateway({ source: plain, port: 0, logger: silentLogger(), tracer: tracing.tracer });
+    try {
+      const trace = '99998888777766665555444433332222';
+      const answer = await send(third.port, '/books', { headers: { traceparent: `00-${trace}-${CLIENT_PARENT}-01`, 'x-apip-application-id': 'forged' } });
+      expect(answer.status).toBe(200);
+      const spans = await traceOf(tracing, receiver, trace, 2);
+      expect(spans.map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
+      const server = only(spans, (s) => s.kind === SERVER);
+      expect(server.attributes['apip.application']).toBeUndefined();
+      expect(JSON.parse(answer.text)).toEqual({ traceparent: `00-${trace}-${only(spans, (s) => s.kind === CLIENT).spanId}-01` });
+    } finally {
+      await third.close();
+    }
+  });
+
   it('exports nothing with the always_off sampler, and still serves', async () => {
     const quiet = await startOtlpReceiver();
     const off = tracingTo(quiet, 'always_off');
