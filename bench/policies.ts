@@ -4,7 +4,10 @@ import { createHash, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { createManualClock } from '../server/gateway/proxy-wasm/clock.ts';
+import type { IncomingMessage } from 'node:http';
 import { ChainBatches, type ChainFilter, FilterChainRun } from '../server/gateway/filter-chain.ts';
+import { RequestTrace } from '../server/gateway/tracing.ts';
+import { createTracing } from '../server/telemetry/tracing.ts';
 import { HeaderMap } from '../server/gateway/proxy-wasm/header-map.ts';
 import type { Plugin } from '../server/gateway/proxy-wasm/plugin.ts';
 import type { HeaderList, PolicyLogger } from '../server/gateway/proxy-wasm/types.ts';
@@ -235,6 +238,8 @@ for (const benchCase of cases.filter((c) => only === undefined || c.name === onl
 // time: FilterChainRun's request headers, response headers, a 55-byte response body with its end, and the end of
 // the streams. Inside the gateway under load the same work costs about three times this (cold CPU caches), which is
 // why the gateway runs it in batches per event-loop turn (docs/gateway.md, Performance).
+// The second row traces it as the gateway does with OTEL_EXPORTER_OTLP_ENDPOINT set (always_on): the server, chain,
+// module and client spans made and ended; the export (batched, off the request) is left out, its spans discarded.
 if (only === undefined || only === 'chain') {
   const chainPlugins = [
     await loadPolicy('api-key', { stripIdentityHeaders: true, digestKey: digestKey.toString('hex'), keySets: { api: keys }, routes: { [ROUTE]: { keySets: ['api'], key: 'x-api-key' } } }, { logger: silent }),
@@ -244,30 +249,49 @@ if (only === undefined || only === 'chain') {
   const filters: ChainFilter[] = chainPlugins.map((plugin) => ({ kind: 'plugin', name: plugin.name, plugin }));
   const body = Buffer.from(JSON.stringify({ id: 42, title: 'Dune', author: 'Frank Herbert' }));
   const batches = new ChainBatches();
+  const tracing = createTracing(
+    { tracesEndpoint: 'http://127.0.0.1:9/v1/traces', sampler: 'always_on', ratio: 1, serviceName: 'bench' },
+    { exporter: { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} } },
+  );
+  const incoming = { method: 'GET', url: '/books/7', headers: { host: 'api.example.test' } } as unknown as IncomingMessage;
+  let isTraced = false;
   const chainRequest = (): void => {
-    const run = new FilterChainRun(filters, { routeName: ROUTE, clusterName: 'books' }, batches);
+    const trace = isTraced && tracing !== null ? new RequestTrace(tracing.tracer, incoming) : null;
+    trace?.routed(ROUTE, 'reading-list-api-v1.0');
+    trace?.chainStarted();
+    const run = new FilterChainRun(filters, { routeName: ROUTE, clusterName: 'books' }, batches, trace);
     const request = new HeaderMap([
       [':method', 'GET'], [':path', '/books/7'], [':authority', 'api.example.test'], [':scheme', 'http'],
       ['x-api-key', key], ['x-forwarded-for', '127.0.0.1'], ['x-forwarded-proto', 'http'], ['x-request-id', 'a9d4b1f8-7c33-4a67-9d58-2c7e9f0b1a23'],
     ]);
     const outcome = run.requestHeaders(request, true);
     if (outcome instanceof Promise || outcome.action !== 'continue') throw new Error('chain: unexpected request outcome');
+    if (trace !== null) {
+      trace.chainEnded(outcome);
+      trace.upstreamStarted('books', '127.0.0.1', 8080, ['x-request-id', 'a9d4b1f8']);
+      trace.upstreamResponded(200);
+    }
     const response = new HeaderMap([[':status', '200'], ['content-type', 'application/json'], ['content-length', String(body.length)]]);
     const responseOutcome = run.responseHeaders(response, false);
     if (responseOutcome instanceof Promise || responseOutcome.action !== 'continue') throw new Error('chain: unexpected response outcome');
     run.responseBody(body, true);
     run.done();
     batches.finishing.runNow();
+    trace?.finished(200, { applicationId: 'app-bench', subscriptionId: null, plan: 'gold' });
   };
-  for (let i = 0; i < WARMUP; i++) chainRequest();
-  const samples = new BigInt64Array(ITERATIONS);
-  for (let i = 0; i < ITERATIONS; i++) {
-    const start = process.hrtime.bigint();
-    chainRequest();
-    samples[i] = process.hrtime.bigint() - start;
+  for (const [label, traced] of [['chain (gateway bench)', false], ['chain, traced', true]] as const) {
+    isTraced = traced;
+    for (let i = 0; i < WARMUP; i++) chainRequest();
+    const samples = new BigInt64Array(ITERATIONS);
+    for (let i = 0; i < ITERATIONS; i++) {
+      const start = process.hrtime.bigint();
+      chainRequest();
+      samples[i] = process.hrtime.bigint() - start;
+    }
+    samples.sort();
+    rows.push(`| ${label.padEnd(24)} | ${percentile(samples, 0.5).toFixed(2).padStart(10)} | ${percentile(samples, 0.99).toFixed(2).padStart(8)} | ${'—'.padStart(8)} |`);
   }
-  samples.sort();
-  rows.push(`| ${'chain (gateway bench)'.padEnd(24)} | ${percentile(samples, 0.5).toFixed(2).padStart(10)} | ${percentile(samples, 0.99).toFixed(2).padStart(8)} | ${'—'.padStart(8)} |`);
+  await tracing?.shutdown();
   for (const plugin of chainPlugins) plugin.close();
 }
 

@@ -6,6 +6,7 @@ import type { DomainSettings } from './domain/context.ts';
 import type { GraphQLLimits } from './graphql/yoga.ts';
 import { parseKey } from './platform-keys.ts';
 import type { IrDownstreamTls } from './xds/ir.ts';
+import { type TracingConfig, tracingConfigFromEnv } from './telemetry/tracing-config.ts';
 
 /** Everything the platform needs to start; built from the environment by main.ts, or by tests directly. */
 export interface PlatformConfig {
@@ -67,6 +68,8 @@ export interface PlatformConfig {
   loginThrottle?: LoginThrottleOptions | undefined;
   /** Bounds on GraphQL documents. @default defaultGraphQLLimits */
   graphqlLimits?: Partial<GraphQLLimits> | undefined;
+  /** OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`, …). @default none: no spans at all */
+  tracing?: TracingConfig | null | undefined;
 }
 
 /** The xDS port's transport security and bounds. */
@@ -282,6 +285,7 @@ export function configFromEnv(env: Env): PlatformConfig {
       maxFailuresPerAddress: positiveInt(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 100),
       windowMs: positiveInt(env, 'LOGIN_WINDOW_SECONDS', 900) * 1000,
     },
+    tracing: tracingConfigFromEnv(env),
     settings: {
       apiKeyQuotaPerUser: nonNegativeInt(env, 'API_KEY_QUOTA_PER_USER', 10),
       apiKeyRenewGraceSeconds: nonNegativeInt(env, 'API_KEY_RENEW_GRACE_SECONDS', 0),

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Tracer } from '@opentelemetry/api';
 import { answerUnread } from './auth/refuse-request.ts';
 import type { Logger } from './logger.ts';
 import type { ManagementMetrics } from './management-metrics.ts';
+import { traceRequest } from './telemetry/request-span.ts';
 import { unsafePathReason } from './unsafe-path.ts';
 
 /** A handler answers the request and returns true, or returns false to let the next one try. */
@@ -12,10 +14,11 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolea
  * first (400, body unread); then handlers are tried in array order (see platform.ts for the order and why); the
  * first that claims a request answers it.
  */
-export function createManagementServer(handlers: readonly RouteHandler[], logger: Logger, metrics?: ManagementMetrics): Server {
+export function createManagementServer(handlers: readonly RouteHandler[], logger: Logger, metrics?: ManagementMetrics, tracer?: Tracer): Server {
   const log = logger.child({ component: 'management-http' });
   return createServer(async (req, res) => {
     metrics?.observe(req, res);
+    if (tracer !== undefined) traceRequest(tracer, req, res);
     try {
       const unsafe = unsafePathReason(req.url ?? '/');
       if (unsafe !== null) {

@@ -23,6 +23,7 @@ import { createGraphQLRoute } from './graphql/http-route.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createGateway, type Gateway } from './gateway/gateway.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createTracing } from './telemetry/tracing.ts';
 import { createPolicyModuleHandler, loadPolicyModules, type PolicyModule } from './policy-modules.ts';
 import { createRestHandler } from './rest/handler.ts';
 import { restRoutes } from './rest/routes.ts';
@@ -122,6 +123,8 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
 
   const metrics = new ManagementMetrics();
   const dropped = new DroppedRecords();
+  // Spans of management requests and of the embedded gateway, to OTLP; none at all without an endpoint.
+  const tracing = createTracing(config.tracing ?? null);
 
   // Order: cheap exact paths first; then GraphQL (owns /graphql only); REST last, because it also
   // answers its unprefixed legacy paths and must not shadow anything above.
@@ -151,7 +154,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     createPolicyModuleHandler(policyModules),
     rest,
   ];
-  const management: Server = createManagementServer(handlers, logger, metrics);
+  const management: Server = createManagementServer(handlers, logger, metrics, tracing?.tracer);
   const managementPort = await listen(management, config.managementPort, config.managementHost);
   logger.info({ host: config.managementHost, port: managementPort, driver: database.driver }, 'management api listening');
 
@@ -169,6 +172,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       gatewayJwtKeys: config.gatewayJwtKeys,
       keys,
       basicAuthIterationsPerSecond: config.basicAuthIterationsPerSecond,
+      tracing: config.tracing,
     });
   const runner = new SnapshotRunner<unknown>({
     db: database.db,
@@ -243,6 +247,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         adminPort: config.gatewayAdminPort,
         adminHost: config.gatewayAdminHost,
         onRequestComplete: observe,
+        ...(tracing === null ? {} : { tracer: tracing.tracer }),
       })
     : null;
   if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');
@@ -275,6 +280,8 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
       await analytics.close();
       retention.close();
       await closeServer(management);
+      // Every span ended by now is exported before close returns.
+      await tracing?.shutdown();
       await database.close();
     },
   };

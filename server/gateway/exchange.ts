@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { streamRequestBody } from './body-streams.ts';
 import type { Endpoint, RuntimeCluster } from './clusters.ts';
@@ -25,6 +26,7 @@ import type { RouteLookup } from './route-lookup.ts';
 import type { RouteAction, RouteMatch } from './route-table.ts';
 import type { FinishedExchange, RequestIdentity, Telemetry } from './telemetry.ts';
 import type { TurnBatcher } from './turn-batcher.ts';
+import { RequestTrace } from './tracing.ts';
 import { failureReply, UpstreamAttempt, type UpstreamCall, type UpstreamFailure, type UpstreamHandlers } from './upstream-request.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
 import type { WebSocketTunnel } from './websocket-tunnel.ts';
@@ -37,6 +39,8 @@ export interface ExchangeContext {
   readonly logger: Logger;
   readonly random: RandomSource;
   readonly telemetry: Telemetry;
+  /** null: requests are not traced (no span objects, no context work). */
+  readonly tracer: Tracer | null;
   readonly routes: RouteLookup;
   readonly chainBatches: ChainBatches;
   /** Requests without filters, forwarded at the end of the turn. */
@@ -91,6 +95,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
   identity: RequestIdentity | null = null;
   /** A WebSocket upgrade (proxy.ts): forwarding opens the tunnel instead of an upstream request. */
   tunnel: WebSocketTunnel | null = null;
+  /** This request's spans, when the gateway traces. */
+  private trace: RequestTrace | null = null;
   private requestEnded = false;
   private call: UpstreamCall | null = null;
   private isRetried = false;
@@ -117,6 +123,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
 
   run(): void {
     const { req, res } = this;
+    if (this.ctx.tracer !== null) this.trace = new RequestTrace(this.ctx.tracer, req);
     const config = this.live?.config ?? null;
     const method = req.method ?? 'GET';
     this.method = method;
@@ -143,6 +150,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     this.routeName = route.name;
     this.isRouted = true;
     this.routeSeries = this.ctx.telemetry.metrics.forRoute(route.name);
+    this.trace?.routed(route.name, this.routeSeries.api);
     if (route.action.kind === 'direct') {
       sendDirectResponse(res, route.action);
       return;
@@ -177,7 +185,9 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       this.ctx.forwards.add(this);
       return;
     }
-    const chain = new FilterChainRun(filters, new LazyRequestInfo(req, route.name, clusterName), this.ctx.chainBatches);
+    const trace = this.trace;
+    trace?.chainStarted();
+    const chain = new FilterChainRun(filters, new LazyRequestInfo(req, route.name, clusterName), this.ctx.chainBatches, trace);
     this.chain = chain;
     const map = new HeaderMap();
     map.add(':method', method);
@@ -226,6 +236,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
 
   private afterRequestFilters(outcome: PhaseOutcome, map: HeaderMap, action: ForwardAction, match: RouteMatch, cluster: RuntimeCluster | undefined): void {
     if (this.ctx.telemetry.wantsIdentity) this.identity = this.ctx.telemetry.identityOfMap(map);
+    this.trace?.chainEnded(outcome);
     if (outcome.action === 'localReply') {
       this.decision = 'local_reply';
       this.details = outcome.details;
@@ -281,6 +292,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     const removals = match.route.removeHeaders;
     if (removals !== null) headers = withoutNamed(headers, removals);
     headers.push('host', host);
+    if (this.trace !== null) headers = this.trace.upstreamStarted(cluster.name, endpoint.address, endpoint.port, headers);
     this.method = method;
     if (this.tunnel !== null) {
       this.decision = 'forwarded';
@@ -316,6 +328,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
 
   onUpstreamFailure(failure: UpstreamFailure, state: { isResponseStarted: boolean; isReusedSocket: boolean }): void {
     const { res } = this;
+    this.trace?.upstreamFailed(failure.kind);
     if (failure.kind === 'invalid') {
       this.internalError(failure.error, 'gateway request failed');
       return;
@@ -352,5 +365,12 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     this.chain?.done();
     if (this.live !== null) ctx.holder.release(this.live);
     ctx.telemetry.finished(this);
+    // Only an identity the route's policies established: without filters it would be whatever the client sent.
+    this.trace?.finished(res.headersSent ? res.statusCode : 0, this.chain === null ? null : this.identity);
+  }
+
+  override onUpstreamResponse(status: number, rawHeaders: string[]): boolean {
+    this.trace?.upstreamResponded(status);
+    return super.onUpstreamResponse(status, rawHeaders);
   }
 }

@@ -28,6 +28,13 @@ export type BodyPhaseOutcome = { action: 'data'; data: Uint8Array | null } | Loc
 
 const CONTINUE: PhaseOutcome = { action: 'continue' };
 
+/** Sees each module's request headers callback (tracing.ts); null on untraced requests, which pay one check. */
+export interface ChainObserver {
+  moduleStarted(position: number, name: string): void;
+  /** The module's outcome: a pause settles later; a rejected promise is a host failure. */
+  moduleDecided(position: number, outcome: HeadersOutcome | Promise<never>): void;
+}
+
 /** Receives the outcome of the request headers phase started with requestHeadersBatched. */
 export interface RequestHeadersListener {
   afterRequestHeaders(outcome: PhaseOutcome | Promise<PhaseOutcome>): void;
@@ -73,7 +80,10 @@ export class FilterChainRun {
   private responseOutcome: PhaseOutcome | Promise<PhaseOutcome> | null = null;
   private responseBodyData: Uint8Array | false | null = null;
 
-  constructor(private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo, private readonly batches: ChainBatches) {
+  constructor(
+    private readonly filters: readonly ChainFilter[], private readonly info: RequestInfo, private readonly batches: ChainBatches,
+    private readonly observer: ChainObserver | null = null,
+  ) {
     let width = 0;
     while (width < filters.length && (filters[width] as ChainFilter).kind === 'plugin') width++;
     this.width = width;
@@ -126,7 +136,10 @@ export class FilterChainRun {
     const streams = this.streams;
     const headers = this.batchHeaders as HeaderMap;
     const endOfStream = this.batchEndOfStream;
+    const observer = this.observer;
+    if (observer !== null) observer.moduleStarted(position, (this.filters[position] as ChainFilter).name);
     const outcome = guarded(streams[position] as HttpStream, true, headers, endOfStream);
+    if (observer !== null) observer.moduleDecided(position, outcome);
     if (outcome instanceof Promise) this.batchOutcome = outcome;
     else if (outcome.action === 'localReply') this.batchOutcome = encodeLocalReplyThrough(streams, position + 1, outcome);
     else if (outcome.action === 'pause') {
@@ -142,7 +155,7 @@ export class FilterChainRun {
     this.batchListener = null;
     this.batchHeaders = null;
     if (this.isDone || listener === null) return;
-    const outcome = this.batchOutcome ?? (this.failure === null ? CONTINUE : encodeLocalReplyThrough(this.streams, this.streams.length, this.failure));
+    const outcome = this.batchOutcome ?? (this.failure === null ? CONTINUE : this.failLoadFailed());
     this.batchOutcome = null;
     listener.afterRequestHeaders(outcome);
   }
@@ -157,10 +170,23 @@ export class FilterChainRun {
     for (const run of batch) run.batchFinish();
   }
 
+  /** The reply of the first filter that could not load, in its place in the chain: every filter before it encodes it. */
+  private failLoadFailed(): LocalReply | Promise<LocalReply> {
+    const failure = this.failure as LocalReply;
+    const observer = this.observer;
+    if (observer !== null) {
+      observer.moduleStarted(this.width, (this.filters[this.width] as ChainFilter).name);
+      observer.moduleDecided(this.width, failure);
+    }
+    return encodeLocalReplyThrough(this.streams, this.streams.length, failure);
+  }
+
   private requestHeadersFrom(first: number, headers: HeaderMap, endOfStream: boolean): PhaseOutcome | Promise<PhaseOutcome> {
     const streams = this.streams;
+    const observer = this.observer;
     for (let i = first; i < streams.length; i++) {
-      const outcome = (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream);
+      // The untraced loop stays as it was: one call per filter.
+      const outcome = observer === null ? (streams[i] as HttpStream).onRequestHeaders(headers, endOfStream) : this.observedRequestHeaders(observer, i, headers, endOfStream);
       if (outcome.action === 'continue') continue;
       if (outcome.action === 'localReply') return encodeLocalReplyThrough(streams, i + 1, outcome);
       return outcome.resume.then((settled) => (settled.action === 'localReply'
@@ -168,7 +194,14 @@ export class FilterChainRun {
         : this.requestHeadersFrom(i + 1, headers, endOfStream)));
     }
     // A filter that could not load answers in its place: every filter before it encodes the reply.
-    return this.failure === null ? CONTINUE : encodeLocalReplyThrough(streams, streams.length, this.failure);
+    return this.failure === null ? CONTINUE : this.failLoadFailed();
+  }
+
+  private observedRequestHeaders(observer: ChainObserver, position: number, headers: HeaderMap, endOfStream: boolean): HeadersOutcome {
+    observer.moduleStarted(position, (this.filters[position] as ChainFilter).name);
+    const outcome = (this.streams[position] as HttpStream).onRequestHeaders(headers, endOfStream);
+    observer.moduleDecided(position, outcome);
+    return outcome;
   }
 
   requestBody(chunk: Uint8Array, endOfStream: boolean): BodyPhaseOutcome {

@@ -3,6 +3,7 @@
 // the source stops producing, the last configuration keeps serving.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Snapshot, SnapshotSource } from '../envoy/resources.ts';
 import { createAdminServer } from './admin-server.ts';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   /** Called once per finished request (forwarded, local reply, 404, upstream failure, client gone), after the
    *  response ended, for analytics. Must not throw (a throw is logged); costs nothing when unset. */
   onRequestComplete?: (record: GatewayRequestRecord) => void;
+  /** OpenTelemetry tracer of every request (server/telemetry/tracing.ts; one per worker thread). @default no tracing */
+  tracer?: Tracer;
 }
 
 export type { GatewayRequestRecord } from './telemetry.ts';
@@ -124,7 +127,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const handler = createProxyHandler({
-    holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete,
+    holder, pools, metrics, logger, random: options.random ?? Math.random, onRequestComplete: options.onRequestComplete, tracer: options.tracer,
   });
   // TLS, HTTP/2 and WebSocket upgrades as the served listener says (downstream-server.ts). Node's default
   // keep-alive timeout (5 s) is shorter than most clients' pools; Envoy's idle timeout is 1 h.

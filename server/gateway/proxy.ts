@@ -5,6 +5,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ConfigHolder } from './config-holder.ts';
 import { Exchange, type ExchangeContext } from './exchange.ts';
@@ -26,6 +27,8 @@ export interface ProxyDependencies {
   logger: Logger;
   random: RandomSource;
   onRequestComplete?: ((record: GatewayRequestRecord) => void) | undefined;
+  /** Traces every request (tracing.ts); none when unset. */
+  tracer?: Tracer | undefined;
 }
 
 function forwardAll(batch: readonly Exchange[]): void {
@@ -84,7 +87,8 @@ export function createProxyHandler(deps: ProxyDependencies): ProxyHandler {
     pools: deps.pools,
     logger: deps.logger,
     random: deps.random,
-    telemetry: new Telemetry(deps.metrics, deps.logger, deps.onRequestComplete),
+    telemetry: new Telemetry(deps.metrics, deps.logger, deps.onRequestComplete, deps.tracer !== undefined),
+    tracer: deps.tracer ?? null,
     routes: new RouteLookup(),
     chainBatches: new ChainBatches(),
     forwards: new TurnBatcher(forwardAll),

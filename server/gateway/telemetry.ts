@@ -64,16 +64,17 @@ export interface FinishedExchange {
 export class Telemetry {
   /** The series of requests that matched no route. */
   readonly noRoute: RouteSeries;
-  /** Identity headers are read only for onRequestComplete. */
+  /** Identity headers are read only for onRequestComplete and traces. */
   readonly wantsIdentity: boolean;
 
   constructor(
     readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly onRequestComplete: ((record: GatewayRequestRecord) => void) | undefined,
+    isTraced = false,
   ) {
     this.noRoute = metrics.forRoute('');
-    this.wantsIdentity = onRequestComplete !== undefined;
+    this.wantsIdentity = onRequestComplete !== undefined || isTraced;
   }
 
   /** The identity of a request forwarded without filters (its headers as a flat array). */

@@ -2,6 +2,7 @@ import type { Authenticator } from '../auth/authenticator.ts';
 import { answerUnread, clientAddress, refuseRequest, type RefusalBody } from '../auth/refuse-request.ts';
 import { isDatabaseUnavailable } from '../domain/db-errors.ts';
 import type { RouteHandler } from '../management-server.ts';
+import { annotateRequest, graphqlAttributes, nameRequest } from '../telemetry/request-span.ts';
 import { serveGraphiql } from './graphiql.ts';
 import type { GraphQLServer } from './yoga.ts';
 
@@ -34,6 +35,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions): RouteHandler {
     if (pathname !== endpoint && !pathname.startsWith(`${endpoint}/`)) return false;
     if (serveGraphiql(req, res, pathname, endpoint)) return true;
     if (pathname !== endpoint) return false;
+    nameRequest(req, endpoint);
     if (req.method === 'OPTIONS') {
       await options.graphql.handle(req, res, { actor: null });
       return true;
@@ -56,7 +58,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions): RouteHandler {
       await refuseRequest(req, res, outcome, graphqlRefusal);
       return true;
     }
-    await options.graphql.handle(req, res, { actor: outcome.actor });
+    const onOperation = (name: string | null, type: string) => {
+      annotateRequest(req, name === null ? { [graphqlAttributes.operationType]: type } : { [graphqlAttributes.operationName]: name, [graphqlAttributes.operationType]: type });
+    };
+    await options.graphql.handle(req, res, { actor: outcome.actor, onOperation });
     return true;
   };
 }

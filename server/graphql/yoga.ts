@@ -13,6 +13,7 @@ import type { GraphQLContext } from './builder.ts';
 import { introspectionByRolePlugin } from './introspection-by-role.ts';
 import { createBurstLog, parseOverflowGuardPlugin } from './parse-overflow-guard.ts';
 import { requestErrorStatusPlugin } from './request-error-status.ts';
+import { type OperationReporter, operationReportPlugin } from './operation-report.ts';
 
 /** Bounds on an authenticated caller's document, checked before execution (each refusal is a 400). */
 export interface GraphQLLimits {
@@ -47,6 +48,8 @@ export interface GraphQLServerOptions {
  */
 export interface GraphQLServerContext {
   actor: Actor | null;
+  /** Told which operation executes (the request's trace). */
+  onOperation?: OperationReporter | undefined;
 }
 
 export type GraphQLServer = YogaServerInstance<GraphQLServerContext, GraphQLContext>;
@@ -83,6 +86,8 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true }),
       introspectionByRolePlugin(),
       requestErrorStatusPlugin(),
+      // Reporting only: the operation that passed every check above.
+      operationReportPlugin(),
     ],
     context: ({ actor }): GraphQLContext => {
       // Unreachable through the management server (it answers 401 first); kept so that yoga fails closed.

@@ -6,6 +6,7 @@ import type { Actor, DomainContext } from '../domain/context.ts';
 import { ForbiddenError, ValidationError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RouteHandler } from '../management-server.ts';
+import { nameRequest } from '../telemetry/request-span.ts';
 import { BodyParseError, PayloadTooLargeError, readBody, UnsupportedMediaTypeError } from './body.ts';
 import { errorBody, errorResponse } from './errors.ts';
 import { createRouter, type Route } from './router.ts';
@@ -72,6 +73,7 @@ export function createRestHandler(options: RestHandlerOptions): RouteHandler {
       return true;
     }
 
+    nameRequest(req, `${prefixed ? restPrefix : ''}${match.route.path}`);
     const access = match.route.access ?? 'authenticated';
     try {
       // Inside the try: authentication reads users from the database, which may be unreachable (503).

@@ -267,4 +267,6 @@ export interface IrSnapshot {
   clusters: IrCluster[];
   plans: IrPlan[];
   tables: IrTables;
+  /** Envoy's OpenTelemetry tracer (absent: no tracing): the collector's traces URL and cluster. */
+  tracing?: { url: string; cluster: IrCluster; serviceName: string; samplingPercent: number };
 }

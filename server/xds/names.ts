@@ -18,6 +18,9 @@ export const routeConfigurationName = 'apip/routes';
 /** The cluster that serves `/policies/<name>.wasm` to Envoy's remote wasm fetcher. */
 export const controlPlaneClusterName = 'apip/control-plane';
 
+/** The OpenTelemetry collector Envoy's tracer sends OTLP/HTTP to (when tracing is configured). */
+export const tracingCollectorClusterName = 'apip/otel-collector';
+
 /**
  * The static cluster of envoy/bootstrap.yaml that reaches the control plane's gRPC port (ADS, and the access-log
  * service analytics read). Not in any snapshot: Envoy has it before the first one.

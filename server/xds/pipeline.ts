@@ -1,4 +1,5 @@
 import type { PolicyModule } from '../policy-modules.ts';
+import { sampledShare, type TracingConfig } from '../telemetry/tracing-config.ts';
 import { loadDeploymentModel, nextDeploymentChangeAt } from '../domain/deployment.ts';
 import { JwksResolver } from './jwks-resolver.ts';
 import type { DeploymentModel } from '../domain/deployment-model.ts';
@@ -25,6 +26,8 @@ export interface SnapshotPipelineOptions {
   keys: PlatformKeys;
   /** Uncached basic-auth checks a data plane may run per second, in PBKDF2 iterations. @default the module's (300,000) */
   basicAuthIterationsPerSecond?: number | undefined;
+  /** Envoy's tracer sends to the same collector, with the same sampling. @default no tracing */
+  tracing?: TracingConfig | null | undefined;
 }
 
 /**
@@ -41,10 +44,13 @@ export function createSnapshotPipeline(options: SnapshotPipelineOptions): Snapsh
   // Units (clusters, routes) unchanged since the last check keep their result: a rebuild after one API changed
   // checks that API, and the check yields to the event loop while it runs.
   const validation = new ValidationCache();
+  const tracing = options.tracing
+    ? { collectorUrl: options.tracing.tracesEndpoint, serviceName: `${options.tracing.serviceName}-envoy`, samplingPercent: sampledShare(options.tracing) * 100 }
+    : undefined;
   return {
     loadModel: (db, now) => loadDeploymentModel(db, now, options.keys.box),
     resolveJwks: (model) => jwks.resolve(model),
-    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, downstreamTls: options.downstreamTls, modules, keyDigestSecret, moduleSettings }),
+    translate: (model) => translate(model, { controlPlaneUrl: options.controlPlaneUrl, listenerPort: options.listenerPort, downstreamTls: options.downstreamTls, modules, keyDigestSecret, moduleSettings, tracing }),
     validate: (resources) => validateResourcesAsync(resources, validation),
     nextChangeAt: (db, now) => nextDeploymentChangeAt(db, now),
     // Rotated IdP keys are pushed without waiting for a write.

@@ -3,7 +3,7 @@ import type { Problem } from '../../domain/errors.ts';
 import type { DeployedApi, DeploymentModel } from '../../domain/deployment-model.ts';
 import { routeClaims } from '../../domain/route-claims.ts';
 import { reachabilityOf, servingPlanStatuses } from '../../domain/reachability.ts';
-import { controlPlaneClusterName, listenerName } from '../names.ts';
+import { controlPlaneClusterName, listenerName, tracingCollectorClusterName } from '../names.ts';
 import { buildApiRoutes } from './api-routes.ts';
 import { buildApiTables, emptyTables } from './api-tables.ts';
 import { indexModel } from './model-index.ts';
@@ -24,6 +24,17 @@ export interface TranslateOptions {
   keyDigestSecret: string;
   /** Platform-wide settings merged into a module's plugin configuration (basic-auth's PBKDF2 budget). */
   moduleSettings?: IrSnapshot['moduleSettings'];
+  /** Envoy traces to this OTLP/HTTP collector (`…/v1/traces`), `samplingPercent` of new traces. @default no tracing */
+  tracing?: { collectorUrl: string; serviceName: string; samplingPercent: number } | undefined;
+}
+
+/** The tracer's collector as an IR cluster; a URL that is not one is the operator's start-up error, not an API's problem. */
+function tracingOf(options: TranslateOptions): IrSnapshot['tracing'] {
+  if (options.tracing === undefined) return undefined;
+  const collector = parseUpstreamUrl(options.tracing.collectorUrl);
+  if (typeof collector === 'string') throw new Error(`tracing.collectorUrl: ${collector}`);
+  const cluster: IrCluster = { name: tracingCollectorClusterName, endpoint: collector.endpoint, tls: collector.tls, connectTimeoutMs: defaultConnectTimeoutMs };
+  return { url: options.tracing.collectorUrl, cluster, serviceName: options.tracing.serviceName, samplingPercent: options.tracing.samplingPercent };
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -128,6 +139,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     plans.push(...apiTables.plans);
   }
   const cluster: IrCluster = { name: controlPlaneClusterName, endpoint: controlPlane.endpoint, tls: controlPlane.tls, connectTimeoutMs: defaultConnectTimeoutMs };
+  const tracing = tracingOf(options);
   const ir: IrSnapshot = {
     listener: { name: listenerName, port: options.listenerPort, ...(options.downstreamTls ? { tls: options.downstreamTls } : {}) },
     controlPlane: { url: `${controlPlane.tls ? 'https' : 'http'}://${controlPlane.endpoint.hostHeader}${controlPlane.basePath}`, cluster },
@@ -139,6 +151,7 @@ export function buildIr(model: DeploymentModel, options: TranslateOptions): { ir
     clusters: clusters.sort((a, b) => compare(a.name, b.name)),
     plans,
     tables: Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, sortRecord(table)])) as unknown as IrTables,
+    ...(tracing === undefined ? {} : { tracing }),
   };
   problems.sort((a, b) => compare(a.api ?? '', b.api ?? '') || compare(a.path, b.path) || compare(a.message, b.message));
   return { ir, problems };

@@ -51,7 +51,8 @@ function tlsTransportSocket(cluster: IrCluster, trustedCa: string): Record<strin
  * (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/service_discovery#strict-dns).
  */
 export function buildClusters(ir: IrSnapshot, trustedCa: string): { clusters: EnvoyResource[]; loadAssignments: EnvoyResource[] } {
-  const all = [...ir.clusters, ir.controlPlane.cluster].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const platformClusters = ir.tracing === undefined ? [ir.controlPlane.cluster] : [ir.controlPlane.cluster, ir.tracing.cluster];
+  const all = [...ir.clusters, ...platformClusters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const clusters: EnvoyResource[] = [];
   const loadAssignments: EnvoyResource[] = [];
   // Most clusters share their connect timeout (the default): one string per distinct value.

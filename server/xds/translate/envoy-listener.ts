@@ -170,6 +170,25 @@ const http2ProtocolOptions = { maxConcurrentStreams: 100, initialStreamWindowSiz
  * (RFC 3986) and repeated slashes merged before routing, so `/a/../b` or `//b` cannot slip past a route's
  * policies (https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-normalize-path).
  */
+/**
+ * Envoy's OpenTelemetry tracer, to the same collector as the platform's own spans, over OTLP/HTTP (`http_service`);
+ * `random_sampling` is the share of new traces the platform's sampler keeps (a sampled traceparent is followed).
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/trace/v3/opentelemetry.proto
+ */
+function tracingOf(tracing: NonNullable<IrSnapshot['tracing']>): Record<string, unknown> {
+  return {
+    randomSampling: { value: tracing.samplingPercent },
+    provider: {
+      name: 'envoy.tracers.opentelemetry',
+      typedConfig: {
+        '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+        httpService: { httpUri: { uri: tracing.url, cluster: tracing.cluster.name, timeout: '5s' } },
+        serviceName: tracing.serviceName,
+      },
+    },
+  };
+}
+
 export function buildListener(ir: IrSnapshot): EnvoyResource {
   const tls = ir.listener.tls;
   return {
@@ -208,6 +227,7 @@ export function buildListener(ir: IrSnapshot): EnvoyResource {
                   },
                 },
               ],
+              ...(ir.tracing === undefined ? {} : { tracing: tracingOf(ir.tracing) }),
             },
           },
         ],

@@ -34,6 +34,7 @@ const caseOptions: Record<string, Partial<TranslateOptions>> = {
   'downstream-tls': {
     downstreamTls: { certFile: '/etc/apip/tls/gateway.crt', keyFile: '/etc/apip/tls/gateway.key', clientCaFile: '/etc/apip/tls/clients-ca.crt', clientCert: 'required' },
   },
+  tracing: { tracing: { collectorUrl: 'http://otel-collector:4318/v1/traces', serviceName: 'apip-envoy', samplingPercent: 25 } },
 };
 
 /** Output file suffix per resource kind. */
