@@ -173,7 +173,8 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     // Only the filters this route runs (a filter disabled by default runs where the route enables it).
     const filters = config.routeFilters.of(route);
     if (filters.length === 0) {
-      if (this.ctx.telemetry.wantsIdentity) this.identity = this.ctx.telemetry.identityOfFlat(headers);
+      // No module runs here to establish an identity: whatever identity headers the client sent are its own
+      // claim (the route removes them before the upstream), so analytics records none.
       // Forwarded at the end of the event-loop turn with the other requests of the turn (see proxy.ts).
       this.forwardAction = action;
       this.routeMatch = match;

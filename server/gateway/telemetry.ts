@@ -35,15 +35,6 @@ export interface RequestIdentity {
   readonly plan: string | null;
 }
 
-/** Every value of `name` in a flat array, joined with "," as HeaderMap#get does; null when absent. */
-function joinedValue(flat: readonly string[], name: string): string | null {
-  let found: string | null = null;
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i] === name) found = found === null ? flat[i + 1] ?? '' : `${found},${flat[i + 1] ?? ''}`;
-  }
-  return found;
-}
-
 /** What telemetry reads of a request when its response is over (the proxy's Exchange). */
 export interface FinishedExchange {
   readonly req: IncomingMessage;
@@ -75,15 +66,6 @@ export class Telemetry {
   ) {
     this.noRoute = metrics.forRoute('');
     this.wantsIdentity = onRequestComplete !== undefined || isTraced;
-  }
-
-  /** The identity of a request forwarded without filters (its headers as a flat array). */
-  identityOfFlat(headers: readonly string[]): RequestIdentity {
-    return {
-      applicationId: joinedValue(headers, identityHeaders.applicationId),
-      subscriptionId: joinedValue(headers, identityHeaders.subscriptionId),
-      plan: joinedValue(headers, identityHeaders.plan),
-    };
   }
 
   /** The identity of a request as its filters left it. */

@@ -92,4 +92,23 @@ describe('embedded gateway onRequestComplete', () => {
       await throwing.close();
     }
   });
+  it('reports no identity for a route without filters, whatever the client sent', async () => {
+    // No module runs there to establish an identity: the identity headers a client forges must not reach
+    // analytics (the route removes them before the upstream, docs/gateway.md Request hygiene).
+    const source = new ManualSource(snapshot('1', {
+      listeners: [listener([])],
+      routes: [routeConfiguration([{ name: 'default', domains: ['*'], routes: [route({ name: OPEN_ROUTE, match: { path: '/open' }, cluster: 'books' })] }])],
+      clusters: [staticCluster('books', [{ address: '127.0.0.1', port: upstream.port }])],
+    }));
+    const seen: GatewayRequestRecord[] = [];
+    const bare = await createGateway({ source, port: 0, logger: silentLogger(), onRequestComplete: (record) => seen.push(record) });
+    try {
+      const forged = { 'x-apip-application-id': 'forged-app', 'x-apip-subscription-id': 'forged-sub', 'x-apip-plan': 'forged-plan' };
+      expect((await send(bare.port, '/open', { headers: forged })).status).toBe(200);
+      await vi.waitFor(() => expect(seen).toHaveLength(1));
+      expect(seen[0]).toMatchObject({ route: OPEN_ROUTE, status: 200, applicationId: null, subscriptionId: null, plan: null });
+    } finally {
+      await bare.close();
+    }
+  });
 });
