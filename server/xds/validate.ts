@@ -209,7 +209,7 @@ class Checker {
     for (const key of Object.keys(record)) {
       const v = record[key];
       const at = path === '' ? key : `${path}.${key}`;
-      const field = type.fields[key];
+      const field = type.fields[key] ?? jsonNamedField(type, key);
       if (!field) {
         const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
         this.issue(at, type.fields[camel] ? `unknown field "${key}" (proto3 JSON uses "${camel}")` : `unknown field "${key}" in ${type.fullName.slice(1)}`);
@@ -395,4 +395,13 @@ export async function validateResourcesAsync(resources: EnvoyResources, cache: V
   const issues = validateResources(resources, cache);
   cache.commit();
   return issues;
+}
+
+/**
+ * protobufjs camel-cases only letters after `_`, so `consecutive_5xx` keeps its name there; proto3 JSON (protoc's
+ * json_name, what Envoy prints and parses) drops every `_`: `consecutive5xx`, `enforcingConsecutive5xx`.
+ */
+function jsonNamedField(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  if (!/\d/.test(key)) return undefined;
+  return type.fieldsArray.find((f) => f.name.includes('_') && f.name.replace(/_(.)/g, (_m, c: string) => c.toUpperCase()) === key);
 }
