@@ -1,6 +1,7 @@
 // Atomic configuration swaps. Each request takes the current configuration once, at its start, and releases it
 // at its end; a swap only changes which configuration new requests take. A replaced configuration is disposed of
-// (plugins it alone used are closed, pools it alone used are released) when its last request has finished.
+// (plugins it alone used are closed, pools it alone used are released, its health checks and outlier sweeps
+// stop) when its last request has finished.
 import type { Plugin } from './proxy-wasm/plugin.ts';
 import type { RuntimeConfig } from './runtime-config.ts';
 
@@ -39,6 +40,7 @@ export class ConfigHolder {
   }
 
   swap(config: RuntimeConfig): void {
+    for (const cluster of config.clusters.values()) cluster.startUpkeep();
     for (const plugin of config.plugins.values()) this.pluginUsers.set(plugin, (this.pluginUsers.get(plugin) ?? 0) + 1);
     const previous = this.currentLive;
     this.currentLive = { config, inFlight: 0, isRetired: false };
@@ -50,6 +52,7 @@ export class ConfigHolder {
 
   private dispose(live: LiveConfig): void {
     if (!this.draining.delete(live)) return;
+    for (const cluster of live.config.clusters.values()) cluster.stopUpkeep();
     for (const plugin of live.config.plugins.values()) {
       const users = (this.pluginUsers.get(plugin) ?? 1) - 1;
       if (users > 0) this.pluginUsers.set(plugin, users);
@@ -69,8 +72,9 @@ export class ConfigHolder {
     return out;
   }
 
-  /** Closes every plugin (gateway shutdown). */
+  /** Closes every plugin and stops every health check (gateway shutdown). */
   close(): void {
+    for (const config of this.liveConfigs()) for (const cluster of config.clusters.values()) cluster.stopUpkeep();
     for (const plugin of this.pluginUsers.keys()) plugin.close();
     this.pluginUsers.clear();
   }

@@ -10,6 +10,26 @@ import { isIP } from 'node:net';
 import { buildConnector, Client } from 'undici';
 import type { Endpoint, RuntimeCluster } from './clusters.ts';
 
+/** Where and how to connect to one endpoint of a cluster (requests and health checks alike). */
+export function endpointTarget(cluster: Pick<RuntimeCluster, 'tls' | 'connectTimeoutMs'>, endpoint: Endpoint): { origin: string; servername: string; connect: buildConnector.connector } {
+  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+  const tls = cluster.tls;
+  const origin = `${tls === null ? 'http' : 'https'}://${host}:${endpoint.port}`;
+  // Node's rule (what the node:http client did): SNI is the configured `sni`, else the address unless it is an IP.
+  const sni = tls?.sni ?? (isIP(endpoint.address) === 0 ? endpoint.address : undefined);
+  const base = buildConnector({
+    timeout: cluster.connectTimeoutMs,
+    ...(tls === null ? {} : {
+      rejectUnauthorized: tls.verify,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(sni === undefined ? {} : { servername: sni }),
+    }),
+  });
+  // The request's servername is a constant placeholder; the connection uses the configured one (or none).
+  const connect: buildConnector.connector = tls === null ? base : (options, callback) => base({ ...options, servername: sni ?? '' }, callback);
+  return { origin, servername: sni ?? 'upstream', connect };
+}
+
 /** One upstream connection (an undici Client with pipelining 1). */
 export class PooledConnection {
   readonly client: Client;
@@ -51,22 +71,10 @@ export class EndpointPool {
   private isClosed = false;
 
   constructor(cluster: RuntimeCluster, endpoint: Endpoint) {
-    const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-    const tls = cluster.tls;
-    this.origin = `${tls === null ? 'http' : 'https'}://${host}:${endpoint.port}`;
-    // Node's rule (what the node:http client did): SNI is the configured `sni`, else the address unless it is an IP.
-    const sni = tls?.sni ?? (isIP(endpoint.address) === 0 ? endpoint.address : undefined);
-    this.servername = sni ?? 'upstream';
-    const base = buildConnector({
-      timeout: cluster.connectTimeoutMs,
-      ...(tls === null ? {} : {
-        rejectUnauthorized: tls.verify,
-        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-        ...(sni === undefined ? {} : { servername: sni }),
-      }),
-    });
-    // The request's servername is a constant placeholder; the connection uses the configured one (or none).
-    this.connector = tls === null ? base : (options, callback) => base({ ...options, servername: sni ?? '' }, callback);
+    const target = endpointTarget(cluster, endpoint);
+    this.origin = target.origin;
+    this.servername = target.servername;
+    this.connector = target.connect;
   }
 
   /** A connection for one request: the last released idle one, or a new one (always new when `fresh`). */
