@@ -3,30 +3,17 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { extensionTypeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
+import type { Endpoint, UpstreamTls } from './endpoint.ts';
 import { DEFAULT_PANIC_THRESHOLD_PERCENT, EndpointHealth } from './endpoint-health.ts';
 import { HealthChecker, readHealthCheck } from './health-checker.ts';
 import { arrayAt, ConfigError, isObject, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
 import { OutlierDetector, readOutlierDetection } from './outlier-detector.ts';
 import { readRetryBudget, type RetryBudget } from './retry-policy.ts';
 
+export type { Endpoint, UpstreamTls };
+
 /** Envoy's default connect_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-  /** What `auto_host_rewrite` puts in Host: the endpoint's `hostname`, else the DNS name of a DNS cluster. */
-  readonly hostname: string | undefined;
-  readonly weight: number;
-}
-
-export interface UpstreamTls {
-  readonly sni: string | undefined;
-  /** Envoy verifies the upstream certificate only when a validation context with trusted CAs is configured. */
-  readonly verify: boolean;
-  /** PEM from `trusted_ca.inline_string`; the system CAs otherwise. */
-  readonly ca: string | undefined;
-}
 
 export interface RuntimeCluster {
   readonly name: string;

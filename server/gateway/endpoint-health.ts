@@ -3,7 +3,7 @@
 // the endpoints are healthy, traffic goes to all of them, health ignored (with 0 there is no panic mode and a
 // cluster without healthy endpoints answers 503 `no healthy upstream`).
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold
-import type { Endpoint } from './clusters.ts';
+import type { Endpoint } from './endpoint.ts';
 import { RoundRobin } from './weighted-choice.ts';
 
 export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;

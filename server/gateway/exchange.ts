@@ -347,7 +347,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     const policy = this.forwardAction?.retry;
     const { cluster, call, res } = this;
     if (policy == null || cluster === null || call === null || res.destroyed || res.headersSent) return false;
-    if (failure !== null && !isRetriableFailure(policy, failure, this.isPerTryTimeout)) return false;
+    if (failure !== null && !isRetriableFailure(policy, failure.kind, this.isPerTryTimeout)) return false;
     if (this.retriesDone >= policy.numRetries) return false;
     const replayable = this.replayable;
     // A body is retried only from the copy, and not when it outgrew it.

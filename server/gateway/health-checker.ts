@@ -8,11 +8,11 @@
 // workers each runs its own (N checks per interval; Envoy runs them once, on its main thread).
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/health_checking
 import { Client } from 'undici';
-import type { Endpoint, RuntimeCluster } from './clusters.ts';
+import type { ConnectionSettings, Endpoint } from './endpoint.ts';
 import { durationMs } from './duration.ts';
 import type { EndpointHealth } from './endpoint-health.ts';
 import { arrayAt, ConfigError, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
-import { endpointTarget } from './upstream-pools.ts';
+import { endpointTarget } from './endpoint-target.ts';
 
 export interface HealthCheckSpec {
   readonly path: string;
@@ -73,7 +73,7 @@ export class HealthChecker {
   private readonly host: string;
 
   constructor(
-    cluster: Pick<RuntimeCluster, 'name' | 'tls' | 'connectTimeoutMs'>,
+    cluster: ConnectionSettings & { readonly name: string },
     private readonly spec: HealthCheckSpec,
     private readonly health: EndpointHealth,
   ) {

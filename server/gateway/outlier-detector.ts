@@ -6,7 +6,7 @@
 // reset, timeout) count as gateway failures (503/504), as Envoy maps them while
 // split_external_local_origin_errors is false. Success rate and failure percentage detection are not implemented.
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier
-import type { Endpoint } from './clusters.ts';
+import type { Endpoint } from './endpoint.ts';
 import { durationMs } from './duration.ts';
 import type { EndpointHealth } from './endpoint-health.ts';
 import { type JsonObject, numberAt, objectAt } from './json-fields.ts';

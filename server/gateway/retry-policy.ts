@@ -7,7 +7,6 @@
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-on
 import { durationMs } from './duration.ts';
 import { arrayAt, ConfigError, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
-import type { UpstreamFailure } from './upstream-request.ts';
 
 export interface RetryPolicy {
   readonly onConnectFailure: boolean;
@@ -54,9 +53,10 @@ export function isRetriableStatus(policy: RetryPolicy, status: number): boolean 
   return policy.onGatewayError && status >= 502 && status <= 504;
 }
 
-/** Whether a try that failed before its answer started is retried; `isPerTryTimeout`: its own timeout, not the route's. */
-export function isRetriableFailure(policy: RetryPolicy, failure: UpstreamFailure, isPerTryTimeout: boolean): boolean {
-  switch (failure.kind) {
+/** Whether a try that failed before its answer started (upstream-request.ts `UpstreamFailure` kind) is retried;
+ *  `isPerTryTimeout`: its own timeout, not the route's. */
+export function isRetriableFailure(policy: RetryPolicy, kind: 'connect' | 'reset' | 'timeout' | 'invalid', isPerTryTimeout: boolean): boolean {
+  switch (kind) {
     case 'connect': return policy.onConnectFailure || policy.on5xx || policy.onGatewayError;
     case 'reset': return policy.onReset || policy.on5xx;
     case 'timeout': return isPerTryTimeout && (policy.on5xx || policy.onGatewayError);

@@ -6,29 +6,10 @@
 // cluster's settings alone keeps its warm connections. Pools no live configuration uses are destroyed.
 // undici rather than node:http's Agent: measured on the gateway bench, the node:http client costs about 75 µs of
 // CPU more per proxied request (ClientRequest/OutgoingMessage streams, Agent bookkeeping).
-import { isIP } from 'node:net';
-import { buildConnector, Client } from 'undici';
-import type { Endpoint, RuntimeCluster } from './clusters.ts';
-
-/** Where and how to connect to one endpoint of a cluster (requests and health checks alike). */
-export function endpointTarget(cluster: Pick<RuntimeCluster, 'tls' | 'connectTimeoutMs'>, endpoint: Endpoint): { origin: string; servername: string; connect: buildConnector.connector } {
-  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  const tls = cluster.tls;
-  const origin = `${tls === null ? 'http' : 'https'}://${host}:${endpoint.port}`;
-  // Node's rule (what the node:http client did): SNI is the configured `sni`, else the address unless it is an IP.
-  const sni = tls?.sni ?? (isIP(endpoint.address) === 0 ? endpoint.address : undefined);
-  const base = buildConnector({
-    timeout: cluster.connectTimeoutMs,
-    ...(tls === null ? {} : {
-      rejectUnauthorized: tls.verify,
-      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-      ...(sni === undefined ? {} : { servername: sni }),
-    }),
-  });
-  // The request's servername is a constant placeholder; the connection uses the configured one (or none).
-  const connect: buildConnector.connector = tls === null ? base : (options, callback) => base({ ...options, servername: sni ?? '' }, callback);
-  return { origin, servername: sni ?? 'upstream', connect };
-}
+import { type buildConnector, Client } from 'undici';
+import type { RuntimeCluster } from './clusters.ts';
+import type { Endpoint } from './endpoint.ts';
+import { endpointTarget } from './endpoint-target.ts';
 
 /** One upstream connection (an undici Client with pipelining 1). */
 export class PooledConnection {
