@@ -109,12 +109,20 @@ function routeAction(route: IrRoute): Record<string, unknown> {
   return action;
 }
 
+/** A retry avoids the hosts already tried (Envoy retries in the same cluster, possibly on the same host). */
+const previousHosts = [{
+  name: 'envoy.retry_host_predicates.previous_hosts',
+  typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+}];
+
 /** https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-retrypolicy */
 function retryPolicy(retry: NonNullable<IrRoute['retry']>): Record<string, unknown> {
   return {
     retryOn: retry.retryOn,
     numRetries: retry.numRetries,
     ...(retry.perTryTimeoutMs === null ? {} : { perTryTimeout: protoDuration(retry.perTryTimeoutMs) }),
+    retryHostPredicate: previousHosts,
+    hostSelectionRetryMaxAttempts: 3,
     ...(retry.retriableStatusCodes.length === 0 ? {} : { retriableStatusCodes: retry.retriableStatusCodes }),
   };
 }

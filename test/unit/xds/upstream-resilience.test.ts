@@ -26,6 +26,8 @@ describe('upstream resilience in the generated Envoy configuration', () => {
       retryOn: 'connect-failure,gateway-error,refused-stream,reset,retriable-status-codes',
       numRetries: 4,
       perTryTimeout: '0.250s',
+      retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
+      hostSelectionRetryMaxAttempts: 3,
       retriableStatusCodes: [503],
     });
   });
