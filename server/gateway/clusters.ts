@@ -28,6 +28,9 @@ export interface RuntimeCluster {
   /** Outlier detection (`outlier_detection`); null when not configured. */
   readonly outliers: OutlierDetector | null;
   readonly retryBudget: RetryBudget;
+  /** What the cluster was compiled from, for clusters with state worth keeping (health, ejections, retry
+   *  counters); null for the others (runtime-config.ts `reusedCluster`). */
+  readonly identity: string | null;
   /** Starts the active health checks and outlier sweeps (a configuration swapped in); idempotent. */
   startUpkeep(): void;
   /** Stops them (the configuration was disposed of, or the gateway closes). */
@@ -83,6 +86,14 @@ function readTls(cluster: JsonObject, where: string): UpstreamTls | null {
   };
 }
 
+/** The resource and its load assignment as one string, when the cluster has health checks, outlier detection or
+ *  circuit breakers; null otherwise (nothing to keep, and no string built per snapshot). */
+export function clusterIdentity(cluster: JsonObject, assignments: ReadonlyMap<string, unknown>): string | null {
+  if (cluster.healthChecks == null && cluster.outlierDetection == null && cluster.circuitBreakers == null) return null;
+  const eds = isObject(cluster.edsClusterConfig) && typeof cluster.edsClusterConfig.serviceName === 'string' ? cluster.edsClusterConfig.serviceName : cluster.name;
+  return JSON.stringify([cluster, cluster.type === 'EDS' && typeof eds === 'string' ? assignments.get(eds) ?? null : null]);
+}
+
 /** Compiles one Cluster; `assignments` are the snapshot's ClusterLoadAssignments by cluster name. */
 export function compileCluster(cluster: JsonObject, assignments: ReadonlyMap<string, JsonObject>): RuntimeCluster {
   const name = stringAt(cluster, 'name', 'cluster');
@@ -123,6 +134,7 @@ export function compileCluster(cluster: JsonObject, assignments: ReadonlyMap<str
     pick: (avoid) => health.pick(avoid),
     outliers,
     retryBudget: readRetryBudget(cluster, where),
+    identity: clusterIdentity(cluster, assignments),
     startUpkeep() {
       if (isStopped) return;
       if (checkSpec !== null && checker === null) {

@@ -98,7 +98,7 @@ describe('embedded gateway upstream resilience', () => {
         },
         {
           ...staticCluster('outliers', [at(outlierC), at(outlierD)]),
-          outlierDetection: { consecutive5xx: 3, interval: '0.100s', baseEjectionTime: '0.500s', maxEjectionPercent: 50 },
+          outlierDetection: { consecutive5xx: 3, interval: '0.100s', baseEjectionTime: '2s', maxEjectionPercent: 50 },
         },
         staticCluster('connect', [{ address: '127.0.0.1', port: closedPort }, at(ok)]),
         staticCluster('status', [at(unavailable), at(ok)]),
@@ -143,6 +143,10 @@ describe('embedded gateway upstream resilience', () => {
       const before = await answeredBy(gateway.port, '/outliers', 6);
       expect(before.filter((r) => r === '500 d')).toHaveLength(3);
       const dServed = outlierD.requests.length;
+      expect(await answeredBy(gateway.port, '/outliers', 6)).toEqual(Array(6).fill('200 c'));
+      expect(outlierD.requests.length).toBe(dServed);
+      // A snapshot that leaves the cluster alone keeps the ejection (as Envoy keeps a cluster CDS did not change).
+      await gateway.apply({ ...firstSnapshot, version: '1b' });
       expect(await answeredBy(gateway.port, '/outliers', 6)).toEqual(Array(6).fill('200 c'));
       expect(outlierD.requests.length).toBe(dServed);
       isDFailing = false;
