@@ -14,7 +14,7 @@ export interface RetryPolicy {
   readonly onRefusedStream: boolean;
   /** `5xx`: any 5xx answer, and connect failures, resets and per-try timeouts. */
   readonly on5xx: boolean;
-  /** `gateway-error`: 502, 503, 504, and connect failures and per-try timeouts. */
+  /** `gateway-error`: 502, 503, 504, and connect failures, resets and per-try timeouts. */
   readonly onGatewayError: boolean;
   /** `retriable-status-codes`: these statuses. */
   readonly statuses: ReadonlySet<number>;
@@ -57,9 +57,11 @@ export function isRetriableStatus(policy: RetryPolicy, status: number): boolean 
  *  `isPerTryTimeout`: its own timeout, not the route's. */
 export function isRetriableFailure(policy: RetryPolicy, kind: 'connect' | 'reset' | 'timeout' | 'invalid', isPerTryTimeout: boolean): boolean {
   switch (kind) {
-    case 'connect': return policy.onConnectFailure || policy.on5xx || policy.onGatewayError;
-    case 'reset': return policy.onReset || policy.on5xx;
-    case 'timeout': return isPerTryTimeout && (policy.on5xx || policy.onGatewayError);
+    // Envoy's RetryStateImpl: `5xx`, `gateway-error` and `reset` retry any reset before the response (a connect
+    // failure and a per-try timeout included); `connect-failure` only connect failures.
+    case 'connect': return policy.onConnectFailure || policy.on5xx || policy.onGatewayError || policy.onReset;
+    case 'reset': return policy.onReset || policy.on5xx || policy.onGatewayError;
+    case 'timeout': return isPerTryTimeout && (policy.on5xx || policy.onGatewayError || policy.onReset);
     case 'invalid': return false;
   }
 }

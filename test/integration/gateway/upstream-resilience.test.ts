@@ -71,6 +71,9 @@ describe('embedded gateway upstream resilience', () => {
     ok = await start('ok');
     unavailable = await answer503('unavailable');
     always503 = await answer503('always-503');
+    const slow = await start('slow', (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'x-upstream': 'slow' }).end('late'), 3_000).unref();
+    });
     const closed = await startUpstream('closed');
     closedPort = closed.port;
     await closed.close();
@@ -88,6 +91,7 @@ describe('embedded gateway upstream resilience', () => {
           withRetry(route({ name: 'status', match: { path: '/status' }, cluster: 'status' }), on503),
           route({ name: 'status-no-retry', match: { path: '/status-no-retry' }, cluster: 'status' }),
           withRetry(route({ name: 'bounded', match: { path: '/bounded' }, cluster: 'bounded' }), { ...on503, numRetries: 2 }),
+          withRetry(route({ name: 'per-try', match: { path: '/per-try' }, cluster: 'per-try' }), { retryOn: 'reset', numRetries: 1, perTryTimeout: '0.200s' }),
           withRetry(route({ name: 'no-budget', match: { path: '/no-budget' }, cluster: 'no-budget' }), on503),
         ],
       }])],
@@ -103,6 +107,7 @@ describe('embedded gateway upstream resilience', () => {
         staticCluster('connect', [{ address: '127.0.0.1', port: closedPort }, at(ok)]),
         staticCluster('status', [at(unavailable), at(ok)]),
         staticCluster('bounded', [at(always503)]),
+        staticCluster('per-try', [at(slow), at(ok)]),
         {
           ...staticCluster('no-budget', [at(always503)]),
           circuitBreakers: { thresholds: [{ retryBudget: { budgetPercent: { value: 0 }, minRetryConcurrency: 0 } }] },
@@ -174,6 +179,10 @@ describe('embedded gateway upstream resilience', () => {
       const response = await send(gateway.port, '/bounded');
       expect(response.status).toBe(503);
       expect(upstream.requests.length).toBe(tried + 3);
+    });
+
+    it('retries on another endpoint when a try outlasts its per-try timeout', async () => {
+      expect(await answeredBy(gateway.port, '/per-try', 2)).toEqual(['200 ok', '200 ok']);
     });
 
     it('does not retry when the cluster retry budget allows no retry', async () => {
