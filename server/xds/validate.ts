@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import { envoyProtoRoot } from '../envoy/protos.ts';
+import { fieldOf } from '../envoy/proto-json.ts';
 import { checkConsistency } from './consistency.ts';
 import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from '../envoy/resources.ts';
 
@@ -209,7 +210,7 @@ class Checker {
     for (const key of Object.keys(record)) {
       const v = record[key];
       const at = path === '' ? key : `${path}.${key}`;
-      const field = type.fields[key] ?? jsonNamedField(type, key);
+      const field = fieldOf(type, key);
       if (!field) {
         const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
         this.issue(at, type.fields[camel] ? `unknown field "${key}" (proto3 JSON uses "${camel}")` : `unknown field "${key}" in ${type.fullName.slice(1)}`);
@@ -397,11 +398,3 @@ export async function validateResourcesAsync(resources: EnvoyResources, cache: V
   return issues;
 }
 
-/**
- * protobufjs camel-cases only letters after `_`, so `consecutive_5xx` keeps its name there; proto3 JSON (protoc's
- * json_name, what Envoy prints and parses) drops every `_`: `consecutive5xx`, `enforcingConsecutive5xx`.
- */
-function jsonNamedField(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  if (!/\d/.test(key)) return undefined;
-  return type.fieldsArray.find((f) => f.name.includes('_') && f.name.replace(/_(.)/g, (_m, c: string) => c.toUpperCase()) === key);
-}
