@@ -1,4 +1,4 @@
-import type { HostRewrite, HttpMethod } from './apis/index.ts';
+import type { HostRewrite, HttpMethod, UpstreamResilience } from './apis/index.ts';
 import type { DeployedKeyManager } from './key-managers.ts';
 import type { JwtAlgorithm, JwtKeyResolver, PlanSecurityType } from './plan-security.ts';
 import type { PlanStatus } from './plans/index.ts';
@@ -99,6 +99,8 @@ export interface DeployedApi {
    * (every route answers 403), `OPEN` = its own policies decide.
    */
   accessMode: AccessMode;
+  /** Health check, outlier detection and retries of the API's clusters and routes (defaults filled in). Absent: none. */
+  upstreamResilience?: UpstreamResilience;
 }
 
 export interface DeployedPlanSecurity {

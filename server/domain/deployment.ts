@@ -23,6 +23,7 @@ import { loadDeployedKeyManagers } from './key-managers.ts';
 import type { DeployedAuthorizationServer } from './deployment-model.ts';
 import { keyUsableAt } from './api-keys/index.ts';
 import { servingPlanStatuses } from './reachability.ts';
+import type { UpstreamResilience } from './apis/index.ts';
 
 /** The ids of deployed APIs, as a subquery. */
 function deployedIdsQuery(db: Executor) {
@@ -134,6 +135,7 @@ export async function loadDeploymentModel(db: Executor, now: Date, box: SecretBo
       subscriptionPlans: row.subscriptionPlanNames,
       visibility: row.visibility,
       accessMode: row.accessMode,
+      ...(row.upstreamResilience === null ? {} : { upstreamResilience: row.upstreamResilience as unknown as UpstreamResilience }),
     };
   });
 

@@ -13,6 +13,21 @@ const wrapperTypes = new Set(
 type Json = unknown;
 type Type = protobuf.Type;
 
+/**
+ * A field's proto3 JSON name (protoc's json_name: every `_` dropped, the next character upper-cased). protobufjs
+ * upper-cases only letters, so its name for `consecutive_5xx` keeps the `_`; Envoy prints `consecutive5xx`.
+ */
+export function jsonFieldName(field: protobuf.Field): string {
+  return field.name.includes('_') ? field.name.replace(/_(.)/g, (_m, c: string) => c.toUpperCase()) : field.name;
+}
+
+/** The field a proto3 JSON key names: by protobufjs name, else by json_name (the `_<digit>` fields). */
+export function fieldOf(type: Type, key: string): protobuf.Field | undefined {
+  const field = type.fields[key];
+  if (field !== undefined || !/\d/.test(key)) return field;
+  return type.fieldsArray.find((f) => f.name.includes('_') && jsonFieldName(f) === key);
+}
+
 /* proto3 JSON → the object shape protobufjs `fromObject` expects (encoding). Unknown fields are passed through
  * untouched: strictness is the strict check's job (server/xds/validate.ts), not the encoder's. */
 
@@ -82,12 +97,13 @@ function fieldValueFromJson(type: Type | null, value: Json, root: protobuf.Root)
 export function messageFromJson(type: Type, value: Json, root: protobuf.Root): Json {
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, fieldValue] of Object.entries(value)) {
-    const field = type.fields[key];
+  for (const [name, fieldValue] of Object.entries(value)) {
+    const field = fieldOf(type, name);
     if (!field || fieldValue === null) {
-      out[key] = fieldValue;
+      out[name] = fieldValue;
       continue;
     }
+    const key = field.name;
     field.resolve();
     const fieldType = field.resolvedType && 'fields' in field.resolvedType ? (field.resolvedType as Type) : null;
     if (field.map && isRecord(fieldValue)) {
@@ -203,17 +219,17 @@ export function messageToJson(type: protobuf.Type, message: Fields, root: protob
       if (entries.length === 0) continue;
       const map: Record<string, JsonValue> = {};
       for (const [key, entry] of entries) map[key] = fieldValue(field, entry, root);
-      out[field.name] = map;
+      out[jsonFieldName(field)] = map;
     } else if (field.repeated) {
       const list = value as unknown[];
       if (list.length === 0) continue;
-      out[field.name] = list.map((entry) => fieldValue(field, entry, root));
+      out[jsonFieldName(field)] = list.map((entry) => fieldValue(field, entry, root));
     } else {
       // Scalars without presence are omitted at their default; message fields and oneof members are kept.
       const hasPresence = field.resolvedType instanceof protobuf.Type || field.partOf !== null || field.options?.proto3_optional === true;
       if (!hasPresence && isDefault(value)) continue;
       if (field.partOf !== null && !Object.prototype.hasOwnProperty.call(message, field.name)) continue;
-      out[field.name] = fieldValue(field, value, root);
+      out[jsonFieldName(field)] = fieldValue(field, value, root);
     }
   }
   return out;

@@ -3,27 +3,17 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { extensionTypeUrls } from '../envoy/resources.ts';
 import { durationMs } from './duration.ts';
+import type { Endpoint, UpstreamTls } from './endpoint.ts';
+import { DEFAULT_PANIC_THRESHOLD_PERCENT, EndpointHealth } from './endpoint-health.ts';
+import { HealthChecker, readHealthCheck } from './health-checker.ts';
 import { arrayAt, ConfigError, isObject, type JsonObject, numberAt, objectAt, stringAt } from './json-fields.ts';
-import { RoundRobin } from './weighted-choice.ts';
+import { OutlierDetector, readOutlierDetection } from './outlier-detector.ts';
+import { readRetryBudget, type RetryBudget } from './retry-policy.ts';
+
+export type { Endpoint, UpstreamTls };
 
 /** Envoy's default connect_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-  /** What `auto_host_rewrite` puts in Host: the endpoint's `hostname`, else the DNS name of a DNS cluster. */
-  readonly hostname: string | undefined;
-  readonly weight: number;
-}
-
-export interface UpstreamTls {
-  readonly sni: string | undefined;
-  /** Envoy verifies the upstream certificate only when a validation context with trusted CAs is configured. */
-  readonly verify: boolean;
-  /** PEM from `trusted_ca.inline_string`; the system CAs otherwise. */
-  readonly ca: string | undefined;
-}
 
 export interface RuntimeCluster {
   readonly name: string;
@@ -32,8 +22,19 @@ export interface RuntimeCluster {
   readonly endpoints: readonly Endpoint[];
   /** Identifies the connection settings: a pool is reused across snapshots while this stays the same. */
   readonly poolKey: string;
-  /** The next endpoint (weighted round robin), or undefined when there is none (503 no healthy upstream). */
-  pick(): Endpoint | undefined;
+  /** The next healthy endpoint (weighted round robin; another than `avoid` when there is one), or undefined when
+   *  there is none (503 no healthy upstream). */
+  pick(avoid?: Endpoint): Endpoint | undefined;
+  /** Outlier detection (`outlier_detection`); null when not configured. */
+  readonly outliers: OutlierDetector | null;
+  readonly retryBudget: RetryBudget;
+  /** What the cluster was compiled from, for clusters with state worth keeping (health, ejections, retry
+   *  counters); null for the others (runtime-config.ts `reusedCluster`). */
+  readonly identity: string | null;
+  /** Starts the active health checks and outlier sweeps (a configuration swapped in); idempotent. */
+  startUpkeep(): void;
+  /** Stops them (the configuration was disposed of, or the gateway closes). */
+  stopUpkeep(): void;
 }
 
 // Envoy routes no traffic to endpoints in these states.
@@ -85,6 +86,14 @@ function readTls(cluster: JsonObject, where: string): UpstreamTls | null {
   };
 }
 
+/** The resource and its load assignment as one string, when the cluster has health checks, outlier detection or
+ *  circuit breakers; null otherwise (nothing to keep, and no string built per snapshot). */
+export function clusterIdentity(cluster: JsonObject, assignments: ReadonlyMap<string, unknown>): string | null {
+  if (cluster.healthChecks == null && cluster.outlierDetection == null && cluster.circuitBreakers == null) return null;
+  const eds = isObject(cluster.edsClusterConfig) && typeof cluster.edsClusterConfig.serviceName === 'string' ? cluster.edsClusterConfig.serviceName : cluster.name;
+  return JSON.stringify([cluster, cluster.type === 'EDS' && typeof eds === 'string' ? assignments.get(eds) ?? null : null]);
+}
+
 /** Compiles one Cluster; `assignments` are the snapshot's ClusterLoadAssignments by cluster name. */
 export function compileCluster(cluster: JsonObject, assignments: ReadonlyMap<string, JsonObject>): RuntimeCluster {
   const name = stringAt(cluster, 'name', 'cluster');
@@ -108,14 +117,37 @@ export function compileCluster(cluster: JsonObject, assignments: ReadonlyMap<str
   }
   const tls = readTls(cluster, where);
   const connectTimeoutMs = durationMs(cluster.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
-  const roundRobin = new RoundRobin(endpoints);
+  const lb = objectAt(cluster, 'commonLbConfig', where);
+  const panic = lb === undefined ? undefined : objectAt(lb, 'healthyPanicThreshold', `${where}.commonLbConfig`);
+  const health = new EndpointHealth(endpoints, (panic === undefined ? undefined : numberAt(panic, 'value', `${where}.commonLbConfig.healthyPanicThreshold`)) ?? DEFAULT_PANIC_THRESHOLD_PERCENT);
+  const checkSpec = readHealthCheck(cluster, where);
+  const outlierSpec = readOutlierDetection(cluster, where);
+  const outliers = outlierSpec === null ? null : new OutlierDetector(outlierSpec, health);
+  let checker: HealthChecker | null = null;
+  let isStopped = false;
   return {
     name,
     connectTimeoutMs,
     tls,
     endpoints,
     poolKey: JSON.stringify([name, tls]),
-    pick: () => roundRobin.next(),
+    pick: (avoid) => health.pick(avoid),
+    outliers,
+    retryBudget: readRetryBudget(cluster, where),
+    identity: clusterIdentity(cluster, assignments),
+    startUpkeep() {
+      if (isStopped) return;
+      if (checkSpec !== null && checker === null) {
+        checker = new HealthChecker({ name, tls, connectTimeoutMs }, checkSpec, health);
+        checker.start();
+      }
+      outliers?.start();
+    },
+    stopUpkeep() {
+      isStopped = true;
+      checker?.stop();
+      outliers?.stop();
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 // Atomic configuration swaps. Each request takes the current configuration once, at its start, and releases it
 // at its end; a swap only changes which configuration new requests take. A replaced configuration is disposed of
-// (plugins it alone used are closed, pools it alone used are released) when its last request has finished.
+// (plugins it alone used are closed, pools it alone used are released, its health checks and outlier sweeps
+// stop) when its last request has finished.
+import type { RuntimeCluster } from './clusters.ts';
 import type { Plugin } from './proxy-wasm/plugin.ts';
 import type { RuntimeConfig } from './runtime-config.ts';
 
@@ -19,6 +21,8 @@ export class ConfigHolder {
   private currentLive: LiveConfig | null = null;
   private readonly draining = new Set<LiveConfig>();
   private readonly pluginUsers = new Map<Plugin, number>();
+  /** Configurations using each cluster (one carried over by runtime-config.ts is used by several). */
+  private readonly clusterUsers = new Map<RuntimeCluster, number>();
 
   constructor(private readonly hooks: ConfigHolderHooks) {}
 
@@ -39,6 +43,11 @@ export class ConfigHolder {
   }
 
   swap(config: RuntimeConfig): void {
+    for (const cluster of config.clusters.values()) {
+      const users = (this.clusterUsers.get(cluster) ?? 0) + 1;
+      this.clusterUsers.set(cluster, users);
+      if (users === 1) cluster.startUpkeep();
+    }
     for (const plugin of config.plugins.values()) this.pluginUsers.set(plugin, (this.pluginUsers.get(plugin) ?? 0) + 1);
     const previous = this.currentLive;
     this.currentLive = { config, inFlight: 0, isRetired: false };
@@ -50,6 +59,14 @@ export class ConfigHolder {
 
   private dispose(live: LiveConfig): void {
     if (!this.draining.delete(live)) return;
+    for (const cluster of live.config.clusters.values()) {
+      const users = (this.clusterUsers.get(cluster) ?? 1) - 1;
+      if (users > 0) this.clusterUsers.set(cluster, users);
+      else {
+        this.clusterUsers.delete(cluster);
+        cluster.stopUpkeep();
+      }
+    }
     for (const plugin of live.config.plugins.values()) {
       const users = (this.pluginUsers.get(plugin) ?? 1) - 1;
       if (users > 0) this.pluginUsers.set(plugin, users);
@@ -69,8 +86,10 @@ export class ConfigHolder {
     return out;
   }
 
-  /** Closes every plugin (gateway shutdown). */
+  /** Closes every plugin and stops every health check (gateway shutdown). */
   close(): void {
+    for (const cluster of this.clusterUsers.keys()) cluster.stopUpkeep();
+    this.clusterUsers.clear();
     for (const plugin of this.pluginUsers.keys()) plugin.close();
     this.pluginUsers.clear();
   }

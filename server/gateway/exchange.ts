@@ -21,7 +21,9 @@ import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
 import { HeaderMap } from './proxy-wasm/header-map.ts';
 import type { RequestInfo } from './proxy-wasm/types.ts';
+import { ReplayableBody } from './replayable-body.ts';
 import { ResponseRelay } from './response-relay.ts';
+import { isRetriableFailure, isRetriableStatus } from './retry-policy.ts';
 import type { RouteLookup } from './route-lookup.ts';
 import type { RouteAction, RouteMatch } from './route-table.ts';
 import type { FinishedExchange, RequestIdentity, Telemetry } from './telemetry.ts';
@@ -100,6 +102,13 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
   private requestEnded = false;
   private call: UpstreamCall | null = null;
   private isRetried = false;
+  // Retries by the route's retry_policy (retry-policy.ts): the body kept for them, tries made, the route's
+  // deadline, whether the current try's timeout is its per-try timeout, whether it holds a retry-budget slot.
+  private replayable: ReplayableBody | null = null;
+  private retriesDone = 0;
+  private routeDeadline = 0;
+  private isPerTryTimeout = false;
+  private holdsRetrySlot = false;
   // What forwarding needs once the request filters are through (requestHeadersBatched answers later).
   private requestMap: HeaderMap | null = null;
   private forwardAction: ForwardAction | null = null;
@@ -301,9 +310,10 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       return;
     }
     const { req, chain } = this;
-    let body: PassThrough | null = null;
+    let body: PassThrough | ReplayableBody | null = null;
     if (!this.requestEnded) {
-      body = new PassThrough();
+      // A route that retries keeps a copy of the body for the next try.
+      body = action.retry === null ? new PassThrough() : (this.replayable = new ReplayableBody());
       if (chain === null) {
         req.pipe(body);
       } else {
@@ -318,8 +328,12 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
         });
       }
     }
+    cluster.retryBudget.activeRequests += 1;
+    if (action.timeoutMs > 0) this.routeDeadline = performance.now() + action.timeoutMs;
     this.call = {
-      pool: this.ctx.pools.poolFor(cluster, endpoint), method, path: upstreamPath, headers, body, timeoutMs: action.timeoutMs,
+      pool: this.ctx.pools.poolFor(cluster, endpoint), method, path: upstreamPath, headers,
+      body: body instanceof ReplayableBody ? body.firstTry : body,
+      timeoutMs: action.retry === null ? action.timeoutMs : this.tryTimeoutMs(action.retry.perTryTimeoutMs),
     };
     const attempt = new UpstreamAttempt(this.call, this);
     this.attempt = attempt;
@@ -349,8 +363,70 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
       attempt.start(true);
       return;
     }
+    if (this.endpoint !== null) this.cluster?.outliers?.recordLocalFailure(this.endpoint);
+    if (this.retryTry(failure)) return;
     const reply = failureReply(failure);
     sendText(res, reply.status, reply.body, 'text/plain');
+  }
+
+  override onUpstreamResponse(status: number, rawHeaders: string[]): boolean {
+    if (this.endpoint !== null) this.cluster?.outliers?.recordStatus(this.endpoint, status);
+    const retry = this.forwardAction?.retry;
+    if (retry != null && isRetriableStatus(retry, status) && this.retryTry(null)) return true;
+    return super.onUpstreamResponse(status, rawHeaders);
+  }
+
+  /** Another try (to another endpoint when there is one) after a failed one (`failure`, or a retriable status
+   *  when null), when the route's retry policy, the body and the cluster's retry budget allow it. */
+  private retryTry(failure: UpstreamFailure | null): boolean {
+    const policy = this.forwardAction?.retry;
+    const { cluster, call, res } = this;
+    if (policy == null || cluster === null || call === null || res.destroyed || res.headersSent) return false;
+    if (failure !== null && !isRetriableFailure(policy, failure.kind, this.isPerTryTimeout)) return false;
+    if (this.retriesDone >= policy.numRetries) return false;
+    const replayable = this.replayable;
+    // A body is retried only from the copy, and not when it outgrew it.
+    if (replayable?.isOverflowed === true || (replayable === null && !this.requestEnded)) return false;
+    this.releaseRetrySlot();
+    if (!cluster.retryBudget.allows()) return false;
+    const endpoint = cluster.pick(this.endpoint ?? undefined);
+    if (endpoint === undefined) return false;
+    cluster.retryBudget.activeRetries += 1;
+    this.holdsRetrySlot = true;
+    this.retriesDone += 1;
+    // An answered try (a retriable status) is dropped with its connection.
+    this.attempt?.abort();
+    this.endpoint = endpoint;
+    const headers = call.headers.slice();
+    // forwardChecked put Host last.
+    if (this.forwardAction?.hostRewrite?.kind === 'auto' && endpoint.hostname !== undefined) headers[headers.length - 1] = endpoint.hostname;
+    const start = (body: Buffer | null): void => {
+      if (res.destroyed) return;
+      if (body === null && replayable !== null) {
+        sendText(res, 503, 'upstream request failed; the request body was too large to retry', 'text/plain');
+        return;
+      }
+      this.call = { ...call, pool: this.ctx.pools.poolFor(cluster, endpoint), headers, body, timeoutMs: this.tryTimeoutMs(policy.perTryTimeoutMs) };
+      const attempt = new UpstreamAttempt(this.call, this);
+      this.attempt = attempt;
+      attempt.start(false);
+    };
+    if (replayable === null) start(null);
+    else replayable.replay(start);
+    return true;
+  }
+
+  /** The next try's timeout: its per-try timeout when that ends first, else what is left of the route's. */
+  private tryTimeoutMs(perTryMs: number): number {
+    const left = this.routeDeadline === 0 ? 0 : Math.max(1, Math.round(this.routeDeadline - performance.now()));
+    this.isPerTryTimeout = perTryMs > 0 && (left === 0 || perTryMs < left);
+    return this.isPerTryTimeout ? perTryMs : left;
+  }
+
+  private releaseRetrySlot(): void {
+    if (!this.holdsRetrySlot || this.cluster === null) return;
+    this.holdsRetrySlot = false;
+    this.cluster.retryBudget.activeRetries -= 1;
   }
 
   internalError(error: unknown, message: string): void {
@@ -363,6 +439,10 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
   onClose(): void {
     const { res, ctx } = this;
     if (!res.writableFinished) this.attempt?.abort();
+    if (this.cluster !== null && this.call !== null) {
+      this.cluster.retryBudget.activeRequests -= 1;
+      this.releaseRetrySlot();
+    }
     this.chain?.done();
     if (this.live !== null) ctx.holder.release(this.live);
     ctx.telemetry.finished(this);

@@ -11,6 +11,7 @@ import { compileHeaderMatcher, compileQueryMatcher, type HeaderLookup, type Head
 import { compilePathRewrite, type PathRewriter } from './path-rewrite.ts';
 import { compileFullMatch, literalPrefixOf } from '../envoy/re2.ts';
 import { VirtualHostIndex } from './virtual-host-index.ts';
+import { readRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 
 /** Envoy's default route timeout when `timeout` is absent; `0s` disables it.
  *  https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-timeout */
@@ -33,6 +34,8 @@ export type RouteAction =
     /** 0 = no timeout. */
     readonly timeoutMs: number;
     readonly hostRewrite: HostRewrite;
+    /** `retry_policy`; null: no retries. */
+    readonly retry: RetryPolicy | null;
   }
   | DirectResponse;
 
@@ -129,6 +132,7 @@ function compileForward(action: JsonObject, where: string): RouteAction {
     rewrite: compilePathRewrite(action, where),
     timeoutMs: durationMs(action.timeout, DEFAULT_ROUTE_TIMEOUT_MS),
     hostRewrite,
+    retry: readRetryPolicy(action, where),
   };
 }
 

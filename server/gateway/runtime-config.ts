@@ -5,7 +5,7 @@
 // module) so requests in flight on the old configuration keep the plugin they started with. Shared data is per VM
 // id in the data plane's registry (BuildDependencies.shared), so counters carry over either way.
 import type { Snapshot } from '../envoy/resources.ts';
-import { compileCluster, indexAssignments, type RuntimeCluster } from './clusters.ts';
+import { clusterIdentity, compileCluster, indexAssignments, type RuntimeCluster } from './clusters.ts';
 import type { ChainFilter } from './filter-chain.ts';
 import { readListener, type WasmFilterSpec } from './http-filters.ts';
 import { ConfigError, isObject } from './json-fields.ts';
@@ -93,6 +93,18 @@ async function buildFilter(spec: WasmFilterSpec, deps: BuildDependencies, create
   return { kind: 'plugin', name: spec.filterName, plugin };
 }
 
+/**
+ * The previous configuration's cluster when this resource (and its load assignment) is the same: a cluster with
+ * health checks, outlier detection or a retry budget keeps its endpoints' health, ejections and counters across
+ * snapshots that leave it alone, as an Envoy cluster CDS does not change (config-holder.ts counts its users).
+ */
+function reusedCluster(resource: unknown, assignments: ReadonlyMap<string, unknown>, previous: RuntimeConfig | null): RuntimeCluster | undefined {
+  if (previous === null || !isObject(resource) || typeof resource.name !== 'string') return undefined;
+  const old = previous.clusters.get(resource.name);
+  if (old === undefined || old.identity === null) return undefined;
+  return old.identity === clusterIdentity(resource, assignments) ? old : undefined;
+}
+
 /** Builds a runtime configuration; throws ConfigError / RegexError when the snapshot cannot be served. A module
  *  that cannot be fetched or does not match its digest does not fail the build: its filter fails closed. */
 export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependencies): Promise<RuntimeConfig> {
@@ -109,7 +121,7 @@ export async function buildRuntimeConfig(snapshot: Snapshot, deps: BuildDependen
   const assignments = indexAssignments(resources.clusterLoadAssignment);
   const clusters = new Map<string, RuntimeCluster>();
   for (const resource of resources.cluster) {
-    const cluster = compileCluster(resource, assignments);
+    const cluster = reusedCluster(resource, assignments, deps.previous) ?? compileCluster(resource, assignments);
     if (clusters.has(cluster.name)) throw new ConfigError(`cluster ${JSON.stringify(cluster.name)} is defined twice`);
     clusters.set(cluster.name, cluster);
   }

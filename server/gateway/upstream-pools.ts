@@ -6,9 +6,10 @@
 // cluster's settings alone keeps its warm connections. Pools no live configuration uses are destroyed.
 // undici rather than node:http's Agent: measured on the gateway bench, the node:http client costs about 75 µs of
 // CPU more per proxied request (ClientRequest/OutgoingMessage streams, Agent bookkeeping).
-import { isIP } from 'node:net';
-import { buildConnector, Client } from 'undici';
-import type { Endpoint, RuntimeCluster } from './clusters.ts';
+import { type buildConnector, Client } from 'undici';
+import type { RuntimeCluster } from './clusters.ts';
+import type { Endpoint } from './endpoint.ts';
+import { endpointTarget } from './endpoint-target.ts';
 
 /** One upstream connection (an undici Client with pipelining 1). */
 export class PooledConnection {
@@ -51,22 +52,10 @@ export class EndpointPool {
   private isClosed = false;
 
   constructor(cluster: RuntimeCluster, endpoint: Endpoint) {
-    const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-    const tls = cluster.tls;
-    this.origin = `${tls === null ? 'http' : 'https'}://${host}:${endpoint.port}`;
-    // Node's rule (what the node:http client did): SNI is the configured `sni`, else the address unless it is an IP.
-    const sni = tls?.sni ?? (isIP(endpoint.address) === 0 ? endpoint.address : undefined);
-    this.servername = sni ?? 'upstream';
-    const base = buildConnector({
-      timeout: cluster.connectTimeoutMs,
-      ...(tls === null ? {} : {
-        rejectUnauthorized: tls.verify,
-        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-        ...(sni === undefined ? {} : { servername: sni }),
-      }),
-    });
-    // The request's servername is a constant placeholder; the connection uses the configured one (or none).
-    this.connector = tls === null ? base : (options, callback) => base({ ...options, servername: sni ?? '' }, callback);
+    const target = endpointTarget(cluster, endpoint);
+    this.origin = target.origin;
+    this.servername = target.servername;
+    this.connector = target.connect;
   }
 
   /** A connection for one request: the last released idle one, or a new one (always new when `fresh`). */

@@ -20,8 +20,8 @@ export interface UpstreamCall {
   path: string;
   /** Flat raw headers, Host included. */
   headers: string[];
-  /** null: no body. */
-  body: Readable | null;
+  /** null: no body; a Buffer: a retry's copy of it. */
+  body: Readable | Buffer | null;
   /** 0 = none. Covers the whole exchange until the response ends. */
   timeoutMs: number;
 }

@@ -87,6 +87,37 @@ export interface IrRoute {
   plans: string[];
   /** The operation opted in to keeping the method-override headers; otherwise the route removes them. */
   allowMethodOverride: boolean;
+  /** The API's retry policy (Envoy route `retry_policy`); absent: no retries. */
+  retry?: IrRetryPolicy;
+}
+
+/** Envoy's `retry_policy` in its own vocabulary: `retryOn` is the comma-separated condition list. */
+export interface IrRetryPolicy {
+  retryOn: string;
+  /** With `retriable-status-codes` in retryOn. */
+  retriableStatusCodes: number[];
+  numRetries: number;
+  perTryTimeoutMs: number | null;
+}
+
+/** An HTTP active health check (Envoy `health_checks[]` with `http_health_check`). */
+export interface IrHealthCheck {
+  path: string;
+  host: string | null;
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  /** Half-open [start, end) ranges, as Envoy's Int64Range. */
+  expectedStatuses: { start: number; end: number }[];
+}
+
+export interface IrOutlierDetection {
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
 }
 
 export interface IrEndpoint {
@@ -103,6 +134,10 @@ export interface IrCluster {
   endpoint: IrEndpoint;
   tls: boolean;
   connectTimeoutMs: number;
+  healthCheck?: IrHealthCheck;
+  outlierDetection?: IrOutlierDetection;
+  /** Envoy `circuit_breakers.thresholds[].retry_budget.budget_percent`, with routes that retry. */
+  retryBudgetPercent?: number;
 }
 
 export interface IrApiKey {

@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import { envoyProtoRoot } from '../envoy/protos.ts';
+import { fieldOf } from '../envoy/proto-json.ts';
 import { checkConsistency } from './consistency.ts';
 import { type EnvoyResources, type ResourceKind, resourceName, typeUrls } from '../envoy/resources.ts';
 
@@ -209,7 +210,7 @@ class Checker {
     for (const key of Object.keys(record)) {
       const v = record[key];
       const at = path === '' ? key : `${path}.${key}`;
-      const field = type.fields[key];
+      const field = fieldOf(type, key);
       if (!field) {
         const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
         this.issue(at, type.fields[camel] ? `unknown field "${key}" (proto3 JSON uses "${camel}")` : `unknown field "${key}" in ${type.fullName.slice(1)}`);
@@ -396,3 +397,4 @@ export async function validateResourcesAsync(resources: EnvoyResources, cache: V
   cache.commit();
   return issues;
 }
+

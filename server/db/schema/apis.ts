@@ -34,6 +34,11 @@ export const apis = pgTable(
     vhostSandbox: text('vhost_sandbox'),
     /** v0.9 spec.subscriptionPlans: names of subscription plans offered. */
     subscriptionPlanNames: text('subscription_plan_names').array().notNull().default([]),
+    /**
+     * domain/apis/upstream-resilience.ts `UpstreamResilience` (health check, outlier detection, retry), defaults
+     * filled in; null: none. Validated by the domain before it is stored.
+     */
+    upstreamResilience: jsonb('upstream_resilience').$type<Record<string, unknown>>(),
     /** The creating user, or whom ownership was transferred to. Restrict: deleting a user who owns APIs is refused. */
     ownerId: text('owner_id').references(() => users.id, { onDelete: 'restrict' }),
     deployedAt: timestamptz('deployed_at'),

@@ -20,6 +20,16 @@ export type {
   UpstreamTarget,
 } from './model.ts';
 export { resolvedContext } from './model.ts';
+export {
+  type HealthCheck,
+  type OutlierDetection,
+  type RetryCondition,
+  retryConditions,
+  type RetryPolicy,
+  type StatusRange,
+  type UpstreamResilience,
+  type UpstreamResilienceInput,
+} from './upstream-resilience.ts';
 export { addApiMember, listMembersForApis, loadApiOwners, removeApiMember, transferApiOwnership, viewerCanManage } from './members.ts';
 export { getApi, getApiByHandle, listApis, loadApis, loadApisByHandle } from './reads.ts';
 export { loadApiReachability } from './reachability.ts';

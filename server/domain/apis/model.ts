@@ -6,6 +6,7 @@ import type { HttpMethod } from './validation.ts';
 import { NotFoundError } from '../errors.ts';
 import { maskSecretParams } from '../policy-registry.ts';
 import type { AccessMode } from '../reachability.ts';
+import { noResilience, type UpstreamResilience, type UpstreamResilienceInput } from './upstream-resilience.ts';
 
 export type DeploymentState = 'deployed' | 'undeployed';
 export type ApiVisibility = 'public' | 'private';
@@ -73,6 +74,8 @@ export interface Api {
   visibility: ApiVisibility;
   /** How the API admits traffic while no plan serves (domain/reachability.ts). */
   accessMode: AccessMode;
+  /** Health check, outlier detection and retry policy of the API's upstreams (not in v0.9). */
+  upstreamResilience: UpstreamResilience;
   ownerId: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -123,6 +126,8 @@ export interface ApiInput {
    * 'OPEN', the v0.9 behaviour its clients rely on.
    */
   accessMode?: AccessMode | null;
+  /** Not in v0.9 (REST never sends it). @default none */
+  upstreamResilience?: UpstreamResilienceInput | null;
 }
 
 /** A full replacement of the spec and metadata; `metadata.name`, when given, must equal the handle. */
@@ -132,6 +137,8 @@ export interface UpdateApiInput {
   visibility?: ApiVisibility | null;
   /** Absent: unchanged. */
   accessMode?: AccessMode | null;
+  /** Absent: unchanged (so a REST PUT keeps it); null: removed. */
+  upstreamResilience?: UpstreamResilienceInput | null;
 }
 
 export interface ApiFilters {
@@ -213,6 +220,7 @@ export async function hydrate(db: Executor, rows: readonly ApiRow[]): Promise<Ap
       deployedAt: row.deployedAt,
       visibility: row.visibility,
       accessMode: row.accessMode,
+      upstreamResilience: (row.upstreamResilience as UpstreamResilience | null) ?? noResilience,
       ownerId: row.ownerId,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,

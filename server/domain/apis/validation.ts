@@ -6,6 +6,7 @@ type PolicyLike = { name: string; params?: Record<string, unknown> | null; execu
 import { isRecord } from '../../json/is-record.ts';
 import { claimVhosts, routeTemplate } from '../route-claims.ts';
 import { accessModes } from '../reachability.ts';
+import { upstreamResilienceIssues } from './upstream-resilience.ts';
 
 /** `/books/{id}` and `/books/{bookId}` are the same route (route-claims.ts). */
 export { routeTemplate };
@@ -275,7 +276,7 @@ function checkSubscriptionPlans(value: unknown, issues: FieldIssue[]): void {
   });
 }
 
-/** Every problem of a RestApi (metadata + spec) and our own `visibility` and `accessMode`; empty when it is valid. */
+/** Every problem of a RestApi (metadata + spec) and our own `visibility`, `accessMode` and `upstreamResilience`; empty when it is valid. */
 export function validateApiInput(input: unknown): FieldIssue[] {
   const issues: FieldIssue[] = [];
   if (!isRecord(input)) return [{ path: '', message: 'API must be an object with metadata and spec' }];
@@ -287,6 +288,7 @@ export function validateApiInput(input: unknown): FieldIssue[] {
   if (isPresent(accessMode) && !(accessModes as readonly unknown[]).includes(accessMode)) {
     issues.push({ path: 'accessMode', message: `accessMode must be one of ${accessModes.join(', ')}` });
   }
+  issues.push(...upstreamResilienceIssues(input.upstreamResilience, 'upstreamResilience'));
   if (!isRecord(spec)) {
     issues.push({ path: 'spec', message: 'spec is required' });
     return issues;

@@ -26,6 +26,12 @@ import {
   type UpstreamInput,
 } from './model.ts';
 import { findRow } from './reads.ts';
+import { normalizeUpstreamResilience, type UpstreamResilience } from './upstream-resilience.ts';
+
+/** What the `upstream_resilience` column holds: null when no part is configured. */
+function resilienceColumn(value: UpstreamResilience): Record<string, unknown> | null {
+  return value.healthCheck || value.outlierDetection || value.retry ? { ...value } : null;
+}
 
 /** Creating: publishers and admins. A consumer gets ForbiddenError. */
 function requireCreator(ctx: DomainContext): void {
@@ -191,6 +197,7 @@ export async function createApi(ctx: DomainContext, input: ApiInput): Promise<Ap
         visibility: input.visibility ?? 'public',
         // Fail closed: an API nobody chose to open admits only its published plans' traffic.
         accessMode: input.accessMode ?? 'PLANS',
+        upstreamResilience: resilienceColumn(normalizeUpstreamResilience(input.upstreamResilience)),
         deploymentState: deployed ? 'deployed' : 'undeployed',
         deployedAt: deployed ? now : null,
         ownerId: actor.userId,
@@ -226,6 +233,7 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
     spec: { ...input.spec, policies: keep(input.spec.policies), operations: input.spec.operations.map((op) => ({ ...op, policies: keep(op.policies) })) },
     visibility: input.visibility ?? existing.visibility,
     accessMode: input.accessMode ?? existing.accessMode,
+    upstreamResilience: input.upstreamResilience,
   };
   assertNoIssues(validateApiInput(full));
   const spec = await normalizeSpec(full.spec);
@@ -243,6 +251,8 @@ export async function updateApi(ctx: DomainContext, idOrHandle: string, input: U
           ...columnsOf(full),
           visibility: full.visibility ?? existing.visibility,
           accessMode: full.accessMode ?? existing.accessMode,
+          // Absent: unchanged (a REST PUT has no such field); null: removed.
+          ...(input.upstreamResilience === undefined ? {} : { upstreamResilience: resilienceColumn(normalizeUpstreamResilience(input.upstreamResilience)) }),
           deploymentState: deployed ? 'deployed' : 'undeployed',
           deployedAt: deployed ? now : null,
           updatedAt: now,

@@ -24,6 +24,7 @@ import { accessModes, reachabilities } from '../../domain/reachability.ts';
 import { canonicalPolicyName } from '../../domain/policy-registry.ts';
 import { builder } from '../builder.ts';
 import { apiId } from '../global-id.ts';
+import { toUpstreamResilienceInput, UpstreamResilienceInputRef, UpstreamResilienceRef } from './upstream-resilience.ts';
 import { connectionQueryField, deletionPayload, idMutationField, nodeById, nodePayload, nodeQueryField } from '../node-fields.ts';
 
 export const ApiVisibilityEnum = builder.enumType('ApiVisibility', { values: ['public', 'private'] as const });
@@ -141,6 +142,7 @@ export const ApiRef = builder.loadableNode('Api', {
     deployedAt: t.expose('deployedAt', { type: 'DateTime', nullable: true }),
     visibility: t.field({ type: ApiVisibilityEnum, resolve: (api) => api.visibility }),
     accessMode: t.field({ type: ApiAccessModeEnum, resolve: (api) => api.accessMode }),
+    upstreamResilience: t.field({ type: UpstreamResilienceRef, resolve: (api) => api.upstreamResilience }),
     reachability: t.loadable({
       type: ApiReachabilityEnum,
       description: 'Who can reach the API now, from its deployment state, access mode and plans (what the data planes are given).',
@@ -326,6 +328,7 @@ builder.mutationField('createApi', (t) =>
       spec: t.input.field({ type: ApiSpecInputRef }),
       visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Default public.' }),
       accessMode: t.input.field({ type: ApiAccessModeEnum, required: false, description: 'Default PLANS: nobody passes until a plan is published.' }),
+      upstreamResilience: t.input.field({ type: UpstreamResilienceInputRef, required: false, description: 'Default none.' }),
     },
     resolve: async (_root, { input }, ctx) => ({
       api: await createApi(ctx.domain, {
@@ -333,6 +336,7 @@ builder.mutationField('createApi', (t) =>
         spec: toSpec(input.spec),
         visibility: input.visibility,
         accessMode: input.accessMode ?? 'PLANS',
+        upstreamResilience: toUpstreamResilienceInput(input.upstreamResilience),
       }),
     }),
   }),
@@ -349,6 +353,7 @@ builder.mutationField('updateApi', (t) =>
       spec: t.input.field({ type: ApiSpecInputRef }),
       visibility: t.input.field({ type: ApiVisibilityEnum, required: false, description: 'Absent: unchanged.' }),
       accessMode: t.input.field({ type: ApiAccessModeEnum, required: false, description: 'Absent: unchanged.' }),
+      upstreamResilience: t.input.field({ type: UpstreamResilienceInputRef, required: false, description: 'Absent: unchanged; null: none.' }),
     },
     resolve: async (_root, { input }, ctx) => ({
       api: await updateApi(ctx.domain, apiId(input.id), {
@@ -358,6 +363,7 @@ builder.mutationField('updateApi', (t) =>
         spec: toSpec(input.spec),
         visibility: input.visibility,
         accessMode: input.accessMode,
+        upstreamResilience: toUpstreamResilienceInput(input.upstreamResilience),
       }),
     }),
   }),

@@ -14,6 +14,7 @@ import { pathMatch, pathRewrite, policyPathGuard, policyPathRewrite, resolveCont
 import { preflightRoutes } from './preflight-routes.ts';
 import { settingsForRoute } from './route-settings.ts';
 import { resolveUpstream } from './upstreams.ts';
+import { routeRetry } from './upstream-resilience.ts';
 
 
 export interface ApiRoutes {
@@ -95,6 +96,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   // API-level route actions, folded once; an operation's own fold over them (operation-level wins).
   const apiRouteActions = foldRouteActions(apiActions, noRouteActions, error);
   const routes: IrRoute[] = [];
+  const retry = routeRetry(api);
   const ignoredHostRewrite = new Set<UpstreamEnvironment>();
   api.operations.forEach((op, i) => {
     const opActions: RouteActionAttachment[] = [];
@@ -127,6 +129,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
         settings: routeSettings,
         plans: apiTables.planIds,
         allowMethodOverride: op.allowMethodOverride === true,
+        ...(retry === undefined ? {} : { retry }),
       };
       if (actions.pathRewrite !== null) {
         const rewritten = { ...route, rewrite: policyPathRewrite(actions.pathRewrite, resolved, op.path, env.target.basePath) };
@@ -139,7 +142,7 @@ export function buildApiRoutes(api: DeployedApi, apiTables: ApiTables, modules: 
   });
   routes.push(...preflightRoutes(api, routes));
   if (closed) {
-    const reply = (route: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, hostRewrite: null, policies: [], settings: {}, plans: [] });
+    const reply = ({ retry: _none, ...route }: IrRoute): IrRoute => ({ ...route, rewrite: null, destination: closedApiReply, autoHostRewrite: false, hostRewrite: null, policies: [], settings: {}, plans: [] });
     // A guarded route's operation answers the same without its guard.
     return { routes: routes.filter((route) => route.match.guard === undefined).map(reply), clusters: [] };
   }

@@ -44,6 +44,50 @@ function tlsTransportSocket(cluster: IrCluster, trustedCa: string): Record<strin
 }
 
 /**
+ * Active HTTP health checks. `no_traffic_interval` is the interval too: Envoy would otherwise check a cluster that
+ * has had no traffic only every 60 s, and the embedded gateway checks at `interval` always.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/health_check.proto
+ */
+function healthChecks(check: NonNullable<IrCluster['healthCheck']>): Record<string, unknown>[] {
+  const interval = protoDuration(check.intervalMs);
+  return [{
+    timeout: protoDuration(check.timeoutMs),
+    interval,
+    unhealthyThreshold: check.unhealthyThreshold,
+    healthyThreshold: check.healthyThreshold,
+    noTrafficInterval: interval,
+    httpHealthCheck: { ...(check.host === null ? {} : { host: check.host }), path: check.path, expectedStatuses: check.expectedStatuses },
+  }];
+}
+
+/**
+ * Outlier detection on consecutive 5xx and gateway failures only, both enforced (Envoy enforces
+ * consecutive_gateway_failure 0 % by default); success-rate and failure-percentage ejection stay off (their
+ * enforcing_* default is 0 / 100 with a minimum of hosts this model never reaches).
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/outlier_detection.proto
+ */
+function outlierDetection(o: NonNullable<IrCluster['outlierDetection']>): Record<string, unknown> {
+  return {
+    consecutive5xx: o.consecutive5xx,
+    interval: protoDuration(o.intervalMs),
+    baseEjectionTime: protoDuration(o.baseEjectionMs),
+    maxEjectionPercent: o.maxEjectionPercent,
+    enforcingConsecutive5xx: 100,
+    enforcingSuccessRate: 0,
+    consecutiveGatewayFailure: o.consecutiveGatewayFailure,
+    enforcingConsecutiveGatewayFailure: 100,
+  };
+}
+
+/**
+ * Retries bounded by a share of the active requests instead of the fixed max_retries (3); min_retry_concurrency
+ * is Envoy's default, written out. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/circuit_breaker.proto#envoy-v3-api-msg-config-cluster-v3-circuitbreakers-thresholds-retrybudget
+ */
+function retryBudget(percent: number): Record<string, unknown> {
+  return { thresholds: [{ retryBudget: { budgetPercent: { value: percent }, minRetryConcurrency: 3 } }] };
+}
+
+/**
  * A cluster per IR cluster. The endpoint's kind picks the discovery type, because Envoy requires it:
  * "the cluster type determines whether the address must be an IP (STATIC or EDS clusters) or a hostname resolved by
  * DNS (STRICT_DNS or LOGICAL_DNS clusters)" (https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/address.proto#envoy-v3-api-msg-config-core-v3-socketaddress).
@@ -72,7 +116,10 @@ export function buildClusters(ir: IrSnapshot, trustedCa: string): { clusters: En
     let timeout = timeouts.get(cluster.connectTimeoutMs);
     if (timeout === undefined) timeouts.set(cluster.connectTimeoutMs, (timeout = protoDuration(cluster.connectTimeoutMs)));
     resource.connectTimeout = timeout;
+    if (cluster.retryBudgetPercent !== undefined) resource.circuitBreakers = retryBudget(cluster.retryBudgetPercent);
     if (cluster.tls) resource.transportSocket = tlsTransportSocket(cluster, trustedCa);
+    if (cluster.healthCheck) resource.healthChecks = healthChecks(cluster.healthCheck);
+    if (cluster.outlierDetection) resource.outlierDetection = outlierDetection(cluster.outlierDetection);
     clusters.push(resource);
   }
   return { clusters, loadAssignments };

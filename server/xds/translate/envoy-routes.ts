@@ -2,6 +2,7 @@ import type { IrDestination, IrRewrite, IrRoute, IrSnapshot, PolicyKind } from '
 import { conditionVerdictsHeader, identityHeaders, notFoundRouteName, methodOverrideHeaders, routeConfigurationName, virtualHostName, wasmFilterName } from '../names.ts';
 import { modulesByRoute } from './route-modules.ts';
 import { withQuery } from './paths.ts';
+import { protoDuration } from './durations.ts';
 import { type EnvoyResource, extensionTypeUrls } from '../../envoy/resources.ts';
 
 /**
@@ -104,7 +105,26 @@ function routeAction(route: IrRoute): Record<string, unknown> {
   // hostRewrite manual with a host-rewrite policy (one of the host_rewrite_specifier oneof).
   // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-host-rewrite-literal
   else if (route.hostRewrite !== null) action.hostRewriteLiteral = route.hostRewrite;
+  if (route.retry) action.retryPolicy = retryPolicy(route.retry);
   return action;
+}
+
+/** A retry avoids the hosts already tried (Envoy retries in the same cluster, possibly on the same host). */
+const previousHosts = [{
+  name: 'envoy.retry_host_predicates.previous_hosts',
+  typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+}];
+
+/** https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-retrypolicy */
+function retryPolicy(retry: NonNullable<IrRoute['retry']>): Record<string, unknown> {
+  return {
+    retryOn: retry.retryOn,
+    numRetries: retry.numRetries,
+    ...(retry.perTryTimeoutMs === null ? {} : { perTryTimeout: protoDuration(retry.perTryTimeoutMs) }),
+    retryHostPredicate: previousHosts,
+    hostSelectionRetryMaxAttempts: 3,
+    ...(retry.retriableStatusCodes.length === 0 ? {} : { retriableStatusCodes: retry.retriableStatusCodes }),
+  };
 }
 
 /**

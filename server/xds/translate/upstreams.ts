@@ -5,6 +5,7 @@ import type { FieldIssue } from '../../domain/errors.ts';
 import { durationWholeMs } from './durations.ts';
 import { parseUpstreamUrl } from '../upstream-url.ts';
 import { normaliseBasePath } from './paths.ts';
+import { clusterResilience } from './upstream-resilience.ts';
 
 /** Envoy's own default, written out. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto#envoy-v3-api-field-config-cluster-v3-cluster-connect-timeout */
 export const defaultConnectTimeoutMs = 5000;
@@ -27,7 +28,7 @@ export function resolveUpstream(api: DeployedApi, environment: UpstreamEnvironme
     return {
       destination: { kind: 'cluster', cluster: name },
       basePath: parsed.basePath,
-      clusters: [{ name, endpoint: parsed.endpoint, tls: parsed.tls, connectTimeoutMs: defaultConnectTimeoutMs }],
+      clusters: [{ name, endpoint: parsed.endpoint, tls: parsed.tls, connectTimeoutMs: defaultConnectTimeoutMs, ...clusterResilience(api) }],
       warnings: [],
     };
   }
@@ -53,7 +54,7 @@ export function resolveUpstream(api: DeployedApi, environment: UpstreamEnvironme
     // A weight of 0 takes no traffic: the target gets no cluster at all.
     if (weight === 0) continue;
     const name = definitionClusterName(api.handle, definition.name, single ? null : i);
-    targets.push({ cluster: { name, endpoint: parsed.endpoint, tls: parsed.tls, connectTimeoutMs }, weight });
+    targets.push({ cluster: { name, endpoint: parsed.endpoint, tls: parsed.tls, connectTimeoutMs, ...clusterResilience(api) }, weight });
   }
   if (targets.length === 0) return { error: 'every target has weight 0', path: `${at}.upstreams` };
   const destination: IrDestination = single

@@ -1,3 +1,4 @@
+import { normalizeUpstreamResilience, type UpstreamResilienceInput } from '../../../server/domain/apis/upstream-resilience.ts';
 import type { DeployedApi, DeployedPlan, DeployedSubscription, DeploymentModel, ModelOperation, ModelPolicy } from '../../../server/domain/deployment-model.ts';
 
 /**
@@ -37,6 +38,8 @@ function api(a: Loose<DeployedApi>, i: number): DeployedApi {
     visibility: a.visibility ?? 'public',
     // The domain's default: an API without a serving plan is closed unless it says `accessMode: OPEN`.
     accessMode: a.accessMode ?? 'PLANS',
+    // As the domain stores it: defaults filled in.
+    ...(a.upstreamResilience ? { upstreamResilience: normalizeUpstreamResilience(a.upstreamResilience as UpstreamResilienceInput) } : {}),
   };
 }
 

@@ -19,6 +19,13 @@ const fixtures: [string, Record<string, unknown>][] = [
   }])],
   [typeUrls.cluster, staticCluster('books', [{ address: 'example.com', port: 443, weight: 3 }], { type: 'STRICT_DNS', tls: { sni: 'example.com' } })],
   [typeUrls.cluster, edsCluster('eds')],
+  // Upstream resilience, with the two `_5xx` fields under their proto3 JSON names (consecutive5xx).
+  [typeUrls.cluster, {
+    ...staticCluster('resilient', [{ address: '127.0.0.1', port: 8080 }]),
+    circuitBreakers: { thresholds: [{ retryBudget: { budgetPercent: { value: 25 }, minRetryConcurrency: 3 } }] },
+    healthChecks: [{ timeout: '1s', interval: '2s', unhealthyThreshold: 2, healthyThreshold: 1, noTrafficInterval: '2s', httpHealthCheck: { path: '/healthz', expectedStatuses: [{ start: '200', end: '400' }] } }],
+    outlierDetection: { consecutive5xx: 3, interval: '10s', baseEjectionTime: '15s', maxEjectionPercent: 50, enforcingConsecutive5xx: 100, consecutiveGatewayFailure: 5, enforcingConsecutiveGatewayFailure: 100 },
+  }],
   [typeUrls.clusterLoadAssignment, loadAssignment('eds', [{ address: '127.0.0.1', port: 8081, hostname: 'local' }])],
 ];
 
