@@ -370,6 +370,7 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
   }
 
   override onUpstreamResponse(status: number, rawHeaders: string[]): boolean {
+    this.trace?.upstreamResponded(status);
     if (this.endpoint !== null) this.cluster?.outliers?.recordStatus(this.endpoint, status);
     const retry = this.forwardAction?.retry;
     if (retry != null && isRetriableStatus(retry, status) && this.retryTry(null)) return true;
@@ -448,10 +449,5 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     ctx.telemetry.finished(this);
     // Only an identity the route's policies established: without filters it would be whatever the client sent.
     this.trace?.finished(res.headersSent ? res.statusCode : 0, this.chain === null ? null : this.identity);
-  }
-
-  override onUpstreamResponse(status: number, rawHeaders: string[]): boolean {
-    this.trace?.upstreamResponded(status);
-    return super.onUpstreamResponse(status, rawHeaders);
   }
 }
