@@ -11,7 +11,6 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { streamRequestBody } from './body-streams.ts';
 import type { Endpoint, RuntimeCluster } from './clusters.ts';
-import { type ConnectionTls, connectionTlsOf } from './connection-tls.ts';
 import type { ConfigHolder, LiveConfig } from './config-holder.ts';
 import { type ChainBatches, FilterChainRun, type PhaseOutcome, type RequestHeadersListener } from './filter-chain.ts';
 import type { RouteSeries } from './gateway-metrics.ts';
@@ -20,11 +19,11 @@ import { sendDirectResponse, sendLocalReply, sendText } from './local-replies.ts
 import { normalizeRequestPath } from './path-normalize.ts';
 import { rewritePath } from './path-rewrite.ts';
 import { HeaderMap } from './proxy-wasm/header-map.ts';
-import type { RequestInfo } from './proxy-wasm/types.ts';
 import { ReplayableBody } from './replayable-body.ts';
 import { ResponseRelay } from './response-relay.ts';
-import { isRetriableFailure, isRetriableStatus } from './retry-policy.ts';
+import { isRetriableFailure, isRetriableStatus, nextTryTimeout } from './retry-policy.ts';
 import type { RouteLookup } from './route-lookup.ts';
+import { LazyRequestInfo } from './request-info.ts';
 import type { RouteAction, RouteMatch } from './route-table.ts';
 import type { FinishedExchange, RequestIdentity, Telemetry } from './telemetry.ts';
 import type { TurnBatcher } from './turn-batcher.ts';
@@ -54,37 +53,6 @@ export interface ExchangeContext {
 const notFoundBody = JSON.stringify({ error: 'Not Found' });
 
 type ForwardAction = Extract<RouteAction, { kind: 'forward' }>;
-
-/** What the filters read beyond headers; computed only when a module asks (most never read the addresses). */
-class LazyRequestInfo implements RequestInfo {
-  private time: bigint | undefined;
-  private tls: ConnectionTls | null | undefined;
-
-  constructor(private readonly req: IncomingMessage, readonly routeName: string, readonly clusterName: string) {}
-
-  get sourceAddress(): string {
-    return `${this.req.socket.remoteAddress ?? ''}:${this.req.socket.remotePort ?? 0}`;
-  }
-
-  get destinationAddress(): string {
-    return `${this.req.socket.localAddress ?? ''}:${this.req.socket.localPort ?? 0}`;
-  }
-
-  get protocol(): string {
-    // Envoy names h2 `HTTP/2`; node's compat API says 2.0.
-    return this.req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`;
-  }
-
-  get connectionTls(): ConnectionTls | null {
-    if (this.tls === undefined) this.tls = connectionTlsOf(this.req.socket);
-    return this.tls;
-  }
-
-  /** request.time: one value for every filter of the request (Envoy's stream start time). */
-  get timeNanos(): bigint {
-    return (this.time ??= BigInt(Date.now()) * 1_000_000n);
-  }
-}
 
 export class Exchange extends ResponseRelay implements UpstreamHandlers, RequestHeadersListener, FinishedExchange {
   readonly started = performance.now();
@@ -417,11 +385,10 @@ export class Exchange extends ResponseRelay implements UpstreamHandlers, Request
     return true;
   }
 
-  /** The next try's timeout: its per-try timeout when that ends first, else what is left of the route's. */
   private tryTimeoutMs(perTryMs: number): number {
-    const left = this.routeDeadline === 0 ? 0 : Math.max(1, Math.round(this.routeDeadline - performance.now()));
-    this.isPerTryTimeout = perTryMs > 0 && (left === 0 || perTryMs < left);
-    return this.isPerTryTimeout ? perTryMs : left;
+    const next = nextTryTimeout(this.routeDeadline, perTryMs);
+    this.isPerTryTimeout = next.isPerTry;
+    return next.timeoutMs;
   }
 
   private releaseRetrySlot(): void {

@@ -98,3 +98,11 @@ export function readRetryBudget(cluster: JsonObject, where: string): RetryBudget
     numberAt(budget, 'minRetryConcurrency', `${at}.retryBudget`) ?? DEFAULT_MIN_RETRY_CONCURRENCY,
   );
 }
+
+/** The next try's timeout: its per-try timeout when that ends first, else what is left of the route's
+ *  (`routeDeadline` in performance.now() time; 0: the route has no timeout). */
+export function nextTryTimeout(routeDeadline: number, perTryMs: number): { timeoutMs: number; isPerTry: boolean } {
+  const left = routeDeadline === 0 ? 0 : Math.max(1, Math.round(routeDeadline - performance.now()));
+  const isPerTry = perTryMs > 0 && (left === 0 || perTryMs < left);
+  return { timeoutMs: isPerTry ? perTryMs : left, isPerTry };
+}
