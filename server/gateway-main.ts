@@ -3,11 +3,11 @@
 // XDS_CLIENT_KEY_FILE, XDS_CA_CERT_FILE (the data-plane certificate from `npm run dataplane:cert`, required unless
 // XDS_PLAINTEXT=true for a loopback development control plane); GATEWAY_PORT (8080), GATEWAY_HOST (0.0.0.0);
 // GATEWAY_ADMIN_PORT (9902: Envoy's admin keeps 9901 in envoy/bootstrap.yaml; 0 = free port), GATEWAY_ADMIN_HOST
-// (127.0.0.1); LOG_LEVEL (info; `debug` adds the per-request access log). Ports are printed as one JSON line on
-// stdout, the listen addresses on stderr.
+// (127.0.0.1); GATEWAY_WORKERS (traffic threads, default one per core; 0 = this thread); LOG_LEVEL (info; `debug`
+// adds the per-request access log). Ports are printed as one JSON line on stdout, the listen addresses on stderr.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isLoopbackHost } from './config.ts';
+import { gatewayWorkersFromEnv, isLoopbackHost } from './config.ts';
 import { adsClientCredentials, type AdsClientTls, createAdsClient } from './gateway/ads-client.ts';
 import { createGateway } from './gateway/gateway.ts';
 import { createLogger } from './logger.ts';
@@ -58,6 +58,7 @@ const gateway = await createGateway({
   adminPort: port('GATEWAY_ADMIN_PORT', 9902),
   adminHost,
   logger,
+  workers: gatewayWorkersFromEnv(process.env),
 });
 process.stdout.write(`${JSON.stringify({ gateway: gateway.port, gatewayAdmin: gateway.adminPort })}\n`);
 process.stderr.write(`listening: gateway ${host}:${gateway.port}, gateway admin ${adminHost}:${gateway.adminPort}; xds ${address} as node '${nodeId}' (${tls ? 'mutual TLS' : 'PLAINTEXT'})\n`);

@@ -242,6 +242,7 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         adminPort: config.gatewayAdminPort,
         adminHost: config.gatewayAdminHost,
         onRequestComplete: observe,
+        workers: config.gatewayWorkers ?? 0,
       })
     : null;
   if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');
