@@ -7,6 +7,7 @@ import { Status } from '../../../../server/gateway/proxy-wasm/abi.ts';
 import { CasCounter, SharedDataRegistry, type SharedDataStores } from '../../../../server/gateway/proxy-wasm/shared-data.ts';
 import { SharedMemoryData } from '../../../../server/gateway/proxy-wasm/shared-memory-data.ts';
 import type { SharedDataTask, SharedDataWorkerData } from '../../../fixtures/gateway/shared-data-worker.ts';
+import { localReplyOf, loadPolicy, sendRequest } from '../../../helpers/policies.ts';
 
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
 const text = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value));
@@ -151,6 +152,17 @@ describe('SharedMemoryData', () => {
     expect(filled).toBeGreaterThan(100);
     expect(data.forVm('another').set('k', bytes('x'), 0)).toBe(Status.InternalFailure);
     expect(data.forVm('another').get('k')).toBeUndefined();
+  });
+
+  it('makes the throttle module refuse requests, not admit them, once the buffer is full', async () => {
+    const route = 'reading-list/GET/books';
+    const config = { routes: { [route]: { limits: [{ requests: 100, windowMs: 60_000 }] } } };
+    const roomy = await loadPolicy('throttle', config, { sharedData: SharedMemoryData.create({ bytes: 64 * 1024 }).forVm('throttle') });
+    expect(sendRequest(roomy, { route }).outcome.action).toBe('continue');
+    const sharedData = SharedMemoryData.create({ bytes: 64 * 1024 }).forVm('throttle');
+    for (let i = 0; sharedData.set(`filler-${i}`, new Uint8Array(100), 0) === Status.Ok; i++);
+    const full = await loadPolicy('throttle', config, { sharedData });
+    expect(localReplyOf(sendRequest(full, { route }).outcome).status).toBe(429);
   });
 
   it('refuses a buffer size out of range, naming the option', () => {
