@@ -3,15 +3,15 @@
 // semantics are InMemorySharedData's (shared-data.ts); only the storage differs.
 //
 // Layout (byte offsets; every record 8-aligned):
-//   header   HEADER_BYTES: magic, lock word, next CAS token, arena top and end, bucket table, VM list, free lists
+//   header   HEADER_BYTES: magic, lock word, next CAS token, bucket table, VM list, the arena's top and free lists
 //   buckets  one i32 per bucket: offset of the first entry of its chain (0: empty)
-//   arena    blocks of 32 << c bytes (size class c): [i32 class][i32 next free][payload]
+//   arena    blocks of power-of-two sizes (shared-memory-arena.ts)
 // An entry (one key of one VM id) is allocated once and never moves, so each thread caches key -> entry offset; its
 // value lives in a separate block that is rewritten in place while it fits and otherwise swapped for a block of the
-// right class, the old one going onto its class's free list (a counter rewritten on every request never leaks).
-// A class with no free block takes one from the arena top, else splits a free block of a larger class.
+// right size, the old one going back to the arena (a counter rewritten on every request never leaks).
 // Every read and write of the buffer happens under the lock (shared-memory-lock.ts), so nothing is read torn.
 import { Status } from './abi.ts';
+import { ARENA_STATE_WORDS, SharedMemoryArena } from './shared-memory-arena.ts';
 import { SharedMemoryLock } from './shared-memory-lock.ts';
 import type { SharedDataStore, SharedDataStores, SharedValue } from './shared-data.ts';
 
@@ -20,22 +20,18 @@ const DEFAULT_BYTES = 64 * 1024 * 1024;
 const MIN_BYTES = 64 * 1024;
 /** Offsets are i32. */
 const MAX_BYTES = 0x7fff_fff8;
-const CLASSES = 26; // 32 B … 1 GiB blocks
-const MIN_BLOCK = 32;
-const BLOCK_HEADER = 8;
 
 // Header words (i32 indexes).
 const H_MAGIC = 0;
 const H_LOCK = 1;
 const H_NEXT_CAS = 2;
-const H_TOP = 3;
-const H_END = 4;
-const H_BUCKETS = 5;
-const H_BUCKETS_AT = 6;
-const H_VM_HEAD = 7;
-const H_VM_COUNT = 8;
-const H_FREE = 9; // CLASSES free-list heads
+const H_BUCKETS = 3;
+const H_BUCKETS_AT = 4;
+const H_VM_HEAD = 5;
+const H_VM_COUNT = 6;
+const H_ARENA = 7; // ARENA_STATE_WORDS
 const HEADER_BYTES = 256;
+if ((H_ARENA + ARENA_STATE_WORDS) * 4 > HEADER_BYTES) throw new Error('shared data: header layout overflows');
 
 // Entry payload, byte offsets from the payload start.
 const E_NEXT = 0;
@@ -74,6 +70,7 @@ export class SharedMemoryData implements SharedDataStores {
   /** @internal */ readonly unsigned: Uint32Array;
   /** @internal */ readonly bytes: Uint8Array;
   /** @internal */ readonly lock: SharedMemoryLock;
+  /** @internal */ readonly arena: SharedMemoryArena;
   private readonly storesByVmId = new Map<string, SharedMemoryStore>();
 
   private constructor(buffer: SharedArrayBuffer) {
@@ -82,6 +79,7 @@ export class SharedMemoryData implements SharedDataStores {
     this.unsigned = new Uint32Array(buffer);
     this.bytes = new Uint8Array(buffer);
     this.lock = new SharedMemoryLock(this.words, H_LOCK);
+    this.arena = new SharedMemoryArena(this.words, H_ARENA);
   }
 
   /** A new store in a SharedArrayBuffer of `bytes` (default 64 MiB). */
@@ -97,8 +95,7 @@ export class SharedMemoryData implements SharedDataStores {
     words[H_NEXT_CAS] = 1;
     words[H_BUCKETS] = buckets;
     words[H_BUCKETS_AT] = HEADER_BYTES;
-    words[H_TOP] = HEADER_BYTES + buckets * 4;
-    words[H_END] = size;
+    data.arena.init(HEADER_BYTES + buckets * 4, size);
     Atomics.store(words, H_MAGIC, MAGIC);
     return data;
   }
@@ -131,57 +128,6 @@ export class SharedMemoryData implements SharedDataStores {
     return token;
   }
 
-  /** @internal A block whose payload holds `length` bytes: its payload offset, 0 when none fits. */
-  allocate(length: number): number {
-    const need = length + BLOCK_HEADER;
-    let wanted = 0;
-    while (MIN_BLOCK << wanted < need) {
-      wanted += 1;
-      if (wanted >= CLASSES) return 0;
-    }
-    const words = this.words;
-    const free = words[H_FREE + wanted]!;
-    if (free !== 0) {
-      words[H_FREE + wanted] = words[(free + 4) >> 2]!;
-      return free + BLOCK_HEADER;
-    }
-    const size = MIN_BLOCK << wanted;
-    const top = words[H_TOP]!;
-    if (top + size <= words[H_END]!) {
-      words[H_TOP] = top + size;
-      words[top >> 2] = wanted;
-      return top + BLOCK_HEADER;
-    }
-    for (let larger = wanted + 1; larger < CLASSES; larger++) {
-      const block = words[H_FREE + larger]!;
-      if (block === 0) continue;
-      words[H_FREE + larger] = words[(block + 4) >> 2]!;
-      // Split it: keep the first half, free the second, until it is of the wanted class.
-      for (let c = larger - 1; c >= wanted; c--) this.release(block + (MIN_BLOCK << c), c);
-      words[block >> 2] = wanted;
-      return block + BLOCK_HEADER;
-    }
-    return 0;
-  }
-
-  /** @internal Returns the block of payload `payload` to its class's free list. */
-  free(payload: number): void {
-    const block = payload - BLOCK_HEADER;
-    this.release(block, this.words[block >> 2]!);
-  }
-
-  /** @internal Bytes a block's payload can hold. */
-  capacity(payload: number): number {
-    return (MIN_BLOCK << this.words[(payload - BLOCK_HEADER) >> 2]!) - BLOCK_HEADER;
-  }
-
-  private release(block: number, sizeClass: number): void {
-    const words = this.words;
-    words[block >> 2] = sizeClass;
-    words[(block + 4) >> 2] = words[H_FREE + sizeClass]!;
-    words[H_FREE + sizeClass] = block;
-  }
-
   /** @internal The number of VM id `id` (1, 2, …), registered when `create`; 0 when absent or no room. */
   vmNumber(id: Uint8Array, create: boolean): number {
     const { words, bytes } = this;
@@ -189,7 +135,7 @@ export class SharedMemoryData implements SharedDataStores {
       if (sameBytes(bytes, vm + V_ID, words[(vm + V_LENGTH) >> 2]!, id)) return words[(vm + V_NUMBER) >> 2]!;
     }
     if (!create) return 0;
-    const vm = this.allocate(V_ID + id.length);
+    const vm = this.arena.allocate(V_ID + id.length);
     if (vm === 0) return 0;
     const number = words[H_VM_COUNT]! + 1;
     words[H_VM_COUNT] = number;
@@ -220,11 +166,11 @@ export class SharedMemoryData implements SharedDataStores {
   /** @internal A new entry of `key` in VM `vm` holding `value`, its offset; 0 (nothing kept) when there is no room. */
   insertEntry(vm: number, key: KeyRef, value: Uint8Array): number {
     const { words, bytes } = this;
-    const block = this.allocate(value.length);
+    const block = this.arena.allocate(value.length);
     if (block === 0) return 0;
-    const entry = this.allocate(E_KEY + key.bytes.length);
+    const entry = this.arena.allocate(E_KEY + key.bytes.length);
     if (entry === 0) {
-      this.free(block);
+      this.arena.free(block);
       return 0;
     }
     bytes.set(value, block);
@@ -309,14 +255,14 @@ class SharedMemoryStore implements SharedDataStore {
       const words = data.words;
       if (cas !== 0 && data.unsigned[(entry + E_CAS) >> 2] !== cas) return Status.CasMismatch;
       let block = words[(entry + E_VALUE) >> 2]!;
-      const capacity = data.capacity(block);
+      const capacity = data.arena.capacity(block);
       // In place when it fits and would not waste most of the block; a much smaller value moves to a smaller block
       // when one is free (else stays), so a value that shrank gives its space back.
       if (value.length > capacity || value.length * 4 + 32 < capacity) {
-        const moved = data.allocate(value.length);
+        const moved = data.arena.allocate(value.length);
         if (moved === 0 && value.length > capacity) return Status.InternalFailure;
         if (moved !== 0) {
-          data.free(block);
+          data.arena.free(block);
           block = moved;
           words[(entry + E_VALUE) >> 2] = block;
         }

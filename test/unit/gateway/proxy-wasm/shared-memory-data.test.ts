@@ -145,6 +145,20 @@ describe('SharedMemoryData', () => {
     expect(store.set('a', bytes('smaller'), 0)).toBe(Status.Ok);
   });
 
+  it('gives the space of a large value that moved away to small counters', () => {
+    const countersThatFit = (store: ReturnType<SharedMemoryData['forVm']>): number => {
+      let fitted = 0;
+      while (store.set(`counter-${fitted}`, new Uint8Array(16), 0) === Status.Ok) fitted += 1;
+      return fitted;
+    };
+    const baseline = countersThatFit(SharedMemoryData.create({ bytes: 64 * 1024 }).forVm('vm'));
+    const store = SharedMemoryData.create({ bytes: 64 * 1024 }).forVm('vm');
+    store.set('large', new Uint8Array(20_000), 0);
+    store.set('large', new Uint8Array(16), 0);
+    // 'large' keeps one counter's worth of space; the rest of its 32 KiB block is split for the counters.
+    expect(countersThatFit(store)).toBeGreaterThanOrEqual(baseline - 2);
+  });
+
   it('answers a write in a full buffer for a new VM id with InternalFailure', () => {
     const data = SharedMemoryData.create({ bytes: 64 * 1024 });
     let filled = 0;
