@@ -10,7 +10,7 @@ import { type ModuleFetcher, ModuleCache } from './module-cache.ts';
 import { createProxyHandler } from './proxy.ts';
 import type { GatewayRequestRecord } from './telemetry.ts';
 import { createFetchHttpCaller } from './proxy-wasm/fetch-http-call.ts';
-import { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
+import { SharedDataRegistry, type SharedDataStores } from './proxy-wasm/shared-data.ts';
 import { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller } from './proxy-wasm/types.ts';
 import { buildRuntimeConfig, type RuntimeConfig } from './runtime-config.ts';
@@ -24,8 +24,9 @@ export interface DataPlaneOptions {
   random?: RandomSource | undefined;
   listenerName?: string | undefined;
   onRequestComplete?: ((record: GatewayRequestRecord) => void) | undefined;
-  /** Shared data (throttle and quota counters) and queues. @default this data plane's own */
-  shared?: { data: SharedDataRegistry; queues: SharedQueues } | undefined;
+  /** Shared data (throttle and quota counters; a worker thread's is the gateway's SharedArrayBuffer store). Queues
+   *  stay per data plane, hence per worker thread. @default this data plane's own, in this thread */
+  sharedData?: SharedDataStores | undefined;
 }
 
 export interface DataPlane {
@@ -56,7 +57,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const modules = new ModuleCache(options.fetchModule);
   // Shared data (throttle and quota counters) and queues belong to this data plane, as to one Envoy: two
   // gateways in one process never share counters.
-  const shared = options.shared ?? { data: new SharedDataRegistry(), queues: new SharedQueues() };
+  const shared = { data: options.sharedData ?? new SharedDataRegistry(), queues: new SharedQueues() };
   const holder = new ConfigHolder({
     onDisposed: (_, live) => {
       pools.retain(live.flatMap((config) => [...config.clusters.values()]));

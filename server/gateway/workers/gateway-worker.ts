@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Snapshot } from '../../envoy/resources.ts';
 import { createDataPlane, createTrafficServer } from '../data-plane.ts';
+import { SharedMemoryData } from '../proxy-wasm/shared-memory-data.ts';
 import type { RuntimeConfig } from '../runtime-config.ts';
 import type { GatewayRequestRecord } from '../telemetry.ts';
 import type { MainRequest, WorkerInit, WorkerMessage, WorkerReply } from './messages.ts';
@@ -24,6 +25,7 @@ const records = init.wantsRecords ? new RecordBatcher((batch) => post({ type: 'r
 const plane = createDataPlane({
   logger,
   listenerName: init.listenerName,
+  sharedData: SharedMemoryData.attach(init.sharedData),
   ...(records === null ? {} : { onRequestComplete: (record: GatewayRequestRecord) => records.add(record) }),
 });
 

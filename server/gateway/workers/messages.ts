@@ -13,6 +13,8 @@ export interface WorkerInit {
   readonly snapshot: Snapshot | null;
   readonly listenerName: string | undefined;
   readonly logLevel: string;
+  /** The gateway's proxy shared data (SharedMemoryData), one store for every worker. */
+  readonly sharedData: SharedArrayBuffer;
   /** Whether to send request records (the gateway has an onRequestComplete). */
   readonly wantsRecords: boolean;
 }

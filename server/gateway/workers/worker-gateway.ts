@@ -6,6 +6,7 @@
 import type { Snapshot } from '../../envoy/resources.ts';
 import { type ConfigCounters, type MetricsState, mergeMetricsStates, renderMetrics } from '../gateway-metrics.ts';
 import type { Gateway, GatewayOptions } from '../gateway-types.ts';
+import { SharedMemoryData } from '../proxy-wasm/shared-memory-data.ts';
 import { closeServer, listenAdmin } from '../listen.ts';
 import { SharedListenSocket } from './listen-socket.ts';
 import type { WorkerEvent, WorkerInit } from './messages.ts';
@@ -40,6 +41,8 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
   const logger = options.logger.child({ component: 'gateway' });
   const onRequestComplete = options.onRequestComplete;
   const socket = await SharedListenSocket.bind(options.host ?? '127.0.0.1', options.port);
+  // Throttle and quota counters hold across workers: one store for the gateway, as one per Envoy process.
+  const sharedData = SharedMemoryData.create();
   const counters: ConfigCounters = { snapshotVersion: '', swaps: 0, rejected: 0 };
   let committed: Snapshot | null = null;
   let isClosed = false;
@@ -81,7 +84,7 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
     if (fd === undefined) throw new Error('no socket copy');
     const init: WorkerInit = {
       index: slot.index, fd, snapshot: committed, listenerName: options.listenerName, logLevel: logger.level,
-      wantsRecords: onRequestComplete !== undefined,
+      sharedData: sharedData.buffer, wantsRecords: onRequestComplete !== undefined,
     };
     let thread: WorkerThread;
     let hasAdopted = false;
