@@ -264,7 +264,13 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     policyModules,
     snapshots,
     rebuildSnapshot: () => runner.rebuild('change'),
-    analytics: { flush: () => analytics.flush({ all: true }), dropped },
+    analytics: {
+      flush: async () => {
+        await gateway?.flushRecords();
+        await analytics.flush({ all: true });
+      },
+      dropped,
+    },
     logger,
     close: async () => {
       await gateway?.close();

@@ -43,6 +43,8 @@ export interface Gateway {
   readonly version: string | null;
   /** Builds and swaps in a snapshot (what the source subscription does); rejects when it cannot be built. */
   apply(snapshot: Snapshot): Promise<void>;
+  /** Resolves once every finished request was passed to onRequestComplete (worker threads send them in batches). */
+  flushRecords(): Promise<void>;
   close(): Promise<void>;
 }
 

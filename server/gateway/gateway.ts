@@ -63,6 +63,7 @@ async function createInThreadGateway(options: GatewayOptions): Promise<Gateway> 
     adminPort: admin?.port ?? null,
     get version() { return plane.current?.version ?? null; },
     apply,
+    flushRecords: () => Promise.resolve(),
     close: async () => {
       isClosed = true;
       unsubscribe();

@@ -48,6 +48,9 @@ async function handle(request: MainRequest): Promise<WorkerReply> {
     }
     case 'metrics':
       return { type: 'reply', id: request.id, ok: true, metrics: plane.metrics.state() };
+    case 'flush-records':
+      records?.flush();
+      return { type: 'reply', id: request.id, ok: true };
     case 'close':
       await closeServer();
       records?.flush();

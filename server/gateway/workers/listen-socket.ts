@@ -50,23 +50,25 @@ export class SharedListenSocket {
   /** Copies handed to workers: kept so that nothing ever closes them on this thread. */
   private readonly handedOut: RawHandle[] = [];
 
-  private constructor(private readonly reserve: RawHandle, readonly port: number) {}
+  private constructor(private readonly reserve: RawHandle, readonly port: number, private readonly spares: RawHandle[]) {}
 
-  /** Binds host:port (0 picks a free port); nothing listens until a worker does. */
-  static async bind(host: string, port: number): Promise<SharedListenSocket> {
+  /** Binds host:port (0 picks a free port), with `spares` copies made at once for the first workers; nothing
+   *  listens until a worker does. */
+  static async bind(host: string, port: number, spares = 0): Promise<SharedListenSocket> {
     const address = isIP(host) === 0 ? (await lookup(host)) : { address: host, family: isIP(host) };
-    const [reserve] = await copies(1, { bind: { host: address.address, port, family: address.family } });
+    const [reserve, ...rest] = await copies(1 + spares, { bind: { host: address.address, port, family: address.family } });
     if (reserve === undefined) throw new Error('socket duplicator sent no socket');
     const out: { port?: number } = {};
     reserve.getsockname(out);
-    return new SharedListenSocket(reserve, out.port ?? port);
+    return new SharedListenSocket(reserve, out.port ?? port, rest);
   }
 
-  /** `count` new descriptors of the socket, one per worker that will listen on it. */
-  async duplicate(count: number): Promise<number[]> {
-    const handles = await copies(count, { handle: this.reserve });
-    this.handedOut.push(...handles);
-    return handles.map((handle) => handle.fd);
+  /** A new descriptor of the socket, for one worker that will listen on it. */
+  async duplicate(): Promise<number> {
+    const [handle] = this.spares.length > 0 ? this.spares.splice(0, 1) : await copies(1, { handle: this.reserve });
+    if (handle === undefined) throw new Error('socket duplicator sent no socket');
+    this.handedOut.push(handle);
+    return handle.fd;
   }
 
   /** Closes the copy of a worker that never opened it (it died before listening). */
@@ -78,6 +80,7 @@ export class SharedListenSocket {
 
   /** Closes the reserve; the socket is gone once every worker closed its copy too. */
   close(): void {
+    for (const spare of this.spares.splice(0)) spare.close();
     this.reserve.close();
   }
 }

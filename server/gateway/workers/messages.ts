@@ -25,6 +25,8 @@ export type MainRequest =
   | { type: 'commit'; id: number; prepared: number }
   | { type: 'discard'; id: number; prepared: number }
   | { type: 'metrics'; id: number }
+  /** Sends the records held (before the reply, so main has them when the reply arrives). */
+  | { type: 'flush-records'; id: number }
   | { type: 'close'; id: number };
 
 export type WorkerReply =

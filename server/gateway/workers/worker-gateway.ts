@@ -40,7 +40,7 @@ export function killGatewayWorker(gateway: Gateway, index: number): Promise<void
 export async function createWorkerGateway(options: GatewayOptions & { workers: number }): Promise<Gateway> {
   const logger = options.logger.child({ component: 'gateway' });
   const onRequestComplete = options.onRequestComplete;
-  const socket = await SharedListenSocket.bind(options.host ?? '127.0.0.1', options.port);
+  const socket = await SharedListenSocket.bind(options.host ?? '127.0.0.1', options.port, options.workers);
   // Throttle and quota counters hold across workers: one store for the gateway, as one per Envoy process.
   const sharedData = SharedMemoryData.create();
   const counters: ConfigCounters = { snapshotVersion: '', swaps: 0, rejected: 0 };
@@ -80,8 +80,7 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
   };
 
   const start = async (slot: Slot): Promise<void> => {
-    const [fd] = await socket.duplicate(1);
-    if (fd === undefined) throw new Error('no socket copy');
+    const fd = await socket.duplicate();
     const init: WorkerInit = {
       index: slot.index, fd, snapshot: committed, listenerName: options.listenerName, logLevel: logger.level,
       sharedData: sharedData.buffer, wantsRecords: onRequestComplete !== undefined,
@@ -206,6 +205,9 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
     adminPort: admin?.port ?? null,
     get version() { return committed?.version ?? null; },
     apply,
+    flushRecords: async () => {
+      await Promise.all(slots.map((slot) => slot.thread?.call({ type: 'flush-records' }).catch(() => undefined)));
+    },
     close: async () => {
       isClosed = true;
       unsubscribe();
