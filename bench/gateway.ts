@@ -3,12 +3,13 @@ import { keyDigestHex, testDigestKeyHex } from '../test/helpers/policies.ts';
 // slices after a 2 s warm-up each, against: the upstream directly; nginx proxy_pass to it (1 worker, keep-alive
 // upstream; skipped with a note when nginx is not installed); a bare node:http proxy (the floor of any proxy on
 // node:http's client, for reference); a bare node:http server + undici client proxy (the floor of what the
-// gateway is built on); the gateway with no policy; the gateway with api-key + throttle (high limit) +
-// set-headers. Every server is one process (nginx one worker); autocannon, the upstream and the server measured
+// gateway is built on); the gateway with no policy and with api-key + throttle (high limit) + set-headers, each
+// with 1 worker thread and with one per core (BENCH_WORKERS, e.g. `0,1,2`; 0 = in-thread). Every server is one
+// process (nginx one worker; a gateway's CPU time counts all its threads); autocannon, the upstream and the server measured
 // share the machine's CPUs (printed at the end). Prints req/s, p50, p99 and the measured server's CPU time per
 // request. Every server is a child process on 127.0.0.1, stopped at the end; traffic goes to 127.0.0.1 only.
 // Run: npx tsx bench/gateway.ts   (roles `upstream`, `bare-proxy <port>`, `bare-undici-proxy <port>`,
-// `gateway <port> <none|policies>` are this file re-invoked as children)
+// `gateway <port> <none|policies> <workers>` are this file re-invoked as children)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,10 @@ const ROUNDS = 5;
 const ROUTE = 'bench-api/GET/books/{id}';
 const KEY = `apip_${createHash('sha256').update('bench').digest('hex')}`;
 const sha256 = keyDigestHex;
+/** Gateway worker threads measured: 1 and one per core (BENCH_WORKERS=1,4 to choose). */
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? `1,${availableParallelism()}`).split(',').map(Number)
+  .filter((count, i, all) => Number.isInteger(count) && count >= 0 && all.indexOf(count) === i);
+const workerLabel = (workers: number): string => (workers === 0 ? 'in-thread' : `${workers} worker${workers === 1 ? '' : 's'}`);
 
 /** Prints the listening port as one JSON line, for the parent; then a `{cpuUs}` line at every SIGUSR2. */
 function announce(port: number): void {
@@ -91,8 +96,7 @@ async function runBareProxy(upstreamPort: number): Promise<void> {
   server.listen(0, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
 }
 
-function policyFilters(): EnvoyResource[] {
-  const baseUrl = 'http://127.0.0.1:1';
+function policyFilters(baseUrl: string): EnvoyResource[] {
   // Chain order as the translator writes it: authentication first (it strips client x-apip-* headers), then
   // throttling, then header manipulation.
   return [
@@ -116,20 +120,30 @@ function policyFilters(): EnvoyResource[] {
   ];
 }
 
-async function runGateway(upstreamPort: number, withPolicies: boolean): Promise<void> {
+/** Serves policies/build/*.wasm (the bytes the control plane would serve) to the gateway's workers. */
+async function serveModules(): Promise<string> {
+  const server = createServer((req, res) => {
+    try {
+      const body = readFileSync(join(rootDir, 'policies', 'build', basename(new URL(req.url ?? '/', 'http://x').pathname)));
+      res.writeHead(200, { 'content-type': 'application/wasm', 'content-length': body.length }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function runGateway(upstreamPort: number, withPolicies: boolean, workers: number): Promise<void> {
   const source = new ManualSource(snapshot('1', {
-    listeners: [listener(withPolicies ? policyFilters() : [])],
+    listeners: [listener(withPolicies ? policyFilters(await serveModules()) : [])],
     routes: [routeConfiguration([{
       name: 'default', domains: ['*'],
       routes: [route({ name: ROUTE, match: { safeRegex: { regex: '/books/[^/]+' }, headers: [{ name: ':method', stringMatch: { exact: 'GET' } }] }, cluster: 'books' })],
     }])],
     clusters: [staticCluster('books', [{ address: '127.0.0.1', port: upstreamPort }])],
   }));
-  const gateway = await createGateway({
-    source, port: 0, logger: pino({ level: 'warn' }),
-    // The modules come straight from policies/build (the bytes the control plane would serve).
-    fetchModule: async (uri) => new Uint8Array(readFileSync(join(rootDir, 'policies', 'build', basename(new URL(uri).pathname)))),
-  });
+  const gateway = await createGateway({ source, port: 0, logger: pino({ level: 'warn' }), workers });
   if (gateway.version === null) throw new Error('the gateway did not take its configuration');
   // A clean exit on SIGTERM, so that `node --cpu-prof` can write its profile.
   process.once('SIGTERM', () => process.exit(0));
@@ -317,10 +331,14 @@ async function main(): Promise<void> {
   try {
     const upstream = await start(['upstream']);
     children.push(upstream.child);
-    const plain = await start(['gateway', String(upstream.port), 'none']);
-    children.push(plain.child);
-    const policies = await start(['gateway', String(upstream.port), 'policies']);
-    children.push(policies.child);
+    const gateways = new Map<string, Child>();
+    for (const workers of WORKER_COUNTS) {
+      for (const chain of ['none', 'policies']) {
+        const gateway = await start(['gateway', String(upstream.port), chain, String(workers)]);
+        children.push(gateway.child);
+        gateways.set(`${chain} ${workers}`, gateway);
+      }
+    }
     const bare = await start(['bare-proxy', String(upstream.port)]);
     children.push(bare.child);
     const bareUndici = await start(['bare-undici-proxy', String(upstream.port)]);
@@ -334,8 +352,15 @@ async function main(): Promise<void> {
     targets.push(
       { name: 'bare node:http proxy, 1 process (reference)', url: `http://127.0.0.1:${bare.port}/books/42`, headers: [], cpu: bare.cpuUs },
       { name: 'bare node:http + undici proxy, 1 process (reference)', url: `http://127.0.0.1:${bareUndici.port}/books/42`, headers: [], cpu: bareUndici.cpuUs },
-      { name: 'gateway, no policy (1 process)', url: `http://127.0.0.1:${plain.port}/books/42`, headers: [], cpu: plain.cpuUs },
-      { name: 'gateway, api-key + throttle + set-headers (1 process)', url: `http://127.0.0.1:${policies.port}/books/42`, headers: [`x-api-key=${KEY}`], cpu: policies.cpuUs },
+      ...WORKER_COUNTS.flatMap((workers) => {
+        const plain = gateways.get(`none ${workers}`);
+        const policies = gateways.get(`policies ${workers}`);
+        if (plain === undefined || policies === undefined) return [];
+        return [
+          { name: `gateway, no policy (${workerLabel(workers)})`, url: `http://127.0.0.1:${plain.port}/books/42`, headers: [], cpu: plain.cpuUs },
+          { name: `gateway, api-key + throttle + set-headers (${workerLabel(workers)})`, url: `http://127.0.0.1:${policies.port}/books/42`, headers: [`x-api-key=${KEY}`], cpu: policies.cpuUs },
+        ];
+      }),
     );
     results.push(...await measureAll(targets));
     if (typeof nginx === 'string') results.splice(1, 0, { name: 'nginx proxy_pass', requestsPerSecond: 0, p50: 0, p99: 0, errors: 0, note: `skipped: ${nginx}` });
@@ -345,8 +370,10 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${format(results)}\n\n`);
   const find = (prefix: string) => results.find((r) => r.name.startsWith(prefix) && r.note === undefined);
-  const plain = find('gateway, no policy');
-  const withPolicies = find('gateway, api-key');
+  // Ratios at the most workers measured (one per core by default).
+  const most = workerLabel(Math.max(...WORKER_COUNTS));
+  const plain = find(`gateway, no policy (${most})`);
+  const withPolicies = find(`gateway, api-key + throttle + set-headers (${most})`);
   const nginxResult = find('nginx');
   const cpuRatio = (a: Result, b: Result): number => (b.cpuUsPerRequest ?? 0) / (a.cpuUsPerRequest ?? 1);
   if (plain !== undefined && withPolicies !== undefined) {
@@ -354,8 +381,11 @@ async function main(): Promise<void> {
     process.stdout.write(`policy chain cost: ${(cost * 100).toFixed(1)} % of no-policy throughput (target <= 20 %); `
       + `by CPU per request: ${((1 - 1 / cpuRatio(plain, withPolicies)) * 100).toFixed(1)} %\n`);
   }
+  if (withPolicies !== undefined && nginxResult !== undefined) {
+    process.stdout.write(`gateway with the three policies (${most}) / nginx (1 worker): ${(withPolicies.requestsPerSecond / nginxResult.requestsPerSecond).toFixed(2)}x throughput (target >= 0.8x)\n`);
+  }
   if (plain !== undefined && nginxResult !== undefined) {
-    process.stdout.write(`gateway / nginx: ${(plain.requestsPerSecond / nginxResult.requestsPerSecond).toFixed(2)}x throughput (target >= 0.5x); `
+    process.stdout.write(`gateway (${most}) / nginx: ${(plain.requestsPerSecond / nginxResult.requestsPerSecond).toFixed(2)}x throughput (target >= 0.5x); `
       + `by CPU per request: ${cpuRatio(plain, nginxResult).toFixed(2)}x\n`);
   }
   const bare = find('bare node:http + undici');
@@ -365,12 +395,12 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`load average at the start: ${startLoad}; at the end: ${loadavg().map((value) => value.toFixed(1)).join(' ')}; `
     + `${availableParallelism()} CPUs shared by autocannon, the upstream and the server measured (every server 1 process, `
-    + 'nginx 1 worker)\n');
+    + 'nginx 1 worker; a gateway\'s CPU time counts all its threads)\n');
 }
 
 const [role, ...args] = process.argv.slice(2);
 if (role === 'upstream') await runUpstream();
-else if (role === 'gateway') await runGateway(Number(args[0]), args[1] === 'policies');
+else if (role === 'gateway') await runGateway(Number(args[0]), args[1] === 'policies', Number(args[2] ?? 1));
 else if (role === 'bare-proxy') await runBareProxy(Number(args[0]));
 else if (role === 'bare-undici-proxy') await runBareUndiciProxy(Number(args[0]));
 else await main();

@@ -1,4 +1,5 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import type { JwtAuthConfig } from './auth/authenticator.ts';
 import type { LoginThrottleOptions } from './auth/login-throttle.ts';
@@ -32,6 +33,9 @@ export interface PlatformConfig {
   embeddedGateway: boolean;
   /** The embedded gateway's admin port (/metrics, /ready); Envoy's admin keeps 9901. null = none. @default 9902 */
   gatewayAdminPort: number | null;
+  /** Worker threads serving the embedded gateway's traffic (`GATEWAY_WORKERS`; 0 = on the management thread).
+   *  @default os.availableParallelism() from the environment; 0 when a PlatformConfig leaves it out (tests) */
+  gatewayWorkers?: number | undefined;
   /** PGlite directory (or `memory://`) when databaseUrl is unset. @default './data' */
   dataDir: string;
   /** postgres://… selects Postgres. */
@@ -117,6 +121,12 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   const value = nonNegativeInt(env, name, fallback);
   if (value === 0) throw new Error(`${name} must be at least 1`);
   return value;
+}
+
+/** `GATEWAY_WORKERS`: the embedded gateway's worker threads (`npm start`, `npm run gateway`); one per core by
+ *  default, as Envoy's `--concurrency`; 0 serves traffic on the main thread. */
+export function gatewayWorkersFromEnv(env: Env): number {
+  return nonNegativeInt(env, 'GATEWAY_WORKERS', availableParallelism());
 }
 
 function isTrue(env: Env, name: string): boolean {
@@ -264,6 +274,7 @@ export function configFromEnv(env: Env): PlatformConfig {
     embeddedGateway,
     gatewayTls: gatewayTlsFromEnv(env, embeddedGateway ? checkReadable : undefined),
     gatewayAdminPort: port(env, 'GATEWAY_ADMIN_PORT', 9902),
+    gatewayWorkers: gatewayWorkersFromEnv(env),
     dataDir: env.DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,
     admin: username && password ? { username, password } : undefined,

@@ -3,16 +3,18 @@
 // XDS_CLIENT_KEY_FILE, XDS_CA_CERT_FILE (the data-plane certificate from `npm run dataplane:cert`, required unless
 // XDS_PLAINTEXT=true for a loopback development control plane); GATEWAY_PORT (8080), GATEWAY_HOST (0.0.0.0);
 // GATEWAY_ADMIN_PORT (9902: Envoy's admin keeps 9901 in envoy/bootstrap.yaml; 0 = free port), GATEWAY_ADMIN_HOST
-// (127.0.0.1); LOG_LEVEL (info; `debug` adds the per-request access log). Ports are printed as one JSON line on
-// stdout, the listen addresses on stderr.
+// (127.0.0.1); GATEWAY_WORKERS (traffic threads, default one per core; 0 = this thread); LOG_LEVEL (info; `debug`
+// adds the per-request access log). Ports are printed as one JSON line on stdout, the listen addresses on stderr.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isLoopbackHost } from './config.ts';
+import { gatewayWorkersFromEnv, isLoopbackHost } from './config.ts';
 import { adsClientCredentials, type AdsClientTls, createAdsClient } from './gateway/ads-client.ts';
 import { createGateway } from './gateway/gateway.ts';
 import { createLogger } from './logger.ts';
 import { nodeIdOfCertificatePem } from './pki/platform-pki.ts';
 import { installProcessFaultPolicy } from './process-faults.ts';
+import { createTracing } from './telemetry/tracing.ts';
+import { tracingConfigFromEnv } from './telemetry/tracing-config.ts';
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -52,6 +54,9 @@ const logger = createLogger({ level: process.env.LOG_LEVEL || 'info' });
 const source = createAdsClient({ address, logger, credentials: adsClientCredentials(tls), node: { id: nodeId, cluster: 'apip-gateway' } });
 const host = process.env.GATEWAY_HOST || '0.0.0.0';
 const adminHost = process.env.GATEWAY_ADMIN_HOST || '127.0.0.1';
+// Traces as the platform's (OTEL_* variables); each worker thread builds its tracer from the same config.
+const tracingConfig = tracingConfigFromEnv(process.env);
+const tracing = createTracing(tracingConfig);
 const gateway = await createGateway({
   source,
   port: port('GATEWAY_PORT', 8080),
@@ -59,6 +64,8 @@ const gateway = await createGateway({
   adminPort: port('GATEWAY_ADMIN_PORT', 9902),
   adminHost,
   logger,
+  workers: gatewayWorkersFromEnv(process.env),
+  ...(tracing === null ? {} : { tracer: tracing.tracer, tracing: tracingConfig }),
 });
 // From here on no single fault ends the process (docs/operations.md); a failed start above still exits.
 installProcessFaultPolicy(logger);
@@ -72,6 +79,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     isStopping = true;
     logger.info({ signal }, 'shutting down');
     source.close();
-    void gateway.close().then(() => process.exit(0));
+    void gateway.close().then(() => tracing?.shutdown()).then(() => process.exit(0));
   });
 }

@@ -247,7 +247,8 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
         adminPort: config.gatewayAdminPort,
         adminHost: config.gatewayAdminHost,
         onRequestComplete: observe,
-        ...(tracing === null ? {} : { tracer: tracing.tracer }),
+        ...(tracing === null ? {} : { tracer: tracing.tracer, tracing: config.tracing ?? null }),
+        workers: config.gatewayWorkers ?? 0,
       })
     : null;
   if (gateway) logger.info({ port: gateway.port, adminPort: gateway.adminPort }, 'embedded gateway listening');
@@ -269,7 +270,13 @@ export async function createPlatform(config: PlatformConfig, options: PlatformOp
     policyModules,
     snapshots,
     rebuildSnapshot: () => runner.rebuild('change'),
-    analytics: { flush: () => analytics.flush({ all: true }), dropped },
+    analytics: {
+      flush: async () => {
+        await gateway?.flushRecords();
+        await analytics.flush({ all: true });
+      },
+      dropped,
+    },
     logger,
     close: async () => {
       await gateway?.close();

@@ -2,13 +2,19 @@
 // /ready (200 once a configuration is being served). Separate from the traffic port so that no route of an API
 // can shadow it and it can stay off public interfaces.
 import { createServer, type Server } from 'node:http';
-import type { GatewayMetrics } from './gateway-metrics.ts';
 
-export function createAdminServer(metrics: GatewayMetrics, isReady: () => boolean): Server {
-  return createServer((req, res) => {
+/** `render` gives the /metrics text (with worker threads, after asking every worker for its counters). */
+export function createAdminServer(render: () => Promise<string> | string, isReady: () => boolean): Server {
+  return createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
-      const body = metrics.render();
+      let body: string;
+      try {
+        body = await render();
+      } catch {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;

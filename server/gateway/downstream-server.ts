@@ -64,11 +64,13 @@ export class DownstreamServer {
     this.tcp = createTcpServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
   }
 
-  async listen(port: number, host: string): Promise<number> {
+  /** Listens on `port` of `host`, or on a descriptor of a socket bound elsewhere (a gateway worker thread's copy
+   *  of the shared traffic socket, workers/listen-socket.ts). Resolves with the port. */
+  async listen(at: { port: number; host: string } | { fd: number }): Promise<number> {
     const { tcp } = this;
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(port, host, () => {
+      tcp.listen('fd' in at ? { fd: at.fd } : { port: at.port, host: at.host }, () => {
         tcp.off('error', reject);
         resolve();
       });

@@ -12,7 +12,7 @@ import { ConfigError, isObject } from './json-fields.ts';
 import { ModuleCache } from './module-cache.ts';
 import type { PathNormalization } from './path-normalize.ts';
 import { loadPlugin, type Plugin } from './proxy-wasm/plugin.ts';
-import type { SharedDataRegistry } from './proxy-wasm/shared-data.ts';
+import type { SharedDataStores } from './proxy-wasm/shared-data.ts';
 import type { SharedQueues } from './proxy-wasm/shared-queues.ts';
 import type { HttpCaller, PolicyLogger } from './proxy-wasm/types.ts';
 import type { HeadersWithUnderscores } from './http-headers.ts';
@@ -49,7 +49,7 @@ export interface BuildDependencies {
   /** The listener to serve. @default the first listener with an HttpConnectionManager */
   listenerName?: string;
   /** This data plane's shared data (one store per VM id) and queues. @default the process-wide ones */
-  shared?: { data: SharedDataRegistry; queues: SharedQueues };
+  shared?: { data: SharedDataStores; queues: SharedQueues };
 }
 
 function pluginIdentity(spec: WasmFilterSpec): string {

@@ -57,6 +57,8 @@ export async function startTestPlatform(
       // Suites check basic-auth at the production work factor several times a second; the budget that bounds this
       // on a real data plane has its own tests (test/policies/basic-auth.test.ts).
       basicAuthIterationsPerSecond: 100_000_000,
+      // In-thread by default (quicker to start); TEST_GATEWAY_WORKERS=2 runs any suite's traffic on worker threads.
+      gatewayWorkers: Number(process.env.TEST_GATEWAY_WORKERS ?? 0),
       ...overrides,
     },
     { ...options, logger: options.logger ?? pino({ level: 'silent' }) },

@@ -15,10 +15,17 @@ export interface SharedDataStore {
   set(key: string, value: Uint8Array, cas: number): number;
 }
 
+/** The shared data of one data plane: one store per VM id (SharedDataRegistry in one thread, SharedMemoryData
+ *  across worker threads). */
+export interface SharedDataStores {
+  forVm(vmId: string): SharedDataStore;
+}
+
 /** CAS tokens as cpp-host draws them (src/shared_data.h nextCas): one counter for every VM id of the data plane,
  *  starting at 1, never 0 (0 means "no CAS"), wrapping within u32. */
 export class CasCounter {
-  private next = 1;
+  /** @param next the first token (tests start near the wrap) */
+  constructor(private next = 1) {}
 
   take(): number {
     const token = this.next;
@@ -57,9 +64,10 @@ export class InMemorySharedData implements SharedDataStore {
 
 /** The shared data of one data plane, one store per VM id: every plugin loaded with that VM id shares it, across
  *  reconfigures. Each embedded gateway has its own (counters are per data plane, as per Envoy instance). */
-export class SharedDataRegistry {
+export class SharedDataRegistry implements SharedDataStores {
   private readonly storesByVmId = new Map<string, SharedDataStore>();
-  private readonly tokens = new CasCounter();
+
+  constructor(private readonly tokens = new CasCounter()) {}
 
   forVm(vmId: string): SharedDataStore {
     let store = this.storesByVmId.get(vmId);
