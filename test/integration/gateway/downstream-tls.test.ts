@@ -172,7 +172,8 @@ describe('embedded gateway downstream TLS, HTTP/2, mTLS and WebSocket', () => {
     await new Promise<void>((resolve) => wsServer.listen(0, '127.0.0.1', resolve));
     const source = new ManualSource(build('1', files, 'optional'));
     optional = { source, gateway: await createGateway({ source, port: 0, logger: silentLogger() }) };
-    required = await createGateway({ source: new ManualSource(build('1', files, 'required')), port: 0, logger: silentLogger() });
+    // On worker threads: each worker serves TLS and h2 on its own descriptor of the shared socket.
+    required = await createGateway({ source: new ManualSource(build('1', files, 'required')), port: 0, logger: silentLogger(), workers: 2 });
   });
 
   afterAll(async () => {
@@ -259,7 +260,7 @@ describe('embedded gateway downstream TLS, HTTP/2, mTLS and WebSocket', () => {
     await expect(h2Status(optional.gateway.port, { ca, cert: stranger.certificate, key: stranger.privateKey }, '/books')).rejects.toThrow();
   });
 
-  it('refuses the TLS handshake without a client certificate when one is required, and serves a good one', async () => {
+  it('refuses the TLS handshake without a client certificate when one is required, and serves a good one (worker threads)', async () => {
     await expect(h2Status(required.port, { ca }, '/books')).rejects.toThrow();
     await expect(h2Status(required.port, { ca, cert: stranger.certificate, key: stranger.privateKey }, '/books')).rejects.toThrow();
     expect(await h2Status(required.port, { ca, cert: client.certificate, key: client.privateKey }, '/books')).toBe(200);

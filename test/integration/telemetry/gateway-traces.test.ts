@@ -213,4 +213,23 @@ describe('embedded gateway traces (OTLP/HTTP to a receiver)', () => {
       await quiet.close();
     }
   });
+  it('traces requests served on worker threads: each worker exports its spans, flushed when the gateway closes', async () => {
+    const config: TracingConfig = { tracesEndpoint: receiver.url, sampler: 'parentbased_always_on', ratio: 1, serviceName: 'apip-workers' };
+    const threaded = await createGateway({ source, port: 0, logger: silentLogger(), workers: 2, tracing: config });
+    const traceId = 'a'.repeat(31) + 'b';
+    try {
+      const answer = await send(threaded.port, '/books', { headers: { 'x-api-key': KEY, traceparent: `00-${traceId}-${CLIENT_PARENT}-01` } });
+      expect(answer.status).toBe(200);
+    } finally {
+      await threaded.close();
+    }
+    const spans = receiver.spans.filter((s) => s.traceId === traceId);
+    expect(spans.every((s) => s.service === 'apip-workers')).toBe(true);
+    const server = only(spans, (s) => s.kind === SERVER);
+    expect(server.parentSpanId).toBe(CLIENT_PARENT);
+    expect(server.attributes).toMatchObject({ 'http.route': ROUTE, 'apip.application': 'app-9' });
+    const client = only(spans, (s) => s.kind === CLIENT);
+    expect(client.parentSpanId).toBe(server.spanId);
+    expect(only(spans, (s) => s.name === 'policy api-key').attributes['apip.policy.decision']).toBe('continue');
+  });
 });
