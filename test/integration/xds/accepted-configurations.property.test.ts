@@ -195,7 +195,7 @@ describe.each(drivers)('accepted configurations translate for the data planes (%
     controlPlaneUrl: 'http://control-plane:9090',
     listenerPort: 8080,
     keyDigestSecret: testPlatformKeys.digestKey.toString('hex'),
-    modules: Object.fromEntries(['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }])),
+    modules: Object.fromEntries(['api-key', 'jwt', 'oauth2', 'plan', 'basic-auth', 'subscription-validation', 'throttle', 'set-headers', 'condition', 'cors', 'redirect', 'respond'].map((name, i) => [name, { sha256: String(i + 1).repeat(64) }])),
   };
 
   beforeAll(async () => {
