@@ -17,7 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-interface AutocannonResult { latency: { p50: number; p99: number }; requests: { average: number }; errors: number; timeouts: number; non2xx: number }
+interface AutocannonResult { latency: { p50: number; p99: number }; requests: { average: number; total: number }; errors: number; timeouts: number; non2xx: number }
 /** autocannon ships no types (and @types/autocannon is not installed): the one call used here. */
 const autocannon = createRequire(import.meta.url)('autocannon') as (options: { url: string; connections: number; duration: number }) => Promise<AutocannonResult>;
 
@@ -172,11 +172,12 @@ async function waitUntilServed(url: string): Promise<void> {
   }
 }
 
-interface Figures { p50: number; p99: number; requestsPerSecond: number; errors: number }
+/** Latencies are of the requests answered within the phase (autocannon's): when none was, `answered` is 0. */
+interface Figures { p50: number; p99: number; requestsPerSecond: number; errors: number; answered: number }
 
 async function measure(url: string, seconds: number): Promise<Figures> {
   const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds });
-  return { p50: result.latency.p50, p99: result.latency.p99, requestsPerSecond: result.requests.average, errors: result.errors + result.timeouts + result.non2xx };
+  return { p50: result.latency.p50, p99: result.latency.p99, requestsPerSecond: result.requests.average, answered: result.requests.total, errors: result.errors + result.timeouts + result.non2xx };
 }
 
 interface Row { workers: number; alone: Figures; flood: Figures; management: { completed: number; failed: number; firstError: string } }
@@ -204,10 +205,14 @@ async function runSetting(workers: number, children: ChildProcess[], upstreamPor
       const underFlood = await measure(url, SECONDS);
       flood.child.kill('SIGTERM');
       const management = await flood.next() as Row['management'];
+      await waitUntilServed(url); // the gateway serves again once the flood ends (throws after 30 s)
       return { workers, alone, flood: underFlood, management };
     } finally {
+      // A graceful stop (the platform closes its database); SIGKILL if it takes more than 10 s.
       platform.child.kill('SIGTERM');
+      const killer = setTimeout(() => platform.child.kill('SIGKILL'), 10_000);
       await new Promise((resolve) => (platform.child.exitCode === null ? platform.child.once('exit', resolve) : resolve(undefined)));
+      clearTimeout(killer);
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
@@ -216,12 +221,15 @@ async function runSetting(workers: number, children: ChildProcess[], upstreamPor
 
 function format(rows: Row[]): string {
   const header = ['gateway', 'alone p50 ms', 'alone p99 ms', 'alone req/s', 'flood p50 ms', 'flood p99 ms', 'flood req/s', 'p99 ratio', 'management requests (failed)', 'gateway errors'];
+  // A phase in which no request was answered has no latency: shown as "none in N s" (the p99 exceeds the phase).
+  const ms = (figures: Figures, value: number): string => (figures.answered === 0 ? `none in ${SECONDS} s` : String(value));
+  const ratio = (row: Row): string => (row.flood.answered === 0 ? `> ${(SECONDS * 1000 / Math.max(row.alone.p99, 1)).toFixed(0)}x`
+    : `${(row.flood.p99 / Math.max(row.alone.p99, 1)).toFixed(2)}x`);
   const table = rows.map((row) => [
     row.workers === 0 ? 'in-thread (GATEWAY_WORKERS=0)' : `${row.workers} workers`,
-    String(row.alone.p50), String(row.alone.p99), row.alone.requestsPerSecond.toFixed(0),
-    String(row.flood.p50), String(row.flood.p99), row.flood.requestsPerSecond.toFixed(0),
-    `${(row.flood.p99 / Math.max(row.alone.p99, 1)).toFixed(2)}x`,
-    `${row.management.completed} (${row.management.failed})`, String(row.alone.errors + row.flood.errors),
+    ms(row.alone, row.alone.p50), ms(row.alone, row.alone.p99), row.alone.requestsPerSecond.toFixed(0),
+    ms(row.flood, row.flood.p50), ms(row.flood, row.flood.p99), row.flood.requestsPerSecond.toFixed(0),
+    ratio(row), `${row.management.completed} (${row.management.failed})`, String(row.alone.errors + row.flood.errors),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...table.map((cells) => cells[i]?.length ?? 0)));
   const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
