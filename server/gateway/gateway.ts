@@ -5,6 +5,7 @@
 import type { Snapshot } from '../envoy/resources.ts';
 import { createDataPlane, createTrafficServer } from './data-plane.ts';
 import type { Gateway, GatewayOptions } from './gateway-types.ts';
+import { followSource } from './follow-source.ts';
 import { closeServer, listenAdmin } from './listen.ts';
 import { createWorkerGateway } from './workers/worker-gateway.ts';
 
@@ -45,17 +46,7 @@ async function createInThreadGateway(options: GatewayOptions): Promise<Gateway> 
   const port = await server.listen({ port: options.port, host });
   const admin = await listenAdmin(options, () => plane.metrics.render(), () => plane.current !== null);
 
-  // Subscribe after listening, so that a snapshot already there is applied once, now. The listener returns the
-  // apply promise: an ADS client awaits it to ACK or NACK.
-  const initial = options.source.current();
-  const unsubscribe = options.source.subscribe((snapshot) => {
-    const applied = apply(snapshot);
-    // A source that ignores the returned promise (the in-process SnapshotCache) must not see an unhandled
-    // rejection; the failure is logged in apply, and a source that awaits the promise still sees it.
-    applied.catch(() => undefined);
-    return applied;
-  });
-  if (initial !== null) await apply(initial).catch(() => undefined);
+  const unsubscribe = await followSource(options.source, apply);
   logger.info({ port, adminPort: admin?.port ?? null }, 'gateway listening');
 
   return {

@@ -7,6 +7,7 @@ import type { Snapshot } from '../../envoy/resources.ts';
 import { type ConfigCounters, type MetricsState, mergeMetricsStates, renderMetrics } from '../gateway-metrics.ts';
 import type { Gateway, GatewayOptions } from '../gateway-types.ts';
 import { SharedMemoryData } from '../proxy-wasm/shared-memory-data.ts';
+import { followSource } from '../follow-source.ts';
 import { closeServer, listenAdmin } from '../listen.ts';
 import { SharedListenSocket } from './listen-socket.ts';
 import type { WorkerEvent, WorkerInit } from './messages.ts';
@@ -191,13 +192,7 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
   // Ready when every worker serves a configuration.
   const admin = await listenAdmin(options, renderAll, () => slots.every((slot) => slot.thread?.version != null));
 
-  const initial = options.source.current();
-  const unsubscribe = options.source.subscribe((snapshot) => {
-    const applied = apply(snapshot);
-    applied.catch(() => undefined);
-    return applied;
-  });
-  if (initial !== null) await apply(initial).catch(() => undefined);
+  const unsubscribe = await followSource(options.source, apply);
   logger.info({ port: socket.port, adminPort: admin?.port ?? null, workers: slots.length }, 'gateway listening');
 
   const gateway: Gateway = {
