@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromEnv } from '../../server/config.ts';
 
@@ -75,5 +75,19 @@ describe('configFromEnv', () => {
       // Envoy reads the files on its own machine: without the embedded gateway they are not checked here.
       expect(configFromEnv({ ...files, GATEWAY_TLS_KEY_FILE: join(dir, 'missing.key'), EMBEDDED_GATEWAY: 'false' }).gatewayTls?.keyFile).toBe(join(dir, 'missing.key'));
     });
+  });
+});
+
+describe('GATEWAY_WORKERS', () => {
+  it('defaults to one worker thread per core; 0 serves on the main thread', () => {
+    expect(configFromEnv({}).gatewayWorkers).toBe(availableParallelism());
+    expect(configFromEnv({ GATEWAY_WORKERS: '0' }).gatewayWorkers).toBe(0);
+    expect(configFromEnv({ GATEWAY_WORKERS: '3' }).gatewayWorkers).toBe(3);
+  });
+
+  it('refuses what is not a count of threads, naming the variable', () => {
+    for (const raw of ['two', '-1', '1.5']) {
+      expect(() => configFromEnv({ GATEWAY_WORKERS: raw })).toThrow(`GATEWAY_WORKERS must be a non-negative integer, got '${raw}'`);
+    }
   });
 });
