@@ -10,13 +10,13 @@
 // them) and credentials are never recorded.
 import type { IncomingMessage } from 'node:http';
 import {
-  type Attributes, type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type TextMapGetter,
+  type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode,
   type TextMapSetter, trace, type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
-  ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_URL_PATH,
+  ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
+import { endWithStatus, startServerSpan, w3cPropagator } from '../telemetry/server-span.ts';
 import type { ChainObserver, PhaseOutcome } from './filter-chain.ts';
 import { withoutNamed } from './http-headers.ts';
 import type { HeadersOutcome, LocalReply } from './proxy-wasm/types.ts';
@@ -38,13 +38,7 @@ export const apipAttributes = {
   cluster: 'apip.upstream.cluster',
 } as const;
 
-const propagator = new W3CTraceContextPropagator();
 const traceHeaders: ReadonlySet<string> = new Set(['traceparent', 'tracestate']);
-
-const requestGetter: TextMapGetter<IncomingMessage> = {
-  get: (req, key) => req.headers[key],
-  keys: (req) => Object.keys(req.headers),
-};
 
 /** Appends to the flat upstream header array. */
 const flatSetter: TextMapSetter<string[]> = {
@@ -52,22 +46,6 @@ const flatSetter: TextMapSetter<string[]> = {
     flat.push(key, value);
   },
 };
-
-function pathOf(url: string): string {
-  const queryAt = url.indexOf('?');
-  return queryAt < 0 ? url : url.slice(0, queryAt);
-}
-
-/** The host of an authority (`api.example.com:8080` → `api.example.com`, `[::1]:80` → `[::1]`). */
-function hostOf(authority: string): string {
-  return authority.replace(/:\d*$/, '');
-}
-
-function endWithStatus(span: Span, status: number): void {
-  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-  span.end();
-}
 
 function endDecided(span: Span, outcome: { action: 'continue' } | LocalReply): void {
   if (outcome.action === 'continue') {
@@ -98,13 +76,10 @@ export class RequestTrace implements ChainObserver {
   private client: Span | null = null;
 
   constructor(private readonly tracer: Tracer, req: IncomingMessage) {
-    const parent = propagator.extract(ROOT_CONTEXT, req, requestGetter);
     this.method = req.method ?? 'GET';
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: this.method, [ATTR_URL_PATH]: pathOf(req.url ?? '/') };
-    const host = req.headers.host;
-    if (host !== undefined) attributes[ATTR_SERVER_ADDRESS] = hostOf(host);
-    this.server = tracer.startSpan(this.method, { kind: SpanKind.SERVER, attributes }, parent);
-    this.serverContext = trace.setSpan(parent, this.server);
+    const started = startServerSpan(tracer, req);
+    this.server = started.span;
+    this.serverContext = started.context;
     this.isRecording = this.server.isRecording();
   }
 
@@ -164,7 +139,7 @@ export class RequestTrace implements ChainObserver {
     }, this.serverContext);
     this.client = client;
     const out = withoutNamed(headers, traceHeaders);
-    propagator.inject(trace.setSpan(this.serverContext, client), out, flatSetter);
+    w3cPropagator.inject(trace.setSpan(this.serverContext, client), out, flatSetter);
     return out;
   }
 

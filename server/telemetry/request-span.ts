@@ -2,36 +2,21 @@
 // REST route) without knowing about tracing: the management server registers the span per request; nameRequest
 // does nothing on an untraced request. Keyed by the request object (a WeakMap), so servers never share anything.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type TextMapGetter, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_URL_PATH,
-} from '@opentelemetry/semantic-conventions';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
+import { endWithStatus, startServerSpan } from './server-span.ts';
 
 /** The GraphQL operation's name and type (`query`, `mutation`, `subscription`), semantic-convention names. */
 export const graphqlAttributes = { operationName: 'graphql.operation.name', operationType: 'graphql.operation.type' } as const;
 
-const propagator = new W3CTraceContextPropagator();
 const spans = new WeakMap<IncomingMessage, Span>();
 
-const requestGetter: TextMapGetter<IncomingMessage> = {
-  get: (req, key) => req.headers[key],
-  keys: (req) => Object.keys(req.headers),
-};
-
 /**
- * A SERVER span for `req` (a client's W3C traceparent makes it a child; an invalid one starts a new trace), ended
- * with the status when the response is over. Only the method, path (no query), host and status are recorded
- * here: never a body, a credential or the Authorization header.
+ * A SERVER span for `req` (server-span.ts), ended with the status when the response is over: never a body, a
+ * credential or the Authorization header.
  */
 export function traceRequest(tracer: Tracer, req: IncomingMessage, res: ServerResponse): void {
-  const method = req.method ?? 'GET';
-  const url = req.url ?? '/';
-  const queryAt = url.indexOf('?');
-  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: queryAt < 0 ? url : url.slice(0, queryAt) };
-  const host = req.headers.host;
-  if (host !== undefined) attributes[ATTR_SERVER_ADDRESS] = host.replace(/:\d*$/, '');
-  const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, propagator.extract(ROOT_CONTEXT, req, requestGetter));
+  const { span } = startServerSpan(tracer, req);
   spans.set(req, span);
   res.once('close', () => {
     spans.delete(req);
@@ -40,9 +25,7 @@ export function traceRequest(tracer: Tracer, req: IncomingMessage, res: ServerRe
       span.end();
       return;
     }
-    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
+    endWithStatus(span, res.statusCode);
   });
 }
 
