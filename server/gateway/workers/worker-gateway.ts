@@ -11,7 +11,7 @@ import { followSource } from '../follow-source.ts';
 import { closeServer, listenAdmin } from '../listen.ts';
 import { SharedListenSocket } from './listen-socket.ts';
 import type { WorkerEvent, WorkerInit } from './messages.ts';
-import { WorkerThread } from './worker-thread.ts';
+import { WorkerExitedError, WorkerThread } from './worker-thread.ts';
 
 interface Slot {
   readonly index: number;
@@ -138,7 +138,7 @@ export async function createWorkerGateway(options: GatewayOptions & { workers: n
     });
     // A worker that exited meanwhile is no refusal: its restart serves what is committed.
     const refusal = results.find((result): result is PromiseRejectedResult =>
-      result.status === 'rejected' && !(result.reason instanceof Error && /exited$/.test(result.reason.message)));
+      result.status === 'rejected' && !(result.reason instanceof WorkerExitedError));
     if (refusal !== undefined) {
       await Promise.allSettled(prepared.map(({ thread, id }) => thread.call({ type: 'discard', prepared: id })));
       counters.rejected += 1;

@@ -3,6 +3,14 @@
 import { Worker } from 'node:worker_threads';
 import type { MainRequest, WorkerEvent, WorkerInit, WorkerMessage, WorkerReply } from './messages.ts';
 
+/** A call that got no answer because its worker thread exited (a death, not a refusal of what was asked). */
+export class WorkerExitedError extends Error {
+  constructor(index: number) {
+    super(`gateway worker ${index} exited`);
+    this.name = 'WorkerExitedError';
+  }
+}
+
 const entry = new URL('./worker-entry.mjs', import.meta.url);
 
 type Request = MainRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -42,7 +50,7 @@ export class WorkerThread {
       });
       worker.on('error', (error) => { failure = error; });
       worker.on('exit', (code) => {
-        for (const waiting of thread.pending.values()) waiting.reject(new Error(`gateway worker ${init.index} exited`));
+        for (const waiting of thread.pending.values()) waiting.reject(new WorkerExitedError(init.index));
         thread.pending.clear();
         if (!isStarted) reject(failure ?? new Error(`gateway worker ${init.index} exited (${code}) before listening`));
         else if (!thread.isStopping) hooks.onDeath(failure, code);
